@@ -1,0 +1,16 @@
+//! tokenconf: declarative conformance tests for OAuth-style token endpoints.
+//!
+//! Data flows one way: suite files → loaded model ([`suite`]) → requests ([`http`]) →
+//! responses → checks ([`check`], [`rules`]) → outcomes ([`outcome`]) → reports ([`report`]).
+
+pub mod check;
+pub mod error;
+pub mod http;
+pub mod mock;
+pub mod outcome;
+pub mod redact;
+pub mod report;
+pub mod rules;
+pub mod run;
+pub mod suite;
+pub mod target;

@@ -1,0 +1,210 @@
+//! The embedded mock: one axum server on one loopback port serving every vendor API, started
+//! in-process for `run` and `cargo test`, or standalone with `tokenconf mock`.
+
+mod talkdesk;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+use crate::http::HttpOptions;
+use crate::target::{ApiTarget, Target};
+
+/// Largest request body the mock reads; larger ones get 413.
+const MAX_BODY: usize = 64 * 1024;
+
+/// Every client registration, secret and key of the mock. The defaults are test-only values,
+/// published here on purpose: they open nothing but this mock.
+#[derive(Debug, Clone, Default)]
+pub struct MockConfig {
+    pub talkdesk: talkdesk::Config,
+}
+
+pub use talkdesk::Config as TalkdeskConfig;
+
+pub struct MockServer {
+    pub addr: SocketAddr,
+    pub config: Arc<MockConfig>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl MockServer {
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The target that points every API at this mock, with its credentials.
+    pub fn target(&self) -> Target {
+        let base_url = self.base_url();
+        let mut apis = BTreeMap::new();
+        apis.insert(
+            "talkdesk".to_string(),
+            talkdesk::api_target(&self.config.talkdesk, &base_url),
+        );
+        Target {
+            name: "mock".into(),
+            apis,
+            http: HttpOptions {
+                use_env_proxy: false,
+                ..HttpOptions::default()
+            },
+        }
+    }
+
+    /// `(what, URL)` for every endpoint, for the banner of `tokenconf mock`.
+    pub fn endpoints(&self) -> Vec<(String, String)> {
+        let base = self.base_url();
+        talkdesk::ENDPOINTS
+            .iter()
+            .map(|(what, path)| (what.to_string(), format!("{base}{path}")))
+            .collect()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Binds `addr` (port 0 for an ephemeral one) and serves until stopped or dropped with the runtime.
+pub async fn start(config: MockConfig, addr: SocketAddr) -> std::io::Result<MockServer> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let config = Arc::new(config);
+    let app = router(config.clone());
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    Ok(MockServer {
+        addr,
+        config,
+        shutdown: Some(tx),
+        task: Some(task),
+    })
+}
+
+pub fn router(config: Arc<MockConfig>) -> Router {
+    Router::new()
+        .merge(talkdesk::routes(config.clone()))
+        .fallback(|| async {
+            error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "no such endpoint on the tokenconf mock",
+            )
+        })
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+}
+
+/// A JSON response with the headers every token endpoint sends.
+pub fn token_json(status: StatusCode, body: Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json;charset=UTF-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+pub fn error(status: StatusCode, code: &str, description: &str) -> Response {
+    token_json(
+        status,
+        json!({ "error": code, "error_description": description }),
+    )
+}
+
+/// Form fields of a request body; a 400 `invalid_request` unless it is `application/x-www-form-urlencoded`.
+pub fn form_fields(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Vec<(String, String)>, Box<Response>> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        return Err(Box::new(error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the body must be application/x-www-form-urlencoded",
+        )));
+    }
+    Ok(form_urlencoded::parse(body).into_owned().collect())
+}
+
+pub fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// `(id, secret)` from `Authorization: Basic`, form-urldecoded as RFC 6749 §2.3.1 says;
+/// `Err` when the header is there but malformed.
+pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, MalformedAuth> {
+    use base64::Engine;
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| MalformedAuth)?;
+    let Some(encoded) = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))
+    else {
+        return Err(MalformedAuth);
+    };
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| MalformedAuth)?;
+    let decoded = String::from_utf8(decoded).map_err(|_| MalformedAuth)?;
+    let (id, secret) = decoded.split_once(':').ok_or(MalformedAuth)?;
+    let unescape = |s: &str| -> String {
+        form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    Ok(Some((unescape(id), unescape(secret))))
+}
+
+/// An `Authorization` header that is not well-formed Basic credentials.
+#[derive(Debug)]
+pub struct MalformedAuth;
+
+/// A fresh opaque token.
+pub fn new_token(prefix: &str) -> String {
+    format!("{prefix}{}", uuid::Uuid::new_v4().simple())
+}
+
+pub fn api_target(base_url: &str, vars: &[(&str, &str)], secrets: &[(&str, &str)]) -> ApiTarget {
+    ApiTarget {
+        base_url: base_url.to_string(),
+        vars: vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        secrets: secrets
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    }
+}

@@ -1,0 +1,105 @@
+//! What a case came to: the data every reporter renders.
+
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::check::{Finding, Level};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Passed,
+    /// The server answered, and the answer broke a MUST (or a SHOULD under `--strict`).
+    Failed,
+    /// No answer to check: connect, timeout, TLS, reset, oversized body, a failed fixture.
+    Errored,
+    Skipped,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseOutcome {
+    pub suite: String,
+    pub case: String,
+    /// `<suite>::<case slug>`, as `cargo test` and `tokenconf list` name it.
+    pub test: String,
+    pub status: Status,
+    /// Why it was skipped or errored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The step that failed or errored, when the case has several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    pub findings: Vec<Finding>,
+    #[serde(serialize_with = "as_millis")]
+    pub duration: Duration,
+    /// Token values seen in responses: masked in every report, never written.
+    #[serde(skip)]
+    pub sensitive: Vec<String>,
+}
+
+fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64((d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0)
+}
+
+impl CaseOutcome {
+    /// Findings that fail the case.
+    pub fn failures(&self, strict: bool) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(move |f| fails(f.level, strict))
+    }
+
+    /// Findings reported without failing.
+    pub fn warnings(&self, strict: bool) -> impl Iterator<Item = &Finding> {
+        self.findings
+            .iter()
+            .filter(move |f| !fails(f.level, strict))
+    }
+}
+
+pub fn fails(level: Level, strict: bool) -> bool {
+    match level {
+        Level::Must => true,
+        Level::Should => strict,
+        Level::KnownDeviation => false,
+    }
+}
+
+/// A whole run, for the reporters.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub target: String,
+    pub started: SystemTime,
+    pub duration: Duration,
+    pub strict: bool,
+    pub outcomes: Vec<CaseOutcome>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub passed: usize,
+    pub failed: usize,
+    pub errored: usize,
+    pub skipped: usize,
+    pub warnings: usize,
+}
+
+impl RunReport {
+    pub fn counts(&self) -> Counts {
+        let mut c = Counts::default();
+        for o in &self.outcomes {
+            match o.status {
+                Status::Passed => c.passed += 1,
+                Status::Failed => c.failed += 1,
+                Status::Errored => c.errored += 1,
+                Status::Skipped => c.skipped += 1,
+            }
+            c.warnings += o.warnings(self.strict).count();
+        }
+        c
+    }
+
+    pub fn all_passed(&self) -> bool {
+        let c = self.counts();
+        c.failed == 0 && c.errored == 0
+    }
+}

@@ -1,0 +1,219 @@
+//! Keeping secrets out of every output: by key name where values are shown, and by value (in its
+//! raw, Basic, URL-encoded and JSON-escaped forms) over every text a report writes.
+
+use std::borrow::Cow;
+
+use aho_corasick::AhoCorasick;
+use base64::Engine;
+use serde_json::Value;
+
+pub const MASK: &str = "[redacted]";
+
+/// Field, parameter and capture names whose values are credentials.
+const SENSITIVE: &[&str] = &[
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "client_secret",
+    "client_assertion",
+    "assertion",
+    "password",
+    "code",
+    "code_verifier",
+    "accesstoken",
+    "customeridentitytoken",
+    "subject_token",
+    "actor_token",
+    "token",
+    "signature",
+    "secret",
+    "authorization",
+];
+
+pub fn is_sensitive_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    SENSITIVE.contains(&k.as_str()) || k.ends_with("_token") || k.ends_with("secret")
+}
+
+/// The last member name of a JSONPath or pointer (`$.a.access_token`, `/a/0/code`).
+fn last_key(path: &str) -> &str {
+    path.rsplit(['.', '/', '[', ']', '\'', '"'])
+        .find(|s| !s.is_empty())
+        .unwrap_or(path)
+}
+
+/// A copy of `value` with the values of sensitive members masked, at any depth.
+pub fn mask_json(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let v = if is_sensitive_key(k) && !v.is_null() && !v.is_boolean() {
+                        Value::String(MASK.into())
+                    } else {
+                        mask_json(v)
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(mask_json).collect()),
+        other => other.clone(),
+    }
+}
+
+/// A value found at `path`, for display: masked when the path names a credential, and kept short.
+pub fn render_value(path: &str, value: &Value) -> String {
+    if is_sensitive_key(last_key(path)) && (value.is_string() || value.is_number()) {
+        return MASK.to_string();
+    }
+    shorten(&mask_json(value).to_string(), 300)
+}
+
+pub fn render_header(name: &str, value: &Value) -> String {
+    let text = value
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| value.to_string());
+    if is_sensitive_key(name)
+        || name.eq_ignore_ascii_case("set-cookie")
+        || name.eq_ignore_ascii_case("cookie")
+    {
+        return MASK.to_string();
+    }
+    shorten(&text, 300)
+}
+
+/// The start of a body that is not JSON, for a one-line reason.
+pub fn preview_body(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(400)]);
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    shorten(&one_line, 120)
+}
+
+pub fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(max).collect();
+    format!("{cut}… ({} bytes)", text.len())
+}
+
+/// Replaces every known secret value, in every encoding it may take, with [`MASK`].
+#[derive(Clone, Default)]
+pub struct Redactor {
+    needles: Vec<String>,
+    matcher: Option<AhoCorasick>,
+}
+
+impl Redactor {
+    /// Secrets shorter than this are not masked by value: they would mask ordinary words.
+    const MIN_LEN: usize = 4;
+
+    pub fn new<'a>(secrets: impl IntoIterator<Item = &'a str>) -> Redactor {
+        let mut r = Redactor::default();
+        r.extend(secrets);
+        r
+    }
+
+    pub fn extend<'a>(&mut self, secrets: impl IntoIterator<Item = &'a str>) {
+        for s in secrets {
+            if s.len() >= Self::MIN_LEN {
+                self.needles.extend(encodings(s));
+            }
+        }
+        self.needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        self.needles.dedup();
+        self.matcher = AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+            .build(&self.needles)
+            .ok();
+    }
+
+    /// Basic credentials are base64 of `id:secret` as a whole: add the pair as it is sent.
+    pub fn add_basic_pair(&mut self, user: &str, password: &str) {
+        let header = crate::http::basic_header(user, password);
+        let encoded = header.trim_start_matches("Basic ").to_string();
+        self.extend([encoded.as_str()]);
+    }
+
+    pub fn scrub<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        match &self.matcher {
+            Some(m) if m.is_match(text) => {
+                Cow::Owned(m.replace_all(text, &vec![MASK; self.needles.len()]))
+            }
+            _ => Cow::Borrowed(text),
+        }
+    }
+}
+
+/// Raw, URL-encoded (both forms), JSON-escaped and base64 forms of a secret.
+fn encodings(secret: &str) -> Vec<String> {
+    let mut out = vec![secret.to_string()];
+    out.push(form_urlencoded::byte_serialize(secret.as_bytes()).collect());
+    out.push(
+        form_urlencoded::byte_serialize(secret.as_bytes())
+            .collect::<String>()
+            .replace('+', "%20"),
+    );
+    let json = serde_json::to_string(secret).unwrap_or_default();
+    out.push(json.trim_matches('"').to_string());
+    for engine in [
+        &base64::engine::general_purpose::STANDARD,
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+    ] {
+        out.push(engine.encode(secret));
+    }
+    out.retain(|n| n.len() >= Redactor::MIN_LEN);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_every_encoding() {
+        let r = Redactor::new(["p@ss word/\"x"]);
+        for text in [
+            "p@ss word/\"x",
+            "p%40ss+word%2F%22x",
+            "p%40ss%20word%2F%22x",
+            "p@ss word/\\\"x",
+            &base64::engine::general_purpose::STANDARD.encode("p@ss word/\"x"),
+        ] {
+            let out = r.scrub(text);
+            assert_eq!(out, MASK, "{text} leaked");
+        }
+    }
+
+    #[test]
+    fn masks_basic_pairs() {
+        let mut r = Redactor::default();
+        r.add_basic_pair("client", "hunter22");
+        let h = crate::http::basic_header("client", "hunter22");
+        assert_eq!(r.scrub(&h), format!("Basic {MASK}"));
+    }
+
+    #[test]
+    fn masks_sensitive_members_by_name() {
+        let v = serde_json::json!({"access_token": "abc", "nested": {"refresh_token": "x", "n": 1}, "ok": "y"});
+        let m = mask_json(&v);
+        assert_eq!(m["access_token"], MASK);
+        assert_eq!(m["nested"]["refresh_token"], MASK);
+        assert_eq!(m["nested"]["n"], 1);
+        assert_eq!(m["ok"], "y");
+        assert_eq!(
+            render_value("$.access_token", &serde_json::json!("abc")),
+            MASK
+        );
+        assert_eq!(
+            render_value("$['id_token']", &serde_json::json!("abc")),
+            MASK
+        );
+        assert_eq!(
+            render_value("$.token_type", &serde_json::json!("Bearer")),
+            "\"Bearer\""
+        );
+    }
+}

@@ -1,0 +1,97 @@
+//! JUnit XML (quick-junit): one testcase per case, classname = suite.
+
+use std::fmt::Write;
+
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+
+use crate::check::Finding;
+use crate::outcome::{CaseOutcome, RunReport, Status};
+
+pub fn render(report: &RunReport) -> String {
+    let mut junit = Report::new("tokenconf");
+    junit.set_time(report.duration);
+    let mut suites: Vec<TestSuite> = Vec::new();
+    for o in &report.outcomes {
+        let case = test_case(o, report.strict);
+        match suites.iter_mut().find(|s| s.name.as_str() == o.suite) {
+            Some(s) => {
+                s.add_test_case(case);
+            }
+            None => {
+                let mut s = TestSuite::new(o.suite.clone());
+                s.add_test_case(case);
+                suites.push(s);
+            }
+        }
+    }
+    for s in &mut suites {
+        let time = s.test_cases.iter().filter_map(|c| c.time).sum();
+        s.set_time(time);
+    }
+    junit.add_test_suites(suites);
+    junit
+        .to_string()
+        .unwrap_or_else(|e| format!("<!-- JUnit serialization failed: {e} -->"))
+}
+
+fn line(f: &Finding) -> String {
+    format!("[{}] {}: {}", f.level.name(), f.rule, f.message)
+}
+
+fn body(findings: &[&Finding]) -> String {
+    let mut out = String::new();
+    for f in findings {
+        let _ = writeln!(out, "{}", line(f));
+        for (label, value) in [
+            ("expected", &f.expected),
+            ("actual", &f.actual),
+            ("source", &f.source),
+        ] {
+            if let Some(v) = value {
+                let _ = writeln!(out, "    {label}: {v}");
+            }
+        }
+    }
+    out
+}
+
+fn test_case(o: &CaseOutcome, strict: bool) -> TestCase {
+    let failures: Vec<&Finding> = o.failures(strict).collect();
+    let warnings: Vec<&Finding> = o.warnings(strict).collect();
+    let status = match o.status {
+        Status::Passed => TestCaseStatus::success(),
+        Status::Skipped => {
+            let mut s = TestCaseStatus::skipped();
+            s.set_message(o.reason.clone().unwrap_or_default());
+            s
+        }
+        Status::Failed => {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            let first = failures.first().map(|f| line(f)).unwrap_or_default();
+            s.set_message(first);
+            if let Some(f) = failures.first() {
+                s.set_type(f.rule.clone());
+            }
+            let mut text = String::new();
+            if let Some(step) = &o.step {
+                let _ = writeln!(text, "at {step}");
+            }
+            text.push_str(&body(&failures));
+            s.set_description(text);
+            s
+        }
+        Status::Errored => {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+            s.set_message(o.reason.clone().unwrap_or_default());
+            s.set_type("transport");
+            s
+        }
+    };
+    let mut case = TestCase::new(o.case.clone(), status);
+    case.set_classname(o.suite.clone());
+    case.set_time(o.duration);
+    if !warnings.is_empty() {
+        case.set_system_out(body(&warnings));
+    }
+    case
+}

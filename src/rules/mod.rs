@@ -1,0 +1,113 @@
+//! The OAuth rule library: named rule sets referenced from suites, each rule with an id, a level
+//! and the clause it comes from. Rules read their context from the exchange, so suites don't repeat it.
+
+mod oauth2;
+
+use crate::check::{Finding, Level};
+use crate::http::{Received, Sent};
+
+/// What a rule found wrong; the rule adds its id, level and source.
+#[derive(Debug, Clone, Default)]
+pub struct Violation {
+    pub message: String,
+    pub expected: Option<String>,
+    pub actual: Option<String>,
+    pub path: Option<String>,
+}
+
+impl Violation {
+    pub fn new(message: impl Into<String>) -> Violation {
+        Violation {
+            message: message.into(),
+            ..Default::default()
+        }
+    }
+
+    pub fn expected(mut self, e: impl Into<String>) -> Violation {
+        self.expected = Some(e.into());
+        self
+    }
+
+    pub fn actual(mut self, a: impl Into<String>) -> Violation {
+        self.actual = Some(a.into());
+        self
+    }
+
+    pub fn at(mut self, p: impl Into<String>) -> Violation {
+        self.path = Some(p.into());
+        self
+    }
+}
+
+pub struct Rule {
+    /// `RFC6749-5.1-no-store`: the document, the clause, the point.
+    pub id: &'static str,
+    pub level: Level,
+    pub source: &'static str,
+    /// One line: what must hold.
+    pub title: &'static str,
+    /// What it checks and why, for `tokenconf explain`.
+    pub explain: &'static str,
+    pub check: fn(&Sent, &Received) -> Vec<Violation>,
+}
+
+/// A name a suite uses in `rules: [...]`.
+pub struct RuleSet {
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub rules: &'static [&'static Rule],
+    /// Rule ids that this vendor documents a deviation from: reported, never failing.
+    pub deviations: &'static [&'static str],
+}
+
+static SETS: &[&RuleSet] = &[&oauth2::TOKEN_RESPONSE, &oauth2::ERROR_RESPONSE];
+
+pub fn sets() -> &'static [&'static RuleSet] {
+    SETS
+}
+
+pub fn find_set(name: &str) -> Option<&'static RuleSet> {
+    SETS.iter().copied().find(|s| s.name == name)
+}
+
+/// Every rule once, in the order the sets list them.
+pub fn all_rules() -> Vec<&'static Rule> {
+    let mut out: Vec<&'static Rule> = Vec::new();
+    for set in SETS {
+        for rule in set.rules {
+            if !out.iter().any(|r| r.id == rule.id) {
+                out.push(rule);
+            }
+        }
+    }
+    out
+}
+
+pub fn find_rule(id: &str) -> Option<&'static Rule> {
+    all_rules()
+        .into_iter()
+        .find(|r| r.id.eq_ignore_ascii_case(id))
+}
+
+pub fn evaluate(set: &RuleSet, sent: &Sent, received: &Received) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for rule in set.rules {
+        let level = if set.deviations.contains(&rule.id) {
+            Level::KnownDeviation
+        } else {
+            rule.level
+        };
+        for v in (rule.check)(sent, received) {
+            out.push(Finding {
+                rule: rule.id.to_string(),
+                level,
+                message: v.message,
+                expected: v.expected,
+                actual: v.actual,
+                source: Some(rule.source.to_string()),
+                path: v.path,
+            });
+        }
+    }
+    out
+}

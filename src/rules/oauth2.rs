@@ -1,0 +1,701 @@
+//! RFC 6749 token and error responses (§5.1, §5.2, §4.4.3).
+
+use serde_json::Value;
+
+use super::{Rule, RuleSet, Violation};
+use crate::check::Level;
+use crate::http::Received;
+
+const RFC6749_5_1: &str = "https://www.rfc-editor.org/rfc/rfc6749#section-5.1";
+const RFC6749_5_2: &str = "https://www.rfc-editor.org/rfc/rfc6749#section-5.2";
+const RFC6749_4_4_3: &str = "https://www.rfc-editor.org/rfc/rfc6749#section-4.4.3";
+const RFC6749_3_3: &str = "https://www.rfc-editor.org/rfc/rfc6749#section-3.3";
+
+/// Seconds in a year: a larger `expires_in` is most likely milliseconds.
+const ONE_YEAR: u64 = 31_536_000;
+
+pub static TOKEN_RESPONSE: RuleSet = RuleSet {
+    name: "oauth2.token-response",
+    summary: "a successful token response as RFC 6749 §5.1 defines it",
+    rules: &[
+        &CONTENT_TYPE,
+        &ACCESS_TOKEN,
+        &TOKEN_TYPE,
+        &EXPIRES_IN,
+        &EXPIRES_IN_PRESENT,
+        &NO_STORE,
+        &PRAGMA,
+        &SCOPE,
+        &SCOPE_NOT_WIDER,
+        &NO_REFRESH_TOKEN_ON_CLIENT_CREDENTIALS,
+    ],
+    deviations: &[],
+};
+
+pub static ERROR_RESPONSE: RuleSet = RuleSet {
+    name: "oauth2.error-response",
+    summary: "a token-endpoint error response as RFC 6749 §5.2 defines it",
+    rules: &[
+        &ERROR_CONTENT_TYPE,
+        &ERROR_CODE,
+        &ERROR_CHARSET,
+        &ERROR_STATUS,
+        &INVALID_CLIENT_401,
+    ],
+    deviations: &[],
+};
+
+fn success(r: &Received) -> bool {
+    (200..300).contains(&r.status)
+}
+
+fn is_json_media_type(r: &Received) -> bool {
+    r.header("content-type")
+        .map(|ct| {
+            let essence = ct
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            essence == "application/json"
+        })
+        .unwrap_or(false)
+}
+
+fn body_member<'a>(r: &'a Received, name: &str) -> Option<&'a Value> {
+    r.json.as_ref().and_then(|b| b.get(name))
+}
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("{s:?} (a string)"),
+        Value::Number(n) => format!("{n} (a number)"),
+        other => format!("{other} ({})", crate::check::type_name(other)),
+    }
+}
+
+fn not_json_object(r: &Received) -> Option<Violation> {
+    match &r.json {
+        Some(Value::Object(_)) => None,
+        _ => Some(
+            Violation::new("the body is not a JSON object")
+                .expected("a JSON object")
+                .actual(crate::redact::preview_body(&r.body)),
+        ),
+    }
+}
+
+pub static CONTENT_TYPE: Rule = Rule {
+    id: "RFC6749-5.1-content-type",
+    level: Level::Must,
+    source: RFC6749_5_1,
+    title: "a token response is application/json",
+    explain: "RFC 6749 §5.1: the parameters are included in the entity-body of the HTTP response using \
+              the \"application/json\" media type. A client that parses by content type fails on anything else.",
+    check: |_, r| {
+        if !success(r) || is_json_media_type(r) {
+            return vec![];
+        }
+        vec![Violation::new("the token response is not served as application/json")
+            .expected("application/json")
+            .actual(r.header("content-type").unwrap_or("(no content-type)"))]
+    },
+};
+
+pub static ACCESS_TOKEN: Rule = Rule {
+    id: "RFC6749-5.1-access_token",
+    level: Level::Must,
+    source: RFC6749_5_1,
+    title: "access_token is a non-empty string",
+    explain: "RFC 6749 §5.1: access_token is REQUIRED: the access token issued by the authorization server.",
+    check: |_, r| {
+        if !success(r) {
+            return vec![];
+        }
+        if let Some(v) = not_json_object(r) {
+            return vec![v];
+        }
+        match body_member(r, "access_token") {
+            Some(Value::String(s)) if !s.is_empty() => vec![],
+            Some(Value::String(_)) => vec![Violation::new("access_token is empty").at("$.access_token")],
+            Some(other) => vec![Violation::new(format!(
+                "access_token is {}, RFC 6749 §5.1 requires a string",
+                crate::check::type_name(other)
+            ))
+            .at("$.access_token")],
+            None => vec![Violation::new("access_token is missing; RFC 6749 §5.1 requires it")
+                .expected("a string")
+                .at("$.access_token")],
+        }
+    },
+};
+
+pub static TOKEN_TYPE: Rule = Rule {
+    id: "RFC6749-5.1-token_type",
+    level: Level::Must,
+    source: RFC6749_5_1,
+    title: "token_type is present (compared case-insensitively)",
+    explain: "RFC 6749 §5.1: token_type is REQUIRED, and §7.1 says its value is case insensitive, \
+              so `bearer` and `Bearer` are both right.",
+    check: |_, r| {
+        if !success(r) || not_json_object(r).is_some() {
+            return vec![];
+        }
+        match body_member(r, "token_type") {
+            Some(Value::String(s)) if !s.is_empty() => vec![],
+            Some(other) => vec![Violation::new(format!(
+                "token_type is {}, expected a token type such as Bearer",
+                describe(other)
+            ))
+            .at("$.token_type")],
+            None => vec![
+                Violation::new("token_type is missing; RFC 6749 §5.1 requires it")
+                    .expected("Bearer (any case)")
+                    .at("$.token_type"),
+            ],
+        }
+    },
+};
+
+pub static EXPIRES_IN: Rule = Rule {
+    id: "RFC6749-5.1-expires_in",
+    level: Level::Must,
+    source: RFC6749_5_1,
+    title: "expires_in, when present, is a positive number of seconds",
+    explain: "RFC 6749 §5.1: expires_in is the lifetime in seconds of the access token. A string (\"3600\"), \
+              zero, a negative number or a fraction is not a lifetime in seconds; a value above one year \
+              (31,536,000) is most likely milliseconds.",
+    check: |_, r| {
+        if !success(r) {
+            return vec![];
+        }
+        let Some(v) = body_member(r, "expires_in") else {
+            return vec![];
+        };
+        let bad = |m: String| vec![Violation::new(m).expected("a positive integer number of seconds").actual(v.to_string()).at("$.expires_in")];
+        match v {
+            Value::Number(n) => match n.as_u64() {
+                Some(0) | None => bad(format!("expires_in is {n}; RFC 6749 §5.1 requires a positive number of seconds")),
+                Some(s) if s > ONE_YEAR => bad(format!("expires_in is {s}: over a year, probably milliseconds; RFC 6749 §5.1 requires seconds")),
+                Some(_) => vec![],
+            },
+            other => bad(format!("expires_in is {}; RFC 6749 §5.1 requires a number of seconds", describe(other))),
+        }
+    },
+};
+
+pub static EXPIRES_IN_PRESENT: Rule = Rule {
+    id: "RFC6749-5.1-expires_in-present",
+    level: Level::Should,
+    source: RFC6749_5_1,
+    title: "expires_in is present (RECOMMENDED)",
+    explain:
+        "RFC 6749 §5.1: expires_in is RECOMMENDED; without it a client cannot know when to refresh \
+              and must handle a 401 instead.",
+    check: |_, r| {
+        if !success(r) || not_json_object(r).is_some() || body_member(r, "expires_in").is_some() {
+            return vec![];
+        }
+        vec![
+            Violation::new("expires_in is missing; RFC 6749 §5.1 recommends it").at("$.expires_in"),
+        ]
+    },
+};
+
+pub static NO_STORE: Rule = Rule {
+    id: "RFC6749-5.1-no-store",
+    level: Level::Must,
+    source: RFC6749_5_1,
+    title: "Cache-Control contains no-store",
+    explain: "RFC 6749 §5.1: the authorization server MUST include the HTTP \"Cache-Control\" response header \
+              field with a value of \"no-store\" in any response containing tokens, so no cache keeps them.",
+    check: |_, r| {
+        if !success(r) {
+            return vec![];
+        }
+        let values = r.header_all("cache-control").join(", ");
+        let has = values
+            .split(',')
+            .any(|d| d.trim().eq_ignore_ascii_case("no-store"));
+        if has {
+            return vec![];
+        }
+        let actual = if values.is_empty() { "(no Cache-Control header)".to_string() } else { values };
+        vec![Violation::new("Cache-Control lacks no-store on a response that carries tokens")
+            .expected("Cache-Control: no-store")
+            .actual(actual)]
+    },
+};
+
+pub static PRAGMA: Rule = Rule {
+    id: "RFC6749-5.1-pragma",
+    level: Level::Should,
+    source: RFC6749_5_1,
+    title: "Pragma: no-cache (a warning: RFC 9111 deprecates Pragma)",
+    explain: "RFC 6749 §5.1 also asks for \"Pragma: no-cache\". RFC 9111 deprecated Pragma and OAuth 2.1 drops \
+              the requirement, so a modern server without it is warned, not failed.",
+    check: |_, r| {
+        if !success(r) {
+            return vec![];
+        }
+        match r.header("pragma") {
+            Some(p) if p.to_ascii_lowercase().contains("no-cache") => vec![],
+            other => vec![Violation::new("Pragma: no-cache is missing")
+                .expected("Pragma: no-cache")
+                .actual(other.unwrap_or("(no Pragma header)"))],
+        }
+    },
+};
+
+fn scope_tokens(s: &str) -> Vec<&str> {
+    s.split(' ').filter(|t| !t.is_empty()).collect()
+}
+
+/// RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
+fn valid_scope_token(t: &str) -> bool {
+    t.bytes()
+        .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+}
+
+pub static SCOPE: Rule = Rule {
+    id: "RFC6749-5.1-scope",
+    level: Level::Must,
+    source: RFC6749_3_3,
+    title: "scope, when present, is a space-delimited list of scope tokens",
+    explain: "RFC 6749 §5.1 and §3.3: scope is OPTIONAL if identical to the scope requested, otherwise REQUIRED; \
+              it is a string of space-delimited tokens made of printable ASCII without `\"` and `\\`. \
+              A scope as a JSON array or with invalid characters breaks clients that split the string.",
+    check: |_, r| {
+        if !success(r) {
+            return vec![];
+        }
+        match body_member(r, "scope") {
+            None => vec![],
+            Some(Value::String(s)) => {
+                let bad: Vec<&str> = scope_tokens(s).into_iter().filter(|t| !valid_scope_token(t)).collect();
+                if bad.is_empty() {
+                    vec![]
+                } else {
+                    vec![Violation::new(format!("scope has tokens with characters RFC 6749 §3.3 forbids: {bad:?}"))
+                        .actual(s.clone())
+                        .at("$.scope")]
+                }
+            }
+            Some(other) => vec![Violation::new(format!(
+                "scope is {}; RFC 6749 §3.3 requires a space-delimited string",
+                describe(other)
+            ))
+            .at("$.scope")],
+        }
+    },
+};
+
+pub static SCOPE_NOT_WIDER: Rule = Rule {
+    id: "RFC6749-3.3-scope-not-wider",
+    level: Level::Should,
+    source: RFC6749_3_3,
+    title: "the granted scope is not wider than the requested scope",
+    explain:
+        "RFC 6749 §3.3 lets a server grant less than requested (and then it MUST return scope), \
+              but a token with scopes the client did not ask for breaks least privilege.",
+    check: |s, r| {
+        if !success(r) {
+            return vec![];
+        }
+        let (Some(requested), Some(Value::String(granted))) =
+            (s.form_value("scope"), body_member(r, "scope"))
+        else {
+            return vec![];
+        };
+        let requested = scope_tokens(requested);
+        let extra: Vec<&str> = scope_tokens(granted)
+            .into_iter()
+            .filter(|t| !requested.contains(t))
+            .collect();
+        if extra.is_empty() {
+            return vec![];
+        }
+        vec![Violation::new(format!(
+            "granted scopes that were not requested: {}",
+            extra.join(" ")
+        ))
+        .expected(requested.join(" "))
+        .actual(granted.clone())
+        .at("$.scope")]
+    },
+};
+
+pub static NO_REFRESH_TOKEN_ON_CLIENT_CREDENTIALS: Rule = Rule {
+    id: "RFC6749-4.4.3-no-refresh-token",
+    level: Level::Should,
+    source: RFC6749_4_4_3,
+    title: "no refresh_token in a client_credentials response",
+    explain: "RFC 6749 §4.4.3: a refresh token SHOULD NOT be included in a client credentials response: \
+              the client can always ask again with its own credentials, and a long-lived token is only risk.",
+    check: |s, r| {
+        if !success(r) || s.grant_type() != Some("client_credentials") || body_member(r, "refresh_token").is_none() {
+            return vec![];
+        }
+        vec![Violation::new("a client_credentials response carries a refresh_token")
+            .expected("no refresh_token")
+            .actual("refresh_token present")
+            .at("$.refresh_token")]
+    },
+};
+
+const REGISTERED_ERRORS: &[&str] = &[
+    // RFC 6749 §5.2
+    "invalid_request",
+    "invalid_client",
+    "invalid_grant",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "invalid_scope",
+    // RFC 7009 §2.2.1, RFC 8693 §2.2.2, RFC 8628 §3.5, RFC 9449 §5, RFC 6750 §3.1
+    "unsupported_token_type",
+    "invalid_target",
+    "authorization_pending",
+    "slow_down",
+    "access_denied",
+    "expired_token",
+    "invalid_dpop_proof",
+    "use_dpop_nonce",
+    "invalid_token",
+    "insufficient_scope",
+];
+
+fn is_error(r: &Received) -> bool {
+    (400..600).contains(&r.status)
+}
+
+fn error_code(r: &Received) -> Option<&str> {
+    body_member(r, "error").and_then(Value::as_str)
+}
+
+pub static ERROR_CONTENT_TYPE: Rule = Rule {
+    id: "RFC6749-5.2-content-type",
+    level: Level::Must,
+    source: RFC6749_5_2,
+    title: "an error response is application/json",
+    explain: "RFC 6749 §5.2: the error parameters are included in the entity-body using the \
+              \"application/json\" media type. An HTML error page is not an OAuth error.",
+    check: |_, r| {
+        if !is_error(r) || is_json_media_type(r) {
+            return vec![];
+        }
+        vec![
+            Violation::new("the error response is not served as application/json")
+                .expected("application/json")
+                .actual(r.header("content-type").unwrap_or("(no content-type)")),
+        ]
+    },
+};
+
+pub static ERROR_CODE: Rule = Rule {
+    id: "RFC6749-5.2-error-code",
+    level: Level::Must,
+    source: RFC6749_5_2,
+    title: "error is present and a registered error code",
+    explain: "RFC 6749 §5.2: error is REQUIRED and is one of invalid_request, invalid_client, invalid_grant, \
+              unauthorized_client, unsupported_grant_type, invalid_scope, or a code registered as an extension \
+              (§8.5). Clients branch on it; an unknown code is an unhandled case.",
+    check: |_, r| {
+        if !is_error(r) {
+            return vec![];
+        }
+        if let Some(v) = not_json_object(r) {
+            return vec![v];
+        }
+        match body_member(r, "error") {
+            Some(Value::String(code)) if REGISTERED_ERRORS.contains(&code.as_str()) => vec![],
+            Some(Value::String(code)) => vec![Violation::new(format!("error {code:?} is not a registered OAuth error code"))
+                .expected("one of invalid_request, invalid_client, invalid_grant, unauthorized_client, unsupported_grant_type, invalid_scope")
+                .actual(code.clone())
+                .at("$.error")],
+            Some(other) => vec![Violation::new(format!("error is {}, expected a string code", describe(other))).at("$.error")],
+            None => vec![Violation::new("error is missing; RFC 6749 §5.2 requires it").at("$.error")],
+        }
+    },
+};
+
+/// RFC 6749 §5.2: error and error_description use %x20-21 / %x23-5B / %x5D-7E; error_uri no space.
+fn allowed_error_char(b: u8, allow_space: bool) -> bool {
+    (allow_space && b == 0x20)
+        || b == 0x21
+        || (0x23..=0x5B).contains(&b)
+        || (0x5D..=0x7E).contains(&b)
+}
+
+pub static ERROR_CHARSET: Rule = Rule {
+    id: "RFC6749-5.2-charset",
+    level: Level::Must,
+    source: RFC6749_5_2,
+    title: "error, error_description and error_uri use only the allowed characters",
+    explain: "RFC 6749 §5.2: values for error and error_description MUST NOT include characters outside \
+              %x20-21 / %x23-5B / %x5D-7E (printable ASCII without `\"` and `\\`); error_uri also excludes the space.",
+    check: |_, r| {
+        if !is_error(r) {
+            return vec![];
+        }
+        let mut out = Vec::new();
+        for (name, allow_space) in [("error", true), ("error_description", true), ("error_uri", false)] {
+            if let Some(Value::String(s)) = body_member(r, name) {
+                if let Some(bad) = s.bytes().find(|b| !allowed_error_char(*b, allow_space)) {
+                    out.push(
+                        Violation::new(format!("{name} contains a character RFC 6749 §5.2 forbids (byte 0x{bad:02x})"))
+                            .actual(s.clone())
+                            .at(format!("$.{name}")),
+                    );
+                }
+            }
+        }
+        out
+    },
+};
+
+pub static ERROR_STATUS: Rule = Rule {
+    id: "RFC6749-5.2-status",
+    level: Level::Must,
+    source: RFC6749_5_2,
+    title: "an error response is 400, or 401 for invalid_client",
+    explain: "RFC 6749 §5.2: the server responds with 400 (Bad Request) unless specified otherwise; \
+              invalid_client may be 401 (and must be, when the client used the Authorization header).",
+    check: |_, r| {
+        if !(400..500).contains(&r.status) || r.status == 400 {
+            return vec![];
+        }
+        match (r.status, error_code(r)) {
+            (401, Some("invalid_client" | "invalid_token")) | (403, Some("insufficient_scope")) => vec![],
+            (_, Some(code)) => vec![Violation::new(format!("error {code} answered with status {}", r.status))
+                .expected("400 (401 only for invalid_client)")
+                .actual(r.status.to_string())],
+            (_, None) => vec![],
+        }
+    },
+};
+
+pub static INVALID_CLIENT_401: Rule = Rule {
+    id: "RFC6749-5.2-invalid_client-401",
+    level: Level::Must,
+    source: RFC6749_5_2,
+    title: "a failed Basic client authentication gets 401 with WWW-Authenticate",
+    explain: "RFC 6749 §5.2: if the client attempted to authenticate via the \"Authorization\" request header \
+              field, the server MUST respond with 401 (Unauthorized) and include the WWW-Authenticate header \
+              field matching the authentication scheme used by the client.",
+    check: |s, r| {
+        if !s.basic_auth || error_code(r) != Some("invalid_client") {
+            return vec![];
+        }
+        let mut out = Vec::new();
+        if r.status != 401 {
+            out.push(
+                Violation::new(format!("invalid_client after Basic authentication answered with {}", r.status))
+                    .expected("401")
+                    .actual(r.status.to_string()),
+            );
+        }
+        match r.header("www-authenticate") {
+            Some(h) if h.trim_start().to_ascii_lowercase().starts_with("basic") => {}
+            other => out.push(
+                Violation::new("WWW-Authenticate with the Basic scheme is missing")
+                    .expected("WWW-Authenticate: Basic realm=...")
+                    .actual(other.unwrap_or("(no WWW-Authenticate header)")),
+            ),
+        }
+        out
+    },
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::Sent;
+    use std::time::Duration;
+
+    fn received(status: u16, headers: &[(&str, &str)], body: Value) -> Received {
+        Received {
+            status,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: body.to_string().into_bytes(),
+            json: Some(body),
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    fn sent(form: &[(&str, &str)], basic: bool) -> Sent {
+        Sent {
+            form: form
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            basic_auth: basic,
+            ..Default::default()
+        }
+    }
+
+    fn good_token() -> Received {
+        received(
+            200,
+            &[
+                ("content-type", "application/json;charset=UTF-8"),
+                ("cache-control", "no-store"),
+                ("pragma", "no-cache"),
+            ],
+            serde_json::json!({"access_token": "a", "token_type": "Bearer", "expires_in": 600, "scope": "a b"}),
+        )
+    }
+
+    fn ids(rule: &Rule, s: &Sent, r: &Received) -> usize {
+        (rule.check)(s, r).len()
+    }
+
+    #[test]
+    fn a_conforming_token_response_passes_every_rule() {
+        let s = sent(
+            &[("grant_type", "client_credentials"), ("scope", "a b")],
+            true,
+        );
+        for rule in TOKEN_RESPONSE.rules {
+            assert_eq!(ids(rule, &s, &good_token()), 0, "{} fired", rule.id);
+        }
+    }
+
+    #[test]
+    fn each_token_rule_fires_on_its_violation() {
+        let s = sent(
+            &[("grant_type", "client_credentials"), ("scope", "a")],
+            true,
+        );
+        let with = |f: &dyn Fn(&mut Received)| {
+            let mut r = good_token();
+            f(&mut r);
+            r
+        };
+        let set_body = |r: &mut Received, v: Value| {
+            r.body = v.to_string().into_bytes();
+            r.json = Some(v);
+        };
+        let cases: Vec<(&Rule, Received)> = vec![
+            (
+                &CONTENT_TYPE,
+                with(&|r| r.headers[0].1 = "text/plain".into()),
+            ),
+            (
+                &ACCESS_TOKEN,
+                with(&|r| set_body(r, serde_json::json!({"token_type": "Bearer"}))),
+            ),
+            (
+                &TOKEN_TYPE,
+                with(&|r| set_body(r, serde_json::json!({"access_token": "a"}))),
+            ),
+            (
+                &EXPIRES_IN,
+                with(&|r| set_body(r, serde_json::json!({"expires_in": "3600"}))),
+            ),
+            (
+                &EXPIRES_IN,
+                with(&|r| set_body(r, serde_json::json!({"expires_in": 3_600_000_000u64}))),
+            ),
+            (
+                &EXPIRES_IN,
+                with(&|r| set_body(r, serde_json::json!({"expires_in": 0}))),
+            ),
+            (
+                &EXPIRES_IN_PRESENT,
+                with(&|r| set_body(r, serde_json::json!({"access_token": "a"}))),
+            ),
+            (&NO_STORE, with(&|r| r.headers[1].1 = "no-cache".into())),
+            (&PRAGMA, with(&|r| r.headers.truncate(2))),
+            (
+                &SCOPE,
+                with(&|r| set_body(r, serde_json::json!({"scope": ["a"]}))),
+            ),
+            (&SCOPE_NOT_WIDER, good_token()),
+            (
+                &NO_REFRESH_TOKEN_ON_CLIENT_CREDENTIALS,
+                with(&|r| set_body(r, serde_json::json!({"refresh_token": "r"}))),
+            ),
+        ];
+        for (rule, r) in cases {
+            assert!(ids(rule, &s, &r) > 0, "{} did not fire", rule.id);
+        }
+    }
+
+    #[test]
+    fn token_rules_ignore_error_responses() {
+        let s = sent(&[("grant_type", "client_credentials")], true);
+        let r = received(400, &[], serde_json::json!({"error": "invalid_request"}));
+        for rule in TOKEN_RESPONSE.rules {
+            assert_eq!(ids(rule, &s, &r), 0, "{} fired on an error", rule.id);
+        }
+    }
+
+    fn good_error() -> Received {
+        received(
+            401,
+            &[
+                ("content-type", "application/json"),
+                ("www-authenticate", "Basic realm=\"x\""),
+            ],
+            serde_json::json!({"error": "invalid_client", "error_description": "bad secret"}),
+        )
+    }
+
+    #[test]
+    fn a_conforming_error_passes_every_rule() {
+        let s = sent(&[("grant_type", "client_credentials")], true);
+        for rule in ERROR_RESPONSE.rules {
+            assert_eq!(ids(rule, &s, &good_error()), 0, "{} fired", rule.id);
+        }
+    }
+
+    #[test]
+    fn each_error_rule_fires_on_its_violation() {
+        let s = sent(&[("grant_type", "client_credentials")], true);
+        let mut html = good_error();
+        html.headers[0].1 = "text/html".into();
+        let code = received(
+            400,
+            &[("content-type", "application/json")],
+            serde_json::json!({"error": "bad_thing"}),
+        );
+        let charset = received(
+            400,
+            &[("content-type", "application/json")],
+            serde_json::json!({"error": "invalid_request", "error_description": "a \"quoted\" word"}),
+        );
+        let status = received(
+            403,
+            &[("content-type", "application/json")],
+            serde_json::json!({"error": "invalid_request"}),
+        );
+        let mut no_challenge = good_error();
+        no_challenge.headers.truncate(1);
+        let mut as_400 = good_error();
+        as_400.status = 400;
+        let cases: Vec<(&Rule, Received)> = vec![
+            (&ERROR_CONTENT_TYPE, html),
+            (&ERROR_CODE, code),
+            (&ERROR_CHARSET, charset),
+            (&ERROR_STATUS, status),
+            (&INVALID_CLIENT_401, no_challenge),
+            (&INVALID_CLIENT_401, as_400),
+        ];
+        for (rule, r) in cases {
+            assert!(ids(rule, &s, &r) > 0, "{} did not fire", rule.id);
+        }
+    }
+
+    #[test]
+    fn invalid_client_without_basic_may_be_400() {
+        let s = sent(&[("grant_type", "client_credentials")], false);
+        let mut r = good_error();
+        r.status = 400;
+        r.headers.truncate(1);
+        assert_eq!(ids(&INVALID_CLIENT_401, &s, &r), 0);
+    }
+}

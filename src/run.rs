@@ -1,0 +1,368 @@
+//! Running cases: steps in order, captures between them, fixtures once per process, cases concurrently.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use serde_json::Value;
+use tokio::sync::OnceCell;
+
+use crate::check::{self, eval_path, Finding};
+use crate::error::ConfigError;
+use crate::http::{Http, Received, SendError};
+use crate::outcome::{fails, CaseOutcome, RunReport, Status};
+use crate::redact::{is_sensitive_key, Redactor};
+use crate::suite::template::Scope;
+use crate::suite::{Capture, CaptureFrom, Loaded, Step, Suite};
+use crate::target::Target;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CaseId {
+    pub suite: usize,
+    pub case: usize,
+}
+
+type FixtureResult = Result<HashMap<String, String>, String>;
+
+pub struct Runner {
+    loaded: Arc<Loaded>,
+    target: Target,
+    http: Http,
+    strict: bool,
+    /// Per suite: its vars and secrets resolved against the target, or why it cannot run there.
+    bases: Vec<Result<HashMap<String, String>, String>>,
+    fixtures: Vec<Vec<OnceCell<FixtureResult>>>,
+}
+
+/// What one run of a list of steps left behind.
+struct StepsRun {
+    captures: HashMap<String, String>,
+    findings: Vec<Finding>,
+    sensitive: Vec<String>,
+    end: Option<(Status, String)>,
+    step: Option<String>,
+}
+
+impl Runner {
+    pub fn new(loaded: Arc<Loaded>, target: Target, strict: bool) -> Result<Runner, ConfigError> {
+        let http = Http::new(&target.http).map_err(ConfigError::Other)?;
+        let bases = loaded.suites.iter().map(|s| resolve(s, &target)).collect();
+        let fixtures = loaded
+            .suites
+            .iter()
+            .map(|s| s.fixtures.iter().map(|_| OnceCell::new()).collect())
+            .collect();
+        Ok(Runner {
+            loaded,
+            target,
+            http,
+            strict,
+            bases,
+            fixtures,
+        })
+    }
+
+    pub fn loaded(&self) -> &Loaded {
+        &self.loaded
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    pub fn strict(&self) -> bool {
+        self.strict
+    }
+
+    pub fn case_ids(&self) -> Vec<CaseId> {
+        self.loaded
+            .suites
+            .iter()
+            .enumerate()
+            .flat_map(|(s, suite)| {
+                (0..suite.cases.len()).map(move |c| CaseId { suite: s, case: c })
+            })
+            .collect()
+    }
+
+    pub fn test_name(&self, id: CaseId) -> String {
+        let suite = &self.loaded.suites[id.suite];
+        format!("{}::{}", suite.name, suite.cases[id.case].slug)
+    }
+
+    /// Masks the target's secrets; add each outcome's `sensitive` values before rendering it.
+    pub fn redactor(&self) -> Redactor {
+        let mut r = Redactor::new(self.target.secret_values());
+        for (id, secret) in self.target.basic_pairs() {
+            r.add_basic_pair(&id, &secret);
+        }
+        r
+    }
+
+    pub async fn run_case(&self, id: CaseId) -> CaseOutcome {
+        let started = Instant::now();
+        let suite = &self.loaded.suites[id.suite];
+        let case = &suite.cases[id.case];
+        let mut outcome = CaseOutcome {
+            suite: suite.name.clone(),
+            case: case.name.clone(),
+            test: self.test_name(id),
+            status: Status::Passed,
+            reason: None,
+            step: None,
+            findings: Vec::new(),
+            duration: Default::default(),
+            sensitive: Vec::new(),
+        };
+        let finish = |mut o: CaseOutcome, status: Status, reason: Option<String>| {
+            o.status = status;
+            o.reason = reason;
+            o.duration = started.elapsed();
+            o
+        };
+        let base = match &self.bases[id.suite] {
+            Ok(b) => b,
+            Err(why) => return finish(outcome, Status::Skipped, Some(why.clone())),
+        };
+        if let Some(missing) = case
+            .requires
+            .iter()
+            .find(|r| base.get(*r).is_none_or(|v| v.is_empty()))
+        {
+            let why = format!("target {} does not supply `{missing}`", self.target.name);
+            return finish(outcome, Status::Skipped, Some(why));
+        }
+        let mut captures = HashMap::new();
+        for &f in &case.fixtures {
+            let fixture = &suite.fixtures[f];
+            let result = self.fixtures[id.suite][f]
+                .get_or_init(|| self.run_fixture(base, &fixture.steps))
+                .await;
+            match result {
+                Ok(values) => {
+                    for (k, v) in values {
+                        captures.insert(format!("{}.{k}", fixture.name), v.clone());
+                        outcome.sensitive.push(v.clone());
+                    }
+                }
+                Err(why) => {
+                    let why = format!("fixture `{}` failed: {why}", fixture.name);
+                    return finish(outcome, Status::Errored, Some(why));
+                }
+            }
+        }
+        let run = self.run_steps(base, &case.steps, captures).await;
+        outcome.findings = run.findings;
+        outcome.sensitive.extend(run.sensitive);
+        outcome.step = run.step;
+        match run.end {
+            Some((status, why)) => finish(outcome, status, Some(why)),
+            None => finish(outcome, Status::Passed, None),
+        }
+    }
+
+    async fn run_fixture(&self, base: &HashMap<String, String>, steps: &[Step]) -> FixtureResult {
+        let run = self.run_steps(base, steps, HashMap::new()).await;
+        match run.end {
+            None => Ok(run.captures),
+            Some((_, why)) => Err(why),
+        }
+    }
+
+    async fn run_steps(
+        &self,
+        base: &HashMap<String, String>,
+        steps: &[Step],
+        mut captures: HashMap<String, String>,
+    ) -> StepsRun {
+        let base_url = base.get("base_url").map(String::as_str).unwrap_or_default();
+        let mut run = StepsRun {
+            captures: HashMap::new(),
+            findings: Vec::new(),
+            sensitive: Vec::new(),
+            end: None,
+            step: None,
+        };
+        for (i, step) in steps.iter().enumerate() {
+            let label = step
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("step {}", i + 1));
+            let scope = Scope {
+                captures: &captures,
+                base,
+            };
+            let (sent, received) = match self.http.send(base_url, &step.request, &scope).await {
+                Ok(pair) => pair,
+                Err(e) => {
+                    let (status, why) = match e {
+                        SendError::Missing(var) => (
+                            Status::Skipped,
+                            format!("target {} does not supply `{var}`", self.target.name),
+                        ),
+                        SendError::Invalid(why) => (Status::Errored, why),
+                        SendError::Transport(why) => (Status::Errored, why),
+                    };
+                    run.end = Some((status, why));
+                    run.step = (steps.len() > 1).then_some(label);
+                    return run;
+                }
+            };
+            collect_sensitive(received.json.as_ref(), &mut run.sensitive);
+            let mut findings =
+                check::check_step(&step.expect, &sent, &received, &scope, &self.loaded.schemas);
+            for c in &step.captures {
+                match capture(c, &received) {
+                    Ok(v) => {
+                        if is_sensitive_capture(c) {
+                            run.sensitive.push(v.clone());
+                        }
+                        captures.insert(c.name.clone(), v.clone());
+                        run.captures.insert(c.name.clone(), v);
+                    }
+                    Err(why) => findings.push(Finding::must(format!("capture {}", c.name), why)),
+                }
+            }
+            let failed = findings.iter().any(|f| fails(f.level, self.strict));
+            run.findings.extend(findings);
+            if failed {
+                let first = run
+                    .findings
+                    .iter()
+                    .find(|f| fails(f.level, self.strict))
+                    .map(|f| format!("{}: {}", f.rule, f.message))
+                    .unwrap_or_default();
+                run.end = Some((Status::Failed, first));
+                run.step = (steps.len() > 1).then_some(label);
+                return run;
+            }
+        }
+        run
+    }
+
+    /// Runs `ids` with at most `jobs` at once; `on_done` sees each outcome as it finishes.
+    /// The result is in the order of `ids`.
+    pub async fn run_all(
+        self: &Arc<Self>,
+        ids: &[CaseId],
+        jobs: usize,
+        mut on_done: impl FnMut(&CaseOutcome),
+    ) -> RunReport {
+        let started = SystemTime::now();
+        let clock = Instant::now();
+        let ids: Arc<Vec<CaseId>> = Arc::new(ids.to_vec());
+        let next = Arc::new(AtomicUsize::new(0));
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        for _ in 0..jobs.max(1).min(ids.len().max(1)) {
+            let (runner, ids, next, tx) = (self.clone(), ids.clone(), next.clone(), tx.clone());
+            tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&id) = ids.get(i) else { break };
+                    let outcome = runner.run_case(id).await;
+                    if tx.send((i, outcome)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut slots: Vec<Option<CaseOutcome>> = vec![None; ids.len()];
+        while let Some((i, outcome)) = rx.recv().await {
+            on_done(&outcome);
+            slots[i] = Some(outcome);
+        }
+        RunReport {
+            target: self.target.name.clone(),
+            started,
+            duration: clock.elapsed(),
+            strict: self.strict,
+            outcomes: slots.into_iter().flatten().collect(),
+        }
+    }
+}
+
+/// Suite vars, overridden by the target's, plus the target's secrets and `base_url`.
+fn resolve(suite: &Suite, target: &Target) -> Result<HashMap<String, String>, String> {
+    let Some(api) = target.api(&suite.api) else {
+        return Err(format!(
+            "target {} has no base URL for api `{}`",
+            target.name, suite.api
+        ));
+    };
+    let mut values: HashMap<String, String> = suite
+        .vars
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (k, v) in &api.vars {
+        if suite.vars.contains_key(k) {
+            values.insert(k.clone(), v.clone());
+        }
+    }
+    for name in &suite.secrets {
+        if let Some(v) = api.secrets.get(name) {
+            values.insert(name.clone(), v.clone());
+        }
+    }
+    values.insert("base_url".into(), api.base_url.clone());
+    Ok(values)
+}
+
+fn capture(c: &Capture, received: &Received) -> Result<String, String> {
+    let text = match &c.from {
+        CaptureFrom::Json { text, path } => {
+            let body = received.json.as_ref().ok_or("the body is not JSON")?;
+            let node = eval_path(path, body)
+                .into_iter()
+                .next()
+                .ok_or_else(|| format!("{text} matched nothing"))?;
+            match node {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            }
+        }
+        CaptureFrom::Header(name) => received
+            .header(name)
+            .ok_or_else(|| format!("no {name} header"))?
+            .to_string(),
+    };
+    match &c.regex {
+        None => Ok(text),
+        Some(re) => {
+            let caps = re
+                .captures(&text)
+                .ok_or_else(|| format!("/{}/ does not match", re.as_str()))?;
+            Ok(caps
+                .get(1)
+                .or_else(|| caps.get(0))
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_default())
+        }
+    }
+}
+
+fn is_sensitive_capture(c: &Capture) -> bool {
+    let from = match &c.from {
+        CaptureFrom::Json { text, .. } => text.rsplit('.').next().unwrap_or(text).to_string(),
+        CaptureFrom::Header(h) => h.clone(),
+    };
+    is_sensitive_key(&c.name) || is_sensitive_key(&from) || from == "location"
+}
+
+/// Every string under a credential-named member, at any depth.
+fn collect_sensitive(value: Option<&Value>, out: &mut Vec<String>) {
+    match value {
+        Some(Value::Object(map)) => {
+            for (k, v) in map {
+                match v {
+                    Value::String(s) if is_sensitive_key(k) => out.push(s.clone()),
+                    _ => collect_sensitive(Some(v), out),
+                }
+            }
+        }
+        Some(Value::Array(items)) => items.iter().for_each(|i| collect_sensitive(Some(i), out)),
+        _ => {}
+    }
+}

@@ -1,0 +1,755 @@
+//! From YAML files to the checked, compiled model. Every problem is found before any request is sent,
+//! and reported with file:line:column.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use regex::Regex;
+use serde_json_path::JsonPath;
+
+use super::model::{
+    AuthFile, CaptureFile, CaseFile, ExpectFile, FixtureFile, PredicateFile, RequestFile, Scalar,
+    StatusFile, StepFile, SuiteFile,
+};
+use super::template::{JsonTemplate, Template};
+use super::yaml::{self, Location, Spanned};
+use super::*;
+use crate::check::SchemaRegistry;
+use crate::error::{ConfigError, SourceError};
+
+/// Loads every suite under `paths` (files, or folders searched for `*.yaml`), compiling the
+/// schemas they name from `specs_dir`.
+pub fn load(paths: &[PathBuf], specs_dir: &Path) -> Result<Loaded, ConfigError> {
+    let mut files = Vec::new();
+    for path in paths {
+        files.extend(suite_files(path)?);
+    }
+    let mut schemas = SchemaRegistry::default();
+    let mut suites: Vec<Suite> = Vec::new();
+    let mut errors = Vec::new();
+    for (file, default_name) in files {
+        let text = std::fs::read_to_string(&file).map_err(|e| ConfigError::File {
+            path: file.clone(),
+            message: format!("cannot read: {e}"),
+        })?;
+        match load_text(&text, &file, default_name, specs_dir, &mut schemas) {
+            Ok(suite) => {
+                if let Some(other) = suites.iter().find(|s| s.name == suite.name) {
+                    return Err(ConfigError::File {
+                        path: file.clone(),
+                        message: format!(
+                            "suite name {:?} is already used by {}",
+                            suite.name,
+                            other.file.display()
+                        ),
+                    });
+                }
+                suites.push(suite)
+            }
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
+    Ok(Loaded { suites, schemas })
+}
+
+/// `(file, default suite name)` for a file, or for every YAML file below a folder, sorted.
+fn suite_files(path: &Path) -> Result<Vec<(PathBuf, String)>, ConfigError> {
+    let meta = std::fs::metadata(path).map_err(|e| ConfigError::File {
+        path: path.to_path_buf(),
+        message: format!("cannot read: {e}"),
+    })?;
+    if meta.is_file() {
+        return Ok(vec![(path.to_path_buf(), name_for_file(path))]);
+    }
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
+        let entry = entry.map_err(|e| ConfigError::File {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let p = entry.path();
+        let is_yaml = matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
+        if entry.file_type().is_file() && is_yaml {
+            let rel = p.strip_prefix(path).unwrap_or(p).with_extension("");
+            let name = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            out.push((p.to_path_buf(), name));
+        }
+    }
+    Ok(out)
+}
+
+/// `suites/talkdesk/token.yaml` is `talkdesk/token`; a file outside a `suites` folder is its stem.
+fn name_for_file(path: &Path) -> String {
+    let parts: Vec<String> = path
+        .with_extension("")
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    match parts.iter().rposition(|p| p == "suites") {
+        Some(i) if i + 1 < parts.len() => parts[i + 1..].join("/"),
+        _ => parts.last().cloned().unwrap_or_default(),
+    }
+}
+
+/// Loads one suite from its text; all problems found, not just the first.
+pub fn load_text(
+    text: &str,
+    file: &Path,
+    default_name: String,
+    specs_dir: &Path,
+    schemas: &mut SchemaRegistry,
+) -> Result<Suite, Vec<SourceError>> {
+    let raw: SuiteFile = yaml::parse(text, file).map_err(|e| vec![e])?;
+    let mut c = Compiler {
+        file,
+        text,
+        specs_dir,
+        schemas,
+        errors: Vec::new(),
+        known: BTreeSet::new(),
+        fixture_names: Vec::new(),
+        used_fixtures: BTreeSet::new(),
+    };
+    let suite = c.suite(raw, default_name);
+    if c.errors.is_empty() {
+        Ok(suite)
+    } else {
+        Err(c.errors)
+    }
+}
+
+/// `client credentials with basic auth` → `client-credentials-with-basic-auth`.
+pub fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for ch in name.chars() {
+        if ch.is_alphanumeric() {
+            out.extend(ch.to_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_string()
+}
+
+struct Compiler<'a> {
+    file: &'a Path,
+    text: &'a str,
+    specs_dir: &'a Path,
+    schemas: &'a mut SchemaRegistry,
+    errors: Vec<SourceError>,
+    /// Names a template may use at this point.
+    known: BTreeSet<String>,
+    fixture_names: Vec<String>,
+    /// Fixtures the current case's templates use.
+    used_fixtures: BTreeSet<usize>,
+}
+
+impl Compiler<'_> {
+    fn error(&mut self, at: Location, message: impl Into<String>) {
+        self.errors
+            .push(yaml::error_at(self.file, self.text, at, message));
+    }
+
+    fn suite(&mut self, raw: SuiteFile, default_name: String) -> Suite {
+        let name = match raw.suite {
+            Some(s) if s.value.trim().is_empty() => {
+                self.error(s.referenced, "`suite` must not be empty");
+                default_name
+            }
+            Some(s) => s.value,
+            None => default_name,
+        };
+        if raw.api.value.trim().is_empty() {
+            self.error(
+                raw.api.referenced,
+                "`api` must name the API this suite talks to, e.g. talkdesk",
+            );
+        }
+        let vars: IndexMap<String, String> = raw
+            .vars
+            .iter()
+            .map(|(k, v)| (k.clone(), v.value.0.clone()))
+            .collect();
+        let mut secrets = Vec::new();
+        for s in &raw.secrets {
+            if vars.contains_key(&s.value) {
+                self.error(
+                    s.referenced,
+                    format!(
+                        "`{}` is declared under both vars and secrets; a secret has no default",
+                        s.value
+                    ),
+                );
+            }
+            secrets.push(s.value.clone());
+        }
+        let base: BTreeSet<String> = vars
+            .keys()
+            .cloned()
+            .chain(secrets.iter().cloned())
+            .chain(["base_url".to_string()])
+            .collect();
+
+        let mut fixtures = Vec::new();
+        let mut exported = BTreeSet::new();
+        for (fname, fx) in raw.fixtures {
+            if !is_name(&fname) {
+                self.error(
+                    fx.referenced,
+                    format!("fixture name {fname:?} must be letters, digits and `_`"),
+                );
+            }
+            self.known = base.clone();
+            let FixtureFile {
+                request,
+                expect,
+                capture,
+                steps,
+            } = fx.value;
+            let steps = self.steps(request, expect, capture, steps, fx.referenced, "fixture");
+            for step in &steps {
+                for cap in &step.captures {
+                    exported.insert(format!("{fname}.{}", cap.name));
+                }
+            }
+            self.fixture_names.push(fname.clone());
+            fixtures.push(Fixture { name: fname, steps });
+        }
+
+        let mut cases: Vec<Case> = Vec::new();
+        for case in raw.cases {
+            let at = case.referenced;
+            let CaseFile {
+                name,
+                doc,
+                requires,
+                request,
+                expect,
+                capture,
+                steps,
+            } = case.value;
+            let slug = slug(&name.value);
+            if slug.is_empty() {
+                self.error(
+                    name.referenced,
+                    "a case needs a name with letters or digits",
+                );
+            } else if cases.iter().any(|c| c.slug == slug) {
+                self.error(
+                    name.referenced,
+                    format!("another case in this suite has the same test name `{slug}`"),
+                );
+            }
+            let mut required = Vec::new();
+            for r in requires {
+                if !base.contains(&r.value) || r.value == "base_url" {
+                    let hint = did_you_mean(&r.value, base.iter());
+                    self.error(
+                        r.referenced,
+                        format!(
+                            "`requires` names `{}`, which is neither a var nor a secret{hint}",
+                            r.value
+                        ),
+                    );
+                }
+                required.push(r.value);
+            }
+            self.known = base.union(&exported).cloned().collect();
+            self.used_fixtures.clear();
+            let steps = self.steps(request, expect, capture, steps, at, "case");
+            cases.push(Case {
+                name: name.value,
+                slug,
+                doc,
+                requires: required,
+                fixtures: self.used_fixtures.iter().copied().collect(),
+                steps,
+            });
+        }
+        if cases.is_empty() && self.errors.is_empty() {
+            self.errors.push(SourceError {
+                file: self.file.to_path_buf(),
+                line: 1,
+                column: 1,
+                message: "the suite has no cases".into(),
+                rendered: format!(
+                    "error: the suite has no cases\n --> {}",
+                    self.file.display()
+                ),
+            });
+        }
+        Suite {
+            name,
+            file: self.file.to_path_buf(),
+            api: raw.api.value,
+            doc: raw.doc,
+            vars,
+            secrets,
+            fixtures,
+            cases,
+        }
+    }
+
+    fn steps(
+        &mut self,
+        request: Option<RequestFile>,
+        expect: Option<ExpectFile>,
+        capture: IndexMap<String, Spanned<CaptureFile>>,
+        steps: Option<Vec<StepFile>>,
+        at: Location,
+        what: &str,
+    ) -> Vec<Step> {
+        match (request, steps) {
+            (Some(request), None) => vec![self.step(None, request, expect, capture)],
+            (None, Some(steps)) => {
+                if expect.is_some() || !capture.is_empty() {
+                    self.error(
+                        at,
+                        format!("with `steps`, put `expect` and `capture` inside each step, not on the {what}"),
+                    );
+                }
+                if steps.is_empty() {
+                    self.error(at, format!("this {what} has an empty list of steps"));
+                }
+                steps
+                    .into_iter()
+                    .map(|s| self.step(s.name, s.request, s.expect, s.capture))
+                    .collect()
+            }
+            (Some(_), Some(_)) => {
+                self.error(at, format!("a {what} has `request` or `steps`, not both"));
+                Vec::new()
+            }
+            (None, None) => {
+                self.error(at, format!("this {what} has neither `request` nor `steps`"));
+                Vec::new()
+            }
+        }
+    }
+
+    fn step(
+        &mut self,
+        name: Option<String>,
+        request: RequestFile,
+        expect: Option<ExpectFile>,
+        capture: IndexMap<String, Spanned<CaptureFile>>,
+    ) -> Step {
+        let request = self.request(request);
+        let expect = expect.map(|e| self.expect(e)).unwrap_or_default();
+        let captures = capture
+            .into_iter()
+            .filter_map(|(name, c)| self.capture(name, c))
+            .collect();
+        Step {
+            name,
+            request,
+            expect,
+            captures,
+        }
+    }
+
+    fn template(&mut self, text: &str, at: Location) -> Template {
+        match Template::parse(text) {
+            Ok(t) => {
+                let vars: Vec<String> = t.variables().map(str::to_string).collect();
+                self.check_vars(vars.iter().map(String::as_str), at);
+                t
+            }
+            Err(e) => {
+                self.error(at, e);
+                Template::literal(text)
+            }
+        }
+    }
+
+    fn json_template(&mut self, value: &serde_json::Value, at: Location) -> JsonTemplate {
+        match JsonTemplate::parse(value) {
+            Ok(t) => {
+                let vars: Vec<String> = t.variables().into_iter().map(str::to_string).collect();
+                self.check_vars(vars.iter().map(String::as_str), at);
+                t
+            }
+            Err(e) => {
+                self.error(at, e);
+                JsonTemplate::Fixed(value.clone())
+            }
+        }
+    }
+
+    fn check_vars<'v>(&mut self, vars: impl Iterator<Item = &'v str>, at: Location) {
+        for v in vars {
+            if self.known.contains(v) {
+                if let Some((fx, _)) = v.split_once('.') {
+                    if let Some(i) = self.fixture_names.iter().position(|n| n == fx) {
+                        self.used_fixtures.insert(i);
+                    }
+                }
+                continue;
+            }
+            let hint = did_you_mean(v, self.known.iter());
+            let message = format!(
+                "undefined variable `{v}`{hint}; declare it under `vars:` or `secrets:`, or capture it in an earlier step"
+            );
+            self.error(at, message);
+        }
+    }
+
+    fn request(&mut self, r: RequestFile) -> Request {
+        let has_body = r.form.is_some() || r.json.is_some() || r.body.is_some();
+        let method = match &r.method {
+            Some(m) => match reqwest::Method::from_bytes(m.value.to_ascii_uppercase().as_bytes()) {
+                Ok(method) => method,
+                Err(_) => {
+                    self.error(m.referenced, format!("{:?} is not an HTTP method", m.value));
+                    reqwest::Method::GET
+                }
+            },
+            None if has_body => reqwest::Method::POST,
+            None => reqwest::Method::GET,
+        };
+        let url = match (&r.path, &r.url) {
+            (Some(p), None) => {
+                if !(p.value.starts_with('/') || p.value.starts_with("{{")) {
+                    self.error(
+                        p.referenced,
+                        "`path` starts with `/`; use `url` for an absolute URL",
+                    );
+                }
+                UrlTemplate::Path(self.template(&p.value, p.referenced))
+            }
+            (None, Some(u)) => {
+                if !(u.value.starts_with("http://")
+                    || u.value.starts_with("https://")
+                    || u.value.starts_with("{{"))
+                {
+                    self.error(
+                        u.referenced,
+                        "`url` must be an absolute http:// or https:// URL",
+                    );
+                }
+                UrlTemplate::Absolute(self.template(&u.value, u.referenced))
+            }
+            (Some(p), Some(_)) => {
+                self.error(p.referenced, "give `path` or `url`, not both");
+                UrlTemplate::Path(Template::literal("/"))
+            }
+            (None, None) => {
+                let at = r.method.as_ref().map(|m| m.referenced);
+                self.error(
+                    at.unwrap_or(Location::UNKNOWN),
+                    "a request needs a `path` (or an absolute `url`)",
+                );
+                UrlTemplate::Path(Template::literal("/"))
+            }
+        };
+        let query = self.pairs(&r.query);
+        let mut headers = Vec::new();
+        for (name, value) in &r.headers {
+            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                self.error(
+                    value.referenced,
+                    format!("{name:?} is not a valid header name"),
+                );
+            }
+            headers.push((
+                name.clone(),
+                self.template(&value.value.0, value.referenced),
+            ));
+        }
+        let auth = r.auth.as_ref().and_then(|a| self.auth(a));
+        let bodies = [r.form.is_some(), r.json.is_some(), r.body.is_some()];
+        if bodies.iter().filter(|b| **b).count() > 1 {
+            let at = r
+                .json
+                .as_ref()
+                .map(|j| j.referenced)
+                .or(r.body.as_ref().map(|b| b.referenced))
+                .unwrap_or(Location::UNKNOWN);
+            self.error(at, "a request has one body: `form`, `json` or `body`");
+        }
+        let body = if let Some(form) = &r.form {
+            Some(Body::Form(self.pairs(&form.value)))
+        } else if let Some(json) = &r.json {
+            Some(Body::Json(self.json_template(&json.value, json.referenced)))
+        } else {
+            r.body
+                .as_ref()
+                .map(|b| Body::Raw(self.template(&b.value, b.referenced)))
+        };
+        Request {
+            method,
+            url,
+            query,
+            headers,
+            auth,
+            body,
+            timeout: r.timeout_ms.map(Duration::from_millis),
+        }
+    }
+
+    fn pairs(&mut self, map: &IndexMap<String, Spanned<Scalar>>) -> Vec<(String, Template)> {
+        map.iter()
+            .map(|(k, v)| (k.clone(), self.template(&v.value.0, v.referenced)))
+            .collect()
+    }
+
+    fn auth(&mut self, a: &Spanned<AuthFile>) -> Option<Auth> {
+        match (&a.value.basic, &a.value.bearer) {
+            (Some(b), None) => Some(Auth::Basic {
+                user: self.template(&b.user.value.0, b.user.referenced),
+                password: self.template(&b.password.value.0, b.password.referenced),
+            }),
+            (None, Some(t)) => Some(Auth::Bearer(self.template(&t.value, t.referenced))),
+            _ => {
+                self.error(
+                    a.referenced,
+                    "`auth` takes one of `basic: { user, password }` or `bearer: TOKEN`",
+                );
+                None
+            }
+        }
+    }
+
+    fn expect(&mut self, e: ExpectFile) -> Expect {
+        let status = e
+            .status
+            .map(|s| self.status(&s.value, s.referenced))
+            .unwrap_or_default();
+        let mut headers = Vec::new();
+        for (name, p) in e.headers {
+            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                self.error(p.referenced, format!("{name:?} is not a valid header name"));
+            }
+            let predicate = self.predicate(p.value, p.referenced);
+            headers.push(HeaderExpect {
+                name: name.to_ascii_lowercase(),
+                predicate,
+            });
+        }
+        let mut json = Vec::new();
+        for (text, p) in e.json {
+            let predicate = self.predicate(p.value, p.referenced);
+            match JsonPath::parse(&text) {
+                Ok(path) => json.push(JsonExpect {
+                    text,
+                    path,
+                    predicate,
+                }),
+                Err(err) => self.error(
+                    p.referenced,
+                    format!("{text:?} is not a JSONPath (RFC 9535): {err}"),
+                ),
+            }
+        }
+        let schema = e
+            .schema
+            .and_then(|s| match self.schemas.add(self.specs_dir, &s.value) {
+                Ok(id) => Some(id),
+                Err(message) => {
+                    self.error(s.referenced, message);
+                    None
+                }
+            });
+        let mut rules = Vec::new();
+        for r in e.rules {
+            match crate::rules::find_set(&r.value) {
+                Some(set) => rules.push(set),
+                None => {
+                    let names = crate::rules::sets().iter().map(|s| s.name);
+                    let hint = did_you_mean(&r.value, names);
+                    self.error(
+                        r.referenced,
+                        format!("unknown rule set `{}`{hint}", r.value),
+                    );
+                }
+            }
+        }
+        Expect {
+            status,
+            headers,
+            json,
+            schema,
+            rules,
+        }
+    }
+
+    fn status(&mut self, s: &StatusFile, at: Location) -> Vec<StatusPattern> {
+        let mut out = Vec::new();
+        for item in &s.0 {
+            let lower = item.to_ascii_lowercase();
+            let pattern = if let Some(d) = lower.strip_suffix("xx").filter(|d| d.len() == 1) {
+                d.parse::<u16>()
+                    .ok()
+                    .filter(|d| (1..=5).contains(d))
+                    .map(StatusPattern::Class)
+            } else {
+                lower
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|c| (100..=599).contains(c))
+                    .map(StatusPattern::Code)
+            };
+            match pattern {
+                Some(p) => out.push(p),
+                None => self.error(
+                    at,
+                    format!("{item:?} is not a status: use a code from 100 to 599 or a class such as 4xx"),
+                ),
+            }
+        }
+        out
+    }
+
+    fn predicate(&mut self, p: PredicateFile, at: Location) -> Predicate {
+        let m = match p {
+            PredicateFile::Absent => {
+                return Predicate {
+                    presence: Some(Presence::Absent),
+                    ..Default::default()
+                }
+            }
+            PredicateFile::Exists => {
+                return Predicate {
+                    presence: Some(Presence::Present),
+                    ..Default::default()
+                }
+            }
+            PredicateFile::Equals(v) => {
+                return Predicate {
+                    equals: Some(self.json_template(&v, at)),
+                    ..Default::default()
+                }
+            }
+            PredicateFile::Map(m) => m,
+        };
+        let absent = m.absent == Some(true) || m.exists == Some(false);
+        let others = m.equals.is_some()
+            || m.not_equals.is_some()
+            || m.equals_ignore_case.is_some()
+            || m.contains.is_some()
+            || m.matches.is_some()
+            || m.kind.is_some()
+            || m.one_of.is_some()
+            || m.min.is_some()
+            || m.max.is_some();
+        if absent && others {
+            self.error(
+                at,
+                "`absent` cannot be combined with conditions on the value",
+            );
+        }
+        if !absent && !others && m.exists.is_none() && m.absent.is_none() {
+            self.error(at, "this check has no condition; use e.g. { equals: x }, { matches: re }, exists or absent");
+        }
+        let matches = m.matches.as_ref().and_then(|re| match Regex::new(re) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                self.error(
+                    at,
+                    format!("invalid regex {re:?}: {}", first_line(&e.to_string())),
+                );
+                None
+            }
+        });
+        Predicate {
+            presence: Some(if absent {
+                Presence::Absent
+            } else {
+                Presence::Present
+            }),
+            equals: m.equals.as_ref().map(|v| self.json_template(v, at)),
+            not_equals: m.not_equals.as_ref().map(|v| self.json_template(v, at)),
+            equals_ignore_case: m.equals_ignore_case.as_ref().map(|t| self.template(t, at)),
+            contains: m.contains.as_ref().map(|t| self.template(t, at)),
+            matches,
+            kind: m.kind,
+            one_of: m
+                .one_of
+                .unwrap_or_default()
+                .iter()
+                .map(|v| self.json_template(v, at))
+                .collect(),
+            min: m.min,
+            max: m.max,
+        }
+    }
+
+    fn capture(&mut self, name: String, c: Spanned<CaptureFile>) -> Option<Capture> {
+        let at = c.referenced;
+        if !is_name(&name) {
+            self.error(
+                at,
+                format!("capture name {name:?} must be letters, digits and `_`"),
+            );
+        }
+        let regex = c.value.regex.as_ref().and_then(|re| match Regex::new(re) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                self.error(
+                    at,
+                    format!("invalid regex {re:?}: {}", first_line(&e.to_string())),
+                );
+                None
+            }
+        });
+        let from = match (c.value.json, c.value.header) {
+            (Some(text), None) => match JsonPath::parse(&text) {
+                Ok(path) => CaptureFrom::Json { text, path },
+                Err(err) => {
+                    self.error(at, format!("{text:?} is not a JSONPath (RFC 9535): {err}"));
+                    return None;
+                }
+            },
+            (None, Some(h)) => CaptureFrom::Header(h.to_ascii_lowercase()),
+            _ => {
+                self.error(
+                    at,
+                    "a capture takes `json: $.path` or `header: name` (with an optional `regex`)",
+                );
+                return None;
+            }
+        };
+        self.known.insert(name.clone());
+        Some(Capture { name, from, regex })
+    }
+}
+
+fn is_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().last().unwrap_or(s).trim().to_string()
+}
+
+/// ` (did you mean `x`?)` when a known name is close enough.
+fn did_you_mean<'a>(
+    name: &str,
+    known: impl Iterator<Item = &'a (impl AsRef<str> + 'a + ?Sized)>,
+) -> String {
+    known
+        .map(|k| {
+            (
+                strsim::jaro_winkler(name, k.as_ref()),
+                k.as_ref().to_string(),
+            )
+        })
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| format!(" (did you mean `{k}`?)"))
+        .unwrap_or_default()
+}
+
+#[allow(dead_code)]
+fn unused(_: HashMap<(), ()>) {}

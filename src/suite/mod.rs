@@ -1,0 +1,200 @@
+//! The suite model: loaded once from YAML, checked, compiled, then shared read-only by every case.
+
+mod load;
+pub mod model;
+pub mod template;
+pub mod yaml;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use regex::Regex;
+
+use crate::check::{Presence, SchemaId, SchemaRegistry};
+use crate::rules::RuleSet;
+use model::JsonType;
+use template::{JsonTemplate, Template};
+
+pub use load::{load, load_text, slug};
+
+/// All suites of a run and the schemas they name, each compiled once.
+pub struct Loaded {
+    pub suites: Vec<Suite>,
+    pub schemas: SchemaRegistry,
+}
+
+impl Loaded {
+    pub fn case_count(&self) -> usize {
+        self.suites.iter().map(|s| s.cases.len()).sum()
+    }
+}
+
+pub struct Suite {
+    /// `talkdesk/token`: the `suite:` key, else the path under suites/ without `.yaml`.
+    pub name: String,
+    pub file: PathBuf,
+    /// Which base URL of the target this suite talks to.
+    pub api: String,
+    pub doc: Option<String>,
+    /// Defaults; a target may override any of them.
+    pub vars: IndexMap<String, String>,
+    /// Names whose values come only from the target, and are always redacted.
+    pub secrets: Vec<String>,
+    pub fixtures: Vec<Fixture>,
+    pub cases: Vec<Case>,
+}
+
+/// Shared setup, run once per process on first use; its captures are `{{ fixture.capture }}`.
+pub struct Fixture {
+    pub name: String,
+    pub steps: Vec<Step>,
+}
+
+pub struct Case {
+    pub name: String,
+    pub slug: String,
+    pub doc: Option<String>,
+    /// Variables or secrets the target must supply, else the case is skipped.
+    pub requires: Vec<String>,
+    /// Indices into the suite's fixtures that this case's templates use.
+    pub fixtures: Vec<usize>,
+    pub steps: Vec<Step>,
+}
+
+pub struct Step {
+    pub name: Option<String>,
+    pub request: Request,
+    pub expect: Expect,
+    pub captures: Vec<Capture>,
+}
+
+pub struct Request {
+    pub method: reqwest::Method,
+    pub url: UrlTemplate,
+    pub query: Vec<(String, Template)>,
+    pub headers: Vec<(String, Template)>,
+    pub auth: Option<Auth>,
+    pub body: Option<Body>,
+    pub timeout: Option<Duration>,
+}
+
+pub enum UrlTemplate {
+    /// Joined to the target's base URL for the suite's API.
+    Path(Template),
+    /// Used as written.
+    Absolute(Template),
+}
+
+pub enum Auth {
+    /// RFC 6749 §2.3.1: id and secret form-urlencoded, then `base64(id:secret)`.
+    Basic {
+        user: Template,
+        password: Template,
+    },
+    Bearer(Template),
+}
+
+pub enum Body {
+    Form(Vec<(String, Template)>),
+    Json(JsonTemplate),
+    Raw(Template),
+}
+
+#[derive(Default)]
+pub struct Expect {
+    pub status: Vec<StatusPattern>,
+    pub headers: Vec<HeaderExpect>,
+    pub json: Vec<JsonExpect>,
+    pub schema: Option<SchemaId>,
+    pub rules: Vec<&'static RuleSet>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusPattern {
+    Code(u16),
+    /// `4xx`: the hundreds digit.
+    Class(u16),
+}
+
+impl StatusPattern {
+    pub fn matches(self, status: u16) -> bool {
+        match self {
+            StatusPattern::Code(c) => c == status,
+            StatusPattern::Class(c) => status / 100 == c,
+        }
+    }
+}
+
+impl fmt::Display for StatusPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StatusPattern::Code(c) => write!(f, "{c}"),
+            StatusPattern::Class(c) => write!(f, "{c}xx"),
+        }
+    }
+}
+
+pub struct HeaderExpect {
+    /// Lower case.
+    pub name: String,
+    pub predicate: Predicate,
+}
+
+pub struct JsonExpect {
+    pub text: String,
+    pub path: serde_json_path::JsonPath,
+    pub predicate: Predicate,
+}
+
+/// Every condition set must hold.
+#[derive(Default)]
+pub struct Predicate {
+    pub presence: Option<Presence>,
+    pub equals: Option<JsonTemplate>,
+    pub not_equals: Option<JsonTemplate>,
+    pub equals_ignore_case: Option<Template>,
+    pub contains: Option<Template>,
+    pub matches: Option<Regex>,
+    pub kind: Option<JsonType>,
+    pub one_of: Vec<JsonTemplate>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+}
+
+impl Predicate {
+    /// A short description of what is expected, for a value that is missing.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(JsonTemplate::Fixed(v)) = &self.equals {
+            parts.push(format!("equals {v}"));
+        }
+        if let Some(k) = self.kind {
+            parts.push(format!("a {}", k.name()));
+        }
+        if let Some(re) = &self.matches {
+            parts.push(format!("matches /{}/", re.as_str()));
+        }
+        if parts.is_empty() {
+            "present".to_string()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+pub struct Capture {
+    pub name: String,
+    pub from: CaptureFrom,
+    /// Applied to the captured text; group 1 if the regex has one, else the whole match.
+    pub regex: Option<Regex>,
+}
+
+pub enum CaptureFrom {
+    Json {
+        text: String,
+        path: serde_json_path::JsonPath,
+    },
+    Header(String),
+}

@@ -1,0 +1,240 @@
+//! `{{ name }}` interpolation, parsed once at load time and rendered per request.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq)]
+enum Part {
+    Text(String),
+    Var(String),
+}
+
+/// A string with `{{ name }}` placeholders.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template {
+    parts: Vec<Part>,
+}
+
+/// Where rendering looks names up: captures of this case first, then the suite's resolved values.
+pub struct Scope<'a> {
+    pub captures: &'a HashMap<String, String>,
+    pub base: &'a HashMap<String, String>,
+}
+
+impl Scope<'_> {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.captures
+            .get(name)
+            .or_else(|| self.base.get(name))
+            .map(String::as_str)
+    }
+}
+
+impl Template {
+    /// Parses `text`; an unclosed `{{` or an empty or malformed name is an error.
+    pub fn parse(text: &str) -> Result<Template, String> {
+        let mut parts = Vec::new();
+        let mut rest = text;
+        while let Some(open) = rest.find("{{") {
+            if open > 0 {
+                parts.push(Part::Text(rest[..open].to_string()));
+            }
+            let after = &rest[open + 2..];
+            let close = after
+                .find("}}")
+                .ok_or_else(|| format!("unclosed `{{{{` in {text:?}"))?;
+            let name = after[..close].trim();
+            if !is_name(name) {
+                return Err(format!(
+                    "`{{{{ {name} }}}}` is not a variable name (letters, digits, `_`, `-` and `.`)"
+                ));
+            }
+            parts.push(Part::Var(name.to_string()));
+            rest = &after[close + 2..];
+        }
+        if !rest.is_empty() {
+            parts.push(Part::Text(rest.to_string()));
+        }
+        Ok(Template { parts })
+    }
+
+    pub fn literal(text: &str) -> Template {
+        Template {
+            parts: vec![Part::Text(text.to_string())],
+        }
+    }
+
+    pub fn variables(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Var(v) => Some(v.as_str()),
+            Part::Text(_) => None,
+        })
+    }
+
+    /// Renders with `scope`; the error names the first variable without a value.
+    pub fn render(&self, scope: &Scope) -> Result<String, String> {
+        if let [Part::Text(t)] = self.parts.as_slice() {
+            return Ok(t.clone());
+        }
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Text(t) => out.push_str(t),
+                Part::Var(v) => out.push_str(scope.get(v).ok_or_else(|| v.clone())?),
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn is_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// A JSON value whose strings may hold templates.
+#[derive(Debug, Clone)]
+pub enum JsonTemplate {
+    Fixed(Value),
+    Text(Template),
+    Array(Vec<JsonTemplate>),
+    Object(Vec<(String, JsonTemplate)>),
+}
+
+impl JsonTemplate {
+    pub fn parse(value: &Value) -> Result<JsonTemplate, String> {
+        if !has_template(value) {
+            return Ok(JsonTemplate::Fixed(value.clone()));
+        }
+        Ok(match value {
+            Value::String(s) => JsonTemplate::Text(Template::parse(s)?),
+            Value::Array(items) => JsonTemplate::Array(
+                items
+                    .iter()
+                    .map(JsonTemplate::parse)
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Object(map) => JsonTemplate::Object(
+                map.iter()
+                    .map(|(k, v)| Ok((k.clone(), JsonTemplate::parse(v)?)))
+                    .collect::<Result<_, String>>()?,
+            ),
+            other => JsonTemplate::Fixed(other.clone()),
+        })
+    }
+
+    pub fn variables(&self) -> Vec<&str> {
+        match self {
+            JsonTemplate::Fixed(_) => Vec::new(),
+            JsonTemplate::Text(t) => t.variables().collect(),
+            JsonTemplate::Array(items) => items.iter().flat_map(|i| i.variables()).collect(),
+            JsonTemplate::Object(fields) => {
+                fields.iter().flat_map(|(_, v)| v.variables()).collect()
+            }
+        }
+    }
+
+    pub fn render(&self, scope: &Scope) -> Result<Value, String> {
+        Ok(match self {
+            JsonTemplate::Fixed(v) => v.clone(),
+            JsonTemplate::Text(t) => Value::String(t.render(scope)?),
+            JsonTemplate::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|i| i.render(scope))
+                    .collect::<Result<_, _>>()?,
+            ),
+            JsonTemplate::Object(fields) => Value::Object(
+                fields
+                    .iter()
+                    .map(|(k, v)| Ok((k.clone(), v.render(scope)?)))
+                    .collect::<Result<_, String>>()?,
+            ),
+        })
+    }
+}
+
+fn has_template(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains("{{"),
+        Value::Array(items) => items.iter().any(has_template),
+        Value::Object(map) => map.values().any(has_template),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope_with(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn renders_variables_between_text() {
+        let t = Template::parse("Bearer {{ token }}!").unwrap();
+        let base = scope_with(&[("token", "abc")]);
+        let caps = HashMap::new();
+        let scope = Scope {
+            captures: &caps,
+            base: &base,
+        };
+        assert_eq!(t.render(&scope).unwrap(), "Bearer abc!");
+        assert_eq!(t.variables().collect::<Vec<_>>(), vec!["token"]);
+    }
+
+    #[test]
+    fn captures_shadow_base_values() {
+        let t = Template::parse("{{a}}-{{ b.c }}").unwrap();
+        let base = scope_with(&[("a", "1"), ("b.c", "2")]);
+        let caps = scope_with(&[("a", "9")]);
+        let scope = Scope {
+            captures: &caps,
+            base: &base,
+        };
+        assert_eq!(t.render(&scope).unwrap(), "9-2");
+    }
+
+    #[test]
+    fn missing_value_names_the_variable() {
+        let t = Template::parse("x {{ nope }}").unwrap();
+        let empty = HashMap::new();
+        let scope = Scope {
+            captures: &empty,
+            base: &empty,
+        };
+        assert_eq!(t.render(&scope).unwrap_err(), "nope");
+    }
+
+    #[test]
+    fn rejects_unclosed_and_bad_names() {
+        assert!(Template::parse("{{ a").unwrap_err().contains("unclosed"));
+        assert!(Template::parse("{{ a b }}")
+            .unwrap_err()
+            .contains("not a variable name"));
+        assert!(Template::parse("{{}}").is_err());
+    }
+
+    #[test]
+    fn json_templates_render_nested_strings() {
+        let v: Value = serde_json::json!({"a": ["{{ x }}", 1], "b": true});
+        let t = JsonTemplate::parse(&v).unwrap();
+        let base = scope_with(&[("x", "y")]);
+        let caps = HashMap::new();
+        let scope = Scope {
+            captures: &caps,
+            base: &base,
+        };
+        assert_eq!(
+            t.render(&scope).unwrap(),
+            serde_json::json!({"a": ["y", 1], "b": true})
+        );
+        assert_eq!(t.variables(), vec!["x"]);
+    }
+}
