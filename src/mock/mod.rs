@@ -1,6 +1,9 @@
 //! The embedded mock: one axum server on one loopback port serving every vendor API, started
 //! in-process for `run` and `cargo test`, or standalone with `tokenconf mock`.
 
+pub mod keys;
+mod miaw;
+mod salesforce;
 mod talkdesk;
 
 use std::collections::BTreeMap;
@@ -24,8 +27,12 @@ const MAX_BODY: usize = 64 * 1024;
 #[derive(Debug, Clone, Default)]
 pub struct MockConfig {
     pub talkdesk: talkdesk::Config,
+    pub salesforce: salesforce::Config,
+    pub miaw: miaw::Config,
 }
 
+pub use miaw::Config as MiawConfig;
+pub use salesforce::Config as SalesforceConfig;
 pub use talkdesk::Config as TalkdeskConfig;
 
 pub struct MockServer {
@@ -44,10 +51,16 @@ impl MockServer {
     pub fn target(&self) -> Target {
         let base_url = self.base_url();
         let mut apis = BTreeMap::new();
+        let c = &self.config;
         apis.insert(
             "talkdesk".to_string(),
-            talkdesk::api_target(&self.config.talkdesk, &base_url),
+            talkdesk::api_target(&c.talkdesk, &base_url),
         );
+        apis.insert(
+            "salesforce".to_string(),
+            salesforce::api_target(&c.salesforce, &base_url),
+        );
+        apis.insert("miaw".to_string(), miaw::api_target(&c.miaw, &base_url));
         Target {
             name: "mock".into(),
             apis,
@@ -61,8 +74,9 @@ impl MockServer {
     /// `(what, URL)` for every endpoint, for the banner of `tokenconf mock`.
     pub fn endpoints(&self) -> Vec<(String, String)> {
         let base = self.base_url();
-        talkdesk::ENDPOINTS
+        [talkdesk::ENDPOINTS, salesforce::ENDPOINTS, miaw::ENDPOINTS]
             .iter()
+            .flat_map(|e| e.iter())
             .map(|(what, path)| (what.to_string(), format!("{base}{path}")))
             .collect()
     }
@@ -82,7 +96,7 @@ pub async fn start(config: MockConfig, addr: SocketAddr) -> std::io::Result<Mock
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let config = Arc::new(config);
-    let app = router(config.clone());
+    let app = router(config.clone(), &format!("http://{addr}"));
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app)
@@ -99,9 +113,12 @@ pub async fn start(config: MockConfig, addr: SocketAddr) -> std::io::Result<Mock
     })
 }
 
-pub fn router(config: Arc<MockConfig>) -> Router {
+/// Every API on one router; `base_url` is where the mock is reached (for `aud`, `id` and redirects).
+pub fn router(config: Arc<MockConfig>, base_url: &str) -> Router {
     Router::new()
-        .merge(talkdesk::routes(config.clone()))
+        .merge(talkdesk::routes(config.clone(), base_url))
+        .merge(salesforce::routes(config.clone(), base_url))
+        .merge(miaw::routes(config.clone(), base_url))
         .fallback(|| async {
             error(
                 StatusCode::NOT_FOUND,

@@ -49,7 +49,7 @@ pub fn api_target(config: &Config, base_url: &str) -> ApiTarget {
     )
 }
 
-pub fn routes(config: Arc<MockConfig>) -> Router {
+pub fn routes(config: Arc<MockConfig>, _base_url: &str) -> Router {
     Router::new()
         .route("/oauth/token", post(token))
         .with_state(config)
