@@ -29,9 +29,29 @@ pub fn render(report: &RunReport) -> String {
         s.set_time(time);
     }
     junit.add_test_suites(suites);
-    junit
+    let xml = junit
         .to_string()
-        .unwrap_or_else(|e| format!("<!-- JUnit serialization failed: {e} -->"))
+        .unwrap_or_else(|e| format!("<!-- JUnit serialization failed: {e} -->"));
+    without_root_skipped(xml)
+}
+
+/// Jenkins' JUnit schema has no `skipped` attribute on `<testsuites>` (only on `<testsuite>`),
+/// and quick-junit always writes one; drop it so the file validates.
+fn without_root_skipped(xml: String) -> String {
+    let Some(start) = xml.find("<testsuites ") else {
+        return xml;
+    };
+    let end = xml[start..].find('>').map_or(xml.len(), |e| start + e);
+    let tag = &xml[start..end];
+    match tag.find(" skipped=\"") {
+        Some(at) => {
+            let value_end = tag[at + 10..]
+                .find('"')
+                .map_or(tag.len(), |e| at + 10 + e + 1);
+            format!("{}{}{}", &xml[..start + at], &tag[value_end..], &xml[end..])
+        }
+        None => xml,
+    }
 }
 
 fn line(f: &Finding) -> String {
