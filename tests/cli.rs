@@ -1,0 +1,365 @@
+//! The real binary against fixture suites: exit codes, error locations, findings, reports.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tokenconf");
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fresh folder under the target dir, removed and recreated per test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn tokenconf(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).current_dir(root()).env("NO_COLOR", "1");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("the binary runs")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+const CC_REQUEST: &str = r#"
+    request:
+      path: /oauth/token
+      auth: { basic: { user: "{{ client_id }}", password: "{{ client_secret }}" } }
+      form: { grant_type: client_credentials }"#;
+
+fn suite(cases: &str) -> String {
+    format!("api: talkdesk\nvars:\n  client_id: conformance-client\nsecrets: [client_secret]\ncases:\n{cases}")
+}
+
+#[test]
+fn an_unknown_key_exits_2_with_file_line_column_and_a_caret() {
+    let o = tokenconf(&["validate", "tests/fixtures/broken/unknown-key.yaml"], &[]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("unknown-key.yaml:6:5"), "{err}");
+    assert!(err.contains("unknown field `expct`"), "{err}");
+    assert!(err.contains('^'), "{err}");
+}
+
+#[test]
+fn every_load_error_is_reported_before_anything_is_sent() {
+    let dir = scratch("load-errors");
+    let file = write(
+        &dir,
+        "bad.yaml",
+        r#"api: talkdesk
+vars: { token_path: /oauth/token }
+cases:
+  - name: one
+    request:
+      path: "{{ token_pth }}"
+    expect:
+      status: 200
+      json:
+        "$.a[": exists
+        $.b: { matches: "(" }
+      schema: nope/missing.schema.json
+      rules: [oauth2.token-respons]
+"#,
+    );
+    let o = tokenconf(
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--report-dir",
+            dir.join("r").to_str().unwrap(),
+        ],
+        &[],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}{err}");
+    for needle in [
+        "bad.yaml:6:13",
+        "undefined variable `token_pth` (did you mean `token_path`?)",
+        "bad.yaml:10:17",
+        "is not a JSONPath",
+        "bad.yaml:11:14",
+        "invalid regex",
+        "bad.yaml:12:15",
+        "nope/missing.schema.json",
+        "bad.yaml:13:15",
+        "unknown rule set `oauth2.token-respons` (did you mean `oauth2.token-response`?)",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+    }
+    assert!(!out.contains("running"), "nothing may run: {out}");
+    assert!(
+        !dir.join("r").exists(),
+        "no reports for a suite that does not load"
+    );
+}
+
+#[test]
+fn broken_yaml_exits_2() {
+    let dir = scratch("broken-yaml");
+    let file = write(&dir, "b.yaml", "api: talkdesk\ncases: [\n");
+    let o = tokenconf(&["validate", file.to_str().unwrap()], &[]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err.contains("b.yaml:2:8"), "{err}");
+}
+
+#[test]
+fn a_failing_case_exits_1_with_its_findings_in_console_and_reports() {
+    let dir = scratch("failing");
+    let cases = format!(
+        "  - name: expects the wrong status{CC_REQUEST}\n    expect:\n      status: 201\n      json:\n        $.token_type: MAC\n  - name: passes{CC_REQUEST}\n    expect: {{ status: 200 }}\n"
+    );
+    let file = write(&dir, "failing.yaml", &suite(&cases));
+    let reports = dir.join("reports");
+    let o = tokenconf(
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--report-dir",
+            reports.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert!(
+        out.contains("test failing::expects-the-wrong-status ... FAILED"),
+        "{out}"
+    );
+    assert!(out.contains("test failing::passes ... ok"), "{out}");
+    assert!(
+        out.contains("[MUST] status: status 200, expected 201"),
+        "{out}"
+    );
+    assert!(out.contains("[MUST] json $.token_type"), "{out}");
+    assert!(
+        out.contains("summary: 1 passed, 1 failed, 0 skipped"),
+        "{out}"
+    );
+    let junit = std::fs::read_to_string(reports.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains(
+            "<failure message=\"[MUST] status: status 200, expected 201\" type=\"status\">"
+        ),
+        "{junit}"
+    );
+    assert!(junit.contains("json $.token_type"), "{junit}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(reports.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["counts"]["failed"], 1);
+    assert_eq!(summary["counts"]["passed"], 1);
+}
+
+/// A loopback server that answers every connection with `response`, for at most `max` connections.
+fn canned_server(response: &'static str, max: usize) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(max) {
+            let Ok(mut s) = stream else { continue };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut buf = [0u8; 8192];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(response.as_bytes());
+        }
+    });
+    port
+}
+
+fn targets_file(dir: &Path, base_url: &str) -> PathBuf {
+    write(
+        dir,
+        "targets.yaml",
+        &format!(
+            "targets:\n  t:\n    talkdesk:\n      base_url: \"{base_url}\"\n      vars: {{ client_id: conformance-client }}\n      secrets: {{ client_secret: \"${{TOKENCONF_CLI_TEST_SECRET}}\" }}\n"
+        ),
+    )
+}
+
+#[test]
+fn a_refused_connection_is_an_error_and_the_run_goes_on() {
+    let dir = scratch("refused");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let targets = targets_file(&dir, &format!("http://127.0.0.1:{port}"));
+    let cases = format!("  - name: first{CC_REQUEST}\n    expect: {{ status: 200 }}\n  - name: second{CC_REQUEST}\n    expect: {{ status: 200 }}\n");
+    let file = write(&dir, "refused.yaml", &suite(&cases));
+    let reports = dir.join("reports");
+    let o = tokenconf(
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--targets",
+            targets.to_str().unwrap(),
+            "--target",
+            "t",
+            "--report-dir",
+            reports.to_str().unwrap(),
+        ],
+        &[("TOKENCONF_CLI_TEST_SECRET", "s3cret-value-for-refused")],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert_eq!(out.matches("ERROR (could not connect").count(), 2, "{out}");
+    assert!(out.contains("0 passed; 0 failed; 2 errored"), "{out}");
+    let junit = std::fs::read_to_string(reports.join("junit.xml")).unwrap();
+    assert_eq!(junit.matches("<error ").count(), 2, "{junit}");
+}
+
+#[test]
+fn a_non_json_answer_fails_with_a_one_line_reason() {
+    let dir = scratch("non-json");
+    let port = canned_server(
+        "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 27\r\nconnection: close\r\n\r\n<html><b>maintenance</b></html>",
+        4,
+    );
+    let targets = targets_file(&dir, &format!("http://127.0.0.1:{port}"));
+    let cases = format!("  - name: html{CC_REQUEST}\n    expect:\n      status: 200\n      json:\n        $.access_token: exists\n");
+    let file = write(&dir, "html.yaml", &suite(&cases));
+    let o = tokenconf(
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--targets",
+            targets.to_str().unwrap(),
+            "--target",
+            "t",
+            "--report-dir",
+            dir.join("r").to_str().unwrap(),
+        ],
+        &[("TOKENCONF_CLI_TEST_SECRET", "s3cret-value-for-html")],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert!(
+        out.contains("the body is not JSON (content-type text/html"),
+        "{out}"
+    );
+    assert!(out.contains("<html><b>maintenance</b>"), "{out}");
+}
+
+#[test]
+fn a_missing_environment_variable_exits_2_naming_it() {
+    let dir = scratch("missing-env");
+    let targets = targets_file(&dir, "http://127.0.0.1:9");
+    let file = write(
+        &dir,
+        "s.yaml",
+        &suite(&format!("  - name: x{CC_REQUEST}\n")),
+    );
+    let o = tokenconf(
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--targets",
+            targets.to_str().unwrap(),
+            "--target",
+            "t",
+        ],
+        &[],
+    );
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("TOKENCONF_CLI_TEST_SECRET"), "{err}");
+}
+
+#[test]
+fn a_known_secret_never_reaches_console_or_reports() {
+    let dir = scratch("secret");
+    let secret = "Unique-Secret+Value/42:x";
+    // The server echoes the secret back in every encoding a report could show it in.
+    let port = canned_server(
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: 149\r\n\r\n{\"error\":\"Unique-Secret+Value/42:x\",\"error_description\":\"Unique-Secret%2BValue%2F42%3Ax VW5pcXVlLVNlY3JldCtWYWx1ZS80Mjp4\",\"access_token\":\"tok-abcdef\"}",
+        4,
+    );
+    let targets = targets_file(&dir, &format!("http://127.0.0.1:{port}"));
+    let cases = format!(
+        "  - name: echo{CC_REQUEST}\n    expect:\n      status: 200\n      json:\n        $.error: x\n        $.error_description: x\n        $.access_token: y\n"
+    );
+    let file = write(&dir, "echo.yaml", &suite(&cases));
+    let reports = dir.join("reports");
+    let o = tokenconf(
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--targets",
+            targets.to_str().unwrap(),
+            "--target",
+            "t",
+            "--report-dir",
+            reports.to_str().unwrap(),
+        ],
+        &[("TOKENCONF_CLI_TEST_SECRET", secret)],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert!(out.contains("[redacted]"), "{out}");
+    let mut texts = vec![out, err];
+    for f in ["junit.xml", "summary.json"] {
+        texts.push(std::fs::read_to_string(reports.join(f)).unwrap());
+    }
+    for t in &texts {
+        for needle in [
+            secret,
+            "Unique-Secret%2BValue%2F42%3Ax",
+            "VW5pcXVlLVNlY3JldCtWYWx1ZS80Mjp4",
+            "tok-abcdef",
+        ] {
+            assert!(!t.contains(needle), "{needle} leaked in:\n{t}");
+        }
+    }
+}
+
+#[test]
+fn list_rules_and_explain() {
+    let o = tokenconf(&["list", "suites/talkdesk/token.yaml"], &[]);
+    let (out, _) = text(&o);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        out.lines()
+            .any(|l| l
+                == "talkdesk/token::client-credentials-with-basic-auth-returns-a-bearer-token"),
+        "{out}"
+    );
+
+    let o = tokenconf(&["rules"], &[]);
+    let (out, _) = text(&o);
+    assert!(out.contains("RFC6749-5.1-no-store"), "{out}");
+    assert!(
+        out.contains("https://www.rfc-editor.org/rfc/rfc6749#section-5.1"),
+        "{out}"
+    );
+
+    let o = tokenconf(&["explain", "RFC6749-5.1-no-store"], &[]);
+    assert!(text(&o)
+        .0
+        .contains("MUST include the HTTP \"Cache-Control\""));
+    let o = tokenconf(&["explain", "no-such-rule"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+}
