@@ -127,6 +127,34 @@ pub fn router(config: Arc<MockConfig>, base_url: &str) -> Router {
             )
         })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::map_response(json_errors))
+}
+
+/// axum's own rejections (413 body too large, 405, 415, …) are plain text; a token endpoint's
+/// errors are JSON, so rewrite them.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.contains("json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let description = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => format!("the body is larger than {} KiB", MAX_BODY / 1024),
+        other => other
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_ascii_lowercase(),
+    };
+    let code = if status.is_server_error() {
+        "server_error"
+    } else {
+        "invalid_request"
+    };
+    error(status, code, &description)
 }
 
 /// A JSON response with the headers every token endpoint sends.
