@@ -17,7 +17,10 @@ pub struct Sent {
     pub json: Option<Value>,
     /// The client authenticated with the `Authorization: Basic` header.
     pub basic_auth: bool,
-    pub bearer: bool,
+    /// The user part of Basic credentials, or the `client_id` form field.
+    pub client_id: Option<String>,
+    /// The token sent as `Authorization: Bearer`.
+    pub bearer_token: Option<String>,
 }
 
 impl Sent {
@@ -159,8 +162,9 @@ impl Http {
                 sent.basic_auth = true;
             }
             Some(Auth::Bearer(token)) => {
-                builder = builder.header("authorization", format!("Bearer {}", render(token)?));
-                sent.bearer = true;
+                let token = render(token)?;
+                builder = builder.header("authorization", format!("Bearer {token}"));
+                sent.bearer_token = Some(token);
             }
             None => {}
         }
@@ -171,6 +175,9 @@ impl Http {
                     let v = render(v)?;
                     form.append_pair(k, &v);
                     sent.form.push((k.clone(), v));
+                }
+                if sent.client_id.is_none() {
+                    sent.client_id = sent.form_value("client_id").map(str::to_string);
                 }
                 builder = builder
                     .header("content-type", "application/x-www-form-urlencoded")

@@ -110,8 +110,13 @@ pub fn check_step(
             None => findings.push(not_json(received)),
         }
     }
+    let exchange = crate::rules::Exchange {
+        sent,
+        received,
+        values: scope,
+    };
     for set in &expect.rules {
-        findings.extend(crate::rules::evaluate(set, sent, received));
+        findings.extend(crate::rules::evaluate(set, &exchange));
     }
     findings
 }

@@ -5,6 +5,15 @@ mod oauth2;
 
 use crate::check::{Finding, Level};
 use crate::http::{Received, Sent};
+use crate::suite::template::Scope;
+
+/// What a rule sees: the request as sent, the response, and the case's values (vars, secrets,
+/// captures), e.g. the client secret that keys Salesforce's signature. Never rendered.
+pub struct Exchange<'a> {
+    pub sent: &'a Sent,
+    pub received: &'a Received,
+    pub values: &'a Scope<'a>,
+}
 
 /// What a rule found wrong; the rule adds its id, level and source.
 #[derive(Debug, Clone, Default)]
@@ -48,7 +57,7 @@ pub struct Rule {
     pub title: &'static str,
     /// What it checks and why, for `tokenconf explain`.
     pub explain: &'static str,
-    pub check: fn(&Sent, &Received) -> Vec<Violation>,
+    pub check: fn(&Exchange) -> Vec<Violation>,
 }
 
 /// A name a suite uses in `rules: [...]`.
@@ -89,7 +98,7 @@ pub fn find_rule(id: &str) -> Option<&'static Rule> {
         .find(|r| r.id.eq_ignore_ascii_case(id))
 }
 
-pub fn evaluate(set: &RuleSet, sent: &Sent, received: &Received) -> Vec<Finding> {
+pub fn evaluate(set: &RuleSet, exchange: &Exchange) -> Vec<Finding> {
     let mut out = Vec::new();
     for rule in set.rules {
         let level = if set.deviations.contains(&rule.id) {
@@ -97,7 +106,7 @@ pub fn evaluate(set: &RuleSet, sent: &Sent, received: &Received) -> Vec<Finding>
         } else {
             rule.level
         };
-        for v in (rule.check)(sent, received) {
+        for v in (rule.check)(exchange) {
             out.push(Finding {
                 rule: rule.id.to_string(),
                 level,

@@ -93,7 +93,8 @@ pub static CONTENT_TYPE: Rule = Rule {
     title: "a token response is application/json",
     explain: "RFC 6749 §5.1: the parameters are included in the entity-body of the HTTP response using \
               the \"application/json\" media type. A client that parses by content type fails on anything else.",
-    check: |_, r| {
+    check: |x| {
+        let r = x.received;
         if !success(r) || is_json_media_type(r) {
             return vec![];
         }
@@ -109,7 +110,8 @@ pub static ACCESS_TOKEN: Rule = Rule {
     source: RFC6749_5_1,
     title: "access_token is a non-empty string",
     explain: "RFC 6749 §5.1: access_token is REQUIRED: the access token issued by the authorization server.",
-    check: |_, r| {
+    check: |x| {
+        let r = x.received;
         if !success(r) {
             return vec![];
         }
@@ -138,7 +140,8 @@ pub static TOKEN_TYPE: Rule = Rule {
     title: "token_type is present (compared case-insensitively)",
     explain: "RFC 6749 §5.1: token_type is REQUIRED, and §7.1 says its value is case insensitive, \
               so `bearer` and `Bearer` are both right.",
-    check: |_, r| {
+    check: |x| {
+        let r = x.received;
         if !success(r) || not_json_object(r).is_some() {
             return vec![];
         }
@@ -166,7 +169,8 @@ pub static EXPIRES_IN: Rule = Rule {
     explain: "RFC 6749 §5.1: expires_in is the lifetime in seconds of the access token. A string (\"3600\"), \
               zero, a negative number or a fraction is not a lifetime in seconds; a value above one year \
               (31,536,000) is most likely milliseconds.",
-    check: |_, r| {
+    check: |x| {
+        let r = x.received;
         if !success(r) {
             return vec![];
         }
@@ -193,7 +197,8 @@ pub static EXPIRES_IN_PRESENT: Rule = Rule {
     explain:
         "RFC 6749 §5.1: expires_in is RECOMMENDED; without it a client cannot know when to refresh \
               and must handle a 401 instead.",
-    check: |_, r| {
+    check: |x| {
+        let r = x.received;
         if !success(r) || not_json_object(r).is_some() || body_member(r, "expires_in").is_some() {
             return vec![];
         }
@@ -210,7 +215,8 @@ pub static NO_STORE: Rule = Rule {
     title: "Cache-Control contains no-store",
     explain: "RFC 6749 §5.1: the authorization server MUST include the HTTP \"Cache-Control\" response header \
               field with a value of \"no-store\" in any response containing tokens, so no cache keeps them.",
-    check: |_, r| {
+    check: |x| {
+        let r = x.received;
         if !success(r) {
             return vec![];
         }
@@ -235,7 +241,8 @@ pub static PRAGMA: Rule = Rule {
     title: "Pragma: no-cache (a warning: RFC 9111 deprecates Pragma)",
     explain: "RFC 6749 §5.1 also asks for \"Pragma: no-cache\". RFC 9111 deprecated Pragma and OAuth 2.1 drops \
               the requirement, so a modern server without it is warned, not failed.",
-    check: |_, r| {
+    check: |x| {
+        let r = x.received;
         if !success(r) {
             return vec![];
         }
@@ -266,7 +273,8 @@ pub static SCOPE: Rule = Rule {
     explain: "RFC 6749 §5.1 and §3.3: scope is OPTIONAL if identical to the scope requested, otherwise REQUIRED; \
               it is a string of space-delimited tokens made of printable ASCII without `\"` and `\\`. \
               A scope as a JSON array or with invalid characters breaks clients that split the string.",
-    check: |_, r| {
+    check: |x| {
+        let r = x.received;
         if !success(r) {
             return vec![];
         }
@@ -299,7 +307,8 @@ pub static SCOPE_NOT_WIDER: Rule = Rule {
     explain:
         "RFC 6749 §3.3 lets a server grant less than requested (and then it MUST return scope), \
               but a token with scopes the client did not ask for breaks least privilege.",
-    check: |s, r| {
+    check: |x| {
+        let (s, r) = (x.sent, x.received);
         if !success(r) {
             return vec![];
         }
@@ -333,7 +342,8 @@ pub static NO_REFRESH_TOKEN_ON_CLIENT_CREDENTIALS: Rule = Rule {
     title: "no refresh_token in a client_credentials response",
     explain: "RFC 6749 §4.4.3: a refresh token SHOULD NOT be included in a client credentials response: \
               the client can always ask again with its own credentials, and a long-lived token is only risk.",
-    check: |s, r| {
+    check: |x| {
+        let (s, r) = (x.sent, x.received);
         if !success(r) || s.grant_type() != Some("client_credentials") || body_member(r, "refresh_token").is_none() {
             return vec![];
         }
@@ -380,7 +390,8 @@ pub static ERROR_CONTENT_TYPE: Rule = Rule {
     title: "an error response is application/json",
     explain: "RFC 6749 §5.2: the error parameters are included in the entity-body using the \
               \"application/json\" media type. An HTML error page is not an OAuth error.",
-    check: |_, r| {
+    check: |x| {
+        let r = x.received;
         if !is_error(r) || is_json_media_type(r) {
             return vec![];
         }
@@ -400,7 +411,8 @@ pub static ERROR_CODE: Rule = Rule {
     explain: "RFC 6749 §5.2: error is REQUIRED and is one of invalid_request, invalid_client, invalid_grant, \
               unauthorized_client, unsupported_grant_type, invalid_scope, or a code registered as an extension \
               (§8.5). Clients branch on it; an unknown code is an unhandled case.",
-    check: |_, r| {
+    check: |x| {
+        let r = x.received;
         if !is_error(r) {
             return vec![];
         }
@@ -434,7 +446,8 @@ pub static ERROR_CHARSET: Rule = Rule {
     title: "error, error_description and error_uri use only the allowed characters",
     explain: "RFC 6749 §5.2: values for error and error_description MUST NOT include characters outside \
               %x20-21 / %x23-5B / %x5D-7E (printable ASCII without `\"` and `\\`); error_uri also excludes the space.",
-    check: |_, r| {
+    check: |x| {
+        let r = x.received;
         if !is_error(r) {
             return vec![];
         }
@@ -461,7 +474,8 @@ pub static ERROR_STATUS: Rule = Rule {
     title: "an error response is 400, or 401 for invalid_client",
     explain: "RFC 6749 §5.2: the server responds with 400 (Bad Request) unless specified otherwise; \
               invalid_client may be 401 (and must be, when the client used the Authorization header).",
-    check: |_, r| {
+    check: |x| {
+        let r = x.received;
         if !(400..500).contains(&r.status) || r.status == 400 {
             return vec![];
         }
@@ -483,7 +497,8 @@ pub static INVALID_CLIENT_401: Rule = Rule {
     explain: "RFC 6749 §5.2: if the client attempted to authenticate via the \"Authorization\" request header \
               field, the server MUST respond with 401 (Unauthorized) and include the WWW-Authenticate header \
               field matching the authentication scheme used by the client.",
-    check: |s, r| {
+    check: |x| {
+        let (s, r) = (x.sent, x.received);
         if !s.basic_auth || error_code(r) != Some("invalid_client") {
             return vec![];
         }
@@ -550,7 +565,17 @@ mod tests {
     }
 
     fn ids(rule: &Rule, s: &Sent, r: &Received) -> usize {
-        (rule.check)(s, r).len()
+        let empty = std::collections::HashMap::new();
+        let values = crate::suite::template::Scope {
+            captures: &empty,
+            base: &empty,
+        };
+        (rule.check)(&super::super::Exchange {
+            sent: s,
+            received: r,
+            values: &values,
+        })
+        .len()
     }
 
     #[test]
