@@ -1,21 +1,1020 @@
-//! Placeholder until the salesforce endpoints land: no routes yet.
+//! Salesforce OAuth 2.0 (`/services/oauth2/*`) as documented on help.salesforce.com (client
+//! credentials, web server, refresh token, JWT bearer and token exchange flows; revocation;
+//! introspection). Salesforce's own quirks are kept on purpose: errors are 400 even for a failed
+//! Basic authentication, `invalid_client_id` is not an RFC 6749 code, there is no `expires_in`,
+//! and revoking an unknown token is 400 `invalid_token` instead of RFC 7009's 200.
 
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::Router;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
-use super::MockConfig;
+use super::{
+    basic_credentials, error, field, form_fields, keys, new_token, token_json, MockConfig,
+};
 use crate::target::ApiTarget;
 
-pub const ENDPOINTS: &[(&str, &str)] = &[];
+pub const ENDPOINTS: &[(&str, &str)] = &[
+    ("Salesforce token", "/services/oauth2/token"),
+    ("Salesforce authorize", "/services/oauth2/authorize"),
+    ("Salesforce revoke", "/services/oauth2/revoke"),
+    ("Salesforce introspect", "/services/oauth2/introspect"),
+];
 
-#[derive(Debug, Clone, Default)]
-pub struct Config {}
+const GRANT_JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+const GRANT_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+const TOKEN_TYPE_ACCESS: &str = "urn:ietf:params:oauth:token-type:access_token";
 
-pub fn api_target(_config: &Config, base_url: &str) -> ApiTarget {
-    super::api_target(base_url, &[], &[])
+/// Salesforce's default session timeout (2 hours) bounds an access token.
+const ACCESS_TTL: u64 = 7200;
+/// The mock's refresh-token policy: "expire refresh token after 30 days".
+const REFRESH_TTL: u64 = 30 * 24 * 3600;
+/// Salesforce authorization codes are valid for 15 minutes.
+const CODE_TTL: u64 = 15 * 60;
+/// Latest `exp` accepted in a JWT bearer assertion, and the clock skew allowed.
+const ASSERTION_MAX_LIFETIME: u64 = 300;
+const CLOCK_SKEW: u64 = 30;
+/// Entries per table before the oldest are evicted (benchmarks hammer the mock).
+const MAX_ENTRIES: usize = 100_000;
+/// Scopes that ask for a refresh token in the web server flow.
+const REFRESH_SCOPES: &[&str] = &["refresh_token", "offline_access"];
+
+/// The mock's only connected app and user. TEST-ONLY values: they open nothing but this mock.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Consumer key of the connected app; also the `iss` of a JWT bearer assertion.
+    pub client_id: String,
+    /// Consumer secret; also the HMAC key of the response `signature`.
+    pub client_secret: String,
+    /// The only callback URL registered for the web server flow.
+    pub redirect_uri: String,
+    /// The only known user: the `sub` of a JWT bearer assertion and the run-as user of client credentials.
+    pub username: String,
+    /// 15-character org id (00D…) and user id (005…) of the identity URL `id`.
+    pub org_id: String,
+    pub user_id: String,
+    /// The connected app's scopes: granted when a request names none.
+    pub scopes: Vec<String>,
+    /// Refresh-token rotation: every refresh returns a new refresh token and replaying a rotated
+    /// one revokes the whole family. Without it a refresh returns no refresh token.
+    pub rotate_refresh_tokens: bool,
 }
 
-pub fn routes(_config: Arc<MockConfig>, _base_url: &str) -> Router {
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            client_id: "3MVG9TokenconfTestOnlyConsumerKey".into(),
+            client_secret: "test-only-salesforce-secret".into(),
+            redirect_uri: "https://client.tokenconf.invalid/oauth/callback".into(),
+            username: "conformance@tokenconf.invalid".into(),
+            org_id: "00D8c000007XYZa".into(),
+            user_id: "0058c00000AbCdE".into(),
+            scopes: vec!["api".into(), "id".into(), "refresh_token".into()],
+            rotate_refresh_tokens: true,
+        }
+    }
+}
+
+/// Vars and secrets for suites of the `salesforce` api. The `jwt_assertion*` secrets are signed
+/// here, once per target, with the test-only RSA key: valid for 180 s from now.
+pub fn api_target(config: &Config, base_url: &str) -> ApiTarget {
+    let now = now_secs();
+    let claims = |aud: &str, exp: u64| json!({ "iss": config.client_id, "sub": config.username, "aud": aud, "exp": exp });
+    let valid = sign_assertion(&claims(base_url, now + 180));
+    let expired = sign_assertion(&claims(base_url, now.saturating_sub(600)));
+    let wrong_aud = sign_assertion(&claims("https://login.salesforce.com", now + 180));
+    let bad_signature = tamper(&valid, &claims(base_url, now + 181));
+    super::api_target(
+        base_url,
+        &[
+            ("client_id", &config.client_id),
+            ("username", &config.username),
+            ("redirect_uri", &config.redirect_uri),
+            ("login_url", base_url),
+        ],
+        &[
+            ("client_secret", &config.client_secret),
+            ("jwt_assertion", &valid),
+            ("jwt_assertion_expired", &expired),
+            ("jwt_assertion_wrong_aud", &wrong_aud),
+            ("jwt_assertion_bad_signature", &bad_signature),
+        ],
+    )
+}
+
+fn sign_assertion(claims: &Value) -> String {
+    let key = EncodingKey::from_rsa_pem(keys::RSA_PRIVATE_PEM.as_bytes())
+        .expect("the checked-in test RSA key parses");
+    jsonwebtoken::encode(&Header::new(Algorithm::RS256), claims, &key)
+        .expect("the checked-in test RSA key signs")
+}
+
+/// `token` with its payload replaced by `claims` and its signature kept: a badly signed assertion.
+fn tamper(token: &str, claims: &Value) -> String {
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut parts = token.split('.');
+    let (head, sig) = (parts.next().unwrap_or(""), parts.nth(1).unwrap_or(""));
+    format!("{head}.{}.{sig}", b64.encode(claims.to_string()))
+}
+
+pub fn routes(config: Arc<MockConfig>, base_url: &str) -> Router {
+    let app = Arc::new(App {
+        config,
+        base_url: base_url.trim_end_matches('/').to_string(),
+        store: Mutex::new(Store::default()),
+    });
     Router::new()
+        .route("/services/oauth2/token", post(token))
+        .route("/services/oauth2/authorize", get(authorize))
+        .route("/services/oauth2/revoke", post(revoke))
+        .route("/services/oauth2/introspect", post(introspect))
+        .with_state(app)
+}
+
+struct App {
+    config: Arc<MockConfig>,
+    /// The login URL: `aud` of assertions, `instance_url` and host of the identity URL.
+    base_url: String,
+    store: Mutex<Store>,
+}
+
+impl App {
+    fn cfg(&self) -> &Config {
+        &self.config.salesforce
+    }
+
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn identity_url(&self) -> String {
+        format!(
+            "{}/id/{}/{}",
+            self.base_url,
+            self.cfg().org_id,
+            self.cfg().user_id
+        )
+    }
+
+    /// The Salesforce success body; `extra` members (refresh_token, token-exchange fields) are merged in.
+    fn token_body(&self, access_token: &str, scope: &str, extra: Value) -> Response {
+        let id = self.identity_url();
+        let issued_at = now_millis().to_string();
+        let mut body = json!({
+            "access_token": access_token,
+            "signature": signature(&self.cfg().client_secret, &id, &issued_at),
+            "scope": scope,
+            "instance_url": self.base_url,
+            "id": id,
+            "token_type": "Bearer",
+            "issued_at": issued_at,
+            "api_instance_url": self.base_url,
+        });
+        if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
+            body.extend(extra);
+        }
+        token_json(StatusCode::OK, body)
+    }
+}
+
+/// `base64(HMAC-SHA256(key = client secret, message = id + issued_at))`.
+fn signature(secret: &str, id: &str, issued_at: &str) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
+    mac.update(id.as_bytes());
+    mac.update(issued_at.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn now_millis() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
+}
+
+// ---- state ----
+
+/// A map that forgets its oldest entries beyond `MAX_ENTRIES`.
+struct Bounded<K, V> {
+    map: HashMap<K, V>,
+    order: VecDeque<K>,
+}
+
+impl<K, V> Default for Bounded<K, V> {
+    fn default() -> Self {
+        Bounded {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+}
+
+impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
+    fn insert(&mut self, key: K, value: V) {
+        while self.map.len() >= MAX_ENTRIES {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.map.remove(&old);
+                }
+                None => break,
+            }
+        }
+        // Keys removed by hand stay in `order`; drop them before it grows without bound.
+        if self.order.len() >= 2 * MAX_ENTRIES {
+            let map = &self.map;
+            self.order.retain(|k| map.contains_key(k));
+        }
+        self.order.push_back(key.clone());
+        self.map.insert(key, value);
+    }
+
+    fn get(&self, key: &K) -> Option<&V> {
+        self.map.get(key)
+    }
+
+    fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.map.get_mut(key)
+    }
+
+    fn remove(&mut self, key: &K) -> Option<V> {
+        self.map.remove(key)
+    }
+}
+
+/// A family is every token descended from one grant (a code redemption and its refreshes);
+/// revoking it kills them all. An evicted family counts as revoked: the mock fails closed.
+type Family = u64;
+
+struct Code {
+    scope: String,
+    redirect_uri: String,
+    /// S256 `code_challenge`, when the authorize request sent one.
+    challenge: Option<String>,
+    expires_at: u64,
+    /// Set by the first redemption, so that a second one can revoke what the first issued.
+    redeemed: Option<Family>,
+}
+
+struct Access {
+    scope: String,
+    iat: u64,
+    exp: u64,
+    family: Family,
+}
+
+struct Refresh {
+    scope: String,
+    iat: u64,
+    family: Family,
+    /// Replaced by a newer refresh token of its family.
+    rotated: bool,
+}
+
+#[derive(Default)]
+struct Store {
+    codes: Bounded<String, Code>,
+    access: Bounded<String, Access>,
+    refresh: Bounded<String, Refresh>,
+    /// `true` while the family is live.
+    families: Bounded<Family, bool>,
+    next_family: Family,
+}
+
+impl Store {
+    fn new_family(&mut self) -> Family {
+        self.next_family += 1;
+        self.families.insert(self.next_family, true);
+        self.next_family
+    }
+
+    fn family_live(&self, family: Family) -> bool {
+        self.families.get(&family).copied().unwrap_or(false)
+    }
+
+    fn revoke_family(&mut self, family: Family) {
+        if let Some(live) = self.families.get_mut(&family) {
+            *live = false;
+        }
+    }
+
+    /// Salesforce access tokens start with the org id and `!`.
+    fn issue_access(&mut self, org_id: &str, scope: &str, family: Family) -> String {
+        let token = new_token(&format!("{org_id}!"));
+        let iat = now_secs();
+        self.access.insert(
+            token.clone(),
+            Access {
+                scope: scope.to_string(),
+                iat,
+                exp: iat + ACCESS_TTL,
+                family,
+            },
+        );
+        token
+    }
+
+    fn issue_refresh(&mut self, scope: &str, family: Family) -> String {
+        let token = new_token("5Aep861");
+        self.refresh.insert(
+            token.clone(),
+            Refresh {
+                scope: scope.to_string(),
+                iat: now_secs(),
+                family,
+                rotated: false,
+            },
+        );
+        token
+    }
+
+    fn active_access(&self, token: &str) -> Option<&Access> {
+        self.access
+            .get(&token.to_string())
+            .filter(|a| now_secs() < a.exp && self.family_live(a.family))
+    }
+
+    fn active_refresh(&self, token: &str) -> Option<&Refresh> {
+        self.refresh.get(&token.to_string()).filter(|r| {
+            !r.rotated && now_secs() < r.iat + REFRESH_TTL && self.family_live(r.family)
+        })
+    }
+}
+
+// ---- helpers ----
+
+type Form = Vec<(String, String)>;
+
+fn bad_request(code: &str, description: &str) -> Response {
+    error(StatusCode::BAD_REQUEST, code, description)
+}
+
+fn invalid_grant(description: &str) -> Response {
+    bad_request("invalid_grant", description)
+}
+
+fn non_empty<'a>(form: &'a Form, name: &str) -> Option<&'a str> {
+    field(form, name).filter(|v| !v.is_empty())
+}
+
+fn scope_list(s: &str) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for t in s.split_whitespace() {
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    out
+}
+
+/// The requested scope when it is a subset of `allowed`, else the name of the first stranger.
+fn narrow_scope(requested: Option<&str>, allowed: &[&str]) -> Result<String, String> {
+    match requested.map(scope_list) {
+        Some(req) if !req.is_empty() => match req.iter().find(|t| !allowed.contains(t)) {
+            Some(bad) => Err(bad.to_string()),
+            None => Ok(req.join(" ")),
+        },
+        _ => Ok(allowed.join(" ")),
+    }
+}
+
+/// The app's scopes without those that only ask for a refresh token (grants that issue none).
+fn scopes_without_refresh(cfg: &Config) -> String {
+    cfg.scopes
+        .iter()
+        .map(String::as_str)
+        .filter(|s| !REFRESH_SCOPES.contains(s))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The client as presented: `Authorization: Basic` wins over `client_id`/`client_secret` in the body.
+fn presented_client(
+    headers: &HeaderMap,
+    form: &Form,
+) -> Result<Option<(String, Option<String>)>, ()> {
+    match basic_credentials(headers) {
+        Ok(Some((id, secret))) => Ok(Some((id, Some(secret)))),
+        Ok(None) => Ok(non_empty(form, "client_id").map(|id| {
+            (
+                id.to_string(),
+                non_empty(form, "client_secret").map(str::to_string),
+            )
+        })),
+        Err(_) => Err(()),
+    }
+}
+
+/// Salesforce's token-endpoint client check: an unknown (or missing) client is
+/// `invalid_client_id`, a wrong (or missing, when required) secret `invalid_client`; both 400.
+fn authenticate(
+    cfg: &Config,
+    headers: &HeaderMap,
+    form: &Form,
+    secret_required: bool,
+) -> Result<(), Box<Response>> {
+    let unknown = || {
+        Box::new(bad_request(
+            "invalid_client_id",
+            "client identifier invalid",
+        ))
+    };
+    let wrong = || Box::new(bad_request("invalid_client", "invalid client credentials"));
+    match presented_client(headers, form) {
+        Err(()) => Err(wrong()),
+        Ok(None) => Err(unknown()),
+        Ok(Some((id, _))) if id != cfg.client_id => Err(unknown()),
+        Ok(Some((_, Some(secret)))) if secret != cfg.client_secret => Err(wrong()),
+        Ok(Some((_, None))) if secret_required => Err(wrong()),
+        Ok(Some(_)) => Ok(()),
+    }
+}
+
+// ---- token endpoint ----
+
+async fn token(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    // Salesforce reads only form bodies: anything else looks like a request without grant_type.
+    let form = form_fields(&headers, &body).unwrap_or_default();
+    match field(&form, "grant_type") {
+        Some("client_credentials") => client_credentials(&app, &headers, &form),
+        Some("authorization_code") => authorization_code(&app, &headers, &form),
+        Some("refresh_token") => refresh_token(&app, &headers, &form),
+        Some(GRANT_JWT_BEARER) => jwt_bearer(&app, &form),
+        Some(GRANT_TOKEN_EXCHANGE) => token_exchange(&app, &headers, &form),
+        _ => bad_request("unsupported_grant_type", "grant type not supported"),
+    }
+}
+
+fn client_credentials(app: &App, headers: &HeaderMap, form: &Form) -> Response {
+    if let Err(r) = authenticate(app.cfg(), headers, form, true) {
+        return *r;
+    }
+    // The scope is the connected app's, whatever the request says; no refresh token.
+    let scope = scopes_without_refresh(app.cfg());
+    let mut store = app.store();
+    let family = store.new_family();
+    let access = store.issue_access(&app.cfg().org_id, &scope, family);
+    drop(store);
+    app.token_body(&access, &scope, json!({}))
+}
+
+fn authorization_code(app: &App, headers: &HeaderMap, form: &Form) -> Response {
+    let cfg = app.cfg();
+    let Some(code) = non_empty(form, "code") else {
+        return bad_request("invalid_request", "missing required code parameter");
+    };
+    let verifier = non_empty(form, "code_verifier");
+    let mut store = app.store();
+    let pkce = match store.codes.get(&code.to_string()) {
+        Some(c) => c.challenge.is_some(),
+        None => false,
+    };
+    // A public client proves itself with PKCE instead of the secret.
+    if let Err(r) = authenticate(cfg, headers, form, !pkce) {
+        return *r;
+    }
+    let Some(grant) = store.codes.get_mut(&code.to_string()) else {
+        return invalid_grant("invalid authorization code");
+    };
+    if let Some(family) = grant.redeemed {
+        // RFC 6749 §4.1.2: deny, and revoke what the first redemption issued.
+        store.revoke_family(family);
+        return invalid_grant("invalid authorization code");
+    }
+    if now_secs() >= grant.expires_at {
+        return invalid_grant("expired authorization code");
+    }
+    if field(form, "redirect_uri") != Some(grant.redirect_uri.as_str()) {
+        return invalid_grant("redirect_uri must match configuration");
+    }
+    match (&grant.challenge, verifier) {
+        (None, None) => {}
+        (Some(challenge), Some(v)) if pkce_s256(v) == *challenge => {}
+        _ => return invalid_grant("invalid code verifier"),
+    }
+    let scope = grant.scope.clone();
+    let family = store.new_family();
+    if let Some(grant) = store.codes.get_mut(&code.to_string()) {
+        grant.redeemed = Some(family);
+    }
+    let access = store.issue_access(&app.cfg().org_id, &scope, family);
+    let wants_refresh = scope_list(&scope)
+        .iter()
+        .any(|s| REFRESH_SCOPES.contains(s));
+    let extra = if wants_refresh {
+        json!({ "refresh_token": store.issue_refresh(&scope, family) })
+    } else {
+        json!({})
+    };
+    drop(store);
+    app.token_body(&access, &scope, extra)
+}
+
+fn pkce_s256(verifier: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+fn refresh_token(app: &App, headers: &HeaderMap, form: &Form) -> Response {
+    let cfg = app.cfg();
+    // The secret is checked when sent ("Require Secret for Refresh Token Flow" off).
+    if let Err(r) = authenticate(cfg, headers, form, false) {
+        return *r;
+    }
+    let Some(presented) = non_empty(form, "refresh_token") else {
+        return bad_request(
+            "invalid_request",
+            "missing required refresh_token parameter",
+        );
+    };
+    let mut store = app.store();
+    let Some(old) = store.refresh.get(&presented.to_string()) else {
+        return invalid_grant("expired access/refresh token");
+    };
+    let (family, rotated, scope) = (old.family, old.rotated, old.scope.clone());
+    if rotated {
+        // Replay of a rotated token: revoke the current refresh token and its access tokens.
+        store.revoke_family(family);
+        return invalid_grant("expired access/refresh token");
+    }
+    if store.active_refresh(presented).is_none() {
+        return invalid_grant("expired access/refresh token");
+    }
+    let granted = scope_list(&scope);
+    let scope = match narrow_scope(field(form, "scope"), &granted) {
+        Ok(s) => s,
+        Err(bad) => {
+            return bad_request(
+                "invalid_scope",
+                &format!("the requested scope is not allowed: {bad}"),
+            )
+        }
+    };
+    let access = store.issue_access(&app.cfg().org_id, &scope, family);
+    let extra = if cfg.rotate_refresh_tokens {
+        if let Some(old) = store.refresh.get_mut(&presented.to_string()) {
+            old.rotated = true;
+        }
+        // The new refresh token keeps the original grant's scope (RFC 6749 §6).
+        let original = granted.join(" ");
+        json!({ "refresh_token": store.issue_refresh(&original, family) })
+    } else {
+        json!({})
+    };
+    drop(store);
+    app.token_body(&access, &scope, extra)
+}
+
+/// Why an assertion is refused, worded as Salesforce words it.
+fn verify_assertion(cfg: &Config, login_url: &str, assertion: &str) -> Result<(), &'static str> {
+    const INVALID: &str = "invalid assertion";
+    let key = DecodingKey::from_rsa_pem(keys::RSA_PUBLIC_PEM.as_bytes()).map_err(|_| INVALID)?;
+    // Claims are checked below, one by one, for Salesforce's distinct messages.
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    let claims = jsonwebtoken::decode::<Value>(assertion, &key, &validation)
+        .map_err(|_| INVALID)?
+        .claims;
+    if claims.get("iss").and_then(Value::as_str) != Some(cfg.client_id.as_str()) {
+        return Err("client identifier invalid");
+    }
+    let aud_ok = match claims.get("aud") {
+        Some(Value::String(a)) => a.trim_end_matches('/') == login_url,
+        Some(Value::Array(list)) => list
+            .iter()
+            .filter_map(Value::as_str)
+            .any(|a| a.trim_end_matches('/') == login_url),
+        _ => false,
+    };
+    if !aud_ok {
+        return Err("audience is invalid");
+    }
+    let now = now_secs();
+    match claims.get("exp").and_then(Value::as_u64) {
+        None => return Err(INVALID),
+        Some(exp) if exp + CLOCK_SKEW <= now => return Err("expired authorization code"),
+        Some(exp) if exp > now + ASSERTION_MAX_LIFETIME + CLOCK_SKEW => return Err(INVALID),
+        Some(_) => {}
+    }
+    if claims.get("sub").and_then(Value::as_str) != Some(cfg.username.as_str()) {
+        return Err("user hasn't approved this consumer");
+    }
+    Ok(())
+}
+
+fn jwt_bearer(app: &App, form: &Form) -> Response {
+    let Some(assertion) = non_empty(form, "assertion") else {
+        return bad_request("invalid_request", "missing required assertion parameter");
+    };
+    if let Err(description) = verify_assertion(app.cfg(), &app.base_url, assertion) {
+        return invalid_grant(description);
+    }
+    let scope = scopes_without_refresh(app.cfg());
+    let mut store = app.store();
+    let family = store.new_family();
+    let access = store.issue_access(&app.cfg().org_id, &scope, family);
+    drop(store);
+    app.token_body(&access, &scope, json!({}))
+}
+
+fn token_exchange(app: &App, headers: &HeaderMap, form: &Form) -> Response {
+    if let Err(r) = authenticate(app.cfg(), headers, form, true) {
+        return *r;
+    }
+    let (Some(subject), Some(subject_type)) = (
+        non_empty(form, "subject_token"),
+        non_empty(form, "subject_token_type"),
+    ) else {
+        return bad_request(
+            "invalid_request",
+            "subject_token and subject_token_type are required",
+        );
+    };
+    if subject_type != TOKEN_TYPE_ACCESS {
+        return bad_request("invalid_request", "unsupported subject_token_type");
+    }
+    if field(form, "requested_token_type").is_some_and(|t| t != TOKEN_TYPE_ACCESS) {
+        return bad_request("invalid_request", "unsupported requested_token_type");
+    }
+    let mut store = app.store();
+    let Some(subject) = store.active_access(subject) else {
+        // RFC 8693 §2.2.2: an invalid subject token is invalid_request.
+        return bad_request("invalid_request", "invalid subject token");
+    };
+    let subject_scope = subject.scope.clone();
+    let scope = match narrow_scope(field(form, "scope"), &scope_list(&subject_scope)) {
+        Ok(s) => s,
+        Err(bad) => {
+            return bad_request(
+                "invalid_scope",
+                &format!("the requested scope is not allowed: {bad}"),
+            )
+        }
+    };
+    let family = store.new_family();
+    let access = store.issue_access(&app.cfg().org_id, &scope, family);
+    drop(store);
+    app.token_body(
+        &access,
+        &scope,
+        json!({ "issued_token_type": TOKEN_TYPE_ACCESS, "expires_in": ACCESS_TTL }),
+    )
+}
+
+// ---- authorize ----
+
+/// Approves at once (the user is always logged in and consenting) and redirects with a code.
+async fn authorize(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Response {
+    let cfg = app.cfg();
+    let q: Form = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect();
+    if non_empty(&q, "client_id") != Some(cfg.client_id.as_str()) {
+        return bad_request("invalid_client_id", "client identifier invalid");
+    }
+    // Without a registered redirect_uri there is nowhere safe to send an error.
+    let Some(redirect_uri) = non_empty(&q, "redirect_uri").filter(|r| *r == cfg.redirect_uri)
+    else {
+        return bad_request(
+            "redirect_uri_mismatch",
+            "redirect_uri must match configuration",
+        );
+    };
+    let state = field(&q, "state");
+    let fail = |code: &str, description: &str| {
+        let mut params = vec![("error", code), ("error_description", description)];
+        params.extend(state.map(|s| ("state", s)));
+        redirect(redirect_uri, &params)
+    };
+    if field(&q, "response_type") != Some("code") {
+        return fail("unsupported_response_type", "response type not supported");
+    }
+    // Salesforce only knows S256: the challenge is "the SHA256 hash value of the code_verifier".
+    let challenge = non_empty(&q, "code_challenge");
+    if challenge.is_some() && !matches!(field(&q, "code_challenge_method"), None | Some("S256")) {
+        return fail("invalid_request", "unsupported code_challenge_method");
+    }
+    let allowed: Vec<&str> = cfg.scopes.iter().map(String::as_str).collect();
+    let scope = match narrow_scope(field(&q, "scope"), &allowed) {
+        Ok(s) => s,
+        Err(_) => return fail("invalid_scope", "the requested scope is not allowed"),
+    };
+    let code = new_token("aPrx");
+    app.store().codes.insert(
+        code.clone(),
+        Code {
+            scope,
+            redirect_uri: redirect_uri.to_string(),
+            challenge: challenge.map(str::to_string),
+            expires_at: now_secs() + CODE_TTL,
+            redeemed: None,
+        },
+    );
+    let mut params = vec![("code", code.as_str())];
+    params.extend(state.map(|s| ("state", s)));
+    redirect(redirect_uri, &params)
+}
+
+fn redirect(uri: &str, params: &[(&str, &str)]) -> Response {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish();
+    let sep = if uri.contains('?') { '&' } else { '?' };
+    match HeaderValue::from_str(&format!("{uri}{sep}{query}")) {
+        Ok(location) => {
+            let mut r = StatusCode::FOUND.into_response();
+            r.headers_mut().insert(header::LOCATION, location);
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(_) => bad_request("invalid_request", "redirect_uri is not a valid URL"),
+    }
+}
+
+// ---- revoke and introspect ----
+
+async fn revoke(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = match form_fields(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    let Some(token) = non_empty(&form, "token") else {
+        return bad_request("invalid_request", "missing required token parameter");
+    };
+    let mut store = app.store();
+    if store.active_access(token).is_some() {
+        store.access.remove(&token.to_string());
+    } else if let Some(family) = store.active_refresh(token).map(|r| r.family) {
+        // A refresh token takes its family's access tokens with it.
+        store.revoke_family(family);
+    } else {
+        // Salesforce: 400 for every error condition, unlike RFC 7009 §2.2.
+        return bad_request("invalid_token", "invalid token");
+    }
+    drop(store);
+    // Salesforce answers a successful revocation with an empty 200.
+    StatusCode::OK.into_response()
+}
+
+async fn introspect(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    let cfg = app.cfg();
+    let form = match form_fields(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    // RFC 7662 §2.1: the caller must authenticate.
+    match presented_client(&headers, &form) {
+        Ok(Some((id, Some(secret)))) if id == cfg.client_id && secret == cfg.client_secret => {}
+        _ => {
+            let mut r = error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "client authentication required",
+            );
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"salesforce\""),
+            );
+            return r;
+        }
+    }
+    let Some(token) = non_empty(&form, "token") else {
+        return bad_request("invalid_request", "missing required token parameter");
+    };
+    let store = app.store();
+    let found = if let Some(a) = store.active_access(token) {
+        Some((a.scope.clone(), "access_token", a.iat, a.exp))
+    } else {
+        store
+            .active_refresh(token)
+            .map(|r| (r.scope.clone(), "refresh_token", r.iat, r.iat + REFRESH_TTL))
+    };
+    drop(store);
+    let body = match found {
+        Some((scope, kind, iat, exp)) => json!({
+            "active": true,
+            "scope": scope,
+            "client_id": cfg.client_id,
+            "username": cfg.username,
+            "sub": app.identity_url(),
+            "token_type": kind,
+            "exp": exp,
+            "iat": iat,
+            "nbf": iat,
+        }),
+        None => json!({ "active": false }),
+    };
+    token_json(StatusCode::OK, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOGIN: &str = "http://127.0.0.1:9";
+
+    #[test]
+    fn signature_matches_an_independent_hmac() {
+        // The Salesforce docs sample shape: base64 of a 32-byte HMAC is 44 characters.
+        let sig = signature("secret", "https://h/id/00D/005", "1700000000000");
+        assert_eq!(sig.len(), 44);
+        assert_eq!(
+            sig,
+            signature("secret", "https://h/id/00D/005", "1700000000000")
+        );
+        assert_ne!(
+            sig,
+            signature("other", "https://h/id/00D/005", "1700000000000")
+        );
+        assert_ne!(
+            sig,
+            signature("secret", "https://h/id/00D/005", "1700000000001")
+        );
+    }
+
+    #[test]
+    fn signature_of_a_known_vector() {
+        // RFC 4231 test case 2 (key "Jefe"), split across id and issued_at.
+        assert_eq!(
+            signature("Jefe", "what do ya want ", "for nothing?"),
+            "W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM="
+        );
+    }
+
+    #[test]
+    fn target_assertions_verify_as_intended() {
+        let cfg = Config::default();
+        let target = api_target(&cfg, LOGIN);
+        let secret = |name: &str| target.secrets.get(name).cloned().unwrap_or_default();
+        assert_eq!(
+            verify_assertion(&cfg, LOGIN, &secret("jwt_assertion")),
+            Ok(())
+        );
+        assert_eq!(
+            verify_assertion(&cfg, LOGIN, &secret("jwt_assertion_expired")),
+            Err("expired authorization code")
+        );
+        assert_eq!(
+            verify_assertion(&cfg, LOGIN, &secret("jwt_assertion_wrong_aud")),
+            Err("audience is invalid")
+        );
+        assert_eq!(
+            verify_assertion(&cfg, LOGIN, &secret("jwt_assertion_bad_signature")),
+            Err("invalid assertion")
+        );
+    }
+
+    #[test]
+    fn assertion_checks_iss_sub_and_lifetime() {
+        let cfg = Config::default();
+        let now = now_secs();
+        let claims = |iss: &str, sub: &str, exp: u64| {
+            sign_assertion(&json!({ "iss": iss, "sub": sub, "aud": LOGIN, "exp": exp }))
+        };
+        assert_eq!(
+            verify_assertion(
+                &cfg,
+                LOGIN,
+                &claims("someone-else", &cfg.username, now + 60)
+            ),
+            Err("client identifier invalid")
+        );
+        assert_eq!(
+            verify_assertion(&cfg, LOGIN, &claims(&cfg.client_id, "nobody@x", now + 60)),
+            Err("user hasn't approved this consumer")
+        );
+        assert_eq!(
+            verify_assertion(
+                &cfg,
+                LOGIN,
+                &claims(&cfg.client_id, &cfg.username, now + 3600)
+            ),
+            Err("invalid assertion")
+        );
+        for junk in ["", "a.b", "a.b.c", "....", "\u{0}.\u{0}.\u{0}"] {
+            assert_eq!(
+                verify_assertion(&cfg, LOGIN, junk),
+                Err("invalid assertion")
+            );
+        }
+    }
+
+    #[test]
+    fn pkce_s256_is_base64url_sha256() {
+        // `printf %s VERIFIER | openssl dgst -sha256 -binary | base64`, made URL-safe and unpadded.
+        assert_eq!(
+            pkce_s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wnKW5ffKyxMc"),
+            "3l__6HAsHR-LWPSawnmqiA3ItnGsHM1phFZMsPUNBzE"
+        );
+    }
+
+    fn app(rotate: bool) -> App {
+        let mut config = MockConfig::default();
+        config.salesforce.rotate_refresh_tokens = rotate;
+        App {
+            config: Arc::new(config),
+            base_url: LOGIN.into(),
+            store: Mutex::new(Store::default()),
+        }
+    }
+
+    fn form(pairs: &[(&str, &str)]) -> Form {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    async fn json_of(r: Response) -> (StatusCode, Value) {
+        let status = r.status();
+        let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
+            .await
+            .unwrap_or_default();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    fn seed_refresh(app: &App) -> String {
+        let mut store = app.store();
+        let family = store.new_family();
+        store.issue_refresh("api refresh_token", family)
+    }
+
+    #[tokio::test]
+    async fn rotation_then_replay_revokes_the_family() {
+        let app = app(true);
+        let cfg = app.cfg().clone();
+        let first = seed_refresh(&app);
+        let grant = |rt: &str| {
+            form(&[
+                ("grant_type", "refresh_token"),
+                ("client_id", &cfg.client_id),
+                ("refresh_token", rt),
+            ])
+        };
+        let (status, body) = json_of(refresh_token(&app, &HeaderMap::new(), &grant(&first))).await;
+        assert_eq!(status, StatusCode::OK);
+        let second = body["refresh_token"].as_str().unwrap_or("").to_string();
+        let access = body["access_token"].as_str().unwrap_or("").to_string();
+        assert!(!second.is_empty() && second != first);
+        assert!(app.store().active_access(&access).is_some());
+
+        let (status, body) = json_of(refresh_token(&app, &HeaderMap::new(), &grant(&first))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"], "invalid_grant");
+        // The replay killed the current refresh token and the access token it had produced.
+        assert!(app.store().active_refresh(&second).is_none());
+        assert!(app.store().active_access(&access).is_none());
+    }
+
+    #[tokio::test]
+    async fn without_rotation_the_refresh_token_is_reusable() {
+        let app = app(false);
+        let cfg = app.cfg().clone();
+        let rt = seed_refresh(&app);
+        let grant = form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", &cfg.client_id),
+            ("refresh_token", &rt),
+        ]);
+        for _ in 0..2 {
+            let (status, body) = json_of(refresh_token(&app, &HeaderMap::new(), &grant)).await;
+            assert_eq!(status, StatusCode::OK);
+            assert!(body.get("refresh_token").is_none());
+        }
+    }
+
+    #[test]
+    fn bounded_map_evicts_oldest() {
+        let mut m: Bounded<u64, ()> = Bounded::default();
+        for i in 0..(MAX_ENTRIES as u64 + 10) {
+            m.insert(i, ());
+        }
+        assert_eq!(m.map.len(), MAX_ENTRIES);
+        assert!(m.get(&0).is_none());
+        assert!(m.get(&(MAX_ENTRIES as u64 + 9)).is_some());
+    }
 }
