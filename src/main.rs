@@ -15,6 +15,20 @@ use tokenconf::report;
 use tokenconf::run::Runner;
 use tokenconf::{rules, suite, target};
 
+/// `println!` that ignores a closed stdout (`tokenconf list | head`) instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `eprintln!` that ignores a closed stderr.
+macro_rules! tell {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 #[derive(Parser)]
 #[command(
     name = "tokenconf",
@@ -100,7 +114,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            tell!("error: cannot start the async runtime: {e}");
             return ExitCode::from(2);
         }
     };
@@ -120,7 +134,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("{}", e.to_string().trim_end());
+            tell!("{}", e.to_string().trim_end());
             ExitCode::from(2)
         }
     }
@@ -182,7 +196,14 @@ async fn run(args: RunArgs) -> Result<ExitCode, ConfigError> {
         })
         .collect();
     let base_redactor = runner.redactor();
-    println!(
+    let on_interrupt = runner.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tell!("\ninterrupted: finishing the cases in flight, then writing reports");
+            on_interrupt.cancel();
+        }
+    });
+    say!(
         "\nrunning {} cases against {}",
         ids.len(),
         runner.target().name
@@ -200,19 +221,31 @@ async fn run(args: RunArgs) -> Result<ExitCode, ConfigError> {
         server.stop().await;
     }
     let redactor = report::run_redactor(&base_redactor, &report);
-    print!("{}", redactor.scrub(&report::console::summary(&report)));
+    let _ = write!(
+        std::io::stdout().lock(),
+        "{}",
+        redactor.scrub(&report::console::summary(&report))
+    );
     match report::write_all(&args.report_dir, &report, &redactor) {
         Ok(paths) => {
             let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-            println!("reports: {}", names.join(", "));
+            say!("reports: {}", names.join(", "));
         }
         Err(e) => {
-            eprintln!(
+            tell!(
                 "error: cannot write reports to {}: {e}",
                 args.report_dir.display()
             );
             return Ok(ExitCode::from(2));
         }
+    }
+    if report.outcomes.len() < ids.len() {
+        say!(
+            "interrupted: {} of {} cases ran",
+            report.outcomes.len(),
+            ids.len()
+        );
+        return Ok(ExitCode::from(1));
     }
     Ok(if report.all_passed() {
         ExitCode::SUCCESS
@@ -234,7 +267,7 @@ fn list(args: SuiteArgs) -> Result<ExitCode, ConfigError> {
 
 fn validate(args: ValidateArgs) -> Result<ExitCode, ConfigError> {
     let loaded = load(&args.suites)?;
-    println!(
+    say!(
         "ok: {} suites, {} cases, {} schemas",
         loaded.suites.len(),
         loaded.case_count(),
@@ -248,15 +281,17 @@ fn validate(args: ValidateArgs) -> Result<ExitCode, ConfigError> {
         let t = target::load_target(file, name)?;
         for s in &loaded.suites {
             match t.api(&s.api) {
-                Some(a) => println!(
+                Some(a) => say!(
                     "  {}: {} cases against {}",
                     s.name,
                     s.cases.len(),
                     a.base_url
                 ),
-                None => println!(
+                None => say!(
                     "  {}: skipped, target {} has no api `{}`",
-                    s.name, t.name, s.api
+                    s.name,
+                    t.name,
+                    s.api
                 ),
             }
         }
@@ -273,11 +308,11 @@ async fn serve_mock(args: MockArgs) -> Result<ExitCode, ConfigError> {
                 args.host, args.port
             ))
         })?;
-    println!("tokenconf mock listening on {}", server.base_url());
+    say!("tokenconf mock listening on {}", server.base_url());
     for (what, url) in server.endpoints() {
-        println!("  {what:<28} {url}");
+        say!("  {what:<28} {url}");
     }
-    println!("credentials: see README.md (\"The embedded mock\"); Ctrl-C stops");
+    say!("credentials: see README.md (\"The embedded mock\"); Ctrl-C stops");
     let _ = std::io::stdout().flush();
     let _ = tokio::signal::ctrl_c().await;
     server.stop().await;
@@ -286,14 +321,14 @@ async fn serve_mock(args: MockArgs) -> Result<ExitCode, ConfigError> {
 
 fn print_rules() {
     for set in rules::sets() {
-        println!("{}: {}", set.name, set.summary);
+        say!("{}: {}", set.name, set.summary);
         for r in set.rules {
             let level = if set.deviations.contains(&r.id) {
                 "KNOWN-DEVIATION"
             } else {
                 r.level.name()
             };
-            println!("  {:<34} {:<8} {}  {}", r.id, level, r.title, r.source);
+            say!("  {:<34} {:<8} {}  {}", r.id, level, r.title, r.source);
         }
     }
 }
@@ -304,7 +339,7 @@ fn explain(id: &str) -> Result<ExitCode, ConfigError> {
             "error: no rule {id:?}; `tokenconf rules` lists them"
         )));
     };
-    println!(
+    say!(
         "{} ({})\n{}\n\n{}\n\nsource: {}",
         rule.id,
         rule.level.name(),
@@ -317,6 +352,6 @@ fn explain(id: &str) -> Result<ExitCode, ConfigError> {
         .filter(|s| s.rules.iter().any(|r| r.id == rule.id))
         .map(|s| s.name)
         .collect();
-    println!("in rule sets: {}", sets.join(", "));
+    say!("in rule sets: {}", sets.join(", "));
     Ok(ExitCode::SUCCESS)
 }

@@ -33,9 +33,48 @@ pub struct CaseOutcome {
     pub findings: Vec<Finding>,
     #[serde(serialize_with = "as_millis")]
     pub duration: Duration,
+    /// The last response the case got (the failing one, when it failed), with credential
+    /// members already masked by name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response: Option<ResponseSnapshot>,
     /// Token values seen in responses: masked in every report, never written.
     #[serde(skip)]
     pub sensitive: Vec<String>,
+}
+
+/// What a reporter may show of a response: status, headers and body, credentials masked by name.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResponseSnapshot {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    /// The body parsed as JSON, with credential members masked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub json: Option<serde_json::Value>,
+    /// The start of a body that is not JSON.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+impl ResponseSnapshot {
+    pub fn of(r: &crate::http::Received) -> ResponseSnapshot {
+        ResponseSnapshot {
+            status: r.status,
+            headers: r
+                .headers
+                .iter()
+                .map(|(k, v)| {
+                    let shown =
+                        crate::redact::render_header(k, &serde_json::Value::String(v.clone()));
+                    (k.clone(), shown)
+                })
+                .collect(),
+            json: r.json.as_ref().map(crate::redact::mask_json),
+            text: match (&r.json, r.body.is_empty()) {
+                (None, false) => Some(crate::redact::preview_body(&r.body)),
+                _ => None,
+            },
+        }
+    }
 }
 
 fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {

@@ -1,7 +1,7 @@
 //! Running cases: steps in order, captures between them, fixtures once per process, cases concurrently.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -11,7 +11,7 @@ use tokio::sync::OnceCell;
 use crate::check::{self, eval_path, Finding};
 use crate::error::ConfigError;
 use crate::http::{Http, Received, SendError};
-use crate::outcome::{fails, CaseOutcome, RunReport, Status};
+use crate::outcome::{fails, CaseOutcome, ResponseSnapshot, RunReport, Status};
 use crate::redact::{is_sensitive_key, Redactor};
 use crate::suite::template::Scope;
 use crate::suite::{Capture, CaptureFrom, Loaded, Step, Suite};
@@ -33,11 +33,14 @@ pub struct Runner {
     /// Per suite: its vars and secrets resolved against the target, or why it cannot run there.
     bases: Vec<Result<HashMap<String, String>, String>>,
     fixtures: Vec<Vec<OnceCell<FixtureResult>>>,
+    /// Set by [`Runner::cancel`]: no new case starts; cases in flight finish.
+    cancelled: AtomicBool,
 }
 
 /// What one run of a list of steps left behind.
 struct StepsRun {
     captures: HashMap<String, String>,
+    response: Option<ResponseSnapshot>,
     findings: Vec<Finding>,
     sensitive: Vec<String>,
     end: Option<(Status, String)>,
@@ -60,6 +63,7 @@ impl Runner {
             strict,
             bases,
             fixtures,
+            cancelled: AtomicBool::new(false),
         })
     }
 
@@ -73,6 +77,15 @@ impl Runner {
 
     pub fn strict(&self) -> bool {
         self.strict
+    }
+
+    /// Stops `run_all` from starting more cases (Ctrl-C); those in flight finish and are reported.
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
     }
 
     pub fn case_ids(&self) -> Vec<CaseId> {
@@ -113,6 +126,7 @@ impl Runner {
             step: None,
             findings: Vec::new(),
             duration: Default::default(),
+            response: None,
             sensitive: Vec::new(),
         };
         let finish = |mut o: CaseOutcome, status: Status, reason: Option<String>| {
@@ -156,6 +170,7 @@ impl Runner {
         outcome.findings = run.findings;
         outcome.sensitive.extend(run.sensitive);
         outcome.step = run.step;
+        outcome.response = run.response;
         match run.end {
             Some((status, why)) => finish(outcome, status, Some(why)),
             None => finish(outcome, Status::Passed, None),
@@ -179,6 +194,7 @@ impl Runner {
         let base_url = base.get("base_url").map(String::as_str).unwrap_or_default();
         let mut run = StepsRun {
             captures: HashMap::new(),
+            response: None,
             findings: Vec::new(),
             sensitive: Vec::new(),
             end: None,
@@ -210,6 +226,7 @@ impl Runner {
                 }
             };
             collect_sensitive(received.json.as_ref(), &mut run.sensitive);
+            run.response = Some(ResponseSnapshot::of(&received));
             let mut findings =
                 check::check_step(&step.expect, &sent, &received, &scope, &self.loaded.schemas);
             for c in &step.captures {
@@ -242,7 +259,7 @@ impl Runner {
     }
 
     /// Runs `ids` with at most `jobs` at once; `on_done` sees each outcome as it finishes.
-    /// The result is in the order of `ids`.
+    /// The result is in the order of `ids`; after [`Runner::cancel`] it holds the cases that ran.
     pub async fn run_all(
         self: &Arc<Self>,
         ids: &[CaseId],
@@ -257,7 +274,7 @@ impl Runner {
         for _ in 0..jobs.max(1).min(ids.len().max(1)) {
             let (runner, ids, next, tx) = (self.clone(), ids.clone(), next.clone(), tx.clone());
             tokio::spawn(async move {
-                loop {
+                while !runner.is_cancelled() {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&id) = ids.get(i) else { break };
                     let outcome = runner.run_case(id).await;

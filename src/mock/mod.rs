@@ -61,6 +61,12 @@ impl MockServer {
             salesforce::api_target(&c.salesforce, &base_url),
         );
         apis.insert("miaw".to_string(), miaw::api_target(&c.miaw, &base_url));
+        // The generic RFC 6749 suites run against the Talkdesk endpoint, a conformant one.
+        let mut oauth2 = talkdesk::api_target(&c.talkdesk, &base_url);
+        oauth2
+            .vars
+            .insert("token_path".into(), "/oauth/token".into());
+        apis.insert("oauth2".to_string(), oauth2);
         Target {
             name: "mock".into(),
             apis,

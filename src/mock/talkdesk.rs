@@ -1,30 +1,83 @@
-//! Talkdesk `POST /oauth/token` as documented at https://docs.talkdesk.com/reference/cc-basic:
-//! Basic client authentication, 600-second bearer tokens, `{error, error_description}` errors.
+//! Talkdesk `POST /oauth/token` and `GET /oauth/authorize` as documented at
+//! https://docs.talkdesk.com/reference/cc-basic, /reference/cc-jwt, /reference/authorization-code-basic
+//! and /reference/refresh-token-basic: client authentication by HTTP Basic or by a `private_key_jwt`
+//! assertion (ES256 with `kid`), 600-second bearer tokens, `refresh_token` and `sid` for the
+//! authorization_code and refresh_token grants, `id_token` with `openid`, `{error, error_description}`
+//! errors.
+//!
+//! Choices where Talkdesk documents nothing:
+//! - a failed client assertion is 401 `invalid_client` without `WWW-Authenticate` (RFC 6749 §5.2 asks
+//!   for the challenge only when the client used the Authorization header); a failed Basic login, or
+//!   no client authentication at all, carries `WWW-Authenticate: Basic`;
+//! - Basic and an assertion together, or half an assertion, is 400 `invalid_request`;
+//! - `/oauth/authorize` requires `redirect_uri` (exact match with a registered one) and honours PKCE
+//!   with S256 only; a code lives 60 seconds and is spent by the first token request that carries it
+//!   and a redirect_uri, even one that fails (wrong redirect_uri or code_verifier);
+//! - refresh tokens rotate on every use and do not expire; replaying a rotated one is `invalid_grant`
+//!   (the session's current refresh token stays valid); a code_verifier sent for a code issued
+//!   without a code_challenge is `invalid_grant` (RFC 9700 §4.8.2).
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::Response;
-use axum::routing::post;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::Router;
-use serde_json::json;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
-use super::{basic_credentials, error, field, form_fields, new_token, token_json, MockConfig};
+use super::{
+    basic_credentials, error, field, form_fields, keys, new_token, token_json, MockConfig,
+};
 use crate::target::ApiTarget;
 
-pub const ENDPOINTS: &[(&str, &str)] = &[("Talkdesk token", "/oauth/token")];
+pub const ENDPOINTS: &[(&str, &str)] = &[
+    ("Talkdesk token", "/oauth/token"),
+    ("Talkdesk authorize", "/oauth/authorize"),
+];
 
 /// Talkdesk documents access tokens valid for 10 minutes.
 const EXPIRES_IN: u64 = 600;
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// Talkdesk: `exp` = `iat` + 300 in a client assertion.
+const MAX_ASSERTION_LIFETIME: u64 = 300;
+/// How far in the future an assertion's `iat` may be (clock skew).
+const MAX_IAT_SKEW: u64 = 60;
+const CODE_LIFETIME: u64 = 60;
+/// Longest `jti` or `nonce` the mock stores.
+const MAX_STORED_VALUE: usize = 256;
+/// Entries per store (codes, refresh tokens, used jti); the oldest are evicted beyond it.
+const MAX_ENTRIES: usize = 100_000;
+/// Scopes the authorize endpoint accepts besides the client's API scopes.
+const OIDC_SCOPE: &str = "openid";
 
+/// The mock's single Talkdesk client registration. Every key and secret here is TEST-ONLY.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub client_id: String,
     pub client_secret: String,
-    /// Granted when a request names no scope.
+    /// Granted when a request names no scope; `openid` may be requested on top at `/oauth/authorize`.
     pub scopes: Vec<String>,
+    /// Exact redirect URIs `/oauth/authorize` accepts; the mock never fetches them.
+    pub redirect_uris: Vec<String>,
+    /// `kid` a client assertion must carry.
+    pub assertion_kid: String,
+    /// The client's registered public key (ES256) that verifies its assertions.
+    pub assertion_public_pem: String,
+    /// The client's private key: only `api_target` uses it, to sign the assertions the suites send.
+    pub assertion_private_pem: String,
+    /// `sub` of the id_token: the user who "approves" every authorization request at once.
+    pub user_id: String,
+    pub id_token_kid: String,
+    /// Key the mock signs id_tokens with (ES256).
+    pub id_token_private_pem: String,
 }
 
 impl Default for Config {
@@ -37,77 +90,353 @@ impl Default for Config {
                 "callbacks:write".into(),
                 "users:read".into(),
             ],
+            redirect_uris: vec!["https://app.example.test/callback".into()],
+            assertion_kid: "conformance-client-es256".into(),
+            assertion_public_pem: keys::EC_PUBLIC_PEM.into(),
+            assertion_private_pem: keys::EC_PRIVATE_PEM.into(),
+            user_id: "conformance-user".into(),
+            id_token_kid: "tokenconf-mock-talkdesk".into(),
+            id_token_private_pem: keys::EC_PRIVATE_PEM.into(),
         }
     }
 }
 
+/// Vars and secrets for suites: the assertions are signed now, valid for 300 seconds, and each
+/// is meant for exactly one case.
 pub fn api_target(config: &Config, base_url: &str) -> ApiTarget {
+    let token_url = format!("{base_url}/oauth/token");
+    let now = jsonwebtoken::get_current_timestamp();
+    let kid = config.assertion_kid.as_str();
+    let sign = |kid: &str, aud: &str, iat: u64| sign_assertion(config, kid, aud, iat);
+    let bad_signature = sign(kid, &token_url, now)
+        .map(|jwt| tamper(&jwt))
+        .unwrap_or_default();
+    let assertions = [
+        ("client_assertion", sign(kid, &token_url, now)),
+        ("client_assertion_replay", sign(kid, &token_url, now)),
+        ("client_assertion_with_basic", sign(kid, &token_url, now)),
+        ("client_assertion_wrong_aud", sign(kid, base_url, now)),
+        (
+            "client_assertion_expired",
+            sign(kid, &token_url, now.saturating_sub(900)),
+        ),
+        (
+            "client_assertion_wrong_kid",
+            sign(&format!("not-{kid}"), &token_url, now),
+        ),
+    ]
+    .map(|(name, jwt)| (name, jwt.unwrap_or_default()));
+    let mut secrets: Vec<(&str, &str)> = vec![("client_secret", &config.client_secret)];
+    secrets.extend(assertions.iter().map(|(n, v)| (*n, v.as_str())));
+    secrets.push(("client_assertion_bad_signature", &bad_signature));
+    let redirect_uri = config.redirect_uris.first().map_or("", String::as_str);
     super::api_target(
         base_url,
-        &[("client_id", &config.client_id)],
-        &[("client_secret", &config.client_secret)],
+        &[
+            ("client_id", &config.client_id),
+            ("redirect_uri", redirect_uri),
+            ("assertion_kid", kid),
+        ],
+        &secrets,
     )
 }
 
-pub fn routes(config: Arc<MockConfig>, _base_url: &str) -> Router {
-    Router::new()
-        .route("/oauth/token", post(token))
-        .with_state(config)
+fn sign_assertion(config: &Config, kid: &str, aud: &str, iat: u64) -> Option<String> {
+    let key = EncodingKey::from_ec_pem(config.assertion_private_pem.as_bytes()).ok()?;
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some(kid.to_string());
+    let claims = json!({
+        "iss": config.client_id,
+        "sub": config.client_id,
+        "aud": aud,
+        "jti": uuid::Uuid::new_v4().to_string(),
+        "iat": iat,
+        "exp": iat + MAX_ASSERTION_LIFETIME,
+    });
+    jsonwebtoken::encode(&header, &claims, &key).ok()
 }
 
-fn unauthorized(description: &str) -> Response {
+/// The same JWT with a different `jti` in the payload and the original signature.
+fn tamper(jwt: &str) -> String {
+    let mut parts = jwt.split('.');
+    let (Some(head), Some(payload), Some(sig)) = (parts.next(), parts.next(), parts.next()) else {
+        return String::new();
+    };
+    let claims = URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+    let Some(Value::Object(mut claims)) = claims else {
+        return String::new();
+    };
+    claims.insert("jti".into(), json!(uuid::Uuid::new_v4().to_string()));
+    let payload = URL_SAFE_NO_PAD.encode(Value::Object(claims).to_string());
+    format!("{head}.{payload}.{sig}")
+}
+
+pub fn routes(config: Arc<MockConfig>, base_url: &str) -> Router {
+    Router::new()
+        .route("/oauth/token", post(token))
+        .route("/oauth/authorize", get(authorize))
+        .with_state(Arc::new(Shared::new(config, base_url)))
+}
+
+/// Per-mock state: keys parsed once, and what clients were issued.
+struct Shared {
+    config: Arc<MockConfig>,
+    issuer: String,
+    token_url: String,
+    /// `None` when the configured PEM does not parse: assertions are then refused.
+    assertion_key: Option<DecodingKey>,
+    id_token_key: Option<EncodingKey>,
+    codes: Mutex<Bounded<Code>>,
+    refresh_tokens: Mutex<Bounded<Session>>,
+    used_jti: Mutex<Bounded<()>>,
+}
+
+impl Shared {
+    fn new(config: Arc<MockConfig>, base_url: &str) -> Self {
+        let td = &config.talkdesk;
+        let assertion_key = DecodingKey::from_ec_pem(td.assertion_public_pem.as_bytes()).ok();
+        let id_token_key = EncodingKey::from_ec_pem(td.id_token_private_pem.as_bytes()).ok();
+        Shared {
+            issuer: base_url.to_string(),
+            token_url: format!("{base_url}/oauth/token"),
+            assertion_key,
+            id_token_key,
+            codes: Mutex::new(Bounded::new(MAX_ENTRIES)),
+            refresh_tokens: Mutex::new(Bounded::new(MAX_ENTRIES)),
+            used_jti: Mutex::new(Bounded::new(MAX_ENTRIES)),
+            config,
+        }
+    }
+
+    fn talkdesk(&self) -> &Config {
+        &self.config.talkdesk
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A map that forgets its oldest keys beyond `cap`, so a benchmark cannot grow it without end.
+struct Bounded<V> {
+    cap: usize,
+    map: HashMap<String, V>,
+    order: VecDeque<String>,
+}
+
+impl<V> Bounded<V> {
+    fn new(cap: usize) -> Self {
+        Bounded {
+            cap,
+            map: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+
+    fn insert(&mut self, key: String, value: V) {
+        if self.map.insert(key.clone(), value).is_none() {
+            self.order.push_back(key);
+        }
+        while self.order.len() > self.cap {
+            if let Some(old) = self.order.pop_front() {
+                self.map.remove(&old);
+            }
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&V> {
+        self.map.get(key)
+    }
+
+    fn remove(&mut self, key: &str) -> Option<V> {
+        self.map.remove(key)
+    }
+}
+
+/// An issued authorization code.
+struct Code {
+    redirect_uri: String,
+    scope: Vec<String>,
+    code_challenge: Option<String>,
+    nonce: Option<String>,
+    sid: String,
+    issued_at: u64,
+}
+
+/// What a refresh token stands for.
+#[derive(Clone)]
+struct Session {
+    scope: Vec<String>,
+    sid: String,
+}
+
+fn unauthorized(description: &str) -> Box<Response> {
     let mut r = error(StatusCode::UNAUTHORIZED, "invalid_client", description);
     r.headers_mut().insert(
         header::WWW_AUTHENTICATE,
         HeaderValue::from_static("Basic realm=\"talkdesk\""),
     );
-    r
+    Box::new(r)
 }
 
-async fn token(State(config): State<Arc<MockConfig>>, headers: HeaderMap, body: Bytes) -> Response {
-    let config = &config.talkdesk;
+fn bad_request(code: &str, description: &str) -> Response {
+    error(StatusCode::BAD_REQUEST, code, description)
+}
+
+fn nonempty<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    field(form, name).filter(|v| !v.is_empty())
+}
+
+fn scope_tokens(s: &str) -> Vec<String> {
+    s.split(' ')
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+async fn token(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let form = match form_fields(&headers, &body) {
         Ok(f) => f,
         Err(r) => return *r,
     };
-    match basic_credentials(&headers) {
-        Ok(Some((id, secret))) if id == config.client_id && secret == config.client_secret => {}
-        Ok(Some(_)) => return unauthorized("client authentication failed"),
-        Ok(None) => return unauthorized("client authentication is required"),
-        Err(_) => return unauthorized("malformed Authorization header"),
+    if let Err(r) = authenticate(&s, &headers, &form) {
+        return *r;
     }
     match field(&form, "grant_type") {
-        None | Some("") => error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "grant_type is required",
-        ),
-        Some("client_credentials") => client_credentials(config, &form),
-        Some(_) => error(
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            "the grant type is not supported",
-        ),
+        None | Some("") => bad_request("invalid_request", "grant_type is required"),
+        Some("client_credentials") => client_credentials(s.talkdesk(), &form),
+        Some("authorization_code") => authorization_code(&s, &form),
+        Some("refresh_token") => refresh(&s, &form),
+        Some(_) => bad_request("unsupported_grant_type", "the grant type is not supported"),
     }
 }
 
+/// HTTP Basic or a `private_key_jwt` assertion, exactly one of them.
+fn authenticate(
+    s: &Shared,
+    headers: &HeaderMap,
+    form: &[(String, String)],
+) -> Result<(), Box<Response>> {
+    let config = s.talkdesk();
+    let basic = basic_credentials(headers);
+    let assertion_type = field(form, "client_assertion_type");
+    let assertion = field(form, "client_assertion");
+    if assertion_type.is_some() || assertion.is_some() {
+        if !matches!(basic, Ok(None)) {
+            return Err(Box::new(bad_request(
+                "invalid_request",
+                "use either the Authorization header or a client assertion, not both",
+            )));
+        }
+        return match (assertion_type, assertion) {
+            (Some(ASSERTION_TYPE), Some(jwt)) => {
+                verify_assertion(s, jwt, field(form, "client_id")).map_err(|why| {
+                    Box::new(error(StatusCode::UNAUTHORIZED, "invalid_client", why))
+                })
+            }
+            (Some(t), Some(_)) if !t.is_empty() => Err(Box::new(bad_request(
+                "invalid_request",
+                "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ))),
+            _ => Err(Box::new(bad_request(
+                "invalid_request",
+                "client_assertion and client_assertion_type must be sent together",
+            ))),
+        };
+    }
+    match basic {
+        Ok(Some((id, secret))) if id == config.client_id && secret == config.client_secret => {
+            Ok(())
+        }
+        Ok(Some(_)) => Err(unauthorized("client authentication failed")),
+        Ok(None) => Err(unauthorized("client authentication is required")),
+        Err(_) => Err(unauthorized("malformed Authorization header")),
+    }
+}
+
+/// RFC 7523 §3 as Talkdesk profiles it; the error is the `error_description` of a 401.
+fn verify_assertion(s: &Shared, jwt: &str, client_id: Option<&str>) -> Result<(), &'static str> {
+    let config = s.talkdesk();
+    let header = jsonwebtoken::decode_header(jwt)
+        .map_err(|_| "client_assertion is not a well-formed signed JWT")?;
+    if header.alg != Algorithm::ES256 {
+        return Err("client_assertion must be signed with ES256");
+    }
+    if header.kid.as_deref() != Some(config.assertion_kid.as_str()) {
+        return Err("client_assertion kid does not name a key registered for the client");
+    }
+    let key = s
+        .assertion_key
+        .as_ref()
+        .ok_or("no public key is registered for the client")?;
+    let mut validation = Validation::new(Algorithm::ES256);
+    validation.leeway = 0;
+    validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+    validation.set_audience(&[&s.token_url]);
+    validation.set_issuer(&[&config.client_id]);
+    validation.sub = Some(config.client_id.clone());
+    let claims = jsonwebtoken::decode::<Value>(jwt, key, &validation)
+        .map_err(|e| match e.kind() {
+            ErrorKind::InvalidSignature => "client_assertion signature does not verify",
+            ErrorKind::ExpiredSignature => "client_assertion has expired",
+            ErrorKind::InvalidAudience => "client_assertion aud must be the token endpoint URL",
+            ErrorKind::InvalidIssuer | ErrorKind::InvalidSubject => {
+                "client_assertion iss and sub must both be the client_id of a registered client"
+            }
+            ErrorKind::MissingRequiredClaim(_) => {
+                "client_assertion needs iss, sub, aud, exp, iat and jti"
+            }
+            _ => "client_assertion is not valid",
+        })?
+        .claims;
+    let exp = claims.get("exp").and_then(Value::as_u64);
+    let iat = claims.get("iat").and_then(Value::as_u64);
+    let jti = claims.get("jti").and_then(Value::as_str);
+    let (Some(exp), Some(iat), Some(jti)) = (exp, iat, jti.filter(|j| !j.is_empty())) else {
+        return Err("client_assertion needs integer iat and exp and a jti");
+    };
+    if jti.len() > MAX_STORED_VALUE {
+        return Err("client_assertion jti is too long");
+    }
+    if exp > iat.saturating_add(MAX_ASSERTION_LIFETIME) {
+        return Err("client_assertion exp may be at most 300 seconds after iat");
+    }
+    if iat > jsonwebtoken::get_current_timestamp() + MAX_IAT_SKEW {
+        return Err("client_assertion iat is in the future");
+    }
+    if client_id.is_some_and(|id| id != config.client_id) {
+        return Err("client_id does not match the client_assertion issuer");
+    }
+    let mut used = lock(&s.used_jti);
+    if used.get(jti).is_some() {
+        return Err("client_assertion jti was already used");
+    }
+    used.insert(jti.to_string(), ());
+    Ok(())
+}
+
+fn within(requested: &[String], allowed: &[&str]) -> bool {
+    requested.iter().all(|t| allowed.contains(&t.as_str()))
+}
+
 fn client_credentials(config: &Config, form: &[(String, String)]) -> Response {
-    let granted: Vec<&str> = match field(form, "scope") {
-        Some(s) if !s.trim().is_empty() => {
-            let requested: Vec<&str> = s.split(' ').filter(|t| !t.is_empty()).collect();
+    let granted = match nonempty(form, "scope").map(scope_tokens) {
+        Some(requested) if !requested.is_empty() => {
             if let Some(bad) = requested
                 .iter()
                 .find(|t| !config.scopes.iter().any(|c| c == *t))
             {
-                return error(
-                    StatusCode::BAD_REQUEST,
+                return bad_request(
                     "invalid_scope",
                     &format!("scope {bad} is not allowed for this client"),
                 );
             }
             requested
         }
-        _ => config.scopes.iter().map(String::as_str).collect(),
+        _ => config.scopes.clone(),
     };
     token_json(
         StatusCode::OK,
@@ -118,4 +447,503 @@ fn client_credentials(config: &Config, form: &[(String, String)]) -> Response {
             "scope": granted.join(" "),
         }),
     )
+}
+
+async fn authorize(State(s): State<Arc<Shared>>, uri: Uri) -> Response {
+    let config = s.talkdesk();
+    let params: Vec<(String, String)> =
+        form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let mut seen = HashSet::new();
+    if params.iter().any(|(k, _)| !seen.insert(k.as_str())) {
+        return bad_request("invalid_request", "a parameter is repeated");
+    }
+    // Without a known client and one of its redirect URIs there is nowhere safe to redirect to.
+    if field(&params, "client_id") != Some(config.client_id.as_str()) {
+        return bad_request("invalid_request", "client_id is missing or unknown");
+    }
+    let Some(redirect_uri) =
+        field(&params, "redirect_uri").filter(|r| config.redirect_uris.iter().any(|u| u == r))
+    else {
+        return bad_request(
+            "invalid_request",
+            "redirect_uri is missing or not registered for the client",
+        );
+    };
+    let state = field(&params, "state");
+    let redirect_error = |code: &str, description: &str| {
+        redirect(
+            redirect_uri,
+            &[("error", code), ("error_description", description)],
+            state,
+        )
+    };
+    match field(&params, "response_type") {
+        Some("code") => {}
+        None | Some("") => return redirect_error("invalid_request", "response_type is required"),
+        Some(_) => {
+            return redirect_error(
+                "unsupported_response_type",
+                "only response_type=code is supported",
+            )
+        }
+    }
+    let scope = match nonempty(&params, "scope").map(scope_tokens) {
+        Some(requested) if !requested.is_empty() => requested,
+        _ => config.scopes.clone(),
+    };
+    let mut allowed: Vec<&str> = config.scopes.iter().map(String::as_str).collect();
+    allowed.push(OIDC_SCOPE);
+    if !within(&scope, &allowed) {
+        return redirect_error(
+            "invalid_scope",
+            "a requested scope is not allowed for this client",
+        );
+    }
+    let code_challenge = match (
+        field(&params, "code_challenge"),
+        field(&params, "code_challenge_method"),
+    ) {
+        (None, None) => None,
+        (Some(c), Some("S256")) if is_s256_challenge(c) => Some(c.to_string()),
+        (Some(_), Some("S256")) => {
+            return redirect_error(
+                "invalid_request",
+                "code_challenge must be 43 base64url characters",
+            )
+        }
+        _ => {
+            return redirect_error(
+                "invalid_request",
+                "PKCE needs code_challenge with code_challenge_method=S256",
+            )
+        }
+    };
+    let nonce = field(&params, "nonce");
+    if nonce.is_some_and(|n| n.len() > MAX_STORED_VALUE) {
+        return redirect_error("invalid_request", "nonce is too long");
+    }
+    let code = new_token("td_code_");
+    lock(&s.codes).insert(
+        code.clone(),
+        Code {
+            redirect_uri: redirect_uri.to_string(),
+            scope,
+            code_challenge,
+            nonce: nonce.map(str::to_string),
+            sid: new_token("td_sid_"),
+            issued_at: jsonwebtoken::get_current_timestamp(),
+        },
+    );
+    redirect(redirect_uri, &[("code", &code)], state)
+}
+
+/// 302 to `redirect_uri` with `params` (and `state` when the client sent one) in the query.
+fn redirect(redirect_uri: &str, params: &[(&str, &str)], state: Option<&str>) -> Response {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.extend_pairs(params);
+    if let Some(state) = state {
+        query.append_pair("state", state);
+    }
+    let separator = if redirect_uri.contains('?') { '&' } else { '?' };
+    let location = format!("{redirect_uri}{separator}{}", query.finish());
+    match HeaderValue::from_str(&location) {
+        Ok(location) => {
+            let mut r = StatusCode::FOUND.into_response();
+            r.headers_mut().insert(header::LOCATION, location);
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(_) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "the redirect URI cannot be sent in a header",
+        ),
+    }
+}
+
+/// An S256 challenge is a base64url SHA-256 digest: 43 characters without padding.
+fn is_s256_challenge(c: &str) -> bool {
+    c.len() == 43
+        && c.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// RFC 7636 §4.2: BASE64URL(SHA256(ASCII(code_verifier))).
+fn s256(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// RFC 7636 §4.1: 43 to 128 unreserved characters.
+fn is_code_verifier(v: &str) -> bool {
+    (43..=128).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+fn authorization_code(s: &Shared, form: &[(String, String)]) -> Response {
+    let Some(code) = nonempty(form, "code") else {
+        return bad_request("invalid_request", "code is required");
+    };
+    let Some(redirect_uri) = nonempty(form, "redirect_uri") else {
+        return bad_request("invalid_request", "redirect_uri is required");
+    };
+    // Removed before any other check: a code is spent by its first redemption, good or bad.
+    let Some(grant) = lock(&s.codes).remove(code) else {
+        return bad_request(
+            "invalid_grant",
+            "the authorization code is invalid, expired or already used",
+        );
+    };
+    if jsonwebtoken::get_current_timestamp() > grant.issued_at + CODE_LIFETIME {
+        return bad_request(
+            "invalid_grant",
+            "the authorization code is invalid, expired or already used",
+        );
+    }
+    if redirect_uri != grant.redirect_uri {
+        return bad_request(
+            "invalid_grant",
+            "redirect_uri does not match the authorization request",
+        );
+    }
+    let verifier = field(form, "code_verifier");
+    match (&grant.code_challenge, verifier) {
+        (None, None) => {}
+        (Some(challenge), Some(v)) if is_code_verifier(v) && s256(v) == *challenge => {}
+        (Some(_), Some(_)) => {
+            return bad_request(
+                "invalid_grant",
+                "code_verifier does not match the code_challenge",
+            )
+        }
+        (Some(_), None) => {
+            return bad_request(
+                "invalid_grant",
+                "code_verifier is required: the authorization request had a code_challenge",
+            )
+        }
+        (None, Some(_)) => {
+            return bad_request(
+                "invalid_grant",
+                "code_verifier sent but the authorization request had no code_challenge",
+            )
+        }
+    }
+    let id_token = if grant.scope.iter().any(|t| t == OIDC_SCOPE) {
+        match id_token(s, &grant) {
+            Some(t) => Some(t),
+            None => {
+                return error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    "the mock cannot sign an id_token with its configured key",
+                )
+            }
+        }
+    } else {
+        None
+    };
+    session_tokens(s, grant.scope.clone(), grant.scope, grant.sid, id_token)
+}
+
+fn id_token(s: &Shared, grant: &Code) -> Option<String> {
+    let config = s.talkdesk();
+    let key = s.id_token_key.as_ref()?;
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some(config.id_token_kid.clone());
+    let now = jsonwebtoken::get_current_timestamp();
+    let mut claims = json!({
+        "iss": s.issuer,
+        "sub": config.user_id,
+        "aud": config.client_id,
+        "iat": now,
+        "exp": now + EXPIRES_IN,
+        "auth_time": grant.issued_at,
+        "sid": grant.sid,
+    });
+    if let (Some(nonce), Some(map)) = (&grant.nonce, claims.as_object_mut()) {
+        map.insert("nonce".into(), json!(nonce));
+    }
+    jsonwebtoken::encode(&header, &claims, key).ok()
+}
+
+/// The response of the authorization_code and refresh_token grants; stores a fresh refresh token
+/// standing for `session_scope` (what was originally granted, kept when a refresh narrows it).
+fn session_tokens(
+    s: &Shared,
+    scope: Vec<String>,
+    session_scope: Vec<String>,
+    sid: String,
+    id_token: Option<String>,
+) -> Response {
+    let refresh_token = new_token("td_rt_");
+    lock(&s.refresh_tokens).insert(
+        refresh_token.clone(),
+        Session {
+            scope: session_scope,
+            sid: sid.clone(),
+        },
+    );
+    let mut body = json!({
+        "access_token": new_token("td_at_"),
+        "token_type": "Bearer",
+        "expires_in": EXPIRES_IN,
+        "scope": scope.join(" "),
+        "refresh_token": refresh_token,
+        "sid": sid,
+    });
+    if let (Some(t), Some(map)) = (id_token, body.as_object_mut()) {
+        map.insert("id_token".into(), json!(t));
+    }
+    token_json(StatusCode::OK, body)
+}
+
+fn refresh(s: &Shared, form: &[(String, String)]) -> Response {
+    let Some(old) = nonempty(form, "refresh_token") else {
+        return bad_request("invalid_request", "refresh_token is required");
+    };
+    let requested = nonempty(form, "scope")
+        .map(scope_tokens)
+        .filter(|r| !r.is_empty());
+    let session = {
+        // Checked and rotated under one lock: of two concurrent uses, only one wins.
+        let mut store = lock(&s.refresh_tokens);
+        let Some(session) = store.get(old).cloned() else {
+            return bad_request(
+                "invalid_grant",
+                "the refresh token is invalid or was already used",
+            );
+        };
+        let granted: Vec<&str> = session.scope.iter().map(String::as_str).collect();
+        if requested.as_ref().is_some_and(|r| !within(r, &granted)) {
+            return bad_request(
+                "invalid_scope",
+                "the requested scope exceeds the scope originally granted",
+            );
+        }
+        store.remove(old);
+        session
+    };
+    let scope = requested.unwrap_or_else(|| session.scope.clone());
+    session_tokens(s, scope, session.scope, session.sid, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared() -> (Arc<Shared>, ApiTarget) {
+        let base = "http://127.0.0.1:9";
+        let config = Arc::new(MockConfig::default());
+        let target = api_target(&config.talkdesk, base);
+        (Arc::new(Shared::new(config, base)), target)
+    }
+
+    fn secret<'a>(t: &'a ApiTarget, name: &str) -> &'a str {
+        t.secrets.get(name).map_or("", String::as_str)
+    }
+
+    async fn post(s: &Arc<Shared>, form: &[(&str, &str)]) -> (StatusCode, Value) {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        let basic = base64::engine::general_purpose::STANDARD
+            .encode("conformance-client:test-only-talkdesk-secret");
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Basic {basic}")).unwrap(),
+        );
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let r = token(State(s.clone()), headers, Bytes::from(body)).await;
+        let status = r.status();
+        let bytes = axum::body::to_bytes(r.into_body(), MAX_ENTRIES)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[test]
+    fn s256_matches_an_independent_computation() {
+        // printf %s "$v" | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d '='
+        let v = "tokenconf-talkdesk-pkce-verifier-0123456789abcdefghij";
+        assert_eq!(s256(v), "JNc0M5EOaG7JUZGbgXD4pa_LpA1MUz4JzKMS7lgYtcA");
+        assert!(is_code_verifier(v));
+        assert!(is_s256_challenge(&s256(v)));
+        assert!(!is_code_verifier("too-short"));
+    }
+
+    #[test]
+    fn the_valid_assertions_verify_once_and_the_bad_ones_never() {
+        let (s, t) = shared();
+        assert_eq!(
+            verify_assertion(&s, secret(&t, "client_assertion"), None),
+            Ok(())
+        );
+        let replay = secret(&t, "client_assertion_replay");
+        assert_eq!(
+            verify_assertion(&s, replay, Some("conformance-client")),
+            Ok(())
+        );
+        assert_eq!(
+            verify_assertion(&s, replay, None),
+            Err("client_assertion jti was already used")
+        );
+        for (name, why) in [
+            ("client_assertion_wrong_aud", "aud must be"),
+            ("client_assertion_expired", "expired"),
+            ("client_assertion_bad_signature", "signature"),
+            ("client_assertion_wrong_kid", "kid"),
+        ] {
+            let err = verify_assertion(&s, secret(&t, name), None).unwrap_err();
+            assert!(err.contains(why), "{name}: {err}");
+        }
+        assert!(verify_assertion(&s, "not.a.jwt", None).is_err());
+        assert!(verify_assertion(&s, "", None).is_err());
+    }
+
+    #[test]
+    fn an_assertion_for_another_client_id_is_refused() {
+        let (s, t) = shared();
+        let jwt = secret(&t, "client_assertion_with_basic");
+        assert_eq!(
+            verify_assertion(&s, jwt, Some("someone-else")),
+            Err("client_id does not match the client_assertion issuer")
+        );
+    }
+
+    #[test]
+    fn bounded_store_forgets_the_oldest() {
+        let mut b = Bounded::new(2);
+        b.insert("a".into(), 1);
+        b.insert("b".into(), 2);
+        b.insert("c".into(), 3);
+        assert!(b.get("a").is_none());
+        assert_eq!(b.get("c"), Some(&3));
+        assert_eq!(b.order.len(), 2);
+    }
+
+    fn code_for(s: &Shared, scope: &[&str], challenge: Option<&str>) -> String {
+        let code = new_token("td_code_");
+        lock(&s.codes).insert(
+            code.clone(),
+            Code {
+                redirect_uri: "https://app.example.test/callback".into(),
+                scope: scope.iter().map(|t| t.to_string()).collect(),
+                code_challenge: challenge.map(str::to_string),
+                nonce: Some("n-1".into()),
+                sid: "sid-1".into(),
+                issued_at: jsonwebtoken::get_current_timestamp(),
+            },
+        );
+        code
+    }
+
+    #[tokio::test]
+    async fn refresh_rotates_and_refuses_the_old_token_and_wider_scope() {
+        let (s, _) = shared();
+        let code = code_for(&s, &["users:read"], None);
+        let cb = "https://app.example.test/callback";
+        let (status, first) = post(
+            &s,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", cb),
+            ],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(first.get("id_token").is_none());
+        let rt1 = first["refresh_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let (status, again) = post(
+            &s,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", cb),
+            ],
+        )
+        .await;
+        assert_eq!(
+            (status, &again["error"]),
+            (StatusCode::BAD_REQUEST, &json!("invalid_grant"))
+        );
+        let wider = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt1.as_str()),
+            ("scope", "users:read account:read"),
+        ];
+        let (status, body) = post(&s, &wider).await;
+        assert_eq!(
+            (status, &body["error"]),
+            (StatusCode::BAD_REQUEST, &json!("invalid_scope"))
+        );
+        let (status, second) = post(
+            &s,
+            &[("grant_type", "refresh_token"), ("refresh_token", &rt1)],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_ne!(second["refresh_token"], first["refresh_token"]);
+        assert_eq!(second["sid"], json!("sid-1"));
+        let (status, replay) = post(
+            &s,
+            &[("grant_type", "refresh_token"), ("refresh_token", &rt1)],
+        )
+        .await;
+        assert_eq!(
+            (status, &replay["error"]),
+            (StatusCode::BAD_REQUEST, &json!("invalid_grant"))
+        );
+    }
+
+    #[tokio::test]
+    async fn pkce_and_openid_are_honoured() {
+        let (s, _) = shared();
+        let v = "tokenconf-talkdesk-pkce-verifier-0123456789abcdefghij";
+        let cb = "https://app.example.test/callback";
+        let code = code_for(&s, &["openid", "users:read"], Some(&s256(v)));
+        let (status, _) = post(
+            &s,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", cb),
+                ("code_verifier", &format!("{v}x")),
+            ],
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let code = code_for(&s, &["openid", "users:read"], Some(&s256(v)));
+        let (status, body) = post(
+            &s,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", cb),
+                ("code_verifier", v),
+            ],
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        let id_token = body["id_token"].as_str().unwrap_or_default();
+        let mut validation = Validation::new(Algorithm::ES256);
+        validation.set_audience(&["conformance-client"]);
+        let key = DecodingKey::from_ec_pem(keys::EC_PUBLIC_PEM.as_bytes()).unwrap();
+        let claims = jsonwebtoken::decode::<Value>(id_token, &key, &validation)
+            .unwrap()
+            .claims;
+        assert_eq!(claims["nonce"], json!("n-1"));
+        assert_eq!(claims["sid"], json!("sid-1"));
+    }
 }
