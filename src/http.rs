@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::Value;
 
-use crate::suite::template::Scope;
+use crate::suite::template::{Scope, Template};
 use crate::suite::{Auth, Body, Request, UrlTemplate};
 
 /// What was sent, as the rules need it. Holds secrets: never rendered in any report.
@@ -47,6 +47,15 @@ pub struct Received {
     pub elapsed: Duration,
 }
 
+/// A request that got a response to check.
+#[derive(Debug, Clone)]
+pub struct Exchanged {
+    pub sent: Sent,
+    pub received: Received,
+    /// Earlier attempts that were retried.
+    pub retries: Vec<Retry>,
+}
+
 impl Received {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -75,6 +84,38 @@ pub enum SendError {
     Transport(String),
 }
 
+/// Retries only for transport errors, 5xx and 429; a token endpoint's other 4xx are answers.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts after the first; 0 turns retries off.
+    pub max_retries: u32,
+    /// The first backoff; each next one doubles, with full jitter, up to `max_delay`.
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    /// A longer `Retry-After` is not waited for: the case errors instead.
+    pub max_retry_after: Duration,
+}
+
+impl RetryPolicy {
+    pub fn none() -> RetryPolicy {
+        RetryPolicy {
+            max_retries: 0,
+            ..RetryPolicy::default()
+        }
+    }
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 2,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(8),
+            max_retry_after: Duration::from_secs(30),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
     pub connect_timeout: Duration,
@@ -83,6 +124,13 @@ pub struct HttpOptions {
     pub max_body: usize,
     /// Off for the in-process mock, so a proxy in the environment never sees loopback traffic.
     pub use_env_proxy: bool,
+    pub retry: RetryPolicy,
+    /// Requests per second to any one host, so a nightly run never trips a sandbox's limits.
+    pub rate_per_second: Option<f64>,
+    /// Extra trusted roots (PEM), merged with the system's.
+    pub ca_cert_pem: Option<Vec<u8>>,
+    /// Skip certificate verification: only with an explicit flag, and warned about on every run.
+    pub insecure: bool,
 }
 
 impl Default for HttpOptions {
@@ -92,13 +140,37 @@ impl Default for HttpOptions {
             timeout: Duration::from_secs(30),
             max_body: 8 * 1024 * 1024,
             use_env_proxy: true,
+            retry: RetryPolicy::default(),
+            rate_per_second: None,
+            ca_cert_pem: None,
+            insecure: false,
         }
     }
 }
 
+type HostLimiter = governor::RateLimiter<
+    String,
+    governor::state::keyed::DefaultKeyedStateStore<String>,
+    governor::clock::DefaultClock,
+>;
+
 pub struct Http {
     client: reqwest::Client,
     max_body: usize,
+    retry: RetryPolicy,
+    limiter: Option<HostLimiter>,
+}
+
+/// One retried attempt: why, and how long the harness waited before the next.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Retry {
+    pub reason: String,
+    #[serde(serialize_with = "millis")]
+    pub waited: Duration,
+}
+
+fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u128(d.as_millis())
 }
 
 impl Http {
@@ -114,24 +186,109 @@ impl Http {
         if !options.use_env_proxy {
             builder = builder.no_proxy();
         }
+        if let Some(pem) = &options.ca_cert_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| format!("the CA certificate file is not PEM: {}", error_chain(&e)))?;
+            builder = builder.tls_certs_merge(certs);
+        }
+        if options.insecure {
+            builder = builder.tls_danger_accept_invalid_certs(true);
+        }
         let client = builder
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {}", error_chain(&e)))?;
+        let limiter = match options.rate_per_second {
+            Some(rate) if rate > 0.0 => {
+                let period = Duration::from_secs_f64(1.0 / rate);
+                let quota = governor::Quota::with_period(period)
+                    .ok_or("the rate must be above zero")?
+                    .allow_burst(std::num::NonZeroU32::MIN);
+                Some(governor::RateLimiter::keyed(quota))
+            }
+            _ => None,
+        };
         Ok(Http {
             client,
             max_body: options.max_body,
+            retry: options.retry.clone(),
+            limiter,
         })
     }
 
-    /// Renders `request` with `scope`, sends it to `base_url`, reads the whole (capped) response.
+    /// Renders `request` with `scope`, sends it to `base_url` (retrying as the policy allows),
+    /// and reads the whole (capped) response.
     pub async fn send(
         &self,
         base_url: &str,
         request: &Request,
         scope: &Scope<'_>,
-    ) -> Result<(Sent, Received), SendError> {
-        let render =
-            |t: &crate::suite::template::Template| t.render(scope).map_err(SendError::Missing);
+    ) -> Result<Exchanged, SendError> {
+        let (sent, prepared) = self.prepare(base_url, request, scope)?;
+        let host = prepared.url().host_str().unwrap_or_default().to_string();
+        let mut retries: Vec<Retry> = Vec::new();
+        loop {
+            if let Some(limiter) = &self.limiter {
+                limiter.until_key_ready(&host).await;
+            }
+            let attempt = prepared.try_clone().ok_or_else(|| {
+                SendError::Invalid("the request body cannot be sent twice".into())
+            })?;
+            let result = self.execute(attempt).await;
+            let (reason, retry_after) = match &result {
+                Ok(r) if r.status == 429 || r.status >= 500 => {
+                    (format!("status {}", r.status), retry_after(r))
+                }
+                Ok(_) => break self.finish(sent, result, retries),
+                Err(SendError::Transport(why)) => (why.clone(), None),
+                Err(_) => break self.finish(sent, result, retries),
+            };
+            let n = retries.len() as u32;
+            if n >= self.retry.max_retries {
+                if n > 0 {
+                    let why = format!("{reason} after {} attempts", n + 1);
+                    return Err(SendError::Transport(why));
+                }
+                break self.finish(sent, result, retries);
+            }
+            let wait = match retry_after {
+                Some(w) if w > self.retry.max_retry_after => {
+                    return Err(SendError::Transport(format!(
+                        "{reason} with Retry-After {} s, longer than the {} s the run waits",
+                        w.as_secs(),
+                        self.retry.max_retry_after.as_secs()
+                    )));
+                }
+                Some(w) => w,
+                None => backoff(&self.retry, n),
+            };
+            retries.push(Retry {
+                reason,
+                waited: wait,
+            });
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    fn finish(
+        &self,
+        sent: Sent,
+        result: Result<Received, SendError>,
+        retries: Vec<Retry>,
+    ) -> Result<Exchanged, SendError> {
+        result.map(|received| Exchanged {
+            sent,
+            received,
+            retries,
+        })
+    }
+
+    fn prepare(
+        &self,
+        base_url: &str,
+        request: &Request,
+        scope: &Scope<'_>,
+    ) -> Result<(Sent, reqwest::Request), SendError> {
+        let render = |t: &Template| t.render(scope).map_err(SendError::Missing);
         let url = match &request.url {
             UrlTemplate::Path(p) => format!("{}{}", base_url.trim_end_matches('/'), render(p)?),
             UrlTemplate::Absolute(u) => render(u)?,
@@ -153,13 +310,31 @@ impl Http {
         for (name, value) in &request.headers {
             builder = builder.header(name.as_str(), render(value)?);
         }
+        // Client authentication that travels in the form body.
+        let mut auth_fields: Vec<(String, String)> = Vec::new();
         match &request.auth {
             Some(Auth::Basic { user, password }) => {
-                builder = builder.header(
-                    "authorization",
-                    basic_header(&render(user)?, &render(password)?),
-                );
+                let user = render(user)?;
+                builder = builder.header("authorization", basic_header(&user, &render(password)?));
                 sent.basic_auth = true;
+                sent.client_id = Some(user);
+            }
+            Some(Auth::Post {
+                client_id,
+                client_secret,
+            }) => {
+                auth_fields.push(("client_id".into(), render(client_id)?));
+                auth_fields.push(("client_secret".into(), render(client_secret)?));
+            }
+            Some(Auth::PrivateKeyJwt {
+                client_id,
+                assertion,
+            }) => {
+                if let Some(id) = client_id {
+                    auth_fields.push(("client_id".into(), render(id)?));
+                }
+                auth_fields.push(("client_assertion_type".into(), CLIENT_ASSERTION_TYPE.into()));
+                auth_fields.push(("client_assertion".into(), render(assertion)?));
             }
             Some(Auth::Bearer(token)) => {
                 let token = render(token)?;
@@ -170,20 +345,16 @@ impl Http {
         }
         match &request.body {
             Some(Body::Form(fields)) => {
-                let mut form = form_urlencoded::Serializer::new(String::new());
                 for (k, v) in fields {
-                    let v = render(v)?;
-                    form.append_pair(k, &v);
-                    sent.form.push((k.clone(), v));
+                    sent.form.push((k.clone(), render(v)?));
                 }
-                if sent.client_id.is_none() {
-                    sent.client_id = sent.form_value("client_id").map(str::to_string);
-                }
-                builder = builder
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .body(form.finish());
             }
             Some(Body::Json(json)) => {
+                if !auth_fields.is_empty() {
+                    return Err(SendError::Invalid(
+                        "client_secret_post and private_key_jwt send form fields: use `form:`, not `json:`".into(),
+                    ));
+                }
                 let value = json.render(scope).map_err(SendError::Missing)?;
                 let text = serde_json::to_string(&value).unwrap_or_default();
                 builder = builder
@@ -191,15 +362,44 @@ impl Http {
                     .body(text);
                 sent.json = Some(value);
             }
-            Some(Body::Raw(raw)) => builder = builder.body(render(raw)?),
+            Some(Body::Raw(raw)) => {
+                if !auth_fields.is_empty() {
+                    return Err(SendError::Invalid(
+                        "client_secret_post and private_key_jwt send form fields: use `form:`, not `body:`".into(),
+                    ));
+                }
+                builder = builder.body(render(raw)?);
+            }
             None => {}
+        }
+        let is_form = matches!(request.body, Some(Body::Form(_))) || !auth_fields.is_empty();
+        if is_form {
+            sent.form.extend(auth_fields);
+            let mut form = form_urlencoded::Serializer::new(String::new());
+            for (k, v) in &sent.form {
+                form.append_pair(k, v);
+            }
+            if sent.client_id.is_none() {
+                sent.client_id = sent.form_value("client_id").map(str::to_string);
+            }
+            builder = builder
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form.finish());
         }
         if let Some(t) = request.timeout {
             builder = builder.timeout(t);
         }
+        let prepared = builder.build().map_err(|e| {
+            SendError::Invalid(format!("cannot build the request: {}", error_chain(&e)))
+        })?;
+        Ok((sent, prepared))
+    }
+
+    async fn execute(&self, request: reqwest::Request) -> Result<Received, SendError> {
         let started = Instant::now();
-        let mut response = builder
-            .send()
+        let mut response = self
+            .client
+            .execute(request)
             .await
             .map_err(|e| SendError::Transport(transport_message(&e)))?;
         let status = response.status().as_u16();
@@ -226,17 +426,38 @@ impl Http {
             body.extend_from_slice(&chunk);
         }
         let json = serde_json::from_slice(&body).ok();
-        Ok((
-            sent,
-            Received {
-                status,
-                headers,
-                body,
-                json,
-                elapsed: started.elapsed(),
-            },
-        ))
+        Ok(Received {
+            status,
+            headers,
+            body,
+            json,
+            elapsed: started.elapsed(),
+        })
     }
+}
+
+pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// `Retry-After` as seconds or an HTTP date (RFC 9110 §10.2.3).
+fn retry_after(r: &Received) -> Option<Duration> {
+    let value = r.header("retry-after")?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(
+        at.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// Exponential backoff with full jitter: uniform in [0, min(max, base * 2^n)].
+fn backoff(policy: &RetryPolicy, n: u32) -> Duration {
+    let ceiling = policy
+        .base_delay
+        .saturating_mul(2u32.saturating_pow(n))
+        .min(policy.max_delay);
+    ceiling.mul_f64(fastrand::f64())
 }
 
 /// RFC 6749 §2.3.1: form-urlencode id and secret before joining them with `:` and base64.
@@ -277,6 +498,38 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backoff_grows_and_stays_under_the_cap() {
+        let p = RetryPolicy::default();
+        for n in 0..10 {
+            let ceiling = p.base_delay.saturating_mul(2u32.pow(n)).min(p.max_delay);
+            for _ in 0..20 {
+                assert!(backoff(&p, n) <= ceiling);
+            }
+        }
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let mut r = Received {
+            status: 503,
+            headers: vec![("retry-after".into(), "7".into())],
+            body: Vec::new(),
+            json: None,
+            elapsed: Duration::ZERO,
+        };
+        assert_eq!(retry_after(&r), Some(Duration::from_secs(7)));
+        let later = std::time::SystemTime::now() + Duration::from_secs(120);
+        r.headers[0].1 = httpdate::fmt_http_date(later);
+        let d = retry_after(&r).unwrap();
+        assert!(
+            d > Duration::from_secs(100) && d <= Duration::from_secs(120),
+            "{d:?}"
+        );
+        r.headers[0].1 = "soon".into();
+        assert_eq!(retry_after(&r), None);
+    }
 
     #[test]
     fn basic_header_form_encodes_before_base64() {

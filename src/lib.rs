@@ -12,5 +12,6 @@ pub mod redact;
 pub mod report;
 pub mod rules;
 pub mod run;
+pub mod sign;
 pub mod suite;
 pub mod target;

@@ -37,6 +37,9 @@ pub struct CaseOutcome {
     /// members already masked by name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response: Option<ResponseSnapshot>,
+    /// Attempts that were retried (transport errors, 5xx, 429), in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub retries: Vec<crate::http::Retry>,
     /// Token values seen in responses: masked in every report, never written.
     #[serde(skip)]
     pub sensitive: Vec<String>,

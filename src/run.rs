@@ -10,9 +10,10 @@ use tokio::sync::OnceCell;
 
 use crate::check::{self, eval_path, Finding};
 use crate::error::ConfigError;
-use crate::http::{Http, Received, SendError};
+use crate::http::{Http, Received, Retry, SendError};
 use crate::outcome::{fails, CaseOutcome, ResponseSnapshot, RunReport, Status};
 use crate::redact::{is_sensitive_key, Redactor};
+use crate::sign::{MintError, Signer};
 use crate::suite::template::Scope;
 use crate::suite::{Capture, CaptureFrom, Loaded, Step, Suite};
 use crate::target::Target;
@@ -35,11 +36,13 @@ pub struct Runner {
     fixtures: Vec<Vec<OnceCell<FixtureResult>>>,
     /// Set by [`Runner::cancel`]: no new case starts; cases in flight finish.
     cancelled: AtomicBool,
+    signer: Signer,
 }
 
 /// What one run of a list of steps left behind.
 struct StepsRun {
     captures: HashMap<String, String>,
+    retries: Vec<Retry>,
     response: Option<ResponseSnapshot>,
     findings: Vec<Finding>,
     sensitive: Vec<String>,
@@ -64,6 +67,7 @@ impl Runner {
             bases,
             fixtures,
             cancelled: AtomicBool::new(false),
+            signer: Signer::default(),
         })
     }
 
@@ -99,6 +103,19 @@ impl Runner {
             .collect()
     }
 
+    /// Why a case cannot run on this target, known before sending anything.
+    pub fn skip_reason(&self, id: CaseId) -> Option<String> {
+        let base = match &self.bases[id.suite] {
+            Ok(b) => b,
+            Err(why) => return Some(why.clone()),
+        };
+        let case = &self.loaded.suites[id.suite].cases[id.case];
+        case.requires
+            .iter()
+            .find(|r| base.get(*r).is_none_or(|v| v.is_empty()))
+            .map(|missing| format!("target {} does not supply `{missing}`", self.target.name))
+    }
+
     pub fn test_name(&self, id: CaseId) -> String {
         let suite = &self.loaded.suites[id.suite];
         format!("{}::{}", suite.name, suite.cases[id.case].slug)
@@ -127,6 +144,7 @@ impl Runner {
             findings: Vec::new(),
             duration: Default::default(),
             response: None,
+            retries: Vec::new(),
             sensitive: Vec::new(),
         };
         let finish = |mut o: CaseOutcome, status: Status, reason: Option<String>| {
@@ -139,19 +157,14 @@ impl Runner {
             Ok(b) => b,
             Err(why) => return finish(outcome, Status::Skipped, Some(why.clone())),
         };
-        if let Some(missing) = case
-            .requires
-            .iter()
-            .find(|r| base.get(*r).is_none_or(|v| v.is_empty()))
-        {
-            let why = format!("target {} does not supply `{missing}`", self.target.name);
+        if let Some(why) = self.skip_reason(id) {
             return finish(outcome, Status::Skipped, Some(why));
         }
         let mut captures = HashMap::new();
         for &f in &case.fixtures {
             let fixture = &suite.fixtures[f];
             let result = self.fixtures[id.suite][f]
-                .get_or_init(|| self.run_fixture(base, &fixture.steps))
+                .get_or_init(|| self.run_fixture(suite, base, &fixture.steps))
                 .await;
             match result {
                 Ok(values) => {
@@ -166,19 +179,25 @@ impl Runner {
                 }
             }
         }
-        let run = self.run_steps(base, &case.steps, captures).await;
+        let run = self.run_steps(suite, base, &case.steps, captures).await;
         outcome.findings = run.findings;
         outcome.sensitive.extend(run.sensitive);
         outcome.step = run.step;
         outcome.response = run.response;
+        outcome.retries = run.retries;
         match run.end {
             Some((status, why)) => finish(outcome, status, Some(why)),
             None => finish(outcome, Status::Passed, None),
         }
     }
 
-    async fn run_fixture(&self, base: &HashMap<String, String>, steps: &[Step]) -> FixtureResult {
-        let run = self.run_steps(base, steps, HashMap::new()).await;
+    async fn run_fixture(
+        &self,
+        suite: &Suite,
+        base: &HashMap<String, String>,
+        steps: &[Step],
+    ) -> FixtureResult {
+        let run = self.run_steps(suite, base, steps, HashMap::new()).await;
         match run.end {
             None => Ok(run.captures),
             Some((_, why)) => Err(why),
@@ -187,6 +206,7 @@ impl Runner {
 
     async fn run_steps(
         &self,
+        suite: &Suite,
         base: &HashMap<String, String>,
         steps: &[Step],
         mut captures: HashMap<String, String>,
@@ -194,6 +214,7 @@ impl Runner {
         let base_url = base.get("base_url").map(String::as_str).unwrap_or_default();
         let mut run = StepsRun {
             captures: HashMap::new(),
+            retries: Vec::new(),
             response: None,
             findings: Vec::new(),
             sensitive: Vec::new(),
@@ -209,8 +230,30 @@ impl Runner {
                 captures: &captures,
                 base,
             };
-            let (sent, received) = match self.http.send(base_url, &step.request, &scope).await {
-                Ok(pair) => pair,
+            let minted = self.mint(suite, step, &scope);
+            let sent_result = match minted {
+                Ok(tokens) => {
+                    for (name, token) in tokens {
+                        run.sensitive.push(token.clone());
+                        captures.insert(name, token);
+                    }
+                    let scope = Scope {
+                        captures: &captures,
+                        base,
+                    };
+                    self.http.send(base_url, &step.request, &scope).await
+                }
+                Err(e) => Err(e),
+            };
+            let scope = Scope {
+                captures: &captures,
+                base,
+            };
+            let (sent, received) = match sent_result {
+                Ok(exchanged) => {
+                    run.retries.extend(exchanged.retries);
+                    (exchanged.sent, exchanged.received)
+                }
                 Err(e) => {
                     let (status, why) = match e {
                         SendError::Missing(var) => (
@@ -300,6 +343,48 @@ impl Runner {
     }
 }
 
+impl Runner {
+    /// Fresh tokens for the `jwts` a step uses, as `(jwt.NAME, token)`.
+    fn mint(
+        &self,
+        suite: &Suite,
+        step: &Step,
+        scope: &Scope,
+    ) -> Result<Vec<(String, String)>, SendError> {
+        step.jwts
+            .iter()
+            .map(|&i| {
+                let spec = &suite.jwts[i];
+                match self.signer.mint(spec, scope) {
+                    Ok(token) => Ok((format!("jwt.{}", spec.name), token)),
+                    Err(MintError::Missing(var)) => Err(SendError::Missing(var)),
+                    Err(MintError::Invalid(why)) => Err(SendError::Invalid(why)),
+                }
+            })
+            .collect()
+    }
+}
+
+/// `K/N` → `(K, N)` with 1 ≤ K ≤ N.
+pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("--shard {text:?}: write K/N with 1 <= K <= N, e.g. 2/4");
+    let (k, n) = text.split_once('/').ok_or_else(bad)?;
+    let (k, n): (u64, u64) = (
+        k.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if k == 0 || n == 0 || k > n {
+        return Err(bad());
+    }
+    Ok((k, n))
+}
+
+/// Whether test `name` belongs to shard `k` of `n`: a stable hash, so every case runs exactly
+/// once over the `n` machines, whatever the order or number of suites.
+pub fn in_shard(name: &str, k: u64, n: u64) -> bool {
+    xxhash_rust::xxh3::xxh3_64(name.as_bytes()) % n == k - 1
+}
+
 /// Suite vars, overridden by the target's, plus the target's secrets and `base_url`.
 fn resolve(suite: &Suite, target: &Target) -> Result<HashMap<String, String>, String> {
     let Some(api) = target.api(&suite.api) else {
@@ -381,5 +466,32 @@ fn collect_sensitive(value: Option<&Value>, out: &mut Vec<String>) {
         }
         Some(Value::Array(items)) => items.iter().for_each(|i| collect_sensitive(Some(i), out)),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_cover_every_name_exactly_once() {
+        let names: Vec<String> = (0..500)
+            .map(|i| format!("suite/{}::case-{i}", i % 7))
+            .collect();
+        for n in 1..=4 {
+            for name in &names {
+                let owners = (1..=n).filter(|k| in_shard(name, *k, n)).count();
+                assert_eq!(owners, 1, "{name} in {owners} of {n} shards");
+            }
+        }
+        let first: usize = names.iter().filter(|s| in_shard(s, 1, 2)).count();
+        assert!(
+            (200..300).contains(&first),
+            "an even split, got {first} of 500"
+        );
+        assert_eq!(parse_shard("2/3").unwrap(), (2, 3));
+        for bad in ["0/2", "3/2", "x", "1/0", "1/"] {
+            assert!(parse_shard(bad).is_err(), "{bad}");
+        }
     }
 }

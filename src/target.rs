@@ -3,14 +3,15 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
 use indexmap::IndexMap;
 use serde::Deserialize;
 
 use crate::error::{ConfigError, SourceError};
-use crate::http::HttpOptions;
+use crate::http::{HttpOptions, RetryPolicy};
 use crate::suite::model::Scalar;
-use crate::suite::yaml::{self, Spanned};
+use crate::suite::yaml::{self, Location, Spanned};
 
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -55,27 +56,104 @@ impl Target {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TargetsFile {
-    targets: IndexMap<String, IndexMap<String, Spanned<ApiFile>>>,
+    targets: IndexMap<String, Spanned<TargetFile>>,
+}
+
+/// The known APIs by name; others under `apis:`. (No `flatten`: it would blur error messages.)
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetFile {
+    http: Option<HttpFile>,
+    talkdesk: Option<Spanned<ApiFile>>,
+    salesforce: Option<Spanned<ApiFile>>,
+    miaw: Option<Spanned<ApiFile>>,
+    oauth2: Option<Spanned<ApiFile>>,
+    #[serde(default)]
+    apis: IndexMap<String, Spanned<ApiFile>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpFile {
+    timeout_ms: Option<u64>,
+    connect_timeout_ms: Option<u64>,
+    /// Attempts after the first for transport errors, 5xx and 429 (default 2).
+    retries: Option<u32>,
+    /// `5/s` or `100/m`, per host.
+    rate: Option<Spanned<String>>,
+    /// Extra trusted roots (PEM file), merged with the system's.
+    ca_cert: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ApiFile {
-    base_url: Spanned<String>,
+    base_url: Option<Spanned<String>>,
+    /// A vendor's URL shape: talkdesk-us, talkdesk-eu, talkdesk-ca, talkdesk-au (with `account`),
+    /// salesforce-login, salesforce-test, salesforce-mydomain (with `account`), miaw-scrt (with `account`).
+    preset: Option<Spanned<String>>,
+    account: Option<Spanned<String>>,
     #[serde(default)]
     vars: IndexMap<String, Spanned<Scalar>>,
     #[serde(default)]
     secrets: IndexMap<String, Spanned<String>>,
+    /// Secrets read from files (PEM keys): name → path, usually `${ENV_VAR}`.
+    #[serde(default)]
+    secret_files: IndexMap<String, Spanned<String>>,
 }
 
-/// Loads target `name` from a targets file, expanding `${ENV_VAR}` in its values.
-pub fn load_target(path: &Path, name: &str) -> Result<Target, ConfigError> {
+/// `https://{account}...` for each preset; `None` for an unknown preset.
+fn preset_url(preset: &str, account: Option<&str>) -> Option<Result<String, String>> {
+    let needs = |f: fn(&str) -> String| {
+        Some(
+            account
+                .map(f)
+                .ok_or_else(|| format!("preset {preset} needs `account`")),
+        )
+    };
+    match preset {
+        "talkdesk-us" => needs(|a| format!("https://{a}.talkdeskid.com")),
+        "talkdesk-eu" => needs(|a| format!("https://{a}.talkdeskid.eu")),
+        "talkdesk-ca" => needs(|a| format!("https://{a}.talkdeskidca.com")),
+        "talkdesk-au" => needs(|a| format!("https://{a}.talkdeskid.au")),
+        "salesforce-login" => Some(Ok("https://login.salesforce.com".into())),
+        "salesforce-test" => Some(Ok("https://test.salesforce.com".into())),
+        "salesforce-mydomain" => needs(|a| format!("https://{a}.my.salesforce.com")),
+        "miaw-scrt" => needs(|a| format!("https://{a}.salesforce-scrt.com")),
+        _ => None,
+    }
+}
+
+pub const PRESETS: &[&str] = &[
+    "talkdesk-us",
+    "talkdesk-eu",
+    "talkdesk-ca",
+    "talkdesk-au",
+    "salesforce-login",
+    "salesforce-test",
+    "salesforce-mydomain",
+    "miaw-scrt",
+];
+
+/// Names of the targets in a file, in order.
+pub fn target_names(path: &Path) -> Result<Vec<String>, ConfigError> {
+    let (_, file) = read(path)?;
+    Ok(file.targets.keys().cloned().collect())
+}
+
+fn read(path: &Path) -> Result<(String, TargetsFile), ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
         path: path.to_path_buf(),
         message: format!("cannot read: {e}"),
     })?;
     let file: TargetsFile = yaml::parse(&text, path)?;
-    let Some(apis) = file.targets.get(name) else {
+    Ok((text, file))
+}
+
+/// Loads target `name` from a targets file, expanding `${ENV_VAR}` in its values.
+pub fn load_target(path: &Path, name: &str) -> Result<Target, ConfigError> {
+    let (text, file) = read(path)?;
+    let Some(spec) = file.targets.get(name) else {
         let known: Vec<&str> = file.targets.keys().map(String::as_str).collect();
         return Err(ConfigError::File {
             path: path.to_path_buf(),
@@ -85,60 +163,196 @@ pub fn load_target(path: &Path, name: &str) -> Result<Target, ConfigError> {
             ),
         });
     };
-    let mut errors = Vec::new();
+    let mut l = Loader {
+        path,
+        text: &text,
+        errors: Vec::new(),
+    };
+    let t = &spec.value;
     let mut target = Target {
         name: name.to_string(),
         apis: BTreeMap::new(),
-        http: HttpOptions::default(),
+        http: l.http(t.http.as_ref()),
     };
-    let expand = |value: &str, at: yaml::Location, errors: &mut Vec<SourceError>| {
+    let known = [
+        ("talkdesk", &t.talkdesk),
+        ("salesforce", &t.salesforce),
+        ("miaw", &t.miaw),
+        ("oauth2", &t.oauth2),
+    ];
+    let apis = known
+        .into_iter()
+        .filter_map(|(n, a)| a.as_ref().map(|a| (n.to_string(), a)))
+        .chain(t.apis.iter().map(|(n, a)| (n.clone(), a)));
+    for (api, a) in apis {
+        if let Some(built) = l.api(a) {
+            target.apis.insert(api, built);
+        }
+    }
+    if target.apis.is_empty() && l.errors.is_empty() {
+        l.error(
+            spec.referenced,
+            format!("target {name} lists no API (talkdesk, salesforce, miaw, oauth2 or apis:)"),
+        );
+    }
+    if l.errors.is_empty() {
+        Ok(target)
+    } else {
+        Err(l.errors.into())
+    }
+}
+
+struct Loader<'a> {
+    path: &'a Path,
+    text: &'a str,
+    errors: Vec<SourceError>,
+}
+
+impl Loader<'_> {
+    fn error(&mut self, at: Location, message: impl Into<String>) {
+        self.errors
+            .push(yaml::error_at(self.path, self.text, at, message));
+    }
+
+    fn expand(&mut self, value: &str, at: Location) -> String {
         expand_env(value).unwrap_or_else(|message| {
-            errors.push(yaml::error_at(path, &text, at, message));
+            self.error(at, message);
             String::new()
         })
-    };
-    for (api, spec) in apis {
-        let s = &spec.value;
-        let base_url = expand(&s.base_url.value, s.base_url.referenced, &mut errors);
-        if !errors.is_empty() {
-            continue;
+    }
+
+    fn http(&mut self, h: Option<&HttpFile>) -> HttpOptions {
+        let mut o = HttpOptions::default();
+        let Some(h) = h else { return o };
+        if let Some(ms) = h.timeout_ms {
+            o.timeout = Duration::from_millis(ms);
         }
-        if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
-            errors.push(yaml::error_at(
-                path,
-                &text,
-                s.base_url.referenced,
+        if let Some(ms) = h.connect_timeout_ms {
+            o.connect_timeout = Duration::from_millis(ms);
+        }
+        if let Some(n) = h.retries {
+            o.retry = RetryPolicy {
+                max_retries: n,
+                ..RetryPolicy::default()
+            };
+        }
+        if let Some(rate) = &h.rate {
+            match parse_rate(&rate.value) {
+                Ok(r) => o.rate_per_second = Some(r),
+                Err(e) => self.error(rate.referenced, e),
+            }
+        }
+        if let Some(ca) = &h.ca_cert {
+            let file = self.expand(&ca.value, ca.referenced);
+            match std::fs::read(&file) {
+                Ok(pem) => o.ca_cert_pem = Some(pem),
+                Err(e) if !file.is_empty() => {
+                    self.error(ca.referenced, format!("cannot read {file}: {e}"))
+                }
+                Err(_) => {}
+            }
+        }
+        o
+    }
+
+    fn api(&mut self, a: &Spanned<ApiFile>) -> Option<ApiTarget> {
+        let s = &a.value;
+        let base_url = match (&s.base_url, &s.preset) {
+            (Some(u), None) => self.expand(&u.value, u.referenced),
+            (None, Some(p)) => {
+                let account = s
+                    .account
+                    .as_ref()
+                    .map(|acc| self.expand(&acc.value, acc.referenced));
+                match preset_url(&p.value, account.as_deref()) {
+                    Some(Ok(url)) => url,
+                    Some(Err(e)) => {
+                        self.error(p.referenced, e);
+                        return None;
+                    }
+                    None => {
+                        self.error(
+                            p.referenced,
+                            format!(
+                                "unknown preset {:?}; presets: {}",
+                                p.value,
+                                PRESETS.join(", ")
+                            ),
+                        );
+                        return None;
+                    }
+                }
+            }
+            (Some(u), Some(_)) => {
+                self.error(u.referenced, "give `base_url` or `preset`, not both");
+                return None;
+            }
+            (None, None) => {
+                self.error(a.referenced, "an API needs `base_url` or a `preset`");
+                return None;
+            }
+        };
+        if !base_url.is_empty()
+            && !(base_url.starts_with("https://") || base_url.starts_with("http://"))
+        {
+            let at = s.base_url.as_ref().map_or(a.referenced, |u| u.referenced);
+            self.error(
+                at,
                 format!("base_url {base_url:?} must start with https:// or http://"),
-            ));
+            );
         }
-        let mut a = ApiTarget {
+        let mut out = ApiTarget {
             base_url,
             ..Default::default()
         };
         for (k, v) in &s.vars {
-            a.vars
-                .insert(k.clone(), expand(&v.value.0, v.referenced, &mut errors));
+            let value = self.expand(&v.value.0, v.referenced);
+            out.vars.insert(k.clone(), value);
         }
         for (k, v) in &s.secrets {
             if !v.value.contains("${") {
-                errors.push(yaml::error_at(
-                    path,
-                    &text,
+                self.error(
                     v.referenced,
-                    format!("secret `{k}` is written in the file; secrets come from the environment: write \"${{ENV_VAR}}\""),
-                ));
+                    format!("secret `{k}` is written in the file; secrets come from the environment: write \"${{ENV_VAR}}\" (or use secret_files)"),
+                );
                 continue;
             }
-            a.secrets
-                .insert(k.clone(), expand(&v.value, v.referenced, &mut errors));
+            let value = self.expand(&v.value, v.referenced);
+            out.secrets.insert(k.clone(), value);
         }
-        target.apis.insert(api.clone(), a);
+        for (k, v) in &s.secret_files {
+            let file = self.expand(&v.value, v.referenced);
+            if file.is_empty() {
+                continue;
+            }
+            match std::fs::read_to_string(&file) {
+                Ok(content) => {
+                    out.secrets.insert(k.clone(), content);
+                }
+                Err(e) => self.error(
+                    v.referenced,
+                    format!("cannot read secret file for `{k}` ({file}): {e}"),
+                ),
+            }
+        }
+        Some(out)
     }
-    if errors.is_empty() {
-        Ok(target)
-    } else {
-        Err(errors.into())
+}
+
+/// `5/s`, `0.5/s`, `100/m` → requests per second.
+pub fn parse_rate(text: &str) -> Result<f64, String> {
+    let bad = || format!("rate {text:?}: write N/s or N/m, e.g. 5/s");
+    let (n, unit) = text.trim().split_once('/').ok_or_else(bad)?;
+    let n: f64 = n.trim().parse().map_err(|_| bad())?;
+    let per = match unit.trim() {
+        "s" => 1.0,
+        "m" => 60.0,
+        _ => return Err(bad()),
+    };
+    if n <= 0.0 || !n.is_finite() {
+        return Err(bad());
     }
+    Ok(n / per)
 }
 
 /// `${NAME}` from the environment; a missing or empty variable is an error naming it.
@@ -175,5 +389,52 @@ mod tests {
         );
         let err = expand_env("${TOKENCONF_TEST_SURELY_UNSET}").unwrap_err();
         assert!(err.contains("TOKENCONF_TEST_SURELY_UNSET"), "{err}");
+    }
+
+    #[test]
+    fn rates_and_presets() {
+        assert_eq!(parse_rate("5/s").unwrap(), 5.0);
+        assert_eq!(parse_rate("120/m").unwrap(), 2.0);
+        assert!(parse_rate("5").is_err());
+        assert!(parse_rate("0/s").is_err());
+        assert_eq!(
+            preset_url("talkdesk-eu", Some("acme")).unwrap().unwrap(),
+            "https://acme.talkdeskid.eu"
+        );
+        assert_eq!(
+            preset_url("talkdesk-ca", Some("acme")).unwrap().unwrap(),
+            "https://acme.talkdeskidca.com"
+        );
+        assert!(preset_url("talkdesk-us", None).unwrap().is_err());
+        assert!(preset_url("nope", None).is_none());
+    }
+
+    #[test]
+    fn a_target_file_with_presets_env_and_http_options() {
+        let dir = std::env::temp_dir().join(format!("tokenconf-target-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = dir.join("key.pem");
+        std::fs::write(&key, "PEM").unwrap();
+        std::env::set_var("TOKENCONF_TT_SECRET", "s3cr3t");
+        std::env::set_var("TOKENCONF_TT_KEY", key.to_str().unwrap());
+        let file = dir.join("targets.yaml");
+        std::fs::write(
+            &file,
+            "targets:\n  nightly:\n    http: { retries: 3, rate: 5/s, timeout_ms: 2000 }\n    talkdesk:\n      preset: talkdesk-eu\n      account: acme\n      vars: { client_id: abc }\n      secrets: { client_secret: \"${TOKENCONF_TT_SECRET}\" }\n      secret_files: { signing_key: \"${TOKENCONF_TT_KEY}\" }\n  literal:\n    talkdesk:\n      base_url: https://x.test\n      secrets: { client_secret: plain }\n",
+        )
+        .unwrap();
+        let t = load_target(&file, "nightly").unwrap();
+        let td = t.api("talkdesk").unwrap();
+        assert_eq!(td.base_url, "https://acme.talkdeskid.eu");
+        assert_eq!(td.secrets["client_secret"], "s3cr3t");
+        assert_eq!(td.secrets["signing_key"], "PEM");
+        assert_eq!(t.http.retry.max_retries, 3);
+        assert_eq!(t.http.rate_per_second, Some(5.0));
+        assert_eq!(t.http.timeout, Duration::from_secs(2));
+        let err = load_target(&file, "literal").unwrap_err().to_string();
+        assert!(err.contains("secrets come from the environment"), "{err}");
+        assert!(err.contains("targets.yaml:15:"), "{err}");
+        assert_eq!(target_names(&file).unwrap(), vec!["nightly", "literal"]);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

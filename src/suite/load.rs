@@ -10,8 +10,8 @@ use regex::Regex;
 use serde_json_path::JsonPath;
 
 use super::model::{
-    AuthFile, CaptureFile, CaseFile, ExpectFile, FixtureFile, PredicateFile, RequestFile, Scalar,
-    StatusFile, StepFile, SuiteFile,
+    AuthFile, CaptureFile, CaseFile, ExpectFile, FixtureFile, JwtFile, JwtKind, PredicateFile,
+    RequestFile, Scalar, StatusFile, StepFile, SuiteFile,
 };
 use super::template::{JsonTemplate, Template};
 use super::yaml::{self, Location, Spanned};
@@ -118,6 +118,8 @@ pub fn load_text(
         known: BTreeSet::new(),
         fixture_names: Vec::new(),
         used_fixtures: BTreeSet::new(),
+        jwt_names: Vec::new(),
+        step_jwts: BTreeSet::new(),
     };
     let suite = c.suite(raw, default_name);
     if c.errors.is_empty() {
@@ -151,6 +153,9 @@ struct Compiler<'a> {
     fixture_names: Vec<String>,
     /// Fixtures the current case's templates use.
     used_fixtures: BTreeSet<usize>,
+    jwt_names: Vec<String>,
+    /// `jwts` the current step's request uses.
+    step_jwts: BTreeSet<usize>,
 }
 
 impl Compiler<'_> {
@@ -197,6 +202,22 @@ impl Compiler<'_> {
             .cloned()
             .chain(secrets.iter().cloned())
             .chain(["base_url".to_string()])
+            .collect();
+
+        self.known = base.clone();
+        let mut jwts = Vec::new();
+        for (jname, spec) in raw.jwts {
+            if !is_name(&jname) {
+                self.error(spec.referenced, format!("jwt name {jname:?} must be letters, digits and `_`"));
+            }
+            if let Some(j) = self.jwt(jname.clone(), spec) {
+                jwts.push(j);
+            }
+            self.jwt_names.push(jname);
+        }
+        let base: BTreeSet<String> = base
+            .into_iter()
+            .chain(self.jwt_names.iter().map(|n| format!("jwt.{n}")))
             .collect();
 
         let mut fixtures = Vec::new();
@@ -295,8 +316,55 @@ impl Compiler<'_> {
             vars,
             secrets,
             fixtures,
+            jwts,
             cases,
         }
+    }
+
+    fn jwt(&mut self, name: String, spec: Spanned<JwtFile>) -> Option<JwtSpec> {
+        let JwtFile { alg, key, kid, typ, kind, claims } = spec.value;
+        let parsed_alg = match alg.value.parse::<jsonwebtoken::Algorithm>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                self.error(
+                    alg.referenced,
+                    format!("{:?} is not a JWT algorithm: use RS256, RS512, PS256, ES256, ES384, EdDSA or HS256", alg.value),
+                );
+                None
+            }
+        };
+        let key_t = self.template(&key.value, key.referenced);
+        let kid = kid.map(|k| self.template(&k.value, k.referenced));
+        let Some(members) = claims.value.as_object() else {
+            self.error(claims.referenced, "`claims` is a map of claim names to values");
+            return None;
+        };
+        if let Some(kind) = &kind {
+            let required: &[&str] = match kind.value {
+                JwtKind::ClientAssertion => &["iss", "sub", "aud", "jti", "exp"],
+                JwtKind::JwtBearer => &["iss", "sub", "aud", "exp"],
+                JwtKind::IdentityToken => &["iss", "sub", "exp"],
+            };
+            let missing: Vec<&str> = required.iter().copied().filter(|c| !members.contains_key(*c)).collect();
+            if !missing.is_empty() {
+                self.error(
+                    claims.referenced,
+                    format!("jwt `{name}` lacks the claims RFC 7523 requires for this kind: {}", missing.join(", ")),
+                );
+            }
+            if kind.value == JwtKind::ClientAssertion && members.get("iss") != members.get("sub") {
+                self.error(claims.referenced, format!("jwt `{name}`: a client assertion has iss = sub = the client id (RFC 7523 §3)"));
+            }
+        }
+        let claims_t = self.json_template(&claims.value, claims.referenced);
+        Some(JwtSpec {
+            name,
+            alg: parsed_alg?,
+            key: key_t,
+            kid,
+            typ,
+            claims: claims_t,
+        })
     }
 
     fn steps(
@@ -343,7 +411,9 @@ impl Compiler<'_> {
         expect: Option<ExpectFile>,
         capture: IndexMap<String, Spanned<CaptureFile>>,
     ) -> Step {
+        self.step_jwts.clear();
         let request = self.request(request);
+        let jwts = self.step_jwts.iter().copied().collect();
         let expect = expect.map(|e| self.expect(e)).unwrap_or_default();
         let captures = capture
             .into_iter()
@@ -351,6 +421,7 @@ impl Compiler<'_> {
             .collect();
         Step {
             name,
+            jwts,
             request,
             expect,
             captures,
@@ -388,8 +459,12 @@ impl Compiler<'_> {
     fn check_vars<'v>(&mut self, vars: impl Iterator<Item = &'v str>, at: Location) {
         for v in vars {
             if self.known.contains(v) {
-                if let Some((fx, _)) = v.split_once('.') {
-                    if let Some(i) = self.fixture_names.iter().position(|n| n == fx) {
+                if let Some((prefix, rest)) = v.split_once('.') {
+                    if prefix == "jwt" {
+                        if let Some(i) = self.jwt_names.iter().position(|n| n == rest) {
+                            self.step_jwts.insert(i);
+                        }
+                    } else if let Some(i) = self.fixture_names.iter().position(|n| n == prefix) {
                         self.used_fixtures.insert(i);
                     }
                 }
@@ -503,20 +578,48 @@ impl Compiler<'_> {
     }
 
     fn auth(&mut self, a: &Spanned<AuthFile>) -> Option<Auth> {
-        match (&a.value.basic, &a.value.bearer) {
-            (Some(b), None) => Some(Auth::Basic {
+        let v = &a.value;
+        let given = [
+            v.basic.is_some(),
+            v.client_secret_basic.is_some(),
+            v.client_secret_post.is_some(),
+            v.private_key_jwt.is_some(),
+            v.bearer.is_some(),
+        ];
+        if given.iter().filter(|g| **g).count() != 1 {
+            self.error(
+                a.referenced,
+                "`auth` takes one of `basic` (or `client_secret_basic`): { user, password }, \
+                 `client_secret_post`: { client_id, client_secret }, `private_key_jwt`: { client_id, jwt }, `bearer`: TOKEN",
+            );
+            return None;
+        }
+        if let Some(b) = v.basic.as_ref().or(v.client_secret_basic.as_ref()) {
+            return Some(Auth::Basic {
                 user: self.template(&b.user.value.0, b.user.referenced),
                 password: self.template(&b.password.value.0, b.password.referenced),
-            }),
-            (None, Some(t)) => Some(Auth::Bearer(self.template(&t.value, t.referenced))),
-            _ => {
-                self.error(
-                    a.referenced,
-                    "`auth` takes one of `basic: { user, password }` or `bearer: TOKEN`",
-                );
-                None
-            }
+            });
         }
+        if let Some(p) = &v.client_secret_post {
+            return Some(Auth::Post {
+                client_id: self.template(&p.client_id.value.0, p.client_id.referenced),
+                client_secret: self.template(&p.client_secret.value.0, p.client_secret.referenced),
+            });
+        }
+        if let Some(p) = &v.private_key_jwt {
+            let client_id = p.client_id.as_ref().map(|c| self.template(&c.value.0, c.referenced));
+            let var = format!("jwt.{}", p.jwt.value);
+            if !self.jwt_names.contains(&p.jwt.value) {
+                let hint = did_you_mean(&p.jwt.value, self.jwt_names.iter());
+                self.error(p.jwt.referenced, format!("no jwt named `{}` under `jwts:`{hint}", p.jwt.value));
+                return None;
+            }
+            let assertion = self.template(&format!("{{{{ {var} }}}}"), p.jwt.referenced);
+            return Some(Auth::PrivateKeyJwt { client_id, assertion });
+        }
+        v.bearer
+            .as_ref()
+            .map(|t| Auth::Bearer(self.template(&t.value, t.referenced)))
     }
 
     fn expect(&mut self, e: ExpectFile) -> Expect {

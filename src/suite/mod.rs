@@ -43,7 +43,19 @@ pub struct Suite {
     /// Names whose values come only from the target, and are always redacted.
     pub secrets: Vec<String>,
     pub fixtures: Vec<Fixture>,
+    pub jwts: Vec<JwtSpec>,
     pub cases: Vec<Case>,
+}
+
+/// A signed token minted fresh at each use (`{{ jwt.NAME }}`).
+pub struct JwtSpec {
+    pub name: String,
+    pub alg: jsonwebtoken::Algorithm,
+    pub key: Template,
+    pub kid: Option<Template>,
+    pub typ: Option<String>,
+    /// A JSON object; `{{ now+N }}` alone renders as a number.
+    pub claims: JsonTemplate,
 }
 
 /// Shared setup, run once per process on first use; its captures are `{{ fixture.capture }}`.
@@ -65,6 +77,8 @@ pub struct Case {
 
 pub struct Step {
     pub name: Option<String>,
+    /// Indices into the suite's `jwts` this step's request uses: minted just before it is sent.
+    pub jwts: Vec<usize>,
     pub request: Request,
     pub expect: Expect,
     pub captures: Vec<Capture>,
@@ -88,10 +102,15 @@ pub enum UrlTemplate {
 }
 
 pub enum Auth {
-    /// RFC 6749 §2.3.1: id and secret form-urlencoded, then `base64(id:secret)`.
-    Basic {
-        user: Template,
-        password: Template,
+    /// `client_secret_basic`, RFC 6749 §2.3.1: id and secret form-urlencoded, then `base64(id:secret)`.
+    Basic { user: Template, password: Template },
+    /// `client_secret_post`: `client_id` and `client_secret` form fields.
+    Post { client_id: Template, client_secret: Template },
+    /// RFC 7523 §2.2: `client_assertion_type` and a freshly minted `client_assertion`.
+    PrivateKeyJwt {
+        client_id: Option<Template>,
+        /// `{{ jwt.NAME }}`: the runner mints the assertion into that variable.
+        assertion: Template,
     },
     Bearer(Template),
 }

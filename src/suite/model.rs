@@ -21,7 +21,35 @@ pub struct SuiteFile {
     pub secrets: Vec<Spanned<String>>,
     #[serde(default)]
     pub fixtures: IndexMap<String, Spanned<FixtureFile>>,
+    /// Signed tokens the harness mints fresh at each use, as `{{ jwt.NAME }}`.
+    #[serde(default)]
+    pub jwts: IndexMap<String, Spanned<JwtFile>>,
     pub cases: Vec<Spanned<CaseFile>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtFile {
+    /// RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA or HS256/384/512.
+    pub alg: Spanned<String>,
+    /// PEM (PKCS#8 or PKCS#1) for asymmetric algorithms, the shared secret for HS*; usually `{{ a_secret }}`.
+    pub key: Spanned<String>,
+    pub kid: Option<Spanned<String>>,
+    pub typ: Option<String>,
+    /// What the token is for; its required claims are checked when the suite loads.
+    pub kind: Option<Spanned<JwtKind>>,
+    pub claims: Spanned<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JwtKind {
+    /// RFC 7523 §2.2 client authentication (`private_key_jwt`): iss, sub, aud, jti, exp; iss = sub.
+    ClientAssertion,
+    /// RFC 7523 §2.1 authorization grant: iss, sub, aud, exp.
+    JwtBearer,
+    /// An identity token a client hands over (e.g. MIAW's customerIdentityToken): iss, sub, exp.
+    IdentityToken,
 }
 
 #[derive(Debug, Deserialize)]
@@ -76,11 +104,31 @@ pub struct RequestFile {
     pub timeout_ms: Option<u64>,
 }
 
+/// One of: `basic` (= `client_secret_basic`), `client_secret_post`, `private_key_jwt`, `bearer`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthFile {
     pub basic: Option<BasicFile>,
+    pub client_secret_basic: Option<BasicFile>,
+    pub client_secret_post: Option<PostFile>,
+    pub private_key_jwt: Option<PrivateKeyJwtFile>,
     pub bearer: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostFile {
+    pub client_id: Spanned<Scalar>,
+    pub client_secret: Spanned<Scalar>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrivateKeyJwtFile {
+    /// Also sent as the `client_id` form field when given.
+    pub client_id: Option<Spanned<Scalar>>,
+    /// A name under the suite's `jwts:`.
+    pub jwt: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -8,6 +8,10 @@ use serde_json::Value;
 enum Part {
     Text(String),
     Var(String),
+    /// `{{ now }}`, `{{ now+180 }}`, `{{ now-600 }}`: Unix seconds, at render time.
+    Now(i64),
+    /// `{{ uuid }}`: a fresh random UUID at each render.
+    Uuid,
 }
 
 /// A string with `{{ name }}` placeholders.
@@ -45,12 +49,15 @@ impl Template {
                 .find("}}")
                 .ok_or_else(|| format!("unclosed `{{{{` in {text:?}"))?;
             let name = after[..close].trim();
-            if !is_name(name) {
+            if let Some(f) = function(name) {
+                parts.push(f?);
+            } else if is_name(name) {
+                parts.push(Part::Var(name.to_string()));
+            } else {
                 return Err(format!(
                     "`{{{{ {name} }}}}` is not a variable name (letters, digits, `_`, `-` and `.`)"
                 ));
             }
-            parts.push(Part::Var(name.to_string()));
             rest = &after[close + 2..];
         }
         if !rest.is_empty() {
@@ -68,8 +75,16 @@ impl Template {
     pub fn variables(&self) -> impl Iterator<Item = &str> {
         self.parts.iter().filter_map(|p| match p {
             Part::Var(v) => Some(v.as_str()),
-            Part::Text(_) => None,
+            _ => None,
         })
+    }
+
+    /// `{{ now… }}` alone renders as a JSON number (a JWT's exp, iat, nbf).
+    fn lone_now(&self) -> Option<i64> {
+        match self.parts.as_slice() {
+            [Part::Now(offset)] => Some(now_plus(*offset)),
+            _ => None,
+        }
     }
 
     /// Renders with `scope`; the error names the first variable without a value.
@@ -82,10 +97,43 @@ impl Template {
             match part {
                 Part::Text(t) => out.push_str(t),
                 Part::Var(v) => out.push_str(scope.get(v).ok_or_else(|| v.clone())?),
+                Part::Now(offset) => out.push_str(&now_plus(*offset).to_string()),
+                Part::Uuid => out.push_str(&uuid::Uuid::new_v4().to_string()),
             }
         }
         Ok(out)
     }
+}
+
+/// Built-in functions: `now`, `now+N`, `now-N` (seconds) and `uuid`; `None` for other names.
+fn function(name: &str) -> Option<Result<Part, String>> {
+    let compact: String = name.chars().filter(|c| !c.is_whitespace()).collect();
+    if compact == "uuid" {
+        return Some(Ok(Part::Uuid));
+    }
+    let rest = compact.strip_prefix("now")?;
+    if rest.is_empty() {
+        return Some(Ok(Part::Now(0)));
+    }
+    let (sign, digits) = match rest.split_at(1) {
+        ("+", d) => (1, d),
+        ("-", d) => (-1, d),
+        _ => return None,
+    };
+    Some(
+        digits
+            .parse::<i64>()
+            .map(|n| Part::Now(sign * n))
+            .map_err(|_| format!("`{{{{ {name} }}}}`: write now+SECONDS or now-SECONDS")),
+    )
+}
+
+fn now_plus(offset: i64) -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    now + offset
 }
 
 fn is_name(name: &str) -> bool {
@@ -139,7 +187,10 @@ impl JsonTemplate {
     pub fn render(&self, scope: &Scope) -> Result<Value, String> {
         Ok(match self {
             JsonTemplate::Fixed(v) => v.clone(),
-            JsonTemplate::Text(t) => Value::String(t.render(scope)?),
+            JsonTemplate::Text(t) => match t.lone_now() {
+                Some(n) => Value::from(n),
+                None => Value::String(t.render(scope)?),
+            },
             JsonTemplate::Array(items) => Value::Array(
                 items
                     .iter()
@@ -219,6 +270,31 @@ mod tests {
             .unwrap_err()
             .contains("not a variable name"));
         assert!(Template::parse("{{}}").is_err());
+    }
+
+    #[test]
+    fn functions_render_time_and_uuids() {
+        let empty = HashMap::new();
+        let scope = Scope {
+            captures: &empty,
+            base: &empty,
+        };
+        let now = now_plus(0);
+        let t = Template::parse("{{ now+180 }}").unwrap();
+        let v: i64 = t.render(&scope).unwrap().parse().unwrap();
+        assert!((now + 179..=now + 181).contains(&v), "{v}");
+        let a = Template::parse("{{uuid}}").unwrap().render(&scope).unwrap();
+        let b = Template::parse("{{uuid}}").unwrap().render(&scope).unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        let claims =
+            JsonTemplate::parse(&serde_json::json!({"exp": "{{ now-600 }}", "jti": "{{ uuid }}"}))
+                .unwrap();
+        let v = claims.render(&scope).unwrap();
+        assert!(v["exp"].is_i64(), "{v}");
+        assert!(v["jti"].is_string(), "{v}");
+        assert!(Template::parse("{{ now*2 }}").is_err());
+        assert!(Template::parse("{{ now+x }}").is_err());
     }
 
     #[test]

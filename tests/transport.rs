@@ -1,0 +1,355 @@
+//! The transport against small loopback servers: retries, Retry-After, timeouts, refused
+//! connections, rate budgets, redirects never followed, and signed client assertions.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use tokenconf::http::{HttpOptions, RetryPolicy};
+use tokenconf::mock::{self, keys, MockConfig};
+use tokenconf::outcome::{CaseOutcome, Status};
+use tokenconf::run::Runner;
+use tokenconf::suite;
+use tokenconf::target::{ApiTarget, Target};
+
+/// What a scripted server saw: when each request arrived, and its raw text.
+#[derive(Default)]
+struct Seen {
+    requests: Vec<(Instant, String)>,
+}
+
+/// Answers the i-th request with `script[i]` (the last one repeats); `None` never answers.
+async fn scripted(script: Vec<Option<&'static str>>) -> (u16, Arc<Mutex<Seen>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let record = seen.clone();
+    tokio::spawn(async move {
+        for _ in 0..64 {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                break;
+            };
+            let record = record.clone();
+            let script = script.clone();
+            tokio::spawn(async move {
+                loop {
+                    let mut buf = vec![0u8; 16384];
+                    let n =
+                        match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+                            .await
+                        {
+                            Ok(Ok(n)) if n > 0 => n,
+                            _ => return,
+                        };
+                    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                    let i = {
+                        let mut s = record.lock().unwrap();
+                        s.requests.push((Instant::now(), text));
+                        s.requests.len() - 1
+                    };
+                    match script.get(i).or(script.last()).copied().flatten() {
+                        Some(response) => {
+                            if stream.write_all(response.as_bytes()).await.is_err() {
+                                return;
+                            }
+                        }
+                        None => {
+                            tokio::time::sleep(Duration::from_secs(5)).await;
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (port, seen)
+}
+
+const OK: &str = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+
+fn suite_dir(name: &str, yaml: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("transport-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.yaml")), yaml).unwrap();
+    dir
+}
+
+fn target(port: u16, http: HttpOptions) -> Target {
+    let mut apis = BTreeMap::new();
+    apis.insert(
+        "x".to_string(),
+        ApiTarget {
+            base_url: format!("http://127.0.0.1:{port}"),
+            vars: BTreeMap::new(),
+            secrets: [("client_secret".to_string(), "Loopback-Secret-1".to_string())].into(),
+        },
+    );
+    Target {
+        name: "loopback".into(),
+        apis,
+        http: HttpOptions {
+            use_env_proxy: false,
+            ..http
+        },
+    }
+}
+
+async fn run(name: &str, yaml: &str, target: Target) -> Vec<CaseOutcome> {
+    let dir = suite_dir(name, yaml);
+    let loaded = suite::load(
+        &[dir],
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("specs")
+            .as_path(),
+    )
+    .unwrap();
+    let runner = Arc::new(Runner::new(Arc::new(loaded), target, false).unwrap());
+    let ids = runner.case_ids();
+    runner.run_all(&ids, 4, |_| {}).await.outcomes
+}
+
+fn retrying(n: u32) -> HttpOptions {
+    HttpOptions {
+        retry: RetryPolicy {
+            max_retries: n,
+            base_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(100),
+            max_retry_after: Duration::from_secs(5),
+        },
+        ..HttpOptions::default()
+    }
+}
+
+const ONE_CASE: &str = "api: x\ncases:\n  - name: token\n    request: { path: /token, form: { grant_type: client_credentials } }\n    expect: { status: 200 }\n";
+
+#[tokio::test]
+async fn a_503_with_retry_after_is_retried_after_the_wait_and_recorded() {
+    let (port, seen) = scripted(vec![
+        Some("HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\ncontent-length: 0\r\n\r\n"),
+        Some(OK),
+    ])
+    .await;
+    let out = run("retry-after", ONE_CASE, target(port, retrying(2))).await;
+    assert_eq!(out[0].status, Status::Passed, "{:?}", out[0]);
+    assert_eq!(out[0].retries.len(), 1);
+    assert_eq!(out[0].retries[0].reason, "status 503");
+    assert_eq!(out[0].retries[0].waited, Duration::from_secs(1));
+    let s = seen.lock().unwrap();
+    assert_eq!(s.requests.len(), 2);
+    let gap = s.requests[1].0 - s.requests[0].0;
+    assert!(gap >= Duration::from_millis(950), "waited only {gap:?}");
+}
+
+#[tokio::test]
+async fn a_429_is_retried_with_backoff() {
+    let (port, seen) = scripted(vec![
+        Some("HTTP/1.1 429 Too Many Requests\r\ncontent-length: 0\r\n\r\n"),
+        Some(OK),
+    ])
+    .await;
+    let out = run("429", ONE_CASE, target(port, retrying(2))).await;
+    assert_eq!(out[0].status, Status::Passed, "{:?}", out[0]);
+    assert_eq!(out[0].retries.len(), 1);
+    assert_eq!(seen.lock().unwrap().requests.len(), 2);
+}
+
+#[tokio::test]
+async fn exhausted_retries_are_an_error_not_a_failure() {
+    let (port, seen) = scripted(vec![Some(
+        "HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n",
+    )])
+    .await;
+    let out = run("exhausted", ONE_CASE, target(port, retrying(2))).await;
+    assert_eq!(out[0].status, Status::Errored, "{:?}", out[0]);
+    assert!(
+        out[0]
+            .reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("status 502 after 3 attempts"),
+        "{:?}",
+        out[0].reason
+    );
+    assert_eq!(seen.lock().unwrap().requests.len(), 3);
+}
+
+#[tokio::test]
+async fn a_4xx_from_a_token_endpoint_is_never_retried() {
+    let (port, seen) = scripted(vec![Some(
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: 27\r\n\r\n{\"error\":\"invalid_request\"}",
+    )])
+    .await;
+    let out = run("no-retry-4xx", ONE_CASE, target(port, retrying(3))).await;
+    assert_eq!(out[0].status, Status::Failed, "{:?}", out[0]);
+    assert!(out[0].retries.is_empty());
+    assert_eq!(seen.lock().unwrap().requests.len(), 1);
+}
+
+#[tokio::test]
+async fn a_silent_server_times_out_as_an_error() {
+    let (port, _) = scripted(vec![None]).await;
+    let http = HttpOptions {
+        timeout: Duration::from_millis(300),
+        retry: RetryPolicy::none(),
+        ..HttpOptions::default()
+    };
+    let started = Instant::now();
+    let out = run("timeout", ONE_CASE, target(port, http)).await;
+    assert_eq!(out[0].status, Status::Errored, "{:?}", out[0]);
+    assert!(
+        out[0].reason.as_deref().unwrap_or("").contains("timed out"),
+        "{:?}",
+        out[0].reason
+    );
+    assert!(started.elapsed() < Duration::from_secs(4));
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_an_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = run(
+        "refused",
+        ONE_CASE,
+        target(
+            port,
+            HttpOptions {
+                retry: RetryPolicy::none(),
+                ..HttpOptions::default()
+            },
+        ),
+    )
+    .await;
+    assert_eq!(out[0].status, Status::Errored, "{:?}", out[0]);
+    assert!(
+        out[0]
+            .reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("could not connect"),
+        "{:?}",
+        out[0].reason
+    );
+}
+
+#[tokio::test]
+async fn the_rate_budget_spaces_requests_to_one_host() {
+    let (port, seen) = scripted(vec![Some(OK)]).await;
+    let cases: String = (0..5)
+        .map(|i| format!("  - name: c{i}\n    request: {{ path: /token, form: {{ grant_type: client_credentials }} }}\n    expect: {{ status: 200 }}\n"))
+        .collect();
+    let http = HttpOptions {
+        rate_per_second: Some(10.0),
+        retry: RetryPolicy::none(),
+        ..HttpOptions::default()
+    };
+    let started = Instant::now();
+    let out = run(
+        "rate",
+        &format!("api: x\ncases:\n{cases}"),
+        target(port, http),
+    )
+    .await;
+    assert!(out.iter().all(|o| o.status == Status::Passed));
+    let s = seen.lock().unwrap();
+    let mut times: Vec<Instant> = s.requests.iter().map(|r| r.0).collect();
+    times.sort();
+    for pair in times.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            gap >= Duration::from_millis(80),
+            "requests {gap:?} apart at 10/s"
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn a_redirect_is_never_followed_and_the_secret_stays_home() {
+    let (elsewhere, elsewhere_seen) = scripted(vec![Some(OK)]).await;
+    let redirect: &'static str = Box::leak(
+        format!("HTTP/1.1 307 Temporary Redirect\r\nlocation: http://127.0.0.1:{elsewhere}/token\r\ncontent-length: 0\r\n\r\n")
+            .into_boxed_str(),
+    );
+    let (port, seen) = scripted(vec![Some(redirect)]).await;
+    let yaml = "api: x\nsecrets: [client_secret]\ncases:\n  - name: redirected\n    request:\n      path: /token\n      auth: { client_secret_post: { client_id: c, client_secret: \"{{ client_secret }}\" } }\n      form: { grant_type: client_credentials }\n    expect:\n      status: 307\n      headers: { location: { contains: /token } }\n";
+    let out = run("redirect", yaml, target(port, retrying(0))).await;
+    assert_eq!(out[0].status, Status::Passed, "{:?}", out[0]);
+    assert!(seen.lock().unwrap().requests[0]
+        .1
+        .contains("client_secret=Loopback-Secret-1"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        elsewhere_seen.lock().unwrap().requests.is_empty(),
+        "the redirect was followed"
+    );
+}
+
+#[tokio::test]
+async fn harness_signed_client_assertions_pass_the_mock_and_fail_when_tampered() {
+    let server = mock::start(MockConfig::default(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let mut t = server.target();
+    let talkdesk = t.apis.get_mut("talkdesk").unwrap();
+    talkdesk
+        .secrets
+        .insert("signing_key".into(), keys::EC_PRIVATE_PEM.into());
+    let kid = talkdesk
+        .vars
+        .get("assertion_kid")
+        .cloned()
+        .unwrap_or_default();
+    let yaml = format!(
+        r#"api: talkdesk
+vars: {{ client_id: conformance-client, kid: "{kid}" }}
+secrets: [signing_key]
+jwts:
+  assertion:
+    alg: ES256
+    kind: client_assertion
+    key: "{{{{ signing_key }}}}"
+    kid: "{{{{ kid }}}}"
+    claims: {{ iss: "{{{{ client_id }}}}", sub: "{{{{ client_id }}}}", aud: "{{{{ base_url }}}}/oauth/token", jti: "{{{{ uuid }}}}", iat: "{{{{ now }}}}", exp: "{{{{ now+300 }}}}" }}
+  expired:
+    alg: ES256
+    key: "{{{{ signing_key }}}}"
+    kid: "{{{{ kid }}}}"
+    claims: {{ iss: "{{{{ client_id }}}}", sub: "{{{{ client_id }}}}", aud: "{{{{ base_url }}}}/oauth/token", jti: "{{{{ uuid }}}}", iat: "{{{{ now-900 }}}}", exp: "{{{{ now-600 }}}}" }}
+cases:
+  - name: signed by the harness, twice with fresh jti
+    steps:
+      - request: {{ path: /oauth/token, auth: {{ private_key_jwt: {{ jwt: assertion }} }}, form: {{ grant_type: client_credentials }} }}
+        expect: {{ status: 200, json: {{ $.token_type: Bearer }} }}
+      - request: {{ path: /oauth/token, auth: {{ private_key_jwt: {{ jwt: assertion }} }}, form: {{ grant_type: client_credentials }} }}
+        expect: {{ status: 200 }}
+  - name: an expired assertion is refused
+    request: {{ path: /oauth/token, auth: {{ private_key_jwt: {{ jwt: expired }} }}, form: {{ grant_type: client_credentials }} }}
+    expect: {{ status: 401, json: {{ $.error: invalid_client }} }}
+  - name: a tampered assertion is refused
+    steps:
+      - request: {{ path: /oauth/token, form: {{ grant_type: client_credentials, client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", client_assertion: "{{{{ jwt.assertion }}}}x" }} }}
+        expect: {{ status: 401, json: {{ $.error: invalid_client }} }}
+"#
+    );
+    let out = run("signed", &yaml, t).await;
+    for o in &out {
+        assert_eq!(
+            o.status,
+            Status::Passed,
+            "{}: {:?} {:?}",
+            o.case,
+            o.reason,
+            o.findings
+        );
+    }
+    server.stop().await;
+}
