@@ -292,9 +292,8 @@ impl Loader<'_> {
                 return None;
             }
         };
-        if !base_url.is_empty()
-            && !(base_url.starts_with("https://") || base_url.starts_with("http://"))
-        {
+        let scheme_ok = base_url.starts_with("https://") || base_url.starts_with("http://");
+        if !base_url.is_empty() && !scheme_ok {
             let at = s.base_url.as_ref().map_or(a.referenced, |u| u.referenced);
             self.error(
                 at,
@@ -433,7 +432,7 @@ mod tests {
         assert_eq!(t.http.timeout, Duration::from_secs(2));
         let err = load_target(&file, "literal").unwrap_err().to_string();
         assert!(err.contains("secrets come from the environment"), "{err}");
-        assert!(err.contains("targets.yaml:15:"), "{err}");
+        assert!(err.contains("targets.yaml:13:33"), "{err}");
         assert_eq!(target_names(&file).unwrap(), vec!["nightly", "literal"]);
         let _ = std::fs::remove_dir_all(&dir);
     }
