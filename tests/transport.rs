@@ -353,3 +353,84 @@ cases:
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn harness_signed_salesforce_and_miaw_tokens_pass_the_mock_and_fail_when_tampered() {
+    let server = mock::start(MockConfig::default(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let mut t = server.target();
+    for api in ["salesforce", "miaw"] {
+        let a = t.apis.get_mut(api).unwrap();
+        a.secrets
+            .insert("signing_key".into(), keys::RSA_PRIVATE_PEM.into());
+    }
+    let salesforce = r#"api: salesforce
+vars: { client_id: "", username: "", login_url: "" }
+secrets: [signing_key]
+jwts:
+  grant:
+    alg: RS256
+    kind: jwt_bearer
+    key: "{{ signing_key }}"
+    claims: { iss: "{{ client_id }}", sub: "{{ username }}", aud: "{{ login_url }}", exp: "{{ now+170 }}" }
+  wrong_aud:
+    alg: RS256
+    kind: jwt_bearer
+    key: "{{ signing_key }}"
+    claims: { iss: "{{ client_id }}", sub: "{{ username }}", aud: "https://login.salesforce.com", exp: "{{ now+170 }}" }
+cases:
+  - name: a harness-signed jwt bearer grant gets a token
+    request:
+      path: /services/oauth2/token
+      form: { grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion: "{{ jwt.grant }}" }
+    expect: { status: 200, json: { $.access_token: exists } }
+  - name: a wrong audience is invalid_grant
+    request:
+      path: /services/oauth2/token
+      form: { grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion: "{{ jwt.wrong_aud }}" }
+    expect: { status: 400, json: { $.error: invalid_grant } }
+  - name: a tampered grant is invalid_grant
+    request:
+      path: /services/oauth2/token
+      form: { grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion: "x{{ jwt.grant }}" }
+    expect: { status: 400, json: { $.error: invalid_grant } }
+"#;
+    let miaw = r#"api: miaw
+vars: { org_id: "", es_developer_name: "", customer_subject: "" }
+secrets: [signing_key]
+jwts:
+  identity:
+    alg: RS512
+    kind: identity_token
+    key: "{{ signing_key }}"
+    kid: tokenconf-identity-1
+    claims: { iss: "https://identity.tokenconf.invalid", sub: "{{ customer_subject }}", iat: "{{ now }}", exp: "{{ now+600 }}" }
+cases:
+  - name: a harness-signed identity token is verified
+    request:
+      path: /iamessage/api/v2/authorization/authenticated/access-token
+      json: { orgId: "{{ org_id }}", esDeveloperName: "{{ es_developer_name }}", capabilitiesVersion: "1", platform: Mobile, authorizationType: JWT, customerIdentityToken: "{{ jwt.identity }}" }
+    expect: { status: 200, json: { $.context.endUser.subject: { contains: /AUTH/ } } }
+  - name: a tampered identity token is refused
+    request:
+      path: /iamessage/api/v2/authorization/authenticated/access-token
+      json: { orgId: "{{ org_id }}", esDeveloperName: "{{ es_developer_name }}", capabilitiesVersion: "1", platform: Mobile, authorizationType: JWT, customerIdentityToken: "{{ jwt.identity }}A" }
+    expect: { status: 401 }
+"#;
+    for (name, yaml) in [("salesforce-signed", salesforce), ("miaw-signed", miaw)] {
+        let out = run(name, yaml, t.clone()).await;
+        assert!(!out.is_empty());
+        for o in &out {
+            assert_eq!(
+                o.status,
+                Status::Passed,
+                "{}: {:?} {:?}",
+                o.case,
+                o.reason,
+                o.findings
+            );
+        }
+    }
+    server.stop().await;
+}
