@@ -313,20 +313,21 @@ fn is_developer_name(s: &str) -> bool {
 }
 
 /// Checks the members both access-token requests share (BaseAuthorizationRequest); returns the
-/// `deviceId` to echo.
+/// `deviceId` to echo. `any_org` (a drift) skips every orgId check.
 fn check_base<'a>(
     config: &Config,
     body: &'a Map<String, Value>,
+    any_org: bool,
 ) -> Result<Option<&'a str>, String> {
     let org_id = required_str(body, "orgId")?;
-    if !is_org_id(org_id) {
+    if !any_org && !is_org_id(org_id) {
         return Err("orgId must be a 15- or 18-character org ID starting with 00D".into());
     }
     let name = required_str(body, "esDeveloperName")?;
     if !is_developer_name(name) {
         return Err("esDeveloperName must start with a letter and hold only letters, digits and underscores".into());
     }
-    if org_id != config.org_id && org_id != org_id_18(&config.org_id) {
+    if !any_org && org_id != config.org_id && org_id != org_id_18(&config.org_id) {
         return Err("no Messaging for In-App and Web deployment in this org".into());
     }
     if name != config.es_developer_name {
@@ -507,7 +508,8 @@ async fn unauthenticated(
         Ok(b) => b,
         Err(m) => return bad_request(&m),
     };
-    let device_id = match check_base(&state.config.miaw, &body) {
+    let any_org = state.config.drifting("miaw-bad-org-accepted");
+    let device_id = match check_base(&state.config.miaw, &body, any_org) {
         Ok(d) => d,
         Err(m) => return bad_request(&m),
     };
@@ -529,7 +531,8 @@ async fn authenticated(
         Ok(b) => b,
         Err(m) => return bad_request(&m),
     };
-    let device_id = match check_base(config, &body) {
+    let any_org = state.config.drifting("miaw-bad-org-accepted");
+    let device_id = match check_base(config, &body, any_org) {
         Ok(d) => d,
         Err(m) => return bad_request(&m),
     };
@@ -542,7 +545,17 @@ async fn authenticated(
         Ok(t) => t,
         Err(m) => return bad_request(&m),
     };
-    let sub = match verify_identity(config, &state.identity, token) {
+    let verified = verify_identity(config, &state.identity, token);
+    if state.config.drifting("miaw-auth-downgraded-to-anon") {
+        // Drift: whatever the identity token, a guest's subject.
+        let subject = format!(
+            "v2/iamessage/ANON/{}/uid:{}",
+            config.es_developer_name,
+            uuid::Uuid::new_v4()
+        );
+        return state.access_token_response(&subject, device_id);
+    }
+    let sub = match verified {
         Ok(s) => s,
         Err(m) => return unauthorized("INVALID_IDENTITY_TOKEN", &m, false),
     };
@@ -557,7 +570,14 @@ async fn continuation(State(state): State<Arc<MiawState>>, headers: HeaderMap) -
         Ok(c) => c,
         Err(r) => return *r,
     };
-    match state.sign_access(&claims.sub, claims.exp, &claims.sid) {
+    let exp = if state.config.drifting("miaw-continuation-later-exp") {
+        claims
+            .exp
+            .saturating_add(state.config.miaw.token_lifetime_secs)
+    } else {
+        claims.exp
+    };
+    match state.sign_access(&claims.sub, exp, &claims.sid) {
         Ok(token) => token_json(
             StatusCode::OK,
             json!({ "accessToken": token, "lastEventId": "0" }),
@@ -646,11 +666,11 @@ mod tests {
             "context": { "appName": "a", "clientVersion": "1" },
         });
         let ok = ok.as_object().unwrap();
-        assert_eq!(check_base(&config, ok).unwrap(), Some("d-1"));
+        assert_eq!(check_base(&config, ok, false).unwrap(), Some("d-1"));
         let with = |k: &str, v: Value| {
             let mut m = ok.clone();
             m.insert(k.into(), v);
-            check_base(&config, &m).map(|d| d.map(str::to_string))
+            check_base(&config, &m, false).map(|d| d.map(str::to_string))
         };
         assert!(with("orgId", json!("00DTCONF0000001")).is_ok());
         assert!(with("orgId", json!("00DTCONF00000012HB")).is_err());
@@ -662,9 +682,9 @@ mod tests {
         let mut mobile = ok.clone();
         mobile.insert("platform".into(), json!("Mobile"));
         mobile.remove("context");
-        assert!(check_base(&config, &mobile).is_ok());
+        assert!(check_base(&config, &mobile, false).is_ok());
         mobile.insert("platform".into(), json!("Web"));
-        assert!(check_base(&config, &mobile)
+        assert!(check_base(&config, &mobile, false)
             .unwrap_err()
             .contains("context"));
     }

@@ -1,12 +1,13 @@
 //! The embedded mock: one axum server on one loopback port serving every vendor API, started
 //! in-process for `run` and `cargo test`, or standalone with `tokenconf mock`.
 
+pub mod drift;
 pub mod keys;
 mod miaw;
 mod salesforce;
 mod talkdesk;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -29,6 +30,15 @@ pub struct MockConfig {
     pub talkdesk: talkdesk::Config,
     pub salesforce: salesforce::Config,
     pub miaw: miaw::Config,
+    /// Names of the active drift modes (see `drift::modes`); empty for the conformant mock.
+    pub drifts: BTreeSet<&'static str>,
+}
+
+impl MockConfig {
+    /// Whether drift mode `name` is active.
+    pub fn drifting(&self, name: &str) -> bool {
+        self.drifts.contains(name)
+    }
 }
 
 pub use miaw::Config as MiawConfig;
@@ -63,9 +73,15 @@ impl MockServer {
         apis.insert("miaw".to_string(), miaw::api_target(&c.miaw, &base_url));
         // The generic RFC 6749 suites run against the Talkdesk endpoint, a conformant one.
         let mut oauth2 = talkdesk::api_target(&c.talkdesk, &base_url);
-        oauth2
-            .vars
-            .insert("token_path".into(), "/oauth/token".into());
+        for (k, v) in [
+            ("token_path", "/oauth/token"),
+            ("auto_authorize_path", "/oauth/authorize"),
+            ("authorize_scope", "users:read"),
+            ("rotates_refresh_tokens", "yes"),
+            ("forbidden_scope", "recordings:delete-all"),
+        ] {
+            oauth2.vars.insert(k.into(), v.into());
+        }
         apis.insert("oauth2".to_string(), oauth2);
         Target {
             name: "mock".into(),
@@ -121,7 +137,7 @@ pub async fn start(config: MockConfig, addr: SocketAddr) -> std::io::Result<Mock
 
 /// Every API on one router; `base_url` is where the mock is reached (for `aud`, `id` and redirects).
 pub fn router(config: Arc<MockConfig>, base_url: &str) -> Router {
-    Router::new()
+    let router = Router::new()
         .merge(talkdesk::routes(config.clone(), base_url))
         .merge(salesforce::routes(config.clone(), base_url))
         .merge(miaw::routes(config.clone(), base_url))
@@ -133,7 +149,15 @@ pub fn router(config: Arc<MockConfig>, base_url: &str) -> Router {
             )
         })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
-        .layer(axum::middleware::map_response(json_errors))
+        .layer(axum::middleware::map_response(json_errors));
+    if config.drifts.is_empty() {
+        return router;
+    }
+    // Outermost, so that it sees every response as a client would, axum's rejections included.
+    router.layer(axum::middleware::from_fn_with_state(
+        config,
+        drift::post_process,
+    ))
 }
 
 /// axum's own rejections (413 body too large, 405, 415, …) are plain text; a token endpoint's

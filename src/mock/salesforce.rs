@@ -155,6 +155,10 @@ impl App {
         &self.config.salesforce
     }
 
+    fn drifting(&self, name: &str) -> bool {
+        self.config.drifting(name)
+    }
+
     fn store(&self) -> std::sync::MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -170,11 +174,25 @@ impl App {
 
     /// The Salesforce success body; `extra` members (refresh_token, token-exchange fields) are merged in.
     fn token_body(&self, access_token: &str, scope: &str, extra: Value) -> Response {
-        let id = self.identity_url();
-        let issued_at = now_millis().to_string();
+        let cfg = self.cfg();
+        let id = if self.drifting("sf-id-url-malformed") {
+            format!("{}/id/{}", self.base_url, cfg.org_id)
+        } else {
+            self.identity_url()
+        };
+        let issued_at = if self.drifting("sf-issued-at-seconds") {
+            now_secs().to_string()
+        } else {
+            now_millis().to_string()
+        };
+        let key = if self.drifting("sf-wrong-signature") {
+            &cfg.client_id
+        } else {
+            &cfg.client_secret
+        };
         let mut body = json!({
             "access_token": access_token,
-            "signature": signature(&self.cfg().client_secret, &id, &issued_at),
+            "signature": signature(key, &id, &issued_at),
             "scope": scope,
             "instance_url": self.base_url,
             "id": id,
@@ -460,6 +478,10 @@ async fn token(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> 
         Some("refresh_token") => refresh_token(&app, &headers, &form),
         Some(GRANT_JWT_BEARER) => jwt_bearer(&app, &form),
         Some(GRANT_TOKEN_EXCHANGE) => token_exchange(&app, &headers, &form),
+        // Drift: the resource owner password grant answered like client credentials.
+        Some("password") if app.drifting("sf-password-grant-accepted") => {
+            client_credentials(&app, &headers, &form)
+        }
         _ => bad_request("unsupported_grant_type", "grant type not supported"),
     }
 }
@@ -570,8 +592,10 @@ fn refresh_token(app: &App, headers: &HeaderMap, form: &Form) -> Response {
     };
     let access = store.issue_access(&app.cfg().org_id, &scope, family);
     let extra = if cfg.rotate_refresh_tokens {
+        // Drift: a new refresh token is issued but the old one is never marked rotated.
+        let keep_old = app.drifting("sf-refresh-replay-accepted");
         if let Some(old) = store.refresh.get_mut(&presented.to_string()) {
-            old.rotated = true;
+            old.rotated = !keep_old;
         }
         // The new refresh token keeps the original grant's scope (RFC 6749 §6).
         let original = granted.join(" ");
@@ -582,6 +606,9 @@ fn refresh_token(app: &App, headers: &HeaderMap, form: &Form) -> Response {
     drop(store);
     app.token_body(&access, &scope, extra)
 }
+
+/// Salesforce's wording for an expired assertion.
+const EXPIRED: &str = "expired authorization code";
 
 /// Why an assertion is refused, worded as Salesforce words it.
 fn verify_assertion(cfg: &Config, login_url: &str, assertion: &str) -> Result<(), &'static str> {
@@ -612,7 +639,7 @@ fn verify_assertion(cfg: &Config, login_url: &str, assertion: &str) -> Result<()
     let now = now_secs();
     match claims.get("exp").and_then(Value::as_u64) {
         None => return Err(INVALID),
-        Some(exp) if exp + CLOCK_SKEW <= now => return Err("expired authorization code"),
+        Some(exp) if exp + CLOCK_SKEW <= now => return Err(EXPIRED),
         Some(exp) if exp > now + ASSERTION_MAX_LIFETIME + CLOCK_SKEW => return Err(INVALID),
         Some(_) => {}
     }
@@ -626,8 +653,10 @@ fn jwt_bearer(app: &App, form: &Form) -> Response {
     let Some(assertion) = non_empty(form, "assertion") else {
         return bad_request("invalid_request", "missing required assertion parameter");
     };
-    if let Err(description) = verify_assertion(app.cfg(), &app.base_url, assertion) {
-        return invalid_grant(description);
+    match verify_assertion(app.cfg(), &app.base_url, assertion) {
+        Ok(()) => {}
+        Err(EXPIRED) if app.drifting("sf-expired-assertion-accepted") => {}
+        Err(description) => return invalid_grant(description),
     }
     let scope = scopes_without_refresh(app.cfg());
     let mut store = app.store();
@@ -763,6 +792,12 @@ async fn revoke(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) ->
         return bad_request("invalid_request", "missing required token parameter");
     };
     let mut store = app.store();
+    if app.drifting("sf-revoked-still-active")
+        && (store.active_access(token).is_some() || store.active_refresh(token).is_some())
+    {
+        // Drift: acknowledged, not done.
+        return StatusCode::OK.into_response();
+    }
     if store.active_access(token).is_some() {
         store.access.remove(&token.to_string());
     } else if let Some(family) = store.active_refresh(token).map(|r| r.family) {

@@ -257,6 +257,7 @@ impl<V> Bounded<V> {
 }
 
 /// An issued authorization code.
+#[derive(Clone)]
 struct Code {
     redirect_uri: String,
     scope: Vec<String>,
@@ -307,7 +308,7 @@ async fn token(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) ->
     }
     match field(&form, "grant_type") {
         None | Some("") => bad_request("invalid_request", "grant_type is required"),
-        Some("client_credentials") => client_credentials(s.talkdesk(), &form),
+        Some("client_credentials") => client_credentials(&s, &form),
         Some("authorization_code") => authorization_code(&s, &form),
         Some("refresh_token") => refresh(&s, &form),
         Some(_) => bad_request("unsupported_grant_type", "the grant type is not supported"),
@@ -422,7 +423,8 @@ fn within(requested: &[String], allowed: &[&str]) -> bool {
     requested.iter().all(|t| allowed.contains(&t.as_str()))
 }
 
-fn client_credentials(config: &Config, form: &[(String, String)]) -> Response {
+fn client_credentials(s: &Shared, form: &[(String, String)]) -> Response {
+    let config = s.talkdesk();
     let granted = match nonempty(form, "scope").map(scope_tokens) {
         Some(requested) if !requested.is_empty() => {
             if let Some(bad) = requested
@@ -434,19 +436,33 @@ fn client_credentials(config: &Config, form: &[(String, String)]) -> Response {
                     &format!("scope {bad} is not allowed for this client"),
                 );
             }
-            requested
+            // Drift: grant the client's every scope, not the narrower one asked for.
+            if s.config.drifting("td-scope-wider") {
+                config.scopes.clone()
+            } else {
+                requested
+            }
         }
         _ => config.scopes.clone(),
     };
-    token_json(
-        StatusCode::OK,
-        json!({
-            "access_token": new_token("td_at_"),
-            "token_type": "Bearer",
-            "expires_in": EXPIRES_IN,
-            "scope": granted.join(" "),
-        }),
-    )
+    let mut body = json!({
+        "access_token": new_token("td_at_"),
+        "token_type": "Bearer",
+        "expires_in": EXPIRES_IN,
+        "scope": granted.join(" "),
+    });
+    if s.config.drifting("td-refresh-token-on-client-credentials") {
+        let refresh_token = new_token("td_rt_");
+        lock(&s.refresh_tokens).insert(
+            refresh_token.clone(),
+            Session {
+                scope: granted,
+                sid: new_token("td_sid_"),
+            },
+        );
+        body["refresh_token"] = json!(refresh_token);
+    }
+    token_json(StatusCode::OK, body)
 }
 
 async fn authorize(State(s): State<Arc<Shared>>, uri: Uri) -> Response {
@@ -591,7 +607,12 @@ fn authorization_code(s: &Shared, form: &[(String, String)]) -> Response {
         return bad_request("invalid_request", "redirect_uri is required");
     };
     // Removed before any other check: a code is spent by its first redemption, good or bad.
-    let Some(grant) = lock(&s.codes).remove(code) else {
+    let grant = if s.config.drifting("td-code-reuse") {
+        lock(&s.codes).get(code).cloned()
+    } else {
+        lock(&s.codes).remove(code)
+    };
+    let Some(grant) = grant else {
         return bad_request(
             "invalid_grant",
             "the authorization code is invalid, expired or already used",
@@ -610,7 +631,9 @@ fn authorization_code(s: &Shared, form: &[(String, String)]) -> Response {
         );
     }
     let verifier = field(form, "code_verifier");
+    let pkce_ignored = s.config.drifting("td-pkce-ignored");
     match (&grant.code_challenge, verifier) {
+        _ if pkce_ignored => {}
         (None, None) => {}
         (Some(challenge), Some(v)) if is_code_verifier(v) && s256(v) == *challenge => {}
         (Some(_), Some(_)) => {
@@ -632,7 +655,8 @@ fn authorization_code(s: &Shared, form: &[(String, String)]) -> Response {
             )
         }
     }
-    let id_token = if grant.scope.iter().any(|t| t == OIDC_SCOPE) {
+    let openid = grant.scope.iter().any(|t| t == OIDC_SCOPE);
+    let id_token = if openid || s.config.drifting("td-id-token-without-openid") {
         match id_token(s, &grant) {
             Some(t) => Some(t),
             None => {
@@ -646,7 +670,14 @@ fn authorization_code(s: &Shared, form: &[(String, String)]) -> Response {
     } else {
         None
     };
-    session_tokens(s, grant.scope.clone(), grant.scope, grant.sid, id_token)
+    session_tokens(
+        s,
+        grant.scope.clone(),
+        grant.scope,
+        grant.sid,
+        id_token,
+        None,
+    )
 }
 
 fn id_token(s: &Shared, grant: &Code) -> Option<String> {
@@ -671,15 +702,17 @@ fn id_token(s: &Shared, grant: &Code) -> Option<String> {
 }
 
 /// The response of the authorization_code and refresh_token grants; stores a fresh refresh token
-/// standing for `session_scope` (what was originally granted, kept when a refresh narrows it).
+/// (or `reuse`, when a drift does not rotate) standing for `session_scope` (what was originally
+/// granted, kept when a refresh narrows it).
 fn session_tokens(
     s: &Shared,
     scope: Vec<String>,
     session_scope: Vec<String>,
     sid: String,
     id_token: Option<String>,
+    reuse: Option<String>,
 ) -> Response {
-    let refresh_token = new_token("td_rt_");
+    let refresh_token = reuse.unwrap_or_else(|| new_token("td_rt_"));
     lock(&s.refresh_tokens).insert(
         refresh_token.clone(),
         Session {
@@ -708,7 +741,7 @@ fn refresh(s: &Shared, form: &[(String, String)]) -> Response {
     let requested = nonempty(form, "scope")
         .map(scope_tokens)
         .filter(|r| !r.is_empty());
-    let session = {
+    let (session, reuse) = {
         // Checked and rotated under one lock: of two concurrent uses, only one wins.
         let mut store = lock(&s.refresh_tokens);
         let Some(session) = store.get(old).cloned() else {
@@ -724,11 +757,19 @@ fn refresh(s: &Shared, form: &[(String, String)]) -> Response {
                 "the requested scope exceeds the scope originally granted",
             );
         }
-        store.remove(old);
-        session
+        // Drift: the same refresh token comes back and stays valid.
+        if s.config.drifting("td-refresh-not-rotated") {
+            (session, Some(old.to_string()))
+        } else {
+            // Drift: a new refresh token, but the old one is kept.
+            if !s.config.drifting("td-refresh-replay-accepted") {
+                store.remove(old);
+            }
+            (session, None)
+        }
     };
     let scope = requested.unwrap_or_else(|| session.scope.clone());
-    session_tokens(s, scope, session.scope, session.sid, None)
+    session_tokens(s, scope, session.scope, session.sid, None, reuse)
 }
 
 #[cfg(test)]

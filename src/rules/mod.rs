@@ -1,7 +1,16 @@
 //! The OAuth rule library: named rule sets referenced from suites, each rule with an id, a level
 //! and the clause it comes from. Rules read their context from the exchange, so suites don't repeat it.
 
+pub mod jwt;
+mod miaw;
 mod oauth2;
+mod oauth2_endpoints;
+mod oauth2_jwt;
+mod oauth2_probes;
+mod salesforce;
+mod talkdesk;
+#[cfg(test)]
+mod testutil;
 
 use crate::check::{Finding, Level};
 use crate::http::{Received, Sent};
@@ -69,7 +78,37 @@ pub struct RuleSet {
     pub deviations: &'static [&'static str],
 }
 
-static SETS: &[&RuleSet] = &[&oauth2::TOKEN_RESPONSE, &oauth2::ERROR_RESPONSE];
+static SETS: &[&RuleSet] = &[
+    &oauth2::TOKEN_RESPONSE,
+    &oauth2::ERROR_RESPONSE,
+    &oauth2_probes::REFRESH_RESPONSE,
+    &oauth2_probes::REPLAY_REFUSED,
+    &oauth2_probes::PASSWORD_GRANT_REFUSED,
+    &oauth2_probes::PKCE_REFUSED,
+    &oauth2_endpoints::REVOCATION_RESPONSE,
+    &oauth2_endpoints::REVOCATION_INVALID_TOKEN,
+    &oauth2_endpoints::REVOCATION_ERROR_RESPONSE,
+    &oauth2_endpoints::INTROSPECTION_RESPONSE,
+    &oauth2_endpoints::INTROSPECTION_AUTH_REQUIRED,
+    &oauth2_endpoints::TOKEN_EXCHANGE_RESPONSE,
+    &oauth2_endpoints::TOKEN_EXCHANGE_REFUSED,
+    &oauth2_probes::BEARER_CHALLENGE,
+    &oauth2_jwt::JWT_ACCESS_TOKEN,
+    &oauth2_jwt::ID_TOKEN,
+    &talkdesk::TOKEN_RESPONSE,
+    &talkdesk::REFRESH_RESPONSE,
+    &talkdesk::ERROR_RESPONSE,
+    &salesforce::TOKEN_RESPONSE,
+    &salesforce::REFRESH_RESPONSE,
+    &salesforce::ERROR_RESPONSE,
+    &salesforce::REVOCATION_RESPONSE,
+    &salesforce::REVOCATION_INVALID_TOKEN,
+    &salesforce::INTROSPECTION_RESPONSE,
+    &miaw::ACCESS_TOKEN_RESPONSE,
+    &miaw::AUTHENTICATED_ACCESS_TOKEN,
+    &miaw::CONTINUATION_RESPONSE,
+    &miaw::ERROR_RESPONSE,
+];
 
 pub fn sets() -> &'static [&'static RuleSet] {
     SETS

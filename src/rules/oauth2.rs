@@ -10,6 +10,8 @@ const RFC6749_5_1: &str = "https://www.rfc-editor.org/rfc/rfc6749#section-5.1";
 const RFC6749_5_2: &str = "https://www.rfc-editor.org/rfc/rfc6749#section-5.2";
 const RFC6749_4_4_3: &str = "https://www.rfc-editor.org/rfc/rfc6749#section-4.4.3";
 const RFC6749_3_3: &str = "https://www.rfc-editor.org/rfc/rfc6749#section-3.3";
+const RFC6749_A_12: &str = "https://www.rfc-editor.org/rfc/rfc6749#appendix-A.12";
+const RFC6749_10_10: &str = "https://www.rfc-editor.org/rfc/rfc6749#section-10.10";
 
 /// Seconds in a year: a larger `expires_in` is most likely milliseconds.
 const ONE_YEAR: u64 = 31_536_000;
@@ -28,6 +30,11 @@ pub static TOKEN_RESPONSE: RuleSet = RuleSet {
         &SCOPE,
         &SCOPE_NOT_WIDER,
         &NO_REFRESH_TOKEN_ON_CLIENT_CREDENTIALS,
+        &TOKEN_CHARSET,
+        &TOKEN_ENTROPY,
+        &super::oauth2_jwt::AT_JWT_ALG,
+        &super::oauth2_jwt::AT_JWT_CLAIMS,
+        &super::oauth2_jwt::ID_TOKEN_CLAIMS,
     ],
     deviations: &[],
 };
@@ -45,11 +52,11 @@ pub static ERROR_RESPONSE: RuleSet = RuleSet {
     deviations: &[],
 };
 
-fn success(r: &Received) -> bool {
+pub(super) fn success(r: &Received) -> bool {
     (200..300).contains(&r.status)
 }
 
-fn is_json_media_type(r: &Received) -> bool {
+pub(super) fn is_json_media_type(r: &Received) -> bool {
     r.header("content-type")
         .map(|ct| {
             let essence = ct
@@ -63,11 +70,11 @@ fn is_json_media_type(r: &Received) -> bool {
         .unwrap_or(false)
 }
 
-fn body_member<'a>(r: &'a Received, name: &str) -> Option<&'a Value> {
+pub(super) fn body_member<'a>(r: &'a Received, name: &str) -> Option<&'a Value> {
     r.json.as_ref().and_then(|b| b.get(name))
 }
 
-fn describe(v: &Value) -> String {
+pub(super) fn describe(v: &Value) -> String {
     match v {
         Value::String(s) => format!("{s:?} (a string)"),
         Value::Number(n) => format!("{n} (a number)"),
@@ -75,7 +82,7 @@ fn describe(v: &Value) -> String {
     }
 }
 
-fn not_json_object(r: &Received) -> Option<Violation> {
+pub(super) fn not_json_object(r: &Received) -> Option<Violation> {
     match &r.json {
         Some(Value::Object(_)) => None,
         _ => Some(
@@ -255,7 +262,7 @@ pub static PRAGMA: Rule = Rule {
     },
 };
 
-fn scope_tokens(s: &str) -> Vec<&str> {
+pub(super) fn scope_tokens(s: &str) -> Vec<&str> {
     s.split(' ').filter(|t| !t.is_empty()).collect()
 }
 
@@ -354,7 +361,76 @@ pub static NO_REFRESH_TOKEN_ON_CLIENT_CREDENTIALS: Rule = Rule {
     },
 };
 
-const REGISTERED_ERRORS: &[&str] = &[
+/// "(a 43-character token)": how messages mention a token without showing it.
+pub(super) fn token_summary(t: &str) -> String {
+    format!("(a {}-character token)", t.chars().count())
+}
+
+pub static TOKEN_CHARSET: Rule = Rule {
+    id: "RFC6749-A.12-token-charset",
+    level: Level::Must,
+    source: RFC6749_A_12,
+    title: "access_token and refresh_token use only printable ASCII (VSCHAR)",
+    explain: "RFC 6749 Appendix A.12 and A.17: access-token and refresh-token = 1*VSCHAR, that is %x20-7E. \
+              A token with control characters, line breaks or non-ASCII bytes breaks the Authorization \
+              header and form encoding on the client.",
+    check: |x| {
+        let r = x.received;
+        if !success(r) {
+            return vec![];
+        }
+        let mut out = Vec::new();
+        for name in ["access_token", "refresh_token"] {
+            if let Some(Value::String(t)) = body_member(r, name) {
+                if let Some(c) = t.chars().find(|c| !(' '..='~').contains(c)) {
+                    out.push(
+                        Violation::new(format!(
+                            "{name} {} contains U+{:04X}; RFC 6749 Appendix A allows only %x20-7E",
+                            token_summary(t),
+                            c as u32
+                        ))
+                        .expected("printable ASCII (%x20-7E)")
+                        .at(format!("$.{name}")),
+                    );
+                }
+            }
+        }
+        out
+    },
+};
+
+/// Below this an access token can hardly carry 128 bits, even as raw printable ASCII.
+const MIN_TOKEN_CHARS: usize = 16;
+
+pub static TOKEN_ENTROPY: Rule = Rule {
+    id: "RFC6749-10.10-token-entropy",
+    level: Level::Should,
+    source: RFC6749_10_10,
+    title: "the access token is long enough to be unguessable",
+    explain: "RFC 6749 §10.10: the probability of an attacker guessing generated tokens MUST be less than \
+              or equal to 2^(-128) and SHOULD be less than or equal to 2^(-160). A token shorter than 16 \
+              characters cannot carry 128 bits of randomness, so it is guessable by construction.",
+    check: |x| {
+        let r = x.received;
+        if !success(r) {
+            return vec![];
+        }
+        match body_member(r, "access_token") {
+            Some(Value::String(t)) if !t.is_empty() && t.chars().count() < MIN_TOKEN_CHARS => {
+                vec![Violation::new(format!(
+                    "the access token is only {} characters long; it cannot carry 128 bits of randomness",
+                    t.chars().count()
+                ))
+                .expected(format!("at least {MIN_TOKEN_CHARS} characters"))
+                .actual(token_summary(t))
+                .at("$.access_token")]
+            }
+            _ => vec![],
+        }
+    },
+};
+
+pub(super) const REGISTERED_ERRORS: &[&str] = &[
     // RFC 6749 §5.2
     "invalid_request",
     "invalid_client",
@@ -375,11 +451,11 @@ const REGISTERED_ERRORS: &[&str] = &[
     "insufficient_scope",
 ];
 
-fn is_error(r: &Received) -> bool {
+pub(super) fn is_error(r: &Received) -> bool {
     (400..600).contains(&r.status)
 }
 
-fn error_code(r: &Received) -> Option<&str> {
+pub(super) fn error_code(r: &Received) -> Option<&str> {
     body_member(r, "error").and_then(Value::as_str)
 }
 
@@ -560,7 +636,7 @@ mod tests {
                 ("cache-control", "no-store"),
                 ("pragma", "no-cache"),
             ],
-            serde_json::json!({"access_token": "a", "token_type": "Bearer", "expires_in": 600, "scope": "a b"}),
+            serde_json::json!({"access_token": "abcdefghijklmnopqrstuvwxyz", "token_type": "Bearer", "expires_in": 600, "scope": "a b"}),
         )
     }
 
@@ -643,6 +719,23 @@ mod tests {
             (
                 &NO_REFRESH_TOKEN_ON_CLIENT_CREDENTIALS,
                 with(&|r| set_body(r, serde_json::json!({"refresh_token": "r"}))),
+            ),
+            (
+                &TOKEN_CHARSET,
+                with(&|r| {
+                    set_body(
+                        r,
+                        serde_json::json!({"access_token": "abc\ndefghijklmnopq"}),
+                    )
+                }),
+            ),
+            (
+                &TOKEN_CHARSET,
+                with(&|r| set_body(r, serde_json::json!({"refresh_token": "r\u{e9}"}))),
+            ),
+            (
+                &TOKEN_ENTROPY,
+                with(&|r| set_body(r, serde_json::json!({"access_token": "short"}))),
             ),
         ];
         for (rule, r) in cases {

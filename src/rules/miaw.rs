@@ -1,0 +1,418 @@
+//! Salesforce Messaging for In-App and Web (MIAW) authorization API: access tokens for guests and
+//! verified users, continuation tokens, and errors (api-contracts.md §1).
+
+use serde_json::Value;
+
+use super::jwt;
+use super::oauth2::{body_member, describe, success, token_summary};
+use super::{Rule, RuleSet, Violation};
+use crate::check::Level;
+use crate::http::Received;
+
+const MIAW_REF: &str = "https://developer.salesforce.com/docs/service/messaging-api/references/miaw-api-reference?meta=generateAccessTokenForAuthenticatedUser";
+const MIAW_GUIDE: &str =
+    "https://developer.salesforce.com/docs/service/messaging-api/guide/authorization.html";
+const MIAW_SAMPLE: &str =
+    "https://github.com/Salesforce-Async-Messaging/messaging-web-api-sample-app";
+
+pub static ACCESS_TOKEN_RESPONSE: RuleSet = RuleSet {
+    name: "miaw.access-token-response",
+    summary:
+        "a MIAW access-token answer: a JWS accessToken, lastEventId and context; errors as JSON",
+    rules: &[
+        &ACCESS_TOKEN_JWT,
+        &LAST_EVENT_ID,
+        &CONTEXT_CONFIGURATION,
+        &DEPLOYMENT_TYPE,
+        &ERROR_JSON,
+    ],
+    deviations: &[],
+};
+
+pub static AUTHENTICATED_ACCESS_TOKEN: RuleSet = RuleSet {
+    name: "miaw.authenticated-access-token",
+    summary: "miaw.access-token-response for a verified user, never silently an anonymous subject",
+    rules: &[
+        &ACCESS_TOKEN_JWT,
+        &LAST_EVENT_ID,
+        &CONTEXT_CONFIGURATION,
+        &DEPLOYMENT_TYPE,
+        &AUTH_NOT_ANON,
+        &ERROR_JSON,
+    ],
+    deviations: &[],
+};
+
+pub static CONTINUATION_RESPONSE: RuleSet = RuleSet {
+    name: "miaw.continuation-response",
+    summary: "a MIAW continuation token: a JWS with the sub and exp of the token it continues",
+    rules: &[
+        &ACCESS_TOKEN_JWT,
+        &LAST_EVENT_ID,
+        &CONTINUATION_KEEPS_SUB_EXP,
+        &ERROR_JSON,
+        &super::oauth2_probes::BEARER_401_CHALLENGE,
+        &super::oauth2_probes::BEARER_ERROR_STATUS,
+    ],
+    deviations: &[],
+};
+
+pub static ERROR_RESPONSE: RuleSet = RuleSet {
+    name: "miaw.error-response",
+    summary: "a MIAW 4xx is a JSON object",
+    rules: &[&ERROR_JSON],
+    deviations: &[],
+};
+
+fn access_token(r: &Received) -> Option<&Value> {
+    body_member(r, "accessToken")
+}
+
+pub static ACCESS_TOKEN_JWT: Rule = Rule {
+    id: "MIAW-access-token-jwt",
+    level: Level::Must,
+    source: MIAW_REF,
+    title: "accessToken is a three-part JWS whose payload has sub and exp",
+    explain: "MIAW: accessToken is a JWT that the client sends as a bearer token to the messaging API; the \
+              official sample app decodes it. It must be a compact JWS (header.payload.signature) whose \
+              header and payload decode and whose payload names the subject (sub) and expiry (exp).",
+    check: |x| {
+        let r = x.received;
+        if !success(r) {
+            return vec![];
+        }
+        let token = match access_token(r) {
+            Some(Value::String(t)) => t,
+            Some(other) => {
+                return vec![Violation::new(format!("accessToken is {}, expected a JWT string", describe(other)))
+                    .at("$.accessToken")]
+            }
+            None => {
+                return vec![Violation::new("accessToken is missing")
+                    .expected("a JWT")
+                    .at("$.accessToken")]
+            }
+        };
+        let jws = match jwt::decode(token) {
+            Ok(j) => j,
+            Err(why) => {
+                return vec![Violation::new(format!(
+                    "accessToken {} is not a JWT: {why}",
+                    token_summary(token)
+                ))
+                .expected("header.payload.signature (base64url JSON)")
+                .at("$.accessToken")]
+            }
+        };
+        let mut out = Vec::new();
+        if token.rsplit('.').next().is_none_or(str::is_empty) {
+            out.push(Violation::new("accessToken has no signature part").at("$.accessToken"));
+        }
+        let absent: Vec<&str> = ["sub", "exp"]
+            .into_iter()
+            .filter(|c| jws.claim(c).is_none_or(Value::is_null))
+            .collect();
+        if !absent.is_empty() {
+            out.push(
+                Violation::new(format!("the accessToken payload lacks {}", absent.join(" and ")))
+                    .expected("sub and exp claims")
+                    .at("$.accessToken"),
+            );
+        }
+        out
+    },
+};
+
+pub static LAST_EVENT_ID: Rule = Rule {
+    id: "MIAW-last-event-id",
+    level: Level::Must,
+    source: MIAW_SAMPLE,
+    title: "lastEventId is present, a string",
+    explain: "MIAW: the token answer carries lastEventId, which the client sends as Last-Event-ID when it \
+              opens the server-sent event stream; without it the client cannot resume without losing events.",
+    check: |x| {
+        let r = x.received;
+        if !success(r) {
+            return vec![];
+        }
+        match body_member(r, "lastEventId") {
+            Some(Value::String(_)) => vec![],
+            Some(other) => vec![Violation::new(format!("lastEventId is {}; expected a string", describe(other)))
+                .at("$.lastEventId")],
+            None => vec![Violation::new("lastEventId is missing")
+                .expected("a string")
+                .at("$.lastEventId")],
+        }
+    },
+};
+
+fn context_member<'a>(r: &'a Received, name: &str) -> Option<&'a Value> {
+    body_member(r, "context").and_then(|c| c.get(name))
+}
+
+pub static CONTEXT_CONFIGURATION: Rule = Rule {
+    id: "MIAW-context-configuration",
+    level: Level::Must,
+    source: MIAW_GUIDE,
+    title: "context.configuration is an object",
+    explain: "MIAW: both token endpoints return context.configuration (with embeddedServiceConfig: forms, \
+              choice lists) that the client renders the chat with.",
+    check: |x| {
+        let r = x.received;
+        if !success(r) {
+            return vec![];
+        }
+        match context_member(r, "configuration") {
+            Some(Value::Object(_)) => vec![],
+            Some(other) => vec![Violation::new(format!(
+                "context.configuration is {}; expected an object",
+                describe(other)
+            ))
+            .at("$.context.configuration")],
+            None => vec![Violation::new("context.configuration is missing")
+                .expected("an object")
+                .at("$.context.configuration")],
+        }
+    },
+};
+
+pub static DEPLOYMENT_TYPE: Rule = Rule {
+    id: "MIAW-deployment-type",
+    level: Level::Must,
+    source: MIAW_REF,
+    title: "context.deploymentType is \"api\"",
+    explain: "MIAW: a Custom Client deployment, the only kind this API serves, is reported as deploymentType \
+              \"api\" in the response. Any other value means the token belongs to another kind of deployment.",
+    check: |x| {
+        let r = x.received;
+        if !success(r) {
+            return vec![];
+        }
+        match context_member(r, "deploymentType") {
+            Some(Value::String(s)) if s == "api" => vec![],
+            Some(other) => vec![Violation::new(format!(
+                "context.deploymentType is {}; expected \"api\"",
+                describe(other)
+            ))
+            .expected("api")
+            .at("$.context.deploymentType")],
+            None => vec![Violation::new("context.deploymentType is missing")
+                .expected("api")
+                .at("$.context.deploymentType")],
+        }
+    },
+};
+
+pub static AUTH_NOT_ANON: Rule = Rule {
+    id: "MIAW-auth-not-anon",
+    level: Level::Must,
+    source: MIAW_REF,
+    title: "a verified user's token has an /AUTH/ subject, never /ANON/",
+    explain: "MIAW: context.endUser.subject names the user as v2/iamessage/AUTH/{keyset}/uid:{sub} for a \
+              verified user and …/ANON/… for a guest. The authenticated endpoint is reported to answer a \
+              failed verification with 200 and an anonymous token; a client that does not look would treat \
+              a guest as the verified user. Apply to answers of POST …/authenticated/access-token.",
+    check: |x| {
+        let r = x.received;
+        if !success(r) {
+            return vec![];
+        }
+        let subject = body_member(r, "context")
+            .and_then(|c| c.get("endUser"))
+            .and_then(|u| u.get("subject"))
+            .and_then(Value::as_str);
+        match subject {
+            Some(s) if s.contains("/AUTH/") && !s.contains("/ANON/") => vec![],
+            Some(s) if s.contains("/ANON/") => vec![Violation::new(
+                "the authenticated endpoint answered with an anonymous (/ANON/) subject: verification failed silently",
+            )
+            .expected("a subject containing /AUTH/")
+            .actual(s.to_string())
+            .at("$.context.endUser.subject")],
+            Some(s) => vec![Violation::new("the subject is not a verified (/AUTH/) subject")
+                .expected("a subject containing /AUTH/")
+                .actual(s.to_string())
+                .at("$.context.endUser.subject")],
+            None => vec![Violation::new("context.endUser.subject is missing, so the token cannot be shown to be a verified user's")
+                .expected("a subject containing /AUTH/")
+                .at("$.context.endUser.subject")],
+        }
+    },
+};
+
+pub static CONTINUATION_KEEPS_SUB_EXP: Rule = Rule {
+    id: "MIAW-continuation-keeps-sub-exp",
+    level: Level::Must,
+    source: MIAW_REF,
+    title: "a continuation token keeps the sub and exp of the token it continues",
+    explain: "MIAW: the continuation access token \"doesn't extend the JWT expiration time\" and keeps the \
+              subject (it gets a new clientId). A later exp would let a token live for ever by continuing \
+              it; another sub would hand the conversation to someone else. Compares the accessToken with \
+              the bearer token that was sent; skipped if that one does not decode.",
+    check: |x| {
+        let (s, r) = (x.sent, x.received);
+        if !success(r) {
+            return vec![];
+        }
+        let Some(old) = s.bearer_token.as_deref().and_then(|t| jwt::decode(t).ok()) else {
+            return vec![];
+        };
+        let Some(new) = access_token(r).and_then(Value::as_str).and_then(|t| jwt::decode(t).ok()) else {
+            // MIAW-access-token-jwt reports it.
+            return vec![];
+        };
+        let mut out = Vec::new();
+        for claim in ["sub", "exp"] {
+            let (a, b) = (old.claim(claim), new.claim(claim));
+            if a != b {
+                let show = |v: Option<&Value>| v.map_or("(none)".to_string(), Value::to_string);
+                let msg = if claim == "exp" {
+                    "the continuation token's exp differs from the original's: continuation must not extend the expiry"
+                } else {
+                    "the continuation token's sub differs from the original's: it names another user"
+                };
+                let mut v = Violation::new(msg).at("$.accessToken");
+                // exp is a timestamp and safe to show; sub identifies a user, keep it out.
+                if claim == "exp" {
+                    v = v.expected(show(a)).actual(show(b));
+                }
+                out.push(v);
+            }
+        }
+        out
+    },
+};
+
+pub static ERROR_JSON: Rule = Rule {
+    id: "MIAW-error-json",
+    level: Level::Must,
+    source: MIAW_SAMPLE,
+    title: "a 4xx is a JSON object",
+    explain: "MIAW: the official sample parses an error body as JSON (falling back to message). An HTML page \
+              or plain text on a 4xx leaves the client without a reason to show.",
+    check: |x| {
+        let r = x.received;
+        if !(400..500).contains(&r.status) || matches!(r.json, Some(Value::Object(_))) {
+            return vec![];
+        }
+        vec![Violation::new(format!("the {} error body is not a JSON object", r.status))
+            .expected("a JSON object")
+            .actual(crate::redact::preview_body(&r.body))]
+    },
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::jwt::encode_for_test;
+    use crate::rules::testutil::*;
+    use serde_json::json;
+
+    fn jws(sub: &str, exp: u64) -> String {
+        encode_for_test(&json!({"alg": "RS256"}), &json!({"sub": sub, "exp": exp}))
+    }
+
+    fn token(at: &str, subject: &str) -> Received {
+        json(
+            200,
+            json!({
+                "accessToken": at,
+                "lastEventId": "0",
+                "context": {
+                    "configuration": {"embeddedServiceConfig": {}},
+                    "deploymentType": "api",
+                    "endUser": {"subject": subject},
+                },
+            }),
+        )
+    }
+
+    #[test]
+    fn conforming_answers_pass_their_sets() {
+        let s = sent(&[], false);
+        let r = token(&jws("u", 9), "v2/iamessage/AUTH/k/uid:u");
+        for rule in AUTHENTICATED_ACCESS_TOKEN
+            .rules
+            .iter()
+            .chain(ACCESS_TOKEN_RESPONSE.rules)
+        {
+            passes(rule, &s, &r);
+        }
+        let s = bearer(&jws("u", 9));
+        for rule in CONTINUATION_RESPONSE.rules {
+            passes(rule, &s, &r);
+        }
+    }
+
+    #[test]
+    fn access_token_jwt() {
+        let s = sent(&[], false);
+        fails(&ACCESS_TOKEN_JWT, &s, &token("not-a-jwt", "x"));
+        fails(
+            &ACCESS_TOKEN_JWT,
+            &s,
+            &token(
+                &encode_for_test(&json!({"alg": "RS256"}), &json!({"sub": "u"})),
+                "x",
+            ),
+        );
+        fails(
+            &ACCESS_TOKEN_JWT,
+            &s,
+            &json(200, json!({"lastEventId": "0"})),
+        );
+        let unsigned = jws("u", 9)
+            .rsplit_once('.')
+            .map(|(a, _)| format!("{a}."))
+            .unwrap();
+        fails(&ACCESS_TOKEN_JWT, &s, &token(&unsigned, "x"));
+    }
+
+    #[test]
+    fn last_event_id_context_and_deployment() {
+        let s = sent(&[], false);
+        let bare = json(
+            200,
+            json!({"accessToken": jws("u", 1), "context": {"configuration": "x", "deploymentType": "web"}}),
+        );
+        fails(&LAST_EVENT_ID, &s, &bare);
+        fails(&CONTEXT_CONFIGURATION, &s, &bare);
+        fails(&DEPLOYMENT_TYPE, &s, &bare);
+        fails(&LAST_EVENT_ID, &s, &json(200, json!({"lastEventId": 5})));
+    }
+
+    #[test]
+    fn auth_not_anon() {
+        let s = sent(&[], false);
+        fails(
+            &AUTH_NOT_ANON,
+            &s,
+            &token(&jws("u", 1), "v2/iamessage/ANON/k/uid:u"),
+        );
+        fails(&AUTH_NOT_ANON, &s, &json(200, json!({"accessToken": "x"})));
+        passes(&AUTH_NOT_ANON, &s, &json(401, json!({"message": "no"})));
+    }
+
+    #[test]
+    fn continuation_keeps_sub_and_exp() {
+        let s = bearer(&jws("u", 100));
+        fails(&CONTINUATION_KEEPS_SUB_EXP, &s, &token(&jws("u", 200), "x"));
+        fails(&CONTINUATION_KEEPS_SUB_EXP, &s, &token(&jws("v", 100), "x"));
+        passes(
+            &CONTINUATION_KEEPS_SUB_EXP,
+            &bearer("opaque"),
+            &token(&jws("v", 100), "x"),
+        );
+    }
+
+    #[test]
+    fn error_json() {
+        let s = sent(&[], false);
+        passes(&ERROR_JSON, &s, &json(401, json!({"message": "no"})));
+        let mut html = received(400, &[("content-type", "text/html")], json!(null));
+        html.json = None;
+        html.body = b"<html>".to_vec();
+        fails(&ERROR_JSON, &s, &html);
+        fails(&ERROR_JSON, &s, &json(400, json!(["x"])));
+    }
+}
