@@ -1,7 +1,7 @@
 //! The command line: parse, call the library, map every error to an exit code
 //! (0 all passed, 1 a case failed, 2 a bad suite, spec, target or flag).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -196,11 +196,16 @@ async fn run(args: RunArgs) -> Result<ExitCode, ConfigError> {
         })
         .collect();
     let base_redactor = runner.redactor();
-    let on_interrupt = runner.clone();
+    let colour = report::console::colour_wanted(std::io::stdout().is_terminal());
+    let against_mock = mock_server.is_some();
+    let bar = progress_bar(ids.len(), against_mock);
+    let on_interrupt = (runner.clone(), bar.clone());
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            tell!("\ninterrupted: finishing the cases in flight, then writing reports");
-            on_interrupt.cancel();
+            on_interrupt.1.suspend(|| {
+                tell!("\ninterrupted: finishing the cases in flight, then writing reports")
+            });
+            on_interrupt.0.cancel();
         }
     });
     say!(
@@ -212,23 +217,38 @@ async fn run(args: RunArgs) -> Result<ExitCode, ConfigError> {
         .run_all(&ids, args.jobs, |o| {
             let mut r = base_redactor.clone();
             r.extend(o.sensitive.iter().map(String::as_str));
-            let line = report::console::case_line(o);
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{}", r.scrub(&line));
+            let line = r.scrub(&report::console::case_line(o)).into_owned();
+            let line = if colour {
+                report::console::paint(&line)
+            } else {
+                line
+            };
+            bar.suspend(|| {
+                let _ = writeln!(std::io::stdout().lock(), "{line}");
+            });
+            bar.inc(1);
         })
         .await;
+    bar.finish_and_clear();
     if let Some(server) = mock_server {
         server.stop().await;
     }
     let redactor = report::run_redactor(&base_redactor, &report);
-    let _ = write!(
-        std::io::stdout().lock(),
-        "{}",
-        redactor.scrub(&report::console::summary(&report))
-    );
+    let closing = redactor
+        .scrub(&report::console::summary(&report))
+        .into_owned();
+    let closing = if colour {
+        report::console::paint(&closing)
+    } else {
+        closing
+    };
+    let _ = write!(std::io::stdout().lock(), "{closing}");
     match report::write_all(&args.report_dir, &report, &redactor) {
         Ok(paths) => {
-            let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            let names: Vec<String> = paths
+                .iter()
+                .map(|p| redactor.scrub(&p.display().to_string()).into_owned())
+                .collect();
             say!("reports: {}", names.join(", "));
         }
         Err(e) => {
@@ -252,6 +272,25 @@ async fn run(args: RunArgs) -> Result<ExitCode, ConfigError> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// A bar on stderr for long runs (many cases, or a real target's latency) when stderr is a
+/// terminal; hidden otherwise, so logs and pipes get only the case lines.
+fn progress_bar(cases: usize, against_mock: bool) -> indicatif::ProgressBar {
+    let long = cases > 200 || !against_mock;
+    if !(long && std::io::stderr().is_terminal()) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(cases as u64),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{elapsed_precise} [{wide_bar}] {pos}/{len} cases, {eta} left",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
 }
 
 fn list(args: SuiteArgs) -> Result<ExitCode, ConfigError> {

@@ -85,6 +85,16 @@ fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error
 }
 
 impl CaseOutcome {
+    /// Passed, but only after a retried attempt (transport error, 5xx, 429).
+    pub fn is_flaky(&self) -> bool {
+        self.status == Status::Passed && !self.retries.is_empty()
+    }
+
+    /// Attempts in all, when any was retried.
+    pub fn tries(&self) -> Option<usize> {
+        (!self.retries.is_empty()).then(|| self.retries.len() + 1)
+    }
+
     /// Findings that fail the case.
     pub fn failures(&self, strict: bool) -> impl Iterator<Item = &Finding> {
         self.findings.iter().filter(move |f| fails(f.level, strict))
@@ -123,6 +133,8 @@ pub struct Counts {
     pub errored: usize,
     pub skipped: usize,
     pub warnings: usize,
+    /// Passed after a retried attempt (also counted in `passed`).
+    pub flaky: usize,
 }
 
 impl RunReport {
@@ -136,6 +148,7 @@ impl RunReport {
                 Status::Skipped => c.skipped += 1,
             }
             c.warnings += o.warnings(self.strict).count();
+            c.flaky += usize::from(o.is_flaky());
         }
         c
     }

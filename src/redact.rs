@@ -2,14 +2,17 @@
 //! raw, Basic, URL-encoded and JSON-escaped forms) over every text a report writes.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
 use aho_corasick::AhoCorasick;
 use base64::Engine;
+use regex::Regex;
 use serde_json::Value;
 
 pub const MASK: &str = "[redacted]";
 
-/// Field, parameter and capture names whose values are credentials.
+/// Field, parameter and capture names whose values are credentials (compared lower-cased, so
+/// `accessToken` and `customerIdentityToken` are covered too).
 const SENSITIVE: &[&str] = &[
     "access_token",
     "refresh_token",
@@ -20,6 +23,7 @@ const SENSITIVE: &[&str] = &[
     "password",
     "code",
     "code_verifier",
+    "codeverifier",
     "accesstoken",
     "customeridentitytoken",
     "subject_token",
@@ -28,11 +32,19 @@ const SENSITIVE: &[&str] = &[
     "signature",
     "secret",
     "authorization",
+    "api_key",
+    "apikey",
+    "cookie",
+    "set-cookie",
 ];
 
 pub fn is_sensitive_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
-    SENSITIVE.contains(&k.as_str()) || k.ends_with("_token") || k.ends_with("secret")
+    SENSITIVE.contains(&k.as_str())
+        || k.ends_with("token")
+        || k.ends_with("secret")
+        || k.ends_with("assertion")
+        || k.ends_with("password")
 }
 
 /// The last member name of a JSONPath or pointer (`$.a.access_token`, `/a/0/code`).
@@ -42,28 +54,110 @@ fn last_key(path: &str) -> &str {
         .unwrap_or(path)
 }
 
-/// A copy of `value` with the values of sensitive members masked, at any depth.
+/// The header and claims of a JWS (or the header of a JWE), when `text` is a JWT.
+pub fn decode_jwt(text: &str) -> Option<(Value, Option<Value>)> {
+    let parts: Vec<&str> = text.trim().split('.').collect();
+    if !matches!(parts.len(), 3 | 5) || !parts[0].starts_with("eyJ") {
+        return None;
+    }
+    let decode = |part: &str| -> Option<Value> {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part.trim_end_matches('='))
+            .ok()?;
+        serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .filter(Value::is_object)
+    };
+    let header = decode(parts[0])?;
+    header.get("alg")?;
+    // A JWE's second part is an encrypted key, not claims.
+    let claims = (parts.len() == 3).then(|| decode(parts[1])).flatten();
+    Some((mask_json(&header), claims.as_ref().map(mask_json)))
+}
+
+/// What a report shows for a JWT: its decoded header and claims, never the token or signature.
+fn jwt_view(header: Value, claims: Option<Value>) -> Value {
+    let mut jwt = serde_json::Map::new();
+    jwt.insert("header".into(), header);
+    if let Some(c) = claims {
+        jwt.insert("claims".into(), c);
+    }
+    jwt.insert("signature".into(), Value::String(MASK.into()));
+    let mut outer = serde_json::Map::new();
+    outer.insert("jwt (redacted, decoded)".into(), Value::Object(jwt));
+    Value::Object(outer)
+}
+
+/// A copy of `value` with the values of sensitive members masked, at any depth. A JWT, under
+/// any name, becomes its decoded header and claims.
 pub fn mask_json(value: &Value) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| {
-                    let v = if is_sensitive_key(k) && !v.is_null() && !v.is_boolean() {
-                        Value::String(MASK.into())
-                    } else {
-                        mask_json(v)
+                    let v = match v {
+                        Value::String(s) => match decode_jwt(s) {
+                            Some((h, c)) => jwt_view(h, c),
+                            None if is_sensitive_key(k) => Value::String(MASK.into()),
+                            None => Value::String(mask_params(s).into_owned()),
+                        },
+                        _ if is_sensitive_key(k) && !v.is_null() && !v.is_boolean() => {
+                            Value::String(MASK.into())
+                        }
+                        _ => mask_json(v),
                     };
                     (k.clone(), v)
                 })
                 .collect(),
         ),
         Value::Array(items) => Value::Array(items.iter().map(mask_json).collect()),
+        Value::String(s) => match decode_jwt(s) {
+            Some((h, c)) => jwt_view(h, c),
+            None => Value::String(mask_params(s).into_owned()),
+        },
         other => other.clone(),
+    }
+}
+
+/// `name=value` pairs (query strings, fragments, form bodies) whose name is a credential.
+static PARAM: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"(^|[?&#;\s])([A-Za-z_][A-Za-z0-9_.\-]*)=([^&#\s\x22'<>]+)").ok());
+
+/// Anything shaped like a JWS: `eyJ` header, payload, signature.
+static JWT: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(r"eyJ[A-Za-z0-9_\-]{6,}\.[A-Za-z0-9_\-]{2,}\.[A-Za-z0-9_\-]*").ok()
+});
+
+/// Masks the values of credential-named parameters in a URL, query or form body.
+pub fn mask_params(text: &str) -> Cow<'_, str> {
+    let Some(re) = PARAM.as_ref() else {
+        return Cow::Borrowed(text);
+    };
+    if !text.contains('=') {
+        return Cow::Borrowed(text);
+    }
+    re.replace_all(text, |c: &regex::Captures| {
+        if is_sensitive_key(&c[2]) && &c[3] != MASK {
+            format!("{}{}={MASK}", &c[1], &c[2])
+        } else {
+            c[0].to_string()
+        }
+    })
+}
+
+/// A JWT as one line: `[redacted JWT] header {...} claims {...}`.
+fn jwt_line(header: &Value, claims: Option<&Value>) -> String {
+    match claims {
+        Some(c) => format!("[redacted JWT] header {header} claims {c}"),
+        None => format!("[redacted JWT] header {header}"),
     }
 }
 
 /// A value found at `path`, for display: masked when the path names a credential, and kept short.
 pub fn render_value(path: &str, value: &Value) -> String {
+    if let Some((h, c)) = value.as_str().and_then(decode_jwt) {
+        return shorten(&jwt_line(&h, c.as_ref()), 600);
+    }
     if is_sensitive_key(last_key(path)) && (value.is_string() || value.is_number()) {
         return MASK.to_string();
     }
@@ -81,14 +175,17 @@ pub fn render_header(name: &str, value: &Value) -> String {
     {
         return MASK.to_string();
     }
-    shorten(&text, 300)
+    if let Some((h, c)) = decode_jwt(&text) {
+        return shorten(&jwt_line(&h, c.as_ref()), 600);
+    }
+    shorten(&mask_params(&text), 300)
 }
 
 /// The start of a body that is not JSON, for a one-line reason.
 pub fn preview_body(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(400)]);
     let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    shorten(&one_line, 120)
+    shorten(&mask_jwts(&mask_params(&one_line)), 120)
 }
 
 pub fn shorten(text: &str, max: usize) -> String {
@@ -137,13 +234,31 @@ impl Redactor {
         self.extend([encoded.as_str()]);
     }
 
+    /// Masks every known value in every encoding, then any JWT and credential-named parameter
+    /// the run did not know of (a token under an unexpected name, a code in a redirect).
     pub fn scrub<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        match &self.matcher {
+        let known = match &self.matcher {
             Some(m) if m.is_match(text) => {
                 Cow::Owned(m.replace_all(text, &vec![MASK; self.needles.len()]))
             }
             _ => Cow::Borrowed(text),
+        };
+        let jwts = match mask_jwts(&known) {
+            Cow::Borrowed(_) => known,
+            Cow::Owned(s) => Cow::Owned(s),
+        };
+        match mask_params(&jwts) {
+            Cow::Borrowed(_) => jwts,
+            Cow::Owned(s) => Cow::Owned(s),
         }
+    }
+}
+
+/// Replaces anything shaped like a JWT with a mark: by then it can no longer be decoded for show.
+pub fn mask_jwts(text: &str) -> Cow<'_, str> {
+    match JWT.as_ref() {
+        Some(re) if text.contains("eyJ") => re.replace_all(text, "[redacted JWT]"),
+        _ => Cow::Borrowed(text),
     }
 }
 

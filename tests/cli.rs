@@ -363,3 +363,92 @@ fn list_rules_and_explain() {
     let o = tokenconf(&["explain", "no-such-rule"], &[]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// A loopback server that answers each request 200 with a JSON token response after `delay`.
+fn slow_server(delay: Duration) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(200) {
+            let Ok(mut s) = stream else { continue };
+            std::thread::spawn(move || {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut buf = [0u8; 8192];
+                let _ = s.read(&mut buf);
+                std::thread::sleep(delay);
+                let body = "{\"access_token\":\"slow-token-0123456789\",\"token_type\":\"Bearer\"}";
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn ctrl_c_still_writes_the_reports_of_the_cases_that_finished() {
+    use std::io::BufRead;
+    let dir = scratch("interrupted");
+    let port = slow_server(Duration::from_millis(600));
+    let targets = targets_file(&dir, &format!("http://127.0.0.1:{port}"));
+    let cases: String = (1..=10)
+        .map(|i| format!("  - name: case {i}{CC_REQUEST}\n    expect: {{ status: 200 }}\n"))
+        .collect();
+    let file = write(&dir, "slow.yaml", &suite(&cases));
+    let reports = dir.join("reports");
+    let mut child = Command::new(BIN)
+        .arg("run")
+        .arg(&file)
+        .arg("--targets")
+        .arg(&targets)
+        .args(["--target", "t", "--jobs", "1", "--report-dir"])
+        .arg(&reports)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .env("TOKENCONF_CLI_TEST_SECRET", "s3cret-value-for-ctrl-c")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
+    // Interrupt once the first case has finished: the second is then in flight.
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let first_done = line.starts_with("test ");
+        seen.push(line);
+        if first_done {
+            break;
+        }
+    }
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    seen.extend(lines.map_while(Result::ok));
+    let status = child.wait().unwrap();
+    let out = seen.join("\n");
+    assert_eq!(status.code(), Some(1), "{status:?}\n{out}");
+    let ran = out
+        .lines()
+        .filter(|l| l.starts_with("test ") && l.contains(" ... "))
+        .count();
+    assert!((1..10).contains(&ran), "{ran} cases ran:\n{out}");
+    assert!(
+        out.contains(&format!("interrupted: {ran} of 10 cases ran")),
+        "{out}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(reports.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["cases"].as_array().map(Vec::len), Some(ran));
+    let junit = std::fs::read_to_string(reports.join("junit.xml")).unwrap();
+    assert_eq!(junit.matches("<testcase ").count(), ran, "{junit}");
+    assert!(reports.join("index.html").exists());
+    assert!(!out.contains("slow-token-0123456789"), "{out}");
+}

@@ -5,9 +5,19 @@ use std::fmt::Write;
 use crate::check::Finding;
 use crate::outcome::{CaseOutcome, RunReport, Status};
 
+/// Colour on a terminal only, and never with `NO_COLOR` set (https://no-color.org) or a dumb one.
+pub fn colour_wanted(is_terminal: bool) -> bool {
+    is_terminal
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::env::var("TERM").map_or(true, |t| t != "dumb")
+}
+
 /// `test suite::case ... ok`
 pub fn case_line(o: &CaseOutcome) -> String {
     let verdict = match o.status {
+        Status::Passed if o.is_flaky() => {
+            format!("ok (flaky: passed on attempt {})", o.tries().unwrap_or(1))
+        }
         Status::Passed => "ok".to_string(),
         Status::Failed => "FAILED".to_string(),
         Status::Errored => format!("ERROR ({})", o.reason.as_deref().unwrap_or("")),
@@ -44,7 +54,87 @@ pub fn details(o: &CaseOutcome, strict: bool) -> String {
     for f in o.warnings(strict) {
         finding_block(&mut out, f);
     }
+    for (i, r) in o.retries.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  attempt {} retried: {} (waited {} ms)",
+            i + 1,
+            r.reason,
+            r.waited.as_millis()
+        );
+    }
+    if let Some(d) = super::diff::case_diff(o, strict) {
+        // The findings are listed above; the diff file's own header would repeat them.
+        if let Some(at) = d.find("--- expected") {
+            out.push('\n');
+            out.push_str(&d[at..]);
+        }
+    }
     out
+}
+
+/// Colours a text rendered by this module (after redaction, so colour codes never split a
+/// secret): verdicts, finding levels, diff lines, the result line.
+pub fn paint(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 256);
+    let mut in_diff = false;
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_end_matches('\n');
+        let nl = if line.ends_with('\n') { "\n" } else { "" };
+        if body.starts_with("--- expected") {
+            in_diff = true;
+        } else if body.is_empty() {
+            in_diff = false;
+        }
+        if in_diff {
+            out.push_str(&super::diff::colour_line(line));
+            continue;
+        }
+        out.push_str(&paint_line(body));
+        out.push_str(nl);
+    }
+    out
+}
+
+fn paint_line(line: &str) -> String {
+    const RED: &str = "\x1b[31m";
+    const GREEN: &str = "\x1b[32m";
+    const YELLOW: &str = "\x1b[33m";
+    const CYAN: &str = "\x1b[36m";
+    const BOLD_RED: &str = "\x1b[1;31m";
+    const RESET: &str = "\x1b[0m";
+    if line.starts_with("test ") {
+        if let Some(at) = line.rfind(" ... ") {
+            let (head, verdict) = line.split_at(at + 5);
+            let colour = if verdict.starts_with("ok") {
+                GREEN
+            } else if verdict.starts_with("skipped") {
+                YELLOW
+            } else {
+                RED
+            };
+            return format!("{head}{colour}{verdict}{RESET}");
+        }
+    }
+    if let Some(rest) = line.strip_prefix("test result: ") {
+        let colour = if rest.starts_with("ok") {
+            GREEN
+        } else {
+            BOLD_RED
+        };
+        return format!("test result: {colour}{rest}{RESET}");
+    }
+    for (tag, colour) in [
+        ("[MUST]", RED),
+        ("[SHOULD]", YELLOW),
+        ("[KNOWN-DEVIATION]", CYAN),
+    ] {
+        if let Some(at) = line.find(tag) {
+            let (a, b) = line.split_at(at);
+            return format!("{a}{colour}{tag}{RESET}{}", &b[tag.len()..]);
+        }
+    }
+    line.to_string()
 }
 
 /// The closing block: failures in full, warnings in brief, then the counts.
@@ -96,9 +186,14 @@ pub fn summary(report: &RunReport) -> String {
     }
     let c = report.counts();
     let result = if report.all_passed() { "ok" } else { "FAILED" };
+    let flaky = if c.flaky > 0 {
+        format!("; {} flaky", c.flaky)
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "\ntest result: {result}. {} passed; {} failed; {} errored; {} skipped; {} warnings; finished in {:.2}s against {}",
+        "\ntest result: {result}. {} passed; {} failed; {} errored; {} skipped; {} warnings{flaky}; finished in {:.2}s against {}",
         c.passed,
         c.failed,
         c.errored,

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
 
 use crate::check::Finding;
 use crate::outcome::{CaseOutcome, RunReport, Status};
@@ -63,6 +63,7 @@ fn body(findings: &[&Finding]) -> String {
     for f in findings {
         let _ = writeln!(out, "{}", line(f));
         for (label, value) in [
+            ("path", &f.path),
             ("expected", &f.expected),
             ("actual", &f.actual),
             ("source", &f.source),
@@ -75,10 +76,45 @@ fn body(findings: &[&Finding]) -> String {
     out
 }
 
+/// What kind of transport error a reason names, for `<error type>`.
+pub fn error_kind(reason: &str) -> &'static str {
+    let r = reason.to_ascii_lowercase();
+    if r.starts_with("status ") {
+        "status"
+    } else if r.starts_with("fixture") {
+        "fixture"
+    } else if r.contains("timed out") || r.contains("timeout") {
+        "timeout"
+    } else if r.contains("dns") || r.contains("resolve") || r.contains("lookup") {
+        "dns"
+    } else if r.contains("tls") || r.contains("certificate") || r.contains("handshake") {
+        "tls"
+    } else if r.contains("connect") {
+        "connect"
+    } else {
+        "transport"
+    }
+}
+
+/// Retried attempts: `<flakyError>` on a case that then passed, `<rerunError>` on one that did
+/// not. Retries happen only for transport errors, 5xx and 429: infrastructure, so errors.
+fn reruns(o: &CaseOutcome) -> Vec<TestRerun> {
+    o.retries
+        .iter()
+        .map(|r| {
+            // The schema's rerunType allows only `message` and `type`: no time or timestamp.
+            let mut rerun = TestRerun::new(NonSuccessKind::Error);
+            rerun.set_message(r.reason.clone());
+            rerun.set_type(error_kind(&r.reason));
+            rerun
+        })
+        .collect()
+}
+
 fn test_case(o: &CaseOutcome, strict: bool) -> TestCase {
     let failures: Vec<&Finding> = o.failures(strict).collect();
     let warnings: Vec<&Finding> = o.warnings(strict).collect();
-    let status = match o.status {
+    let mut status = match o.status {
         Status::Passed => TestCaseStatus::success(),
         Status::Skipped => {
             let mut s = TestCaseStatus::skipped();
@@ -87,31 +123,72 @@ fn test_case(o: &CaseOutcome, strict: bool) -> TestCase {
         }
         Status::Failed => {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-            let first = failures.first().map(|f| line(f)).unwrap_or_default();
+            let first = failures
+                .first()
+                .map(|f| line(f))
+                .or_else(|| o.reason.clone())
+                .unwrap_or_default();
             s.set_message(first);
-            if let Some(f) = failures.first() {
-                s.set_type(f.rule.clone());
-            }
+            s.set_type(
+                failures
+                    .first()
+                    .map_or_else(|| "conformance".to_string(), |f| f.rule.clone()),
+            );
             let mut text = String::new();
             if let Some(step) = &o.step {
                 let _ = writeln!(text, "at {step}");
             }
             text.push_str(&body(&failures));
+            if let Some(d) = super::diff::case_diff(o, strict) {
+                if let Some(at) = d.find("--- expected") {
+                    text.push('\n');
+                    text.push_str(&d[at..]);
+                }
+            }
             s.set_description(text);
             s
         }
         Status::Errored => {
+            let reason = o.reason.clone().unwrap_or_default();
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
-            s.set_message(o.reason.clone().unwrap_or_default());
-            s.set_type("transport");
+            s.set_type(error_kind(&reason));
+            let mut text = String::new();
+            if let Some(step) = &o.step {
+                let _ = writeln!(text, "at {step}");
+            }
+            let _ = writeln!(text, "{reason}");
+            s.set_message(reason);
+            s.set_description(text);
             s
         }
     };
+    let earlier = reruns(o);
+    if !earlier.is_empty() {
+        status.add_reruns(earlier);
+    }
     let mut case = TestCase::new(o.case.clone(), status);
     case.set_classname(o.suite.clone());
     case.set_time(o.duration);
-    if !warnings.is_empty() {
-        case.set_system_out(body(&warnings));
+    let mut out = String::new();
+    if let Some(tries) = o.tries() {
+        let what = if o.is_flaky() {
+            "flaky: passed on attempt"
+        } else {
+            "attempts:"
+        };
+        let _ = writeln!(out, "{what} {tries}");
+        for r in &o.retries {
+            let _ = writeln!(
+                out,
+                "    retried: {} (waited {} ms)",
+                r.reason,
+                r.waited.as_millis()
+            );
+        }
+    }
+    out.push_str(&body(&warnings));
+    if !out.is_empty() {
+        case.set_system_out(out);
     }
     case
 }

@@ -1,12 +1,15 @@
-//! Reporters: console lines, JUnit XML, summary JSON. Every text passes through the redactor.
+//! Reporters: console lines, JUnit XML, diff files, summary JSON, an HTML page. Every text passes
+//! through the redactor before it is written or printed.
 
 pub mod console;
+pub mod diff;
+pub mod html;
 pub mod junit;
 pub mod summary;
 
 use std::path::{Path, PathBuf};
 
-use crate::outcome::RunReport;
+use crate::outcome::{CaseOutcome, RunReport};
 use crate::redact::Redactor;
 
 /// A redactor for the whole run: the target's secrets plus every token any case saw.
@@ -21,18 +24,68 @@ pub fn run_redactor(base: &Redactor, report: &RunReport) -> Redactor {
     r
 }
 
-/// Writes every report file under `dir`; returns the paths written.
+/// `diffs/<suite>/<case slug>.diff`, relative to the report folder, with `/` separators.
+pub fn diff_path(o: &CaseOutcome) -> String {
+    let slug = o.test.split_once("::").map_or(o.test.as_str(), |(_, c)| c);
+    let mut parts: Vec<String> = o.suite.split('/').map(safe_component).collect();
+    parts.push(format!("{}.diff", safe_component(slug)));
+    format!("diffs/{}", parts.join("/"))
+}
+
+/// A file name part that cannot climb out of the report folder or surprise a shell.
+fn safe_component(s: &str) -> String {
+    let cleaned: String = s
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    match cleaned.trim_matches('.') {
+        "" => "_".to_string(),
+        c => c.to_string(),
+    }
+}
+
+/// Writes every report under `dir`: junit.xml, summary.json, index.html and a diff per failing
+/// case under diffs/ (emptied first, so diffs of cases that pass now do not linger). Returns
+/// what was written.
 pub fn write_all(
     dir: &Path,
     report: &RunReport,
     redactor: &Redactor,
 ) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
+    let diffs = dir.join("diffs");
+    match std::fs::remove_dir_all(&diffs) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut diff_count = 0;
+    for o in &report.outcomes {
+        if let Some(text) = diff::case_diff(o, report.strict) {
+            let path = dir.join(diff_path(o));
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            write_atomic(&path, &redactor.scrub(&text))?;
+            diff_count += 1;
+        }
+    }
     let junit = dir.join("junit.xml");
     write_atomic(&junit, &redactor.scrub(&junit::render(report)))?;
     let summary = dir.join("summary.json");
     write_atomic(&summary, &redactor.scrub(&summary::render(report)))?;
-    Ok(vec![junit, summary])
+    let html = dir.join("index.html");
+    write_atomic(&html, &redactor.scrub(&html::render(report)))?;
+    let mut written = vec![junit, summary, html];
+    if diff_count > 0 {
+        written.push(diffs);
+    }
+    Ok(written)
 }
 
 /// Temporary file and rename, so a reader never sees half a report.
@@ -43,5 +96,7 @@ pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
         std::process::id()
     ));
     std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
 }

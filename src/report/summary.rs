@@ -1,4 +1,5 @@
 //! `summary.json`: a stable format for scripts and dashboards (documented in reports/README.md).
+//! Format 1; fields are only ever added.
 
 use serde::Serialize;
 
@@ -11,27 +12,82 @@ struct Summary<'a> {
     version: &'static str,
     target: &'a str,
     started_unix_ms: u128,
+    /// The same instant as RFC 3339 UTC, for people and dashboards.
+    started: String,
     duration_ms: u128,
     strict: bool,
     counts: Counts,
-    cases: &'a [CaseOutcome],
+    cases: Vec<Case<'a>>,
+}
+
+#[derive(Serialize)]
+struct Case<'a> {
+    #[serde(flatten)]
+    outcome: &'a CaseOutcome,
+    /// The case's diff file, relative to the report folder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    diff: Option<String>,
 }
 
 pub fn render(report: &RunReport) -> String {
+    let started_ms = report
+        .started
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
     let summary = Summary {
         format: 1,
         tool: "tokenconf",
         version: env!("CARGO_PKG_VERSION"),
         target: &report.target,
-        started_unix_ms: report
-            .started
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0),
+        started_unix_ms: started_ms,
+        started: rfc3339(started_ms),
         duration_ms: report.duration.as_millis(),
         strict: report.strict,
         counts: report.counts(),
-        cases: &report.outcomes,
+        cases: report
+            .outcomes
+            .iter()
+            .map(|o| Case {
+                outcome: o,
+                diff: super::diff::case_diff(o, report.strict).map(|_| super::diff_path(o)),
+            })
+            .collect(),
     };
     serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n"
+}
+
+/// `2025-01-31T12:00:00.123Z` from Unix milliseconds (civil-from-days, proleptic Gregorian).
+pub fn rfc3339(unix_ms: u128) -> String {
+    let secs = (unix_ms / 1000) as i64;
+    let ms = (unix_ms % 1000) as u32;
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            super::rfc3339(1_709_210_096_789),
+            "2024-02-29T12:34:56.789Z"
+        );
+    }
 }

@@ -1,0 +1,267 @@
+//! `index.html`: one self-contained page (inline style and script, no external assets; its
+//! Content-Security-Policy forbids loading anything). Counts at the top, cases filterable by
+//! outcome, each failing case with its findings and its diff side by side.
+
+use std::fmt::Write;
+
+use crate::check::Finding;
+use crate::outcome::{CaseOutcome, RunReport, Status};
+
+const STYLE: &str = r#"
+:root { --pass: #1a7f37; --fail: #cf222e; --err: #9a3412; --skip: #7d4e00; --muted: #57606a; }
+* { box-sizing: border-box; }
+body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; padding: 1.5rem; max-width: 1400px; color: #1f2328; }
+h1 { font-size: 1.4rem; margin: 0 0 .25rem; }
+.meta { color: var(--muted); margin-bottom: 1rem; }
+.counts { display: flex; flex-wrap: wrap; gap: .5rem; margin: 1rem 0; }
+.counts button { font: inherit; border: 1px solid #d0d7de; background: #f6f8fa; border-radius: 6px; padding: .4rem .8rem; cursor: pointer; }
+.counts button[aria-pressed="true"] { background: #ddf4ff; border-color: #54aeff; }
+.counts .n { font-weight: 700; font-size: 1.1rem; margin-right: .3rem; }
+.case { border: 1px solid #d0d7de; border-radius: 6px; margin: .4rem 0; }
+.case > summary { padding: .4rem .7rem; cursor: pointer; list-style-position: inside; }
+.case[hidden] { display: none; }
+.badge { display: inline-block; min-width: 4.8rem; font-weight: 700; }
+.passed .badge { color: var(--pass); } .failed .badge { color: var(--fail); }
+.errored .badge { color: var(--err); } .skipped .badge { color: var(--skip); }
+.name { font-family: ui-monospace, monospace; }
+.why, .time { color: var(--muted); margin-left: .5rem; }
+.detail { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 1rem; padding: .5rem .7rem .8rem; }
+.detail.single { grid-template-columns: minmax(0, 1fr); }
+.finding { margin: 0 0 .6rem; }
+.finding .rule { font-family: ui-monospace, monospace; font-weight: 600; }
+.finding dl { display: grid; grid-template-columns: max-content 1fr; gap: 0 .6rem; margin: .2rem 0 0 1rem; }
+.finding dt { color: var(--muted); } .finding dd { margin: 0; font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
+.level-must { color: var(--fail); } .level-should { color: var(--skip); } .level-known-deviation { color: #0550ae; }
+pre.diff { margin: 0; padding: .5rem; background: #f6f8fa; border-radius: 6px; overflow: auto; font: 12px/1.4 ui-monospace, monospace; }
+.diff .del { background: #ffebe9; display: block; } .diff .add { background: #dafbe1; display: block; }
+.diff .hunk { color: #0550ae; display: block; } .diff .ctx { display: block; }
+h3 { font-size: .95rem; margin: 0 0 .4rem; }
+"#;
+
+/// Counts every case by `data-status`, fills the counts, and filters on click (or `#failed`).
+const SCRIPT: &str = r#"
+(function () {
+  var cases = Array.prototype.slice.call(document.querySelectorAll('.case'));
+  var count = function (what) {
+    return cases.filter(function (c) {
+      return what === 'all' || c.dataset.status === what || (what === 'warned' && c.dataset.warned === 'yes') || (what === 'flaky' && c.dataset.flaky === 'yes');
+    }).length;
+  };
+  var buttons = Array.prototype.slice.call(document.querySelectorAll('.counts button'));
+  buttons.forEach(function (b) {
+    var n = b.querySelector('.n');
+    n.textContent = String(count(b.dataset.filter));
+    n.dataset.filled = 'js';
+  });
+  var show = function (what) {
+    cases.forEach(function (c) {
+      var on = what === 'all' || c.dataset.status === what || (what === 'warned' && c.dataset.warned === 'yes') || (what === 'flaky' && c.dataset.flaky === 'yes');
+      c.hidden = !on;
+    });
+    buttons.forEach(function (b) { b.setAttribute('aria-pressed', String(b.dataset.filter === what)); });
+  };
+  buttons.forEach(function (b) {
+    b.addEventListener('click', function () {
+      show(b.dataset.filter);
+      history.replaceState(null, '', '#' + b.dataset.filter);
+    });
+  });
+  var start = location.hash.slice(1);
+  show(buttons.some(function (b) { return b.dataset.filter === start; }) ? start : 'all');
+  document.body.dataset.ready = 'yes';
+})();
+"#;
+
+pub fn render(report: &RunReport) -> String {
+    let c = report.counts();
+    let mut out = String::with_capacity(64 * 1024);
+    out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    out.push_str("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'\">\n");
+    out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    let verdict = if report.all_passed() { "ok" } else { "FAILED" };
+    let _ = writeln!(
+        out,
+        "<title>tokenconf: {verdict} against {}</title>",
+        esc(&report.target)
+    );
+    let _ = writeln!(out, "<style>{STYLE}</style>\n</head>\n<body>");
+    let started = report
+        .started
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let _ = writeln!(
+        out,
+        "<h1>tokenconf: {verdict}</h1>\n<div class=\"meta\">target <b>{}</b> · started {} · {:.2}s · tokenconf {}{}</div>",
+        esc(&report.target),
+        super::summary::rfc3339(started),
+        report.duration.as_secs_f64(),
+        env!("CARGO_PKG_VERSION"),
+        if report.strict { " · --strict" } else { "" }
+    );
+    // Static counts for readers without JavaScript; the buttons' counts are filled by the script.
+    let _ = writeln!(
+        out,
+        "<noscript><p>{} passed, {} failed, {} errored, {} skipped, {} warnings</p></noscript>",
+        c.passed, c.failed, c.errored, c.skipped, c.warnings
+    );
+    out.push_str("<nav class=\"counts\" aria-label=\"filter by outcome\">\n");
+    for (filter, label) in [
+        ("all", "all"),
+        ("passed", "passed"),
+        ("failed", "failed"),
+        ("errored", "errored"),
+        ("skipped", "skipped"),
+        ("flaky", "flaky"),
+        ("warned", "with warnings"),
+    ] {
+        let _ = writeln!(
+            out,
+            "<button type=\"button\" data-filter=\"{filter}\" id=\"count-{filter}\" aria-pressed=\"false\"><span class=\"n\">…</span>{label}</button>"
+        );
+    }
+    out.push_str("</nav>\n<main>\n");
+    for o in &report.outcomes {
+        case(&mut out, o, report.strict);
+    }
+    if report.outcomes.is_empty() {
+        out.push_str("<p>No case ran.</p>\n");
+    }
+    let _ = writeln!(out, "</main>\n<script>{SCRIPT}</script>\n</body>\n</html>");
+    out
+}
+
+fn status_name(s: Status) -> &'static str {
+    match s {
+        Status::Passed => "passed",
+        Status::Failed => "failed",
+        Status::Errored => "errored",
+        Status::Skipped => "skipped",
+    }
+}
+
+fn case(out: &mut String, o: &CaseOutcome, strict: bool) {
+    let status = status_name(o.status);
+    let warnings: Vec<&Finding> = o.warnings(strict).collect();
+    let failures: Vec<&Finding> = o.failures(strict).collect();
+    let open = if matches!(o.status, Status::Failed | Status::Errored) {
+        " open"
+    } else {
+        ""
+    };
+    let _ = write!(
+        out,
+        "<details class=\"case {status}\" data-status=\"{status}\" data-warned=\"{}\" data-flaky=\"{}\" id=\"{}\"{open}>\n<summary><span class=\"badge\">{}</span><span class=\"name\">{}</span><span class=\"time\">{:.1} ms</span>",
+        if warnings.is_empty() { "no" } else { "yes" },
+        if o.is_flaky() { "yes" } else { "no" },
+        esc(&o.test),
+        if o.is_flaky() { "flaky" } else { status },
+        esc(&o.test),
+        o.duration.as_secs_f64() * 1000.0
+    );
+    if let Some(why) = &o.reason {
+        let _ = write!(out, "<span class=\"why\">{}</span>", esc(why));
+    }
+    out.push_str("</summary>\n");
+    let diff = super::diff::case_diff(o, strict);
+    let single = if diff.is_some() { "" } else { " single" };
+    let _ = writeln!(out, "<div class=\"detail{single}\">\n<div>");
+    let _ = writeln!(out, "<h3>{}</h3>", esc(&o.case));
+    if let Some(step) = &o.step {
+        let _ = writeln!(out, "<p>at {}</p>", esc(step));
+    }
+    for f in failures.iter().chain(warnings.iter()) {
+        finding(out, f);
+    }
+    for (i, r) in o.retries.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "<p class=\"retry\">attempt {} retried: {} (waited {} ms)</p>",
+            i + 1,
+            esc(&r.reason),
+            r.waited.as_millis()
+        );
+    }
+    if failures.is_empty() && warnings.is_empty() && o.reason.is_none() {
+        out.push_str("<p>No findings.</p>\n");
+    }
+    out.push_str("</div>\n");
+    if let Some(d) = diff {
+        out.push_str("<div>\n<h3>expected (−) vs actual (+)</h3>\n<pre class=\"diff\">");
+        let body = d.find("--- expected").map_or(d.as_str(), |at| &d[at..]);
+        for line in body.lines() {
+            let class = match line.as_bytes().first() {
+                Some(b'-') if !line.starts_with("--- ") => "del",
+                Some(b'+') if !line.starts_with("+++ ") => "add",
+                Some(b'@') => "hunk",
+                _ => "ctx",
+            };
+            let _ = write!(out, "<span class=\"{class}\">{}</span>", esc(line));
+        }
+        out.push_str("</pre>\n</div>\n");
+    }
+    out.push_str("</div>\n</details>\n");
+}
+
+fn finding(out: &mut String, f: &Finding) {
+    let level = match f.level.name() {
+        "MUST" => "must",
+        "SHOULD" => "should",
+        _ => "known-deviation",
+    };
+    let _ = write!(
+        out,
+        "<div class=\"finding\"><span class=\"level-{level}\">[{}]</span> <span class=\"rule\">{}</span>: {}<dl>",
+        f.level.name(),
+        esc(&f.rule),
+        esc(&f.message)
+    );
+    for (label, value) in [
+        ("path", &f.path),
+        ("expected", &f.expected),
+        ("actual", &f.actual),
+    ] {
+        if let Some(v) = value {
+            let _ = write!(out, "<dt>{label}</dt><dd>{}</dd>", esc(v));
+        }
+    }
+    if let Some(src) = &f.source {
+        if src.starts_with("https://") || src.starts_with("http://") {
+            let _ = write!(
+                out,
+                "<dt>source</dt><dd><a href=\"{0}\" rel=\"noreferrer\">{0}</a></dd>",
+                esc(src)
+            );
+        } else {
+            let _ = write!(out, "<dt>source</dt><dd>{}</dd>", esc(src));
+        }
+    }
+    out.push_str("</dl></div>\n");
+}
+
+/// HTML text and attribute escaping.
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            super::esc("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
+}
