@@ -141,15 +141,9 @@ fn xmllint() -> Option<&'static str> {
     None
 }
 
-/// Jenkins' junit-10.xsd: shared/ sits beside the clone (or inside it).
+/// Jenkins' junit-10.xsd (MIT), kept beside the tests so they need nothing outside the clone.
 fn schema() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let beside = root.join("../shared/schemas/junit-10.xsd");
-    if beside.exists() {
-        beside
-    } else {
-        root.join("shared/schemas/junit-10.xsd")
-    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/junit-10.xsd")
 }
 
 #[test]
