@@ -38,8 +38,7 @@ fn run(
         .into_iter()
         .filter(|id| {
             let suite_api = runner.loaded().suites[id.suite].api.as_str();
-            // The generic oauth2 suites run against the Talkdesk endpoint of the mock.
-            api == "all" || suite_api == api || (api == "talkdesk" && suite_api == "oauth2")
+            api == "all" || suite_api == api
         })
         .collect();
     let report = rt.block_on(runner.run_all(&ids, 8, |_| {}));

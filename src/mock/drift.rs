@@ -29,7 +29,7 @@ pub struct DriftMode {
     /// One line.
     pub description: &'static str,
     pub kind: DriftKind,
-    /// `talkdesk`, `salesforce`, `miaw` or `all`.
+    /// `talkdesk`, `salesforce`, `miaw`, `oauth2` or `all`.
     pub api: &'static str,
     /// Rule ids (rule-ids.md) the mode violates; empty for benign modes.
     pub rules: &'static [&'static str],
@@ -275,6 +275,19 @@ static MODES: &[DriftMode] = &[
         &[],
         "any orgId is accepted; no rule: whether an org exists is not visible in a response, the suites' status checks catch it",
     ),
+    // ---- generic OAuth 2.0 server ----
+    breaking(
+        "oauth2-introspection-unauthenticated",
+        "oauth2",
+        &["RFC7662-2.1-authentication"],
+        "the introspection endpoint answers callers that send no client credentials",
+    ),
+    breaking(
+        "oauth2-revoked-still-active",
+        "oauth2",
+        &[],
+        "revocation answers 200 but the token stays active; no rule: one response cannot show it, the suites' introspection checks catch it",
+    ),
     // ---- harmless ----
     benign(
         "token-type-lowercase",
@@ -329,6 +342,8 @@ fn api_of(path: &str) -> Option<&'static str> {
         Some("salesforce")
     } else if path.starts_with("/iamessage/") {
         Some("miaw")
+    } else if path.starts_with("/oauth2/") {
+        Some("oauth2")
     } else {
         None
     }
@@ -563,7 +578,7 @@ mod tests {
         names.dedup();
         assert_eq!(before, names.len(), "duplicate drift names");
         for m in modes() {
-            assert!(["talkdesk", "salesforce", "miaw", "all"].contains(&m.api));
+            assert!(["talkdesk", "salesforce", "miaw", "oauth2", "all"].contains(&m.api));
             assert!(!m.description.contains('\n'), "{}", m.name);
             if m.kind == DriftKind::Benign {
                 assert!(m.rules.is_empty(), "{}", m.name);
@@ -586,6 +601,7 @@ mod tests {
         assert_eq!(api_of("/oauth/token"), Some("talkdesk"));
         assert_eq!(api_of("/services/oauth2/revoke"), Some("salesforce"));
         assert_eq!(api_of("/iamessage/api/v2/x"), Some("miaw"));
+        assert_eq!(api_of("/oauth2/token"), Some("oauth2"));
         assert_eq!(api_of("/nowhere"), None);
     }
 }

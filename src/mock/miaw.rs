@@ -46,7 +46,7 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
 /// with the same test-only key pair.
 const ACCESS_TOKEN_KID: &str = "tokenconf-miaw-access";
 
-/// `sub` of the identity tokens api_target signs.
+/// `sub` of the identity tokens the suites sign (a var of api_target).
 const CUSTOMER_SUBJECT: &str = "tokenconf-user-1";
 
 /// Revoked sessions remembered; past this the oldest revocation is forgotten.
@@ -66,8 +66,8 @@ pub struct Config {
     pub identity_kid: String,
     /// `iss` a customer identity token must carry (the keyset issuer).
     pub identity_issuer: String,
-    /// Verifies customer identity tokens (RS256 or RS512). api_target signs its tokens with the
-    /// private half of the default, so a different key fails the positive cases.
+    /// Verifies customer identity tokens (RS256 or RS512). api_target hands the suites the private
+    /// half of the default, so a different key fails the positive cases.
     pub identity_public_pem: String,
     /// Access-token lifetime; Setup's default is 60 minutes.
     pub token_lifetime_secs: u64,
@@ -87,13 +87,9 @@ impl Default for Config {
     }
 }
 
-/// Vars for the deployment, and interim customer identity tokens signed now with the test-only
-/// private key (valid for an hour), plus broken variants for the negative cases.
+/// Vars for the deployment and keyset. `signing_key` is the keyset's TEST-ONLY private key: the
+/// suites sign their own customer identity tokens with it.
 pub fn api_target(config: &Config, base_url: &str) -> ApiTarget {
-    let now = jsonwebtoken::get_current_timestamp();
-    let kid = config.identity_kid.as_str();
-    let valid = sign_identity(config, Algorithm::RS256, kid, now, now + 3600);
-    let tampered = tamper(&valid).unwrap_or_default();
     super::api_target(
         base_url,
         &[
@@ -101,58 +97,11 @@ pub fn api_target(config: &Config, base_url: &str) -> ApiTarget {
             ("org_id_18", &org_id_18(&config.org_id)),
             ("es_developer_name", &config.es_developer_name),
             ("customer_subject", CUSTOMER_SUBJECT),
+            ("identity_kid", &config.identity_kid),
+            ("identity_issuer", &config.identity_issuer),
         ],
-        &[
-            (
-                "customer_identity_token_rs512",
-                &sign_identity(config, Algorithm::RS512, kid, now, now + 3600),
-            ),
-            (
-                "customer_identity_token_expired",
-                &sign_identity(config, Algorithm::RS256, kid, now - 7200, now - 3600),
-            ),
-            ("customer_identity_token_bad_signature", &tampered),
-            (
-                "customer_identity_token_wrong_kid",
-                &sign_identity(
-                    config,
-                    Algorithm::RS256,
-                    &format!("not-{kid}"),
-                    now,
-                    now + 3600,
-                ),
-            ),
-            ("customer_identity_token", &valid),
-        ],
+        &[("signing_key", keys::RSA_PRIVATE_PEM)],
     )
-}
-
-fn sign_identity(config: &Config, alg: Algorithm, kid: &str, iat: u64, exp: u64) -> String {
-    let mut header = Header::new(alg);
-    header.kid = Some(kid.to_string());
-    let claims = json!({
-        "iss": config.identity_issuer,
-        "sub": CUSTOMER_SUBJECT,
-        "iat": iat,
-        "exp": exp,
-    });
-    let key = EncodingKey::from_rsa_pem(keys::RSA_PRIVATE_PEM.as_bytes())
-        .expect("the checked-in test RSA key parses");
-    jsonwebtoken::encode(&header, &claims, &key).expect("RS256/RS512 signing with a valid key")
-}
-
-/// `token` with another `sub` in its payload and the original signature.
-fn tamper(token: &str) -> Option<String> {
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use base64::Engine;
-    let mut parts = token.split('.');
-    let (header, payload, signature) = (parts.next()?, parts.next()?, parts.next()?);
-    let mut claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-    claims
-        .as_object_mut()?
-        .insert("sub".into(), json!("tokenconf-admin"));
-    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
-    Some(format!("{header}.{payload}.{signature}"))
 }
 
 /// The 18-character form of a 15-character Salesforce ID: three check characters, one per
@@ -633,23 +582,39 @@ mod tests {
     }
 
     #[test]
-    fn identity_tokens_of_api_target_verify_or_fail_as_named() {
+    fn identity_tokens_as_the_suites_sign_them_verify_or_fail_as_named() {
         let config = Config::default();
         let target = api_target(&config, "http://mock");
+        assert_eq!(target.secrets["signing_key"], keys::RSA_PRIVATE_PEM);
+        assert_eq!(target.vars["identity_kid"], config.identity_kid);
         let key = DecodingKey::from_rsa_pem(config.identity_public_pem.as_bytes()).unwrap();
-        let secret = |n: &str| target.secrets[n].clone();
+        let private = EncodingKey::from_rsa_pem(keys::RSA_PRIVATE_PEM.as_bytes()).unwrap();
+        let sign = |alg: Algorithm, kid: &str, iat: u64, exp: u64| {
+            let mut header = Header::new(alg);
+            header.kid = Some(kid.to_string());
+            let claims = json!({ "iss": config.identity_issuer, "sub": CUSTOMER_SUBJECT, "iat": iat, "exp": exp });
+            jsonwebtoken::encode(&header, &claims, &private).unwrap()
+        };
+        let now = jsonwebtoken::get_current_timestamp();
+        let kid = config.identity_kid.as_str();
+        let valid = sign(Algorithm::RS256, kid, now, now + 600);
         assert_eq!(
-            verify_identity(&config, &key, &secret("customer_identity_token")).unwrap(),
+            verify_identity(&config, &key, &valid).unwrap(),
             CUSTOMER_SUBJECT
         );
-        assert!(verify_identity(&config, &key, &secret("customer_identity_token_rs512")).is_ok());
-        for (name, why) in [
-            ("customer_identity_token_expired", "expired"),
-            ("customer_identity_token_bad_signature", "signature"),
-            ("customer_identity_token_wrong_kid", "kid"),
+        assert!(
+            verify_identity(&config, &key, &sign(Algorithm::RS512, kid, now, now + 600)).is_ok()
+        );
+        for (token, why) in [
+            (
+                sign(Algorithm::RS256, kid, now - 7200, now - 3600),
+                "expired",
+            ),
+            (format!("{valid}AA"), "signature"),
+            (sign(Algorithm::RS256, "not-it", now, now + 600), "kid"),
         ] {
-            let err = verify_identity(&config, &key, &secret(name)).unwrap_err();
-            assert!(err.contains(why), "{name}: {err}");
+            let err = verify_identity(&config, &key, &token).unwrap_err();
+            assert!(err.contains(why), "{why}: {err}");
         }
         assert!(verify_identity(&config, &key, "not.a.jwt").is_err());
         // An access token of the mock is no identity token, though signed with the same key.

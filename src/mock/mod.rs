@@ -4,6 +4,7 @@
 pub mod drift;
 pub mod keys;
 mod miaw;
+mod oauth2;
 mod salesforce;
 mod talkdesk;
 
@@ -30,6 +31,8 @@ pub struct MockConfig {
     pub talkdesk: talkdesk::Config,
     pub salesforce: salesforce::Config,
     pub miaw: miaw::Config,
+    /// The generic RFC 6749 server the `oauth2` suites run against.
+    pub oauth2: oauth2::Config,
     /// Names of the active drift modes (see `drift::modes`); empty for the conformant mock.
     pub drifts: BTreeSet<&'static str>,
 }
@@ -42,12 +45,15 @@ impl MockConfig {
 }
 
 pub use miaw::Config as MiawConfig;
+pub use oauth2::Config as OAuth2Config;
 pub use salesforce::Config as SalesforceConfig;
 pub use talkdesk::Config as TalkdeskConfig;
 
 pub struct MockServer {
     pub addr: SocketAddr,
     pub config: Arc<MockConfig>,
+    /// Shared with the router, so a target can carry a refresh token issued up front.
+    oauth2: Arc<oauth2::Server>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -71,18 +77,10 @@ impl MockServer {
             salesforce::api_target(&c.salesforce, &base_url),
         );
         apis.insert("miaw".to_string(), miaw::api_target(&c.miaw, &base_url));
-        // The generic RFC 6749 suites run against the Talkdesk endpoint, a conformant one.
-        let mut oauth2 = talkdesk::api_target(&c.talkdesk, &base_url);
-        for (k, v) in [
-            ("token_path", "/oauth/token"),
-            ("auto_authorize_path", "/oauth/authorize"),
-            ("authorize_scope", "users:read"),
-            ("rotates_refresh_tokens", "yes"),
-            ("forbidden_scope", "recordings:delete-all"),
-        ] {
-            oauth2.vars.insert(k.into(), v.into());
-        }
-        apis.insert("oauth2".to_string(), oauth2);
+        apis.insert(
+            "oauth2".to_string(),
+            oauth2::api_target(&self.oauth2, &base_url),
+        );
         Target {
             name: "mock".into(),
             apis,
@@ -96,11 +94,16 @@ impl MockServer {
     /// `(what, URL)` for every endpoint, for the banner of `tokenconf mock`.
     pub fn endpoints(&self) -> Vec<(String, String)> {
         let base = self.base_url();
-        [talkdesk::ENDPOINTS, salesforce::ENDPOINTS, miaw::ENDPOINTS]
-            .iter()
-            .flat_map(|e| e.iter())
-            .map(|(what, path)| (what.to_string(), format!("{base}{path}")))
-            .collect()
+        [
+            talkdesk::ENDPOINTS,
+            salesforce::ENDPOINTS,
+            miaw::ENDPOINTS,
+            oauth2::ENDPOINTS,
+        ]
+        .iter()
+        .flat_map(|e| e.iter())
+        .map(|(what, path)| (what.to_string(), format!("{base}{path}")))
+        .collect()
     }
 
     pub async fn stop(mut self) {
@@ -118,7 +121,9 @@ pub async fn start(config: MockConfig, addr: SocketAddr) -> std::io::Result<Mock
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let config = Arc::new(config);
-    let app = router(config.clone(), &format!("http://{addr}"));
+    let base_url = format!("http://{addr}");
+    let oauth2 = Arc::new(oauth2::Server::new(config.clone(), &base_url));
+    let app = build_router(config.clone(), &base_url, oauth2.clone());
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app)
@@ -130,6 +135,7 @@ pub async fn start(config: MockConfig, addr: SocketAddr) -> std::io::Result<Mock
     Ok(MockServer {
         addr,
         config,
+        oauth2,
         shutdown: Some(tx),
         task: Some(task),
     })
@@ -137,10 +143,16 @@ pub async fn start(config: MockConfig, addr: SocketAddr) -> std::io::Result<Mock
 
 /// Every API on one router; `base_url` is where the mock is reached (for `aud`, `id` and redirects).
 pub fn router(config: Arc<MockConfig>, base_url: &str) -> Router {
+    let oauth2 = Arc::new(oauth2::Server::new(config.clone(), base_url));
+    build_router(config, base_url, oauth2)
+}
+
+fn build_router(config: Arc<MockConfig>, base_url: &str, oauth2: Arc<oauth2::Server>) -> Router {
     let router = Router::new()
         .merge(talkdesk::routes(config.clone(), base_url))
         .merge(salesforce::routes(config.clone(), base_url))
         .merge(miaw::routes(config.clone(), base_url))
+        .merge(oauth2::routes(oauth2))
         .fallback(|| async {
             error(
                 StatusCode::NOT_FOUND,

@@ -17,7 +17,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -87,15 +87,9 @@ impl Default for Config {
     }
 }
 
-/// Vars and secrets for suites of the `salesforce` api. The `jwt_assertion*` secrets are signed
-/// here, once per target, with the test-only RSA key: valid for 180 s from now.
+/// Vars and secrets for suites of the `salesforce` api. `signing_key` is the connected app's
+/// TEST-ONLY private key: the suites sign their own JWT bearer assertions with it.
 pub fn api_target(config: &Config, base_url: &str) -> ApiTarget {
-    let now = now_secs();
-    let claims = |aud: &str, exp: u64| json!({ "iss": config.client_id, "sub": config.username, "aud": aud, "exp": exp });
-    let valid = sign_assertion(&claims(base_url, now + 180));
-    let expired = sign_assertion(&claims(base_url, now.saturating_sub(600)));
-    let wrong_aud = sign_assertion(&claims("https://login.salesforce.com", now + 180));
-    let bad_signature = tamper(&valid, &claims(base_url, now + 181));
     super::api_target(
         base_url,
         &[
@@ -106,27 +100,9 @@ pub fn api_target(config: &Config, base_url: &str) -> ApiTarget {
         ],
         &[
             ("client_secret", &config.client_secret),
-            ("jwt_assertion", &valid),
-            ("jwt_assertion_expired", &expired),
-            ("jwt_assertion_wrong_aud", &wrong_aud),
-            ("jwt_assertion_bad_signature", &bad_signature),
+            ("signing_key", keys::RSA_PRIVATE_PEM),
         ],
     )
-}
-
-fn sign_assertion(claims: &Value) -> String {
-    let key = EncodingKey::from_rsa_pem(keys::RSA_PRIVATE_PEM.as_bytes())
-        .expect("the checked-in test RSA key parses");
-    jsonwebtoken::encode(&Header::new(Algorithm::RS256), claims, &key)
-        .expect("the checked-in test RSA key signs")
-}
-
-/// `token` with its payload replaced by `claims` and its signature kept: a badly signed assertion.
-fn tamper(token: &str, claims: &Value) -> String {
-    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let mut parts = token.split('.');
-    let (head, sig) = (parts.next().unwrap_or(""), parts.nth(1).unwrap_or(""));
-    format!("{head}.{}.{sig}", b64.encode(claims.to_string()))
 }
 
 pub fn routes(config: Arc<MockConfig>, base_url: &str) -> Router {
@@ -897,25 +873,38 @@ mod tests {
         );
     }
 
+    fn sign_assertion(claims: &Value) -> String {
+        use jsonwebtoken::{EncodingKey, Header};
+        let key = EncodingKey::from_rsa_pem(keys::RSA_PRIVATE_PEM.as_bytes()).unwrap();
+        jsonwebtoken::encode(&Header::new(Algorithm::RS256), claims, &key).unwrap()
+    }
+
     #[test]
-    fn target_assertions_verify_as_intended() {
+    fn assertions_as_the_suites_mint_them_verify_as_intended() {
         let cfg = Config::default();
         let target = api_target(&cfg, LOGIN);
-        let secret = |name: &str| target.secrets.get(name).cloned().unwrap_or_default();
         assert_eq!(
-            verify_assertion(&cfg, LOGIN, &secret("jwt_assertion")),
-            Ok(())
+            target.secrets.get("signing_key").map(String::as_str),
+            Some(keys::RSA_PRIVATE_PEM)
         );
+        let now = now_secs();
+        let claims = |aud: &str, exp: u64| json!({ "iss": cfg.client_id, "sub": cfg.username, "aud": aud, "exp": exp });
+        let valid = sign_assertion(&claims(LOGIN, now + 170));
+        assert_eq!(verify_assertion(&cfg, LOGIN, &valid), Ok(()));
         assert_eq!(
-            verify_assertion(&cfg, LOGIN, &secret("jwt_assertion_expired")),
+            verify_assertion(&cfg, LOGIN, &sign_assertion(&claims(LOGIN, now - 600))),
             Err("expired authorization code")
         );
         assert_eq!(
-            verify_assertion(&cfg, LOGIN, &secret("jwt_assertion_wrong_aud")),
+            verify_assertion(
+                &cfg,
+                LOGIN,
+                &sign_assertion(&claims("https://audience.tokenconf.invalid", now + 170))
+            ),
             Err("audience is invalid")
         );
         assert_eq!(
-            verify_assertion(&cfg, LOGIN, &secret("jwt_assertion_bad_signature")),
+            verify_assertion(&cfg, LOGIN, &format!("{valid}AA")),
             Err("invalid assertion")
         );
     }

@@ -71,7 +71,7 @@ pub struct Config {
     pub assertion_kid: String,
     /// The client's registered public key (ES256) that verifies its assertions.
     pub assertion_public_pem: String,
-    /// The client's private key: only `api_target` uses it, to sign the assertions the suites send.
+    /// The client's private key: `api_target` hands it to the suites, which sign their assertions.
     pub assertion_private_pem: String,
     /// `sub` of the id_token: the user who "approves" every authorization request at once.
     pub user_id: String,
@@ -101,77 +101,22 @@ impl Default for Config {
     }
 }
 
-/// Vars and secrets for suites: the assertions are signed now, valid for 300 seconds, and each
-/// is meant for exactly one case.
+/// Vars and secrets for suites. `signing_key` is the client's TEST-ONLY private key: the suites
+/// sign their own assertions with it.
 pub fn api_target(config: &Config, base_url: &str) -> ApiTarget {
-    let token_url = format!("{base_url}/oauth/token");
-    let now = jsonwebtoken::get_current_timestamp();
-    let kid = config.assertion_kid.as_str();
-    let sign = |kid: &str, aud: &str, iat: u64| sign_assertion(config, kid, aud, iat);
-    let bad_signature = sign(kid, &token_url, now)
-        .map(|jwt| tamper(&jwt))
-        .unwrap_or_default();
-    let assertions = [
-        ("client_assertion", sign(kid, &token_url, now)),
-        ("client_assertion_replay", sign(kid, &token_url, now)),
-        ("client_assertion_with_basic", sign(kid, &token_url, now)),
-        ("client_assertion_wrong_aud", sign(kid, base_url, now)),
-        (
-            "client_assertion_expired",
-            sign(kid, &token_url, now.saturating_sub(900)),
-        ),
-        (
-            "client_assertion_wrong_kid",
-            sign(&format!("not-{kid}"), &token_url, now),
-        ),
-    ]
-    .map(|(name, jwt)| (name, jwt.unwrap_or_default()));
-    let mut secrets: Vec<(&str, &str)> = vec![("client_secret", &config.client_secret)];
-    secrets.extend(assertions.iter().map(|(n, v)| (*n, v.as_str())));
-    secrets.push(("client_assertion_bad_signature", &bad_signature));
     let redirect_uri = config.redirect_uris.first().map_or("", String::as_str);
     super::api_target(
         base_url,
         &[
             ("client_id", &config.client_id),
             ("redirect_uri", redirect_uri),
-            ("assertion_kid", kid),
+            ("assertion_kid", &config.assertion_kid),
         ],
-        &secrets,
+        &[
+            ("client_secret", &config.client_secret),
+            ("signing_key", &config.assertion_private_pem),
+        ],
     )
-}
-
-fn sign_assertion(config: &Config, kid: &str, aud: &str, iat: u64) -> Option<String> {
-    let key = EncodingKey::from_ec_pem(config.assertion_private_pem.as_bytes()).ok()?;
-    let mut header = Header::new(Algorithm::ES256);
-    header.kid = Some(kid.to_string());
-    let claims = json!({
-        "iss": config.client_id,
-        "sub": config.client_id,
-        "aud": aud,
-        "jti": uuid::Uuid::new_v4().to_string(),
-        "iat": iat,
-        "exp": iat + MAX_ASSERTION_LIFETIME,
-    });
-    jsonwebtoken::encode(&header, &claims, &key).ok()
-}
-
-/// The same JWT with a different `jti` in the payload and the original signature.
-fn tamper(jwt: &str) -> String {
-    let mut parts = jwt.split('.');
-    let (Some(head), Some(payload), Some(sig)) = (parts.next(), parts.next(), parts.next()) else {
-        return String::new();
-    };
-    let claims = URL_SAFE_NO_PAD
-        .decode(payload)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
-    let Some(Value::Object(mut claims)) = claims else {
-        return String::new();
-    };
-    claims.insert("jti".into(), json!(uuid::Uuid::new_v4().to_string()));
-    let payload = URL_SAFE_NO_PAD.encode(Value::Object(claims).to_string());
-    format!("{head}.{payload}.{sig}")
 }
 
 pub fn routes(config: Arc<MockConfig>, base_url: &str) -> Router {
@@ -820,30 +765,42 @@ mod tests {
         assert!(!is_code_verifier("too-short"));
     }
 
+    /// An assertion signed with the client's key, as the suites mint it.
+    fn assertion(kid: &str, aud: &str, iat: u64) -> String {
+        let key = EncodingKey::from_ec_pem(keys::EC_PRIVATE_PEM.as_bytes()).unwrap();
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(kid.to_string());
+        let claims = json!({
+            "iss": "conformance-client", "sub": "conformance-client", "aud": aud,
+            "jti": uuid::Uuid::new_v4().to_string(), "iat": iat, "exp": iat + MAX_ASSERTION_LIFETIME,
+        });
+        jsonwebtoken::encode(&header, &claims, &key).unwrap()
+    }
+
     #[test]
-    fn the_valid_assertions_verify_once_and_the_bad_ones_never() {
+    fn a_valid_assertion_verifies_once_and_bad_ones_never() {
         let (s, t) = shared();
+        assert_eq!(secret(&t, "signing_key"), keys::EC_PRIVATE_PEM);
+        let token_url = "http://127.0.0.1:9/oauth/token";
+        let now = jsonwebtoken::get_current_timestamp();
+        let kid = "conformance-client-es256";
+        let valid = assertion(kid, token_url, now);
         assert_eq!(
-            verify_assertion(&s, secret(&t, "client_assertion"), None),
+            verify_assertion(&s, &valid, Some("conformance-client")),
             Ok(())
         );
-        let replay = secret(&t, "client_assertion_replay");
         assert_eq!(
-            verify_assertion(&s, replay, Some("conformance-client")),
-            Ok(())
-        );
-        assert_eq!(
-            verify_assertion(&s, replay, None),
+            verify_assertion(&s, &valid, None),
             Err("client_assertion jti was already used")
         );
-        for (name, why) in [
-            ("client_assertion_wrong_aud", "aud must be"),
-            ("client_assertion_expired", "expired"),
-            ("client_assertion_bad_signature", "signature"),
-            ("client_assertion_wrong_kid", "kid"),
+        for (jwt, why) in [
+            (assertion(kid, "http://127.0.0.1:9", now), "aud must be"),
+            (assertion(kid, token_url, now - 900), "expired"),
+            (format!("{}AA", assertion(kid, token_url, now)), "signature"),
+            (assertion("not-it", token_url, now), "kid"),
         ] {
-            let err = verify_assertion(&s, secret(&t, name), None).unwrap_err();
-            assert!(err.contains(why), "{name}: {err}");
+            let err = verify_assertion(&s, &jwt, None).unwrap_err();
+            assert!(err.contains(why), "{why}: {err}");
         }
         assert!(verify_assertion(&s, "not.a.jwt", None).is_err());
         assert!(verify_assertion(&s, "", None).is_err());
@@ -851,10 +808,15 @@ mod tests {
 
     #[test]
     fn an_assertion_for_another_client_id_is_refused() {
-        let (s, t) = shared();
-        let jwt = secret(&t, "client_assertion_with_basic");
+        let (s, _) = shared();
+        let now = jsonwebtoken::get_current_timestamp();
+        let jwt = assertion(
+            "conformance-client-es256",
+            "http://127.0.0.1:9/oauth/token",
+            now,
+        );
         assert_eq!(
-            verify_assertion(&s, jwt, Some("someone-else")),
+            verify_assertion(&s, &jwt, Some("someone-else")),
             Err("client_id does not match the client_assertion issuer")
         );
     }

@@ -1,0 +1,1096 @@
+//! A small, strictly conformant RFC 6749 authorization server under `/oauth2/`: the target of the
+//! generic `oauth2` suites. No vendor's quirks, only what the RFCs ask:
+//! - RFC 6749: client_secret_basic (§2.3.1 form-encoding) or client_secret_post, never both (§2.3);
+//!   a failed client authentication is 401 `invalid_client`, with `WWW-Authenticate: Basic` when
+//!   Basic was used or no authentication at all (§5.2); a repeated parameter is `invalid_request`
+//!   (§3.1, §3.2); client_credentials issues no refresh token (§4.4.3); scope within the client's
+//!   (§3.3); `Cache-Control: no-store` on every token response (§5.1).
+//! - Authorization code (§4.1): `GET /oauth2/authorize` approves at once for one test user; codes
+//!   live 60 s, are bound to client and redirect_uri (exact match, RFC 9700 §4.1.3), and are spent by
+//!   their first redemption, good or bad; redeeming a spent code revokes what it issued (§4.1.2).
+//! - PKCE (RFC 7636, RFC 9700 §2.1.1): S256 only; a verifier for a code without a challenge is
+//!   refused (RFC 9700 §4.8.2).
+//! - Refresh (§6, RFC 9700 §4.14.2): rotation on every use; replaying a rotated refresh token is
+//!   `invalid_grant` and revokes its whole family.
+//! - `grant_type=password` is `unsupported_grant_type` (RFC 9700 §2.4).
+//! - Revocation (RFC 7009): client authentication required; 200 for unknown tokens; a refresh token
+//!   revokes its family, an access token itself; another client's token is refused.
+//! - Introspection (RFC 7662): client authentication required (401 otherwise); an inactive token is
+//!   `{"active": false}` and nothing else.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::Hash;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::{basic_credentials, error, field, form_fields, new_token, token_json, MockConfig};
+use crate::target::ApiTarget;
+
+const TOKEN_PATH: &str = "/oauth2/token";
+const AUTHORIZE_PATH: &str = "/oauth2/authorize";
+const REVOKE_PATH: &str = "/oauth2/revoke";
+const INTROSPECT_PATH: &str = "/oauth2/introspect";
+
+pub const ENDPOINTS: &[(&str, &str)] = &[
+    ("OAuth 2.0 token", TOKEN_PATH),
+    ("OAuth 2.0 authorize", AUTHORIZE_PATH),
+    ("OAuth 2.0 revoke (RFC 7009)", REVOKE_PATH),
+    ("OAuth 2.0 introspect (RFC 7662)", INTROSPECT_PATH),
+];
+
+const ACCESS_TTL: u64 = 3600;
+const CODE_TTL: u64 = 60;
+/// Entries per table; the oldest are evicted beyond it (benchmarks hammer the mock).
+const MAX_ENTRIES: usize = 100_000;
+
+/// One registered confidential client. TEST-ONLY values.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub id: String,
+    pub secret: String,
+    /// Granted when a request names none.
+    pub scopes: Vec<String>,
+    pub redirect_uris: Vec<String>,
+}
+
+/// The clients of the generic server. Every secret here is TEST-ONLY.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub clients: Vec<Client>,
+    /// `sub` of every authorization: the user who "approves" at once.
+    pub user: String,
+    /// A scope no client may be granted.
+    pub forbidden_scope: String,
+}
+
+fn client(id: &str, secret: &str, scopes: &[&str], redirect_uri: &str) -> Client {
+    Client {
+        id: id.into(),
+        secret: secret.into(),
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        redirect_uris: vec![redirect_uri.into()],
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let cb = "https://client.tokenconf.invalid/cb";
+        Config {
+            clients: vec![
+                client(
+                    "tokenconf-oauth2-client",
+                    "test-only-oauth2-secret",
+                    &["read", "write"],
+                    cb,
+                ),
+                client(
+                    "tokenconf-oauth2-second",
+                    "test-only-oauth2-second-secret",
+                    &["read"],
+                    cb,
+                ),
+                // Characters RFC 6749 §2.3.1 form-encoding changes: a server (or client) that skips
+                // the encoding mis-splits at `:` or reads `+` as a space.
+                client(
+                    "tokenconf special:client+1%",
+                    "test-only secret:+%&=",
+                    &["read"],
+                    cb,
+                ),
+            ],
+            user: "tokenconf-oauth2-user".into(),
+            forbidden_scope: "admin".into(),
+        }
+    }
+}
+
+/// Vars and secrets for the generic `oauth2` suites; `refresh_token` is issued by `server` now.
+pub fn api_target(server: &Server, base_url: &str) -> ApiTarget {
+    let c = &server.config.oauth2;
+    let get = |i: usize| {
+        c.clients
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| client("", "", &[], ""))
+    };
+    let (first, second, special) = (get(0), get(1), get(2));
+    let redirect_uri = first.redirect_uris.first().cloned().unwrap_or_default();
+    let refresh_token = server.issue_refresh_token(&first);
+    super::api_target(
+        base_url,
+        &[
+            ("token_path", TOKEN_PATH),
+            ("auto_authorize_path", AUTHORIZE_PATH),
+            ("revocation_path", REVOKE_PATH),
+            ("introspection_path", INTROSPECT_PATH),
+            ("client_id", &first.id),
+            ("second_client_id", &second.id),
+            ("special_client_id", &special.id),
+            ("redirect_uri", &redirect_uri),
+            ("authorize_scope", "read"),
+            ("forbidden_scope", &c.forbidden_scope),
+            ("rotates_refresh_tokens", "yes"),
+        ],
+        &[
+            ("client_secret", &first.secret),
+            ("second_client_secret", &second.secret),
+            ("special_client_secret", &special.secret),
+            ("refresh_token", &refresh_token),
+        ],
+    )
+}
+
+pub fn routes(server: Arc<Server>) -> Router {
+    Router::new()
+        .route(TOKEN_PATH, post(token))
+        .route(AUTHORIZE_PATH, get(authorize))
+        .route(REVOKE_PATH, post(revoke))
+        .route(INTROSPECT_PATH, post(introspect))
+        .with_state(server)
+}
+
+/// The server's state; shared with `MockServer` so a target can carry a refresh token issued up front.
+pub struct Server {
+    config: Arc<MockConfig>,
+    issuer: String,
+    store: Mutex<Store>,
+}
+
+impl Server {
+    pub fn new(config: Arc<MockConfig>, base_url: &str) -> Self {
+        Server {
+            config,
+            issuer: base_url.trim_end_matches('/').to_string(),
+            store: Mutex::new(Store::default()),
+        }
+    }
+
+    fn cfg(&self) -> &Config {
+        &self.config.oauth2
+    }
+
+    fn store(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A refresh token of a fresh grant for `client`'s first scope, as if a code had been redeemed.
+    pub fn issue_refresh_token(&self, client: &Client) -> String {
+        let grant = Grant {
+            client_id: client.id.clone(),
+            scope: client.scopes.iter().take(1).cloned().collect(),
+            sub: Some(self.cfg().user.clone()),
+        };
+        let mut store = self.store();
+        let family = store.new_family();
+        store.issue_refresh(grant, family)
+    }
+
+    fn find_client(&self, id: &str) -> Option<&Client> {
+        self.cfg().clients.iter().find(|c| c.id == id)
+    }
+}
+
+fn now() -> u64 {
+    jsonwebtoken::get_current_timestamp()
+}
+
+// ---- state ----
+
+/// A map that forgets its oldest entries beyond `MAX_ENTRIES`.
+struct Bounded<K, V> {
+    map: HashMap<K, V>,
+    order: VecDeque<K>,
+}
+
+impl<K, V> Default for Bounded<K, V> {
+    fn default() -> Self {
+        Bounded {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+}
+
+impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
+    fn insert(&mut self, key: K, value: V) {
+        while self.map.len() >= MAX_ENTRIES {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.map.remove(&old);
+                }
+                None => break,
+            }
+        }
+        // Keys removed by hand stay in `order`; drop them before it grows without bound.
+        if self.order.len() >= 2 * MAX_ENTRIES {
+            let map = &self.map;
+            self.order.retain(|k| map.contains_key(k));
+        }
+        if self.map.insert(key.clone(), value).is_none() {
+            self.order.push_back(key);
+        }
+    }
+
+    fn get(&self, key: &K) -> Option<&V> {
+        self.map.get(key)
+    }
+
+    fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.map.get_mut(key)
+    }
+
+    fn remove(&mut self, key: &K) -> Option<V> {
+        self.map.remove(key)
+    }
+}
+
+/// Every token descended from one grant (a code redemption and its refreshes); revoking the family
+/// kills them all. An evicted family counts as revoked: the mock fails closed.
+type Family = u64;
+
+/// What a grant stands for: whose, which scope, which user (none for client_credentials).
+#[derive(Clone)]
+struct Grant {
+    client_id: String,
+    scope: Vec<String>,
+    sub: Option<String>,
+}
+
+struct Code {
+    grant: Grant,
+    /// `Some` when the authorize request named it: then the token request must repeat it (§4.1.3).
+    redirect_uri: Option<String>,
+    challenge: Option<String>,
+    expires_at: u64,
+    /// Set by the first redemption, so that a second one can revoke what the first issued.
+    redeemed: Option<Family>,
+    spent: bool,
+}
+
+struct Access {
+    grant: Grant,
+    iat: u64,
+    exp: u64,
+    family: Family,
+}
+
+struct Refresh {
+    grant: Grant,
+    iat: u64,
+    family: Family,
+    /// Replaced by a newer refresh token of its family.
+    rotated: bool,
+}
+
+#[derive(Default)]
+struct Store {
+    codes: Bounded<String, Code>,
+    access: Bounded<String, Access>,
+    refresh: Bounded<String, Refresh>,
+    /// `true` while the family is live.
+    families: Bounded<Family, bool>,
+    next_family: Family,
+}
+
+impl Store {
+    fn new_family(&mut self) -> Family {
+        self.next_family += 1;
+        self.families.insert(self.next_family, true);
+        self.next_family
+    }
+
+    fn live(&self, family: Family) -> bool {
+        self.families.get(&family).copied().unwrap_or(false)
+    }
+
+    fn revoke_family(&mut self, family: Family) {
+        if let Some(live) = self.families.get_mut(&family) {
+            *live = false;
+        }
+    }
+
+    fn issue_access(&mut self, grant: Grant, family: Family) -> String {
+        let token = new_token("o2_at_");
+        let iat = now();
+        let exp = iat + ACCESS_TTL;
+        let access = Access {
+            grant,
+            iat,
+            exp,
+            family,
+        };
+        self.access.insert(token.clone(), access);
+        token
+    }
+
+    fn issue_refresh(&mut self, grant: Grant, family: Family) -> String {
+        let token = new_token("o2_rt_");
+        let refresh = Refresh {
+            grant,
+            iat: now(),
+            family,
+            rotated: false,
+        };
+        self.refresh.insert(token.clone(), refresh);
+        token
+    }
+
+    /// An access token that is known, unexpired and of a live family.
+    fn active_access(&self, token: &str) -> Option<&Access> {
+        self.access
+            .get(&token.to_string())
+            .filter(|a| a.exp > now() && self.live(a.family))
+    }
+
+    fn active_refresh(&self, token: &str) -> Option<&Refresh> {
+        self.refresh
+            .get(&token.to_string())
+            .filter(|r| !r.rotated && self.live(r.family))
+    }
+}
+
+// ---- helpers ----
+
+type Form = Vec<(String, String)>;
+
+fn bad_request(code: &str, description: &str) -> Response {
+    error(StatusCode::BAD_REQUEST, code, description)
+}
+
+/// 401 `invalid_client`; with a Basic challenge when the client used Basic or nothing (§5.2).
+fn invalid_client(description: &str, challenge: bool) -> Box<Response> {
+    let mut r = error(StatusCode::UNAUTHORIZED, "invalid_client", description);
+    if challenge {
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"tokenconf-oauth2\""),
+        );
+    }
+    Box::new(r)
+}
+
+fn non_empty<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    field(form, name).filter(|v| !v.is_empty())
+}
+
+fn repeated(form: &[(String, String)]) -> Option<&str> {
+    let mut seen = HashSet::new();
+    form.iter()
+        .find(|(k, _)| !seen.insert(k.as_str()))
+        .map(|(k, _)| k.as_str())
+}
+
+fn scope_tokens(s: &str) -> Vec<String> {
+    s.split(' ')
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The requested scope if every token is in `allowed`; `allowed` itself when none was requested.
+fn grant_scope(requested: Option<&str>, allowed: &[String]) -> Option<Vec<String>> {
+    let requested = requested.map(scope_tokens).unwrap_or_default();
+    if requested.is_empty() {
+        return Some(allowed.to_vec());
+    }
+    requested
+        .iter()
+        .all(|t| allowed.contains(t))
+        .then_some(requested)
+}
+
+fn invalid_scope() -> Response {
+    bad_request(
+        "invalid_scope",
+        "the requested scope exceeds what the client or grant allows",
+    )
+}
+
+/// The body as a form, with no parameter repeated (RFC 6749 §3.2).
+fn parse_form(headers: &HeaderMap, body: &[u8]) -> Result<Form, Box<Response>> {
+    let form = form_fields(headers, body)?;
+    if let Some(name) = repeated(&form) {
+        return Err(Box::new(bad_request(
+            "invalid_request",
+            &format!("parameter {name} is repeated"),
+        )));
+    }
+    Ok(form)
+}
+
+/// The authenticated client: client_secret_basic or client_secret_post, exactly one.
+fn authenticate<'a>(
+    server: &'a Server,
+    headers: &HeaderMap,
+    form: &[(String, String)],
+) -> Result<&'a Client, Box<Response>> {
+    let basic = basic_credentials(headers);
+    let post_secret = field(form, "client_secret");
+    let (id, secret, used_basic) = match (basic, post_secret) {
+        (Ok(Some(_)) | Err(_), Some(_)) => {
+            return Err(Box::new(bad_request(
+                "invalid_request",
+                "use one client authentication method, not both (RFC 6749 §2.3)",
+            )))
+        }
+        (Err(_), None) => return Err(invalid_client("malformed Authorization header", true)),
+        (Ok(Some((id, secret))), None) => {
+            // A client_id in the body must name the same client (§2.3.1).
+            if field(form, "client_id").is_some_and(|f| f != id) {
+                return Err(Box::new(bad_request(
+                    "invalid_request",
+                    "client_id differs from the authenticated client",
+                )));
+            }
+            (id, secret, true)
+        }
+        (Ok(None), Some(secret)) => match field(form, "client_id") {
+            Some(id) => (id.to_string(), secret.to_string(), false),
+            None => {
+                return Err(Box::new(bad_request(
+                    "invalid_request",
+                    "client_secret without client_id",
+                )))
+            }
+        },
+        (Ok(None), None) => return Err(invalid_client("client authentication is required", true)),
+    };
+    match server.find_client(&id) {
+        Some(c) if constant_time_eq(c.secret.as_bytes(), secret.as_bytes()) => Ok(c),
+        _ => Err(invalid_client("client authentication failed", used_basic)),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+// ---- token endpoint ----
+
+async fn token(State(s): State<Arc<Server>>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = match parse_form(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    let client = match authenticate(&s, &headers, &form) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    match field(&form, "grant_type") {
+        None | Some("") => bad_request("invalid_request", "grant_type is required"),
+        Some("client_credentials") => client_credentials(&s, client, &form),
+        Some("authorization_code") => authorization_code(&s, client, &form),
+        Some("refresh_token") => refresh(&s, client, &form),
+        // RFC 9700 §2.4: the password grant MUST NOT be used.
+        Some(_) => bad_request(
+            "unsupported_grant_type",
+            "the grant type is not supported by this server",
+        ),
+    }
+}
+
+fn token_response(access: &str, scope: &[String], refresh: Option<&str>) -> Response {
+    let mut body = json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": ACCESS_TTL,
+        "scope": scope.join(" "),
+    });
+    if let (Some(rt), Some(map)) = (refresh, body.as_object_mut()) {
+        map.insert("refresh_token".into(), json!(rt));
+    }
+    token_json(StatusCode::OK, body)
+}
+
+fn client_credentials(s: &Server, client: &Client, form: &[(String, String)]) -> Response {
+    let Some(scope) = grant_scope(non_empty(form, "scope"), &client.scopes) else {
+        return invalid_scope();
+    };
+    let grant = Grant {
+        client_id: client.id.clone(),
+        scope: scope.clone(),
+        sub: None,
+    };
+    let mut store = s.store();
+    let family = store.new_family();
+    let access = store.issue_access(grant, family);
+    drop(store);
+    // RFC 6749 §4.4.3: no refresh token.
+    token_response(&access, &scope, None)
+}
+
+/// RFC 7636 §4.2: BASE64URL(SHA256(ASCII(code_verifier))).
+fn s256(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// RFC 7636 §4.1: 43 to 128 unreserved characters.
+fn is_code_verifier(v: &str) -> bool {
+    (43..=128).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+fn authorization_code(s: &Server, client: &Client, form: &[(String, String)]) -> Response {
+    let invalid = |why: &str| bad_request("invalid_grant", why);
+    let Some(code) = non_empty(form, "code") else {
+        return bad_request("invalid_request", "code is required");
+    };
+    let mut store = s.store();
+    let Some(entry) = store.codes.get_mut(&code.to_string()) else {
+        return invalid("the authorization code is invalid or expired");
+    };
+    if entry.spent {
+        // §4.1.2: deny, and revoke what the first redemption issued.
+        if let Some(family) = entry.redeemed {
+            store.revoke_family(family);
+        }
+        return invalid("the authorization code was already used");
+    }
+    // Spent by its first redemption, good or bad.
+    entry.spent = true;
+    if now() > entry.expires_at {
+        return invalid("the authorization code is invalid or expired");
+    }
+    if entry.grant.client_id != client.id {
+        return invalid("the authorization code was issued to another client");
+    }
+    if entry
+        .redirect_uri
+        .as_deref()
+        .is_some_and(|r| Some(r) != field(form, "redirect_uri"))
+    {
+        return invalid("redirect_uri does not match the authorization request");
+    }
+    match (&entry.challenge, field(form, "code_verifier")) {
+        (None, None) => {}
+        (Some(c), Some(v)) if is_code_verifier(v) && s256(v) == *c => {}
+        (Some(_), Some(_)) => return invalid("code_verifier does not match the code_challenge"),
+        (Some(_), None) => return invalid("code_verifier is required for this code"),
+        (None, Some(_)) => {
+            return invalid("code_verifier sent, but the authorization request had no challenge")
+        }
+    }
+    let grant = entry.grant.clone();
+    let family = store.new_family();
+    if let Some(entry) = store.codes.get_mut(&code.to_string()) {
+        entry.redeemed = Some(family);
+    }
+    let access = store.issue_access(grant.clone(), family);
+    let refresh = store.issue_refresh(grant.clone(), family);
+    drop(store);
+    token_response(&access, &grant.scope, Some(&refresh))
+}
+
+fn refresh(s: &Server, client: &Client, form: &[(String, String)]) -> Response {
+    let invalid = || bad_request("invalid_grant", "the refresh token is invalid or revoked");
+    let Some(old) = non_empty(form, "refresh_token") else {
+        return bad_request("invalid_request", "refresh_token is required");
+    };
+    let old = old.to_string();
+    // Checked and rotated under one lock: of two concurrent uses, only one wins.
+    let mut store = s.store();
+    let Some(entry) = store.refresh.get(&old) else {
+        return invalid();
+    };
+    let family = entry.family;
+    if entry.rotated {
+        // RFC 9700 §4.14.2: a rotated token came back, so one party is an attacker: revoke all.
+        store.revoke_family(family);
+        return invalid();
+    }
+    if !store.live(family) || entry.grant.client_id != client.id {
+        return invalid();
+    }
+    let mut grant = entry.grant.clone();
+    // §6: a narrower scope may be asked for; the new refresh token keeps the original one.
+    let Some(scope) = grant_scope(non_empty(form, "scope"), &grant.scope) else {
+        return invalid_scope();
+    };
+    if let Some(entry) = store.refresh.get_mut(&old) {
+        entry.rotated = true;
+    }
+    let refresh = store.issue_refresh(grant.clone(), family);
+    grant.scope = scope.clone();
+    let access = store.issue_access(grant, family);
+    drop(store);
+    token_response(&access, &scope, Some(&refresh))
+}
+
+// ---- authorize ----
+
+async fn authorize(State(s): State<Arc<Server>>, RawQuery(query): RawQuery) -> Response {
+    let params: Form = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect();
+    if repeated(&params).is_some() {
+        return bad_request("invalid_request", "a parameter is repeated");
+    }
+    // Without a known client and one of its redirect URIs there is nowhere safe to redirect to
+    // (§4.1.2.1): answer here.
+    let Some(client) = field(&params, "client_id").and_then(|id| s.find_client(id)) else {
+        return bad_request("invalid_request", "client_id is missing or unknown");
+    };
+    let named = field(&params, "redirect_uri");
+    let redirect_uri = match named {
+        Some(r) if client.redirect_uris.iter().any(|u| u == r) => r.to_string(),
+        // §3.1.2.3: may be left out when exactly one is registered.
+        None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
+        _ => {
+            return bad_request(
+                "invalid_request",
+                "redirect_uri is missing or not registered for the client",
+            )
+        }
+    };
+    let state = field(&params, "state");
+    let fail = |code: &str, description: &str| {
+        redirect(
+            &redirect_uri,
+            &[("error", code), ("error_description", description)],
+            state,
+        )
+    };
+    match field(&params, "response_type") {
+        Some("code") => {}
+        None | Some("") => return fail("invalid_request", "response_type is required"),
+        Some(_) => {
+            return fail(
+                "unsupported_response_type",
+                "only response_type=code is supported",
+            )
+        }
+    }
+    let Some(scope) = grant_scope(non_empty(&params, "scope"), &client.scopes) else {
+        return fail("invalid_scope", "a requested scope is not allowed");
+    };
+    let challenge = match (
+        non_empty(&params, "code_challenge"),
+        field(&params, "code_challenge_method"),
+    ) {
+        (None, None) => None,
+        (Some(c), Some("S256")) if is_s256_challenge(c) => Some(c.to_string()),
+        (Some(_), Some("S256")) => {
+            return fail("invalid_request", "code_challenge is not an S256 challenge")
+        }
+        // RFC 9700 §2.1.1: S256; a missing method would mean `plain`.
+        (Some(_), _) => {
+            return fail(
+                "invalid_request",
+                "code_challenge_method must be S256 (plain is not accepted)",
+            )
+        }
+        (None, Some(_)) => {
+            return fail(
+                "invalid_request",
+                "code_challenge_method without code_challenge",
+            )
+        }
+    };
+    let code = new_token("o2_code_");
+    let entry = Code {
+        grant: Grant {
+            client_id: client.id.clone(),
+            scope,
+            sub: Some(s.cfg().user.clone()),
+        },
+        redirect_uri: named.map(str::to_string),
+        challenge,
+        expires_at: now() + CODE_TTL,
+        redeemed: None,
+        spent: false,
+    };
+    s.store().codes.insert(code.clone(), entry);
+    redirect(&redirect_uri, &[("code", &code)], state)
+}
+
+/// An S256 challenge is a base64url SHA-256 digest: 43 characters without padding.
+fn is_s256_challenge(c: &str) -> bool {
+    c.len() == 43
+        && c.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn redirect(uri: &str, params: &[(&str, &str)], state: Option<&str>) -> Response {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.extend_pairs(params);
+    if let Some(state) = state {
+        query.append_pair("state", state);
+    }
+    let sep = if uri.contains('?') { '&' } else { '?' };
+    let location = format!("{uri}{sep}{}", query.finish());
+    match HeaderValue::from_str(&location) {
+        Ok(location) => {
+            let mut r = StatusCode::FOUND.into_response();
+            r.headers_mut().insert(header::LOCATION, location);
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(_) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "the redirect URI cannot be sent in a header",
+        ),
+    }
+}
+
+// ---- revocation and introspection ----
+
+/// RFC 7009 §2.1-2.2.
+async fn revoke(State(s): State<Arc<Server>>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = match parse_form(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    let client = match authenticate(&s, &headers, &form) {
+        Ok(c) => c,
+        Err(r) => return *r,
+    };
+    let Some(token) = non_empty(&form, "token") else {
+        return bad_request("invalid_request", "token is required");
+    };
+    // The hint only orders the search (§2.1); both kinds are looked up whatever it says.
+    let mut store = s.store();
+    let key = token.to_string();
+    let owner = store
+        .access
+        .get(&key)
+        .map(|a| (a.grant.client_id.clone(), None))
+        .or_else(|| {
+            store
+                .refresh
+                .get(&key)
+                .map(|r| (r.grant.client_id.clone(), Some(r.family)))
+        });
+    match owner {
+        // §2.2: an invalid or unknown token is not an error.
+        None => {}
+        Some((owner, _)) if owner != client.id => {
+            return bad_request(
+                "unauthorized_client",
+                "the token was not issued to this client",
+            )
+        }
+        // Drift: 200, and nothing revoked.
+        Some(_) if s.config.drifting("oauth2-revoked-still-active") => {}
+        // §2.1: revoking a refresh token invalidates the access tokens of its grant too.
+        Some((_, Some(family))) => store.revoke_family(family),
+        Some((_, None)) => {
+            store.access.remove(&key);
+        }
+    }
+    drop(store);
+    let mut r = StatusCode::OK.into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// RFC 7662 §2.1-2.2.
+async fn introspect(State(s): State<Arc<Server>>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = match parse_form(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    let unauthenticated =
+        headers.get(header::AUTHORIZATION).is_none() && field(&form, "client_secret").is_none();
+    // Drift: anyone may introspect (token scanning).
+    let open = unauthenticated && s.config.drifting("oauth2-introspection-unauthenticated");
+    if !open {
+        if let Err(r) = authenticate(&s, &headers, &form) {
+            return *r;
+        }
+    }
+    let Some(token) = non_empty(&form, "token") else {
+        return bad_request("invalid_request", "token is required");
+    };
+    let store = s.store();
+    let described = if let Some(a) = store.active_access(token) {
+        Some((&a.grant, "access_token", a.iat, Some(a.exp)))
+    } else {
+        store
+            .active_refresh(token)
+            .map(|r| (&r.grant, "refresh_token", r.iat, None))
+    };
+    let body = match described {
+        None => json!({ "active": false }),
+        Some((grant, kind, iat, exp)) => {
+            let mut body = json!({
+                "active": true,
+                "scope": grant.scope.join(" "),
+                "client_id": grant.client_id,
+                "iat": iat,
+                "iss": s.issuer,
+            });
+            if let Some(map) = body.as_object_mut() {
+                if kind == "access_token" {
+                    map.insert("token_type".into(), json!("Bearer"));
+                }
+                if let Some(exp) = exp {
+                    map.insert("exp".into(), json!(exp));
+                }
+                if let Some(sub) = &grant.sub {
+                    map.insert("sub".into(), json!(sub));
+                }
+            }
+            body
+        }
+    };
+    drop(store);
+    token_json(StatusCode::OK, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn server() -> Arc<Server> {
+        Arc::new(Server::new(
+            Arc::new(MockConfig::default()),
+            "http://127.0.0.1:9",
+        ))
+    }
+
+    fn basic(id: &str, secret: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        let value = crate::http::basic_header(id, secret);
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&value).unwrap(),
+        );
+        headers
+    }
+
+    fn body(form: &[(&str, &str)]) -> Bytes {
+        Bytes::from(
+            form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(form)
+                .finish(),
+        )
+    }
+
+    async fn json_of(r: Response) -> (StatusCode, Value) {
+        let status = r.status();
+        let bytes = axum::body::to_bytes(r.into_body(), 1 << 20)
+            .await
+            .unwrap_or_default();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    #[test]
+    fn s256_matches_an_independent_computation() {
+        // printf %s "$v" | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d '='
+        assert_eq!(
+            s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wnKW5ffKyxMc"),
+            "3l__6HAsHR-LWPSawnmqiA3ItnGsHM1phFZMsPUNBzE"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_special_client_authenticates_only_form_encoded() {
+        let s = server();
+        let c = s.cfg().clients[2].clone();
+        let form = body(&[("grant_type", "client_credentials")]);
+        let r = token(State(s.clone()), basic(&c.id, &c.secret), form.clone()).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        // The same credentials base64-encoded raw, as a client that skips §2.3.1 sends them.
+        let mut raw = basic("x", "y");
+        let b64 =
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", c.id, c.secret));
+        raw.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Basic {b64}")).unwrap(),
+        );
+        let r = token(State(s), raw, form).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert!(r.headers().get(header::WWW_AUTHENTICATE).is_some());
+    }
+
+    #[tokio::test]
+    async fn the_upfront_refresh_token_rotates_and_a_replay_revokes_the_family() {
+        let s = server();
+        let c = s.cfg().clients[0].clone();
+        let rt1 = s.issue_refresh_token(&c);
+        let headers = basic(&c.id, &c.secret);
+        let refresh = |rt: &str| body(&[("grant_type", "refresh_token"), ("refresh_token", rt)]);
+        let (status, first) =
+            json_of(token(State(s.clone()), headers.clone(), refresh(&rt1)).await).await;
+        assert_eq!(status, StatusCode::OK);
+        let rt2 = first["refresh_token"].as_str().unwrap().to_string();
+        assert_ne!(rt1, rt2);
+        let (status, replay) =
+            json_of(token(State(s.clone()), headers.clone(), refresh(&rt1)).await).await;
+        assert_eq!(
+            (status, &replay["error"]),
+            (StatusCode::BAD_REQUEST, &json!("invalid_grant"))
+        );
+        // The replay revoked the family: the current refresh token is dead too.
+        let (status, _) =
+            json_of(token(State(s.clone()), headers.clone(), refresh(&rt2)).await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        // Another client cannot use this client's refresh token.
+        let other = &s.cfg().clients[1];
+        let rt3 = s.issue_refresh_token(&c);
+        let (status, _) = json_of(
+            token(
+                State(s.clone()),
+                basic(&other.id, &other.secret),
+                refresh(&rt3),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+
+    #[tokio::test]
+    async fn password_grant_both_auth_methods_and_repeated_parameters_are_refused() {
+        let s = server();
+        let c = s.cfg().clients[0].clone();
+        let h = basic(&c.id, &c.secret);
+        let (status, b) = json_of(
+            token(
+                State(s.clone()),
+                h.clone(),
+                body(&[
+                    ("grant_type", "password"),
+                    ("username", "u"),
+                    ("password", "p"),
+                ]),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(
+            (status, &b["error"]),
+            (StatusCode::BAD_REQUEST, &json!("unsupported_grant_type"))
+        );
+        let both = body(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &c.id),
+            ("client_secret", &c.secret),
+        ]);
+        let (status, b) = json_of(token(State(s.clone()), h.clone(), both).await).await;
+        assert_eq!(
+            (status, &b["error"]),
+            (StatusCode::BAD_REQUEST, &json!("invalid_request"))
+        );
+        let twice = body(&[
+            ("grant_type", "client_credentials"),
+            ("grant_type", "client_credentials"),
+        ]);
+        let (status, _) = json_of(token(State(s.clone()), h, twice).await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let mut post = HeaderMap::new();
+        post.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        let wrong = body(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &c.id),
+            ("client_secret", "nope"),
+        ]);
+        let r = token(State(s), post, wrong).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        // client_secret_post did not use the Authorization header: no challenge (§5.2).
+        assert!(r.headers().get(header::WWW_AUTHENTICATE).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_code_redeemed_twice_revokes_its_tokens() {
+        let s = server();
+        let c = s.cfg().clients[0].clone();
+        let cb = c.redirect_uris[0].clone();
+        let q = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("response_type", "code"),
+                ("client_id", c.id.as_str()),
+                ("redirect_uri", cb.as_str()),
+                ("state", "st"),
+            ])
+            .finish();
+        let r = authorize(State(s.clone()), RawQuery(Some(q))).await;
+        assert_eq!(r.status(), StatusCode::FOUND);
+        let location = r.headers()[header::LOCATION].to_str().unwrap().to_string();
+        assert!(location.ends_with("&state=st"), "{location}");
+        let code = location
+            .split("code=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap()
+            .to_string();
+        let h = basic(&c.id, &c.secret);
+        let redeem = body(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &cb),
+        ]);
+        let (status, tokens) =
+            json_of(token(State(s.clone()), h.clone(), redeem.clone()).await).await;
+        assert_eq!(status, StatusCode::OK);
+        let at = tokens["access_token"].as_str().unwrap().to_string();
+        let introspect_at = || introspect(State(s.clone()), h.clone(), body(&[("token", &at)]));
+        assert_eq!(
+            json_of(introspect_at().await).await.1["active"],
+            json!(true)
+        );
+        let (status, _) = json_of(token(State(s.clone()), h.clone(), redeem).await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            json_of(introspect_at().await).await.1,
+            json!({ "active": false })
+        );
+    }
+
+    #[tokio::test]
+    async fn introspection_needs_client_authentication_and_revocation_is_per_client() {
+        let s = server();
+        let c = s.cfg().clients[0].clone();
+        let mut anonymous = HeaderMap::new();
+        anonymous.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        let r = introspect(State(s.clone()), anonymous, body(&[("token", "x")])).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        let rt = s.issue_refresh_token(&c);
+        let other = &s.cfg().clients[1];
+        let r = revoke(
+            State(s.clone()),
+            basic(&other.id, &other.secret),
+            body(&[("token", &rt)]),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let h = basic(&c.id, &c.secret);
+        let r = revoke(State(s.clone()), h.clone(), body(&[("token", &rt)])).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let (_, b) =
+            json_of(introspect(State(s.clone()), h.clone(), body(&[("token", &rt)])).await).await;
+        assert_eq!(b, json!({ "active": false }));
+        let r = revoke(State(s), h, body(&[("token", "no-such-token")])).await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+}
