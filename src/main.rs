@@ -10,9 +10,10 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 
 use tokenconf::error::ConfigError;
+use tokenconf::mock::drift::{self, DriftKind};
 use tokenconf::mock::{self, MockConfig, MockServer};
 use tokenconf::report;
-use tokenconf::run::Runner;
+use tokenconf::run::{in_shard, Runner};
 use tokenconf::{rules, suite, target};
 
 /// `println!` that ignores a closed stdout (`tokenconf list | head`) instead of panicking.
@@ -86,6 +87,32 @@ struct RunArgs {
     /// SHOULD-level findings fail the case too.
     #[arg(long)]
     strict: bool,
+    /// Run only shard K of N (a stable hash of the test name: each case once over N runs).
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    shard: Option<(u64, u64)>,
+    /// At most N requests per second to any one host, e.g. 5/s or 100/m (overrides the target's).
+    #[arg(long, value_name = "N/s", value_parser = target::parse_rate)]
+    rate: Option<f64>,
+    /// Extra trusted root certificates (PEM), merged with the system's.
+    #[arg(long, value_name = "FILE")]
+    ca_cert: Option<PathBuf>,
+    /// Do not verify TLS certificates (a warning is printed on every run).
+    #[arg(long)]
+    insecure: bool,
+    /// Run against an embedded mock that drifts on purpose (repeatable; see `tokenconf mock --list-drifts`).
+    #[arg(long, value_name = "NAME", value_parser = parse_drift)]
+    mock_drift: Vec<&'static str>,
+}
+
+fn parse_shard(text: &str) -> Result<(u64, u64), String> {
+    tokenconf::run::parse_shard(text)
+}
+
+fn parse_drift(name: &str) -> Result<&'static str, String> {
+    drift::find(name).map(|m| m.name).ok_or_else(|| {
+        let names: Vec<&str> = drift::modes().iter().map(|m| m.name).collect();
+        format!("no drift mode {name:?}; modes: {}", names.join(", "))
+    })
 }
 
 #[derive(Args)]
@@ -104,6 +131,12 @@ struct MockArgs {
     port: u16,
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     host: IpAddr,
+    /// Serve with a drift mode (repeatable).
+    #[arg(long, value_name = "NAME", value_parser = parse_drift)]
+    drift: Vec<&'static str>,
+    /// List the drift modes and exit.
+    #[arg(long)]
+    list_drifts: bool,
 }
 
 fn main() -> ExitCode {
@@ -161,7 +194,12 @@ fn load(args: &SuiteArgs) -> Result<suite::Loaded, ConfigError> {
 async fn run(args: RunArgs) -> Result<ExitCode, ConfigError> {
     let loaded = Arc::new(load(&args.suites)?);
     let mut mock_server: Option<MockServer> = None;
-    let target = match (&args.targets, &args.target) {
+    if !args.mock_drift.is_empty() && args.targets.is_some() {
+        return Err(ConfigError::Other(
+            "error: --mock-drift runs against the embedded mock; drop --targets".into(),
+        ));
+    }
+    let mut target = match (&args.targets, &args.target) {
         (Some(file), Some(name)) => target::load_target(file, name)?,
         (Some(_), None) => {
             return Err(ConfigError::Other(
@@ -175,24 +213,47 @@ async fn run(args: RunArgs) -> Result<ExitCode, ConfigError> {
         }
         (None, _) => {
             let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
-            let server = mock::start(MockConfig::default(), addr)
-                .await
-                .map_err(|e| {
-                    ConfigError::Other(format!("error: cannot start the embedded mock: {e}"))
-                })?;
+            let config = MockConfig {
+                drifts: args.mock_drift.iter().copied().collect(),
+                ..MockConfig::default()
+            };
+            let server = mock::start(config, addr).await.map_err(|e| {
+                ConfigError::Other(format!("error: cannot start the embedded mock: {e}"))
+            })?;
             let t = server.target();
             mock_server = Some(server);
             t
         }
     };
+    if let Some(rate) = args.rate {
+        target.http.rate_per_second = Some(rate);
+    }
+    if let Some(file) = &args.ca_cert {
+        let pem = std::fs::read(file).map_err(|e| ConfigError::File {
+            path: file.clone(),
+            message: format!("cannot read: {e}"),
+        })?;
+        target.http.ca_cert_pem = Some(pem);
+    }
+    if args.insecure {
+        target.http.insecure = true;
+        tell!("warning: --insecure: TLS certificates are NOT verified; anyone on the path can read every secret sent");
+    }
+    if !args.mock_drift.is_empty() {
+        say!("mock drifts on purpose: {}", args.mock_drift.join(", "));
+    }
     let runner = Arc::new(Runner::new(loaded, target, args.strict)?);
     let ids: Vec<_> = runner
         .case_ids()
         .into_iter()
         .filter(|id| {
-            args.filter
+            let name = runner.test_name(*id);
+            let filtered = args
+                .filter
                 .as_ref()
-                .is_none_or(|f| runner.test_name(*id).contains(f.as_str()))
+                .is_none_or(|f| name.contains(f.as_str()));
+            let sharded = args.shard.is_none_or(|(k, n)| in_shard(&name, k, n));
+            filtered && sharded
         })
         .collect();
     let base_redactor = runner.redactor();
@@ -305,33 +366,53 @@ fn list(args: SuiteArgs) -> Result<ExitCode, ConfigError> {
 }
 
 fn validate(args: ValidateArgs) -> Result<ExitCode, ConfigError> {
-    let loaded = load(&args.suites)?;
+    let loaded = Arc::new(load(&args.suites)?);
     say!(
         "ok: {} suites, {} cases, {} schemas",
         loaded.suites.len(),
         loaded.case_count(),
         loaded.schemas.len()
     );
-    if let Some(file) = &args.targets {
-        let name = args
-            .target
-            .as_deref()
-            .ok_or_else(|| ConfigError::Other("error: --targets needs --target NAME".into()))?;
-        let t = target::load_target(file, name)?;
-        for s in &loaded.suites {
-            match t.api(&s.api) {
-                Some(a) => say!(
-                    "  {}: {} cases against {}",
-                    s.name,
-                    s.cases.len(),
-                    a.base_url
-                ),
-                None => say!(
-                    "  {}: skipped, target {} has no api `{}`",
-                    s.name,
-                    t.name,
-                    s.api
-                ),
+    let Some(file) = &args.targets else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let names = match &args.target {
+        Some(name) => vec![name.clone()],
+        None => target::target_names(file)?,
+    };
+    for name in names {
+        let t = target::load_target(file, &name)?;
+        let runner = Runner::new(loaded.clone(), t, false)?;
+        let ids = runner.case_ids();
+        let skipped: Vec<(tokenconf::run::CaseId, String)> = ids
+            .iter()
+            .filter_map(|id| runner.skip_reason(*id).map(|why| (*id, why)))
+            .collect();
+        say!(
+            "target {name}: can run {} of {} cases",
+            ids.len() - skipped.len(),
+            ids.len()
+        );
+        for (api, a) in &runner.target().apis {
+            say!("  {api}: {}", a.base_url);
+        }
+        for (i, suite) in loaded.suites.iter().enumerate() {
+            let mine: Vec<&(tokenconf::run::CaseId, String)> =
+                skipped.iter().filter(|(id, _)| id.suite == i).collect();
+            if mine.is_empty() {
+                continue;
+            }
+            if runner.target().api(&suite.api).is_none() {
+                say!(
+                    "  skip {} ({} cases): no `{}` api",
+                    suite.name,
+                    mine.len(),
+                    suite.api
+                );
+                continue;
+            }
+            for (id, why) in mine {
+                say!("  skip {}: {why}", runner.test_name(*id));
             }
         }
     }
@@ -339,7 +420,31 @@ fn validate(args: ValidateArgs) -> Result<ExitCode, ConfigError> {
 }
 
 async fn serve_mock(args: MockArgs) -> Result<ExitCode, ConfigError> {
-    let server = mock::start(MockConfig::default(), SocketAddr::new(args.host, args.port))
+    if args.list_drifts {
+        for m in drift::modes() {
+            let kind = match m.kind {
+                DriftKind::Breaking => "breaking",
+                DriftKind::Benign => "benign",
+            };
+            let rules = if m.rules.is_empty() {
+                "-".to_string()
+            } else {
+                m.rules.join(", ")
+            };
+            say!(
+                "{:<40} {kind:<9} {:<11} {}  [{rules}]",
+                m.name,
+                m.api,
+                m.description
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let config = MockConfig {
+        drifts: args.drift.iter().copied().collect(),
+        ..MockConfig::default()
+    };
+    let server = mock::start(config, SocketAddr::new(args.host, args.port))
         .await
         .map_err(|e| {
             ConfigError::Other(format!(
@@ -348,6 +453,9 @@ async fn serve_mock(args: MockArgs) -> Result<ExitCode, ConfigError> {
             ))
         })?;
     say!("tokenconf mock listening on {}", server.base_url());
+    if !args.drift.is_empty() {
+        say!("drifting on purpose: {}", args.drift.join(", "));
+    }
     for (what, url) in server.endpoints() {
         say!("  {what:<28} {url}");
     }

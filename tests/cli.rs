@@ -452,3 +452,141 @@ fn ctrl_c_still_writes_the_reports_of_the_cases_that_finished() {
     assert!(reports.join("index.html").exists());
     assert!(!out.contains("slow-token-0123456789"), "{out}");
 }
+
+fn summary_counts(out: &str) -> (usize, usize) {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("summary: "))
+        .expect("a summary line");
+    let nums: Vec<usize> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    (nums[0], nums[1])
+}
+
+#[test]
+fn shards_split_the_cases_and_cover_each_once() {
+    let dir = scratch("shards");
+    let all = text(&tokenconf(&["list"], &[])).0.lines().count();
+    let mut total = 0;
+    for k in 1..=3 {
+        let reports = dir.join(format!("r{k}"));
+        let shard = format!("{k}/3");
+        let o = tokenconf(
+            &[
+                "run",
+                "--shard",
+                &shard,
+                "--report-dir",
+                reports.to_str().unwrap(),
+            ],
+            &[],
+        );
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(0), "{out}{err}");
+        let (passed, failed) = summary_counts(&out);
+        assert_eq!(failed, 0);
+        assert!(
+            passed > 0 && passed < all,
+            "shard {shard} ran {passed} of {all}"
+        );
+        total += passed;
+    }
+    assert_eq!(total, all, "the three shards ran every case exactly once");
+    let o = tokenconf(&["run", "--shard", "4/3"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("1 <= K <= N"), "{}", text(&o).1);
+}
+
+#[test]
+fn a_drift_mode_fails_cases_with_its_rule_and_an_unknown_one_exits_2() {
+    let dir = scratch("drift-cli");
+    let o = tokenconf(
+        &[
+            "run",
+            "--mock-drift",
+            "no-store-dropped",
+            "--filter",
+            "talkdesk/token",
+            "--report-dir",
+            dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let (out, _) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("mock drifts on purpose: no-store-dropped"),
+        "{out}"
+    );
+    assert!(out.contains("RFC6749-5.1-no-store"), "{out}");
+    let o = tokenconf(&["run", "--mock-drift", "no-such-drift"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).1.contains("no drift mode \"no-such-drift\""),
+        "{}",
+        text(&o).1
+    );
+    let o = tokenconf(&["mock", "--list-drifts"], &[]);
+    let (out, _) = text(&o);
+    assert!(
+        out.lines().filter(|l| l.contains(" breaking ")).count() >= 20,
+        "{out}"
+    );
+    assert!(
+        out.lines().filter(|l| l.contains(" benign ")).count() >= 5,
+        "{out}"
+    );
+}
+
+#[test]
+fn insecure_is_warned_about_on_every_run() {
+    let dir = scratch("insecure");
+    let o = tokenconf(
+        &[
+            "run",
+            "--insecure",
+            "--filter",
+            "oauth2/token",
+            "--report-dir",
+            dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(
+        err.contains("warning: --insecure: TLS certificates are NOT verified"),
+        "{err}"
+    );
+}
+
+#[test]
+fn validate_lists_what_a_target_can_and_cannot_run() {
+    let dir = scratch("validate-target");
+    let targets = write(
+        &dir,
+        "targets.yaml",
+        "targets:\n  td:\n    talkdesk:\n      preset: talkdesk-eu\n      account: acme\n      vars: { client_id: x }\n      secrets: { client_secret: \"${TOKENCONF_CLI_VALIDATE_SECRET}\" }\n",
+    );
+    let o = tokenconf(
+        &["validate", "--targets", targets.to_str().unwrap()],
+        &[("TOKENCONF_CLI_VALIDATE_SECRET", "v")],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(
+        out.contains("talkdesk: https://acme.talkdeskid.eu"),
+        "{out}"
+    );
+    assert!(out.contains("no `salesforce` api"), "{out}");
+    assert!(out.contains("does not supply `signing_key`"), "{out}");
+    assert!(
+        !out.contains("skip talkdesk/token::"),
+        "talkdesk/token needs only the client: {out}"
+    );
+    let o = tokenconf(&["validate", "--targets", targets.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("TOKENCONF_CLI_VALIDATE_SECRET"));
+}
