@@ -208,7 +208,10 @@ impl Compiler<'_> {
         let mut jwts = Vec::new();
         for (jname, spec) in raw.jwts {
             if !is_name(&jname) {
-                self.error(spec.referenced, format!("jwt name {jname:?} must be letters, digits and `_`"));
+                self.error(
+                    spec.referenced,
+                    format!("jwt name {jname:?} must be letters, digits and `_`"),
+                );
             }
             if let Some(j) = self.jwt(jname.clone(), spec) {
                 jwts.push(j);
@@ -322,7 +325,14 @@ impl Compiler<'_> {
     }
 
     fn jwt(&mut self, name: String, spec: Spanned<JwtFile>) -> Option<JwtSpec> {
-        let JwtFile { alg, key, kid, typ, kind, claims } = spec.value;
+        let JwtFile {
+            alg,
+            key,
+            kid,
+            typ,
+            kind,
+            claims,
+        } = spec.value;
         let parsed_alg = match alg.value.parse::<jsonwebtoken::Algorithm>() {
             Ok(a) => Some(a),
             Err(_) => {
@@ -336,7 +346,10 @@ impl Compiler<'_> {
         let key_t = self.template(&key.value, key.referenced);
         let kid = kid.map(|k| self.template(&k.value, k.referenced));
         let Some(members) = claims.value.as_object() else {
-            self.error(claims.referenced, "`claims` is a map of claim names to values");
+            self.error(
+                claims.referenced,
+                "`claims` is a map of claim names to values",
+            );
             return None;
         };
         if let Some(kind) = &kind {
@@ -345,11 +358,18 @@ impl Compiler<'_> {
                 JwtKind::JwtBearer => &["iss", "sub", "aud", "exp"],
                 JwtKind::IdentityToken => &["iss", "sub", "exp"],
             };
-            let missing: Vec<&str> = required.iter().copied().filter(|c| !members.contains_key(*c)).collect();
+            let missing: Vec<&str> = required
+                .iter()
+                .copied()
+                .filter(|c| !members.contains_key(*c))
+                .collect();
             if !missing.is_empty() {
                 self.error(
                     claims.referenced,
-                    format!("jwt `{name}` lacks the claims RFC 7523 requires for this kind: {}", missing.join(", ")),
+                    format!(
+                        "jwt `{name}` lacks the claims RFC 7523 requires for this kind: {}",
+                        missing.join(", ")
+                    ),
                 );
             }
             if kind.value == JwtKind::ClientAssertion && members.get("iss") != members.get("sub") {
@@ -607,15 +627,24 @@ impl Compiler<'_> {
             });
         }
         if let Some(p) = &v.private_key_jwt {
-            let client_id = p.client_id.as_ref().map(|c| self.template(&c.value.0, c.referenced));
+            let client_id = p
+                .client_id
+                .as_ref()
+                .map(|c| self.template(&c.value.0, c.referenced));
             let var = format!("jwt.{}", p.jwt.value);
             if !self.jwt_names.contains(&p.jwt.value) {
                 let hint = did_you_mean(&p.jwt.value, self.jwt_names.iter());
-                self.error(p.jwt.referenced, format!("no jwt named `{}` under `jwts:`{hint}", p.jwt.value));
+                self.error(
+                    p.jwt.referenced,
+                    format!("no jwt named `{}` under `jwts:`{hint}", p.jwt.value),
+                );
                 return None;
             }
             let assertion = self.template(&format!("{{{{ {var} }}}}"), p.jwt.referenced);
-            return Some(Auth::PrivateKeyJwt { client_id, assertion });
+            return Some(Auth::PrivateKeyJwt {
+                client_id,
+                assertion,
+            });
         }
         v.bearer
             .as_ref()

@@ -103,9 +103,15 @@ pub enum UrlTemplate {
 
 pub enum Auth {
     /// `client_secret_basic`, RFC 6749 §2.3.1: id and secret form-urlencoded, then `base64(id:secret)`.
-    Basic { user: Template, password: Template },
+    Basic {
+        user: Template,
+        password: Template,
+    },
     /// `client_secret_post`: `client_id` and `client_secret` form fields.
-    Post { client_id: Template, client_secret: Template },
+    Post {
+        client_id: Template,
+        client_secret: Template,
+    },
     /// RFC 7523 §2.2: `client_assertion_type` and a freshly minted `client_assertion`.
     PrivateKeyJwt {
         client_id: Option<Template>,
