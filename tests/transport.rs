@@ -434,3 +434,58 @@ cases:
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_fixture_runs_once_per_process_and_its_captures_reach_every_case() {
+    // Every path answers with the token, so the order in which cases and the fixture arrive
+    // does not matter; the counts below tell who called.
+    let (port, seen) = scripted(vec![Some(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 32\r\n\r\n{\"access_token\":\"fixture-tok-1\"}",
+    )])
+    .await;
+    let cases: String = (0..3)
+        .map(|i| format!("  - name: uses the token {i}\n    request: {{ path: /api, auth: {{ bearer: \"{{{{ tok.access_token }}}}\" }} }}\n    expect: {{ status: 200 }}\n"))
+        .collect();
+    let yaml = format!(
+        "api: x\nfixtures:\n  tok:\n    request: {{ path: /token, form: {{ grant_type: client_credentials }} }}\n    expect: {{ status: 200 }}\n    capture: {{ access_token: $.access_token }}\ncases:\n{cases}  - name: needs no fixture\n    request: {{ path: /plain }}\n    expect: {{ status: 200 }}\n"
+    );
+    let out = run("fixture", &yaml, target(port, retrying(0))).await;
+    assert!(out.iter().all(|o| o.status == Status::Passed), "{out:?}");
+    let s = seen.lock().unwrap();
+    let token_calls = s
+        .requests
+        .iter()
+        .filter(|r| r.1.starts_with("POST /token"))
+        .count();
+    let bearer_calls = s
+        .requests
+        .iter()
+        .filter(|r| {
+            r.1.to_ascii_lowercase()
+                .contains("authorization: bearer fixture-tok-1")
+        })
+        .count();
+    assert_eq!(token_calls, 1, "the fixture ran once for three cases");
+    assert_eq!(bearer_calls, 3);
+    assert_eq!(s.requests.len(), 5);
+}
+
+#[tokio::test]
+async fn a_failing_fixture_errors_the_cases_that_use_it() {
+    let (port, _) = scripted(vec![Some(
+        "HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}",
+    )])
+    .await;
+    let yaml = "api: x\nfixtures:\n  tok:\n    request: { path: /token, form: { grant_type: client_credentials } }\n    expect: { status: 200 }\n    capture: { access_token: $.access_token }\ncases:\n  - name: uses it\n    request: { path: /api, auth: { bearer: \"{{ tok.access_token }}\" } }\n    expect: { status: 200 }\n";
+    let out = run("fixture-fails", yaml, target(port, retrying(0))).await;
+    assert_eq!(out[0].status, Status::Errored, "{:?}", out[0]);
+    assert!(
+        out[0]
+            .reason
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("fixture `tok` failed: status"),
+        "{:?}",
+        out[0].reason
+    );
+}
