@@ -489,3 +489,26 @@ async fn a_failing_fixture_errors_the_cases_that_use_it() {
         out[0].reason
     );
 }
+
+#[tokio::test]
+async fn a_proxy_from_the_environment_carries_real_target_traffic() {
+    let (proxy, seen) = scripted(vec![Some(OK)]).await;
+    // Only this test's client reads the variable: the others build theirs with use_env_proxy off.
+    std::env::set_var("HTTP_PROXY", format!("http://127.0.0.1:{proxy}"));
+    let mut t = target(1, HttpOptions::default());
+    t.http.use_env_proxy = true;
+    t.http.retry = RetryPolicy::none();
+    // Never resolved: the request goes to the proxy, which answers for it.
+    t.apis.get_mut("x").unwrap().base_url = "http://as.tokenconf.invalid".into();
+    let out = run("proxy", ONE_CASE, t).await;
+    std::env::remove_var("HTTP_PROXY");
+    assert_eq!(out[0].status, Status::Passed, "{:?}", out[0]);
+    let s = seen.lock().unwrap();
+    assert!(
+        s.requests[0]
+            .1
+            .starts_with("POST http://as.tokenconf.invalid/token HTTP/1.1"),
+        "{}",
+        s.requests[0].1
+    );
+}
