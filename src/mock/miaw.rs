@@ -16,7 +16,6 @@
 //! - `DELETE authenticated/access-token` answers 204 and revokes the session: the token and
 //!   every continuation token of it get 401 from then on.
 
-use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -29,7 +28,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::{keys, token_json, MockConfig};
+use super::store::Bounded;
+use super::{keys, lock, now, token_json, MockConfig};
 use crate::target::ApiTarget;
 
 const UNAUTHENTICATED_PATH: &str = "/iamessage/api/v2/authorization/unauthenticated/access-token";
@@ -128,28 +128,8 @@ struct MiawState {
     signing: EncodingKey,
     verifying: DecodingKey,
     identity: DecodingKey,
-    revoked: Mutex<Revoked>,
-}
-
-#[derive(Default)]
-struct Revoked {
-    order: VecDeque<String>,
-    sessions: HashSet<String>,
-}
-
-impl Revoked {
-    fn insert(&mut self, sid: String) {
-        if self.sessions.contains(&sid) {
-            return;
-        }
-        if self.order.len() >= MAX_REVOKED {
-            if let Some(old) = self.order.pop_front() {
-                self.sessions.remove(&old);
-            }
-        }
-        self.order.push_back(sid.clone());
-        self.sessions.insert(sid);
-    }
+    /// Revoked sessions; the oldest are forgotten beyond `MAX_REVOKED`.
+    revoked: Mutex<Bounded<String, ()>>,
 }
 
 pub fn routes(config: Arc<MockConfig>, base_url: &str) -> Router {
@@ -162,7 +142,7 @@ pub fn routes(config: Arc<MockConfig>, base_url: &str) -> Router {
         verifying: DecodingKey::from_rsa_pem(keys::RSA_PUBLIC_PEM.as_bytes())
             .expect("the checked-in test RSA key parses"),
         identity,
-        revoked: Mutex::new(Revoked::default()),
+        revoked: Mutex::new(Bounded::new(MAX_REVOKED)),
         config,
     });
     Router::new()
@@ -351,7 +331,7 @@ impl MiawState {
         let claims = AccessClaims {
             iss: self.issuer.clone(),
             sub: sub.to_string(),
-            iat: jsonwebtoken::get_current_timestamp(),
+            iat: now(),
             exp,
             client_id: uuid::Uuid::new_v4().to_string(),
             sid: sid.to_string(),
@@ -403,12 +383,7 @@ impl MiawState {
         let claims = jsonwebtoken::decode::<AccessClaims>(token, &self.verifying, &validation)
             .map_err(|_| invalid())?
             .claims;
-        let revoked = self
-            .revoked
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .sessions
-            .contains(&claims.sid);
+        let revoked = lock(&self.revoked).get(&claims.sid).is_some();
         if revoked {
             return Err(Box::new(unauthorized(
                 "INVALID_TOKEN",
@@ -421,7 +396,7 @@ impl MiawState {
 
     /// The 200 body of both access-token endpoints.
     fn access_token_response(&self, subject: &str, device_id: Option<&str>) -> Response {
-        let exp = jsonwebtoken::get_current_timestamp() + self.config.miaw.token_lifetime_secs;
+        let exp = now() + self.config.miaw.token_lifetime_secs;
         let sid = uuid::Uuid::new_v4().to_string();
         let token = match self.sign_access(subject, exp, &sid) {
             Ok(t) => t,
@@ -541,11 +516,7 @@ async fn revoke(State(state): State<Arc<MiawState>>, headers: HeaderMap) -> Resp
         Ok(c) => c,
         Err(r) => return *r,
     };
-    state
-        .revoked
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(claims.sid);
+    lock(&state.revoked).insert(claims.sid, ());
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -560,7 +531,7 @@ mod tests {
             signing: EncodingKey::from_rsa_pem(keys::RSA_PRIVATE_PEM.as_bytes()).unwrap(),
             verifying: DecodingKey::from_rsa_pem(keys::RSA_PUBLIC_PEM.as_bytes()).unwrap(),
             identity: DecodingKey::from_rsa_pem(keys::RSA_PUBLIC_PEM.as_bytes()).unwrap(),
-            revoked: Mutex::new(Revoked::default()),
+            revoked: Mutex::new(Bounded::new(MAX_REVOKED)),
             config,
         }
     }
@@ -595,7 +566,7 @@ mod tests {
             let claims = json!({ "iss": config.identity_issuer, "sub": CUSTOMER_SUBJECT, "iat": iat, "exp": exp });
             jsonwebtoken::encode(&header, &claims, &private).unwrap()
         };
-        let now = jsonwebtoken::get_current_timestamp();
+        let now = now();
         let kid = config.identity_kid.as_str();
         let valid = sign(Algorithm::RS256, kid, now, now + 600);
         assert_eq!(
@@ -666,7 +637,7 @@ mod tests {
         assert_eq!(next_claims.sub, claims.sub);
         assert_eq!(next_claims.exp, claims.exp);
         assert_ne!(next_claims.client_id, claims.client_id);
-        s.revoked.lock().unwrap().insert(claims.sid);
+        s.revoked.lock().unwrap().insert(claims.sid, ());
         for token in [&first, &next] {
             let r = s.bearer(&bearer_headers(token)).err().unwrap();
             assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
@@ -675,15 +646,5 @@ mod tests {
             s.bearer(&HeaderMap::new()).err().unwrap().status(),
             StatusCode::UNAUTHORIZED
         );
-    }
-
-    #[test]
-    fn revoked_sessions_are_capped() {
-        let mut r = Revoked::default();
-        for i in 0..MAX_REVOKED + 2 {
-            r.insert(i.to_string());
-        }
-        assert_eq!(r.sessions.len(), MAX_REVOKED);
-        assert!(!r.sessions.contains("0") && r.sessions.contains("2"));
     }
 }

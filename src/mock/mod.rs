@@ -6,16 +6,21 @@ pub mod keys;
 mod miaw;
 mod oauth2;
 mod salesforce;
+mod store;
 mod talkdesk;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
 use crate::http::HttpOptions;
@@ -245,6 +250,31 @@ pub fn field<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// A field that is there and not empty.
+fn non_empty<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    field(form, name).filter(|v| !v.is_empty())
+}
+
+/// The name of the first parameter that stands more than once.
+fn repeated(form: &[(String, String)]) -> Option<&str> {
+    let mut seen = HashSet::new();
+    form.iter()
+        .find(|(k, _)| !seen.insert(k.as_str()))
+        .map(|(k, _)| k.as_str())
+}
+
+/// The tokens of a space-separated `scope`.
+fn scope_tokens(s: &str) -> Vec<String> {
+    s.split(' ')
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn bad_request(code: &str, description: &str) -> Response {
+    error(StatusCode::BAD_REQUEST, code, description)
+}
+
 /// `(id, secret)` from `Authorization: Basic`, form-urldecoded as RFC 6749 §2.3.1 says;
 /// `Err` when the header is there but malformed.
 pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, MalformedAuth> {
@@ -277,6 +307,72 @@ pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>
 #[derive(Debug)]
 pub struct MalformedAuth;
 
+/// Whether two secrets are equal, in time that depends on their length only.
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The current Unix time in seconds.
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The guarded value, even when another thread panicked while holding the lock.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// 302 to `uri` with `params` (and `state` when the client sent one) in the query; 500 when the
+/// URI cannot be sent in a header.
+fn redirect(uri: &str, params: &[(&str, &str)], state: Option<&str>) -> Response {
+    try_redirect(uri, params, state).unwrap_or_else(|| {
+        error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "the redirect URI cannot be sent in a header",
+        )
+    })
+}
+
+/// The 302 of `redirect`; `None` when the URI cannot be sent in a header.
+fn try_redirect(uri: &str, params: &[(&str, &str)], state: Option<&str>) -> Option<Response> {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.extend_pairs(params);
+    if let Some(state) = state {
+        query.append_pair("state", state);
+    }
+    let sep = if uri.contains('?') { '&' } else { '?' };
+    let location = HeaderValue::from_str(&format!("{uri}{sep}{}", query.finish())).ok()?;
+    let mut r = StatusCode::FOUND.into_response();
+    r.headers_mut().insert(header::LOCATION, location);
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Some(r)
+}
+
+/// RFC 7636 §4.2: BASE64URL(SHA256(ASCII(code_verifier))).
+fn s256(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// An S256 challenge is a base64url SHA-256 digest: 43 characters without padding.
+fn is_s256_challenge(c: &str) -> bool {
+    c.len() == 43
+        && c.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// RFC 7636 §4.1: 43 to 128 unreserved characters.
+fn is_code_verifier(v: &str) -> bool {
+    (43..=128).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
 /// A fresh opaque token.
 pub fn new_token(prefix: &str) -> String {
     format!("{prefix}{}", uuid::Uuid::new_v4().simple())
@@ -293,5 +389,44 @@ pub fn api_target(base_url: &str, vars: &[(&str, &str)], secrets: &[(&str, &str)
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s256_matches_an_independent_computation() {
+        // printf %s "$v" | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d '='
+        assert_eq!(
+            s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wnKW5ffKyxMc"),
+            "3l__6HAsHR-LWPSawnmqiA3ItnGsHM1phFZMsPUNBzE"
+        );
+        let v = "tokenconf-talkdesk-pkce-verifier-0123456789abcdefghij";
+        assert_eq!(s256(v), "JNc0M5EOaG7JUZGbgXD4pa_LpA1MUz4JzKMS7lgYtcA");
+        assert!(is_code_verifier(v));
+        assert!(is_s256_challenge(&s256(v)));
+        assert!(!is_code_verifier("too-short"));
+    }
+
+    #[test]
+    fn constant_time_eq_is_equality() {
+        assert!(constant_time_eq("secret", "secret"));
+        assert!(!constant_time_eq("secret", "secreT"));
+        assert!(!constant_time_eq("secret", "secret "));
+        assert!(constant_time_eq("", ""));
+    }
+
+    #[test]
+    fn redirect_puts_state_last_and_forbids_caching() {
+        let r = redirect("https://c.invalid/cb?x=1", &[("code", "a b")], Some("s&t"));
+        assert_eq!(r.status(), StatusCode::FOUND);
+        assert_eq!(
+            r.headers()[header::LOCATION],
+            "https://c.invalid/cb?x=1&code=a+b&state=s%26t"
+        );
+        assert_eq!(r.headers()[header::CACHE_CONTROL], "no-store");
+        assert!(try_redirect("https://c.invalid/\ncb", &[], None).is_none());
     }
 }

@@ -18,8 +18,6 @@
 //! - Introspection (RFC 7662): client authentication required (401 otherwise); an inactive token is
 //!   `{"active": false}` and nothing else.
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::hash::Hash;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::body::Bytes;
@@ -28,12 +26,14 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
-use super::{basic_credentials, error, field, form_fields, new_token, token_json, MockConfig};
+use super::store::{Family, Tokens};
+use super::{
+    bad_request, basic_credentials, constant_time_eq, error, field, form_fields, is_code_verifier,
+    is_s256_challenge, lock, new_token, non_empty, now, redirect, repeated, s256, scope_tokens,
+    token_json, MockConfig,
+};
 use crate::target::ApiTarget;
 
 const TOKEN_PATH: &str = "/oauth2/token";
@@ -50,8 +50,6 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
 
 const ACCESS_TTL: u64 = 3600;
 const CODE_TTL: u64 = 60;
-/// Entries per table; the oldest are evicted beyond it (benchmarks hammer the mock).
-const MAX_ENTRIES: usize = 100_000;
 
 /// One registered confidential client. TEST-ONLY values.
 #[derive(Debug, Clone)]
@@ -180,7 +178,7 @@ impl Server {
     }
 
     fn store(&self) -> MutexGuard<'_, Store> {
-        self.store.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.store)
     }
 
     /// A refresh token of a fresh grant for `client`'s first scope, as if a code had been redeemed.
@@ -191,7 +189,7 @@ impl Server {
             sub: Some(self.cfg().user.clone()),
         };
         let mut store = self.store();
-        let family = store.new_family();
+        let family = store.families.create();
         store.issue_refresh(grant, family)
     }
 
@@ -200,63 +198,7 @@ impl Server {
     }
 }
 
-fn now() -> u64 {
-    jsonwebtoken::get_current_timestamp()
-}
-
 // ---- state ----
-
-/// A map that forgets its oldest entries beyond `MAX_ENTRIES`.
-struct Bounded<K, V> {
-    map: HashMap<K, V>,
-    order: VecDeque<K>,
-}
-
-impl<K, V> Default for Bounded<K, V> {
-    fn default() -> Self {
-        Bounded {
-            map: HashMap::new(),
-            order: VecDeque::new(),
-        }
-    }
-}
-
-impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
-    fn insert(&mut self, key: K, value: V) {
-        while self.map.len() >= MAX_ENTRIES {
-            match self.order.pop_front() {
-                Some(old) => {
-                    self.map.remove(&old);
-                }
-                None => break,
-            }
-        }
-        // Keys removed by hand stay in `order`; drop them before it grows without bound.
-        if self.order.len() >= 2 * MAX_ENTRIES {
-            let map = &self.map;
-            self.order.retain(|k| map.contains_key(k));
-        }
-        if self.map.insert(key.clone(), value).is_none() {
-            self.order.push_back(key);
-        }
-    }
-
-    fn get(&self, key: &K) -> Option<&V> {
-        self.map.get(key)
-    }
-
-    fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        self.map.get_mut(key)
-    }
-
-    fn remove(&mut self, key: &K) -> Option<V> {
-        self.map.remove(key)
-    }
-}
-
-/// Every token descended from one grant (a code redemption and its refreshes); revoking the family
-/// kills them all. An evicted family counts as revoked: the mock fails closed.
-type Family = u64;
 
 /// What a grant stands for: whose, which scope, which user (none for client_credentials).
 #[derive(Clone)]
@@ -277,95 +219,22 @@ struct Code {
     spent: bool,
 }
 
-struct Access {
-    grant: Grant,
-    iat: u64,
-    exp: u64,
-    family: Family,
-}
-
-struct Refresh {
-    grant: Grant,
-    iat: u64,
-    family: Family,
-    /// Replaced by a newer refresh token of its family.
-    rotated: bool,
-}
-
-#[derive(Default)]
-struct Store {
-    codes: Bounded<String, Code>,
-    access: Bounded<String, Access>,
-    refresh: Bounded<String, Refresh>,
-    /// `true` while the family is live.
-    families: Bounded<Family, bool>,
-    next_family: Family,
-}
+/// Tokens stand for a `Grant`.
+type Store = Tokens<Code, Grant>;
 
 impl Store {
-    fn new_family(&mut self) -> Family {
-        self.next_family += 1;
-        self.families.insert(self.next_family, true);
-        self.next_family
-    }
-
-    fn live(&self, family: Family) -> bool {
-        self.families.get(&family).copied().unwrap_or(false)
-    }
-
-    fn revoke_family(&mut self, family: Family) {
-        if let Some(live) = self.families.get_mut(&family) {
-            *live = false;
-        }
-    }
-
     fn issue_access(&mut self, grant: Grant, family: Family) -> String {
-        let token = new_token("o2_at_");
-        let iat = now();
-        let exp = iat + ACCESS_TTL;
-        let access = Access {
-            grant,
-            iat,
-            exp,
-            family,
-        };
-        self.access.insert(token.clone(), access);
-        token
+        self.add_access(new_token("o2_at_"), grant, ACCESS_TTL, family)
     }
 
     fn issue_refresh(&mut self, grant: Grant, family: Family) -> String {
-        let token = new_token("o2_rt_");
-        let refresh = Refresh {
-            grant,
-            iat: now(),
-            family,
-            rotated: false,
-        };
-        self.refresh.insert(token.clone(), refresh);
-        token
-    }
-
-    /// An access token that is known, unexpired and of a live family.
-    fn active_access(&self, token: &str) -> Option<&Access> {
-        self.access
-            .get(&token.to_string())
-            .filter(|a| a.exp > now() && self.live(a.family))
-    }
-
-    fn active_refresh(&self, token: &str) -> Option<&Refresh> {
-        self.refresh
-            .get(&token.to_string())
-            .filter(|r| !r.rotated && self.live(r.family))
+        self.add_refresh(new_token("o2_rt_"), grant, None, family)
     }
 }
 
 // ---- helpers ----
 
 type Form = Vec<(String, String)>;
-
-fn bad_request(code: &str, description: &str) -> Response {
-    error(StatusCode::BAD_REQUEST, code, description)
-}
 
 /// 401 `invalid_client`; with a Basic challenge when the client used Basic or nothing (§5.2).
 fn invalid_client(description: &str, challenge: bool) -> Box<Response> {
@@ -377,24 +246,6 @@ fn invalid_client(description: &str, challenge: bool) -> Box<Response> {
         );
     }
     Box::new(r)
-}
-
-fn non_empty<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    field(form, name).filter(|v| !v.is_empty())
-}
-
-fn repeated(form: &[(String, String)]) -> Option<&str> {
-    let mut seen = HashSet::new();
-    form.iter()
-        .find(|(k, _)| !seen.insert(k.as_str()))
-        .map(|(k, _)| k.as_str())
-}
-
-fn scope_tokens(s: &str) -> Vec<String> {
-    s.split(' ')
-        .filter(|t| !t.is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 /// The requested scope if every token is in `allowed`; `allowed` itself when none was requested.
@@ -466,13 +317,9 @@ fn authenticate<'a>(
         (Ok(None), None) => return Err(invalid_client("client authentication is required", true)),
     };
     match server.find_client(&id) {
-        Some(c) if constant_time_eq(c.secret.as_bytes(), secret.as_bytes()) => Ok(c),
+        Some(c) if constant_time_eq(&c.secret, &secret) => Ok(c),
         _ => Err(invalid_client("client authentication failed", used_basic)),
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 // ---- token endpoint ----
@@ -522,23 +369,11 @@ fn client_credentials(s: &Server, client: &Client, form: &[(String, String)]) ->
         sub: None,
     };
     let mut store = s.store();
-    let family = store.new_family();
+    let family = store.families.create();
     let access = store.issue_access(grant, family);
     drop(store);
     // RFC 6749 §4.4.3: no refresh token.
     token_response(&access, &scope, None)
-}
-
-/// RFC 7636 §4.2: BASE64URL(SHA256(ASCII(code_verifier))).
-fn s256(verifier: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
-}
-
-/// RFC 7636 §4.1: 43 to 128 unreserved characters.
-fn is_code_verifier(v: &str) -> bool {
-    (43..=128).contains(&v.len())
-        && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
 fn authorization_code(s: &Server, client: &Client, form: &[(String, String)]) -> Response {
@@ -547,13 +382,13 @@ fn authorization_code(s: &Server, client: &Client, form: &[(String, String)]) ->
         return bad_request("invalid_request", "code is required");
     };
     let mut store = s.store();
-    let Some(entry) = store.codes.get_mut(&code.to_string()) else {
+    let Some(entry) = store.codes.get_mut(code) else {
         return invalid("the authorization code is invalid or expired");
     };
     if entry.spent {
         // §4.1.2: deny, and revoke what the first redemption issued.
         if let Some(family) = entry.redeemed {
-            store.revoke_family(family);
+            store.families.revoke(family);
         }
         return invalid("the authorization code was already used");
     }
@@ -582,8 +417,8 @@ fn authorization_code(s: &Server, client: &Client, form: &[(String, String)]) ->
         }
     }
     let grant = entry.grant.clone();
-    let family = store.new_family();
-    if let Some(entry) = store.codes.get_mut(&code.to_string()) {
+    let family = store.families.create();
+    if let Some(entry) = store.codes.get_mut(code) {
         entry.redeemed = Some(family);
     }
     let access = store.issue_access(grant.clone(), family);
@@ -606,10 +441,10 @@ fn refresh(s: &Server, client: &Client, form: &[(String, String)]) -> Response {
     let family = entry.family;
     if entry.rotated {
         // RFC 9700 §4.14.2: a rotated token came back, so one party is an attacker: revoke all.
-        store.revoke_family(family);
+        store.families.revoke(family);
         return invalid();
     }
-    if !store.live(family) || entry.grant.client_id != client.id {
+    if !store.families.live(family) || entry.grant.client_id != client.id {
         return invalid();
     }
     let mut grant = entry.grant.clone();
@@ -714,37 +549,6 @@ async fn authorize(State(s): State<Arc<Server>>, RawQuery(query): RawQuery) -> R
     redirect(&redirect_uri, &[("code", &code)], state)
 }
 
-/// An S256 challenge is a base64url SHA-256 digest: 43 characters without padding.
-fn is_s256_challenge(c: &str) -> bool {
-    c.len() == 43
-        && c.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-fn redirect(uri: &str, params: &[(&str, &str)], state: Option<&str>) -> Response {
-    let mut query = form_urlencoded::Serializer::new(String::new());
-    query.extend_pairs(params);
-    if let Some(state) = state {
-        query.append_pair("state", state);
-    }
-    let sep = if uri.contains('?') { '&' } else { '?' };
-    let location = format!("{uri}{sep}{}", query.finish());
-    match HeaderValue::from_str(&location) {
-        Ok(location) => {
-            let mut r = StatusCode::FOUND.into_response();
-            r.headers_mut().insert(header::LOCATION, location);
-            r.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            r
-        }
-        Err(_) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            "the redirect URI cannot be sent in a header",
-        ),
-    }
-}
-
 // ---- revocation and introspection ----
 
 /// RFC 7009 §2.1-2.2.
@@ -785,7 +589,7 @@ async fn revoke(State(s): State<Arc<Server>>, headers: HeaderMap, body: Bytes) -
         // Drift: 200, and nothing revoked.
         Some(_) if s.config.drifting("oauth2-revoked-still-active") => {}
         // §2.1: revoking a refresh token invalidates the access tokens of its grant too.
-        Some((_, Some(family))) => store.revoke_family(family),
+        Some((_, Some(family))) => store.families.revoke(family),
         Some((_, None)) => {
             store.access.remove(&key);
         }
@@ -854,6 +658,7 @@ async fn introspect(State(s): State<Arc<Server>>, headers: HeaderMap, body: Byte
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
     use serde_json::Value;
 
     fn server() -> Arc<Server> {
@@ -894,15 +699,6 @@ mod tests {
             status,
             serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         )
-    }
-
-    #[test]
-    fn s256_matches_an_independent_computation() {
-        // printf %s "$v" | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d '='
-        assert_eq!(
-            s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wnKW5ffKyxMc"),
-            "3l__6HAsHR-LWPSawnmqiA3ItnGsHM1phFZMsPUNBzE"
-        );
     }
 
     #[tokio::test]

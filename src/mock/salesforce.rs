@@ -4,8 +4,6 @@
 //! Basic authentication, `invalid_client_id` is not an RFC 6749 code, there is no `expires_in`,
 //! and revoking an unknown token is 400 `invalid_token` instead of RFC 7009's 200.
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -19,10 +17,12 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
+use super::store::{Family, Tokens};
 use super::{
-    basic_credentials, error, field, form_fields, keys, new_token, token_json, MockConfig,
+    bad_request, basic_credentials, constant_time_eq, error, field, form_fields, keys, lock,
+    new_token, non_empty, now, s256, token_json, try_redirect, MockConfig,
 };
 use crate::target::ApiTarget;
 
@@ -46,8 +46,6 @@ const CODE_TTL: u64 = 15 * 60;
 /// Latest `exp` accepted in a JWT bearer assertion, and the clock skew allowed.
 const ASSERTION_MAX_LIFETIME: u64 = 300;
 const CLOCK_SKEW: u64 = 30;
-/// Entries per table before the oldest are evicted (benchmarks hammer the mock).
-const MAX_ENTRIES: usize = 100_000;
 /// Scopes that ask for a refresh token in the web server flow.
 const REFRESH_SCOPES: &[&str] = &["refresh_token", "offline_access"];
 
@@ -136,7 +134,7 @@ impl App {
     }
 
     fn store(&self) -> std::sync::MutexGuard<'_, Store> {
-        self.store.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.store)
     }
 
     fn identity_url(&self) -> String {
@@ -157,7 +155,7 @@ impl App {
             self.identity_url()
         };
         let issued_at = if self.drifting("sf-issued-at-seconds") {
-            now_secs().to_string()
+            now().to_string()
         } else {
             now_millis().to_string()
         };
@@ -192,13 +190,6 @@ fn signature(secret: &str, id: &str, issued_at: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 fn now_millis() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -207,57 +198,6 @@ fn now_millis() -> u128 {
 }
 
 // ---- state ----
-
-/// A map that forgets its oldest entries beyond `MAX_ENTRIES`.
-struct Bounded<K, V> {
-    map: HashMap<K, V>,
-    order: VecDeque<K>,
-}
-
-impl<K, V> Default for Bounded<K, V> {
-    fn default() -> Self {
-        Bounded {
-            map: HashMap::new(),
-            order: VecDeque::new(),
-        }
-    }
-}
-
-impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
-    fn insert(&mut self, key: K, value: V) {
-        while self.map.len() >= MAX_ENTRIES {
-            match self.order.pop_front() {
-                Some(old) => {
-                    self.map.remove(&old);
-                }
-                None => break,
-            }
-        }
-        // Keys removed by hand stay in `order`; drop them before it grows without bound.
-        if self.order.len() >= 2 * MAX_ENTRIES {
-            let map = &self.map;
-            self.order.retain(|k| map.contains_key(k));
-        }
-        self.order.push_back(key.clone());
-        self.map.insert(key, value);
-    }
-
-    fn get(&self, key: &K) -> Option<&V> {
-        self.map.get(key)
-    }
-
-    fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        self.map.get_mut(key)
-    }
-
-    fn remove(&mut self, key: &K) -> Option<V> {
-        self.map.remove(key)
-    }
-}
-
-/// A family is every token descended from one grant (a code redemption and its refreshes);
-/// revoking it kills them all. An evicted family counts as revoked: the mock fails closed.
-type Family = u64;
 
 struct Code {
     scope: String,
@@ -269,88 +209,27 @@ struct Code {
     redeemed: Option<Family>,
 }
 
-struct Access {
-    scope: String,
-    iat: u64,
-    exp: u64,
-    family: Family,
-}
-
-struct Refresh {
-    scope: String,
-    iat: u64,
-    family: Family,
-    /// Replaced by a newer refresh token of its family.
-    rotated: bool,
-}
-
-#[derive(Default)]
-struct Store {
-    codes: Bounded<String, Code>,
-    access: Bounded<String, Access>,
-    refresh: Bounded<String, Refresh>,
-    /// `true` while the family is live.
-    families: Bounded<Family, bool>,
-    next_family: Family,
-}
+/// Tokens stand for a scope.
+type Store = Tokens<Code, String>;
 
 impl Store {
-    fn new_family(&mut self) -> Family {
-        self.next_family += 1;
-        self.families.insert(self.next_family, true);
-        self.next_family
-    }
-
-    fn family_live(&self, family: Family) -> bool {
-        self.families.get(&family).copied().unwrap_or(false)
-    }
-
-    fn revoke_family(&mut self, family: Family) {
-        if let Some(live) = self.families.get_mut(&family) {
-            *live = false;
-        }
-    }
-
     /// Salesforce access tokens start with the org id and `!`.
     fn issue_access(&mut self, org_id: &str, scope: &str, family: Family) -> String {
-        let token = new_token(&format!("{org_id}!"));
-        let iat = now_secs();
-        self.access.insert(
-            token.clone(),
-            Access {
-                scope: scope.to_string(),
-                iat,
-                exp: iat + ACCESS_TTL,
-                family,
-            },
-        );
-        token
+        self.add_access(
+            new_token(&format!("{org_id}!")),
+            scope.to_string(),
+            ACCESS_TTL,
+            family,
+        )
     }
 
     fn issue_refresh(&mut self, scope: &str, family: Family) -> String {
-        let token = new_token("5Aep861");
-        self.refresh.insert(
-            token.clone(),
-            Refresh {
-                scope: scope.to_string(),
-                iat: now_secs(),
-                family,
-                rotated: false,
-            },
-        );
-        token
-    }
-
-    fn active_access(&self, token: &str) -> Option<&Access> {
-        self.access
-            .get(&token.to_string())
-            .filter(|a| now_secs() < a.exp && self.family_live(a.family))
-    }
-
-    fn active_refresh(&self, token: &str) -> Option<&Refresh> {
-        self.refresh.get(&token.to_string()).filter(|r| {
-            !r.rotated && now_secs() < r.iat + REFRESH_TTL && self.family_live(r.family)
-        })
+        self.add_refresh(
+            new_token("5Aep861"),
+            scope.to_string(),
+            Some(REFRESH_TTL),
+            family,
+        )
     }
 }
 
@@ -358,16 +237,8 @@ impl Store {
 
 type Form = Vec<(String, String)>;
 
-fn bad_request(code: &str, description: &str) -> Response {
-    error(StatusCode::BAD_REQUEST, code, description)
-}
-
 fn invalid_grant(description: &str) -> Response {
     bad_request("invalid_grant", description)
-}
-
-fn non_empty<'a>(form: &'a Form, name: &str) -> Option<&'a str> {
-    field(form, name).filter(|v| !v.is_empty())
 }
 
 fn scope_list(s: &str) -> Vec<&str> {
@@ -437,7 +308,9 @@ fn authenticate(
         Err(()) => Err(wrong()),
         Ok(None) => Err(unknown()),
         Ok(Some((id, _))) if id != cfg.client_id => Err(unknown()),
-        Ok(Some((_, Some(secret)))) if secret != cfg.client_secret => Err(wrong()),
+        Ok(Some((_, Some(secret)))) if !constant_time_eq(&secret, &cfg.client_secret) => {
+            Err(wrong())
+        }
         Ok(Some((_, None))) if secret_required => Err(wrong()),
         Ok(Some(_)) => Ok(()),
     }
@@ -466,10 +339,15 @@ fn client_credentials(app: &App, headers: &HeaderMap, form: &Form) -> Response {
     if let Err(r) = authenticate(app.cfg(), headers, form, true) {
         return *r;
     }
-    // The scope is the connected app's, whatever the request says; no refresh token.
+    app_scoped_token(app)
+}
+
+/// An access token of a new family for the connected app's scope, whatever the request says; no
+/// refresh token.
+fn app_scoped_token(app: &App) -> Response {
     let scope = scopes_without_refresh(app.cfg());
     let mut store = app.store();
-    let family = store.new_family();
+    let family = store.families.create();
     let access = store.issue_access(&app.cfg().org_id, &scope, family);
     drop(store);
     app.token_body(&access, &scope, json!({}))
@@ -482,7 +360,7 @@ fn authorization_code(app: &App, headers: &HeaderMap, form: &Form) -> Response {
     };
     let verifier = non_empty(form, "code_verifier");
     let mut store = app.store();
-    let pkce = match store.codes.get(&code.to_string()) {
+    let pkce = match store.codes.get(code) {
         Some(c) => c.challenge.is_some(),
         None => false,
     };
@@ -490,15 +368,15 @@ fn authorization_code(app: &App, headers: &HeaderMap, form: &Form) -> Response {
     if let Err(r) = authenticate(cfg, headers, form, !pkce) {
         return *r;
     }
-    let Some(grant) = store.codes.get_mut(&code.to_string()) else {
+    let Some(grant) = store.codes.get_mut(code) else {
         return invalid_grant("invalid authorization code");
     };
     if let Some(family) = grant.redeemed {
         // RFC 6749 §4.1.2: deny, and revoke what the first redemption issued.
-        store.revoke_family(family);
+        store.families.revoke(family);
         return invalid_grant("invalid authorization code");
     }
-    if now_secs() >= grant.expires_at {
+    if now() >= grant.expires_at {
         return invalid_grant("expired authorization code");
     }
     if field(form, "redirect_uri") != Some(grant.redirect_uri.as_str()) {
@@ -506,12 +384,12 @@ fn authorization_code(app: &App, headers: &HeaderMap, form: &Form) -> Response {
     }
     match (&grant.challenge, verifier) {
         (None, None) => {}
-        (Some(challenge), Some(v)) if pkce_s256(v) == *challenge => {}
+        (Some(challenge), Some(v)) if s256(v) == *challenge => {}
         _ => return invalid_grant("invalid code verifier"),
     }
     let scope = grant.scope.clone();
-    let family = store.new_family();
-    if let Some(grant) = store.codes.get_mut(&code.to_string()) {
+    let family = store.families.create();
+    if let Some(grant) = store.codes.get_mut(code) {
         grant.redeemed = Some(family);
     }
     let access = store.issue_access(&app.cfg().org_id, &scope, family);
@@ -527,10 +405,6 @@ fn authorization_code(app: &App, headers: &HeaderMap, form: &Form) -> Response {
     app.token_body(&access, &scope, extra)
 }
 
-fn pkce_s256(verifier: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
-}
-
 fn refresh_token(app: &App, headers: &HeaderMap, form: &Form) -> Response {
     let cfg = app.cfg();
     // The secret is checked when sent ("Require Secret for Refresh Token Flow" off).
@@ -544,13 +418,13 @@ fn refresh_token(app: &App, headers: &HeaderMap, form: &Form) -> Response {
         );
     };
     let mut store = app.store();
-    let Some(old) = store.refresh.get(&presented.to_string()) else {
+    let Some(old) = store.refresh.get(presented) else {
         return invalid_grant("expired access/refresh token");
     };
-    let (family, rotated, scope) = (old.family, old.rotated, old.scope.clone());
+    let (family, rotated, scope) = (old.family, old.rotated, old.grant.clone());
     if rotated {
         // Replay of a rotated token: revoke the current refresh token and its access tokens.
-        store.revoke_family(family);
+        store.families.revoke(family);
         return invalid_grant("expired access/refresh token");
     }
     if store.active_refresh(presented).is_none() {
@@ -570,7 +444,7 @@ fn refresh_token(app: &App, headers: &HeaderMap, form: &Form) -> Response {
     let extra = if cfg.rotate_refresh_tokens {
         // Drift: a new refresh token is issued but the old one is never marked rotated.
         let keep_old = app.drifting("sf-refresh-replay-accepted");
-        if let Some(old) = store.refresh.get_mut(&presented.to_string()) {
+        if let Some(old) = store.refresh.get_mut(presented) {
             old.rotated = !keep_old;
         }
         // The new refresh token keeps the original grant's scope (RFC 6749 §6).
@@ -612,7 +486,7 @@ fn verify_assertion(cfg: &Config, login_url: &str, assertion: &str) -> Result<()
     if !aud_ok {
         return Err("audience is invalid");
     }
-    let now = now_secs();
+    let now = now();
     match claims.get("exp").and_then(Value::as_u64) {
         None => return Err(INVALID),
         Some(exp) if exp + CLOCK_SKEW <= now => return Err(EXPIRED),
@@ -634,12 +508,7 @@ fn jwt_bearer(app: &App, form: &Form) -> Response {
         Err(EXPIRED) if app.drifting("sf-expired-assertion-accepted") => {}
         Err(description) => return invalid_grant(description),
     }
-    let scope = scopes_without_refresh(app.cfg());
-    let mut store = app.store();
-    let family = store.new_family();
-    let access = store.issue_access(&app.cfg().org_id, &scope, family);
-    drop(store);
-    app.token_body(&access, &scope, json!({}))
+    app_scoped_token(app)
 }
 
 fn token_exchange(app: &App, headers: &HeaderMap, form: &Form) -> Response {
@@ -666,7 +535,7 @@ fn token_exchange(app: &App, headers: &HeaderMap, form: &Form) -> Response {
         // RFC 8693 §2.2.2: an invalid subject token is invalid_request.
         return bad_request("invalid_request", "invalid subject token");
     };
-    let subject_scope = subject.scope.clone();
+    let subject_scope = subject.grant.clone();
     let scope = match narrow_scope(field(form, "scope"), &scope_list(&subject_scope)) {
         Ok(s) => s,
         Err(bad) => {
@@ -676,7 +545,7 @@ fn token_exchange(app: &App, headers: &HeaderMap, form: &Form) -> Response {
             )
         }
     };
-    let family = store.new_family();
+    let family = store.families.create();
     let access = store.issue_access(&app.cfg().org_id, &scope, family);
     drop(store);
     app.token_body(
@@ -707,9 +576,11 @@ async fn authorize(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Re
     };
     let state = field(&q, "state");
     let fail = |code: &str, description: &str| {
-        let mut params = vec![("error", code), ("error_description", description)];
-        params.extend(state.map(|s| ("state", s)));
-        redirect(redirect_uri, &params)
+        redirect(
+            redirect_uri,
+            &[("error", code), ("error_description", description)],
+            state,
+        )
     };
     if field(&q, "response_type") != Some("code") {
         return fail("unsupported_response_type", "response type not supported");
@@ -731,30 +602,17 @@ async fn authorize(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Re
             scope,
             redirect_uri: redirect_uri.to_string(),
             challenge: challenge.map(str::to_string),
-            expires_at: now_secs() + CODE_TTL,
+            expires_at: now() + CODE_TTL,
             redeemed: None,
         },
     );
-    let mut params = vec![("code", code.as_str())];
-    params.extend(state.map(|s| ("state", s)));
-    redirect(redirect_uri, &params)
+    redirect(redirect_uri, &[("code", &code)], state)
 }
 
-fn redirect(uri: &str, params: &[(&str, &str)]) -> Response {
-    let query = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(params)
-        .finish();
-    let sep = if uri.contains('?') { '&' } else { '?' };
-    match HeaderValue::from_str(&format!("{uri}{sep}{query}")) {
-        Ok(location) => {
-            let mut r = StatusCode::FOUND.into_response();
-            r.headers_mut().insert(header::LOCATION, location);
-            r.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            r
-        }
-        Err(_) => bad_request("invalid_request", "redirect_uri is not a valid URL"),
-    }
+/// The mock's 302; unlike the other vendors, Salesforce answers 400 when it cannot be sent.
+fn redirect(uri: &str, params: &[(&str, &str)], state: Option<&str>) -> Response {
+    try_redirect(uri, params, state)
+        .unwrap_or_else(|| bad_request("invalid_request", "redirect_uri is not a valid URL"))
 }
 
 // ---- revoke and introspect ----
@@ -775,10 +633,10 @@ async fn revoke(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) ->
         return StatusCode::OK.into_response();
     }
     if store.active_access(token).is_some() {
-        store.access.remove(&token.to_string());
+        store.access.remove(token);
     } else if let Some(family) = store.active_refresh(token).map(|r| r.family) {
         // A refresh token takes its family's access tokens with it.
-        store.revoke_family(family);
+        store.families.revoke(family);
     } else {
         // Salesforce: 400 for every error condition, unlike RFC 7009 §2.2.
         return bad_request("invalid_token", "invalid token");
@@ -796,7 +654,8 @@ async fn introspect(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes
     };
     // RFC 7662 §2.1: the caller must authenticate.
     match presented_client(&headers, &form) {
-        Ok(Some((id, Some(secret)))) if id == cfg.client_id && secret == cfg.client_secret => {}
+        Ok(Some((id, Some(secret))))
+            if id == cfg.client_id && constant_time_eq(&secret, &cfg.client_secret) => {}
         _ => {
             let mut r = error(
                 StatusCode::UNAUTHORIZED,
@@ -815,11 +674,11 @@ async fn introspect(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes
     };
     let store = app.store();
     let found = if let Some(a) = store.active_access(token) {
-        Some((a.scope.clone(), "access_token", a.iat, a.exp))
+        Some((a.grant.clone(), "access_token", a.iat, a.exp))
     } else {
         store
             .active_refresh(token)
-            .map(|r| (r.scope.clone(), "refresh_token", r.iat, r.iat + REFRESH_TTL))
+            .map(|r| (r.grant.clone(), "refresh_token", r.iat, r.iat + REFRESH_TTL))
     };
     drop(store);
     let body = match found {
@@ -887,7 +746,7 @@ mod tests {
             target.secrets.get("signing_key").map(String::as_str),
             Some(keys::RSA_PRIVATE_PEM)
         );
-        let now = now_secs();
+        let now = now();
         let claims = |aud: &str, exp: u64| json!({ "iss": cfg.client_id, "sub": cfg.username, "aud": aud, "exp": exp });
         let valid = sign_assertion(&claims(LOGIN, now + 170));
         assert_eq!(verify_assertion(&cfg, LOGIN, &valid), Ok(()));
@@ -912,7 +771,7 @@ mod tests {
     #[test]
     fn assertion_checks_iss_sub_and_lifetime() {
         let cfg = Config::default();
-        let now = now_secs();
+        let now = now();
         let claims = |iss: &str, sub: &str, exp: u64| {
             sign_assertion(&json!({ "iss": iss, "sub": sub, "aud": LOGIN, "exp": exp }))
         };
@@ -942,15 +801,6 @@ mod tests {
                 Err("invalid assertion")
             );
         }
-    }
-
-    #[test]
-    fn pkce_s256_is_base64url_sha256() {
-        // `printf %s VERIFIER | openssl dgst -sha256 -binary | base64`, made URL-safe and unpadded.
-        assert_eq!(
-            pkce_s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wnKW5ffKyxMc"),
-            "3l__6HAsHR-LWPSawnmqiA3ItnGsHM1phFZMsPUNBzE"
-        );
     }
 
     fn app(rotate: bool) -> App {
@@ -983,7 +833,7 @@ mod tests {
 
     fn seed_refresh(app: &App) -> String {
         let mut store = app.store();
-        let family = store.new_family();
+        let family = store.families.create();
         store.issue_refresh("api refresh_token", family)
     }
 
@@ -1029,16 +879,5 @@ mod tests {
             assert_eq!(status, StatusCode::OK);
             assert!(body.get("refresh_token").is_none());
         }
-    }
-
-    #[test]
-    fn bounded_map_evicts_oldest() {
-        let mut m: Bounded<u64, ()> = Bounded::default();
-        for i in 0..(MAX_ENTRIES as u64 + 10) {
-            m.insert(i, ());
-        }
-        assert_eq!(m.map.len(), MAX_ENTRIES);
-        assert!(m.get(&0).is_none());
-        assert!(m.get(&(MAX_ENTRIES as u64 + 9)).is_some());
     }
 }

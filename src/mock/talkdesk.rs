@@ -17,24 +17,23 @@
 //!   (the session's current refresh token stays valid); a code_verifier sent for a code issued
 //!   without a code_challenge is `invalid_grant` (RFC 9700 §4.8.2).
 
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
+use super::store::Bounded;
 use super::{
-    basic_credentials, error, field, form_fields, keys, new_token, token_json, MockConfig,
+    bad_request, basic_credentials, constant_time_eq, error, field, form_fields, is_code_verifier,
+    is_s256_challenge, keys, lock, new_token, non_empty, now, redirect, repeated, s256,
+    scope_tokens, token_json, MockConfig,
 };
 use crate::target::ApiTarget;
 
@@ -53,8 +52,6 @@ const MAX_IAT_SKEW: u64 = 60;
 const CODE_LIFETIME: u64 = 60;
 /// Longest `jti` or `nonce` the mock stores.
 const MAX_STORED_VALUE: usize = 256;
-/// Entries per store (codes, refresh tokens, used jti); the oldest are evicted beyond it.
-const MAX_ENTRIES: usize = 100_000;
 /// Scopes the authorize endpoint accepts besides the client's API scopes.
 const OIDC_SCOPE: &str = "openid";
 
@@ -134,9 +131,10 @@ struct Shared {
     /// `None` when the configured PEM does not parse: assertions are then refused.
     assertion_key: Option<DecodingKey>,
     id_token_key: Option<EncodingKey>,
-    codes: Mutex<Bounded<Code>>,
-    refresh_tokens: Mutex<Bounded<Session>>,
-    used_jti: Mutex<Bounded<()>>,
+    /// Each store evicts its oldest entries beyond `store::MAX_ENTRIES`.
+    codes: Mutex<Bounded<String, Code>>,
+    refresh_tokens: Mutex<Bounded<String, Session>>,
+    used_jti: Mutex<Bounded<String, ()>>,
 }
 
 impl Shared {
@@ -149,55 +147,15 @@ impl Shared {
             token_url: format!("{base_url}/oauth/token"),
             assertion_key,
             id_token_key,
-            codes: Mutex::new(Bounded::new(MAX_ENTRIES)),
-            refresh_tokens: Mutex::new(Bounded::new(MAX_ENTRIES)),
-            used_jti: Mutex::new(Bounded::new(MAX_ENTRIES)),
+            codes: Mutex::default(),
+            refresh_tokens: Mutex::default(),
+            used_jti: Mutex::default(),
             config,
         }
     }
 
     fn talkdesk(&self) -> &Config {
         &self.config.talkdesk
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A map that forgets its oldest keys beyond `cap`, so a benchmark cannot grow it without end.
-struct Bounded<V> {
-    cap: usize,
-    map: HashMap<String, V>,
-    order: VecDeque<String>,
-}
-
-impl<V> Bounded<V> {
-    fn new(cap: usize) -> Self {
-        Bounded {
-            cap,
-            map: HashMap::new(),
-            order: VecDeque::new(),
-        }
-    }
-
-    fn insert(&mut self, key: String, value: V) {
-        if self.map.insert(key.clone(), value).is_none() {
-            self.order.push_back(key);
-        }
-        while self.order.len() > self.cap {
-            if let Some(old) = self.order.pop_front() {
-                self.map.remove(&old);
-            }
-        }
-    }
-
-    fn get(&self, key: &str) -> Option<&V> {
-        self.map.get(key)
-    }
-
-    fn remove(&mut self, key: &str) -> Option<V> {
-        self.map.remove(key)
     }
 }
 
@@ -226,21 +184,6 @@ fn unauthorized(description: &str) -> Box<Response> {
         HeaderValue::from_static("Basic realm=\"talkdesk\""),
     );
     Box::new(r)
-}
-
-fn bad_request(code: &str, description: &str) -> Response {
-    error(StatusCode::BAD_REQUEST, code, description)
-}
-
-fn nonempty<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    field(form, name).filter(|v| !v.is_empty())
-}
-
-fn scope_tokens(s: &str) -> Vec<String> {
-    s.split(' ')
-        .filter(|t| !t.is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 async fn token(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -294,7 +237,9 @@ fn authenticate(
         };
     }
     match basic {
-        Ok(Some((id, secret))) if id == config.client_id && secret == config.client_secret => {
+        Ok(Some((id, secret)))
+            if id == config.client_id && constant_time_eq(&secret, &config.client_secret) =>
+        {
             Ok(())
         }
         Ok(Some(_)) => Err(unauthorized("client authentication failed")),
@@ -350,7 +295,7 @@ fn verify_assertion(s: &Shared, jwt: &str, client_id: Option<&str>) -> Result<()
     if exp > iat.saturating_add(MAX_ASSERTION_LIFETIME) {
         return Err("client_assertion exp may be at most 300 seconds after iat");
     }
-    if iat > jsonwebtoken::get_current_timestamp() + MAX_IAT_SKEW {
+    if iat > now() + MAX_IAT_SKEW {
         return Err("client_assertion iat is in the future");
     }
     if client_id.is_some_and(|id| id != config.client_id) {
@@ -370,7 +315,7 @@ fn within(requested: &[String], allowed: &[&str]) -> bool {
 
 fn client_credentials(s: &Shared, form: &[(String, String)]) -> Response {
     let config = s.talkdesk();
-    let granted = match nonempty(form, "scope").map(scope_tokens) {
+    let granted = match non_empty(form, "scope").map(scope_tokens) {
         Some(requested) if !requested.is_empty() => {
             if let Some(bad) = requested
                 .iter()
@@ -416,8 +361,7 @@ async fn authorize(State(s): State<Arc<Shared>>, uri: Uri) -> Response {
         form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
             .into_owned()
             .collect();
-    let mut seen = HashSet::new();
-    if params.iter().any(|(k, _)| !seen.insert(k.as_str())) {
+    if repeated(&params).is_some() {
         return bad_request("invalid_request", "a parameter is repeated");
     }
     // Without a known client and one of its redirect URIs there is nowhere safe to redirect to.
@@ -450,7 +394,7 @@ async fn authorize(State(s): State<Arc<Shared>>, uri: Uri) -> Response {
             )
         }
     }
-    let scope = match nonempty(&params, "scope").map(scope_tokens) {
+    let scope = match non_empty(&params, "scope").map(scope_tokens) {
         Some(requested) if !requested.is_empty() => requested,
         _ => config.scopes.clone(),
     };
@@ -494,61 +438,17 @@ async fn authorize(State(s): State<Arc<Shared>>, uri: Uri) -> Response {
             code_challenge,
             nonce: nonce.map(str::to_string),
             sid: new_token("td_sid_"),
-            issued_at: jsonwebtoken::get_current_timestamp(),
+            issued_at: now(),
         },
     );
     redirect(redirect_uri, &[("code", &code)], state)
 }
 
-/// 302 to `redirect_uri` with `params` (and `state` when the client sent one) in the query.
-fn redirect(redirect_uri: &str, params: &[(&str, &str)], state: Option<&str>) -> Response {
-    let mut query = form_urlencoded::Serializer::new(String::new());
-    query.extend_pairs(params);
-    if let Some(state) = state {
-        query.append_pair("state", state);
-    }
-    let separator = if redirect_uri.contains('?') { '&' } else { '?' };
-    let location = format!("{redirect_uri}{separator}{}", query.finish());
-    match HeaderValue::from_str(&location) {
-        Ok(location) => {
-            let mut r = StatusCode::FOUND.into_response();
-            r.headers_mut().insert(header::LOCATION, location);
-            r.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            r
-        }
-        Err(_) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            "the redirect URI cannot be sent in a header",
-        ),
-    }
-}
-
-/// An S256 challenge is a base64url SHA-256 digest: 43 characters without padding.
-fn is_s256_challenge(c: &str) -> bool {
-    c.len() == 43
-        && c.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// RFC 7636 §4.2: BASE64URL(SHA256(ASCII(code_verifier))).
-fn s256(verifier: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
-}
-
-/// RFC 7636 §4.1: 43 to 128 unreserved characters.
-fn is_code_verifier(v: &str) -> bool {
-    (43..=128).contains(&v.len())
-        && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
-}
-
 fn authorization_code(s: &Shared, form: &[(String, String)]) -> Response {
-    let Some(code) = nonempty(form, "code") else {
+    let Some(code) = non_empty(form, "code") else {
         return bad_request("invalid_request", "code is required");
     };
-    let Some(redirect_uri) = nonempty(form, "redirect_uri") else {
+    let Some(redirect_uri) = non_empty(form, "redirect_uri") else {
         return bad_request("invalid_request", "redirect_uri is required");
     };
     // Removed before any other check: a code is spent by its first redemption, good or bad.
@@ -563,7 +463,7 @@ fn authorization_code(s: &Shared, form: &[(String, String)]) -> Response {
             "the authorization code is invalid, expired or already used",
         );
     };
-    if jsonwebtoken::get_current_timestamp() > grant.issued_at + CODE_LIFETIME {
+    if now() > grant.issued_at + CODE_LIFETIME {
         return bad_request(
             "invalid_grant",
             "the authorization code is invalid, expired or already used",
@@ -630,7 +530,7 @@ fn id_token(s: &Shared, grant: &Code) -> Option<String> {
     let key = s.id_token_key.as_ref()?;
     let mut header = Header::new(Algorithm::ES256);
     header.kid = Some(config.id_token_kid.clone());
-    let now = jsonwebtoken::get_current_timestamp();
+    let now = now();
     let mut claims = json!({
         "iss": s.issuer,
         "sub": config.user_id,
@@ -680,10 +580,10 @@ fn session_tokens(
 }
 
 fn refresh(s: &Shared, form: &[(String, String)]) -> Response {
-    let Some(old) = nonempty(form, "refresh_token") else {
+    let Some(old) = non_empty(form, "refresh_token") else {
         return bad_request("invalid_request", "refresh_token is required");
     };
-    let requested = nonempty(form, "scope")
+    let requested = non_empty(form, "scope")
         .map(scope_tokens)
         .filter(|r| !r.is_empty());
     let (session, reuse) = {
@@ -720,6 +620,7 @@ fn refresh(s: &Shared, form: &[(String, String)]) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
 
     fn shared() -> (Arc<Shared>, ApiTarget) {
         let base = "http://127.0.0.1:9";
@@ -749,20 +650,10 @@ mod tests {
             .finish();
         let r = token(State(s.clone()), headers, Bytes::from(body)).await;
         let status = r.status();
-        let bytes = axum::body::to_bytes(r.into_body(), MAX_ENTRIES)
+        let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
             .await
             .unwrap();
         (status, serde_json::from_slice(&bytes).unwrap())
-    }
-
-    #[test]
-    fn s256_matches_an_independent_computation() {
-        // printf %s "$v" | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d '='
-        let v = "tokenconf-talkdesk-pkce-verifier-0123456789abcdefghij";
-        assert_eq!(s256(v), "JNc0M5EOaG7JUZGbgXD4pa_LpA1MUz4JzKMS7lgYtcA");
-        assert!(is_code_verifier(v));
-        assert!(is_s256_challenge(&s256(v)));
-        assert!(!is_code_verifier("too-short"));
     }
 
     /// An assertion signed with the client's key, as the suites mint it.
@@ -782,7 +673,7 @@ mod tests {
         let (s, t) = shared();
         assert_eq!(secret(&t, "signing_key"), keys::EC_PRIVATE_PEM);
         let token_url = "http://127.0.0.1:9/oauth/token";
-        let now = jsonwebtoken::get_current_timestamp();
+        let now = now();
         let kid = "conformance-client-es256";
         let valid = assertion(kid, token_url, now);
         assert_eq!(
@@ -809,7 +700,7 @@ mod tests {
     #[test]
     fn an_assertion_for_another_client_id_is_refused() {
         let (s, _) = shared();
-        let now = jsonwebtoken::get_current_timestamp();
+        let now = now();
         let jwt = assertion(
             "conformance-client-es256",
             "http://127.0.0.1:9/oauth/token",
@@ -819,17 +710,6 @@ mod tests {
             verify_assertion(&s, &jwt, Some("someone-else")),
             Err("client_id does not match the client_assertion issuer")
         );
-    }
-
-    #[test]
-    fn bounded_store_forgets_the_oldest() {
-        let mut b = Bounded::new(2);
-        b.insert("a".into(), 1);
-        b.insert("b".into(), 2);
-        b.insert("c".into(), 3);
-        assert!(b.get("a").is_none());
-        assert_eq!(b.get("c"), Some(&3));
-        assert_eq!(b.order.len(), 2);
     }
 
     fn code_for(s: &Shared, scope: &[&str], challenge: Option<&str>) -> String {
@@ -842,7 +722,7 @@ mod tests {
                 code_challenge: challenge.map(str::to_string),
                 nonce: Some("n-1".into()),
                 sid: "sid-1".into(),
-                issued_at: jsonwebtoken::get_current_timestamp(),
+                issued_at: now(),
             },
         );
         code
