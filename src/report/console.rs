@@ -160,15 +160,37 @@ pub fn summary(report: &RunReport) -> String {
         .collect();
     if !warned.is_empty() {
         out.push_str("\nwarnings:\n");
+        // The same finding over many cases (a vendor's known deviation) is one line with a count.
+        let mut groups: Vec<(&Finding, Vec<&str>)> = Vec::new();
         for (o, f) in warned {
-            let _ = writeln!(
-                out,
-                "    {} [{}] {}: {}",
-                o.test,
-                f.level.name(),
-                f.rule,
-                f.message
-            );
+            let same = groups
+                .iter_mut()
+                .find(|(g, _)| g.level == f.level && g.rule == f.rule && g.message == f.message);
+            match same {
+                Some((_, tests)) => {
+                    if !tests.contains(&o.test.as_str()) {
+                        tests.push(&o.test)
+                    }
+                }
+                None => groups.push((f, vec![&o.test])),
+            }
+        }
+        for (f, tests) in groups {
+            let level = f.level.name();
+            let (rule, message) = (&f.rule, &f.message);
+            match tests.as_slice() {
+                [one] => {
+                    let _ = writeln!(out, "    {one} [{level}] {rule}: {message}");
+                }
+                [first, rest @ ..] => {
+                    let _ = writeln!(
+                        out,
+                        "    [{level}] {rule}: {message} ({} cases, e.g. {first})",
+                        rest.len() + 1
+                    );
+                }
+                [] => {}
+            }
         }
     }
     if !bad.is_empty() {
