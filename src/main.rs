@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use tokenconf::error::ConfigError;
 use tokenconf::mock::drift::{self, DriftKind};
 use tokenconf::mock::{self, MockConfig, MockServer};
+use tokenconf::redact::Redactor;
 use tokenconf::report;
 use tokenconf::run::{in_shard, Runner};
 use tokenconf::{rules, suite, target};
@@ -276,9 +277,15 @@ async fn run(args: RunArgs) -> Result<ExitCode, ConfigError> {
     );
     let report = runner
         .run_all(&ids, args.jobs, |o| {
-            let mut r = base_redactor.clone();
-            r.extend(o.sensitive.iter().map(String::as_str));
-            let line = r.scrub(&report::console::case_line(o)).into_owned();
+            let mut line = base_redactor
+                .scrub(&report::console::case_line(o))
+                .into_owned();
+            // Only a reason (a skip or an error) can carry what a server sent; the rest of the
+            // line is the test name. Building a redactor per case would cost more than the case.
+            if o.reason.is_some() && !o.sensitive.is_empty() {
+                let tokens = Redactor::new(o.sensitive.iter().map(String::as_str));
+                line = tokens.scrub(&line).into_owned();
+            }
             let line = if colour {
                 report::console::paint(&line)
             } else {
