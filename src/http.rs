@@ -199,7 +199,8 @@ impl Http {
             .map_err(|e| format!("cannot build the HTTP client: {}", error_chain(&e)))?;
         let limiter = match options.rate_per_second {
             Some(rate) if rate > 0.0 => {
-                let period = Duration::from_secs_f64(1.0 / rate);
+                let period = Duration::try_from_secs_f64(1.0 / rate)
+                    .map_err(|_| format!("the rate {rate}/s cannot be kept"))?;
                 let quota = governor::Quota::with_period(period)
                     .ok_or("the rate must be above zero")?
                     .allow_burst(std::num::NonZeroU32::MIN);

@@ -268,6 +268,11 @@ async fn run(args: RunArgs) -> Result<ExitCode, ConfigError> {
                 tell!("\ninterrupted: finishing the cases in flight, then writing reports")
             });
             on_interrupt.0.cancel();
+            // A second Ctrl-C does not wait for cases stuck in timeouts or retries.
+            if tokio::signal::ctrl_c().await.is_ok() {
+                tell!("interrupted twice: stopping now, without reports");
+                std::process::exit(1);
+            }
         }
     });
     say!(
@@ -302,6 +307,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, ConfigError> {
         server.stop().await;
     }
     let redactor = report::run_redactor(&base_redactor, &report);
+    let report = report::redacted(&report, &redactor);
     let closing = redactor
         .scrub(&report::console::summary(&report))
         .into_owned();

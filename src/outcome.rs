@@ -33,8 +33,7 @@ pub struct CaseOutcome {
     pub findings: Vec<Finding>,
     #[serde(serialize_with = "as_millis")]
     pub duration: Duration,
-    /// The last response the case got (the failing one, when it failed), with credential
-    /// members already masked by name.
+    /// The response that failed the case, with credential members already masked by name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response: Option<ResponseSnapshot>,
     /// Attempts that were retried (transport errors, 5xx, 429), in order.

@@ -272,7 +272,13 @@ fn encodings(secret: &str) -> Vec<String> {
             .replace('+', "%20"),
     );
     let json = serde_json::to_string(secret).unwrap_or_default();
-    out.push(json.trim_matches('"').to_string());
+    let json = json.trim_matches('"').to_string();
+    // As HTML, XML and a JSON string inside a JSON string show it, too.
+    let twice = serde_json::to_string(&json).unwrap_or_default();
+    out.push(twice.trim_matches('"').to_string());
+    out.push(markup_escaped(secret));
+    out.push(markup_escaped(&json));
+    out.push(json);
     for engine in [
         &base64::engine::general_purpose::STANDARD,
         &base64::engine::general_purpose::URL_SAFE_NO_PAD,
@@ -281,6 +287,15 @@ fn encodings(secret: &str) -> Vec<String> {
     }
     out.retain(|n| n.len() >= Redactor::MIN_LEN);
     out
+}
+
+/// `&`, `<`, `>`, `"` and `'` as HTML and XML write them.
+fn markup_escaped(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
 }
 
 #[cfg(test)]

@@ -103,6 +103,31 @@ impl Runner {
             .collect()
     }
 
+    /// The outcome of a case whose task panicked: an error naming it, never a lost case.
+    fn crashed(&self, id: CaseId, e: &tokio::task::JoinError) -> CaseOutcome {
+        let suite = &self.loaded.suites[id.suite];
+        let why = if e.is_panic() {
+            "panicked"
+        } else {
+            "was cancelled"
+        };
+        CaseOutcome {
+            suite: suite.name.clone(),
+            case: suite.cases[id.case].name.clone(),
+            test: self.test_name(id),
+            status: Status::Errored,
+            reason: Some(format!(
+                "internal error: the case {why} (a tokenconf bug; please report it)"
+            )),
+            step: None,
+            findings: Vec::new(),
+            duration: Default::default(),
+            response: None,
+            retries: Vec::new(),
+            sensitive: Vec::new(),
+        }
+    }
+
     /// Why a case cannot run on this target, known before sending anything.
     pub fn skip_reason(&self, id: CaseId) -> Option<String> {
         let base = match &self.bases[id.suite] {
@@ -269,7 +294,6 @@ impl Runner {
                 }
             };
             collect_sensitive(received.json.as_ref(), &mut run.sensitive);
-            run.response = Some(ResponseSnapshot::of(&received));
             let mut findings =
                 check::check_step(&step.expect, &sent, &received, &scope, &self.loaded.schemas);
             for c in &step.captures {
@@ -295,6 +319,8 @@ impl Runner {
                     .unwrap_or_default();
                 run.end = Some((Status::Failed, first));
                 run.step = (steps.len() > 1).then_some(label);
+                // Only a failing response is shown (diffs, HTML); passing ones cost nothing more.
+                run.response = Some(ResponseSnapshot::of(&received));
                 return run;
             }
         }
@@ -320,7 +346,13 @@ impl Runner {
                 while !runner.is_cancelled() {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&id) = ids.get(i) else { break };
-                    let outcome = runner.run_case(id).await;
+                    // Its own task, so a bug that panics inside one case errors that case
+                    // instead of silently losing it and every case after it on this worker.
+                    let one = runner.clone();
+                    let outcome = match tokio::spawn(async move { one.run_case(id).await }).await {
+                        Ok(outcome) => outcome,
+                        Err(e) => runner.crashed(id, &e),
+                    };
                     if tx.send((i, outcome)).is_err() {
                         break;
                     }

@@ -348,10 +348,14 @@ pub fn parse_rate(text: &str) -> Result<f64, String> {
         "m" => 60.0,
         _ => return Err(bad()),
     };
-    if n <= 0.0 || !n.is_finite() {
-        return Err(bad());
+    let rate = n / per;
+    // Beyond these the spacing is either hours long or below what a clock can keep.
+    if !(1.0 / 3600.0..=1_000_000.0).contains(&rate) {
+        return Err(format!(
+            "rate {text:?} is outside 1 per hour to 1,000,000 per second"
+        ));
     }
-    Ok(n / per)
+    Ok(rate)
 }
 
 /// `${NAME}` from the environment; a missing or empty variable is an error naming it.
@@ -396,6 +400,9 @@ mod tests {
         assert_eq!(parse_rate("120/m").unwrap(), 2.0);
         assert!(parse_rate("5").is_err());
         assert!(parse_rate("0/s").is_err());
+        assert!(parse_rate("1e-20/s").is_err());
+        assert!(parse_rate("1e12/s").is_err());
+        assert!(parse_rate("NaN/s").is_err());
         assert_eq!(
             preset_url("talkdesk-eu", Some("acme")).unwrap().unwrap(),
             "https://acme.talkdeskid.eu"

@@ -590,3 +590,46 @@ fn validate_lists_what_a_target_can_and_cannot_run() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("TOKENCONF_CLI_VALIDATE_SECRET"));
 }
+
+#[test]
+fn a_secret_in_an_expectation_is_masked_before_html_xml_or_json_escape_it() {
+    let dir = scratch("secret-escaped");
+    let port = canned_server(
+        "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: 26\r\n\r\n{\"error\":\"invalid_client\"}",
+        4,
+    );
+    let targets = targets_file(&dir, &format!("http://127.0.0.1:{port}"));
+    let cases = format!("  - name: expected echoes the secret{CC_REQUEST}\n    expect:\n      status: 401\n      json:\n        $.error: \"{{{{ client_secret }}}}\"\n");
+    let file = write(&dir, "escaped.yaml", &suite(&cases));
+    let reports = dir.join("reports");
+    let o = tokenconf(
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--targets",
+            targets.to_str().unwrap(),
+            "--target",
+            "t",
+            "--report-dir",
+            reports.to_str().unwrap(),
+        ],
+        &[("TOKENCONF_CLI_TEST_SECRET", "Canary<x>&\"y\"'Q9")],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    let mut texts = vec![("stdout".to_string(), out), ("stderr".to_string(), err)];
+    for entry in walkdir::WalkDir::new(&reports).into_iter().flatten() {
+        if entry.file_type().is_file() {
+            let body = std::fs::read_to_string(entry.path()).unwrap();
+            texts.push((entry.path().display().to_string(), body));
+        }
+    }
+    assert!(
+        texts.len() >= 5,
+        "junit, summary, html and a diff: {:?}",
+        texts.iter().map(|t| &t.0).collect::<Vec<_>>()
+    );
+    for (name, t) in &texts {
+        assert!(!t.contains("Canary"), "the secret leaked into {name}:\n{t}");
+    }
+}

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
 use tokenconf::mock::{self, MockConfig};
 use tokenconf::outcome::Status;
@@ -62,15 +62,18 @@ fn main() -> ExitCode {
             let may_skip = !against_mock;
             let (runner, handle, redactor) =
                 (runner.clone(), runtime.handle().clone(), redactor.clone());
-            Trial::test(runner.test_name(id), move || {
+            Trial::ignorable_test(runner.test_name(id), move || {
                 let outcome = handle.block_on(runner.run_case(id));
-                let mut redactor = redactor;
-                redactor.extend(outcome.sensitive.iter().map(String::as_str));
                 match outcome.status {
-                    Status::Passed => Ok(()),
-                    // Against the mock a skip is a bug: it supplies everything a suite can ask for.
-                    Status::Skipped if may_skip => Ok(()),
+                    Status::Passed => Ok(Completion::Completed),
+                    // Shown as `ignored, <reason>`; against the mock a skip is a bug instead,
+                    // because it supplies everything a suite can ask for.
+                    Status::Skipped if may_skip => Ok(Completion::ignored_with(
+                        redactor.scrub(outcome.reason.as_deref().unwrap_or_default()),
+                    )),
                     _ => {
+                        let mut redactor = redactor;
+                        redactor.extend(outcome.sensitive.iter().map(String::as_str));
                         let text = console::details(&outcome, runner.strict());
                         let reason = outcome.reason.as_deref().unwrap_or_default();
                         Err(Failed::from(

@@ -53,11 +53,53 @@ fn safe_component(s: &str) -> String {
 /// Writes every report under `dir`: junit.xml, summary.json, index.html and a diff per failing
 /// case under diffs/ (emptied first, so diffs of cases that pass now do not linger). Returns
 /// what was written.
+/// A copy of `report` with every secret and token masked in its text, before any format
+/// escapes it: once HTML, XML or JSON has escaped a value, its masked form is no longer found.
+pub fn redacted(report: &RunReport, redactor: &Redactor) -> RunReport {
+    let scrub = |t: &String| redactor.scrub(t).into_owned();
+    let scrub_opt = |t: &Option<String>| t.as_ref().map(scrub);
+    let mut out = report.clone();
+    for o in &mut out.outcomes {
+        o.reason = scrub_opt(&o.reason);
+        o.step = scrub_opt(&o.step);
+        for f in &mut o.findings {
+            f.message = scrub(&f.message);
+            f.expected = scrub_opt(&f.expected);
+            f.actual = scrub_opt(&f.actual);
+            f.path = scrub_opt(&f.path);
+        }
+        for r in &mut o.retries {
+            r.reason = scrub(&r.reason);
+        }
+        if let Some(resp) = &mut o.response {
+            for (_, v) in &mut resp.headers {
+                *v = scrub(v);
+            }
+            resp.text = scrub_opt(&resp.text);
+            if let Some(json) = &mut resp.json {
+                scrub_json(json, redactor);
+            }
+        }
+    }
+    out
+}
+
+fn scrub_json(value: &mut serde_json::Value, redactor: &Redactor) {
+    match value {
+        serde_json::Value::String(s) => *s = redactor.scrub(s).into_owned(),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|i| scrub_json(i, redactor)),
+        serde_json::Value::Object(map) => map.values_mut().for_each(|v| scrub_json(v, redactor)),
+        _ => {}
+    }
+}
+
+/// Writes every report file under `dir` from a [`redacted`] copy; each text is scrubbed once more.
 pub fn write_all(
     dir: &Path,
     report: &RunReport,
     redactor: &Redactor,
 ) -> std::io::Result<Vec<PathBuf>> {
+    let report = &redacted(report, redactor);
     std::fs::create_dir_all(dir)?;
     let diffs = dir.join("diffs");
     match std::fs::remove_dir_all(&diffs) {

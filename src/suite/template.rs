@@ -115,15 +115,17 @@ fn function(name: &str) -> Option<Result<Part, String>> {
     if rest.is_empty() {
         return Some(Ok(Part::Now(0)));
     }
-    let (sign, digits) = match rest.split_at(1) {
-        ("+", d) => (1, d),
-        ("-", d) => (-1, d),
-        _ => return None,
+    let (sign, digits) = if let Some(d) = rest.strip_prefix('+') {
+        (1, d)
+    } else if let Some(d) = rest.strip_prefix('-') {
+        (-1, d)
+    } else {
+        return None;
     };
     Some(
         digits
-            .parse::<i64>()
-            .map(|n| Part::Now(sign * n))
+            .parse::<u32>()
+            .map(|n| Part::Now(sign * i64::from(n)))
             .map_err(|_| format!("`{{{{ {name} }}}}`: write now+SECONDS or now-SECONDS")),
     )
 }
@@ -133,7 +135,7 @@ fn now_plus(offset: i64) -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    now + offset
+    now.saturating_add(offset)
 }
 
 fn is_name(name: &str) -> bool {
@@ -295,6 +297,8 @@ mod tests {
         assert!(v["jti"].is_string(), "{v}");
         assert!(Template::parse("{{ now*2 }}").is_err());
         assert!(Template::parse("{{ now+x }}").is_err());
+        assert!(Template::parse("{{ now+9223372036854775807 }}").is_err());
+        assert!(Template::parse("{{ nowé }}").is_err());
     }
 
     #[test]
