@@ -408,6 +408,19 @@ fn validate(args: ValidateArgs) -> Result<ExitCode, ConfigError> {
         );
         for (api, a) in &runner.target().apis {
             say!("  {api}: {}", a.base_url);
+            // A var or secret no suite of this api declares is most likely a typo.
+            let declared = |k: &String| {
+                loaded
+                    .suites
+                    .iter()
+                    .filter(|s| &s.api == api)
+                    .any(|s| s.vars.contains_key(k) || s.secrets.contains(k))
+            };
+            for k in a.vars.keys().chain(a.secrets.keys()) {
+                if !declared(k) {
+                    say!("  note: `{k}` under {api} is not a var or secret of any {api} suite (a typo?)");
+                }
+            }
         }
         for (i, suite) in loaded.suites.iter().enumerate() {
             let mine: Vec<&(tokenconf::run::CaseId, String)> =

@@ -137,6 +137,7 @@ impl Runner {
         let case = &self.loaded.suites[id.suite].cases[id.case];
         case.requires
             .iter()
+            .chain(&case.needs)
             .find(|r| base.get(*r).is_none_or(|v| v.is_empty()))
             .map(|missing| format!("target {} does not supply `{missing}`", self.target.name))
     }

@@ -589,6 +589,23 @@ fn validate_lists_what_a_target_can_and_cannot_run() {
     let o = tokenconf(&["validate", "--targets", targets.to_str().unwrap()], &[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("TOKENCONF_CLI_VALIDATE_SECRET"));
+    // A case that sends a secret the target lacks is skipped, named, before anything is sent.
+    let bare = write(
+        &dir,
+        "bare.yaml",
+        "targets:\n  bare:\n    talkdesk:\n      base_url: https://td.test\n      vars: { client-id: typo }\n",
+    );
+    let o = tokenconf(&["validate", "--targets", bare.to_str().unwrap()], &[]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(
+        out.contains("skip talkdesk/token::client-credentials-with-basic-auth-returns-a-bearer-token: target bare does not supply `client_secret`"),
+        "{out}"
+    );
+    assert!(
+        out.contains("note: `client-id` under talkdesk is not a var or secret"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -118,6 +118,8 @@ pub fn load_text(
         known: BTreeSet::new(),
         fixture_names: Vec::new(),
         used_fixtures: BTreeSet::new(),
+        used_names: BTreeSet::new(),
+        jwt_uses: Vec::new(),
         jwt_names: Vec::new(),
         step_jwts: BTreeSet::new(),
     };
@@ -153,6 +155,10 @@ struct Compiler<'a> {
     fixture_names: Vec<String>,
     /// Fixtures the current case's templates use.
     used_fixtures: BTreeSet<usize>,
+    /// Every known name the templates compiled since the last clear refer to.
+    used_names: BTreeSet<String>,
+    /// Per jwt, the names its key, kid and claims refer to.
+    jwt_uses: Vec<BTreeSet<String>>,
     jwt_names: Vec<String>,
     /// `jwts` the current step's request uses.
     step_jwts: BTreeSet<usize>,
@@ -213,9 +219,11 @@ impl Compiler<'_> {
                     format!("jwt name {jname:?} must be letters, digits and `_`"),
                 );
             }
+            self.used_names.clear();
             if let Some(j) = self.jwt(jname.clone(), spec) {
                 jwts.push(j);
             }
+            self.jwt_uses.push(std::mem::take(&mut self.used_names));
             self.jwt_names.push(jname);
         }
         let base: BTreeSet<String> = base
@@ -224,6 +232,7 @@ impl Compiler<'_> {
             .collect();
 
         let mut fixtures = Vec::new();
+        let mut fixture_uses: Vec<BTreeSet<String>> = Vec::new();
         let mut exported = BTreeSet::new();
         for (fname, fx) in raw.fixtures {
             if !is_name(&fname) {
@@ -239,7 +248,10 @@ impl Compiler<'_> {
                 capture,
                 steps,
             } = fx.value;
+            self.used_names.clear();
             let steps = self.steps(request, expect, capture, steps, fx.referenced, "fixture");
+            let names = std::mem::take(&mut self.used_names);
+            fixture_uses.push(self.with_jwt_uses(names));
             for step in &steps {
                 for cap in &step.captures {
                     exported.insert(format!("{fname}.{}", cap.name));
@@ -289,13 +301,25 @@ impl Compiler<'_> {
             }
             self.known = base.union(&exported).cloned().collect();
             self.used_fixtures.clear();
+            self.used_names.clear();
             let steps = self.steps(request, expect, capture, steps, at, "case");
+            let names = std::mem::take(&mut self.used_names);
+            let mut uses = self.with_jwt_uses(names);
+            for &f in &self.used_fixtures {
+                uses.extend(fixture_uses.get(f).into_iter().flatten().cloned());
+            }
+            let needs = secrets
+                .iter()
+                .filter(|s| uses.contains(*s))
+                .cloned()
+                .collect();
             cases.push(Case {
                 name: name.value,
                 slug,
                 doc,
                 requires: required,
                 fixtures: self.used_fixtures.iter().copied().collect(),
+                needs,
                 steps,
             });
         }
@@ -322,6 +346,19 @@ impl Compiler<'_> {
             jwts,
             cases,
         }
+    }
+
+    /// `names` plus what the jwts among them need (their keys are secrets).
+    fn with_jwt_uses(&self, mut names: BTreeSet<String>) -> BTreeSet<String> {
+        let jwts: Vec<usize> = names
+            .iter()
+            .filter_map(|n| n.strip_prefix("jwt."))
+            .filter_map(|j| self.jwt_names.iter().position(|n| n == j))
+            .collect();
+        for j in jwts {
+            names.extend(self.jwt_uses.get(j).into_iter().flatten().cloned());
+        }
+        names
     }
 
     fn jwt(&mut self, name: String, spec: Spanned<JwtFile>) -> Option<JwtSpec> {
@@ -479,6 +516,7 @@ impl Compiler<'_> {
     fn check_vars<'v>(&mut self, vars: impl Iterator<Item = &'v str>, at: Location) {
         for v in vars {
             if self.known.contains(v) {
+                self.used_names.insert(v.to_string());
                 if let Some((prefix, rest)) = v.split_once('.') {
                     if prefix == "jwt" {
                         if let Some(i) = self.jwt_names.iter().position(|n| n == rest) {

@@ -72,6 +72,8 @@ pub struct Case {
     pub requires: Vec<String>,
     /// Indices into the suite's fixtures that this case's templates use.
     pub fixtures: Vec<usize>,
+    /// Secrets its templates (and its fixtures' and jwts') use: without them it is skipped.
+    pub needs: Vec<String>,
     pub steps: Vec<Step>,
 }
 
