@@ -495,8 +495,8 @@ async fn serve_mock(args: MockArgs) -> Result<ExitCode, ConfigError> {
 fn print_rules() {
     for set in rules::sets() {
         say!("{}: {}", set.name, set.summary);
-        for r in set.rules {
-            let level = if set.deviations.contains(&r.id) {
+        for r in set.members() {
+            let level = if set.deviates(r.id) {
                 "KNOWN-DEVIATION"
             } else {
                 r.level.name()
@@ -522,7 +522,7 @@ fn explain(id: &str) -> Result<ExitCode, ConfigError> {
     );
     let sets: Vec<&str> = rules::sets()
         .iter()
-        .filter(|s| s.rules.iter().any(|r| r.id == rule.id))
+        .filter(|s| s.members().iter().any(|r| r.id == rule.id))
         .map(|s| s.name)
         .collect();
     say!("in rule sets: {}", sets.join(", "));

@@ -16,6 +16,7 @@ const MIAW_SAMPLE: &str =
     "https://github.com/Salesforce-Async-Messaging/messaging-web-api-sample-app";
 
 pub static ACCESS_TOKEN_RESPONSE: RuleSet = RuleSet {
+    includes: &[],
     name: "miaw.access-token-response",
     summary:
         "a MIAW access-token answer: a JWS accessToken, lastEventId and context; errors as JSON",
@@ -30,6 +31,7 @@ pub static ACCESS_TOKEN_RESPONSE: RuleSet = RuleSet {
 };
 
 pub static AUTHENTICATED_ACCESS_TOKEN: RuleSet = RuleSet {
+    includes: &[],
     name: "miaw.authenticated-access-token",
     summary: "miaw.access-token-response for a verified user, never silently an anonymous subject",
     rules: &[
@@ -44,6 +46,7 @@ pub static AUTHENTICATED_ACCESS_TOKEN: RuleSet = RuleSet {
 };
 
 pub static CONTINUATION_RESPONSE: RuleSet = RuleSet {
+    includes: &[],
     name: "miaw.continuation-response",
     summary: "a MIAW continuation token: a JWS with the sub and exp of the token it continues",
     rules: &[
@@ -58,6 +61,7 @@ pub static CONTINUATION_RESPONSE: RuleSet = RuleSet {
 };
 
 pub static ERROR_RESPONSE: RuleSet = RuleSet {
+    includes: &[],
     name: "miaw.error-response",
     summary: "a MIAW 4xx is a JSON object",
     rules: &[&ERROR_JSON],

@@ -73,9 +73,37 @@ pub struct Rule {
 pub struct RuleSet {
     pub name: &'static str,
     pub summary: &'static str,
+    /// Sets whose rules this one holds too (a vendor's token response builds on RFC 6749's).
+    pub includes: &'static [&'static RuleSet],
+    /// Its own rules, after those of `includes`.
     pub rules: &'static [&'static Rule],
     /// Rule ids that this vendor documents a deviation from: reported, never failing.
     pub deviations: &'static [&'static str],
+}
+
+impl RuleSet {
+    /// Every rule the set holds, its includes' first, each once.
+    pub fn members(&'static self) -> Vec<&'static Rule> {
+        let mut out: Vec<&'static Rule> = Vec::new();
+        for inc in self.includes {
+            for rule in inc.members() {
+                if !out.iter().any(|r| r.id == rule.id) {
+                    out.push(rule);
+                }
+            }
+        }
+        for rule in self.rules {
+            if !out.iter().any(|r| r.id == rule.id) {
+                out.push(rule);
+            }
+        }
+        out
+    }
+
+    /// Whether this set (or one it includes) reports `id` as a known deviation.
+    pub fn deviates(&self, id: &str) -> bool {
+        self.deviations.contains(&id) || self.includes.iter().any(|i| i.deviates(id))
+    }
 }
 
 static SETS: &[&RuleSet] = &[
@@ -122,7 +150,7 @@ pub fn find_set(name: &str) -> Option<&'static RuleSet> {
 pub fn all_rules() -> Vec<&'static Rule> {
     let mut out: Vec<&'static Rule> = Vec::new();
     for set in SETS {
-        for rule in set.rules {
+        for rule in set.members() {
             if !out.iter().any(|r| r.id == rule.id) {
                 out.push(rule);
             }
@@ -139,8 +167,17 @@ pub fn find_rule(id: &str) -> Option<&'static Rule> {
 
 pub fn evaluate(set: &RuleSet, exchange: &Exchange) -> Vec<Finding> {
     let mut out = Vec::new();
+    collect(set, set, exchange, &mut out);
+    out
+}
+
+/// The rules of `set` and its includes, with `outer`'s deviations; no allocation per rule.
+fn collect(outer: &RuleSet, set: &RuleSet, exchange: &Exchange, out: &mut Vec<Finding>) {
+    for inc in set.includes {
+        collect(outer, inc, exchange, out);
+    }
     for rule in set.rules {
-        let level = if set.deviations.contains(&rule.id) {
+        let level = if outer.deviates(rule.id) {
             Level::KnownDeviation
         } else {
             rule.level
@@ -157,5 +194,54 @@ pub fn evaluate(set: &RuleSet, exchange: &Exchange) -> Vec<Finding> {
             });
         }
     }
-    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    #[test]
+    fn included_rules_run_once_under_the_outer_sets_deviations() {
+        let body = serde_json::json!({"access_token": "a".repeat(32), "token_type": "Bearer"});
+        let received = Received {
+            status: 200,
+            headers: vec![
+                ("content-type".into(), "application/json".into()),
+                ("cache-control".into(), "no-store".into()),
+                ("pragma".into(), "no-cache".into()),
+            ],
+            body: body.to_string().into_bytes(),
+            json: Some(body),
+            elapsed: Duration::ZERO,
+        };
+        let empty = HashMap::new();
+        let values = Scope {
+            captures: &empty,
+            base: &empty,
+        };
+        let sent = Sent::default();
+        let ex = Exchange {
+            sent: &sent,
+            received: &received,
+            values: &values,
+        };
+        let count = |set: &RuleSet, level: Level| {
+            evaluate(set, &ex)
+                .iter()
+                .filter(|f| f.rule == "RFC6749-5.1-expires_in-present" && f.level == level)
+                .count()
+        };
+        // Salesforce documents no expires_in: through its refresh set (which includes its token
+        // set, which includes RFC 6749's) the finding is one known deviation, not a warning.
+        let sf = find_set("salesforce.refresh-response").unwrap();
+        assert_eq!(count(sf, Level::KnownDeviation), 1);
+        assert_eq!(count(sf, Level::Should), 0);
+        assert_eq!(
+            count(find_set("oauth2.refresh-response").unwrap(), Level::Should),
+            1
+        );
+        assert!(sf.members().iter().any(|r| r.id == "RFC9068-2.2-claims"));
+    }
 }

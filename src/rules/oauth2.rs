@@ -17,6 +17,7 @@ const RFC6749_10_10: &str = "https://www.rfc-editor.org/rfc/rfc6749#section-10.1
 const ONE_YEAR: u64 = 31_536_000;
 
 pub static TOKEN_RESPONSE: RuleSet = RuleSet {
+    includes: &[],
     name: "oauth2.token-response",
     summary: "a successful token response as RFC 6749 §5.1 defines it",
     rules: &[
@@ -40,6 +41,7 @@ pub static TOKEN_RESPONSE: RuleSet = RuleSet {
 };
 
 pub static ERROR_RESPONSE: RuleSet = RuleSet {
+    includes: &[],
     name: "oauth2.error-response",
     summary: "a token-endpoint error response as RFC 6749 §5.2 defines it",
     rules: &[
@@ -660,7 +662,7 @@ mod tests {
             &[("grant_type", "client_credentials"), ("scope", "a b")],
             true,
         );
-        for rule in TOKEN_RESPONSE.rules {
+        for rule in TOKEN_RESPONSE.members() {
             assert_eq!(ids(rule, &s, &good_token()), 0, "{} fired", rule.id);
         }
     }
@@ -747,7 +749,7 @@ mod tests {
     fn token_rules_ignore_error_responses() {
         let s = sent(&[("grant_type", "client_credentials")], true);
         let r = received(400, &[], serde_json::json!({"error": "invalid_request"}));
-        for rule in TOKEN_RESPONSE.rules {
+        for rule in TOKEN_RESPONSE.members() {
             assert_eq!(ids(rule, &s, &r), 0, "{} fired on an error", rule.id);
         }
     }
@@ -766,7 +768,7 @@ mod tests {
     #[test]
     fn a_conforming_error_passes_every_rule() {
         let s = sent(&[("grant_type", "client_credentials")], true);
-        for rule in ERROR_RESPONSE.rules {
+        for rule in ERROR_RESPONSE.members() {
             assert_eq!(ids(rule, &s, &good_error()), 0, "{} fired", rule.id);
         }
     }

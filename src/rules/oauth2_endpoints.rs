@@ -18,6 +18,7 @@ const RFC8693_2_2_1: &str = "https://www.rfc-editor.org/rfc/rfc8693#section-2.2.
 const RFC8693_2_2_2: &str = "https://www.rfc-editor.org/rfc/rfc8693#section-2.2.2";
 
 pub static REVOCATION_RESPONSE: RuleSet = RuleSet {
+    includes: &[],
     name: "oauth2.revocation-response",
     summary: "a successful revocation: 200; errors as RFC 7009 §2.2.1 defines them",
     rules: &[&REVOKED_200, &REVOCATION_ERROR],
@@ -25,6 +26,7 @@ pub static REVOCATION_RESPONSE: RuleSet = RuleSet {
 };
 
 pub static REVOCATION_INVALID_TOKEN: RuleSet = RuleSet {
+    includes: &[],
     name: "oauth2.revocation-invalid-token",
     summary: "probe: revoking an invalid or unknown token is still 200 (RFC 7009 §2.2)",
     rules: &[&INVALID_TOKEN_200, &REVOCATION_ERROR],
@@ -32,6 +34,7 @@ pub static REVOCATION_INVALID_TOKEN: RuleSet = RuleSet {
 };
 
 pub static REVOCATION_ERROR_RESPONSE: RuleSet = RuleSet {
+    includes: &[],
     name: "oauth2.revocation-error",
     summary:
         "a revocation error (a bad request, not an unknown token) as RFC 7009 §2.2.1 defines it",
@@ -40,6 +43,7 @@ pub static REVOCATION_ERROR_RESPONSE: RuleSet = RuleSet {
 };
 
 pub static INTROSPECTION_RESPONSE: RuleSet = RuleSet {
+    includes: &[],
     name: "oauth2.introspection-response",
     summary: "an introspection answer as RFC 7662 §2.2 defines it",
     rules: &[
@@ -52,6 +56,7 @@ pub static INTROSPECTION_RESPONSE: RuleSet = RuleSet {
 };
 
 pub static INTROSPECTION_AUTH_REQUIRED: RuleSet = RuleSet {
+    includes: &[],
     name: "oauth2.introspection-auth-required",
     summary: "probe: an introspection call without client credentials is refused with 401",
     rules: &[&INTROSPECTION_AUTHENTICATION],
@@ -59,6 +64,7 @@ pub static INTROSPECTION_AUTH_REQUIRED: RuleSet = RuleSet {
 };
 
 pub static TOKEN_EXCHANGE_RESPONSE: RuleSet = RuleSet {
+    includes: &[],
     name: "oauth2.token-exchange-response",
     summary: "a token exchange success as RFC 8693 §2.2.1 defines it",
     rules: &[
@@ -75,6 +81,7 @@ pub static TOKEN_EXCHANGE_RESPONSE: RuleSet = RuleSet {
 };
 
 pub static TOKEN_EXCHANGE_REFUSED: RuleSet = RuleSet {
+    includes: &[],
     name: "oauth2.token-exchange-refused",
     summary: "probe: an invalid subject_token gets 400 invalid_request (RFC 8693 §2.2.2)",
     rules: &[

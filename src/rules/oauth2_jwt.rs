@@ -14,6 +14,7 @@ const RFC9068_2_2: &str = "https://www.rfc-editor.org/rfc/rfc9068#section-2.2";
 const OIDC_ID_TOKEN: &str = "https://openid.net/specs/openid-connect-core-1_0.html#IDToken";
 
 pub static JWT_ACCESS_TOKEN: RuleSet = RuleSet {
+    includes: &[],
     name: "oauth2.jwt-access-token",
     summary: "an access token that declares the RFC 9068 profile (typ at+jwt) follows it",
     rules: &[&AT_JWT_ALG, &AT_JWT_CLAIMS],
@@ -21,6 +22,7 @@ pub static JWT_ACCESS_TOKEN: RuleSet = RuleSet {
 };
 
 pub static ID_TOKEN: RuleSet = RuleSet {
+    includes: &[],
     name: "oauth2.id-token",
     summary: "an id_token in a token response is a JWS with the OpenID Connect required claims",
     rules: &[&ID_TOKEN_CLAIMS],

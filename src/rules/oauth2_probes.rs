@@ -17,26 +17,15 @@ const RFC6750_3: &str = "https://www.rfc-editor.org/rfc/rfc6750#section-3";
 const RFC6750_3_1: &str = "https://www.rfc-editor.org/rfc/rfc6750#section-3.1";
 
 pub static REFRESH_RESPONSE: RuleSet = RuleSet {
+    includes: &[&o::TOKEN_RESPONSE],
     name: "oauth2.refresh-response",
     summary: "a refresh_token grant's success: a token response that rotates the refresh token",
-    rules: &[
-        &o::CONTENT_TYPE,
-        &o::ACCESS_TOKEN,
-        &o::TOKEN_TYPE,
-        &o::EXPIRES_IN,
-        &o::EXPIRES_IN_PRESENT,
-        &o::NO_STORE,
-        &o::PRAGMA,
-        &o::SCOPE,
-        &o::SCOPE_NOT_WIDER,
-        &o::TOKEN_CHARSET,
-        &o::TOKEN_ENTROPY,
-        &RT_ROTATION,
-    ],
+    rules: &[&RT_ROTATION],
     deviations: &[],
 };
 
 pub static REPLAY_REFUSED: RuleSet = RuleSet {
+    includes: &[],
     name: "oauth2.replay-refused",
     summary: "probe: a used authorization code or a rotated refresh token, replayed, gets 400 invalid_grant",
     rules: &[&CODE_REUSE, &RT_REPLAY],
@@ -44,6 +33,7 @@ pub static REPLAY_REFUSED: RuleSet = RuleSet {
 };
 
 pub static PASSWORD_GRANT_REFUSED: RuleSet = RuleSet {
+    includes: &[],
     name: "oauth2.password-grant-refused",
     summary: "probe: grant_type=password is not answered with a token (RFC 9700 §2.4)",
     rules: &[&NO_PASSWORD_GRANT],
@@ -51,6 +41,7 @@ pub static PASSWORD_GRANT_REFUSED: RuleSet = RuleSet {
 };
 
 pub static PKCE_REFUSED: RuleSet = RuleSet {
+    includes: &[],
     name: "oauth2.pkce-refused",
     summary: "probe: a code redeemed with a wrong or missing code_verifier gets 400 invalid_grant",
     rules: &[&PKCE_VERIFIER],
@@ -58,6 +49,7 @@ pub static PKCE_REFUSED: RuleSet = RuleSet {
 };
 
 pub static BEARER_CHALLENGE: RuleSet = RuleSet {
+    includes: &[],
     name: "oauth2.bearer-challenge",
     summary:
         "a refused bearer-authenticated request carries an RFC 6750 challenge with the right status",
@@ -340,7 +332,7 @@ mod tests {
             &sent(&[("grant_type", "client_credentials")], true),
             &json(200, json!({})),
         );
-        for rule in REFRESH_RESPONSE.rules {
+        for rule in REFRESH_RESPONSE.members() {
             passes(rule, &s, &token("new-refresh-token"));
         }
     }

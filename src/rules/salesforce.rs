@@ -13,7 +13,7 @@ use serde_json::Value;
 use sha2::Sha256;
 
 use super::oauth2::{self as o, body_member, describe, error_code, is_error, success};
-use super::{oauth2_endpoints as e, oauth2_jwt, oauth2_probes};
+use super::{oauth2_endpoints as e, oauth2_probes};
 use super::{Rule, RuleSet, Violation};
 use crate::check::Level;
 use crate::http::Received;
@@ -29,75 +29,34 @@ const SF_INTROSPECT: &str =
 const ISSUED_AT_SKEW_MS: i64 = 300_000;
 
 pub static TOKEN_RESPONSE: RuleSet = RuleSet {
+    includes: &[&o::TOKEN_RESPONSE],
     name: "salesforce.token-response",
     summary:
         "a Salesforce token response: RFC 6749 §5.1 plus signature, issued_at, id and instance_url",
-    rules: &[
-        &o::CONTENT_TYPE,
-        &o::ACCESS_TOKEN,
-        &o::TOKEN_TYPE,
-        &o::EXPIRES_IN,
-        &o::EXPIRES_IN_PRESENT,
-        &o::NO_STORE,
-        &o::PRAGMA,
-        &o::SCOPE,
-        &o::SCOPE_NOT_WIDER,
-        &o::NO_REFRESH_TOKEN_ON_CLIENT_CREDENTIALS,
-        &o::TOKEN_CHARSET,
-        &o::TOKEN_ENTROPY,
-        &oauth2_jwt::AT_JWT_ALG,
-        &oauth2_jwt::AT_JWT_CLAIMS,
-        &oauth2_jwt::ID_TOKEN_CLAIMS,
-        &SIGNATURE,
-        &ISSUED_AT,
-        &ID_URL,
-        &INSTANCE_URL,
-    ],
+    rules: &[&SIGNATURE, &ISSUED_AT, &ID_URL, &INSTANCE_URL],
     // Salesforce never sends expires_in.
     deviations: &["RFC6749-5.1-expires_in-present"],
 };
 
 pub static REFRESH_RESPONSE: RuleSet = RuleSet {
+    includes: &[&TOKEN_RESPONSE],
     name: "salesforce.refresh-response",
     summary: "a Salesforce refresh with rotation configured: salesforce.token-response plus a new refresh token",
-    rules: &[
-        &o::CONTENT_TYPE,
-        &o::ACCESS_TOKEN,
-        &o::TOKEN_TYPE,
-        &o::EXPIRES_IN,
-        &o::EXPIRES_IN_PRESENT,
-        &o::NO_STORE,
-        &o::PRAGMA,
-        &o::SCOPE,
-        &o::SCOPE_NOT_WIDER,
-        &o::TOKEN_CHARSET,
-        &o::TOKEN_ENTROPY,
-        &oauth2_jwt::ID_TOKEN_CLAIMS,
-        &SIGNATURE,
-        &ISSUED_AT,
-        &ID_URL,
-        &INSTANCE_URL,
-        &oauth2_probes::RT_ROTATION,
-    ],
+    rules: &[&oauth2_probes::RT_ROTATION],
     deviations: &["RFC6749-5.1-expires_in-present"],
 };
 
 pub static ERROR_RESPONSE: RuleSet = RuleSet {
+    includes: &[&o::ERROR_RESPONSE],
     name: "salesforce.error-response",
     summary: "a Salesforce token error: RFC 6749 §5.2 with Salesforce's own codes and 400 for Basic failures",
-    rules: &[
-        &o::ERROR_CONTENT_TYPE,
-        &o::ERROR_CODE,
-        &o::ERROR_CHARSET,
-        &o::ERROR_STATUS,
-        &o::INVALID_CLIENT_401,
-        &ERROR_CODE,
-    ],
+    rules: &[&ERROR_CODE],
     // invalid_client_id is not an RFC code; a failed Basic authentication gets 400, not 401.
     deviations: &["RFC6749-5.2-error-code", "RFC6749-5.2-invalid_client-401"],
 };
 
 pub static REVOCATION_RESPONSE: RuleSet = RuleSet {
+    includes: &[],
     name: "salesforce.revocation-response",
     summary: "a successful Salesforce revocation: 200; errors 400 with a Salesforce code",
     rules: &[&e::REVOKED_200, &e::REVOCATION_ERROR, &ERROR_CODE],
@@ -105,6 +64,7 @@ pub static REVOCATION_RESPONSE: RuleSet = RuleSet {
 };
 
 pub static REVOCATION_INVALID_TOKEN: RuleSet = RuleSet {
+    includes: &[],
     name: "salesforce.revocation-invalid-token",
     summary:
         "probe: revoking an unknown token; Salesforce documents 400 invalid_token instead of 200",
@@ -113,6 +73,7 @@ pub static REVOCATION_INVALID_TOKEN: RuleSet = RuleSet {
 };
 
 pub static INTROSPECTION_RESPONSE: RuleSet = RuleSet {
+    includes: &[],
     name: "salesforce.introspection-response",
     summary:
         "a Salesforce introspection answer: RFC 7662 §2.2 plus the members Salesforce documents",
