@@ -193,7 +193,10 @@ pub fn shorten(text: &str, max: usize) -> String {
         return text.to_string();
     }
     let cut: String = text.chars().take(max).collect();
-    format!("{cut}… ({} bytes)", text.len())
+    // A secret that straddles the cut would be masked by value only whole: drop the word in
+    // progress, so its start is not shown either.
+    let whole = cut.trim_end_matches(|c: char| c.is_alphanumeric() || "+/=_-%.~".contains(c));
+    format!("{whole}… ({} bytes)", text.len())
 }
 
 /// Replaces every known secret value, in every encoding it may take, with [`MASK`].
@@ -315,6 +318,14 @@ mod tests {
             let out = r.scrub(text);
             assert_eq!(out, MASK, "{text} leaked");
         }
+    }
+
+    #[test]
+    fn a_cut_never_shows_the_start_of_a_word() {
+        let text = format!("{}Secret+Value/42 tail", "x ".repeat(50));
+        let short = shorten(&text, 105);
+        assert!(!short.contains("Sec"), "{short}");
+        assert!(short.starts_with("x x"), "{short}");
     }
 
     #[test]
