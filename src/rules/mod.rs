@@ -200,22 +200,19 @@ fn collect(outer: &RuleSet, set: &RuleSet, exchange: &Exchange, out: &mut Vec<Fi
 mod tests {
     use super::*;
     use std::collections::HashMap;
-    use std::time::Duration;
 
     #[test]
     fn included_rules_run_once_under_the_outer_sets_deviations() {
         let body = serde_json::json!({"access_token": "a".repeat(32), "token_type": "Bearer"});
-        let received = Received {
-            status: 200,
-            headers: vec![
-                ("content-type".into(), "application/json".into()),
-                ("cache-control".into(), "no-store".into()),
-                ("pragma".into(), "no-cache".into()),
+        let received = testutil::received(
+            200,
+            &[
+                ("content-type", "application/json"),
+                ("cache-control", "no-store"),
+                ("pragma", "no-cache"),
             ],
-            body: body.to_string().into_bytes(),
-            json: Some(body),
-            elapsed: Duration::ZERO,
-        };
+            body,
+        );
         let empty = HashMap::new();
         let values = Scope {
             captures: &empty,

@@ -602,33 +602,9 @@ pub static INVALID_CLIENT_401: Rule = Rule {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testutil::{received, sent};
     use super::*;
     use crate::http::Sent;
-    use std::time::Duration;
-
-    fn received(status: u16, headers: &[(&str, &str)], body: Value) -> Received {
-        Received {
-            status,
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            body: body.to_string().into_bytes(),
-            json: Some(body),
-            elapsed: Duration::ZERO,
-        }
-    }
-
-    fn sent(form: &[(&str, &str)], basic: bool) -> Sent {
-        Sent {
-            form: form
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            basic_auth: basic,
-            ..Default::default()
-        }
-    }
 
     fn good_token() -> Received {
         received(
@@ -643,17 +619,7 @@ mod tests {
     }
 
     fn ids(rule: &Rule, s: &Sent, r: &Received) -> usize {
-        let empty = std::collections::HashMap::new();
-        let values = crate::suite::template::Scope {
-            captures: &empty,
-            base: &empty,
-        };
-        (rule.check)(&super::super::Exchange {
-            sent: s,
-            received: r,
-            values: &values,
-        })
-        .len()
+        super::super::testutil::run(rule, s, r).len()
     }
 
     #[test]

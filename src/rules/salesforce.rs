@@ -91,6 +91,22 @@ fn string_member<'a>(r: &'a Received, name: &str) -> Option<&'a str> {
     body_member(r, name).and_then(Value::as_str)
 }
 
+/// A member Salesforce always sends as a string: its value, or the violation to report.
+fn required_string<'a>(
+    r: &'a Received,
+    name: &str,
+    expected: &str,
+) -> Result<&'a String, Violation> {
+    match body_member(r, name) {
+        None => Err(missing(name)),
+        Some(Value::String(s)) => Ok(s),
+        Some(other) => Err(
+            Violation::new(format!("{name} is {}; {expected}", describe(other)))
+                .at(format!("$.{name}")),
+        ),
+    }
+}
+
 fn missing(name: &str) -> Violation {
     Violation::new(format!(
         "{name} is missing; Salesforce returns it in every token response"
@@ -194,16 +210,9 @@ pub static ISSUED_AT: Rule = Rule {
         if !success(r) {
             return vec![];
         }
-        let issued_at = match body_member(r, "issued_at") {
-            None => return vec![missing("issued_at")],
-            Some(Value::String(s)) => s,
-            Some(other) => {
-                return vec![Violation::new(format!(
-                    "issued_at is {}; Salesforce sends a string of 13 digits",
-                    describe(other)
-                ))
-                .at("$.issued_at")]
-            }
+        let issued_at = match required_string(r, "issued_at", "Salesforce sends a string of 13 digits") {
+            Ok(v) => v,
+            Err(v) => return vec![v],
         };
         if issued_at.len() != 13 || !issued_at.bytes().all(|b| b.is_ascii_digit()) {
             let hint = if issued_at.len() == 10 { " (seconds, not milliseconds)" } else { "" };
@@ -272,10 +281,9 @@ pub static ID_URL: Rule = Rule {
         if !success(r) {
             return vec![];
         }
-        let id = match body_member(r, "id") {
-            None => return vec![missing("id")],
-            Some(Value::String(s)) => s,
-            Some(other) => return vec![Violation::new(format!("id is {}; expected the identity URL", describe(other))).at("$.id")],
+        let id = match required_string(r, "id", "expected the identity URL") {
+            Ok(v) => v,
+            Err(v) => return vec![v],
         };
         let ok = ID_PATTERN
             .captures(id)
@@ -303,10 +311,9 @@ pub static INSTANCE_URL: Rule = Rule {
         if !success(r) {
             return vec![];
         }
-        let u = match body_member(r, "instance_url") {
-            None => return vec![missing("instance_url")],
-            Some(Value::String(s)) => s,
-            Some(other) => return vec![Violation::new(format!("instance_url is {}; expected a URL", describe(other))).at("$.instance_url")],
+        let u = match required_string(r, "instance_url", "expected a URL") {
+            Ok(v) => v,
+            Err(v) => return vec![v],
         };
         let ok = match reqwest::Url::parse(u) {
             Ok(url) => {
