@@ -6,6 +6,7 @@
 pub mod check;
 pub mod error;
 pub mod http;
+pub mod input;
 pub mod mock;
 pub mod outcome;
 pub mod redact;

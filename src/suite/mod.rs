@@ -198,7 +198,7 @@ impl Predicate {
             parts.push(format!("equals {v}"));
         }
         if let Some(k) = self.kind {
-            parts.push(format!("a {}", k.name()));
+            parts.push(k.with_article().to_string());
         }
         if let Some(re) = &self.matches {
             parts.push(format!("matches /{}/", re.as_str()));

@@ -15,6 +15,7 @@ pub fn parse<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T, SourceEr
     serde_saphyr::from_str::<T>(text).map_err(|err| {
         let mut options = serde_saphyr::RenderOptions::default();
         options.source_name = Some(&name);
+        options.formatter = &Plain;
         let (line, column) = err
             .location()
             .map(|l| (l.line(), l.column()))
@@ -27,6 +28,64 @@ pub fn parse<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T, SourceEr
             rendered: err.render_with_options(options),
         }
     })
+}
+
+/// The parser's messages, with those that name its own API (`DuplicateKeyPolicy`,
+/// `from_str_multiple`, `Nodes { nodes: 250001 }`) said in the user's terms.
+struct Plain;
+
+impl serde_saphyr::MessageFormatter for Plain {
+    fn format_message<'a>(&self, err: &'a serde_saphyr::Error) -> std::borrow::Cow<'a, str> {
+        use serde_saphyr::Error;
+        match err {
+            Error::DuplicateMappingKey { key: Some(k), .. } => {
+                format!("the key `{k}` appears twice in this mapping; keep one").into()
+            }
+            Error::DuplicateMappingKey { key: None, .. } => {
+                "a key appears twice in this mapping; keep one".into()
+            }
+            Error::MultipleDocuments { .. } => {
+                "the file holds more than one YAML document (a second `---`); write one per file"
+                    .into()
+            }
+            Error::Budget { breach, .. } => too_big(breach).into(),
+            other => serde_saphyr::DefaultMessageFormatter.format_message(other),
+        }
+    }
+}
+
+/// What the user wrote too much of, and the limit.
+fn too_big(breach: &serde_saphyr::budget::BudgetBreach) -> String {
+    use serde_saphyr::budget::BudgetBreach as B;
+    let limit = serde_saphyr::Budget::default();
+    match breach {
+        B::Nodes { .. } => format!(
+            "the file has more than {} values, keys and list items; split it into several files",
+            limit.max_nodes
+        ),
+        B::Depth { .. } => format!(
+            "the file nests mappings and lists more than {} levels deep",
+            limit.max_depth
+        ),
+        B::Aliases { .. } | B::AliasAnchorRatio { .. } => format!(
+            "the file uses YAML aliases (`*name`) too often (at most {}, and at most {} per anchor)",
+            limit.max_aliases, limit.alias_anchor_ratio_multiplier
+        ),
+        B::Anchors { .. } => format!(
+            "the file defines more than {} YAML anchors (`&name`)",
+            limit.max_anchors
+        ),
+        B::Documents { .. } => "the file holds too many YAML documents (`---`)".to_string(),
+        B::ScalarBytes { .. } => format!(
+            "the file's values add up to more than {} MiB of text",
+            limit.max_total_scalar_bytes >> 20
+        ),
+        B::MergeKeys { .. } => format!(
+            "the file uses more than {} merge keys (`<<`)",
+            limit.max_merge_keys
+        ),
+        _ => "the file is too large or too deeply nested for a suite or targets file".to_string(),
+    }
 }
 
 /// The first line of a rendered parser error, without its "error: line N column M:" prefix.
