@@ -225,13 +225,15 @@ pub fn shorten(text: &str, max: usize) -> String {
         Some(i) => &cut[..i],
         None => cut.trim_end_matches(|c: char| c.is_alphanumeric() || "+/=_-%.~".contains(c)),
     };
-    format!("{whole}… ({} bytes)", text.len())
+    format!("{whole}{CUT_MARK}{} bytes)", text.len())
 }
 
 /// Replaces every known secret value, in every encoding it may take, with [`MASK`].
 #[derive(Clone, Default)]
 pub struct Redactor {
     needles: Vec<String>,
+    /// The needles in lexicographic order, to find one that starts with a given text.
+    by_prefix: Vec<String>,
     matcher: Option<AhoCorasick>,
 }
 
@@ -251,8 +253,11 @@ impl Redactor {
                 self.needles.extend(encodings(s));
             }
         }
-        self.needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        self.needles
+            .sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         self.needles.dedup();
+        self.by_prefix = self.needles.clone();
+        self.by_prefix.sort();
         self.matcher = AhoCorasick::builder()
             .match_kind(aho_corasick::MatchKind::LeftmostLongest)
             .build(&self.needles)
@@ -275,6 +280,10 @@ impl Redactor {
             }
             _ => Cow::Borrowed(text),
         };
+        let known = match self.mask_cut_starts(&known) {
+            Some(s) => Cow::Owned(s),
+            None => known,
+        };
         let jwts = match mask_jwts(&known) {
             Cow::Borrowed(_) => known,
             Cow::Owned(s) => Cow::Owned(s),
@@ -285,6 +294,63 @@ impl Redactor {
         }
     }
 }
+
+impl Redactor {
+    /// A text cut by [`shorten`] may end with the start of a secret, which no whole needle
+    /// matches: mask the longest tail before each cut mark that begins some needle.
+    fn mask_cut_starts(&self, text: &str) -> Option<String> {
+        if self.by_prefix.is_empty() || !text.contains(CUT_MARK) {
+            return None;
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        let mut changed = false;
+        while let Some(i) = rest.find(CUT_MARK) {
+            let (before, after) = (&rest[..i], &rest[i + CUT_MARK.len()..]);
+            let is_cut = after
+                .split_once(" bytes)")
+                .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            let keep = if is_cut {
+                self.start_of_partial_needle(before)
+            } else {
+                before.len()
+            };
+            out.push_str(&before[..keep]);
+            if keep < before.len() {
+                out.push_str(MASK);
+                changed = true;
+            }
+            out.push_str(CUT_MARK);
+            rest = after;
+        }
+        out.push_str(rest);
+        changed.then_some(out)
+    }
+
+    /// Where the longest tail of `text` (of at least [`Redactor::MIN_LEN`] characters) that
+    /// some needle starts with begins; `text.len()` when there is none.
+    fn start_of_partial_needle(&self, text: &str) -> usize {
+        let longest = self.needles.first().map_or(0, String::len);
+        let mut from = text.len().saturating_sub(longest);
+        while !text.is_char_boundary(from) {
+            from += 1;
+        }
+        for (offset, _) in text[from..].char_indices() {
+            let tail = &text[from + offset..];
+            if tail.chars().count() < Self::MIN_LEN {
+                break;
+            }
+            let i = self.by_prefix.partition_point(|n| n.as_str() < tail);
+            if self.by_prefix.get(i).is_some_and(|n| n.starts_with(tail)) {
+                return from + offset;
+            }
+        }
+        text.len()
+    }
+}
+
+/// What [`shorten`] puts where it cut: `… (N bytes)`.
+const CUT_MARK: &str = "\u{2026} (";
 
 /// Replaces anything shaped like a JWT with a mark: by then it can no longer be decoded for show.
 pub fn mask_jwts(text: &str) -> Cow<'_, str> {
@@ -517,5 +583,29 @@ mod tests {
             &["dG9rOnNlY3JldA==".into()],
         );
         assert_eq!(line, format!("server said: Basic {MASK}"));
+    }
+
+    #[test]
+    fn the_start_of_a_secret_cut_by_shorten_is_masked() {
+        let secret = "Cut-S\u{e9}cret+/\"q\"&'<z=1";
+        let r = Redactor::new([secret]);
+        let json =
+            serde_json::json!({ "echo": format!("{secret}{}", "x".repeat(400)) }).to_string();
+        for cut in 8..40 {
+            let text = format!(
+                "{}{}",
+                &json[..json.char_indices().nth(cut).unwrap().0],
+                "z"
+            );
+            let short = shorten(
+                &format!("{text}{}", "y".repeat(500)),
+                text.chars().count() - 1,
+            );
+            let shown = r.scrub(&short);
+            assert!(!shown.contains("Cut-S"), "{cut}: {shown}");
+        }
+        // A cut that ends with something no secret starts with is left alone.
+        let plain = shorten(&"word ".repeat(200), 50);
+        assert_eq!(r.scrub(&plain), plain);
     }
 }
