@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use tokenconf::check::{Finding, Level};
+use tokenconf::finding::{Finding, Level};
 use tokenconf::http::Retry;
 use tokenconf::outcome::{CaseOutcome, ResponseSnapshot, RunReport, Status};
 use tokenconf::redact::Redactor;

@@ -9,7 +9,7 @@ use std::fmt;
 use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
 use super::{Rule, RuleSet, Violation};
-use crate::check::Level;
+use crate::finding::Level;
 
 const RFC8259_4: &str = "https://www.rfc-editor.org/rfc/rfc8259#section-4";
 

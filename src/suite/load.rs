@@ -13,16 +13,21 @@ use super::model::{
     AuthFile, CaptureFile, CaseFile, ExpectFile, FixtureFile, JwtFile, JwtKind, PredicateFile,
     RequestFile, Scalar, StatusFile, StepFile, SuiteFile,
 };
+use super::schema::SchemaRegistry;
 use super::template::{JsonTemplate, Template};
 use super::yaml::{self, Location, Spanned};
 use super::*;
-use crate::check::SchemaRegistry;
 use crate::error::{ConfigError, SourceError};
 use crate::input::FileKind;
 
 /// Loads every suite under `paths` (files, or folders searched for `*.yaml`), compiling the
-/// schemas they name from `specs_dir`.
-pub fn load(paths: &[PathBuf], specs_dir: &Path) -> Result<Loaded, ConfigError> {
+/// schemas they name from `specs_dir`. `rule_sets` are the names a suite's `rules:` may use; the
+/// model keeps indices into it, so this module needs nothing from the rule library.
+pub fn load(
+    paths: &[PathBuf],
+    specs_dir: &Path,
+    rule_sets: &[&str],
+) -> Result<Loaded, ConfigError> {
     let mut files = Vec::new();
     for path in paths {
         files.extend(suite_files(path)?);
@@ -32,7 +37,14 @@ pub fn load(paths: &[PathBuf], specs_dir: &Path) -> Result<Loaded, ConfigError> 
     let mut errors = Vec::new();
     for (file, default_name) in files {
         let text = crate::input::read_text(&file, FileKind::Suite)?;
-        match load_text(&text, &file, default_name, specs_dir, &mut schemas) {
+        match load_text(
+            &text,
+            &file,
+            default_name,
+            specs_dir,
+            rule_sets,
+            &mut schemas,
+        ) {
             Ok(suite) => {
                 if let Some(other) = suites.iter().find(|s| s.name == suite.name) {
                     return Err(ConfigError::File {
@@ -108,6 +120,7 @@ pub fn load_text(
     file: &Path,
     default_name: String,
     specs_dir: &Path,
+    rule_sets: &[&str],
     schemas: &mut SchemaRegistry,
 ) -> Result<Suite, Vec<SourceError>> {
     let raw: SuiteFile = yaml::parse(text, file).map_err(|e| vec![e])?;
@@ -115,6 +128,7 @@ pub fn load_text(
         file,
         text,
         specs_dir,
+        rule_sets,
         schemas,
         errors: Vec::new(),
         known: BTreeSet::new(),
@@ -150,6 +164,7 @@ struct Compiler<'a> {
     file: &'a Path,
     text: &'a str,
     specs_dir: &'a Path,
+    rule_sets: &'a [&'a str],
     schemas: &'a mut SchemaRegistry,
     errors: Vec<SourceError>,
     /// Names a template may use at this point.
@@ -316,6 +331,7 @@ impl Compiler<'_> {
                 .cloned()
                 .collect();
             cases.push(Case {
+                line: name.referenced.line(),
                 name: name.value,
                 slug,
                 doc,
@@ -733,10 +749,10 @@ impl Compiler<'_> {
             });
         let mut rules = Vec::new();
         for r in e.rules {
-            match crate::rules::find_set(&r.value) {
-                Some(set) => rules.push(set),
+            match self.rule_sets.iter().position(|name| *name == r.value) {
+                Some(index) => rules.push(index),
                 None => {
-                    let names = crate::rules::sets().iter().map(|s| s.name);
+                    let names = self.rule_sets.iter().copied();
                     let hint = did_you_mean(&r.value, names);
                     self.error(
                         r.referenced,
@@ -945,6 +961,7 @@ mod tests {
             Path::new("t.yaml"),
             "t".into(),
             Path::new("specs"),
+            &["oauth2.token-response"],
             &mut schemas,
         ) {
             Ok(_) => Vec::new(),
@@ -977,7 +994,10 @@ mod tests {
             b"api: oauth2\ncases:\n  - name: caf\xe9\n    request: { path: /x }\n",
         )
         .unwrap();
-        let err = load(&[file], Path::new("specs")).err().unwrap().to_string();
+        let err = load(&[file], Path::new("specs"), &[])
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("s.yaml: is not UTF-8 text"), "{err}");
         assert!(err.contains("line 3"), "{err}");
         assert!(err.contains("byte offset 32"), "{err}");
@@ -986,7 +1006,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn a_device_named_as_a_suite_is_refused() {
-        let err = load(&[PathBuf::from("/dev/zero")], Path::new("specs"))
+        let err = load(&[PathBuf::from("/dev/zero")], Path::new("specs"), &[])
             .err()
             .unwrap()
             .to_string();
