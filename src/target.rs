@@ -150,7 +150,14 @@ fn read(path: &Path) -> Result<(String, TargetsFile), ConfigError> {
 
 /// Loads target `name` from a targets file, expanding `${ENV_VAR}` in its values.
 pub fn load_target(path: &Path, name: &str) -> Result<Target, ConfigError> {
-    let (text, file) = read(path)?;
+    let text = read_text(path, FileKind::Targets)?;
+    parse_target(&text, path, name)
+}
+
+/// Target `name` from the text of a targets file read from `path` (for errors and tests).
+pub fn parse_target(text: &str, path: &Path, name: &str) -> Result<Target, ConfigError> {
+    let file: TargetsFile = yaml::parse(text, path)?;
+    let text = text.to_string();
     let Some(spec) = file.targets.get(name) else {
         let known: Vec<&str> = file.targets.keys().map(String::as_str).collect();
         return Err(ConfigError::File {

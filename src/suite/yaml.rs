@@ -10,23 +10,20 @@ pub use serde_saphyr::{Location, Spanned};
 use crate::error::SourceError;
 
 /// Parses `text` (read from `file`) into `T`, rendering any error with file:line:column and a caret.
+/// The parser's own rendering is not used: its header and its caret could disagree (a long line
+/// it crops, a position past the end of a line); [`error_at`] renders both from one location.
 pub fn parse<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T, SourceError> {
-    let name = file.display().to_string();
     serde_saphyr::from_str::<T>(text).map_err(|err| {
         let mut options = serde_saphyr::RenderOptions::default();
-        options.source_name = Some(&name);
         options.formatter = &Plain;
+        options.snippets = serde_saphyr::SnippetMode::Off;
+        let message = message_of(&err.render_with_options(options));
         let (line, column) = err
             .location()
             .map(|l| (l.line(), l.column()))
-            .unwrap_or((0, 0));
-        SourceError {
-            file: file.to_path_buf(),
-            line,
-            column,
-            message: message_of(&err.render_with_options(options)),
-            rendered: err.render_with_options(options),
-        }
+            .filter(|&(l, c)| l > 0 && c > 0)
+            .unwrap_or((1, 1));
+        render_at(file, text, line, column, message)
     })
 }
 
@@ -92,8 +89,13 @@ fn too_big(breach: &serde_saphyr::budget::BudgetBreach) -> String {
 fn message_of(rendered: &str) -> String {
     let first = rendered.lines().next().unwrap_or_default();
     let first = first.strip_prefix("error: ").unwrap_or(first);
-    match first.find(": ") {
-        Some(i) if first.starts_with("line ") => first[i + 2..].to_string(),
+    let first = match first.find(": ") {
+        Some(i) if first.starts_with("line ") => &first[i + 2..],
+        _ => first,
+    };
+    // "… at line 3, column 7": the location is rendered apart.
+    match first.rfind(" at line ") {
+        Some(i) if first[i..].contains(", column ") => first[..i].to_string(),
         _ => first.to_string(),
     }
 }
@@ -105,8 +107,28 @@ pub fn error_at(
     location: Location,
     message: impl Into<String>,
 ) -> SourceError {
-    let message = message.into();
-    let (line, column) = (location.line(), location.column());
+    render_at(
+        file,
+        text,
+        location.line(),
+        location.column(),
+        message.into(),
+    )
+}
+
+fn render_at(file: &Path, text: &str, line: u64, column: u64, message: String) -> SourceError {
+    let message = crate::redact::shorten(&message, MAX_MESSAGE);
+    // A parser may point past the last line (an error at the end of input): point at its end.
+    let lines = text.split_inclusive('\n').count() as u64;
+    let (line, column) = if line > lines && lines > 0 {
+        let last = text.split_inclusive('\n').next_back().unwrap_or_default();
+        (
+            lines,
+            last.trim_end_matches(['\n', '\r']).chars().count() as u64 + 1,
+        )
+    } else {
+        (line, column)
+    };
     let name = file.display().to_string();
     let rendered = match byte_range(text, line, column) {
         Some(range) => {
@@ -117,7 +139,7 @@ pub fn error_at(
             )];
             Renderer::plain().render(report).to_string()
         }
-        None => format!("error: {message}\n --> {name}"),
+        None => format!("error: {message}\n --> {name}:{line}:{column}"),
     };
     SourceError {
         file: file.to_path_buf(),
@@ -127,6 +149,9 @@ pub fn error_at(
         rendered,
     }
 }
+
+/// Characters in an error message: a 1 MB key or value quoted back is not a 1 MB line.
+const MAX_MESSAGE: usize = 500;
 
 /// The byte range of the token that starts at 1-based `line` and `column` (characters).
 fn byte_range(text: &str, line: u64, column: u64) -> Option<std::ops::Range<usize>> {
@@ -153,4 +178,35 @@ fn byte_range(text: &str, line: u64, column: u64) -> Option<std::ops::Range<usiz
         offset += l.len();
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[expect(dead_code, reason = "only parsed")]
+    struct Doc {
+        a: Option<String>,
+    }
+
+    #[test]
+    fn a_parse_error_has_one_location_in_its_header_its_caret_and_its_fields() {
+        let long = format!("a: \"{}\" x\n", "\u{e9}".repeat(120));
+        for text in [
+            "a: [\n",
+            "b: 1\n",
+            "a: x\na: y\n",
+            "%x\n",
+            "[",
+            long.as_str(),
+        ] {
+            let e = parse::<Doc>(text, Path::new("p.yaml")).unwrap_err();
+            let at = format!("p.yaml:{}:{}", e.line, e.column);
+            assert!(e.rendered.contains(&at), "{at} not in\n{}", e.rendered);
+            assert!(!e.message.contains(" at line "), "{}", e.message);
+            assert!(e.line >= 1 && e.column >= 1, "{}", e.rendered);
+        }
+    }
 }
