@@ -263,7 +263,7 @@ impl Http {
                 None => backoff(&self.retry, n),
             };
             retries.push(Retry {
-                reason,
+                reason: crate::redact::shorten(&reason, 300),
                 waited: wait,
             });
             tokio::time::sleep(wait).await;

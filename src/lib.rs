@@ -8,7 +8,6 @@ pub mod check;
 pub mod error;
 pub mod finding;
 pub mod http;
-pub mod input;
 pub mod mock;
 pub mod outcome;
 pub mod redact;

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::error::{ConfigError, SourceError};
 use crate::http::{HttpOptions, RetryPolicy};
-use crate::input::{read_bytes, read_text, FileKind};
+use crate::suite::input::{read_bytes, read_text, FileKind};
 use crate::suite::model::Scalar;
 use crate::suite::yaml::{self, Location, Spanned};
 

@@ -18,7 +18,7 @@ use super::template::{JsonTemplate, Template};
 use super::yaml::{self, Location, Spanned};
 use super::*;
 use crate::error::{ConfigError, SourceError};
-use crate::input::FileKind;
+use crate::suite::input::FileKind;
 
 /// Loads every suite under `paths` (files, or folders searched for `*.yaml`), compiling the
 /// schemas they name from `specs_dir`. `rule_sets` are the names a suite's `rules:` may use; the
@@ -36,7 +36,7 @@ pub fn load(
     let mut suites: Vec<Suite> = Vec::new();
     let mut errors = Vec::new();
     for (file, default_name) in files {
-        let text = crate::input::read_text(&file, FileKind::Suite)?;
+        let text = crate::suite::input::read_text(&file, FileKind::Suite)?;
         match load_text(
             &text,
             &file,
@@ -78,7 +78,7 @@ fn suite_files(path: &Path) -> Result<Vec<(PathBuf, String)>, ConfigError> {
     }
     if !meta.is_dir() {
         // A device or pipe named as a suite: refused, saying what it is.
-        crate::input::read_bytes(path, FileKind::Suite)?;
+        crate::suite::input::read_bytes(path, FileKind::Suite)?;
     }
     let mut out = Vec::new();
     for entry in walkdir::WalkDir::new(path).sort_by_file_name() {

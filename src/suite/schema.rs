@@ -28,7 +28,7 @@ impl SchemaRegistry {
             return Ok(*id);
         }
         let path: PathBuf = specs_dir.join(name);
-        let text = crate::input::read_text(&path, crate::input::FileKind::Schema)
+        let text = crate::suite::input::read_text(&path, crate::suite::input::FileKind::Schema)
             .map_err(|e| format!("cannot read schema {e}"))?;
         let schema: Value = serde_json::from_str(&text)
             .map_err(|e| format!("schema {} is not JSON: {e}", path.display()))?;

@@ -117,7 +117,11 @@ pub fn error_at(
 }
 
 fn render_at(file: &Path, text: &str, line: u64, column: u64, message: String) -> SourceError {
-    let message = crate::redact::shorten(&message, MAX_MESSAGE);
+    let message = match message.char_indices().nth(MAX_MESSAGE) {
+        // Cut as `redact::shorten` marks a cut, so the redactor knows the mark.
+        Some((at, _)) => format!("{}\u{2026} ({} bytes)", &message[..at], message.len()),
+        None => message,
+    };
     // A parser may point past the last line (an error at the end of input): point at its end.
     let lines = text.split_inclusive('\n').count() as u64;
     let (line, column) = if line > lines && lines > 0 {
