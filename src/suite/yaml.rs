@@ -10,20 +10,37 @@ pub use serde_saphyr::{Location, Spanned};
 use crate::error::SourceError;
 
 /// Parses `text` (read from `file`) into `T`, rendering any error with file:line:column and a caret.
-/// The parser's own rendering is not used: its header and its caret could disagree (a long line
-/// it crops, a position past the end of a line); [`error_at`] renders both from one location.
+/// The parser's own rendering is kept only where its header names the error's location (for a
+/// long line it crops, or a position past the end, header and caret could disagree) and its
+/// message is short; otherwise [`error_at`]'s renderer draws both from the one location.
 pub fn parse<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T, SourceError> {
+    let name = file.display().to_string();
     serde_saphyr::from_str::<T>(text).map_err(|err| {
         let mut options = serde_saphyr::RenderOptions::default();
+        options.source_name = Some(&name);
         options.formatter = &Plain;
-        options.snippets = serde_saphyr::SnippetMode::Off;
-        let message = message_of(&err.render_with_options(options));
-        let (line, column) = err
+        let rendered = err.render_with_options(options);
+        let message = message_of(&rendered);
+        let location = err
             .location()
             .map(|l| (l.line(), l.column()))
-            .filter(|&(l, c)| l > 0 && c > 0)
-            .unwrap_or((1, 1));
-        render_at(file, text, line, column, message)
+            .filter(|&(l, c)| l > 0 && c > 0);
+        match location {
+            Some((line, column))
+                if message.chars().count() <= MAX_MESSAGE
+                    && rendered.contains(&format!("{name}:{line}:{column}\n")) =>
+            {
+                SourceError {
+                    file: file.to_path_buf(),
+                    line,
+                    column,
+                    message,
+                    rendered,
+                }
+            }
+            Some((line, column)) => render_at(file, text, line, column, message),
+            None => render_at(file, text, 1, 1, message),
+        }
     })
 }
 
