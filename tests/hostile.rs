@@ -479,3 +479,83 @@ fn the_search_finds_a_marker_however_it_is_wrapped() {
         );
     }
 }
+
+async fn duplicate_members(_: Request) -> Response {
+    let body = r#"{"access_token":"dup-7f3a9c1e5b2d4a6f8e0c","token_type":"mac","expires_in":300,"token_type":"Bearer"}"#;
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "application/json")
+        .header("cache-control", "no-store")
+        .header("pragma", "no-cache")
+        .body(Body::from(body))
+        .unwrap()
+}
+
+#[test]
+fn a_token_response_with_a_duplicate_member_fails_the_case_and_explain_knows_the_rule() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = scratch("hostile/duplicate");
+    let loopback = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+    let mock = rt
+        .block_on(mock::start(MockConfig::default(), loopback))
+        .expect("the mock starts");
+    let target = mock.target();
+    rt.block_on(mock.stop());
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind(loopback))
+        .expect("a loopback port");
+    let base_url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    rt.spawn(async move {
+        let app = axum::Router::new().fallback(duplicate_members);
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    let (targets, env, _) = targets_file(&dir, &target, &base_url, Mode::Json);
+    let reports = dir.join("reports");
+    let o = Command::new(BIN)
+        .arg("run")
+        .arg(root().join("suites/oauth2/token.yaml"))
+        .arg("--targets")
+        .arg(&targets)
+        .args([
+            "--target",
+            "hostile",
+            "--filter",
+            "client-credentials-with-basic-auth",
+        ])
+        .arg("--report-dir")
+        .arg(&reports)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .output()
+        .unwrap();
+    let _ = tx.send(());
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout.contains("RFC8259-4-unique-names"), "{stdout}");
+    assert!(stdout.contains("$.token_type"), "{stdout}");
+
+    let explain = Command::new(BIN)
+        .args(["explain", "RFC8259-4-unique-names"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&explain.stdout);
+    assert_eq!(explain.status.code(), Some(0), "{text}");
+    assert!(text.contains("rfc8259#section-4"), "{text}");
+}
