@@ -123,6 +123,10 @@ pub struct RunReport {
     pub duration: Duration,
     pub strict: bool,
     pub outcomes: Vec<CaseOutcome>,
+    /// Why others on the network could read or change this run's traffic, one sentence each
+    /// (`--insecure`; cleartext `http://` to a host that is not loopback). Empty for a run
+    /// that was safe. Every report records it.
+    pub insecure: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
