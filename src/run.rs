@@ -8,8 +8,9 @@ use std::time::{Instant, SystemTime};
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
-use crate::check::{self, eval_path, Finding};
+use crate::check::{self, eval_path};
 use crate::error::ConfigError;
+use crate::finding::Finding;
 use crate::http::{Http, Received, Retry, SendError};
 use crate::outcome::{fails, CaseOutcome, ResponseSnapshot, RunReport, Status};
 use crate::redact::{is_sensitive_key, Redactor};
@@ -52,7 +53,7 @@ struct StepsRun {
 
 impl Runner {
     pub fn new(loaded: Arc<Loaded>, target: Target, strict: bool) -> Result<Runner, ConfigError> {
-        let http = Http::new(&target.http).map_err(ConfigError::Other)?;
+        let http = Http::new(&target.http).map_err(ConfigError::Client)?;
         let bases = loaded.suites.iter().map(|s| resolve(s, &target)).collect();
         let fixtures = loaded
             .suites
@@ -328,13 +329,14 @@ impl Runner {
         run
     }
 
-    /// Runs `ids` with at most `jobs` at once; `on_done` sees each outcome as it finishes.
+    /// Runs `ids` with at most `jobs` at once; `on_done` sees (and may mask) each outcome as it
+    /// finishes, before it is kept.
     /// The result is in the order of `ids`; after [`Runner::cancel`] it holds the cases that ran.
     pub async fn run_all(
         self: &Arc<Self>,
         ids: &[CaseId],
         jobs: usize,
-        mut on_done: impl FnMut(&CaseOutcome),
+        mut on_done: impl FnMut(&mut CaseOutcome),
     ) -> RunReport {
         let started = SystemTime::now();
         let clock = Instant::now();
@@ -362,8 +364,8 @@ impl Runner {
         }
         drop(tx);
         let mut slots: Vec<Option<CaseOutcome>> = vec![None; ids.len()];
-        while let Some((i, outcome)) = rx.recv().await {
-            on_done(&outcome);
+        while let Some((i, mut outcome)) = rx.recv().await {
+            on_done(&mut outcome);
             slots[i] = Some(outcome);
         }
         RunReport {

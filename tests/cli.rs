@@ -650,3 +650,120 @@ fn a_secret_in_an_expectation_is_masked_before_html_xml_or_json_escape_it() {
         assert!(!t.contains("Canary"), "the secret leaked into {name}:\n{t}");
     }
 }
+
+#[test]
+fn a_selection_of_no_case_exits_2_unless_allowed() {
+    let dir = scratch("empty-selection");
+    let reports = dir.join("reports");
+    let args = [
+        "run",
+        "--filter",
+        "no-such-case",
+        "--report-dir",
+        reports.to_str().unwrap(),
+    ];
+    let o = tokenconf(&args, &[]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}{err}");
+    assert!(err.contains("no case selected"), "{err}");
+    assert!(err.contains("no-such-case"), "{err}");
+    assert!(!reports.exists(), "nothing ran, so no report was written");
+    let mut allowed = args.to_vec();
+    allowed.push("--allow-empty");
+    let o = tokenconf(&allowed, &[]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(out.contains("running 0 cases"), "{out}");
+}
+
+#[test]
+fn zero_jobs_exits_2() {
+    let o = tokenconf(&["run", "--jobs", "0"], &[]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}{err}");
+    assert!(err.contains("--jobs"), "{err}");
+}
+
+/// A suite with a failing case whose `name:` is on a known line, and a passing one.
+fn failing_suite(dir: &Path) -> PathBuf {
+    let cases = format!(
+        "  - name: passes{CC_REQUEST}\n    expect: {{ status: 200 }}\n  - name: expects the wrong status{CC_REQUEST}\n    expect:\n      status: 201\n"
+    );
+    write(dir, "annotated.yaml", &suite(&cases))
+}
+
+#[test]
+fn under_github_actions_each_failing_case_is_annotated_at_its_line() {
+    let dir = scratch("github");
+    let file = failing_suite(&dir);
+    let text_of_suite = std::fs::read_to_string(&file).unwrap();
+    let line = text_of_suite
+        .lines()
+        .position(|l| l.contains("name: expects the wrong status"))
+        .unwrap()
+        + 1;
+    let reports = dir.join("reports");
+    let o = tokenconf(
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--report-dir",
+            reports.to_str().unwrap(),
+        ],
+        &[("GITHUB_ACTIONS", "true")],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    let annotations: Vec<&str> = out.lines().filter(|l| l.starts_with("::error ")).collect();
+    assert_eq!(annotations.len(), 1, "{out}");
+    let expected = format!(
+        "::error file={},line={line},title=annotated%3A%3Aexpects-the-wrong-status::status: status 200, expected 201",
+        file.display().to_string().replace(':', "%3A")
+    );
+    assert_eq!(annotations[0], expected, "{out}");
+    // Without the variable, the human format has no annotation.
+    let o = tokenconf(
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--report-dir",
+            reports.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let (out, _) = text(&o);
+    assert!(!out.contains("::error"), "{out}");
+}
+
+#[test]
+fn the_json_format_prints_one_object_per_case_and_nothing_else_on_stdout() {
+    let dir = scratch("json-format");
+    let file = failing_suite(&dir);
+    let reports = dir.join("reports");
+    let o = tokenconf(
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--format",
+            "json",
+            "--report-dir",
+            reports.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    let objects: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(objects.len(), 2, "{out}");
+    let failed = objects
+        .iter()
+        .find(|o| o["test"] == "annotated::expects-the-wrong-status")
+        .expect("the failing case");
+    assert_eq!(failed["outcome"], "failed");
+    assert_eq!(failed["findings"][0]["rule"], "status");
+    assert!(failed["duration_ms"].is_u64());
+    assert!(err.contains("reports:"), "{err}");
+}

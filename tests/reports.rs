@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use tokenconf::check::{Finding, Level};
+use tokenconf::finding::{Finding, Level};
 use tokenconf::http::Retry;
 use tokenconf::outcome::{CaseOutcome, ResponseSnapshot, RunReport, Status};
 use tokenconf::redact::Redactor;
@@ -541,7 +541,9 @@ fn when_reports_cannot_be_written_the_previous_runs_are_removed() {
     // Something in the way of this run's diff: the write fails after requests were sent.
     std::fs::remove_dir_all(dir.join("diffs")).ok();
     std::fs::write(dir.join("diffs"), "a file where the diffs folder goes").unwrap();
-    let err = report::write_all(&dir, &every_kind(), &Redactor::default()).unwrap_err();
+    let r = every_kind();
+    let plan = report::ReportPlan::for_report(&dir, &r);
+    let err = report::write_planned(&plan, &r, &Redactor::default()).unwrap_err();
     assert!(err.stale_removed, "{err}");
     assert!(err.to_string().contains("diffs"), "{err}");
     for name in report::files::TOP_FILES {

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use similar::TextDiff;
 
 use super::escape::escape_control as esc;
-use crate::check::Finding;
+use crate::finding::Finding;
 use crate::outcome::{CaseOutcome, ResponseSnapshot, Status};
 
 /// Marks an expected value that is a description (`matches /x/`), not a literal.
@@ -462,7 +462,7 @@ fn pretty(v: &Value, depth: usize, label: &str, at: String, comma: bool, out: &m
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::Level;
+    use crate::finding::Level;
     use std::time::Duration;
 
     fn finding(rule: &str, expected: &str, actual: &str, path: Option<&str>) -> Finding {

@@ -54,6 +54,12 @@ impl fmt::Display for ReportError {
 
 impl std::error::Error for ReportError {}
 
+impl From<ReportError> for io::Error {
+    fn from(e: ReportError) -> io::Error {
+        io::Error::new(e.error.kind(), e)
+    }
+}
+
 fn at(path: &Path) -> impl FnOnce(io::Error) -> ReportError + '_ {
     move |error| ReportError {
         path: path.to_path_buf(),

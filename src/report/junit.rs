@@ -9,7 +9,7 @@ use quick_junit::{
 };
 
 use super::escape::escape_control as esc;
-use crate::check::Finding;
+use crate::finding::Finding;
 use crate::outcome::{CaseOutcome, RunReport, Status};
 
 pub fn render(report: &RunReport) -> String {

@@ -12,7 +12,7 @@ mod talkdesk;
 #[cfg(test)]
 mod testutil;
 
-use crate::check::{Finding, Level};
+use crate::finding::{Finding, Level};
 use crate::http::{Received, Sent};
 use crate::suite::template::Scope;
 
