@@ -79,9 +79,9 @@ pub fn details(o: &CaseOutcome, strict: bool) -> String {
     }
     if let Some(d) = super::diff::case_diff(o, strict) {
         // The findings are listed above; the diff file's own header would repeat them.
-        if let Some(at) = d.find("--- expected") {
+        if let Some(unified) = super::diff::unified_part(&d) {
             out.push('\n');
-            out.push_str(&d[at..]);
+            out.push_str(unified);
         }
     }
     out

@@ -88,6 +88,14 @@ pub fn case_diff(o: &CaseOutcome, strict: bool) -> Option<String> {
     Some(out)
 }
 
+/// The unified diff of a diff file (from its `--- expected` line), without the header that
+/// lists the findings. Found at the start of a line: a finding's message may hold the words too.
+pub fn unified_part(diff_file: &str) -> Option<&str> {
+    diff_file
+        .find("\n--- expected\n")
+        .map(|at| &diff_file[at + 1..])
+}
+
 /// The unified-diff part of a diff file, coloured for a terminal: removed red, added green.
 pub fn colorize(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 64);
@@ -542,6 +550,27 @@ mod tests {
         o.status = Status::Failed;
         o.response = None;
         assert!(case_diff(&o, false).is_none());
+    }
+
+    #[test]
+    fn server_text_stays_on_its_lines_and_cannot_start_the_unified_part() {
+        let mut f = finding("status", "201", "200", None);
+        f.message = "x --- expected\n+++ actual\n\x1b[2J".into();
+        let mut o = outcome(vec![f]);
+        o.response
+            .as_mut()
+            .unwrap()
+            .headers
+            .push(("x-a".into(), "1\r\n+HTTP 201".into()));
+        let d = case_diff(&o, false).unwrap();
+        assert!(!d.contains('\x1b') && !d.contains('\r'), "{d}");
+        assert!(d.contains("x --- expected\\n+++ actual\\n\\x1b[2J"), "{d}");
+        assert!(d.contains("\n x-a: 1\\r\\n+HTTP 201\n"), "{d}");
+        let unified = unified_part(&d).unwrap();
+        assert!(
+            unified.starts_with("--- expected\n+++ actual\n@@"),
+            "{unified}"
+        );
     }
 
     #[test]

@@ -166,9 +166,9 @@ fn test_case(o: &CaseOutcome, strict: bool) -> TestCase {
             }
             text.push_str(&body(&failures));
             if let Some(d) = super::diff::case_diff(o, strict) {
-                if let Some(at) = d.find("--- expected") {
+                if let Some(unified) = super::diff::unified_part(&d) {
                     text.push('\n');
-                    text.push_str(&d[at..]);
+                    text.push_str(unified);
                 }
             }
             s.set_description(text);
