@@ -714,3 +714,74 @@ fn control_characters_from_servers_and_suites_are_escaped_in_console_and_diff_ou
     let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
     is_clean(&html, "index.html");
 }
+
+/// The real binary against a loopback server whose answer tries to drive the terminal: what
+/// the run prints and writes shows the escapes instead of obeying them.
+#[test]
+fn a_hostile_answer_cannot_drive_the_terminal_through_the_binary() {
+    use std::io::{Read, Write};
+    let dir = scratch("reports-hostile-binary");
+    let body = "<html>\x1b[2J\x1b]0;pwned\x07\rtest result: ok. 99 passed\u{9b}31m</html>";
+    let response = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let Ok(mut s) = stream else { continue };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut buf = [0u8; 8192];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(response.as_bytes());
+        }
+    });
+    let targets = dir.join("targets.yaml");
+    std::fs::write(
+        &targets,
+        format!("targets:\n  t:\n    oauth2:\n      base_url: \"http://127.0.0.1:{port}\"\n"),
+    )
+    .unwrap();
+    let suite = dir.join("hostile.yaml");
+    std::fs::write(
+        &suite,
+        "api: oauth2\ncases:\n  - name: hostile\n    request: { path: /token, form: { grant_type: client_credentials } }\n    expect:\n      status: 200\n      json:\n        $.access_token: exists\n",
+    )
+    .unwrap();
+    let reports = dir.join("reports");
+    let out = Command::new(env!("CARGO_BIN_EXE_tokenconf"))
+        .args(["run", suite.to_str().unwrap(), "--targets"])
+        .arg(&targets)
+        .args(["--target", "t", "--report-dir"])
+        .arg(&reports)
+        .env("NO_COLOR", "1")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    for (what, text) in [("stdout", &*stdout), ("stderr", &*stderr)] {
+        for bad in ['\x1b', '\x07', '\r', '\u{9b}'] {
+            assert!(!text.contains(bad), "{what} holds {bad:?}:\n{text}");
+        }
+        let ours = text
+            .lines()
+            .filter(|l| l.starts_with("test result: "))
+            .count();
+        assert!(ours <= 1, "{what}:\n{text}");
+    }
+    assert!(stdout.contains("\\x1b[2J"), "{stdout}");
+    assert!(stdout.contains("test result: FAILED"), "{stdout}");
+    let diffs: Vec<PathBuf> = walk(&reports.join("diffs"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "diff"))
+        .collect();
+    assert_eq!(diffs.len(), 1, "{diffs:?}");
+    let diff = std::fs::read_to_string(&diffs[0]).unwrap();
+    assert!(
+        !diff.contains('\x1b') && diff.contains("\\x1b]0;pwned\\x07"),
+        "{diff}"
+    );
+}
