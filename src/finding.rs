@@ -12,6 +12,8 @@ pub enum Level {
     Should,
     /// A vendor's documented deviation from an RFC: reported, never failing.
     KnownDeviation,
+    /// Listed in the user's expected-findings file (with a reason): reported, never failing.
+    Expected,
 }
 
 impl Level {
@@ -20,7 +22,17 @@ impl Level {
             Level::Must => "MUST",
             Level::Should => "SHOULD",
             Level::KnownDeviation => "KNOWN-DEVIATION",
+            Level::Expected => "EXPECTED",
         }
+    }
+}
+
+/// Whether a finding of `level` fails its case.
+pub fn fails(level: Level, strict: bool) -> bool {
+    match level {
+        Level::Must => true,
+        Level::Should => strict,
+        Level::KnownDeviation | Level::Expected => false,
     }
 }
 
@@ -39,6 +51,9 @@ pub struct Finding {
     pub source: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// Why the user expects it (the reason of their expected-findings entry).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<String>,
 }
 
 impl Finding {
@@ -51,6 +66,7 @@ impl Finding {
             actual: None,
             source: None,
             path: None,
+            accepted: None,
         }
     }
 

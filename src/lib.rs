@@ -6,6 +6,7 @@
 pub mod basic;
 pub mod check;
 pub mod error;
+pub mod expected;
 pub mod finding;
 pub mod http;
 pub mod mock;

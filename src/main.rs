@@ -100,6 +100,12 @@ struct RunArgs {
     /// A selection of no case (a filter or shard that matches nothing) exits 0 instead of 2.
     #[arg(long)]
     allow_empty: bool,
+    /// Findings you expect (YAML: test glob, rule id, reason): reported as expected, never failing.
+    #[arg(long, value_name = "FILE")]
+    expected: Option<PathBuf>,
+    /// Write this run's failing findings to FILE as a starting expected-findings file.
+    #[arg(long, value_name = "FILE")]
+    write_expected: Option<PathBuf>,
     /// Output: human (default), json (a line per case), github (human + annotations).
     #[arg(long, value_enum)]
     format: Option<Format>,
@@ -204,6 +210,8 @@ async fn run(args: RunArgs) -> Result<Exit, ConfigError> {
         ca_cert: args.ca_cert,
         insecure: args.insecure,
         allow_empty: args.allow_empty,
+        expected: args.expected,
+        write_expected: args.write_expected,
     };
     let session = Session::open(options).await?;
     let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");

@@ -107,13 +107,7 @@ impl CaseOutcome {
     }
 }
 
-pub fn fails(level: Level, strict: bool) -> bool {
-    match level {
-        Level::Must => true,
-        Level::Should => strict,
-        Level::KnownDeviation => false,
-    }
-}
+pub use crate::finding::fails;
 
 /// A whole run, for the reporters.
 #[derive(Debug, Clone)]
@@ -127,6 +121,8 @@ pub struct RunReport {
     /// (`--insecure`; cleartext `http://` to a host that is not loopback). Empty for a run
     /// that was safe. Every report records it.
     pub insecure: Vec<String>,
+    /// Expected-findings entries that matched no finding although their test ran.
+    pub resolved: Vec<crate::expected::Resolved>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -138,6 +134,10 @@ pub struct Counts {
     pub warnings: usize,
     /// Passed after a retried attempt (also counted in `passed`).
     pub flaky: usize,
+    /// Findings the user's expected-findings file accepts (not counted in `warnings`).
+    pub expected: usize,
+    /// Expected-findings entries that matched nothing although their test ran.
+    pub resolved: usize,
 }
 
 impl RunReport {
@@ -150,9 +150,16 @@ impl RunReport {
                 Status::Errored => c.errored += 1,
                 Status::Skipped => c.skipped += 1,
             }
-            c.warnings += o.warnings(self.strict).count();
+            for f in o.warnings(self.strict) {
+                if f.level == Level::Expected {
+                    c.expected += 1;
+                } else {
+                    c.warnings += 1;
+                }
+            }
             c.flaky += usize::from(o.is_flaky());
         }
+        c.resolved = self.resolved.len();
         c
     }
 

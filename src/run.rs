@@ -10,6 +10,7 @@ use tokio::sync::OnceCell;
 
 use crate::check::{self, eval_path};
 use crate::error::ConfigError;
+use crate::expected::ExpectedFindings;
 use crate::finding::Finding;
 use crate::http::{Http, Received, Retry, SendError};
 use crate::outcome::{fails, CaseOutcome, ResponseSnapshot, RunReport, Status};
@@ -38,6 +39,11 @@ pub struct Runner {
     /// Set by [`Runner::cancel`]: no new case starts; cases in flight finish.
     cancelled: AtomicBool,
     signer: Signer,
+    /// The user's expected findings, applied to each step's findings before they fail it.
+    expected: Option<Arc<ExpectedFindings>>,
+    /// Steps after a failed one still run, so every finding of a case is seen at once
+    /// (`--write-expected`); the case still fails on the first.
+    keep_going: bool,
 }
 
 /// What one run of a list of steps left behind.
@@ -69,7 +75,23 @@ impl Runner {
             fixtures,
             cancelled: AtomicBool::new(false),
             signer: Signer::default(),
+            expected: None,
+            keep_going: false,
         })
+    }
+
+    /// See [`Runner::keep_going`]'s field: every step runs, even after a failed one.
+    pub fn keep_going(&mut self) {
+        self.keep_going = true;
+    }
+
+    /// Findings the user expects (see [`crate::expected`]) stop failing the cases they name.
+    pub fn expect_findings(&mut self, expected: Arc<ExpectedFindings>) {
+        self.expected = Some(expected);
+    }
+
+    pub fn expected_findings(&self) -> Option<&ExpectedFindings> {
+        self.expected.as_deref()
     }
 
     pub fn loaded(&self) -> &Loaded {
@@ -206,7 +228,9 @@ impl Runner {
                 }
             }
         }
-        let run = self.run_steps(suite, base, &case.steps, captures).await;
+        let run = self
+            .run_steps(suite, base, &case.steps, captures, Some(&outcome.test))
+            .await;
         outcome.findings = run.findings;
         outcome.sensitive.extend(run.sensitive);
         outcome.step = run.step;
@@ -224,7 +248,9 @@ impl Runner {
         base: &HashMap<String, String>,
         steps: &[Step],
     ) -> FixtureResult {
-        let run = self.run_steps(suite, base, steps, HashMap::new()).await;
+        let run = self
+            .run_steps(suite, base, steps, HashMap::new(), None)
+            .await;
         match run.end {
             None => Ok(run.captures),
             Some((_, why)) => Err(why),
@@ -237,6 +263,7 @@ impl Runner {
         base: &HashMap<String, String>,
         steps: &[Step],
         mut captures: HashMap<String, String>,
+        test: Option<&str>,
     ) -> StepsRun {
         let base_url = base.get("base_url").map(String::as_str).unwrap_or_default();
         let mut run = StepsRun {
@@ -290,8 +317,11 @@ impl Runner {
                         SendError::Invalid(why) => (Status::Errored, why),
                         SendError::Transport(why) => (Status::Errored, why),
                     };
-                    run.end = Some((status, why));
-                    run.step = (steps.len() > 1).then_some(label);
+                    // A step after a failed one (under `keep_going`) cannot undo the failure.
+                    if run.end.is_none() {
+                        run.end = Some((status, why));
+                        run.step = (steps.len() > 1).then_some(label);
+                    }
                     return run;
                 }
             };
@@ -310,9 +340,12 @@ impl Runner {
                     Err(why) => findings.push(Finding::must(format!("capture {}", c.name), why)),
                 }
             }
+            if let (Some(expected), Some(test)) = (&self.expected, test) {
+                expected.apply(test, &mut findings, self.strict);
+            }
             let failed = findings.iter().any(|f| fails(f.level, self.strict));
             run.findings.extend(findings);
-            if failed {
+            if failed && run.end.is_none() {
                 let first = run
                     .findings
                     .iter()
@@ -323,7 +356,9 @@ impl Runner {
                 run.step = (steps.len() > 1).then_some(label);
                 // Only a failing response is shown (diffs, HTML); passing ones cost nothing more.
                 run.response = Some(ResponseSnapshot::of(&received));
-                return run;
+                if !self.keep_going {
+                    return run;
+                }
             }
         }
         run
@@ -375,6 +410,7 @@ impl Runner {
             strict: self.strict,
             outcomes: slots.into_iter().flatten().collect(),
             insecure: Vec::new(),
+            resolved: Vec::new(),
         }
     }
 }

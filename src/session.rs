@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::{ConfigError, Exit};
+use crate::expected::ExpectedFindings;
 use crate::mock::{self, MockConfig, MockServer};
 use crate::outcome::{CaseOutcome, RunReport, Status};
 use crate::redact::Redactor;
@@ -75,6 +76,10 @@ pub struct Options {
     pub insecure: bool,
     /// A selection of no case is a success instead of an error.
     pub allow_empty: bool,
+    /// The user's expected-findings file (see [`crate::expected`]).
+    pub expected: Option<PathBuf>,
+    /// Where to write this run's failing findings as a starting expected-findings file.
+    pub write_expected: Option<PathBuf>,
 }
 
 impl Options {
@@ -93,6 +98,8 @@ impl Options {
             ca_cert: None,
             insecure: false,
             allow_empty: false,
+            expected: None,
+            write_expected: None,
         }
     }
 }
@@ -111,6 +118,7 @@ pub struct Session {
     selected: Vec<CaseId>,
     mock: Option<MockServer>,
     report_dir: Option<PathBuf>,
+    write_expected: Option<PathBuf>,
     jobs: usize,
     warnings: Vec<String>,
 }
@@ -131,7 +139,8 @@ pub struct Finished {
     pub report: RunReport,
     /// How many cases were selected (more than ran when the run was cancelled).
     pub selected: usize,
-    /// The report files written, or why they could not be.
+    /// The report files written (and the expected-findings file, when asked), or why they
+    /// could not be.
     pub written: Result<Vec<PathBuf>, ConfigError>,
 }
 
@@ -158,6 +167,10 @@ impl Session {
             return Err(ConfigError::Usage("--jobs must be at least 1".to_string()));
         }
         let loaded = Arc::new(load_suites(&options.paths, &options.specs)?);
+        let expected = match &options.expected {
+            Some(file) => Some(Arc::new(ExpectedFindings::load(file)?)),
+            None => None,
+        };
         let mut mock = None;
         let mut target = match options.target {
             TargetChoice::Given(t) => t,
@@ -196,7 +209,15 @@ impl Session {
                     .to_string(),
             );
         }
-        let runner = Arc::new(Runner::new(loaded, target, options.strict)?);
+        let mut runner = Runner::new(loaded, target, options.strict)?;
+        if let Some(e) = expected {
+            runner.expect_findings(e);
+        }
+        // A starting file must hold every finding of a case, not only its first failing step's.
+        if options.write_expected.is_some() {
+            runner.keep_going();
+        }
+        let runner = Arc::new(runner);
         let selected: Vec<CaseId> = runner
             .case_ids()
             .into_iter()
@@ -226,6 +247,7 @@ impl Session {
             selected,
             mock,
             report_dir: options.report_dir,
+            write_expected: options.write_expected,
             jobs: options.jobs,
             warnings,
         })
@@ -290,7 +312,7 @@ impl Session {
         let base = self.runner.redactor();
         // Each outcome is masked as it finishes, with the target's secrets and its own tokens:
         // only a case's own exchange can put text of it in a report.
-        let report = self
+        let mut report = self
             .runner
             .run_all(&self.selected, self.jobs, |o| {
                 mask(o, &base);
@@ -300,7 +322,15 @@ impl Session {
         if let Some(server) = self.mock.take() {
             server.stop().await;
         }
-        let written = match &self.report_dir {
+        if let Some(expected) = self.runner.expected_findings() {
+            let ran = report
+                .outcomes
+                .iter()
+                .filter(|o| o.status != Status::Skipped)
+                .map(|o| o.test.as_str());
+            report.resolved = expected.resolved(ran);
+        }
+        let mut written = match &self.report_dir {
             None => Ok(Vec::new()),
             Some(dir) => {
                 report::write_all(dir, &report, &base).map_err(|source| ConfigError::Reports {
@@ -309,12 +339,41 @@ impl Session {
                 })
             }
         };
+        if let (Some(file), Ok(paths)) = (&self.write_expected, &mut written) {
+            match write_expected(file, &report) {
+                Ok(()) => paths.push(file.clone()),
+                Err(source) => {
+                    written = Err(ConfigError::Reports {
+                        dir: file.clone(),
+                        source,
+                    })
+                }
+            }
+        }
         Finished {
             report,
             selected: self.selected.len(),
             written,
         }
     }
+}
+
+/// The run's failing (and already expected) findings as an expected-findings file.
+fn write_expected(file: &Path, report: &RunReport) -> std::io::Result<()> {
+    let findings: Vec<(String, crate::finding::Finding)> = report
+        .outcomes
+        .iter()
+        .flat_map(|o| {
+            o.findings
+                .iter()
+                .filter(|f| {
+                    f.level == crate::finding::Level::Expected
+                        || crate::finding::fails(f.level, report.strict)
+                })
+                .map(|f| (o.test.clone(), f.clone()))
+        })
+        .collect();
+    report::write_atomic(file, &crate::expected::render(&findings, &report.target))
 }
 
 /// See [`Session::one_by_one`].

@@ -767,3 +767,50 @@ fn the_json_format_prints_one_object_per_case_and_nothing_else_on_stdout() {
     assert!(failed["duration_ms"].is_u64());
     assert!(err.contains("reports:"), "{err}");
 }
+
+#[test]
+fn written_expected_findings_turn_a_drifting_run_green_and_name_resolved_entries_on_a_clean_one() {
+    for mode in ["no-store-dropped", "td-scope-missing", "sf-wrong-signature"] {
+        let dir = scratch(&format!("expected-{mode}"));
+        let reports = dir.join("reports");
+        let file = dir.join("expected.yaml");
+        let (reports, file) = (reports.to_str().unwrap(), file.to_str().unwrap());
+        let drifting = ["run", "--mock-drift", mode, "--report-dir", reports];
+        let o = tokenconf(&[&drifting[..], &["--write-expected", file]].concat(), &[]);
+        assert_eq!(o.status.code(), Some(1), "{mode} breaks something");
+        let written = std::fs::read_to_string(file).unwrap();
+        assert!(written.contains("reason: "), "{written}");
+        let o = tokenconf(&[&drifting[..], &["--expected", file]].concat(), &[]);
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(0), "{mode}: {out}{err}");
+        assert!(
+            out.contains("[EXPECTED]") || out.contains("0 failed"),
+            "{out}"
+        );
+        let o = tokenconf(&["run", "--report-dir", reports, "--expected", file], &[]);
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(0), "{mode}: {out}{err}");
+        let resolved = out.lines().filter(|l| l.starts_with("resolved: ")).count();
+        assert_eq!(resolved, written.matches("- test:").count(), "{out}");
+        let summary: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(Path::new(reports).join("summary.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(summary["counts"]["resolved"], resolved);
+    }
+}
+
+#[test]
+fn a_bad_expected_findings_file_exits_2_with_its_line_and_column() {
+    let dir = scratch("expected-bad");
+    let file = write(
+        &dir,
+        "expected.yaml",
+        "- test: \"oauth2/*\"\n  rule: status\n  reason: \"\"\n- test: x\n  rule: y\n  reasn: z\n",
+    );
+    let o = tokenconf(&["run", "--expected", file.to_str().unwrap()], &[]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}{err}");
+    assert!(err.contains("expected.yaml:"), "{err}");
+    assert!(!out.contains("running"), "nothing ran: {out}");
+}

@@ -27,6 +27,7 @@ fn finding(rule: &str, level: Level, expected: &str, actual: &str, path: Option<
         actual: Some(actual.into()),
         source: Some("https://www.rfc-editor.org/rfc/rfc6749#section-5.1".into()),
         path: path.map(str::to_string),
+        accepted: None,
     }
 }
 
@@ -122,6 +123,7 @@ pub fn every_kind() -> RunReport {
             skipped,
         ],
         insecure: vec![],
+        resolved: Vec::new(),
     }
 }
 
@@ -387,6 +389,7 @@ fn run_of(outcomes: Vec<CaseOutcome>) -> RunReport {
         strict: false,
         outcomes,
         insecure: vec![],
+        resolved: Vec::new(),
     }
 }
 

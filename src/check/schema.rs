@@ -30,6 +30,7 @@ pub fn check(schema: &CompiledSchema, body: &Value) -> Vec<Finding> {
                 actual: Some(render_value(&instance_path, err.instance())),
                 source: None,
                 path: Some(pointer.to_string()),
+                accepted: None,
             }
         })
         .collect()

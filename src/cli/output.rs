@@ -105,6 +105,15 @@ pub async fn run(session: Session, format: Format) -> Exit {
             super::fail(e);
         }
     }
+    for r in &finished.report.resolved {
+        info(
+            format,
+            &format!(
+                "resolved: {} [{}] no longer occurs; remove the entry at {}",
+                r.test, r.rule, r.at
+            ),
+        );
+    }
     if finished.interrupted() {
         info(
             format,

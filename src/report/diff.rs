@@ -482,6 +482,7 @@ mod tests {
             actual: Some(actual.into()),
             source: None,
             path: path.map(str::to_string),
+            accepted: None,
         }
     }
 

@@ -13,6 +13,8 @@ pub mod summary;
 use std::path::{Path, PathBuf};
 
 pub use escape::escape_control;
+/// Writes a file through an exclusive temporary file and a rename (see [`files::write_file`]).
+pub use files::write_file as write_atomic;
 pub use files::{ReportError, ReportPlan};
 
 use crate::outcome::{CaseOutcome, RunReport};

@@ -20,6 +20,8 @@ struct Summary<'a> {
     insecure: &'a [String],
     counts: Counts,
     cases: Vec<Case<'a>>,
+    /// Expected-findings entries that matched no finding: the deviation is gone, remove them.
+    resolved: &'a [crate::expected::Resolved],
 }
 
 #[derive(Serialize)]
@@ -58,6 +60,7 @@ pub fn render(report: &RunReport, diff_files: &[Option<String>]) -> String {
                 diff: diff_files.get(i).cloned().flatten(),
             })
             .collect(),
+        resolved: &report.resolved,
     };
     serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n"
 }

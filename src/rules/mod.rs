@@ -191,6 +191,7 @@ fn collect(outer: &RuleSet, set: &RuleSet, exchange: &Exchange, out: &mut Vec<Fi
                 actual: v.actual,
                 source: Some(rule.source.to_string()),
                 path: v.path,
+                accepted: None,
             });
         }
     }
