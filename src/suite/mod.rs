@@ -1,6 +1,7 @@
 //! The suite model: loaded once from YAML, checked, compiled, then shared read-only by every case.
 
 pub mod input;
+mod intern;
 mod load;
 pub mod model;
 pub mod schema;
