@@ -25,6 +25,7 @@ pub static TOKEN_RESPONSE: RuleSet = RuleSet {
         &ACCESS_TOKEN,
         &TOKEN_TYPE,
         &EXPIRES_IN,
+        &EXPIRES_IN_PLAUSIBLE,
         &EXPIRES_IN_PRESENT,
         &NO_STORE,
         &PRAGMA,
@@ -174,10 +175,11 @@ pub static EXPIRES_IN: Rule = Rule {
     id: "RFC6749-5.1-expires_in",
     level: Level::Must,
     source: RFC6749_5_1,
-    title: "expires_in, when present, is a positive number of seconds",
-    explain: "RFC 6749 §5.1: expires_in is the lifetime in seconds of the access token. A string (\"3600\"), \
-              zero, a negative number or a fraction is not a lifetime in seconds; a value above one year \
-              (31,536,000) is most likely milliseconds.",
+    title: "expires_in, when present, is a whole number of seconds (a JSON number)",
+    explain: "RFC 6749 §5.1: expires_in is the lifetime in seconds of the access token, and numerical \
+              values are included as JSON numbers; Appendix A.14 gives its syntax as 1*DIGIT. A string \
+              (\"3600\"), a negative number or a fraction is not a lifetime in seconds. (Zero and values \
+              over a year are legal: RFC6749-5.1-expires_in-plausible warns about them.)",
     check: |x| {
         let r = x.received;
         if !success(r) {
@@ -186,15 +188,40 @@ pub static EXPIRES_IN: Rule = Rule {
         let Some(v) = body_member(r, "expires_in") else {
             return vec![];
         };
-        let bad = |m: String| vec![Violation::new(m).expected("a positive integer number of seconds").actual(v.to_string()).at("$.expires_in")];
+        let bad = |m: String| vec![Violation::new(m).expected("a non-negative integer number of seconds").actual(v.to_string()).at("$.expires_in")];
         match v {
-            Value::Number(n) => match n.as_u64() {
-                Some(0) | None => bad(format!("expires_in is {n}; RFC 6749 §5.1 requires a positive number of seconds")),
-                Some(s) if s > ONE_YEAR => bad(format!("expires_in is {s}: over a year, probably milliseconds; RFC 6749 §5.1 requires seconds")),
-                Some(_) => vec![],
-            },
-            other => bad(format!("expires_in is {}; RFC 6749 §5.1 requires a number of seconds", describe(other))),
+            Value::Number(n) if n.is_u64() => vec![],
+            Value::Number(n) => bad(format!("expires_in is {n}; RFC 6749 Appendix A.14 allows only digits (whole seconds)")),
+            other => bad(format!("expires_in is {}; RFC 6749 §5.1 requires a JSON number of seconds", describe(other))),
         }
+    },
+};
+
+pub static EXPIRES_IN_PLAUSIBLE: Rule = Rule {
+    id: "RFC6749-5.1-expires_in-plausible",
+    level: Level::Should,
+    source: RFC6749_5_1,
+    title: "expires_in is neither 0 nor over a year (a warning: probably not seconds)",
+    explain: "RFC 6749 §5.1 gives expires_in in seconds and sets no bounds, so this is a warning only: \
+              0 means the token is expired when issued, and a lifetime over one year (31,536,000) is \
+              most likely milliseconds.",
+    check: |x| {
+        let r = x.received;
+        if !success(r) {
+            return vec![];
+        }
+        let Some(Value::Number(n)) = body_member(r, "expires_in") else {
+            return vec![];
+        };
+        let why = match n.as_u64() {
+            Some(0) => "expires_in is 0: the token is expired when issued".to_string(),
+            Some(s) if s > ONE_YEAR => format!("expires_in is {s}: over a year, probably milliseconds"),
+            _ => return vec![],
+        };
+        vec![Violation::new(why)
+            .expected("a lifetime in seconds, 1 to 31536000")
+            .actual(n.to_string())
+            .at("$.expires_in")]
     },
 };
 
@@ -667,10 +694,18 @@ mod tests {
             ),
             (
                 &EXPIRES_IN,
-                with(&|r| set_body(r, serde_json::json!({"expires_in": 3_600_000_000u64}))),
+                with(&|r| set_body(r, serde_json::json!({"expires_in": 3600.5}))),
             ),
             (
                 &EXPIRES_IN,
+                with(&|r| set_body(r, serde_json::json!({"expires_in": -1}))),
+            ),
+            (
+                &EXPIRES_IN_PLAUSIBLE,
+                with(&|r| set_body(r, serde_json::json!({"expires_in": 3_600_000_000u64}))),
+            ),
+            (
+                &EXPIRES_IN_PLAUSIBLE,
                 with(&|r| set_body(r, serde_json::json!({"expires_in": 0}))),
             ),
             (
@@ -708,6 +743,20 @@ mod tests {
         ];
         for (rule, r) in cases {
             assert!(ids(rule, &s, &r) > 0, "{} did not fire", rule.id);
+        }
+    }
+
+    #[test]
+    fn zero_and_long_lifetimes_are_legal_seconds_and_only_warned() {
+        let s = sent(&[("grant_type", "client_credentials")], true);
+        for secs in [0u64, 2 * ONE_YEAR] {
+            let r = received(
+                200,
+                &[("content-type", "application/json")],
+                serde_json::json!({"access_token": "abcdefghijklmnopqrstuvwxyz", "expires_in": secs}),
+            );
+            assert_eq!(ids(&EXPIRES_IN, &s, &r), 0, "{secs}");
+            assert_eq!(ids(&EXPIRES_IN_PLAUSIBLE, &s, &r), 1, "{secs}");
         }
     }
 
