@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use tokenconf::mock::{self, MockConfig};
 use tokenconf::run::Runner;
-use tokenconf::suite;
 
 const CASES: usize = 1000;
 const ROUNDS: usize = 5;
@@ -48,7 +47,9 @@ fn main() {
     std::fs::write(&file, suite_text()).expect("write suite");
 
     let t = Instant::now();
-    let loaded = Arc::new(suite::load(&[file], &root.join("specs")).expect("suite loads"));
+    let loaded = Arc::new(
+        tokenconf::session::load_suites(&[file], &root.join("specs")).expect("suite loads"),
+    );
     let load_time = t.elapsed();
     assert_eq!(loaded.case_count(), CASES);
 

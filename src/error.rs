@@ -1,7 +1,25 @@
-//! Errors that stop a run before any request is sent: all of them exit with code 2.
+//! The exit-code table, and the errors that make a run unusable (all of them exit 2).
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::PathBuf;
+
+/// How the process ends: the contract CI scripts rely on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Every selected case passed (skips included).
+    Passed = 0,
+    /// A case failed or errored, or the run was interrupted.
+    Failed = 1,
+    /// A suite, spec, target, flag or the report folder is unusable.
+    Unusable = 2,
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(exit: Exit) -> Self {
+        std::process::ExitCode::from(exit as u8)
+    }
+}
 
 /// A problem at a spot in a user's file.
 #[derive(Debug, Clone)]
@@ -30,8 +48,46 @@ pub enum ConfigError {
     Many(Vec<SourceError>),
     #[error("{path}: {message}")]
     File { path: PathBuf, message: String },
+    /// Flags or options that do not fit together.
+    #[error("{0}")]
+    Usage(String),
+    #[error("no case selected{}; --allow-empty accepts that", .0.as_deref().map(|why| format!(" ({why})")).unwrap_or_default())]
+    NothingSelected(Option<String>),
+    #[error("cannot start the embedded mock on {addr}")]
+    Mock {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+    #[error("cannot write reports to {}", .dir.display())]
+    Reports {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
     #[error("{0}")]
     Other(String),
+}
+
+impl ConfigError {
+    pub fn exit(&self) -> Exit {
+        Exit::Unusable
+    }
+
+    /// The message and its causes on one line each, as the console shows them.
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            text.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        text
+    }
 }
 
 fn join(errors: &[SourceError]) -> String {

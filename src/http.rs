@@ -2,7 +2,6 @@
 
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use serde_json::Value;
 
 use crate::suite::template::{Scope, Template};
@@ -316,7 +315,10 @@ impl Http {
         match &request.auth {
             Some(Auth::Basic { user, password }) => {
                 let user = render(user)?;
-                builder = builder.header("authorization", basic_header(&user, &render(password)?));
+                builder = builder.header(
+                    "authorization",
+                    crate::basic::basic_header(&user, &render(password)?),
+                );
                 sent.basic_auth = true;
                 sent.client_id = Some(user);
             }
@@ -461,14 +463,6 @@ fn backoff(policy: &RetryPolicy, n: u32) -> Duration {
     ceiling.mul_f64(fastrand::f64())
 }
 
-/// RFC 6749 §2.3.1: form-urlencode id and secret before joining them with `:` and base64.
-pub fn basic_header(user: &str, password: &str) -> String {
-    let user: String = form_urlencoded::byte_serialize(user.as_bytes()).collect();
-    let password: String = form_urlencoded::byte_serialize(password.as_bytes()).collect();
-    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-    format!("Basic {encoded}")
-}
-
 fn transport_message(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
         "timed out"
@@ -530,19 +524,5 @@ mod tests {
         );
         r.headers[0].1 = "soon".into();
         assert_eq!(retry_after(&r), None);
-    }
-
-    #[test]
-    fn basic_header_form_encodes_before_base64() {
-        // RFC 6749 §2.3.1: "a b" becomes "a+b", ":" becomes "%3A".
-        let h = basic_header("cli:ent", "s3cr et+%");
-        let b64 = h.strip_prefix("Basic ").unwrap();
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .unwrap();
-        assert_eq!(
-            String::from_utf8(decoded).unwrap(),
-            "cli%3Aent:s3cr+et%2B%25"
-        );
     }
 }

@@ -3,8 +3,11 @@
 //! Data flows one way: suite files → loaded model ([`suite`]) → requests ([`http`]) →
 //! responses → checks ([`check`], [`rules`]) → outcomes ([`outcome`]) → reports ([`report`]).
 
+pub mod basic;
 pub mod check;
 pub mod error;
+pub mod expected;
+pub mod finding;
 pub mod http;
 pub mod mock;
 pub mod outcome;
@@ -12,6 +15,7 @@ pub mod redact;
 pub mod report;
 pub mod rules;
 pub mod run;
+pub mod session;
 pub mod sign;
 pub mod suite;
 pub mod target;

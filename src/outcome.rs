@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use crate::check::{Finding, Level};
+use crate::finding::{Finding, Level};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -107,13 +107,7 @@ impl CaseOutcome {
     }
 }
 
-pub fn fails(level: Level, strict: bool) -> bool {
-    match level {
-        Level::Must => true,
-        Level::Should => strict,
-        Level::KnownDeviation => false,
-    }
-}
+pub use crate::finding::fails;
 
 /// A whole run, for the reporters.
 #[derive(Debug, Clone)]
@@ -123,6 +117,8 @@ pub struct RunReport {
     pub duration: Duration,
     pub strict: bool,
     pub outcomes: Vec<CaseOutcome>,
+    /// Expected-findings entries that matched no finding although their test ran.
+    pub resolved: Vec<crate::expected::Resolved>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -134,6 +130,10 @@ pub struct Counts {
     pub warnings: usize,
     /// Passed after a retried attempt (also counted in `passed`).
     pub flaky: usize,
+    /// Findings the user's expected-findings file accepts (not counted in `warnings`).
+    pub expected: usize,
+    /// Expected-findings entries that matched nothing although their test ran.
+    pub resolved: usize,
 }
 
 impl RunReport {
@@ -146,9 +146,16 @@ impl RunReport {
                 Status::Errored => c.errored += 1,
                 Status::Skipped => c.skipped += 1,
             }
-            c.warnings += o.warnings(self.strict).count();
+            for f in o.warnings(self.strict) {
+                if f.level == Level::Expected {
+                    c.expected += 1;
+                } else {
+                    c.warnings += 1;
+                }
+            }
             c.flaky += usize::from(o.is_flaky());
         }
+        c.resolved = self.resolved.len();
         c
     }
 

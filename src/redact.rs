@@ -232,7 +232,7 @@ impl Redactor {
 
     /// Basic credentials are base64 of `id:secret` as a whole: add the pair as it is sent.
     pub fn add_basic_pair(&mut self, user: &str, password: &str) {
-        let header = crate::http::basic_header(user, password);
+        let header = crate::basic::basic_header(user, password);
         let encoded = header.trim_start_matches("Basic ").to_string();
         self.extend([encoded.as_str()]);
     }
@@ -332,7 +332,7 @@ mod tests {
     fn masks_basic_pairs() {
         let mut r = Redactor::default();
         r.add_basic_pair("client", "hunter22");
-        let h = crate::http::basic_header("client", "hunter22");
+        let h = crate::basic::basic_header("client", "hunter22");
         assert_eq!(r.scrub(&h), format!("Basic {MASK}"));
     }
 

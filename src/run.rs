@@ -8,8 +8,10 @@ use std::time::{Instant, SystemTime};
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
-use crate::check::{self, eval_path, Finding};
+use crate::check::{self, eval_path};
 use crate::error::ConfigError;
+use crate::expected::ExpectedFindings;
+use crate::finding::Finding;
 use crate::http::{Http, Received, Retry, SendError};
 use crate::outcome::{fails, CaseOutcome, ResponseSnapshot, RunReport, Status};
 use crate::redact::{is_sensitive_key, Redactor};
@@ -37,6 +39,11 @@ pub struct Runner {
     /// Set by [`Runner::cancel`]: no new case starts; cases in flight finish.
     cancelled: AtomicBool,
     signer: Signer,
+    /// The user's expected findings, applied to each step's findings before they fail it.
+    expected: Option<Arc<ExpectedFindings>>,
+    /// Steps after a failed one still run, so every finding of a case is seen at once
+    /// (`--write-expected`); the case still fails on the first.
+    keep_going: bool,
 }
 
 /// What one run of a list of steps left behind.
@@ -52,7 +59,7 @@ struct StepsRun {
 
 impl Runner {
     pub fn new(loaded: Arc<Loaded>, target: Target, strict: bool) -> Result<Runner, ConfigError> {
-        let http = Http::new(&target.http).map_err(ConfigError::Other)?;
+        let http = Http::new(&target.http).map_err(ConfigError::Client)?;
         let bases = loaded.suites.iter().map(|s| resolve(s, &target)).collect();
         let fixtures = loaded
             .suites
@@ -68,7 +75,23 @@ impl Runner {
             fixtures,
             cancelled: AtomicBool::new(false),
             signer: Signer::default(),
+            expected: None,
+            keep_going: false,
         })
+    }
+
+    /// See [`Runner::keep_going`]'s field: every step runs, even after a failed one.
+    pub fn keep_going(&mut self) {
+        self.keep_going = true;
+    }
+
+    /// Findings the user expects (see [`crate::expected`]) stop failing the cases they name.
+    pub fn expect_findings(&mut self, expected: Arc<ExpectedFindings>) {
+        self.expected = Some(expected);
+    }
+
+    pub fn expected_findings(&self) -> Option<&ExpectedFindings> {
+        self.expected.as_deref()
     }
 
     pub fn loaded(&self) -> &Loaded {
@@ -205,7 +228,9 @@ impl Runner {
                 }
             }
         }
-        let run = self.run_steps(suite, base, &case.steps, captures).await;
+        let run = self
+            .run_steps(suite, base, &case.steps, captures, Some(&outcome.test))
+            .await;
         outcome.findings = run.findings;
         outcome.sensitive.extend(run.sensitive);
         outcome.step = run.step;
@@ -223,7 +248,9 @@ impl Runner {
         base: &HashMap<String, String>,
         steps: &[Step],
     ) -> FixtureResult {
-        let run = self.run_steps(suite, base, steps, HashMap::new()).await;
+        let run = self
+            .run_steps(suite, base, steps, HashMap::new(), None)
+            .await;
         match run.end {
             None => Ok(run.captures),
             Some((_, why)) => Err(why),
@@ -236,6 +263,7 @@ impl Runner {
         base: &HashMap<String, String>,
         steps: &[Step],
         mut captures: HashMap<String, String>,
+        test: Option<&str>,
     ) -> StepsRun {
         let base_url = base.get("base_url").map(String::as_str).unwrap_or_default();
         let mut run = StepsRun {
@@ -289,8 +317,11 @@ impl Runner {
                         SendError::Invalid(why) => (Status::Errored, why),
                         SendError::Transport(why) => (Status::Errored, why),
                     };
-                    run.end = Some((status, why));
-                    run.step = (steps.len() > 1).then_some(label);
+                    // A step after a failed one (under `keep_going`) cannot undo the failure.
+                    if run.end.is_none() {
+                        run.end = Some((status, why));
+                        run.step = (steps.len() > 1).then_some(label);
+                    }
                     return run;
                 }
             };
@@ -309,9 +340,12 @@ impl Runner {
                     Err(why) => findings.push(Finding::must(format!("capture {}", c.name), why)),
                 }
             }
+            if let (Some(expected), Some(test)) = (&self.expected, test) {
+                expected.apply(test, &mut findings, self.strict);
+            }
             let failed = findings.iter().any(|f| fails(f.level, self.strict));
             run.findings.extend(findings);
-            if failed {
+            if failed && run.end.is_none() {
                 let first = run
                     .findings
                     .iter()
@@ -322,19 +356,22 @@ impl Runner {
                 run.step = (steps.len() > 1).then_some(label);
                 // Only a failing response is shown (diffs, HTML); passing ones cost nothing more.
                 run.response = Some(ResponseSnapshot::of(&received));
-                return run;
+                if !self.keep_going {
+                    return run;
+                }
             }
         }
         run
     }
 
-    /// Runs `ids` with at most `jobs` at once; `on_done` sees each outcome as it finishes.
+    /// Runs `ids` with at most `jobs` at once; `on_done` sees (and may mask) each outcome as it
+    /// finishes, before it is kept.
     /// The result is in the order of `ids`; after [`Runner::cancel`] it holds the cases that ran.
     pub async fn run_all(
         self: &Arc<Self>,
         ids: &[CaseId],
         jobs: usize,
-        mut on_done: impl FnMut(&CaseOutcome),
+        mut on_done: impl FnMut(&mut CaseOutcome),
     ) -> RunReport {
         let started = SystemTime::now();
         let clock = Instant::now();
@@ -362,8 +399,8 @@ impl Runner {
         }
         drop(tx);
         let mut slots: Vec<Option<CaseOutcome>> = vec![None; ids.len()];
-        while let Some((i, outcome)) = rx.recv().await {
-            on_done(&outcome);
+        while let Some((i, mut outcome)) = rx.recv().await {
+            on_done(&mut outcome);
             slots[i] = Some(outcome);
         }
         RunReport {
@@ -372,6 +409,7 @@ impl Runner {
             duration: clock.elapsed(),
             strict: self.strict,
             outcomes: slots.into_iter().flatten().collect(),
+            resolved: Vec::new(),
         }
     }
 }

@@ -650,3 +650,167 @@ fn a_secret_in_an_expectation_is_masked_before_html_xml_or_json_escape_it() {
         assert!(!t.contains("Canary"), "the secret leaked into {name}:\n{t}");
     }
 }
+
+#[test]
+fn a_selection_of_no_case_exits_2_unless_allowed() {
+    let dir = scratch("empty-selection");
+    let reports = dir.join("reports");
+    let args = [
+        "run",
+        "--filter",
+        "no-such-case",
+        "--report-dir",
+        reports.to_str().unwrap(),
+    ];
+    let o = tokenconf(&args, &[]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}{err}");
+    assert!(err.contains("no case selected"), "{err}");
+    assert!(err.contains("no-such-case"), "{err}");
+    assert!(!reports.exists(), "nothing ran, so no report was written");
+    let mut allowed = args.to_vec();
+    allowed.push("--allow-empty");
+    let o = tokenconf(&allowed, &[]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(out.contains("running 0 cases"), "{out}");
+}
+
+#[test]
+fn zero_jobs_exits_2() {
+    let o = tokenconf(&["run", "--jobs", "0"], &[]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}{err}");
+    assert!(err.contains("--jobs"), "{err}");
+}
+
+/// A suite with a failing case whose `name:` is on a known line, and a passing one.
+fn failing_suite(dir: &Path) -> PathBuf {
+    let cases = format!(
+        "  - name: passes{CC_REQUEST}\n    expect: {{ status: 200 }}\n  - name: expects the wrong status{CC_REQUEST}\n    expect:\n      status: 201\n"
+    );
+    write(dir, "annotated.yaml", &suite(&cases))
+}
+
+#[test]
+fn under_github_actions_each_failing_case_is_annotated_at_its_line() {
+    let dir = scratch("github");
+    let file = failing_suite(&dir);
+    let text_of_suite = std::fs::read_to_string(&file).unwrap();
+    let line = text_of_suite
+        .lines()
+        .position(|l| l.contains("name: expects the wrong status"))
+        .unwrap()
+        + 1;
+    let reports = dir.join("reports");
+    let o = tokenconf(
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--report-dir",
+            reports.to_str().unwrap(),
+        ],
+        &[("GITHUB_ACTIONS", "true")],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    let annotations: Vec<&str> = out.lines().filter(|l| l.starts_with("::error ")).collect();
+    assert_eq!(annotations.len(), 1, "{out}");
+    let expected = format!(
+        "::error file={},line={line},title=annotated%3A%3Aexpects-the-wrong-status::status: status 200, expected 201",
+        file.display().to_string().replace(':', "%3A")
+    );
+    assert_eq!(annotations[0], expected, "{out}");
+    // Without the variable, the human format has no annotation.
+    let o = tokenconf(
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--report-dir",
+            reports.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let (out, _) = text(&o);
+    assert!(!out.contains("::error"), "{out}");
+}
+
+#[test]
+fn the_json_format_prints_one_object_per_case_and_nothing_else_on_stdout() {
+    let dir = scratch("json-format");
+    let file = failing_suite(&dir);
+    let reports = dir.join("reports");
+    let o = tokenconf(
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--format",
+            "json",
+            "--report-dir",
+            reports.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    let objects: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(objects.len(), 2, "{out}");
+    let failed = objects
+        .iter()
+        .find(|o| o["test"] == "annotated::expects-the-wrong-status")
+        .expect("the failing case");
+    assert_eq!(failed["outcome"], "failed");
+    assert_eq!(failed["findings"][0]["rule"], "status");
+    assert!(failed["duration_ms"].is_u64());
+    assert!(err.contains("reports:"), "{err}");
+}
+
+#[test]
+fn written_expected_findings_turn_a_drifting_run_green_and_name_resolved_entries_on_a_clean_one() {
+    for mode in ["no-store-dropped", "td-scope-missing", "sf-wrong-signature"] {
+        let dir = scratch(&format!("expected-{mode}"));
+        let reports = dir.join("reports");
+        let file = dir.join("expected.yaml");
+        let (reports, file) = (reports.to_str().unwrap(), file.to_str().unwrap());
+        let drifting = ["run", "--mock-drift", mode, "--report-dir", reports];
+        let o = tokenconf(&[&drifting[..], &["--write-expected", file]].concat(), &[]);
+        assert_eq!(o.status.code(), Some(1), "{mode} breaks something");
+        let written = std::fs::read_to_string(file).unwrap();
+        assert!(written.contains("reason: "), "{written}");
+        let o = tokenconf(&[&drifting[..], &["--expected", file]].concat(), &[]);
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(0), "{mode}: {out}{err}");
+        assert!(
+            out.contains("[EXPECTED]") || out.contains("0 failed"),
+            "{out}"
+        );
+        let o = tokenconf(&["run", "--report-dir", reports, "--expected", file], &[]);
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(0), "{mode}: {out}{err}");
+        let resolved = out.lines().filter(|l| l.starts_with("resolved: ")).count();
+        assert_eq!(resolved, written.matches("- test:").count(), "{out}");
+        let summary: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(Path::new(reports).join("summary.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(summary["counts"]["resolved"], resolved);
+    }
+}
+
+#[test]
+fn a_bad_expected_findings_file_exits_2_with_its_line_and_column() {
+    let dir = scratch("expected-bad");
+    let file = write(
+        &dir,
+        "expected.yaml",
+        "- test: \"oauth2/*\"\n  rule: status\n  reason: \"\"\n- test: x\n  rule: y\n  reasn: z\n",
+    );
+    let o = tokenconf(&["run", "--expected", file.to_str().unwrap()], &[]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}{err}");
+    assert!(err.contains("expected.yaml:"), "{err}");
+    assert!(!out.contains("running"), "nothing ran: {out}");
+}

@@ -9,12 +9,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokenconf::check::Level;
+use tokenconf::finding::Level;
 use tokenconf::mock::drift::{self, DriftKind, DriftMode};
 use tokenconf::mock::{self, MockConfig};
 use tokenconf::outcome::{RunReport, Status};
 use tokenconf::run::Runner;
-use tokenconf::suite::{self, Loaded};
+use tokenconf::suite::Loaded;
 
 /// Runs the suites that talk to `api` (every suite for `all`) against a fresh mock with `drifts`.
 fn run(
@@ -73,8 +73,10 @@ fn failing(report: &RunReport) -> Vec<&str> {
 fn drift_modes_are_caught_and_harmless_ones_pass() {
     let started = Instant::now();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let loaded =
-        Arc::new(suite::load(&[root.join("suites")], &root.join("specs")).expect("suites load"));
+    let loaded = Arc::new(
+        tokenconf::session::load_suites(&[root.join("suites")], &root.join("specs"))
+            .expect("suites load"),
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use tokenconf::check::{Finding, Level};
+use tokenconf::finding::{Finding, Level};
 use tokenconf::http::Retry;
 use tokenconf::outcome::{CaseOutcome, ResponseSnapshot, RunReport, Status};
 use tokenconf::redact::Redactor;
@@ -27,6 +27,7 @@ fn finding(rule: &str, level: Level, expected: &str, actual: &str, path: Option<
         actual: Some(actual.into()),
         source: Some("https://www.rfc-editor.org/rfc/rfc6749#section-5.1".into()),
         path: path.map(str::to_string),
+        accepted: None,
     }
 }
 
@@ -121,6 +122,7 @@ pub fn every_kind() -> RunReport {
             errored,
             skipped,
         ],
+        resolved: Vec::new(),
     }
 }
 

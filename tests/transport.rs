@@ -13,7 +13,6 @@ use tokenconf::http::{HttpOptions, RetryPolicy};
 use tokenconf::mock::{self, keys, MockConfig};
 use tokenconf::outcome::{CaseOutcome, Status};
 use tokenconf::run::Runner;
-use tokenconf::suite;
 use tokenconf::target::{ApiTarget, Target};
 
 /// What a scripted server saw: when each request arrived, and its raw text.
@@ -101,7 +100,7 @@ fn target(port: u16, http: HttpOptions) -> Target {
 
 async fn run(name: &str, yaml: &str, target: Target) -> Vec<CaseOutcome> {
     let dir = suite_dir(name, yaml);
-    let loaded = suite::load(
+    let loaded = tokenconf::session::load_suites(
         &[dir],
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("specs")

@@ -1,16 +1,10 @@
 use serde_json::Value;
 
-use super::Finding;
+use crate::finding::Finding;
 use crate::redact::render_value;
-use crate::suite::model::JsonType;
+use crate::suite::model::{type_name, JsonType, Presence};
 use crate::suite::template::Scope;
 use crate::suite::{JsonExpect, Predicate};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Presence {
-    Present,
-    Absent,
-}
 
 /// Why a value did not satisfy a predicate.
 pub struct Failure {
@@ -212,17 +206,5 @@ fn has_type(value: &Value, kind: JsonType) -> bool {
         JsonType::Object => value.is_object(),
         JsonType::Array => value.is_array(),
         JsonType::Null => value.is_null(),
-    }
-}
-
-pub fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(n) if n.is_f64() => "a number",
-        Value::Number(_) => "an integer",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }

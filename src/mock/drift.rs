@@ -2,7 +2,7 @@
 //! catch what they must (tests/drift.rs). A mode changes nothing unless its name is in
 //! `MockConfig::drifts`; with no mode active the post-processor is not even installed.
 //!
-//! Response-shape drifts (headers, members, content type) live in [`post_process`], one place
+//! Response-shape drifts (headers, members, content type) live in `post_process`, one place
 //! for all APIs; drifts of behaviour (what a grant accepts, what is stored) live in the vendor
 //! modules behind `config.drifting("name")`.
 

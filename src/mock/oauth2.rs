@@ -674,7 +674,7 @@ mod tests {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/x-www-form-urlencoded"),
         );
-        let value = crate::http::basic_header(id, secret);
+        let value = crate::basic::basic_header(id, secret);
         headers.insert(
             header::AUTHORIZATION,
             HeaderValue::from_str(&value).unwrap(),

@@ -1,5 +1,5 @@
 //! Talkdesk `POST /oauth/token` and `GET /oauth/authorize` as documented at
-//! https://docs.talkdesk.com/reference/cc-basic, /reference/cc-jwt, /reference/authorization-code-basic
+//! <https://docs.talkdesk.com/reference/cc-basic>, /reference/cc-jwt, /reference/authorization-code-basic
 //! and /reference/refresh-token-basic: client authentication by HTTP Basic or by a `private_key_jwt`
 //! assertion (ES256 with `kid`), 600-second bearer tokens, `refresh_token` and `sid` for the
 //! authorization_code and refresh_token grants, `id_token` with `openid`, `{error, error_description}`

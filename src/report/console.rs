@@ -2,10 +2,10 @@
 
 use std::fmt::Write;
 
-use crate::check::Finding;
+use crate::finding::Finding;
 use crate::outcome::{CaseOutcome, RunReport, Status};
 
-/// Colour on a terminal only, and never with `NO_COLOR` set (https://no-color.org) or a dumb one.
+/// Colour on a terminal only, and never with `NO_COLOR` set (<https://no-color.org>) or a dumb one.
 pub fn colour_wanted(is_terminal: bool) -> bool {
     is_terminal
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())

@@ -9,7 +9,7 @@ use std::fmt::Write;
 use serde_json::{Map, Value};
 use similar::TextDiff;
 
-use crate::check::Finding;
+use crate::finding::Finding;
 use crate::outcome::{CaseOutcome, ResponseSnapshot, Status};
 
 /// Marks an expected value that is a description (`matches /x/`), not a literal.
@@ -446,7 +446,7 @@ fn pretty(v: &Value, depth: usize, label: &str, at: String, comma: bool, out: &m
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::Level;
+    use crate::finding::Level;
     use std::time::Duration;
 
     fn finding(rule: &str, expected: &str, actual: &str, path: Option<&str>) -> Finding {
@@ -458,6 +458,7 @@ mod tests {
             actual: Some(actual.into()),
             source: None,
             path: path.map(str::to_string),
+            accepted: None,
         }
     }
 

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::check::Finding;
+use crate::finding::Finding;
 use crate::outcome::{CaseOutcome, RunReport, Status};
 
 const STYLE: &str = r#"

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
 
-use crate::check::Finding;
+use crate::finding::Finding;
 use crate::outcome::{CaseOutcome, RunReport, Status};
 
 pub fn render(report: &RunReport) -> String {

@@ -56,32 +56,37 @@ fn safe_component(s: &str) -> String {
 /// A copy of `report` with every secret and token masked in its text, before any format
 /// escapes it: once HTML, XML or JSON has escaped a value, its masked form is no longer found.
 pub fn redacted(report: &RunReport, redactor: &Redactor) -> RunReport {
-    let scrub = |t: &String| redactor.scrub(t).into_owned();
-    let scrub_opt = |t: &Option<String>| t.as_ref().map(scrub);
     let mut out = report.clone();
     for o in &mut out.outcomes {
-        o.reason = scrub_opt(&o.reason);
-        o.step = scrub_opt(&o.step);
-        for f in &mut o.findings {
-            f.message = scrub(&f.message);
-            f.expected = scrub_opt(&f.expected);
-            f.actual = scrub_opt(&f.actual);
-            f.path = scrub_opt(&f.path);
-        }
-        for r in &mut o.retries {
-            r.reason = scrub(&r.reason);
-        }
-        if let Some(resp) = &mut o.response {
-            for (_, v) in &mut resp.headers {
-                *v = scrub(v);
-            }
-            resp.text = scrub_opt(&resp.text);
-            if let Some(json) = &mut resp.json {
-                scrub_json(json, redactor);
-            }
-        }
+        redact_outcome(o, redactor);
     }
     out
+}
+
+/// Masks one outcome's text in place (see [`redacted`]).
+pub fn redact_outcome(o: &mut CaseOutcome, redactor: &Redactor) {
+    let scrub = |t: &String| redactor.scrub(t).into_owned();
+    let scrub_opt = |t: &Option<String>| t.as_ref().map(scrub);
+    o.reason = scrub_opt(&o.reason);
+    o.step = scrub_opt(&o.step);
+    for f in &mut o.findings {
+        f.message = scrub(&f.message);
+        f.expected = scrub_opt(&f.expected);
+        f.actual = scrub_opt(&f.actual);
+        f.path = scrub_opt(&f.path);
+    }
+    for r in &mut o.retries {
+        r.reason = scrub(&r.reason);
+    }
+    if let Some(resp) = &mut o.response {
+        for (_, v) in &mut resp.headers {
+            *v = scrub(v);
+        }
+        resp.text = scrub_opt(&resp.text);
+        if let Some(json) = &mut resp.json {
+            scrub_json(json, redactor);
+        }
+    }
 }
 
 fn scrub_json(value: &mut serde_json::Value, redactor: &Redactor) {

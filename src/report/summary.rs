@@ -18,6 +18,8 @@ struct Summary<'a> {
     strict: bool,
     counts: Counts,
     cases: Vec<Case<'a>>,
+    /// Expected-findings entries that matched no finding: the deviation is gone, remove them.
+    resolved: &'a [crate::expected::Resolved],
 }
 
 #[derive(Serialize)]
@@ -53,6 +55,7 @@ pub fn render(report: &RunReport) -> String {
                 diff: super::diff::case_diff(o, report.strict).map(|_| super::diff_path(o)),
             })
             .collect(),
+        resolved: &report.resolved,
     };
     serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n"
 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::jwt;
 use super::oauth2::{body_member, describe, success, token_summary};
 use super::{Rule, RuleSet, Violation};
-use crate::check::Level;
+use crate::finding::Level;
 use crate::http::Received;
 
 const MIAW_REF: &str = "https://developer.salesforce.com/docs/service/messaging-api/references/miaw-api-reference?meta=generateAccessTokenForAuthenticatedUser";

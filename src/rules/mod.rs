@@ -12,7 +12,7 @@ mod talkdesk;
 #[cfg(test)]
 mod testutil;
 
-use crate::check::{Finding, Level};
+use crate::finding::{Finding, Level};
 use crate::http::{Received, Sent};
 use crate::suite::template::Scope;
 
@@ -191,6 +191,7 @@ fn collect(outer: &RuleSet, set: &RuleSet, exchange: &Exchange, out: &mut Vec<Fi
                 actual: v.actual,
                 source: Some(rule.source.to_string()),
                 path: v.path,
+                accepted: None,
             });
         }
     }

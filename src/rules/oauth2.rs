@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::{Rule, RuleSet, Violation};
-use crate::check::Level;
+use crate::finding::Level;
 use crate::http::Received;
 
 const RFC6749_5_1: &str = "https://www.rfc-editor.org/rfc/rfc6749#section-5.1";
@@ -81,7 +81,7 @@ pub(super) fn describe(v: &Value) -> String {
     match v {
         Value::String(s) => format!("{s:?} (a string)"),
         Value::Number(n) => format!("{n} (a number)"),
-        other => format!("{other} ({})", crate::check::type_name(other)),
+        other => format!("{other} ({})", crate::suite::model::type_name(other)),
     }
 }
 
@@ -133,7 +133,7 @@ pub static ACCESS_TOKEN: Rule = Rule {
             Some(Value::String(_)) => vec![Violation::new("access_token is empty").at("$.access_token")],
             Some(other) => vec![Violation::new(format!(
                 "access_token is {}, RFC 6749 §5.1 requires a string",
-                crate::check::type_name(other)
+                crate::suite::model::type_name(other)
             ))
             .at("$.access_token")],
             None => vec![Violation::new("access_token is missing; RFC 6749 §5.1 requires it")

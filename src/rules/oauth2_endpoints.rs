@@ -7,7 +7,7 @@ use super::oauth2::{
     REGISTERED_ERRORS,
 };
 use super::{Rule, RuleSet, Violation};
-use crate::check::Level;
+use crate::finding::Level;
 use crate::http::Received;
 
 const RFC7009_2_2: &str = "https://www.rfc-editor.org/rfc/rfc7009#section-2.2";

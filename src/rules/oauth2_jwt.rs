@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::jwt::{self, Jws};
 use super::oauth2::{body_member, success, token_summary};
 use super::{Rule, RuleSet, Violation};
-use crate::check::Level;
+use crate::finding::Level;
 use crate::http::Received;
 
 const RFC9068_2_1: &str = "https://www.rfc-editor.org/rfc/rfc9068#section-2.1";

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::oauth2::{self as o, body_member, error_code, success, token_summary};
 use super::{Rule, RuleSet, Violation};
-use crate::check::Level;
+use crate::finding::Level;
 use crate::http::{Received, Sent};
 
 const RFC6749_4_1_2: &str = "https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2";

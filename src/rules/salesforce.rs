@@ -15,7 +15,7 @@ use sha2::Sha256;
 use super::oauth2::{self as o, body_member, describe, error_code, is_error, success};
 use super::{oauth2_endpoints as e, oauth2_probes};
 use super::{Rule, RuleSet, Violation};
-use crate::check::Level;
+use crate::finding::Level;
 use crate::http::Received;
 
 const SF_TOKEN: &str =

@@ -1,11 +1,11 @@
 //! Talkdesk token endpoint: what its reference documents beyond RFC 6749
-//! (https://docs.talkdesk.com/reference/cc-basic, /docs/authentication).
+//! (<https://docs.talkdesk.com/reference/cc-basic>, /docs/authentication).
 
 use serde_json::Value;
 
 use super::oauth2::{self as o, body_member, describe, is_error, scope_tokens, success};
 use super::{Rule, RuleSet, Violation};
-use crate::check::Level;
+use crate::finding::Level;
 
 const TD_TOKEN: &str = "https://docs.talkdesk.com/reference/cc-basic";
 const TD_AUTH: &str = "https://docs.talkdesk.com/docs/authentication";

@@ -13,15 +13,20 @@ use super::model::{
     AuthFile, CaptureFile, CaseFile, ExpectFile, FixtureFile, JwtFile, JwtKind, PredicateFile,
     RequestFile, Scalar, StatusFile, StepFile, SuiteFile,
 };
+use super::schema::SchemaRegistry;
 use super::template::{JsonTemplate, Template};
 use super::yaml::{self, Location, Spanned};
 use super::*;
-use crate::check::SchemaRegistry;
 use crate::error::{ConfigError, SourceError};
 
 /// Loads every suite under `paths` (files, or folders searched for `*.yaml`), compiling the
-/// schemas they name from `specs_dir`.
-pub fn load(paths: &[PathBuf], specs_dir: &Path) -> Result<Loaded, ConfigError> {
+/// schemas they name from `specs_dir`. `rule_sets` are the names a suite's `rules:` may use; the
+/// model keeps indices into it, so this module needs nothing from the rule library.
+pub fn load(
+    paths: &[PathBuf],
+    specs_dir: &Path,
+    rule_sets: &[&str],
+) -> Result<Loaded, ConfigError> {
     let mut files = Vec::new();
     for path in paths {
         files.extend(suite_files(path)?);
@@ -34,7 +39,14 @@ pub fn load(paths: &[PathBuf], specs_dir: &Path) -> Result<Loaded, ConfigError> 
             path: file.clone(),
             message: format!("cannot read: {e}"),
         })?;
-        match load_text(&text, &file, default_name, specs_dir, &mut schemas) {
+        match load_text(
+            &text,
+            &file,
+            default_name,
+            specs_dir,
+            rule_sets,
+            &mut schemas,
+        ) {
             Ok(suite) => {
                 if let Some(other) = suites.iter().find(|s| s.name == suite.name) {
                     return Err(ConfigError::File {
@@ -106,6 +118,7 @@ pub fn load_text(
     file: &Path,
     default_name: String,
     specs_dir: &Path,
+    rule_sets: &[&str],
     schemas: &mut SchemaRegistry,
 ) -> Result<Suite, Vec<SourceError>> {
     let raw: SuiteFile = yaml::parse(text, file).map_err(|e| vec![e])?;
@@ -113,6 +126,7 @@ pub fn load_text(
         file,
         text,
         specs_dir,
+        rule_sets,
         schemas,
         errors: Vec::new(),
         known: BTreeSet::new(),
@@ -148,6 +162,7 @@ struct Compiler<'a> {
     file: &'a Path,
     text: &'a str,
     specs_dir: &'a Path,
+    rule_sets: &'a [&'a str],
     schemas: &'a mut SchemaRegistry,
     errors: Vec<SourceError>,
     /// Names a template may use at this point.
@@ -314,6 +329,7 @@ impl Compiler<'_> {
                 .cloned()
                 .collect();
             cases.push(Case {
+                line: name.referenced.line(),
                 name: name.value,
                 slug,
                 doc,
@@ -731,10 +747,10 @@ impl Compiler<'_> {
             });
         let mut rules = Vec::new();
         for r in e.rules {
-            match crate::rules::find_set(&r.value) {
-                Some(set) => rules.push(set),
+            match self.rule_sets.iter().position(|name| *name == r.value) {
+                Some(index) => rules.push(index),
                 None => {
-                    let names = crate::rules::sets().iter().map(|s| s.name);
+                    let names = self.rule_sets.iter().copied();
                     let hint = did_you_mean(&r.value, names);
                     self.error(
                         r.referenced,

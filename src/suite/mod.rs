@@ -2,6 +2,7 @@
 
 mod load;
 pub mod model;
+pub mod schema;
 pub mod template;
 pub mod yaml;
 
@@ -12,9 +13,8 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use regex::Regex;
 
-use crate::check::{Presence, SchemaId, SchemaRegistry};
-use crate::rules::RuleSet;
-use model::JsonType;
+use model::{JsonType, Presence};
+use schema::{SchemaId, SchemaRegistry};
 use template::{JsonTemplate, Template};
 
 pub use load::{load, load_text, slug};
@@ -66,6 +66,8 @@ pub struct Fixture {
 
 pub struct Case {
     pub name: String,
+    /// The line of its `name:` in the suite file (CI annotations point there).
+    pub line: u64,
     pub slug: String,
     pub doc: Option<String>,
     /// Variables or secrets the target must supply, else the case is skipped.
@@ -135,7 +137,8 @@ pub struct Expect {
     pub headers: Vec<HeaderExpect>,
     pub json: Vec<JsonExpect>,
     pub schema: Option<SchemaId>,
-    pub rules: Vec<&'static RuleSet>,
+    /// Indices into the rule-set names the loader was given (`rules::sets()` order).
+    pub rules: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,195 @@
+//! The commands besides `run`: list, validate, mock, rules, explain.
+
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokenconf::error::{ConfigError, Exit};
+use tokenconf::mock::drift::{self, DriftKind};
+use tokenconf::mock::{self, MockConfig};
+use tokenconf::run::{CaseId, Runner};
+use tokenconf::session::load_suites;
+use tokenconf::{rules, target};
+
+/// `println!` that ignores a closed stdout (`tokenconf list | head`) instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+pub fn list(paths: &[PathBuf], specs: &Path) -> Result<Exit, ConfigError> {
+    let loaded = load_suites(paths, specs)?;
+    let mut out = std::io::stdout().lock();
+    for s in &loaded.suites {
+        for c in &s.cases {
+            let _ = writeln!(out, "{}::{}", s.name, c.slug);
+        }
+    }
+    Ok(Exit::Passed)
+}
+
+pub fn validate(
+    paths: &[PathBuf],
+    specs: &Path,
+    targets: Option<&Path>,
+    only: Option<&str>,
+) -> Result<Exit, ConfigError> {
+    let loaded = Arc::new(load_suites(paths, specs)?);
+    say!(
+        "ok: {} suites, {} cases, {} schemas",
+        loaded.suites.len(),
+        loaded.case_count(),
+        loaded.schemas.len()
+    );
+    let Some(file) = targets else {
+        return Ok(Exit::Passed);
+    };
+    let names = match only {
+        Some(name) => vec![name.to_string()],
+        None => target::target_names(file)?,
+    };
+    for name in names {
+        let t = target::load_target(file, &name)?;
+        let runner = Runner::new(loaded.clone(), t, false)?;
+        let ids = runner.case_ids();
+        let skipped: Vec<(CaseId, String)> = ids
+            .iter()
+            .filter_map(|id| runner.skip_reason(*id).map(|why| (*id, why)))
+            .collect();
+        say!(
+            "target {name}: can run {} of {} cases",
+            ids.len() - skipped.len(),
+            ids.len()
+        );
+        for (api, a) in &runner.target().apis {
+            say!("  {api}: {}", a.base_url);
+            // A var or secret no suite of this api declares is most likely a typo.
+            let declared = |k: &String| {
+                loaded
+                    .suites
+                    .iter()
+                    .filter(|s| &s.api == api)
+                    .any(|s| s.vars.contains_key(k) || s.secrets.contains(k))
+            };
+            for k in a.vars.keys().chain(a.secrets.keys()) {
+                if !declared(k) {
+                    say!("  note: `{k}` under {api} is not a var or secret of any {api} suite (a typo?)");
+                }
+            }
+        }
+        for (i, suite) in loaded.suites.iter().enumerate() {
+            let mine: Vec<&(CaseId, String)> =
+                skipped.iter().filter(|(id, _)| id.suite == i).collect();
+            if mine.is_empty() {
+                continue;
+            }
+            if runner.target().api(&suite.api).is_none() {
+                say!(
+                    "  skip {} ({} cases): no `{}` api",
+                    suite.name,
+                    mine.len(),
+                    suite.api
+                );
+                continue;
+            }
+            for (id, why) in mine {
+                say!("  skip {}: {why}", runner.test_name(*id));
+            }
+        }
+    }
+    Ok(Exit::Passed)
+}
+
+pub async fn serve_mock(
+    host: IpAddr,
+    port: u16,
+    drifts: &[&'static str],
+    list_drifts: bool,
+) -> Result<Exit, ConfigError> {
+    if list_drifts {
+        for m in drift::modes() {
+            let kind = match m.kind {
+                DriftKind::Breaking => "breaking",
+                DriftKind::Benign => "benign",
+            };
+            let rules = if m.rules.is_empty() {
+                "-".to_string()
+            } else {
+                m.rules.join(", ")
+            };
+            say!(
+                "{:<40} {kind:<9} {:<11} {}  [{rules}]",
+                m.name,
+                m.api,
+                m.description
+            );
+        }
+        return Ok(Exit::Passed);
+    }
+    if !host.is_loopback() {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "warning: --host {host} is not loopback: the mock's test credentials and tokens are reachable from the network"
+        );
+    }
+    let config = MockConfig {
+        drifts: drifts.iter().copied().collect(),
+        ..MockConfig::default()
+    };
+    let addr = SocketAddr::new(host, port);
+    let server = mock::start(config, addr)
+        .await
+        .map_err(|source| ConfigError::Mock { addr, source })?;
+    say!("tokenconf mock listening on {}", server.base_url());
+    if !drifts.is_empty() {
+        say!("drifting on purpose: {}", drifts.join(", "));
+    }
+    for (what, url) in server.endpoints() {
+        say!("  {what:<28} {url}");
+    }
+    say!("credentials: see README.md (\"The embedded mock\"); Ctrl-C stops");
+    let _ = std::io::stdout().flush();
+    let _ = tokio::signal::ctrl_c().await;
+    server.stop().await;
+    Ok(Exit::Passed)
+}
+
+pub fn rules() -> Exit {
+    for set in rules::sets() {
+        say!("{}: {}", set.name, set.summary);
+        for r in set.members() {
+            let level = if set.deviates(r.id) {
+                "KNOWN-DEVIATION"
+            } else {
+                r.level.name()
+            };
+            say!("  {:<34} {:<8} {}  {}", r.id, level, r.title, r.source);
+        }
+    }
+    Exit::Passed
+}
+
+pub fn explain(id: &str) -> Result<Exit, ConfigError> {
+    let Some(rule) = rules::find_rule(id) else {
+        return Err(ConfigError::Usage(format!(
+            "no rule {id:?}; `tokenconf rules` lists them"
+        )));
+    };
+    say!(
+        "{} ({})\n{}\n\n{}\n\nsource: {}",
+        rule.id,
+        rule.level.name(),
+        rule.title,
+        rule.explain,
+        rule.source
+    );
+    let sets: Vec<&str> = rules::sets()
+        .iter()
+        .filter(|s| s.members().iter().any(|r| r.id == rule.id))
+        .map(|s| s.name)
+        .collect();
+    say!("in rule sets: {}", sets.join(", "));
+    Ok(Exit::Passed)
+}

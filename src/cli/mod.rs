@@ -1,0 +1,24 @@
+//! What the binary prints: run progress in each format, and the smaller commands.
+
+pub mod commands;
+pub mod output;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use tokenconf::error::ConfigError;
+
+/// Prints a usage or configuration error (never a secret: messages name variables, not values)
+/// and returns its exit code.
+pub fn fail(e: &ConfigError) -> ExitCode {
+    let text = e.chain();
+    let text = text.trim_end();
+    // Errors rendered with a source snippet already carry their own `error:` header.
+    let prefix = if text.starts_with("error") {
+        ""
+    } else {
+        "error: "
+    };
+    let _ = writeln!(std::io::stderr().lock(), "{prefix}{text}");
+    e.exit().into()
+}

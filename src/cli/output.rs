@@ -1,0 +1,225 @@
+//! `tokenconf run`'s output: a line per case (or a JSON object, or a GitHub annotation), a
+//! progress bar on a terminal, the closing summary, and the exit code.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use tokenconf::error::Exit;
+use tokenconf::outcome::{CaseOutcome, Status};
+use tokenconf::report::console;
+use tokenconf::session::{Event, Session};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Human,
+    Json,
+    Github,
+}
+
+/// The longest message an annotation carries: CI pages truncate anyway, and a server's text
+/// must not flood the log.
+const ANNOTATION_MAX: usize = 500;
+
+fn out(line: &str) {
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
+/// A line for a person on stderr.
+pub fn note(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// A line for a person: on stdout with the case lines, on stderr under `--format json` so
+/// stdout stays one JSON object per line.
+pub fn info(format: Format, line: &str) {
+    if format == Format::Json {
+        note(line)
+    } else {
+        out(line)
+    }
+}
+
+pub async fn run(session: Session, format: Format) -> Exit {
+    for w in session.warnings() {
+        note(&format!("warning: {w}"));
+    }
+    let locations = locations(&session);
+    let colour = format != Format::Json && console::colour_wanted(std::io::stdout().is_terminal());
+    let bar = progress_bar(session.test_names().len(), session.against_mock());
+    let canceller = session.canceller();
+    let on_interrupt = bar.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_interrupt.suspend(|| {
+                note("\ninterrupted: finishing the cases in flight, then writing reports")
+            });
+            canceller.cancel();
+            // A second Ctrl-C does not wait for cases stuck in timeouts or retries.
+            if tokio::signal::ctrl_c().await.is_ok() {
+                note("interrupted twice: stopping now, without reports");
+                std::process::exit(Exit::Failed as i32);
+            }
+        }
+    });
+    let finished = session
+        .run(|event| match event {
+            Event::Started { cases, target } => {
+                if format != Format::Json {
+                    out(&format!("\nrunning {cases} cases against {target}"));
+                }
+            }
+            Event::CaseFinished(o) => {
+                bar.suspend(|| match format {
+                    Format::Json => out(&json_line(o)),
+                    Format::Human | Format::Github => {
+                        let line = console::case_line(o);
+                        out(&if colour { console::paint(&line) } else { line });
+                        if format == Format::Github {
+                            if let Some(a) = annotation(o, &locations) {
+                                out(&a);
+                            }
+                        }
+                    }
+                });
+                bar.inc(1);
+            }
+        })
+        .await;
+    bar.finish_and_clear();
+    if format != Format::Json {
+        let closing = console::summary(&finished.report);
+        let closing = if colour {
+            console::paint(&closing)
+        } else {
+            closing
+        };
+        let _ = write!(std::io::stdout().lock(), "{closing}");
+    }
+    match &finished.written {
+        Ok(paths) => {
+            let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            info(format, &format!("reports: {}", names.join(", ")));
+        }
+        Err(e) => {
+            super::fail(e);
+        }
+    }
+    for r in &finished.report.resolved {
+        info(
+            format,
+            &format!(
+                "resolved: {} [{}] no longer occurs; remove the entry at {}",
+                r.test, r.rule, r.at
+            ),
+        );
+    }
+    if finished.interrupted() {
+        info(
+            format,
+            &format!(
+                "interrupted: {} of {} cases ran",
+                finished.report.outcomes.len(),
+                finished.selected
+            ),
+        );
+    }
+    finished.exit()
+}
+
+/// Each selected test's suite file and the line of its `name:`.
+fn locations(session: &Session) -> HashMap<String, (PathBuf, u64)> {
+    let runner = session.runner();
+    session
+        .selected()
+        .iter()
+        .map(|id| {
+            let suite = &runner.loaded().suites[id.suite];
+            let line = suite.cases[id.case].line;
+            (runner.test_name(*id), (suite.file.clone(), line))
+        })
+        .collect()
+}
+
+/// One JSON object per finished case: what other tools read as the run goes.
+fn json_line(o: &CaseOutcome) -> String {
+    let value = serde_json::json!({
+        "test": o.test,
+        "suite": o.suite,
+        "case": o.case,
+        "outcome": o.status,
+        "reason": o.reason,
+        "step": o.step,
+        "findings": o.findings,
+        "duration_ms": o.duration.as_millis(),
+    });
+    value.to_string()
+}
+
+/// `::error file=…,line=…,title=…::message` for a failed or errored case (GitHub Actions).
+fn annotation(o: &CaseOutcome, locations: &HashMap<String, (PathBuf, u64)>) -> Option<String> {
+    if !matches!(o.status, Status::Failed | Status::Errored) {
+        return None;
+    }
+    let (file, line) = locations.get(&o.test)?;
+    let message = match o
+        .findings
+        .iter()
+        .find(|f| f.level == tokenconf::finding::Level::Must)
+    {
+        Some(f) => format!("{}: {}", f.rule, f.message),
+        None => o.reason.clone().unwrap_or_default(),
+    };
+    let mut message: String = message.chars().take(ANNOTATION_MAX + 1).collect();
+    if message.chars().count() > ANNOTATION_MAX {
+        message = message.chars().take(ANNOTATION_MAX).collect::<String>() + "…";
+    }
+    Some(format!(
+        "::error file={},line={line},title={}::{}",
+        escape_property(&file.display().to_string()),
+        escape_property(&o.test),
+        escape_data(&message)
+    ))
+}
+
+/// The workflow-command escapes for a message (`%`, CR, LF), so a server's text stays one line.
+fn escape_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// The escapes for a property value: a message's, plus `:` and `,`.
+fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// A bar on stderr for long runs (many cases, or a real target's latency) when stderr is a
+/// terminal; hidden otherwise, so logs and pipes get only the case lines.
+fn progress_bar(cases: usize, against_mock: bool) -> indicatif::ProgressBar {
+    let long = cases > 200 || !against_mock;
+    if !(long && std::io::stderr().is_terminal()) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(cases as u64),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{elapsed_precise} [{wide_bar}] {pos}/{len} cases, {eta} left",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_annotation_message_stays_on_one_line() {
+        assert_eq!(escape_data("a\nb%\r"), "a%0Ab%25%0D");
+        assert_eq!(escape_property("x::y,z"), "x%3A%3Ay%2Cz");
+    }
+}

@@ -1,0 +1,361 @@
+//! Expected findings, owned by the user: a YAML list of (test glob, rule id, reason) that turns a
+//! matching failure into an *expected* finding, and names the entries no finding matched any more.
+//!
+//! ```yaml
+//! - test: "oauth2/token::unknown-client-*"   # a test name, or a glob over test names
+//!   rule: RFC6749-5.2-www-authenticate       # the finding's rule id, exactly
+//!   reason: "RFC 6749 §5.2: the server answers Bearer after Basic authentication"
+//!   expires: 2027-03-31                      # optional: from that day on it fails again
+//! ```
+//! Matching is by test name and rule id only, never by message text, so a stale entry cannot hide
+//! a new finding of another rule.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::Deserialize;
+
+use crate::error::{ConfigError, SourceError};
+use crate::finding::{Finding, Level};
+use crate::suite::yaml::{self, Spanned};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntryFile {
+    test: Spanned<String>,
+    rule: Spanned<String>,
+    reason: Spanned<String>,
+    expires: Option<Spanned<String>>,
+}
+
+/// One entry of an expected-findings file.
+#[derive(Debug)]
+pub struct Entry {
+    /// As written: a test name or a glob.
+    pub test: String,
+    pub rule: String,
+    pub reason: String,
+    /// `YYYY-MM-DD`; on and after it the entry no longer applies.
+    pub expires: Option<chrono::NaiveDate>,
+    /// The line of the entry in its file.
+    pub line: u64,
+    matcher: globset::GlobMatcher,
+    used: AtomicBool,
+}
+
+impl Entry {
+    pub fn matches_test(&self, test: &str) -> bool {
+        self.matcher.is_match(test)
+    }
+
+    fn expired(&self, today: chrono::NaiveDate) -> bool {
+        self.expires.is_some_and(|day| today >= day)
+    }
+}
+
+/// Every entry of one file; shared by every case of a run.
+#[derive(Debug)]
+pub struct ExpectedFindings {
+    pub file: PathBuf,
+    pub entries: Vec<Entry>,
+    today: chrono::NaiveDate,
+}
+
+/// An entry that matched no finding although a case it names ran: the deviation is gone.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Resolved {
+    pub test: String,
+    pub rule: String,
+    pub reason: String,
+    /// `file:line` of the entry, so it can be removed.
+    pub at: String,
+}
+
+/// The largest expected-findings file read: far more entries than any real org needs.
+const MAX_BYTES: u64 = 4 * 1024 * 1024;
+
+impl ExpectedFindings {
+    /// Reads and checks `file`: every problem with file:line:column; the caller exits 2.
+    pub fn load(file: &Path) -> Result<ExpectedFindings, ConfigError> {
+        let read_error = |message: String| ConfigError::File {
+            path: file.to_path_buf(),
+            message,
+        };
+        let meta = std::fs::metadata(file).map_err(|e| read_error(format!("cannot read: {e}")))?;
+        if !meta.is_file() {
+            return Err(read_error("is not a regular file".into()));
+        }
+        if meta.len() > MAX_BYTES {
+            return Err(read_error(format!(
+                "is {} bytes; an expected-findings file may hold at most {MAX_BYTES}",
+                meta.len()
+            )));
+        }
+        let text =
+            std::fs::read_to_string(file).map_err(|e| read_error(format!("cannot read: {e}")))?;
+        Self::parse(&text, file, today())
+    }
+
+    fn parse(text: &str, file: &Path, today: chrono::NaiveDate) -> Result<Self, ConfigError> {
+        let raw: Option<Vec<Spanned<EntryFile>>> = yaml::parse(text, file)?;
+        let mut entries = Vec::new();
+        let mut errors: Vec<SourceError> = Vec::new();
+        for item in raw.unwrap_or_default() {
+            let at = item.referenced;
+            let e = item.value;
+            if e.reason.value.trim().is_empty() {
+                errors.push(yaml::error_at(
+                    file,
+                    text,
+                    e.reason.referenced,
+                    "an expected finding needs a reason: the RFC clause or vendor document, and what the server answers",
+                ));
+            }
+            if e.rule.value.trim().is_empty() {
+                errors.push(yaml::error_at(
+                    file,
+                    text,
+                    e.rule.referenced,
+                    "`rule` is empty",
+                ));
+            }
+            let matcher = match globset::Glob::new(&e.test.value) {
+                Ok(g) => g.compile_matcher(),
+                Err(err) => {
+                    errors.push(yaml::error_at(
+                        file,
+                        text,
+                        e.test.referenced,
+                        format!(
+                            "{:?} is not a test name or glob: {}",
+                            e.test.value,
+                            err.kind()
+                        ),
+                    ));
+                    continue;
+                }
+            };
+            let expires = match &e.expires {
+                None => None,
+                Some(day) => match chrono::NaiveDate::parse_from_str(&day.value, "%Y-%m-%d") {
+                    Ok(d) => Some(d),
+                    Err(_) => {
+                        errors.push(yaml::error_at(
+                            file,
+                            text,
+                            day.referenced,
+                            format!("{:?} is not a date: write YYYY-MM-DD", day.value),
+                        ));
+                        None
+                    }
+                },
+            };
+            entries.push(Entry {
+                test: e.test.value,
+                rule: e.rule.value,
+                reason: e.reason.value,
+                expires,
+                line: at.line(),
+                matcher,
+                used: AtomicBool::new(false),
+            });
+        }
+        if !errors.is_empty() {
+            return Err(errors.into());
+        }
+        Ok(ExpectedFindings {
+            file: file.to_path_buf(),
+            entries,
+            today,
+        })
+    }
+
+    /// Marks each failing finding of `test` that an entry expects as [`Level::Expected`], with
+    /// the entry's reason; an expired entry leaves the finding failing and says so.
+    pub fn apply(&self, test: &str, findings: &mut [Finding], strict: bool) {
+        for f in findings {
+            if !crate::finding::fails(f.level, strict) {
+                continue;
+            }
+            let Some(entry) = self
+                .entries
+                .iter()
+                .find(|e| e.rule == f.rule && e.matches_test(test))
+            else {
+                continue;
+            };
+            if entry.expired(self.today) {
+                f.message = format!(
+                    "{} (an expected-findings entry, {}:{}, expired on {})",
+                    f.message,
+                    self.file.display(),
+                    entry.line,
+                    entry.expires.map(|d| d.to_string()).unwrap_or_default()
+                );
+                continue;
+            }
+            entry.used.store(true, Ordering::Relaxed);
+            f.level = Level::Expected;
+            f.accepted = Some(entry.reason.clone());
+        }
+    }
+
+    /// Entries that matched no finding, among those naming a test that `ran` holds.
+    pub fn resolved<'a>(&self, ran: impl Iterator<Item = &'a str> + Clone) -> Vec<Resolved> {
+        self.entries
+            .iter()
+            .filter(|e| !e.used.load(Ordering::Relaxed) && !e.expired(self.today))
+            .filter(|e| ran.clone().any(|t| e.matches_test(t)))
+            .map(|e| Resolved {
+                test: e.test.clone(),
+                rule: e.rule.clone(),
+                reason: e.reason.clone(),
+                at: format!("{}:{}", self.file.display(), e.line),
+            })
+            .collect()
+    }
+}
+
+fn today() -> chrono::NaiveDate {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    chrono::DateTime::from_timestamp(now, 0)
+        .map(|t| t.date_naive())
+        .unwrap_or_default()
+}
+
+/// A starting file from a run's failing findings, one entry per (test, rule), for the user to
+/// edit: each reason says where it came from and what the server did.
+pub fn render(findings: &[(String, Finding)], target: &str) -> String {
+    let mut out = String::from(
+        "# Expected findings: each entry turns a failing finding into an expected one.\n\
+         # Written by `tokenconf run --write-expected`; replace each reason with its source\n\
+         # (the RFC clause or vendor document, and what the server answers), or delete the entry.\n",
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    for (test, f) in findings {
+        if !seen.insert((test.clone(), f.rule.clone())) {
+            continue;
+        }
+        let reason = match &f.accepted {
+            Some(reason) => reason.clone(),
+            None => format!("seen against {target}: {}", f.message),
+        };
+        let reason: String = reason.chars().take(300).collect();
+        // JSON strings are YAML double-quoted scalars, escapes included.
+        let quote = |s: &str| serde_json::Value::String(s.to_string()).to_string();
+        out.push_str(&format!(
+            "- test: {}\n  rule: {}\n  reason: {}\n",
+            quote(test),
+            quote(&f.rule),
+            quote(&reason)
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> chrono::NaiveDate {
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn parse(text: &str) -> Result<ExpectedFindings, ConfigError> {
+        ExpectedFindings::parse(text, Path::new("expected.yaml"), day("2026-11-29"))
+    }
+
+    #[test]
+    fn a_listed_failure_becomes_expected_and_others_still_fail() {
+        let e = parse(
+            "- test: \"oauth2/token::unknown-*\"\n  rule: status\n  reason: RFC 6749 §5.2 allows 400\n",
+        )
+        .unwrap();
+        let mut findings = vec![
+            Finding::must("status", "status 400, expected 401"),
+            Finding::must("json $.error", "other"),
+        ];
+        e.apply("oauth2/token::unknown-client", &mut findings, false);
+        assert_eq!(findings[0].level, Level::Expected);
+        assert_eq!(
+            findings[0].accepted.as_deref(),
+            Some("RFC 6749 §5.2 allows 400")
+        );
+        assert_eq!(
+            findings[1].level,
+            Level::Must,
+            "another rule is never hidden"
+        );
+        let mut elsewhere = vec![Finding::must("status", "x")];
+        e.apply("oauth2/token::other", &mut elsewhere, false);
+        assert_eq!(
+            elsewhere[0].level,
+            Level::Must,
+            "another test is never hidden"
+        );
+        let resolved = e.resolved(["oauth2/token::unknown-client"].into_iter());
+        assert!(resolved.is_empty(), "{resolved:?}");
+    }
+
+    #[test]
+    fn an_entry_that_matched_nothing_is_resolved_only_when_its_test_ran() {
+        let e = parse("- test: a::b\n  rule: status\n  reason: because\n").unwrap();
+        assert!(e.resolved(["x::y"].into_iter()).is_empty());
+        let resolved = e.resolved(["a::b"].into_iter());
+        assert_eq!(resolved.len(), 1);
+        assert_eq!(resolved[0].at, "expected.yaml:1");
+    }
+
+    #[test]
+    fn an_expired_entry_no_longer_applies() {
+        let e = parse("- test: a::b\n  rule: status\n  reason: because\n  expires: 2026-11-01\n")
+            .unwrap();
+        let mut findings = vec![Finding::must("status", "x")];
+        e.apply("a::b", &mut findings, false);
+        assert_eq!(findings[0].level, Level::Must);
+        assert!(findings[0].message.contains("expired on 2026-11-01"));
+    }
+
+    #[test]
+    fn bad_entries_name_file_line_and_column() {
+        for (text, needle) in [
+            ("- test: a\n  rule: r\n  reason: \"\"\n", "expected.yaml:3:"),
+            ("- test: a\n  rule: r\n", "reason"),
+            (
+                "- test: a\n  rule: r\n  reason: x\n  reasn: y\n",
+                "expected.yaml:4:",
+            ),
+            (
+                "- test: a\n  rule: r\n  reason: x\n  expires: soon\n",
+                "YYYY-MM-DD",
+            ),
+            (
+                "- test: \"a[\"\n  rule: r\n  reason: x\n",
+                "expected.yaml:1:",
+            ),
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains(needle), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_written_file_reads_back_and_expects_what_it_saw() {
+        let findings = vec![
+            (
+                "s::c".to_string(),
+                Finding::must("status", "status 500: \"quoted\"\nline"),
+            ),
+            ("s::c".to_string(), Finding::must("status", "again")),
+        ];
+        let text = render(&findings, "mock");
+        let e = parse(&text).unwrap();
+        assert_eq!(e.entries.len(), 1, "{text}");
+        let mut again = vec![Finding::must("status", "x")];
+        e.apply("s::c", &mut again, false);
+        assert_eq!(again[0].level, Level::Expected);
+    }
+}

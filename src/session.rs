@@ -1,0 +1,417 @@
+//! The library entry point: load suites, choose a target, select cases, run them, write reports.
+//! It never prints: progress reaches the caller as [`Event`]s, already masked.
+//!
+//! ```no_run
+//! use tokenconf::session::{Event, Options, Session};
+//!
+//! # async fn demo() -> Result<(), tokenconf::error::ConfigError> {
+//! let mut options = Options::new(vec!["suites/talkdesk".into()]);
+//! options.filter = Some("basic".into());
+//! let session = Session::open(options).await?; // the embedded mock by default
+//! let finished = session
+//!     .run(|event| {
+//!         if let Event::CaseFinished(case) = event {
+//!             println!("{} {:?}", case.test, case.status);
+//!         }
+//!     })
+//!     .await;
+//! println!("{} passed", finished.report.counts().passed);
+//! std::process::exit(finished.exit() as i32);
+//! # }
+//! ```
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::{ConfigError, Exit};
+use crate::expected::ExpectedFindings;
+use crate::mock::{self, MockConfig, MockServer};
+use crate::outcome::{CaseOutcome, RunReport, Status};
+use crate::redact::Redactor;
+use crate::report;
+use crate::run::{in_shard, CaseId, Runner};
+use crate::suite::{self, Loaded};
+use crate::target::{self, Target};
+
+/// Loads every suite under `paths`, compiling the schemas they name from `specs_dir` and
+/// resolving their rule sets against the rule library.
+pub fn load_suites(paths: &[PathBuf], specs_dir: &Path) -> Result<Loaded, ConfigError> {
+    let names: Vec<&str> = crate::rules::sets().iter().map(|s| s.name).collect();
+    suite::load(paths, specs_dir, &names)
+}
+
+/// Where the cases are sent.
+pub enum TargetChoice {
+    /// The embedded mock on an ephemeral loopback port, drifting on purpose in the named modes.
+    Mock { drifts: Vec<&'static str> },
+    /// A target named in a targets file.
+    File { file: PathBuf, name: String },
+    /// A target built by the caller.
+    Given(Target),
+}
+
+/// Everything a run needs besides the suites' own text.
+pub struct Options {
+    /// Suite files or folders.
+    pub paths: Vec<PathBuf>,
+    /// The folder `schema:` names are relative to.
+    pub specs: PathBuf,
+    pub target: TargetChoice,
+    /// Where reports are written; `None` writes none.
+    pub report_dir: Option<PathBuf>,
+    /// Only tests whose name contains this text.
+    pub filter: Option<String>,
+    /// Only shard K of N.
+    pub shard: Option<(u64, u64)>,
+    /// Cases in flight at once (at least 1).
+    pub jobs: usize,
+    /// SHOULD-level findings fail too.
+    pub strict: bool,
+    /// Requests per second per host, overriding the target's.
+    pub rate: Option<f64>,
+    /// Extra trusted roots (PEM file).
+    pub ca_cert: Option<PathBuf>,
+    /// TLS certificates are not verified.
+    pub insecure: bool,
+    /// A selection of no case is a success instead of an error.
+    pub allow_empty: bool,
+    /// The user's expected-findings file (see [`crate::expected`]).
+    pub expected: Option<PathBuf>,
+    /// Where to write this run's failing findings as a starting expected-findings file.
+    pub write_expected: Option<PathBuf>,
+}
+
+impl Options {
+    /// The defaults of `tokenconf run`: the embedded mock, specs/, 8 jobs, reports/.
+    pub fn new(paths: Vec<PathBuf>) -> Options {
+        Options {
+            paths,
+            specs: PathBuf::from("specs"),
+            target: TargetChoice::Mock { drifts: Vec::new() },
+            report_dir: Some(PathBuf::from("reports")),
+            filter: None,
+            shard: None,
+            jobs: 8,
+            strict: false,
+            rate: None,
+            ca_cert: None,
+            insecure: false,
+            allow_empty: false,
+            expected: None,
+            write_expected: None,
+        }
+    }
+}
+
+/// What a session tells its caller while it runs.
+pub enum Event<'a> {
+    /// About to start `cases` cases against `target`.
+    Started { cases: usize, target: &'a str },
+    /// A case finished; its text is already masked.
+    CaseFinished(&'a CaseOutcome),
+}
+
+/// A loaded, planned run: suites compiled, target resolved, cases selected; nothing sent yet.
+pub struct Session {
+    runner: Arc<Runner>,
+    selected: Vec<CaseId>,
+    mock: Option<MockServer>,
+    report_dir: Option<PathBuf>,
+    write_expected: Option<PathBuf>,
+    jobs: usize,
+    warnings: Vec<String>,
+}
+
+/// Stops a running session from starting more cases; those in flight finish and are reported.
+#[derive(Clone)]
+pub struct Canceller(Arc<Runner>);
+
+impl Canceller {
+    pub fn cancel(&self) {
+        self.0.cancel();
+    }
+}
+
+/// What a finished session leaves: the masked report and where it was written.
+pub struct Finished {
+    /// Every outcome, masked.
+    pub report: RunReport,
+    /// How many cases were selected (more than ran when the run was cancelled).
+    pub selected: usize,
+    /// The report files written (and the expected-findings file, when asked), or why they
+    /// could not be.
+    pub written: Result<Vec<PathBuf>, ConfigError>,
+}
+
+impl Finished {
+    pub fn interrupted(&self) -> bool {
+        self.report.outcomes.len() < self.selected
+    }
+
+    pub fn exit(&self) -> Exit {
+        if self.written.is_err() {
+            Exit::Unusable
+        } else if self.interrupted() || !self.report.all_passed() {
+            Exit::Failed
+        } else {
+            Exit::Passed
+        }
+    }
+}
+
+impl Session {
+    /// Loads and plans; fails (exit 2) before anything is sent when anything is unusable.
+    pub async fn open(options: Options) -> Result<Session, ConfigError> {
+        if options.jobs == 0 {
+            return Err(ConfigError::Usage("--jobs must be at least 1".to_string()));
+        }
+        let loaded = Arc::new(load_suites(&options.paths, &options.specs)?);
+        let expected = match &options.expected {
+            Some(file) => Some(Arc::new(ExpectedFindings::load(file)?)),
+            None => None,
+        };
+        let mut mock = None;
+        let mut target = match options.target {
+            TargetChoice::Given(t) => t,
+            TargetChoice::File { file, name } => target::load_target(&file, &name)?,
+            TargetChoice::Mock { drifts } => {
+                let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+                let config = MockConfig {
+                    drifts: drifts.iter().copied().collect(),
+                    ..MockConfig::default()
+                };
+                let server = mock::start(config, addr)
+                    .await
+                    .map_err(|source| ConfigError::Mock { addr, source })?;
+                let t = server.target();
+                mock = Some(server);
+                t
+            }
+        };
+        let mut warnings = Vec::new();
+        if let Some(rate) = options.rate {
+            target.http.rate_per_second = Some(rate);
+        }
+        if let Some(file) = &options.ca_cert {
+            let pem = std::fs::read(file).map_err(|e| ConfigError::File {
+                path: file.clone(),
+                message: format!("cannot read: {e}"),
+            })?;
+            target.http.ca_cert_pem = Some(pem);
+        }
+        if options.insecure {
+            target.http.insecure = true;
+        }
+        if target.http.insecure {
+            warnings.push(
+                "--insecure: TLS certificates are NOT verified; anyone on the path can read every secret sent"
+                    .to_string(),
+            );
+        }
+        let mut runner = Runner::new(loaded, target, options.strict)?;
+        if let Some(e) = expected {
+            runner.expect_findings(e);
+        }
+        // A starting file must hold every finding of a case, not only its first failing step's.
+        if options.write_expected.is_some() {
+            runner.keep_going();
+        }
+        let runner = Arc::new(runner);
+        let selected: Vec<CaseId> = runner
+            .case_ids()
+            .into_iter()
+            .filter(|id| {
+                let name = runner.test_name(*id);
+                let filtered = options
+                    .filter
+                    .as_ref()
+                    .is_none_or(|f| name.contains(f.as_str()));
+                let sharded = options.shard.is_none_or(|(k, n)| in_shard(&name, k, n));
+                filtered && sharded
+            })
+            .collect();
+        if selected.is_empty() && !options.allow_empty {
+            let why = match (&options.filter, options.shard) {
+                (Some(f), _) => Some(format!("no test name contains {f:?}")),
+                (None, Some((k, n))) => Some(format!("shard {k}/{n} holds no case")),
+                (None, None) => None,
+            };
+            if let Some(server) = mock {
+                server.stop().await;
+            }
+            return Err(ConfigError::NothingSelected(why));
+        }
+        Ok(Session {
+            runner,
+            selected,
+            mock,
+            report_dir: options.report_dir,
+            write_expected: options.write_expected,
+            jobs: options.jobs,
+            warnings,
+        })
+    }
+
+    /// Names of the selected tests, `<suite>::<case slug>`, in run order.
+    pub fn test_names(&self) -> Vec<String> {
+        self.selected
+            .iter()
+            .map(|id| self.runner.test_name(*id))
+            .collect()
+    }
+
+    pub fn target_name(&self) -> &str {
+        &self.runner.target().name
+    }
+
+    /// Whether cases go to the embedded mock (which supplies everything a suite asks for).
+    pub fn against_mock(&self) -> bool {
+        self.mock.is_some()
+    }
+
+    /// Things the caller should show before the run: an unverified TLS setting, for one.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    pub fn canceller(&self) -> Canceller {
+        Canceller(self.runner.clone())
+    }
+
+    /// Runs one selected case at a time, for callers that schedule cases themselves (one
+    /// test per case under `cargo test`); outcomes come masked, like [`Session::run`]'s.
+    pub fn one_by_one(&self) -> OneByOne {
+        OneByOne {
+            runner: self.runner.clone(),
+            base: self.runner.redactor(),
+        }
+    }
+
+    /// The planned runner (suites, target, what each case needs).
+    pub fn runner(&self) -> Arc<Runner> {
+        self.runner.clone()
+    }
+
+    pub fn selected(&self) -> &[CaseId] {
+        &self.selected
+    }
+
+    /// The embedded mock, if the session started one; the caller stops it when done.
+    pub fn take_mock(&mut self) -> Option<MockServer> {
+        self.mock.take()
+    }
+
+    /// Runs the selected cases, masks each outcome as it finishes, stops the mock and writes
+    /// the reports.
+    pub async fn run(mut self, mut on_event: impl FnMut(Event)) -> Finished {
+        on_event(Event::Started {
+            cases: self.selected.len(),
+            target: &self.runner.target().name,
+        });
+        let base = self.runner.redactor();
+        // Each outcome is masked as it finishes, with the target's secrets and its own tokens:
+        // only a case's own exchange can put text of it in a report.
+        let mut report = self
+            .runner
+            .run_all(&self.selected, self.jobs, |o| {
+                mask(o, &base);
+                on_event(Event::CaseFinished(o));
+            })
+            .await;
+        if let Some(server) = self.mock.take() {
+            server.stop().await;
+        }
+        if let Some(expected) = self.runner.expected_findings() {
+            let ran = report
+                .outcomes
+                .iter()
+                .filter(|o| o.status != Status::Skipped)
+                .map(|o| o.test.as_str());
+            report.resolved = expected.resolved(ran);
+        }
+        let mut written = match &self.report_dir {
+            None => Ok(Vec::new()),
+            Some(dir) => {
+                report::write_all(dir, &report, &base).map_err(|source| ConfigError::Reports {
+                    dir: dir.clone(),
+                    source,
+                })
+            }
+        };
+        if let (Some(file), Ok(paths)) = (&self.write_expected, &mut written) {
+            match write_expected(file, &report) {
+                Ok(()) => paths.push(file.clone()),
+                Err(source) => {
+                    written = Err(ConfigError::Reports {
+                        dir: file.clone(),
+                        source,
+                    })
+                }
+            }
+        }
+        Finished {
+            report,
+            selected: self.selected.len(),
+            written,
+        }
+    }
+}
+
+/// The run's failing (and already expected) findings as an expected-findings file.
+fn write_expected(file: &Path, report: &RunReport) -> std::io::Result<()> {
+    let findings: Vec<(String, crate::finding::Finding)> = report
+        .outcomes
+        .iter()
+        .flat_map(|o| {
+            o.findings
+                .iter()
+                .filter(|f| {
+                    f.level == crate::finding::Level::Expected
+                        || crate::finding::fails(f.level, report.strict)
+                })
+                .map(|f| (o.test.clone(), f.clone()))
+        })
+        .collect();
+    report::write_atomic(file, &crate::expected::render(&findings, &report.target))
+}
+
+/// See [`Session::one_by_one`].
+#[derive(Clone)]
+pub struct OneByOne {
+    runner: Arc<Runner>,
+    base: Redactor,
+}
+
+impl OneByOne {
+    pub async fn run(&self, id: CaseId) -> CaseOutcome {
+        let mut outcome = self.runner.run_case(id).await;
+        mask(&mut outcome, &self.base);
+        outcome
+    }
+
+    pub fn test_name(&self, id: CaseId) -> String {
+        self.runner.test_name(id)
+    }
+
+    pub fn strict(&self) -> bool {
+        self.runner.strict()
+    }
+}
+
+/// Masks the target's secrets and the case's own tokens in `o`, then drops the tokens, so
+/// nothing downstream can print them. A passing case without findings has no text to mask.
+fn mask(o: &mut CaseOutcome, base: &Redactor) {
+    let sensitive = std::mem::take(&mut o.sensitive);
+    let has_text = o.status != Status::Passed || !o.findings.is_empty() || !o.retries.is_empty();
+    if !has_text {
+        return;
+    }
+    if sensitive.is_empty() {
+        report::redact_outcome(o, base);
+    } else {
+        let mut redactor = base.clone();
+        redactor.extend(sensitive.iter().map(String::as_str));
+        report::redact_outcome(o, &redactor);
+    }
+}

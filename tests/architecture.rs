@@ -1,0 +1,104 @@
+//! ARCHITECTURE.md's invariants, checked on the source: no import cycle among the library's
+//! top-level modules, and `suite` imports no engine module.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// Top-level module → the top-level modules its non-test code names through `crate::`.
+fn imports() -> BTreeMap<String, BTreeSet<String>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for entry in walkdir::WalkDir::new(&src) {
+        let entry = entry.expect("src/ is readable");
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let relative = path.strip_prefix(&src).expect("under src/");
+        let first = relative
+            .components()
+            .next()
+            .and_then(|c| c.as_os_str().to_str())
+            .expect("a file name");
+        let module = first.trim_end_matches(".rs").to_string();
+        if matches!(module.as_str(), "main" | "lib" | "cli") {
+            continue;
+        }
+        let text = std::fs::read_to_string(path).expect("readable source");
+        // Unit tests may reach anywhere (the mock's keys, say); only shipped code counts.
+        let shipped = text.split("#[cfg(test)]").next().unwrap_or_default();
+        let uses = graph.entry(module.clone()).or_default();
+        for (at, _) in shipped.match_indices("crate::") {
+            let name: String = shipped[at + "crate::".len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() && name != module {
+                uses.insert(name);
+            }
+        }
+    }
+    graph
+}
+
+fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|n| n == node) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(node.to_string());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_string());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(c) = visit(next, graph, path, done) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        done.insert(node.to_string());
+        None
+    }
+    let mut done = BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|n| visit(n, graph, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn no_import_cycle_among_library_modules() {
+    let graph = imports();
+    assert!(graph.len() > 10, "found the modules: {graph:?}");
+    if let Some(cycle) = find_cycle(&graph) {
+        panic!("import cycle: {}", cycle.join(" -> "));
+    }
+}
+
+#[test]
+fn the_suite_model_imports_no_engine_module() {
+    let graph = imports();
+    let suite = &graph["suite"];
+    let allowed: BTreeSet<String> = ["error"].iter().map(|s| s.to_string()).collect();
+    assert!(
+        suite.is_subset(&allowed),
+        "suite imports {suite:?}; only {allowed:?} is allowed"
+    );
+}
+
+#[test]
+fn the_cycle_finder_finds_a_cycle() {
+    let mut graph = BTreeMap::new();
+    graph.insert("a".to_string(), BTreeSet::from(["b".to_string()]));
+    graph.insert("b".to_string(), BTreeSet::from(["a".to_string()]));
+    assert_eq!(
+        find_cycle(&graph),
+        Some(vec!["a".to_string(), "b".to_string(), "a".to_string()])
+    );
+}
