@@ -117,6 +117,10 @@ pub struct RunReport {
     pub duration: Duration,
     pub strict: bool,
     pub outcomes: Vec<CaseOutcome>,
+    /// Why others on the network could read or change this run's traffic, one sentence each
+    /// (`--insecure`; cleartext `http://` to a host that is not loopback). Empty for a run
+    /// that was safe. Every report records it.
+    pub insecure: Vec<String>,
     /// Expected-findings entries that matched no finding although their test ran.
     pub resolved: Vec<crate::expected::Resolved>,
 }

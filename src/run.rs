@@ -409,6 +409,7 @@ impl Runner {
             duration: clock.elapsed(),
             strict: self.strict,
             outcomes: slots.into_iter().flatten().collect(),
+            insecure: Vec::new(),
             resolved: Vec::new(),
         }
     }

@@ -122,6 +122,7 @@ pub fn every_kind() -> RunReport {
             errored,
             skipped,
         ],
+        insecure: vec![],
         resolved: Vec::new(),
     }
 }
@@ -233,11 +234,20 @@ fn junit_marks_errors_failures_skips_warnings_and_retries() {
 #[test]
 fn diffs_are_written_per_failing_case_and_stale_ones_removed() {
     let dir = scratch("reports-diffs");
-    let stale = dir.join("diffs/old/suite/gone.diff");
-    std::fs::create_dir_all(stale.parent().unwrap()).unwrap();
-    std::fs::write(&stale, "old").unwrap();
+    let mut earlier = every_kind();
+    for o in &mut earlier.outcomes {
+        o.suite = "old/suite".into();
+        o.test = o.test.replace("talkdesk/token::", "old/suite::");
+    }
+    report::write_all(&dir, &earlier, &Redactor::default()).unwrap();
+    let stale = dir.join("diffs/old/suite/expects-the-wrong-status.diff");
+    assert!(stale.is_file(), "the earlier run's diff");
     report::write_all(&dir, &every_kind(), &Redactor::default()).unwrap();
     assert!(!stale.exists(), "a stale diff lingers");
+    assert!(
+        !dir.join("diffs/old").exists(),
+        "its emptied folders go too"
+    );
     let diff = dir.join("diffs/talkdesk/token/expects-the-wrong-status.diff");
     let text = std::fs::read_to_string(&diff).unwrap();
     for needle in [
@@ -248,7 +258,10 @@ fn diffs_are_written_per_failing_case_and_stale_ones_removed() {
     ] {
         assert!(text.contains(needle), "missing {needle:?} in\n{text}");
     }
-    let all: Vec<_> = walk(&dir.join("diffs"));
+    let all: Vec<_> = walk(&dir.join("diffs"))
+        .into_iter()
+        .filter(|p| !p.ends_with(report::files::MANIFEST))
+        .collect();
     assert_eq!(
         all.len(),
         1,
@@ -263,7 +276,9 @@ fn diffs_are_written_per_failing_case_and_stale_ones_removed() {
 
 #[test]
 fn summary_json_keeps_format_1_and_adds_fields() {
-    let text = report::summary::render(&every_kind());
+    let r = every_kind();
+    let plan = report::ReportPlan::for_report(Path::new("reports"), &r);
+    let text = report::summary::render(&r, &plan.diff_files(&r));
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["format"], 1);
     for key in [
@@ -316,6 +331,10 @@ fn console_reads_like_cargo_test_and_colours_only_when_asked() {
     let summary = report::console::summary(&r);
     assert!(!summary.contains('\x1b'), "plain text has no colour codes");
     assert!(
+        !summary.contains("insecure"),
+        "a safe run says nothing of it"
+    );
+    assert!(
         summary.contains("-HTTP 201    <- status"),
         "the diff in the console: {summary}"
     );
@@ -347,4 +366,425 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// A failed case with a response, so it has a diff file.
+fn failed(suite: &str, name: &str) -> CaseOutcome {
+    let mut o = case(suite, name, Status::Failed);
+    o.findings = vec![finding("status", Level::Must, "201", "200", None)];
+    o.response = Some(ResponseSnapshot {
+        status: 200,
+        headers: vec![("content-type".into(), "application/json".into())],
+        json: Some(serde_json::json!({ "case": name })),
+        text: None,
+    });
+    o
+}
+
+fn run_of(outcomes: Vec<CaseOutcome>) -> RunReport {
+    RunReport {
+        target: "mock".into(),
+        started: SystemTime::now(),
+        duration: Duration::from_millis(5),
+        strict: false,
+        outcomes,
+        insecure: vec![],
+        resolved: Vec::new(),
+    }
+}
+
+fn summary_json(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn a_300_character_case_name_and_colliding_suite_names_still_produce_complete_reports() {
+    let dir = scratch("reports-long-names");
+    let long = "very long case name ".repeat(15);
+    let accented = "é".repeat(300);
+    let r = run_of(vec![
+        failed("talkdesk/token", &long),
+        failed("talkdesk/token", &format!("{long} too")),
+        failed("talkdesk/token", &accented),
+        failed("talk desk/token", "same case"),
+        failed("talk-desk/token", "same case"),
+        failed("Talk-Desk/token", "same case"),
+    ]);
+    assert_eq!(long.chars().count(), 300);
+    let plan = report::ReportPlan::new(&dir, r.outcomes.iter().map(|o| (&o.suite, &o.test)));
+    plan.check().expect("the report folder is usable");
+    report::write_planned(&plan, &r, &Redactor::default()).expect("reports are written");
+    for name in report::files::TOP_FILES {
+        assert!(dir.join(name).is_file(), "{name}");
+    }
+    let v = summary_json(&dir);
+    let cases = v["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 6);
+    let mut seen = std::collections::HashSet::new();
+    for c in cases {
+        let file = c["diff"].as_str().expect("every failed case has a diff");
+        assert!(
+            seen.insert(file.to_lowercase()),
+            "two cases share {file} (case-insensitively)"
+        );
+        assert_eq!(plan.diff_path(c["test"].as_str().unwrap()), Some(file));
+        assert!(file.split('/').all(|part| part.len() <= 255), "{file}");
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        let case_name = c["case"].as_str().unwrap();
+        assert!(
+            text.contains(&format!("\"case\": \"{case_name}\"")),
+            "{file} holds another case's diff:\n{text}"
+        );
+    }
+    let xml = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert_eq!(xml.matches("<testcase ").count(), 6, "{xml}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_link_planted_at_any_report_or_temporary_name_does_not_redirect_a_write() {
+    use std::os::unix::fs::symlink;
+    let root = scratch("reports-links");
+    let dir = root.join("reports");
+    let outside = root.join("outside");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    let victim = outside.join("victim");
+    std::fs::write(&victim, "keep me").unwrap();
+    let pid = std::process::id();
+    for name in ["junit.xml", "summary.json", "index.html"] {
+        symlink(&victim, dir.join(name)).unwrap();
+        // Where the old writer put its temporary files: predictable, and followed.
+        let ext = name.rsplit_once('.').unwrap().1;
+        let stem = name.rsplit_once('.').unwrap().0;
+        symlink(&victim, dir.join(format!("{stem}.{ext}.tmp{pid}"))).unwrap();
+    }
+    // A linked diffs/ folder, and a linked folder inside a real one.
+    symlink(&outside, dir.join("diffs")).unwrap();
+    report::write_all(&dir, &every_kind(), &Redactor::default()).unwrap();
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    for name in ["junit.xml", "summary.json", "index.html"] {
+        let m = std::fs::symlink_metadata(dir.join(name)).unwrap();
+        assert!(m.is_file(), "{name} is a file of its own now");
+    }
+    assert!(std::fs::symlink_metadata(dir.join("diffs"))
+        .unwrap()
+        .is_dir());
+    assert_eq!(
+        walk(&outside),
+        vec![victim.clone()],
+        "nothing written through diffs/"
+    );
+    let diff = dir.join("diffs/talkdesk/token/expects-the-wrong-status.diff");
+    assert!(std::fs::symlink_metadata(&diff).unwrap().is_file());
+
+    std::fs::remove_dir_all(dir.join("diffs/talkdesk")).unwrap();
+    std::fs::create_dir_all(dir.join("diffs")).unwrap();
+    symlink(&outside, dir.join("diffs/talkdesk")).unwrap();
+    std::fs::create_dir_all(outside.join("token")).unwrap();
+    symlink(&victim, outside.join("token/expects-the-wrong-status.diff")).unwrap();
+    report::write_all(&dir, &every_kind(), &Redactor::default()).unwrap();
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    assert!(std::fs::symlink_metadata(dir.join("diffs/talkdesk"))
+        .unwrap()
+        .is_dir());
+    assert!(std::fs::symlink_metadata(&diff).unwrap().is_file());
+    let mut outside_files = walk(&outside);
+    outside_files.sort();
+    assert_eq!(
+        outside_files,
+        vec![outside.join("token/expects-the-wrong-status.diff"), victim],
+        "nothing was written outside the report folder"
+    );
+}
+
+#[test]
+fn only_files_tokenconf_wrote_are_cleared_from_diffs() {
+    let dir = scratch("reports-marker");
+    let foreign = [
+        dir.join("diffs/notes.txt"),
+        dir.join("diffs/mine/keep.diff"),
+        dir.join("diffs/talkdesk/token/hand-written.diff"),
+    ];
+    for f in &foreign {
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(f, "mine").unwrap();
+    }
+    let outside = scratch("reports-marker-outside").join("victim.diff");
+    std::fs::write(&outside, "keep me").unwrap();
+    report::write_all(&dir, &every_kind(), &Redactor::default()).unwrap();
+    // An edited manifest cannot reach outside diffs/.
+    let manifest = dir.join("diffs").join(report::files::MANIFEST);
+    let mut listed = std::fs::read_to_string(&manifest).unwrap();
+    listed.push_str("../../reports-marker-outside/victim.diff\n/etc/passwd.diff\n");
+    std::fs::write(&manifest, listed).unwrap();
+    report::write_all(&dir, &run_of(vec![]), &Redactor::default()).unwrap();
+    for f in &foreign {
+        assert_eq!(
+            std::fs::read_to_string(f).unwrap(),
+            "mine",
+            "{}",
+            f.display()
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "keep me");
+    assert!(!dir
+        .join("diffs/talkdesk/token/expects-the-wrong-status.diff")
+        .exists());
+}
+
+#[test]
+fn when_reports_cannot_be_written_the_previous_runs_are_removed() {
+    let dir = scratch("reports-stale");
+    let mut passing = every_kind();
+    passing.outcomes.retain(|o| o.status == Status::Passed);
+    report::write_all(&dir, &every_kind(), &Redactor::default()).unwrap();
+    report::write_all(&dir, &passing, &Redactor::default()).unwrap();
+    assert!(dir.join("junit.xml").is_file());
+    // Something in the way of this run's diff: the write fails after requests were sent.
+    std::fs::remove_dir_all(dir.join("diffs")).ok();
+    std::fs::write(dir.join("diffs"), "a file where the diffs folder goes").unwrap();
+    let r = every_kind();
+    let plan = report::ReportPlan::for_report(&dir, &r);
+    let err = report::write_planned(&plan, &r, &Redactor::default()).unwrap_err();
+    assert!(err.stale_removed, "{err}");
+    assert!(err.to_string().contains("diffs"), "{err}");
+    for name in report::files::TOP_FILES {
+        assert!(!dir.join(name).exists(), "a stale {name} is left");
+    }
+    // At load, the same obstacle is found before anything is sent.
+    let plan = report::ReportPlan::new(&dir, [("s", "s::c")]);
+    assert!(plan.check().is_err());
+}
+
+#[test]
+fn the_report_folder_is_checked_at_load() {
+    let root = scratch("reports-check");
+    let fresh = root.join("new/reports");
+    report::ReportPlan::new(&fresh, [("s", "s::c")])
+        .check()
+        .expect("a missing folder is created");
+    assert!(fresh.is_dir());
+    assert!(walk(&fresh).is_empty(), "the probe is gone");
+    std::fs::create_dir_all(fresh.join("junit.xml")).unwrap();
+    let err = report::ReportPlan::new(&fresh, [("s", "s::c")])
+        .check()
+        .unwrap_err();
+    assert!(err.to_string().contains("junit.xml"), "{err}");
+    let file = root.join("a-file");
+    std::fs::write(&file, "").unwrap();
+    assert!(report::ReportPlan::new(&file, [("s", "s::c")])
+        .check()
+        .is_err());
+}
+
+#[test]
+fn an_insecure_run_is_recorded_in_every_report() {
+    let dir = scratch("reports-insecure");
+    let mut r = every_kind();
+    r.insecure = vec![
+        "--insecure: TLS certificates were not verified".into(),
+        "cleartext http to api.example.com:80 (talkdesk)".into(),
+    ];
+    report::write_all(&dir, &r, &Redactor::default()).unwrap();
+    let v = summary_json(&dir);
+    assert_eq!(
+        v["insecure"][0],
+        "--insecure: TLS certificates were not verified"
+    );
+    assert_eq!(v["insecure"].as_array().unwrap().len(), 2);
+    let xml = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert_eq!(
+        xml.matches("<property name=\"tokenconf.insecure\" value=\"--insecure: TLS certificates were not verified; cleartext http to api.example.com:80 (talkdesk)\"/>").count(),
+        3,
+        "one per suite: {xml}"
+    );
+    assert!(
+        xml.contains("insecure: cleartext http to api.example.com:80 (talkdesk)\n"),
+        "{xml}"
+    );
+    validate_junit(&dir.join("junit.xml"));
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    assert!(html.contains("<div class=\"insecure\""), "{html}");
+    assert!(html.contains("<li>cleartext http to api.example.com:80 (talkdesk)</li>"));
+    let console = report::console::summary(&r);
+    assert!(console.contains("\ninsecure: --insecure: TLS certificates were not verified\n"));
+
+    let safe = summary_json(&{
+        let d = scratch("reports-secure");
+        report::write_all(&d, &every_kind(), &Redactor::default()).unwrap();
+        d
+    });
+    assert_eq!(safe["insecure"], serde_json::json!([]));
+
+    // No case ran: the record still has a suite to sit on.
+    let d = scratch("reports-insecure-empty");
+    let mut empty = run_of(vec![]);
+    empty.insecure = r.insecure.clone();
+    report::write_all(&d, &empty, &Redactor::default()).unwrap();
+    let xml = std::fs::read_to_string(d.join("junit.xml")).unwrap();
+    assert!(xml.contains("tokenconf.insecure"), "{xml}");
+    validate_junit(&d.join("junit.xml"));
+}
+
+/// Validates against the Jenkins schema when xmllint is there (see [`xmllint`]).
+fn validate_junit(file: &Path) {
+    let Some(bin) = xmllint() else { return };
+    let out = Command::new(bin)
+        .arg("--noout")
+        .arg("--schema")
+        .arg(schema())
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "xmllint rejected {}:\n{}\n{}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(file).unwrap_or_default()
+    );
+}
+
+/// What a hostile server would send to take over the terminal reading the output.
+const HOSTILE: &str =
+    "boom\x1b[2J\x1b[H\x1b]0;pwned\x07\r\ntest result: ok. 99 passed\u{9b}31m\u{202e}";
+
+#[test]
+fn control_characters_from_servers_and_suites_are_escaped_in_console_and_diff_output() {
+    let mut errored = case("talkdesk/token", "errors", Status::Errored);
+    errored.reason = Some(HOSTILE.into());
+    let mut skipped = case("talkdesk/token", "skips", Status::Skipped);
+    skipped.reason = Some(HOSTILE.into());
+    let mut bad = failed("talkdesk/token", "fails on a hostile response");
+    bad.case = format!("suite text {HOSTILE}");
+    bad.step = Some(HOSTILE.into());
+    bad.findings[0].message = HOSTILE.into();
+    bad.findings[0].actual = Some(HOSTILE.into());
+    let snapshot = bad.response.as_mut().unwrap();
+    snapshot.headers.push(("x-evil".into(), HOSTILE.into()));
+    snapshot.json = None;
+    snapshot.text = Some(format!("line one\n{HOSTILE}\nline three"));
+    let mut warned = case("talkdesk/token", "warns", Status::Passed);
+    warned.findings.push(finding(
+        "RFC6749-5.1-pragma",
+        Level::Should,
+        "x",
+        HOSTILE,
+        None,
+    ));
+    warned.findings[0].message = HOSTILE.into();
+    let mut r = run_of(vec![errored, skipped, bad, warned]);
+    r.insecure = vec![HOSTILE.into()];
+
+    let is_clean = |text: &str, what: &str| {
+        for bad in ['\x1b', '\x07', '\r', '\u{9b}', '\u{202e}'] {
+            assert!(!text.contains(bad), "{what} holds {bad:?}:\n{text}");
+        }
+        let fake = text
+            .lines()
+            .filter(|l| l.trim_start().starts_with("test result: ok"))
+            .count();
+        assert_eq!(fake, 0, "{what} has a line a server wrote:\n{text}");
+        assert!(
+            text.contains("\\x1b[2J"),
+            "{what} shows the escape:\n{text}"
+        );
+    };
+    for o in &r.outcomes[..2] {
+        let line = report::console::case_line(o);
+        assert!(!line.contains('\n'), "{line}");
+        is_clean(&line, "a case line");
+        let painted = report::console::paint(&line);
+        assert!(
+            painted.starts_with("test talkdesk/token::"),
+            "colour codes are ours only: {painted:?}"
+        );
+    }
+    let summary = report::console::summary(&r);
+    is_clean(&summary, "the closing summary");
+    assert!(summary.contains("\\r\\ntest result: ok. 99 passed\\u{9b}31m\\u{202e}"));
+
+    let dir = scratch("reports-control");
+    report::write_all(&dir, &r, &Redactor::default()).unwrap();
+    let v = summary_json(&dir);
+    let diff = std::fs::read_to_string(dir.join(v["cases"][2]["diff"].as_str().unwrap())).unwrap();
+    is_clean(&diff, "the diff file");
+    assert!(diff.contains("\n line one\\nboom\\x1b[2J"), "{diff}");
+    let xml = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    is_clean(&xml, "junit.xml");
+    validate_junit(&dir.join("junit.xml"));
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    is_clean(&html, "index.html");
+}
+
+/// The real binary against a loopback server whose answer tries to drive the terminal: what
+/// the run prints and writes shows the escapes instead of obeying them.
+#[test]
+fn a_hostile_answer_cannot_drive_the_terminal_through_the_binary() {
+    use std::io::{Read, Write};
+    let dir = scratch("reports-hostile-binary");
+    let body = "<html>\x1b[2J\x1b]0;pwned\x07\rtest result: ok. 99 passed\u{9b}31m</html>";
+    let response = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let Ok(mut s) = stream else { continue };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut buf = [0u8; 8192];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(response.as_bytes());
+        }
+    });
+    let targets = dir.join("targets.yaml");
+    std::fs::write(
+        &targets,
+        format!("targets:\n  t:\n    oauth2:\n      base_url: \"http://127.0.0.1:{port}\"\n"),
+    )
+    .unwrap();
+    let suite = dir.join("hostile.yaml");
+    std::fs::write(
+        &suite,
+        "api: oauth2\ncases:\n  - name: hostile\n    request: { path: /token, form: { grant_type: client_credentials } }\n    expect:\n      status: 200\n      json:\n        $.access_token: exists\n",
+    )
+    .unwrap();
+    let reports = dir.join("reports");
+    let out = Command::new(env!("CARGO_BIN_EXE_tokenconf"))
+        .args(["run", suite.to_str().unwrap(), "--targets"])
+        .arg(&targets)
+        .args(["--target", "t", "--report-dir"])
+        .arg(&reports)
+        .env("NO_COLOR", "1")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    for (what, text) in [("stdout", &*stdout), ("stderr", &*stderr)] {
+        for bad in ['\x1b', '\x07', '\r', '\u{9b}'] {
+            assert!(!text.contains(bad), "{what} holds {bad:?}:\n{text}");
+        }
+        let ours = text
+            .lines()
+            .filter(|l| l.starts_with("test result: "))
+            .count();
+        assert!(ours <= 1, "{what}:\n{text}");
+    }
+    assert!(stdout.contains("\\x1b[2J"), "{stdout}");
+    assert!(stdout.contains("test result: FAILED"), "{stdout}");
+    let diffs: Vec<PathBuf> = walk(&reports.join("diffs"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "diff"))
+        .collect();
+    assert_eq!(diffs.len(), 1, "{diffs:?}");
+    let diff = std::fs::read_to_string(&diffs[0]).unwrap();
+    assert!(
+        !diff.contains('\x1b') && diff.contains("\\x1b]0;pwned\\x07"),
+        "{diff}"
+    );
 }

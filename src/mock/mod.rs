@@ -10,9 +10,9 @@ mod store;
 mod talkdesk;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -29,6 +29,41 @@ use crate::target::{ApiTarget, Target};
 /// Largest request body the mock reads; larger ones get 413.
 const MAX_BODY: usize = 64 * 1024;
 
+/// What one client may hold of the mock: a connection that has not sent a whole request head
+/// within `header_read_timeout` (from when it opens, or from its last response) is dropped, and
+/// at most `max_connections` are served at once; more wait in the listen queue until one ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub header_read_timeout: Duration,
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 256,
+        }
+    }
+}
+
+/// What to warn about before the mock binds `ip`: `None` for loopback; otherwise the mock
+/// (which hands out tokens for its published test credentials) is reachable from elsewhere.
+pub fn bind_warning(ip: IpAddr) -> Option<String> {
+    let ip = ip.to_canonical();
+    if ip.is_loopback() {
+        return None;
+    }
+    let what = if ip.is_unspecified() {
+        "every network interface".to_string()
+    } else {
+        ip.to_string()
+    };
+    Some(format!(
+        "the mock listens on {what}, not only on loopback: other machines can reach it, and its credentials are published test values"
+    ))
+}
+
 /// Every client registration, secret and key of the mock. The defaults are test-only values,
 /// published here on purpose: they open nothing but this mock.
 #[derive(Debug, Clone, Default)]
@@ -40,6 +75,7 @@ pub struct MockConfig {
     pub oauth2: oauth2::Config,
     /// Names of the active drift modes (see `drift::modes`); empty for the conformant mock.
     pub drifts: BTreeSet<&'static str>,
+    pub limits: Limits,
 }
 
 impl MockConfig {
@@ -130,13 +166,7 @@ pub async fn start(config: MockConfig, addr: SocketAddr) -> std::io::Result<Mock
     let oauth2 = Arc::new(oauth2::Server::new(config.clone(), &base_url));
     let app = build_router(config.clone(), &base_url, oauth2.clone());
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await;
-    });
+    let task = tokio::spawn(serve(listener, app, config.limits, rx));
     Ok(MockServer {
         addr,
         config,
@@ -144,6 +174,53 @@ pub async fn start(config: MockConfig, addr: SocketAddr) -> std::io::Result<Mock
         shutdown: Some(tx),
         task: Some(task),
     })
+}
+
+/// axum's own `serve` has neither a header-read timeout nor a connection cap: hyper's HTTP/1
+/// connection builder has the timeout, a semaphore caps the connections.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: Limits,
+    mut shutdown: oneshot::Receiver<()>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    loop {
+        // A slot first: over the cap, clients wait in the listen queue, unanswered but unharmed.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            _ = &mut shutdown => break,
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Out of file descriptors and the like: pause rather than spin.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    // Idle connections close at once; one stuck in its headers ends at the timeout.
+    let grace = limits.header_read_timeout + Duration::from_secs(1);
+    let _ = tokio::time::timeout(grace, graceful.shutdown()).await;
 }
 
 /// Every API on one router; `base_url` is where the mock is reached (for `aud`, `id` and redirects).

@@ -1,7 +1,11 @@
-//! Console output that reads like `cargo test`.
+//! Console output that reads like `cargo test`. Every text from a suite or a server is
+//! interpolated through [`esc`], so it stays on its line and cannot drive the terminal: a
+//! response cannot clear the screen, retitle the window, or start a line of its own such as a
+//! fake `test result: ok` (its newlines print as `\n`).
 
 use std::fmt::Write;
 
+use super::escape::escape_control as esc;
 use crate::finding::Finding;
 use crate::outcome::{CaseOutcome, RunReport, Status};
 
@@ -20,33 +24,43 @@ pub fn case_line(o: &CaseOutcome) -> String {
         }
         Status::Passed => "ok".to_string(),
         Status::Failed => "FAILED".to_string(),
-        Status::Errored => format!("ERROR ({})", o.reason.as_deref().unwrap_or("")),
-        Status::Skipped => format!("skipped ({})", o.reason.as_deref().unwrap_or("")),
+        Status::Errored => format!("ERROR ({})", esc(o.reason.as_deref().unwrap_or(""))),
+        Status::Skipped => format!("skipped ({})", esc(o.reason.as_deref().unwrap_or(""))),
     };
-    format!("test {} ... {verdict}", o.test)
+    format!("test {} ... {verdict}", esc(&o.test))
 }
 
 fn finding_block(out: &mut String, f: &Finding) {
-    let _ = writeln!(out, "  [{}] {}: {}", f.level.name(), f.rule, f.message);
+    let _ = writeln!(
+        out,
+        "  [{}] {}: {}",
+        f.level.name(),
+        esc(&f.rule),
+        esc(&f.message)
+    );
     if let Some(e) = &f.expected {
-        let _ = writeln!(out, "      expected: {e}");
+        let _ = writeln!(out, "      expected: {}", esc(e));
     }
     if let Some(a) = &f.actual {
-        let _ = writeln!(out, "      actual:   {a}");
+        let _ = writeln!(out, "      actual:   {}", esc(a));
     }
     if let Some(s) = &f.source {
-        let _ = writeln!(out, "      source:   {s}");
+        let _ = writeln!(out, "      source:   {}", esc(s));
     }
 }
 
 /// Every finding of a failed or errored case.
 pub fn details(o: &CaseOutcome, strict: bool) -> String {
-    let mut out = format!("---- {} ----\n", o.test);
+    let mut out = format!("---- {} ----\n", esc(&o.test));
     if let Some(step) = &o.step {
-        let _ = writeln!(out, "  at {step}");
+        let _ = writeln!(out, "  at {}", esc(step));
     }
     if o.status == Status::Errored {
-        let _ = writeln!(out, "  error: {}", o.reason.as_deref().unwrap_or("unknown"));
+        let _ = writeln!(
+            out,
+            "  error: {}",
+            esc(o.reason.as_deref().unwrap_or("unknown"))
+        );
     }
     for f in o.failures(strict) {
         finding_block(&mut out, f);
@@ -59,15 +73,15 @@ pub fn details(o: &CaseOutcome, strict: bool) -> String {
             out,
             "  attempt {} retried: {} (waited {} ms)",
             i + 1,
-            r.reason,
+            esc(&r.reason),
             r.waited.as_millis()
         );
     }
     if let Some(d) = super::diff::case_diff(o, strict) {
         // The findings are listed above; the diff file's own header would repeat them.
-        if let Some(at) = d.find("--- expected") {
+        if let Some(unified) = super::diff::unified_part(&d) {
             out.push('\n');
-            out.push_str(&d[at..]);
+            out.push_str(unified);
         }
     }
     out
@@ -104,7 +118,8 @@ fn paint_line(line: &str) -> String {
     const BOLD_RED: &str = "\x1b[1;31m";
     const RESET: &str = "\x1b[0m";
     if line.starts_with("test ") {
-        if let Some(at) = line.rfind(" ... ") {
+        // The first ` ... `: a reason after the verdict may hold one too.
+        if let Some(at) = line.find(" ... ") {
             let (head, verdict) = line.split_at(at + 5);
             let colour = if verdict.starts_with("ok") {
                 GREEN
@@ -123,6 +138,9 @@ fn paint_line(line: &str) -> String {
             BOLD_RED
         };
         return format!("test result: {colour}{rest}{RESET}");
+    }
+    if line.starts_with("insecure: ") {
+        return format!("{BOLD_RED}{line}{RESET}");
     }
     for (tag, colour) in [
         ("[MUST]", RED),
@@ -177,12 +195,13 @@ pub fn summary(report: &RunReport) -> String {
         }
         for (f, tests) in groups {
             let level = f.level.name();
-            let (rule, message) = (&f.rule, &f.message);
+            let (rule, message) = (esc(&f.rule), esc(&f.message));
             match tests.as_slice() {
                 [one] => {
-                    let _ = writeln!(out, "    {one} [{level}] {rule}: {message}");
+                    let _ = writeln!(out, "    {} [{level}] {rule}: {message}", esc(one));
                 }
                 [first, rest @ ..] => {
+                    let first = esc(first);
                     let _ = writeln!(
                         out,
                         "    [{level}] {rule}: {message} ({} cases, e.g. {first})",
@@ -203,7 +222,13 @@ pub fn summary(report: &RunReport) -> String {
             } else {
                 rules.join(", ")
             };
-            let _ = writeln!(out, "    {} ({why})", o.test);
+            let _ = writeln!(out, "    {} ({})", esc(&o.test), esc(&why));
+        }
+    }
+    if !report.insecure.is_empty() {
+        out.push('\n');
+        for note in &report.insecure {
+            let _ = writeln!(out, "insecure: {}", esc(note));
         }
     }
     let c = report.counts();
@@ -222,7 +247,7 @@ pub fn summary(report: &RunReport) -> String {
         c.skipped,
         c.warnings,
         report.duration.as_secs_f64(),
-        report.target
+        esc(&report.target)
     );
     let _ = writeln!(
         out,

@@ -9,6 +9,7 @@ use std::fmt::Write;
 use serde_json::{Map, Value};
 use similar::TextDiff;
 
+use super::escape::escape_control as esc;
 use crate::finding::Finding;
 use crate::outcome::{CaseOutcome, ResponseSnapshot, Status};
 
@@ -32,26 +33,39 @@ struct Line {
     key: Key,
 }
 
-/// The diff file for a failed case with a response; `None` for any other case.
+/// Whether a case has a diff file: it failed, and on a response.
+pub fn has_diff(o: &CaseOutcome) -> bool {
+    o.status == Status::Failed && o.response.is_some()
+}
+
+/// The diff file for a failed case with a response; `None` for any other case. Every text from
+/// the suite or the server is on lines of its own with control characters escaped, so the file
+/// can be `cat` to a terminal.
 pub fn case_diff(o: &CaseOutcome, strict: bool) -> Option<String> {
-    if o.status != Status::Failed {
+    if !has_diff(o) {
         return None;
     }
     let response = o.response.as_ref()?;
     let failures: Vec<&Finding> = o.failures(strict).collect();
     let mut out = String::new();
-    let _ = writeln!(out, "tokenconf: {} (failed)", o.test);
+    let _ = writeln!(out, "tokenconf: {} (failed)", esc(&o.test));
     if let Some(step) = &o.step {
-        let _ = writeln!(out, "step: {step}");
+        let _ = writeln!(out, "step: {}", esc(step));
     }
     out.push_str("findings:\n");
     for f in &failures {
         let at = f
             .path
             .as_deref()
-            .map(|p| format!(" at {p}"))
+            .map(|p| format!(" at {}", esc(p)))
             .unwrap_or_default();
-        let _ = writeln!(out, "  [{}] {}{at}: {}", f.level.name(), f.rule, f.message);
+        let _ = writeln!(
+            out,
+            "  [{}] {}{at}: {}",
+            f.level.name(),
+            esc(&f.rule),
+            esc(&f.message)
+        );
     }
     out.push_str(
         "expected (-) is the response the suite and its rules ask for; actual (+) is the response\n\
@@ -72,6 +86,14 @@ pub fn case_diff(o: &CaseOutcome, strict: bool) -> Option<String> {
         out.push_str(&unified);
     }
     Some(out)
+}
+
+/// The unified diff of a diff file (from its `--- expected` line), without the header that
+/// lists the findings. Found at the start of a line: a finding's message may hold the words too.
+pub fn unified_part(diff_file: &str) -> Option<&str> {
+    diff_file
+        .find("\n--- expected\n")
+        .map(|at| &diff_file[at + 1..])
 }
 
 /// The unified-diff part of a diff file, coloured for a terminal: removed red, added green.
@@ -146,10 +168,11 @@ fn documents(response: &ResponseSnapshot, failures: &[&Finding]) -> (String, Str
     let render = |doc: &[Line], side_expected: bool| -> String {
         let mut text = String::new();
         for l in doc {
-            text.push_str(&l.text);
+            // One line each: a newline or escape sequence in a value cannot break out of it.
+            text.push_str(&esc(&l.text));
             if let Some(rule) = marks.get(&l.key) {
                 if side_expected || !expected_keys.contains(&&l.key) {
-                    let _ = write!(text, "    <- {rule}");
+                    let _ = write!(text, "    <- {}", esc(rule));
                 }
             }
             text.push('\n');
@@ -376,6 +399,7 @@ fn lines(
     });
     match (json, &response.text) {
         (Some(v), _) => pretty(v, 0, "", String::new(), false, &mut out),
+        // One line (the preview is one already): a body's own lines cannot pass for ours.
         (None, Some(t)) => out.push(Line {
             text: t.clone(),
             key: Key::Blank,
@@ -527,6 +551,27 @@ mod tests {
         o.status = Status::Failed;
         o.response = None;
         assert!(case_diff(&o, false).is_none());
+    }
+
+    #[test]
+    fn server_text_stays_on_its_lines_and_cannot_start_the_unified_part() {
+        let mut f = finding("status", "201", "200", None);
+        f.message = "x --- expected\n+++ actual\n\x1b[2J".into();
+        let mut o = outcome(vec![f]);
+        o.response
+            .as_mut()
+            .unwrap()
+            .headers
+            .push(("x-a".into(), "1\r\n+HTTP 201".into()));
+        let d = case_diff(&o, false).unwrap();
+        assert!(!d.contains('\x1b') && !d.contains('\r'), "{d}");
+        assert!(d.contains("x --- expected\\n+++ actual\\n\\x1b[2J"), "{d}");
+        assert!(d.contains("\n x-a: 1\\r\\n+HTTP 201\n"), "{d}");
+        let unified = unified_part(&d).unwrap();
+        assert!(
+            unified.starts_with("--- expected\n+++ actual\n@@"),
+            "{unified}"
+        );
     }
 
     #[test]

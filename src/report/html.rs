@@ -36,6 +36,8 @@ pre.diff { margin: 0; padding: .5rem; background: #f6f8fa; border-radius: 6px; o
 .diff .del { background: #ffebe9; display: block; } .diff .add { background: #dafbe1; display: block; }
 .diff .hunk { color: #0550ae; display: block; } .diff .ctx { display: block; }
 h3 { font-size: .95rem; margin: 0 0 .4rem; }
+.insecure { border: 2px solid var(--fail); background: #ffebe9; border-radius: 6px; padding: .5rem .8rem; margin: 1rem 0; }
+.insecure ul { margin: .3rem 0 0; padding-left: 1.2rem; }
 "#;
 
 /// Counts every case by `data-status`, fills the counts, and filters on click (or `#failed`).
@@ -99,6 +101,13 @@ pub fn render(report: &RunReport) -> String {
         env!("CARGO_PKG_VERSION"),
         if report.strict { " · --strict" } else { "" }
     );
+    if !report.insecure.is_empty() {
+        out.push_str("<div class=\"insecure\" id=\"insecure\" role=\"alert\"><b>Insecure run:</b> others on the network could read or change its traffic.\n<ul>\n");
+        for note in &report.insecure {
+            let _ = writeln!(out, "<li>{}</li>", esc(note));
+        }
+        out.push_str("</ul></div>\n");
+    }
     // Static counts for readers without JavaScript; the buttons' counts are filled by the script.
     let _ = writeln!(
         out,
@@ -188,7 +197,7 @@ fn case(out: &mut String, o: &CaseOutcome, strict: bool) {
     out.push_str("</div>\n");
     if let Some(d) = diff {
         out.push_str("<div>\n<h3>expected (−) vs actual (+)</h3>\n<pre class=\"diff\">");
-        let body = d.find("--- expected").map_or(d.as_str(), |at| &d[at..]);
+        let body = super::diff::unified_part(&d).unwrap_or(&d);
         for line in body.lines() {
             let class = match line.as_bytes().first() {
                 Some(b'-') if !line.starts_with("--- ") => "del",
@@ -239,8 +248,10 @@ fn finding(out: &mut String, f: &Finding) {
     out.push_str("</dl></div>\n");
 }
 
-/// HTML text and attribute escaping.
+/// HTML text and attribute escaping; control characters (line breaks too) are shown escaped
+/// (`\x1b`, `\n`), as in every other report.
 fn esc(s: &str) -> String {
+    let s = super::escape::escape_control(s);
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -263,5 +274,6 @@ mod tests {
             super::esc("<a href=\"x\">&'"),
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
+        assert_eq!(super::esc("a\x1b[2J\nb"), "a\\x1b[2J\\nb");
     }
 }

@@ -1,9 +1,14 @@
-//! JUnit XML (quick-junit): one testcase per case, classname = suite.
+//! JUnit XML (quick-junit): one testcase per case, classname = suite. Text from suites and
+//! servers has its control characters escaped (quick-junit would silently drop escape
+//! sequences; shown, they tell a reader something tried).
 
 use std::fmt::Write;
 
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
+use quick_junit::{
+    NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite,
+};
 
+use super::escape::escape_control as esc;
 use crate::finding::Finding;
 use crate::outcome::{CaseOutcome, RunReport, Status};
 
@@ -13,26 +18,47 @@ pub fn render(report: &RunReport) -> String {
     let mut suites: Vec<TestSuite> = Vec::new();
     for o in &report.outcomes {
         let case = test_case(o, report.strict);
-        match suites.iter_mut().find(|s| s.name.as_str() == o.suite) {
+        let name = esc(&o.suite);
+        match suites.iter_mut().find(|s| s.name.as_str() == name) {
             Some(s) => {
                 s.add_test_case(case);
             }
             None => {
-                let mut s = TestSuite::new(o.suite.clone());
+                let mut s = TestSuite::new(name.into_owned());
                 s.add_test_case(case);
                 suites.push(s);
             }
         }
     }
+    if suites.is_empty() && !report.insecure.is_empty() {
+        // Nowhere else to record it: the root element takes no properties.
+        suites.push(TestSuite::new("tokenconf"));
+    }
     for s in &mut suites {
         let time = s.test_cases.iter().filter_map(|c| c.time).sum();
         s.set_time(time);
+        mark_insecure(s, &report.insecure);
     }
     junit.add_test_suites(suites);
     let xml = junit
         .to_string()
         .unwrap_or_else(|e| format!("<!-- JUnit serialization failed: {e} -->"));
     without_root_skipped(xml)
+}
+
+/// An insecure run says so on every suite, where CI shows it: a `tokenconf.insecure` property
+/// (the reasons, `; `-separated) and a line each in the suite's `<system-out>`.
+fn mark_insecure(suite: &mut TestSuite, insecure: &[String]) {
+    if insecure.is_empty() {
+        return;
+    }
+    let reasons: Vec<String> = insecure.iter().map(|n| esc(n).into_owned()).collect();
+    suite.add_property(Property::new("tokenconf.insecure", reasons.join("; ")));
+    let mut out = String::new();
+    for r in &reasons {
+        let _ = writeln!(out, "insecure: {r}");
+    }
+    suite.set_system_out(out);
 }
 
 /// Jenkins' JUnit schema has no `skipped` attribute on `<testsuites>` (only on `<testsuite>`),
@@ -55,7 +81,7 @@ fn without_root_skipped(xml: String) -> String {
 }
 
 fn line(f: &Finding) -> String {
-    format!("[{}] {}: {}", f.level.name(), f.rule, f.message)
+    format!("[{}] {}: {}", f.level.name(), esc(&f.rule), esc(&f.message))
 }
 
 fn body(findings: &[&Finding]) -> String {
@@ -69,7 +95,7 @@ fn body(findings: &[&Finding]) -> String {
             ("source", &f.source),
         ] {
             if let Some(v) = value {
-                let _ = writeln!(out, "    {label}: {v}");
+                let _ = writeln!(out, "    {label}: {}", esc(v));
             }
         }
     }
@@ -104,7 +130,7 @@ fn reruns(o: &CaseOutcome) -> Vec<TestRerun> {
         .map(|r| {
             // The schema's rerunType allows only `message` and `type`: no time or timestamp.
             let mut rerun = TestRerun::new(NonSuccessKind::Error);
-            rerun.set_message(r.reason.clone());
+            rerun.set_message(esc(&r.reason).into_owned());
             rerun.set_type(error_kind(&r.reason));
             rerun
         })
@@ -118,7 +144,7 @@ fn test_case(o: &CaseOutcome, strict: bool) -> TestCase {
         Status::Passed => TestCaseStatus::success(),
         Status::Skipped => {
             let mut s = TestCaseStatus::skipped();
-            s.set_message(o.reason.clone().unwrap_or_default());
+            s.set_message(esc(o.reason.as_deref().unwrap_or_default()).into_owned());
             s
         }
         Status::Failed => {
@@ -126,35 +152,35 @@ fn test_case(o: &CaseOutcome, strict: bool) -> TestCase {
             let first = failures
                 .first()
                 .map(|f| line(f))
-                .or_else(|| o.reason.clone())
+                .or_else(|| o.reason.as_deref().map(|r| esc(r).into_owned()))
                 .unwrap_or_default();
             s.set_message(first);
             s.set_type(
                 failures
                     .first()
-                    .map_or_else(|| "conformance".to_string(), |f| f.rule.clone()),
+                    .map_or_else(|| "conformance".to_string(), |f| esc(&f.rule).into_owned()),
             );
             let mut text = String::new();
             if let Some(step) = &o.step {
-                let _ = writeln!(text, "at {step}");
+                let _ = writeln!(text, "at {}", esc(step));
             }
             text.push_str(&body(&failures));
             if let Some(d) = super::diff::case_diff(o, strict) {
-                if let Some(at) = d.find("--- expected") {
+                if let Some(unified) = super::diff::unified_part(&d) {
                     text.push('\n');
-                    text.push_str(&d[at..]);
+                    text.push_str(unified);
                 }
             }
             s.set_description(text);
             s
         }
         Status::Errored => {
-            let reason = o.reason.clone().unwrap_or_default();
+            let reason = esc(o.reason.as_deref().unwrap_or_default()).into_owned();
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
             s.set_type(error_kind(&reason));
             let mut text = String::new();
             if let Some(step) = &o.step {
-                let _ = writeln!(text, "at {step}");
+                let _ = writeln!(text, "at {}", esc(step));
             }
             let _ = writeln!(text, "{reason}");
             s.set_message(reason);
@@ -166,8 +192,8 @@ fn test_case(o: &CaseOutcome, strict: bool) -> TestCase {
     if !earlier.is_empty() {
         status.add_reruns(earlier);
     }
-    let mut case = TestCase::new(o.case.clone(), status);
-    case.set_classname(o.suite.clone());
+    let mut case = TestCase::new(esc(&o.case).into_owned(), status);
+    case.set_classname(esc(&o.suite).into_owned());
     case.set_time(o.duration);
     let mut out = String::new();
     if let Some(tries) = o.tries() {
@@ -181,7 +207,7 @@ fn test_case(o: &CaseOutcome, strict: bool) -> TestCase {
             let _ = writeln!(
                 out,
                 "    retried: {} (waited {} ms)",
-                r.reason,
+                esc(&r.reason),
                 r.waited.as_millis()
             );
         }

@@ -1,13 +1,21 @@
 //! Reporters: console lines, JUnit XML, diff files, summary JSON, an HTML page. Every text passes
-//! through the redactor before it is written or printed.
+//! through the redactor before it is written or printed, and server or suite text has its
+//! control characters escaped ([`escape_control`]) wherever it is printed or written as text.
 
 pub mod console;
 pub mod diff;
+pub mod escape;
+pub mod files;
 pub mod html;
 pub mod junit;
 pub mod summary;
 
 use std::path::{Path, PathBuf};
+
+pub use escape::escape_control;
+/// Writes a file through an exclusive temporary file and a rename (see [`files::write_file`]).
+pub use files::write_file as write_atomic;
+pub use files::{ReportError, ReportPlan};
 
 use crate::outcome::{CaseOutcome, RunReport};
 use crate::redact::Redactor;
@@ -24,35 +32,6 @@ pub fn run_redactor(base: &Redactor, report: &RunReport) -> Redactor {
     r
 }
 
-/// `diffs/<suite>/<case slug>.diff`, relative to the report folder, with `/` separators.
-pub fn diff_path(o: &CaseOutcome) -> String {
-    let slug = o.test.split_once("::").map_or(o.test.as_str(), |(_, c)| c);
-    let mut parts: Vec<String> = o.suite.split('/').map(safe_component).collect();
-    parts.push(format!("{}.diff", safe_component(slug)));
-    format!("diffs/{}", parts.join("/"))
-}
-
-/// A file name part that cannot climb out of the report folder or surprise a shell.
-fn safe_component(s: &str) -> String {
-    let cleaned: String = s
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    match cleaned.trim_matches('.') {
-        "" => "_".to_string(),
-        c => c.to_string(),
-    }
-}
-
-/// Writes every report under `dir`: junit.xml, summary.json, index.html and a diff per failing
-/// case under diffs/ (emptied first, so diffs of cases that pass now do not linger). Returns
-/// what was written.
 /// A copy of `report` with every secret and token masked in its text, before any format
 /// escapes it: once HTML, XML or JSON has escaped a value, its masked form is no longer found.
 pub fn redacted(report: &RunReport, redactor: &Redactor) -> RunReport {
@@ -98,52 +77,102 @@ fn scrub_json(value: &mut serde_json::Value, redactor: &Redactor) {
     }
 }
 
-/// Writes every report file under `dir` from a [`redacted`] copy; each text is scrubbed once more.
+/// Writes every report under `dir` with names planned from the run itself; see
+/// [`write_planned`]. The error is a [`ReportError`] inside an `io::Error`.
 pub fn write_all(
     dir: &Path,
     report: &RunReport,
     redactor: &Redactor,
 ) -> std::io::Result<Vec<PathBuf>> {
+    write_planned(&ReportPlan::for_report(dir, report), report, redactor).map_err(Into::into)
+}
+
+/// Writes every report file under the plan's folder from a [`redacted`] copy (each text is
+/// scrubbed once more): junit.xml, summary.json, index.html, and a diff per failing case
+/// under diffs/, whose files from the last run are removed first (only those; see
+/// [`files::MANIFEST`]). Returns what was written.
+///
+/// On an error nothing of an older run is left to be mistaken for this one: its top report
+/// files and recorded diffs are removed (the error says so), and the caller exits with 2.
+pub fn write_planned(
+    plan: &ReportPlan,
+    report: &RunReport,
+    redactor: &Redactor,
+) -> Result<Vec<PathBuf>, ReportError> {
+    let dir = plan.dir();
     let report = &redacted(report, redactor);
-    std::fs::create_dir_all(dir)?;
-    let diffs = dir.join("diffs");
-    match std::fs::remove_dir_all(&diffs) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-        _ => {}
-    }
-    let mut diff_count = 0;
-    for o in &report.outcomes {
-        if let Some(text) = diff::case_diff(o, report.strict) {
-            let path = dir.join(diff_path(o));
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            write_atomic(&path, &redactor.scrub(&text))?;
-            diff_count += 1;
+    let diff_files = plan.diff_files(report);
+    let mut diffs: Vec<(String, String)> = Vec::new();
+    for (o, file) in report.outcomes.iter().zip(&diff_files) {
+        if let (Some(file), Some(text)) = (file, diff::case_diff(o, report.strict)) {
+            diffs.push((file.clone(), redactor.scrub(&text).into_owned()));
         }
     }
-    let junit = dir.join("junit.xml");
-    write_atomic(&junit, &redactor.scrub(&junit::render(report)))?;
-    let summary = dir.join("summary.json");
-    write_atomic(&summary, &redactor.scrub(&summary::render(report)))?;
-    let html = dir.join("index.html");
-    write_atomic(&html, &redactor.scrub(&html::render(report)))?;
-    let mut written = vec![junit, summary, html];
-    if diff_count > 0 {
-        written.push(diffs);
-    }
+    let tops = [
+        redactor.scrub(&junit::render(report)).into_owned(),
+        redactor
+            .scrub(&summary::render(report, &diff_files))
+            .into_owned(),
+        redactor.scrub(&html::render(report)).into_owned(),
+    ];
+    let names: Vec<String> = diffs
+        .iter()
+        .filter_map(|(f, _)| f.strip_prefix(files::DIFFS)?.strip_prefix('/'))
+        .map(str::to_string)
+        .collect();
+    let mut written = Vec::new();
+    let result = write_files(dir, &diffs, &names, &tops, &mut written);
+    result.map_err(|mut e| {
+        e.stale_removed = files::remove_stale(dir, &names);
+        e
+    })?;
     Ok(written)
 }
 
-/// Temporary file and rename, so a reader never sees half a report.
-pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!(
-        "{}.tmp{}",
-        path.extension().and_then(|e| e.to_str()).unwrap_or(""),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+fn write_files(
+    dir: &Path,
+    diffs: &[(String, String)],
+    names: &[String],
+    tops: &[String; 3],
+    written: &mut Vec<PathBuf>,
+) -> Result<(), ReportError> {
+    let fail = |path: &Path| {
+        let path = path.to_path_buf();
+        move |error| ReportError {
+            path,
+            error,
+            stale_removed: false,
+        }
+    };
+    std::fs::create_dir_all(dir).map_err(fail(dir))?;
+    let old = files::recorded_diffs(dir);
+    let kept = files::remove_diffs(dir, &old);
+    let diffs_dir = dir.join(files::DIFFS);
+    if !diffs.is_empty() || !kept.is_empty() {
+        files::real_dir(dir, files::DIFFS).map_err(fail(&diffs_dir))?;
+        // Recorded before the files exist, so a crash part-way still leaves them listed.
+        let mut listed: Vec<String> = names.iter().chain(&kept).cloned().collect();
+        listed.sort();
+        listed.dedup();
+        files::write_manifest(dir, &listed).map_err(fail(&diffs_dir.join(files::MANIFEST)))?;
+    } else if std::fs::symlink_metadata(&diffs_dir).is_ok_and(|m| m.is_dir()) {
+        let _ = std::fs::remove_file(diffs_dir.join(files::MANIFEST));
+        // Only when nothing else is in it.
+        let _ = std::fs::remove_dir(&diffs_dir);
+    }
+    for (file, text) in diffs {
+        let path = dir.join(file);
+        let folder = file.rsplit_once('/').map_or("", |(f, _)| f);
+        files::real_dir(dir, folder).map_err(fail(&path))?;
+        files::write_file(&path, text).map_err(fail(&path))?;
+    }
+    for (name, text) in files::TOP_FILES.iter().zip(tops) {
+        let path = dir.join(name);
+        files::write_file(&path, text).map_err(fail(&path))?;
+        written.push(path);
+    }
+    if !diffs.is_empty() {
+        written.push(diffs_dir);
+    }
+    Ok(())
 }

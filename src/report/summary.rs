@@ -16,6 +16,8 @@ struct Summary<'a> {
     started: String,
     duration_ms: u128,
     strict: bool,
+    /// Why others could read or change the run's traffic; empty for a safe run.
+    insecure: &'a [String],
     counts: Counts,
     cases: Vec<Case<'a>>,
     /// Expected-findings entries that matched no finding: the deviation is gone, remove them.
@@ -31,7 +33,8 @@ struct Case<'a> {
     diff: Option<String>,
 }
 
-pub fn render(report: &RunReport) -> String {
+/// `diff_files` holds each outcome's diff file, in order (see `ReportPlan::diff_files`).
+pub fn render(report: &RunReport, diff_files: &[Option<String>]) -> String {
     let started_ms = report
         .started
         .duration_since(std::time::UNIX_EPOCH)
@@ -46,13 +49,15 @@ pub fn render(report: &RunReport) -> String {
         started: rfc3339(started_ms),
         duration_ms: report.duration.as_millis(),
         strict: report.strict,
+        insecure: &report.insecure,
         counts: report.counts(),
         cases: report
             .outcomes
             .iter()
-            .map(|o| Case {
+            .enumerate()
+            .map(|(i, o)| Case {
                 outcome: o,
-                diff: super::diff::case_diff(o, report.strict).map(|_| super::diff_path(o)),
+                diff: diff_files.get(i).cloned().flatten(),
             })
             .collect(),
         resolved: &report.resolved,

@@ -6,8 +6,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use indexmap::IndexMap;
-use regex::Regex;
-use serde_json_path::JsonPath;
 
 use super::model::{
     AuthFile, CaptureFile, CaseFile, ExpectFile, FixtureFile, JwtFile, JwtKind, PredicateFile,
@@ -34,12 +32,19 @@ pub fn load(
     let mut schemas = SchemaRegistry::default();
     let mut suites: Vec<Suite> = Vec::new();
     let mut errors = Vec::new();
-    for (file, default_name) in files {
-        let text = std::fs::read_to_string(&file).map_err(|e| ConfigError::File {
-            path: file.clone(),
-            message: format!("cannot read: {e}"),
-        })?;
-        match load_text(
+    // Reading and YAML parsing dominate loading and need nothing shared: one thread per core.
+    let parsed = parse_files(&files);
+    for ((file, default_name), parsed) in files.into_iter().zip(parsed) {
+        let (text, raw) = match parsed {
+            Ok(Ok(both)) => both,
+            Ok(Err(e)) => {
+                errors.push(e);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        match compile(
+            raw,
             &text,
             &file,
             default_name,
@@ -67,6 +72,64 @@ pub fn load(
         return Err(errors.into());
     }
     Ok(Loaded { suites, schemas })
+}
+
+type Parsed = Result<Result<(String, SuiteFile), SourceError>, ConfigError>;
+
+/// Each file's text and YAML model, in the order of `files`, parsed on every core.
+fn parse_files(files: &[(PathBuf, String)]) -> Vec<Parsed> {
+    let parse = |file: &PathBuf| -> Parsed {
+        let text = std::fs::read_to_string(file).map_err(|e| ConfigError::File {
+            path: file.clone(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Ok(yaml::parse(&text, file).map(|raw| (text, raw)))
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len());
+    if threads <= 1 {
+        return files.iter().map(|(f, _)| parse(f)).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut slots: Vec<Option<Parsed>> = (0..files.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((file, _)) = files.get(i) else { break };
+                        done.push((i, parse(file)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        for worker in workers {
+            // A parser that panics is a bug in it; the file is then reported unreadable.
+            if let Ok(done) = worker.join() {
+                for (i, parsed) in done {
+                    slots[i] = Some(parsed);
+                }
+            }
+        }
+    });
+    slots
+        .into_iter()
+        .zip(files)
+        .map(|(slot, (file, _))| {
+            slot.unwrap_or_else(|| {
+                Err(ConfigError::File {
+                    path: file.clone(),
+                    message:
+                        "the YAML parser failed on this file (a tokenconf bug; please report it)"
+                            .into(),
+                })
+            })
+        })
+        .collect()
 }
 
 /// `(file, default suite name)` for a file, or for every YAML file below a folder, sorted.
@@ -122,6 +185,19 @@ pub fn load_text(
     schemas: &mut SchemaRegistry,
 ) -> Result<Suite, Vec<SourceError>> {
     let raw: SuiteFile = yaml::parse(text, file).map_err(|e| vec![e])?;
+    compile(raw, text, file, default_name, specs_dir, rule_sets, schemas)
+}
+
+/// A parsed suite file checked and compiled into the model.
+fn compile(
+    raw: SuiteFile,
+    text: &str,
+    file: &Path,
+    default_name: String,
+    specs_dir: &Path,
+    rule_sets: &[&str],
+    schemas: &mut SchemaRegistry,
+) -> Result<Suite, Vec<SourceError>> {
     let mut c = Compiler {
         file,
         text,
@@ -724,7 +800,7 @@ impl Compiler<'_> {
         let mut json = Vec::new();
         for (text, p) in e.json {
             let predicate = self.predicate(p.value, p.referenced);
-            match JsonPath::parse(&text) {
+            match super::intern::json_path(&text) {
                 Ok(path) => json.push(JsonExpect {
                     text,
                     path,
@@ -836,16 +912,19 @@ impl Compiler<'_> {
         if !absent && !others && m.exists.is_none() && m.absent.is_none() {
             self.error(at, "this check has no condition; use e.g. { equals: x }, { matches: re }, exists or absent");
         }
-        let matches = m.matches.as_ref().and_then(|re| match Regex::new(re) {
-            Ok(r) => Some(r),
-            Err(e) => {
-                self.error(
-                    at,
-                    format!("invalid regex {re:?}: {}", first_line(&e.to_string())),
-                );
-                None
-            }
-        });
+        let matches = m
+            .matches
+            .as_ref()
+            .and_then(|re| match super::intern::regex(re) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    self.error(
+                        at,
+                        format!("invalid regex {re:?}: {}", first_line(&e.to_string())),
+                    );
+                    None
+                }
+            });
         Predicate {
             presence: Some(if absent {
                 Presence::Absent
@@ -877,18 +956,22 @@ impl Compiler<'_> {
                 format!("capture name {name:?} must be letters, digits and `_`"),
             );
         }
-        let regex = c.value.regex.as_ref().and_then(|re| match Regex::new(re) {
-            Ok(r) => Some(r),
-            Err(e) => {
-                self.error(
-                    at,
-                    format!("invalid regex {re:?}: {}", first_line(&e.to_string())),
-                );
-                None
-            }
-        });
+        let regex = c
+            .value
+            .regex
+            .as_ref()
+            .and_then(|re| match super::intern::regex(re) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    self.error(
+                        at,
+                        format!("invalid regex {re:?}: {}", first_line(&e.to_string())),
+                    );
+                    None
+                }
+            });
         let from = match (c.value.json, c.value.header) {
-            (Some(text), None) => match JsonPath::parse(&text) {
+            (Some(text), None) => match super::intern::json_path(&text) {
                 Ok(path) => CaptureFrom::Json { text, path },
                 Err(err) => {
                     self.error(at, format!("{text:?} is not a JSONPath (RFC 9535): {err}"));

@@ -1,5 +1,6 @@
 //! The suite model: loaded once from YAML, checked, compiled, then shared read-only by every case.
 
+mod intern;
 mod load;
 pub mod model;
 pub mod schema;

@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""What a user waits for: the whole `tokenconf` binary against a standalone `tokenconf mock`
+process, beside wrk's request rate on the same mock.
+
+    python3 bench/compare.py [--cases 10000] [--files 20] [--runs 5] [--scale]
+
+Workloads (one client_credentials POST with Basic per case):
+  lean  status 200, Cache-Control contains no-store, token_type Bearer in any case,
+        expires_in an integer >= 1, access_token present (the checks measured against Hurl)
+  full  the checks of suites/talkdesk/token.yaml's first case (+ content-type regex, schema,
+        rule set)
+Prints min and median wall time of --runs interleaved runs, cases/s, peak RSS, the time of
+`list` and `validate`, and wrk -t2 -c8 on the same mock. --scale adds the cost per case from
+1,000 to 100,000 cases in one file. Needs a release build (it runs `cargo build --release`)
+and wrk (`apt-get install wrk`).
+"""
+
+import argparse
+import os
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "release", "tokenconf")
+SECRET = "test-only-talkdesk-secret"
+
+REQUEST = """    request:
+      path: /oauth/token
+      auth: { basic: { user: "{{ client_id }}", password: "{{ client_secret }}" } }
+      form: { grant_type: client_credentials }
+"""
+
+LEAN = """    expect:
+      status: 200
+      headers:
+        cache-control: { contains: no-store }
+      json:
+        $.token_type: { equals_ignore_case: Bearer }
+        $.expires_in: { type: integer, min: 1 }
+        $.access_token: exists
+"""
+
+FULL = """    expect:
+      status: 200
+      headers:
+        cache-control: { contains: no-store }
+        content-type: { matches: "^application/json" }
+      schema: talkdesk/token-response.schema.json
+      rules: [talkdesk.token-response]
+      json:
+        $.token_type: { equals_ignore_case: Bearer }
+        $.expires_in: { type: integer, min: 1, max: 600 }
+        $.access_token: { type: string }
+"""
+
+
+def write_suites(folder, cases, files, expect):
+    os.makedirs(folder, exist_ok=True)
+    per_file = cases // files
+    for f in range(files):
+        lines = [
+            "api: talkdesk\n",
+            "vars:\n  client_id: conformance-client\n",
+            "secrets: [client_secret]\n",
+            "cases:\n",
+        ]
+        for c in range(per_file):
+            lines.append(f"  - name: case {f} {c}\n")
+            lines.append(REQUEST)
+            lines.append(expect)
+        with open(os.path.join(folder, f"bench-{f:03}.yaml"), "w") as out:
+            out.writelines(lines)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def timed(args, env=None):
+    """Wall seconds and peak RSS (MB) of one run of the binary."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    proc = subprocess.run(
+        args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT
+    )
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(args)} exited {proc.returncode}: {proc.stderr.decode()[-2000:]}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # ru_maxrss of children is the largest child so far; a smaller one reads as the old peak.
+    return wall, max(peak, before) / 1024
+
+
+def peak_rss(args, env=None):
+    """Peak RSS (MB) of one run, measured alone with GNU time's -f %M when available."""
+    gnu_time = shutil.which("time") or ("/usr/bin/time" if os.path.exists("/usr/bin/time") else None)
+    if not gnu_time:
+        return None
+    proc = subprocess.run(
+        [gnu_time, "-f", "%M"] + args,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    try:
+        return int(proc.stderr.decode().strip().splitlines()[-1]) / 1024
+    except (ValueError, IndexError):
+        return None
+
+
+def wrk(port, seconds):
+    if not shutil.which("wrk"):
+        return None
+    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+    import base64
+
+    basic = base64.b64encode(f"conformance-client:{SECRET}".encode()).decode()
+    script.write(
+        'wrk.method = "POST"\n'
+        'wrk.body = "grant_type=client_credentials"\n'
+        'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
+        f'wrk.headers["Authorization"] = "Basic {basic}"\n'
+    )
+    script.close()
+    out = subprocess.run(
+        ["wrk", "-t2", "-c8", f"-d{seconds}s", "-s", script.name, f"http://127.0.0.1:{port}/oauth/token"],
+        capture_output=True,
+        text=True,
+    ).stdout
+    os.unlink(script.name)
+    for line in out.splitlines():
+        if line.startswith("Requests/sec:"):
+            return float(line.split()[1])
+    return None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", type=int, default=10000)
+    parser.add_argument("--files", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--jobs", type=int, default=8)
+    parser.add_argument("--scale", action="store_true", help="also 1,000 to 100,000 cases in one file")
+    args = parser.parse_args()
+
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    work = tempfile.mkdtemp(prefix="tokenconf-bench-")
+    port = free_port()
+    mock = subprocess.Popen(
+        [BIN, "mock", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        targets = os.path.join(work, "targets.yaml")
+        with open(targets, "w") as t:
+            t.write(
+                "targets:\n  bench:\n    talkdesk:\n"
+                f"      base_url: http://127.0.0.1:{port}\n"
+                '      secrets: { client_secret: "${BENCH_SECRET}" }\n'
+            )
+        env = dict(os.environ, BENCH_SECRET=SECRET, NO_COLOR="1")
+        workloads = {"lean": LEAN, "full": FULL}
+        for name, expect in workloads.items():
+            write_suites(os.path.join(work, name), args.cases, args.files, expect)
+
+        def run_args(name, folder=None):
+            return [
+                BIN, "run", folder or os.path.join(work, name), "--targets", targets, "--target", "bench",
+                "--jobs", str(args.jobs), "--report-dir", os.path.join(work, "reports-" + name),
+            ]
+
+        times = {name: [] for name in workloads}
+        for _ in range(args.runs):  # interleaved, so drift in the machine hits both alike
+            for name in workloads:
+                times[name].append(timed(run_args(name), env)[0])
+        print(f"{args.cases} cases in {args.files} files, --jobs {args.jobs}, {args.runs} runs each")
+        print(f"{'workload':<10}{'min s':>8}{'median s':>10}{'cases/s':>10}{'peak MB':>9}")
+        rates = {}
+        for name, walls in times.items():
+            median = statistics.median(walls)
+            rates[name] = args.cases / median
+            rss = peak_rss(run_args(name), env)
+            rss_text = f"{rss:>9.0f}" if rss else f"{'-':>9}"
+            print(f"{name:<10}{min(walls):>8.3f}{median:>10.3f}{rates[name]:>10.0f}{rss_text}")
+        for command in ("list", "validate"):
+            walls = [timed([BIN, command, os.path.join(work, "full")], env)[0] for _ in range(args.runs)]
+            print(f"{command} of {args.cases} full cases: min {min(walls)*1000:.0f} ms, median {statistics.median(walls)*1000:.0f} ms")
+        rps = wrk(port, 5)
+        if rps:
+            print(f"wrk -t2 -c8 on the same mock: {rps:.0f} req/s; tokenconf lean is {rates['lean']/rps:.0%} of it, full {rates['full']/rps:.0%}")
+        else:
+            print("wrk not found: apt-get install wrk")
+        if args.scale:
+            print("\ncost per case, one file, lean checks:")
+            for n in (1000, 10000, 100000):
+                folder = os.path.join(work, f"scale-{n}")
+                write_suites(folder, n, 1, LEAN)
+                wall, _ = timed(run_args("scale", folder), env)
+                rss = peak_rss(run_args("scale", folder), env)
+                print(f"  {n:>7} cases: {wall:.2f} s, {wall/n*1e6:.0f} µs per case, peak {rss or 0:.0f} MB")
+    finally:
+        mock.terminate()
+        mock.wait(timeout=10)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
