@@ -12,6 +12,7 @@ const RFC6749_4_4_3: &str = "https://www.rfc-editor.org/rfc/rfc6749#section-4.4.
 const RFC6749_3_3: &str = "https://www.rfc-editor.org/rfc/rfc6749#section-3.3";
 const RFC6749_A_12: &str = "https://www.rfc-editor.org/rfc/rfc6749#appendix-A.12";
 const RFC6749_10_10: &str = "https://www.rfc-editor.org/rfc/rfc6749#section-10.10";
+const RFC6749_10_3: &str = "https://www.rfc-editor.org/rfc/rfc6749#section-10.3";
 
 /// Seconds in a year: a larger `expires_in` is most likely milliseconds.
 const ONE_YEAR: u64 = 31_536_000;
@@ -51,6 +52,7 @@ pub static ERROR_RESPONSE: RuleSet = RuleSet {
         &ERROR_CHARSET,
         &ERROR_STATUS,
         &INVALID_CLIENT_401,
+        &NO_TOKEN_IN_ERROR,
     ],
     deviations: &[],
 };
@@ -627,6 +629,71 @@ pub static INVALID_CLIENT_401: Rule = Rule {
     },
 };
 
+/// Form members whose values are credentials a request may send (RFC 6749, 7009, 7662, 7523, 8693).
+const SENT_CREDENTIALS: &[&str] = &[
+    "token",
+    "refresh_token",
+    "code",
+    "code_verifier",
+    "assertion",
+    "client_assertion",
+    "subject_token",
+    "actor_token",
+    "client_secret",
+];
+
+/// Shorter values ("code=1") would match by chance; real credentials are far longer.
+const MIN_ECHO_CHARS: usize = 8;
+
+pub static NO_TOKEN_IN_ERROR: Rule = Rule {
+    id: "RFC6749-10.3-no-token-in-error",
+    level: Level::Should,
+    source: RFC6749_10_3,
+    title: "an error response carries no token, and does not echo a credential the request sent",
+    explain: "RFC 6749 §10.3: access token credentials (as well as any confidential access token \
+              attributes) MUST be kept confidential in transit and storage. An error body is what \
+              gateways, proxies and client logs record, so an error that carries access_token, \
+              refresh_token or id_token, or repeats a token, code, assertion or secret the request sent \
+              (\"token abc… is invalid\"), spreads it. No RFC sentence forbids the echo outright, so this \
+              is a warning.",
+    check: |x| {
+        let (s, r) = (x.sent, x.received);
+        if !is_error(r) {
+            return vec![];
+        }
+        let mut out = Vec::new();
+        for name in ["access_token", "refresh_token", "id_token"] {
+            if body_member(r, name).is_some() {
+                out.push(
+                    Violation::new(format!("an error response carries {name}"))
+                        .expected(format!("no {name} in an error"))
+                        .at(format!("$.{name}")),
+                );
+            }
+        }
+        let body = String::from_utf8_lossy(&r.body);
+        let challenge = r.header_all("www-authenticate").join(", ");
+        let sent = SENT_CREDENTIALS
+            .iter()
+            .filter_map(|n| s.form_value(n).map(|v| (*n, v)))
+            .chain(s.bearer_token.as_deref().map(|t| ("the bearer token", t)));
+        for (name, value) in sent {
+            if value.chars().count() >= MIN_ECHO_CHARS
+                && (body.contains(value) || challenge.contains(value))
+            {
+                out.push(
+                    Violation::new(format!(
+                        "the error response repeats the {name} the request sent {}",
+                        token_summary(value)
+                    ))
+                    .expected("an error that does not repeat credentials"),
+                );
+            }
+        }
+        out
+    },
+};
+
 #[cfg(test)]
 mod tests {
     use super::super::testutil::{received, sent};
@@ -823,6 +890,46 @@ mod tests {
         for (rule, r) in cases {
             assert!(ids(rule, &s, &r) > 0, "{} did not fire", rule.id);
         }
+    }
+
+    #[test]
+    fn an_error_carries_no_token_and_echoes_no_credential() {
+        let s = sent(
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "rt-0123456789abcdef"),
+            ],
+            true,
+        );
+        let plain = received(
+            400,
+            &[("content-type", "application/json")],
+            serde_json::json!({"error": "invalid_grant", "error_description": "refresh token is invalid"}),
+        );
+        assert_eq!(ids(&NO_TOKEN_IN_ERROR, &s, &plain), 0);
+        let echo = received(
+            400,
+            &[("content-type", "application/json")],
+            serde_json::json!({"error": "invalid_grant", "error_description": "rt-0123456789abcdef is invalid"}),
+        );
+        assert_eq!(ids(&NO_TOKEN_IN_ERROR, &s, &echo), 1);
+        let carries = received(
+            400,
+            &[("content-type", "application/json")],
+            serde_json::json!({"error": "invalid_grant", "access_token": "abcdefghijklmnopqrstuvwxyz"}),
+        );
+        assert_eq!(ids(&NO_TOKEN_IN_ERROR, &s, &carries), 1);
+        let mut in_challenge = plain.clone();
+        in_challenge.headers.push((
+            "www-authenticate".into(),
+            "Bearer error=\"invalid_token\", error_description=\"bearer-0123456789 expired\""
+                .into(),
+        ));
+        in_challenge.status = 401;
+        let b = super::super::testutil::bearer("bearer-0123456789");
+        assert_eq!(ids(&NO_TOKEN_IN_ERROR, &b, &in_challenge), 1);
+        // A success is not an error: it carries tokens by design.
+        assert_eq!(ids(&NO_TOKEN_IN_ERROR, &s, &good_token()), 0);
     }
 
     #[test]
