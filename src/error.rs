@@ -64,6 +64,13 @@ pub enum ConfigError {
     #[error("cannot write reports to {}", .dir.display())]
     Reports {
         dir: PathBuf,
+        /// A report error inside (it names the file, and whether stale reports were removed).
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write {}", .file.display())]
+    Write {
+        file: PathBuf,
         #[source]
         source: std::io::Error,
     },

@@ -1,23 +1,30 @@
 //! The library entry point: load suites, choose a target, select cases, run them, write reports.
 //! It never prints: progress reaches the caller as [`Event`]s, already masked.
 //!
-//! ```no_run
+//! ```
+//! use tokenconf::error::Exit;
+//! use tokenconf::outcome::Status;
 //! use tokenconf::session::{Event, Options, Session};
 //!
-//! # async fn demo() -> Result<(), tokenconf::error::ConfigError> {
-//! let mut options = Options::new(vec!["suites/talkdesk".into()]);
-//! options.filter = Some("basic".into());
-//! let session = Session::open(options).await?; // the embedded mock by default
-//! let finished = session
-//!     .run(|event| {
-//!         if let Event::CaseFinished(case) = event {
-//!             println!("{} {:?}", case.test, case.status);
-//!         }
-//!     })
-//!     .await;
-//! println!("{} passed", finished.report.counts().passed);
-//! std::process::exit(finished.exit() as i32);
-//! # }
+//! let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+//! let mut options = Options::new(vec![root.join("suites/talkdesk/token.yaml")]);
+//! options.specs = root.join("specs");
+//! options.report_dir = None; // or Some(folder) for junit.xml, summary.json, index.html
+//! let runtime = tokio::runtime::Runtime::new()?;
+//! let finished = runtime.block_on(async {
+//!     let session = Session::open(options).await?; // against the embedded mock by default
+//!     let finished = session
+//!         .run(|event| {
+//!             if let Event::CaseFinished(case) = event {
+//!                 println!("{} {:?}", case.test, case.status);
+//!             }
+//!         })
+//!         .await;
+//!     Ok::<_, tokenconf::error::ConfigError>(finished)
+//! })?;
+//! assert!(finished.report.outcomes.iter().all(|o| o.status == Status::Passed));
+//! assert_eq!(finished.exit(), Exit::Passed);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -29,7 +36,7 @@ use crate::expected::ExpectedFindings;
 use crate::mock::{self, MockConfig, MockServer};
 use crate::outcome::{CaseOutcome, RunReport, Status};
 use crate::redact::Redactor;
-use crate::report;
+use crate::report::{self, ReportPlan};
 use crate::run::{in_shard, CaseId, Runner};
 use crate::suite::{self, Loaded};
 use crate::target::{self, Target};
@@ -117,7 +124,8 @@ pub struct Session {
     runner: Arc<Runner>,
     selected: Vec<CaseId>,
     mock: Option<MockServer>,
-    report_dir: Option<PathBuf>,
+    /// Every report file name, decided (and the folder checked) before anything is sent.
+    reports: Option<ReportPlan>,
     write_expected: Option<PathBuf>,
     jobs: usize,
     warnings: Vec<String>,
@@ -209,6 +217,14 @@ impl Session {
                     .to_string(),
             );
         }
+        for (api, a) in &target.apis {
+            if cleartext_off_loopback(&a.base_url) {
+                warnings.push(format!(
+                    "{api} is reached over cleartext http ({}): anyone on the path can read every secret sent",
+                    a.base_url
+                ));
+            }
+        }
         let mut runner = Runner::new(loaded, target, options.strict)?;
         if let Some(e) = expected {
             runner.expect_findings(e);
@@ -242,11 +258,31 @@ impl Session {
             }
             return Err(ConfigError::NothingSelected(why));
         }
+        let reports = match &options.report_dir {
+            None => None,
+            Some(dir) => {
+                let cases = selected.iter().map(|id| {
+                    let suite = &runner.loaded().suites[id.suite];
+                    (suite.name.clone(), runner.test_name(*id))
+                });
+                let plan = ReportPlan::new(dir, cases);
+                if let Err(source) = plan.check() {
+                    if let Some(server) = mock {
+                        server.stop().await;
+                    }
+                    return Err(ConfigError::Reports {
+                        dir: dir.clone(),
+                        source: source.into(),
+                    });
+                }
+                Some(plan)
+            }
+        };
         Ok(Session {
             runner,
             selected,
             mock,
-            report_dir: options.report_dir,
+            reports,
             write_expected: options.write_expected,
             jobs: options.jobs,
             warnings,
@@ -270,7 +306,8 @@ impl Session {
         self.mock.is_some()
     }
 
-    /// Things the caller should show before the run: an unverified TLS setting, for one.
+    /// Things the caller should show before the run: unverified TLS, cleartext http; every
+    /// report records them too.
     pub fn warnings(&self) -> &[String] {
         &self.warnings
     }
@@ -330,12 +367,13 @@ impl Session {
                 .map(|o| o.test.as_str());
             report.resolved = expected.resolved(ran);
         }
-        let mut written = match &self.report_dir {
+        report.insecure = self.warnings.clone();
+        let mut written = match &self.reports {
             None => Ok(Vec::new()),
-            Some(dir) => {
-                report::write_all(dir, &report, &base).map_err(|source| ConfigError::Reports {
-                    dir: dir.clone(),
-                    source,
+            Some(plan) => {
+                report::write_planned(plan, &report, &base).map_err(|source| ConfigError::Reports {
+                    dir: plan.dir().to_path_buf(),
+                    source: source.into(),
                 })
             }
         };
@@ -343,8 +381,8 @@ impl Session {
             match write_expected(file, &report) {
                 Ok(()) => paths.push(file.clone()),
                 Err(source) => {
-                    written = Err(ConfigError::Reports {
-                        dir: file.clone(),
+                    written = Err(ConfigError::Write {
+                        file: file.clone(),
                         source,
                     })
                 }
@@ -356,6 +394,23 @@ impl Session {
             written,
         }
     }
+}
+
+/// An `http://` URL whose host is not loopback: secrets sent there cross the network in clear.
+fn cleartext_off_loopback(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    !(host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()))
 }
 
 /// The run's failing (and already expected) findings as an expected-findings file.
@@ -413,5 +468,29 @@ fn mask(o: &mut CaseOutcome, base: &Redactor) {
         let mut redactor = base.clone();
         redactor.extend(sensitive.iter().map(String::as_str));
         report::redact_outcome(o, &redactor);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cleartext_is_flagged_only_off_loopback() {
+        for url in [
+            "http://acme.example",
+            "http://10.0.0.1:80/x",
+            "http://u@evil.example",
+        ] {
+            assert!(cleartext_off_loopback(url), "{url}");
+        }
+        for url in [
+            "https://acme.example",
+            "http://127.0.0.1:8080",
+            "http://localhost/x",
+            "http://[::1]:9",
+        ] {
+            assert!(!cleartext_off_loopback(url), "{url}");
+        }
     }
 }

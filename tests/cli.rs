@@ -814,3 +814,53 @@ fn a_bad_expected_findings_file_exits_2_with_its_line_and_column() {
     assert!(err.contains("expected.yaml:"), "{err}");
     assert!(!out.contains("running"), "nothing ran: {out}");
 }
+
+#[test]
+fn an_unwritable_report_folder_exits_2_before_anything_is_sent() {
+    let dir = scratch("report-dir-is-a-file");
+    let file = write(&dir, "reports", "not a folder");
+    let o = tokenconf(
+        &[
+            "run",
+            "--filter",
+            "oauth2/token",
+            "--report-dir",
+            file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}{err}");
+    assert!(err.contains("cannot write reports"), "{err}");
+    assert!(!out.contains("running"), "nothing was sent: {out}");
+}
+
+#[test]
+fn an_insecure_run_is_recorded_in_the_reports_it_writes() {
+    let dir = scratch("insecure-recorded");
+    let reports = dir.join("reports");
+    let o = tokenconf(
+        &[
+            "run",
+            "--insecure",
+            "--filter",
+            "oauth2/token",
+            "--report-dir",
+            reports.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(reports.join("summary.json")).unwrap())
+            .unwrap();
+    assert!(
+        summary["insecure"][0]
+            .as_str()
+            .unwrap()
+            .contains("--insecure"),
+        "{summary}"
+    );
+    let junit = std::fs::read_to_string(reports.join("junit.xml")).unwrap();
+    assert!(junit.contains("tokenconf.insecure"), "{junit}");
+}

@@ -24,7 +24,8 @@ pub fn list(paths: &[PathBuf], specs: &Path) -> Result<Exit, ConfigError> {
     let mut out = std::io::stdout().lock();
     for s in &loaded.suites {
         for c in &s.cases {
-            let _ = writeln!(out, "{}::{}", s.name, c.slug);
+            let name = format!("{}::{}", s.name, c.slug);
+            let _ = writeln!(out, "{}", tokenconf::report::escape_control(&name));
         }
     }
     Ok(Exit::Passed)
@@ -128,11 +129,8 @@ pub async fn serve_mock(
         }
         return Ok(Exit::Passed);
     }
-    if !host.is_loopback() {
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "warning: --host {host} is not loopback: the mock's test credentials and tokens are reachable from the network"
-        );
+    if let Some(warning) = mock::bind_warning(host) {
+        let _ = writeln!(std::io::stderr().lock(), "warning: {warning}");
     }
     let config = MockConfig {
         drifts: drifts.iter().copied().collect(),

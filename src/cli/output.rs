@@ -182,9 +182,11 @@ fn annotation(o: &CaseOutcome, locations: &HashMap<String, (PathBuf, u64)>) -> O
     ))
 }
 
-/// The workflow-command escapes for a message (`%`, CR, LF), so a server's text stays one line.
+/// The workflow-command escapes for a message (`%`, CR, LF), after every other control
+/// character is made visible, so a server's text stays one line and starts no command.
 fn escape_data(text: &str) -> String {
-    text.replace('%', "%25")
+    tokenconf::report::escape_control(text)
+        .replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }
@@ -219,7 +221,7 @@ mod tests {
 
     #[test]
     fn an_annotation_message_stays_on_one_line() {
-        assert_eq!(escape_data("a\nb%\r"), "a%0Ab%25%0D");
+        assert_eq!(escape_data("a\nb%\r\x1b]0;x"), "a\\nb%25\\r\\x1b]0;x");
         assert_eq!(escape_property("x::y,z"), "x%3A%3Ay%2Cz");
     }
 }
