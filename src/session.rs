@@ -202,9 +202,10 @@ impl Session {
             target.http.rate_per_second = Some(rate);
         }
         if let Some(file) = &options.ca_cert {
-            let pem = std::fs::read(file).map_err(|e| ConfigError::File {
+            let pem = crate::suite::input::read_bytes(file, crate::suite::input::FileKind::CaCert)?;
+            crate::http::certificates_from_pem(&pem).map_err(|why| ConfigError::File {
                 path: file.clone(),
-                message: format!("cannot read: {e}"),
+                message: why,
             })?;
             target.http.ca_cert_pem = Some(pem);
         }

@@ -266,6 +266,19 @@ impl JsonType {
             JsonType::Null => "null",
         }
     }
+
+    /// With its article, for a sentence: "an integer", "a string", "null".
+    pub fn with_article(self) -> &'static str {
+        match self {
+            JsonType::String => "a string",
+            JsonType::Number => "a number",
+            JsonType::Integer => "an integer",
+            JsonType::Boolean => "a boolean",
+            JsonType::Object => "an object",
+            JsonType::Array => "an array",
+            JsonType::Null => "null",
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for PredicateFile {
