@@ -116,6 +116,8 @@ struct ApiFile {
     /// A vendor's URL shape: talkdesk-us, talkdesk-eu, talkdesk-ca, talkdesk-au (with `account`),
     /// salesforce-login, salesforce-test, salesforce-mydomain (with `account`), miaw-scrt (with `account`).
     #[schemars(with = "Option<String>")]
+    #[schemars(extend("enum" = ["talkdesk-us", "talkdesk-eu", "talkdesk-ca", "talkdesk-au",
+        "salesforce-login", "salesforce-test", "salesforce-mydomain", "miaw-scrt", null]))]
     preset: Option<Spanned<String>>,
     /// The account (subdomain) a preset needs.
     #[schemars(with = "Option<String>")]

@@ -108,6 +108,34 @@ fn doc_comments_become_descriptions_and_unknown_keys_are_closed() {
 }
 
 #[test]
+fn the_targets_schema_offers_the_presets_the_loader_knows() {
+    let text = std::fs::read_to_string(committed("targets")).unwrap();
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    let offered = &schema["$defs"]["ApiFile"]["properties"]["preset"]["enum"];
+    let mut known: Vec<Value> = tokenconf::target::PRESETS
+        .iter()
+        .map(|&p| p.into())
+        .collect();
+    known.push(Value::Null);
+    assert_eq!(offered, &Value::Array(known));
+}
+
+#[test]
+fn the_suite_schema_offers_the_jwt_algorithms_the_loader_takes() {
+    let text = std::fs::read_to_string(committed("suite")).unwrap();
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    let offered = schema["$defs"]["JwtFile"]["properties"]["alg"]["enum"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(offered.len(), 12);
+    for alg in offered {
+        let alg = alg.as_str().unwrap();
+        assert!(alg.parse::<jsonwebtoken::Algorithm>().is_ok(), "{alg}");
+    }
+}
+
+#[test]
 fn every_shipped_suite_validates_and_names_the_schema() {
     let suites = files("suites", ".yaml");
     assert!(suites.len() >= 17, "{suites:?}");

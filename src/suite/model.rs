@@ -51,6 +51,8 @@ pub struct SuiteFile {
 pub struct JwtFile {
     /// RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA or HS256/384/512.
     #[schemars(with = "String")]
+    #[schemars(extend("enum" = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
+        "ES384", "EdDSA", "HS256", "HS384", "HS512"]))]
     pub alg: Spanned<String>,
     /// PEM (PKCS#8 or PKCS#1) for asymmetric algorithms, the shared secret for HS*; usually `{{ a_secret }}`.
     #[schemars(with = "String")]
