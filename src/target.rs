@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use indexmap::IndexMap;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::error::{ConfigError, SourceError};
@@ -54,52 +55,85 @@ impl Target {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// A tokenconf targets file: where runs send their requests. Secrets are `${ENV_VAR}`, never literal.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct TargetsFile {
+#[schemars(title = "tokenconf targets")]
+pub(crate) struct TargetsFile {
+    /// Targets by name, chosen with `--target NAME`.
+    #[schemars(with = "IndexMap<String, TargetFile>")]
     targets: IndexMap<String, Spanned<TargetFile>>,
 }
 
 /// The known APIs by name; others under `apis:`. (No `flatten`: it would blur error messages.)
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct TargetFile {
+    /// Timeouts, retries and rate limit for every request of this target.
     http: Option<HttpFile>,
+    /// The Talkdesk API (suites with `api: talkdesk`).
+    #[schemars(with = "Option<ApiFile>")]
     talkdesk: Option<Spanned<ApiFile>>,
+    /// The Salesforce OAuth 2.0 API (suites with `api: salesforce`).
+    #[schemars(with = "Option<ApiFile>")]
     salesforce: Option<Spanned<ApiFile>>,
+    /// Salesforce Messaging for In-App and Web (suites with `api: miaw`).
+    #[schemars(with = "Option<ApiFile>")]
     miaw: Option<Spanned<ApiFile>>,
+    /// A generic RFC 6749 server (suites with `api: oauth2`).
+    #[schemars(with = "Option<ApiFile>")]
     oauth2: Option<Spanned<ApiFile>>,
+    /// Other APIs by the name suites give in `api:`.
     #[serde(default)]
+    #[schemars(with = "IndexMap<String, ApiFile>")]
     apis: IndexMap<String, Spanned<ApiFile>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// HTTP options of a target.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct HttpFile {
+    /// Total timeout of a request in milliseconds.
     timeout_ms: Option<u64>,
+    /// Timeout of connecting in milliseconds.
     connect_timeout_ms: Option<u64>,
     /// Attempts after the first for transport errors, 5xx and 429 (default 2).
     retries: Option<u32>,
     /// `5/s` or `100/m`, per host.
+    #[schemars(with = "Option<String>")]
     rate: Option<Spanned<String>>,
     /// Extra trusted roots (PEM file), merged with the system's.
+    #[schemars(with = "Option<String>")]
     ca_cert: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// One API of a target: its base URL (or preset), vars and secrets.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ApiFile {
+    /// `https://…` or `http://…` (or give `preset`).
+    #[schemars(with = "Option<String>")]
     base_url: Option<Spanned<String>>,
     /// A vendor's URL shape: talkdesk-us, talkdesk-eu, talkdesk-ca, talkdesk-au (with `account`),
     /// salesforce-login, salesforce-test, salesforce-mydomain (with `account`), miaw-scrt (with `account`).
+    #[schemars(with = "Option<String>")]
+    #[schemars(extend("enum" = ["talkdesk-us", "talkdesk-eu", "talkdesk-ca", "talkdesk-au",
+        "salesforce-login", "salesforce-test", "salesforce-mydomain", "miaw-scrt", null]))]
     preset: Option<Spanned<String>>,
+    /// The account (subdomain) a preset needs.
+    #[schemars(with = "Option<String>")]
     account: Option<Spanned<String>>,
+    /// Values for the suites' `{{ name }}`, overriding their defaults; may hold `${ENV_VAR}`.
     #[serde(default)]
+    #[schemars(with = "IndexMap<String, Scalar>")]
     vars: IndexMap<String, Spanned<Scalar>>,
+    /// Secrets by name, each `${ENV_VAR}`: never written in the file.
     #[serde(default)]
+    #[schemars(with = "IndexMap<String, String>")]
     secrets: IndexMap<String, Spanned<String>>,
     /// Secrets read from files (PEM keys): name → path, usually `${ENV_VAR}`.
     #[serde(default)]
+    #[schemars(with = "IndexMap<String, String>")]
     secret_files: IndexMap<String, Spanned<String>>,
 }
 
