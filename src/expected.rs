@@ -81,28 +81,15 @@ pub struct Resolved {
     pub at: String,
 }
 
-/// The largest expected-findings file read: far more entries than any real org needs.
-const MAX_BYTES: u64 = 4 * 1024 * 1024;
-
 impl ExpectedFindings {
     /// Reads and checks `file`: every problem with file:line:column; the caller exits 2.
     pub fn load(file: &Path) -> Result<ExpectedFindings, ConfigError> {
-        let read_error = |message: String| ConfigError::File {
-            path: file.to_path_buf(),
-            message,
-        };
-        let meta = std::fs::metadata(file).map_err(|e| read_error(format!("cannot read: {e}")))?;
-        if !meta.is_file() {
-            return Err(read_error("is not a regular file".into()));
-        }
-        if meta.len() > MAX_BYTES {
-            return Err(read_error(format!(
-                "is {} bytes; an expected-findings file may hold at most {MAX_BYTES}",
-                meta.len()
-            )));
-        }
-        let text =
-            std::fs::read_to_string(file).map_err(|e| read_error(format!("cannot read: {e}")))?;
+        // The capped reader: a regular file of at most a few MiB, never a device.
+        let text = crate::suite::input::read_text(file, crate::suite::input::FileKind::Targets)
+            .map_err(|e| ConfigError::File {
+                path: file.to_path_buf(),
+                message: e.reason,
+            })?;
         Self::parse(&text, file, today())
     }
 

@@ -133,6 +133,8 @@ pub struct HttpOptions {
     pub ca_cert_pem: Option<Vec<u8>>,
     /// Skip certificate verification: only with an explicit flag, and warned about on every run.
     pub insecure: bool,
+    /// The only origins requests may go to (see [`crate::origin`]); empty allows any.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for HttpOptions {
@@ -145,6 +147,7 @@ impl Default for HttpOptions {
             retry: RetryPolicy::default(),
             rate_per_second: None,
             ca_cert_pem: None,
+            allowed_origins: Vec::new(),
             insecure: false,
         }
     }
@@ -161,6 +164,7 @@ pub struct Http {
     max_body: usize,
     retry: RetryPolicy,
     limiter: Option<HostLimiter>,
+    allowed_origins: Vec<String>,
 }
 
 /// One retried attempt: why, and how long the harness waited before the next.
@@ -213,6 +217,7 @@ impl Http {
             max_body: options.max_body,
             retry: options.retry.clone(),
             limiter,
+            allowed_origins: options.allowed_origins.clone(),
         })
     }
 
@@ -290,16 +295,22 @@ impl Http {
         scope: &Scope<'_>,
     ) -> Result<(Sent, reqwest::Request), SendError> {
         let render = |t: &Template| t.render(scope).map_err(SendError::Missing);
-        let url = match &request.url {
-            UrlTemplate::Path(p) => format!("{}{}", base_url.trim_end_matches('/'), render(p)?),
-            UrlTemplate::Absolute(u) => render(u)?,
+        let mut url = match &request.url {
+            UrlTemplate::Path(p) => {
+                crate::origin::join(base_url, &render(p)?).map_err(SendError::Invalid)?
+            }
+            UrlTemplate::Absolute(u) => {
+                let url = render(u)?;
+                reqwest::Url::parse(&url).map_err(|e| {
+                    SendError::Invalid(format!(
+                        "{} is not a URL: {e}",
+                        crate::redact::shorten(&format!("{url:?}"), 200)
+                    ))
+                })?
+            }
         };
-        let mut url = reqwest::Url::parse(&url).map_err(|e| {
-            SendError::Invalid(format!(
-                "{} is not a URL: {e}",
-                crate::redact::shorten(&format!("{url:?}"), 200)
-            ))
-        })?;
+        // Before any header, body or credential is attached: nothing leaves for another origin.
+        crate::origin::check(&url, &self.allowed_origins).map_err(SendError::Invalid)?;
         if !request.query.is_empty() {
             let mut pairs = url.query_pairs_mut();
             for (k, v) in &request.query {

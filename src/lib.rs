@@ -10,6 +10,7 @@ pub mod expected;
 pub mod finding;
 pub mod http;
 pub mod mock;
+pub mod origin;
 pub mod outcome;
 pub mod redact;
 pub mod report;

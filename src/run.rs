@@ -17,7 +17,7 @@ use crate::outcome::{fails, CaseOutcome, ResponseSnapshot, RunReport, Status};
 use crate::redact::{is_sensitive_key, Redactor};
 use crate::sign::{MintError, Signer};
 use crate::suite::template::Scope;
-use crate::suite::{Capture, CaptureFrom, Loaded, Step, Suite};
+use crate::suite::{Capture, CaptureFrom, Loaded, Step, Suite, UrlTemplate};
 use crate::target::Target;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -59,7 +59,10 @@ struct StepsRun {
 
 impl Runner {
     pub fn new(loaded: Arc<Loaded>, target: Target, strict: bool) -> Result<Runner, ConfigError> {
-        let http = Http::new(&target.http).map_err(ConfigError::Client)?;
+        // Requests, and the secrets and tokens they carry, go only to the target's own origins.
+        let mut options = target.http.clone();
+        options.allowed_origins = target.allowed_origins()?;
+        let http = Http::new(&options).map_err(ConfigError::Client)?;
         let bases = loaded.suites.iter().map(|s| resolve(s, &target)).collect();
         let fixtures = loaded
             .suites
@@ -149,6 +152,50 @@ impl Runner {
             retries: Vec::new(),
             sensitive: Vec::new(),
         }
+    }
+
+    /// Requests of `ids` whose destination is known before sending (their URL uses only the
+    /// suite's vars and the target's values) and is not an origin of the target: each as
+    /// `file:line: case: why`. Destinations known only at run time are checked when sent.
+    pub fn refused_destinations(&self, ids: &[CaseId]) -> Vec<String> {
+        let allowed = self.target.allowed_origins().unwrap_or_default();
+        let captures = HashMap::new();
+        let mut out = Vec::new();
+        for id in ids {
+            let Ok(base) = &self.bases[id.suite] else {
+                continue;
+            };
+            let suite = &self.loaded.suites[id.suite];
+            let case = &suite.cases[id.case];
+            let scope = Scope {
+                captures: &captures,
+                base,
+            };
+            let base_url = base.get("base_url").map(String::as_str).unwrap_or_default();
+            for step in &case.steps {
+                let url = match &step.request.url {
+                    UrlTemplate::Path(p) => match p.render(&scope) {
+                        Ok(path) => crate::origin::join(base_url, &path),
+                        Err(_) => continue,
+                    },
+                    UrlTemplate::Absolute(u) => match u.render(&scope) {
+                        Ok(url) => reqwest::Url::parse(&url)
+                            .map_err(|e| format!("{url:?} is not a URL: {e}")),
+                        Err(_) => continue,
+                    },
+                };
+                let why = url.and_then(|url| crate::origin::check(&url, &allowed));
+                if let Err(why) = why {
+                    out.push(format!(
+                        "{}:{}: case `{}`: {why}",
+                        suite.file.display(),
+                        case.line,
+                        case.name
+                    ));
+                }
+            }
+        }
+        out
     }
 
     /// Why a case cannot run on this target, known before sending anything.

@@ -218,13 +218,24 @@ impl Session {
                     .to_string(),
             );
         }
-        for (api, a) in &target.apis {
-            if cleartext_off_loopback(&a.base_url) {
-                warnings.push(format!(
-                    "{api} is reached over cleartext http ({}): anyone on the path can read every secret sent",
-                    a.base_url
-                ));
+        let origins = target.allowed_origins()?;
+        for origin in &origins {
+            let cleartext = reqwest::Url::parse(origin)
+                .is_ok_and(|url| crate::origin::is_cleartext_off_loopback(&url));
+            if !cleartext {
+                continue;
             }
+            if !target.allow_http {
+                return Err(ConfigError::Usage(format!(
+                    "target {}: {origin} is cleartext http to a host that is not loopback, so every \
+                     secret sent there can be read on the way; use https, or set `allow_http: true` \
+                     on the target to accept that",
+                    target.name
+                )));
+            }
+            warnings.push(format!(
+                "{origin} is reached over cleartext http (allow_http): anyone on the path can read every secret sent"
+            ));
         }
         let mut runner = Runner::new(loaded, target, options.strict)?;
         if let Some(e) = expected {
@@ -248,6 +259,17 @@ impl Session {
                 filtered && sharded
             })
             .collect();
+        let refused = runner.refused_destinations(&selected);
+        if !refused.is_empty() {
+            if let Some(server) = mock {
+                server.stop().await;
+            }
+            return Err(ConfigError::Usage(format!(
+                "{} request(s) would leave the target's origins:\n{}",
+                refused.len(),
+                refused.join("\n")
+            )));
+        }
         if selected.is_empty() && !options.allow_empty {
             let why = match (&options.filter, options.shard) {
                 (Some(f), _) => Some(format!("no test name contains {f:?}")),
@@ -397,23 +419,6 @@ impl Session {
     }
 }
 
-/// An `http://` URL whose host is not loopback: secrets sent there cross the network in clear.
-fn cleartext_off_loopback(url: &str) -> bool {
-    let Some(rest) = url.strip_prefix("http://") else {
-        return false;
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = match host.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
-    };
-    !(host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback()))
-}
-
 /// The run's failing (and already expected) findings as an expected-findings file.
 fn write_expected(file: &Path, report: &RunReport) -> std::io::Result<()> {
     let findings: Vec<(String, crate::finding::Finding)> = report
@@ -469,29 +474,5 @@ fn mask(o: &mut CaseOutcome, base: &Redactor) {
         let mut redactor = base.clone();
         redactor.extend(sensitive.iter().map(String::as_str));
         report::redact_outcome(o, &redactor);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cleartext_is_flagged_only_off_loopback() {
-        for url in [
-            "http://acme.example",
-            "http://10.0.0.1:80/x",
-            "http://u@evil.example",
-        ] {
-            assert!(cleartext_off_loopback(url), "{url}");
-        }
-        for url in [
-            "https://acme.example",
-            "http://127.0.0.1:8080",
-            "http://localhost/x",
-            "http://[::1]:9",
-        ] {
-            assert!(!cleartext_off_loopback(url), "{url}");
-        }
     }
 }

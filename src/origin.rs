@@ -1,0 +1,122 @@
+//! Where a request may go: the origins (scheme, host, port) of the target's APIs and its
+//! allow-list. Paths are joined to a base URL by parsing, so no path or variable can move a
+//! request (and the secrets it carries) to another host. A leaf: imports nothing of ours.
+
+use reqwest::Url;
+
+/// `https://host[:port]` of `url`, as origins compare (default ports dropped, host lower case).
+pub fn of(url: &str) -> Result<String, String> {
+    let parsed = Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    match parsed.origin() {
+        origin @ url::Origin::Tuple(..) => Ok(origin.ascii_serialization()),
+        url::Origin::Opaque(_) => Err(format!("{url:?} has no origin (use http:// or https://)")),
+    }
+}
+
+/// `base` followed by `path` (which starts with `/`, or a query), refused when the result is on
+/// another origin or carries credentials in it: `@evil.example/x` or a var ending in
+/// `.evil.example` must not change the host.
+pub fn join(base: &str, path: &str) -> Result<Url, String> {
+    let base_url = Url::parse(base).map_err(|e| format!("base URL {base:?} is not a URL: {e}"))?;
+    let joined = format!("{}{}", base.trim_end_matches('/'), path);
+    let url = Url::parse(&joined).map_err(|e| format!("{joined:?} is not a URL: {e}"))?;
+    let moved = url.origin() != base_url.origin()
+        || url.username() != base_url.username()
+        || url.password() != base_url.password();
+    if moved || !(path.is_empty() || path.starts_with('/') || path.starts_with('?')) {
+        return Err(format!(
+            "refused before sending: the path {path:?} would send this request to {} instead of {}",
+            url.origin().ascii_serialization(),
+            base_url.origin().ascii_serialization()
+        ));
+    }
+    Ok(url)
+}
+
+/// Whether `url` is plain `http://` to a host that is not loopback.
+pub fn is_cleartext_off_loopback(url: &Url) -> bool {
+    url.scheme() == "http"
+        && !match url.host() {
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        }
+}
+
+/// Refuses `url` unless its origin is in `allowed` (an empty list allows everything: a caller
+/// without a target).
+pub fn check(url: &Url, allowed: &[String]) -> Result<(), String> {
+    let origin = url.origin().ascii_serialization();
+    if allowed.is_empty() || allowed.contains(&origin) {
+        return Ok(());
+    }
+    Err(format!(
+        "refused before sending: {origin} is not an origin of the target ({}); list it under \
+         `allow_origins:` in the targets file to send requests, and so secrets, there",
+        allowed.join(", ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_cannot_move_the_request_to_another_host() {
+        let base = "http://127.0.0.1:4000";
+        assert_eq!(
+            join(base, "/oauth/token").unwrap().as_str(),
+            "http://127.0.0.1:4000/oauth/token"
+        );
+        assert_eq!(
+            join("https://acme.example/base/", "/x?y=1")
+                .unwrap()
+                .as_str(),
+            "https://acme.example/base/x?y=1"
+        );
+        for path in [
+            "@127.0.0.1:4665/oauth/token",
+            ":4665/oauth/token",
+            ".evil.example/oauth/token",
+            "evil/x",
+        ] {
+            let err = join(base, path).unwrap_err();
+            let refused = err.contains("refused before sending") || err.contains("is not a URL");
+            assert!(refused, "{path}: {err}");
+        }
+        let err = join("https://acme.talkdeskid.com", ".evil.example/oauth").unwrap_err();
+        assert!(err.contains("acme.talkdeskid.com.evil.example"), "{err}");
+    }
+
+    #[test]
+    fn only_allowed_origins_pass() {
+        let allowed = vec![of("https://acme.example/x").unwrap()];
+        assert_eq!(allowed[0], "https://acme.example");
+        let ok = Url::parse("https://ACME.example:443/token").unwrap();
+        assert!(check(&ok, &allowed).is_ok());
+        let other_port = Url::parse("https://acme.example:8443/token").unwrap();
+        assert!(check(&other_port, &allowed).is_err());
+        let other_scheme = Url::parse("http://acme.example/token").unwrap();
+        assert!(check(&other_scheme, &allowed).is_err());
+        assert!(of("mailto:x@y").is_err());
+    }
+
+    #[test]
+    fn cleartext_is_flagged_only_off_loopback() {
+        for (url, flagged) in [
+            ("http://acme.example", true),
+            ("http://10.0.0.1:80/x", true),
+            ("https://acme.example", false),
+            ("http://127.0.0.1:8080", false),
+            ("http://localhost/x", false),
+            ("http://[::1]:9", false),
+        ] {
+            assert_eq!(
+                is_cleartext_off_loopback(&Url::parse(url).unwrap()),
+                flagged,
+                "{url}"
+            );
+        }
+    }
+}
