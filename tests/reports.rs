@@ -344,12 +344,27 @@ fn console_reads_like_cargo_test_and_colours_only_when_asked() {
         summary.lines().last(),
         Some("summary: 3 passed, 3 failed, 1 skipped")
     );
-    let painted = report::console::paint(&summary);
+    let styles = report::Styles::colored();
+    let painted = report::console::styled_summary(&r, &styles);
     assert!(painted.contains("\x1b[31m-HTTP 201"), "{painted}");
+    let failed = format!(
+        "{}FAILED{}",
+        styles.result_failed,
+        styles.result_failed.render_reset()
+    );
     assert!(
-        painted.contains("test result: \x1b[1;31mFAILED"),
+        painted.contains(&format!("test result: {failed}. 3 passed")),
         "{painted}"
     );
+    assert!(
+        painted.contains("\x1b[31m[MUST]\x1b[0m status: "),
+        "{painted}"
+    );
+    // Without the codes, the coloured text is the plain one.
+    let stripped = regex::Regex::new("\x1b\\[[0-9;]*m")
+        .unwrap()
+        .replace_all(&painted, "");
+    assert_eq!(stripped, summary);
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -695,11 +710,12 @@ fn control_characters_from_servers_and_suites_are_escaped_in_console_and_diff_ou
         let line = report::console::case_line(o);
         assert!(!line.contains('\n'), "{line}");
         is_clean(&line, "a case line");
-        let painted = report::console::paint(&line);
+        let painted = report::console::styled_case_line(o, &report::Styles::colored());
         assert!(
             painted.starts_with("test talkdesk/token::"),
             "colour codes are ours only: {painted:?}"
         );
+        assert_eq!(painted.matches('\x1b').count(), 2, "{painted:?}");
     }
     let summary = report::console::summary(&r);
     is_clean(&summary, "the closing summary");

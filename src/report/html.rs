@@ -197,7 +197,7 @@ fn case(out: &mut String, o: &CaseOutcome, strict: bool) {
     out.push_str("</div>\n");
     if let Some(d) = diff {
         out.push_str("<div>\n<h3>expected (−) vs actual (+)</h3>\n<pre class=\"diff\">");
-        let body = super::diff::unified_part(&d).unwrap_or(&d);
+        let body = d.unified.as_deref().unwrap_or(&d.header);
         for line in body.lines() {
             let class = match line.as_bytes().first() {
                 Some(b'-') if !line.starts_with("--- ") => "del",

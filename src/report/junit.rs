@@ -165,11 +165,9 @@ fn test_case(o: &CaseOutcome, strict: bool) -> TestCase {
                 let _ = writeln!(text, "at {}", esc(step));
             }
             text.push_str(&body(&failures));
-            if let Some(d) = super::diff::case_diff(o, strict) {
-                if let Some(unified) = super::diff::unified_part(&d) {
-                    text.push('\n');
-                    text.push_str(unified);
-                }
+            if let Some(unified) = super::diff::case_diff(o, strict).and_then(|d| d.unified) {
+                text.push('\n');
+                text.push_str(&unified);
             }
             s.set_description(text);
             s

@@ -8,6 +8,7 @@ pub mod escape;
 pub mod files;
 pub mod html;
 pub mod junit;
+pub mod style;
 pub mod summary;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ pub use escape::escape_control;
 /// Writes a file through an exclusive temporary file and a rename (see [`files::write_file`]).
 pub use files::write_file as write_atomic;
 pub use files::{ReportError, ReportPlan};
+pub use style::Styles;
 
 use crate::outcome::{CaseOutcome, RunReport};
 use crate::redact::Redactor;
@@ -105,7 +107,7 @@ pub fn write_planned(
     let mut diffs: Vec<(String, String)> = Vec::new();
     for (o, file) in report.outcomes.iter().zip(&diff_files) {
         if let (Some(file), Some(text)) = (file, diff::case_diff(o, report.strict)) {
-            diffs.push((file.clone(), redactor.scrub(&text).into_owned()));
+            diffs.push((file.clone(), redactor.scrub(&text.text()).into_owned()));
         }
     }
     let tops = [
