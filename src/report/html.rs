@@ -74,7 +74,12 @@ const SCRIPT: &str = r#"
 })();
 "#;
 
-pub fn render(report: &RunReport) -> String {
+/// index.html, scrubbed once more after rendering.
+pub fn render(report: &super::RedactedReport) -> String {
+    report.scrub(&render_page(report))
+}
+
+fn render_page(report: &RunReport) -> String {
     let c = report.counts();
     let mut out = String::with_capacity(64 * 1024);
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
@@ -248,23 +253,7 @@ fn finding(out: &mut String, f: &Finding) {
     out.push_str("</dl></div>\n");
 }
 
-/// HTML text and attribute escaping; control characters (line breaks too) are shown escaped
-/// (`\x1b`, `\n`), as in every other report.
-fn esc(s: &str) -> String {
-    let s = super::escape::escape_control(s);
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+use super::escape::escape_markup as esc;
 
 #[cfg(test)]
 mod tests {
@@ -272,7 +261,7 @@ mod tests {
     fn escapes_markup() {
         assert_eq!(
             super::esc("<a href=\"x\">&'"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+            "&lt;a href=&quot;x&quot;&gt;&amp;&apos;"
         );
         assert_eq!(super::esc("a\x1b[2J\nb"), "a\\x1b[2J\\nb");
     }

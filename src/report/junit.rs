@@ -12,7 +12,12 @@ use super::escape::escape_control as esc;
 use crate::finding::Finding;
 use crate::outcome::{CaseOutcome, RunReport, Status};
 
-pub fn render(report: &RunReport) -> String {
+/// junit.xml, scrubbed once more after rendering.
+pub fn render(report: &super::RedactedReport) -> String {
+    report.scrub(&render_xml(report))
+}
+
+fn render_xml(report: &RunReport) -> String {
     let mut junit = Report::new("tokenconf");
     junit.set_time(report.duration);
     let mut suites: Vec<TestSuite> = Vec::new();
