@@ -13,18 +13,28 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::error::{ConfigError, SourceError};
 use crate::finding::{Finding, Level};
 use crate::suite::yaml::{self, Spanned};
 
-#[derive(Debug, Deserialize)]
+/// A finding you expect: reported as expected, never failing.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct EntryFile {
+pub(crate) struct EntryFile {
+    /// A test name (`<suite>::<case slug>`), or a glob over test names.
+    #[schemars(with = "String")]
     test: Spanned<String>,
+    /// The finding's rule id, exactly (see `tokenconf rules`), or a check such as `status`.
+    #[schemars(with = "String")]
     rule: Spanned<String>,
+    /// Why: the RFC clause or vendor document, and what the server answers.
+    #[schemars(with = "String")]
     reason: Spanned<String>,
+    /// `YYYY-MM-DD`: from that day on the finding fails again.
+    #[schemars(with = "Option<String>")]
     expires: Option<Spanned<String>>,
 }
 

@@ -20,6 +20,9 @@ pub struct Sent {
     pub client_id: Option<String>,
     /// The token sent as `Authorization: Bearer`.
     pub bearer_token: Option<String>,
+    /// The `Authorization` value as sent (from `auth:` or `headers:`): masked in every report
+    /// whatever its user part, since a server may echo it.
+    pub authorization: Option<String>,
 }
 
 impl Sent {
@@ -186,9 +189,7 @@ impl Http {
             builder = builder.no_proxy();
         }
         if let Some(pem) = &options.ca_cert_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| format!("the CA certificate file is not PEM: {}", error_chain(&e)))?;
-            builder = builder.tls_certs_merge(certs);
+            builder = builder.tls_certs_merge(certificates_from_pem(pem)?);
         }
         if options.insecure {
             builder = builder.tls_danger_accept_invalid_certs(true);
@@ -262,7 +263,7 @@ impl Http {
                 None => backoff(&self.retry, n),
             };
             retries.push(Retry {
-                reason,
+                reason: crate::redact::shorten(&reason, 300),
                 waited: wait,
             });
             tokio::time::sleep(wait).await;
@@ -293,8 +294,12 @@ impl Http {
             UrlTemplate::Path(p) => format!("{}{}", base_url.trim_end_matches('/'), render(p)?),
             UrlTemplate::Absolute(u) => render(u)?,
         };
-        let mut url = reqwest::Url::parse(&url)
-            .map_err(|e| SendError::Invalid(format!("{url:?} is not a URL: {e}")))?;
+        let mut url = reqwest::Url::parse(&url).map_err(|e| {
+            SendError::Invalid(format!(
+                "{} is not a URL: {e}",
+                crate::redact::shorten(&format!("{url:?}"), 200)
+            ))
+        })?;
         if !request.query.is_empty() {
             let mut pairs = url.query_pairs_mut();
             for (k, v) in &request.query {
@@ -308,17 +313,20 @@ impl Http {
         };
         let mut builder = self.client.request(request.method.clone(), url);
         for (name, value) in &request.headers {
-            builder = builder.header(name.as_str(), render(value)?);
+            let value = render(value)?;
+            if name.eq_ignore_ascii_case("authorization") {
+                sent.authorization = Some(value.clone());
+            }
+            builder = builder.header(name.as_str(), value);
         }
         // Client authentication that travels in the form body.
         let mut auth_fields: Vec<(String, String)> = Vec::new();
         match &request.auth {
             Some(Auth::Basic { user, password }) => {
                 let user = render(user)?;
-                builder = builder.header(
-                    "authorization",
-                    crate::basic::basic_header(&user, &render(password)?),
-                );
+                let value = crate::basic::basic_header(&user, &render(password)?);
+                builder = builder.header("authorization", &value);
+                sent.authorization = Some(value);
                 sent.basic_auth = true;
                 sent.client_id = Some(user);
             }
@@ -341,7 +349,9 @@ impl Http {
             }
             Some(Auth::Bearer(token)) => {
                 let token = render(token)?;
-                builder = builder.header("authorization", format!("Bearer {token}"));
+                let value = format!("Bearer {token}");
+                builder = builder.header("authorization", &value);
+                sent.authorization = Some(value);
                 sent.bearer_token = Some(token);
             }
             None => {}
@@ -400,11 +410,15 @@ impl Http {
 
     async fn execute(&self, request: reqwest::Request) -> Result<Received, SendError> {
         let started = Instant::now();
-        let mut response = self
-            .client
-            .execute(request)
-            .await
-            .map_err(|e| SendError::Transport(transport_message(&e)))?;
+        let mut response = self.client.execute(request).await.map_err(|e| {
+            // A request reqwest refuses to send (a scheme it cannot speak, a bad header)
+            // fails the same way every time: not a transport error, never retried.
+            if e.is_builder() {
+                SendError::Invalid(format!("cannot send the request: {}", error_chain(&e)))
+            } else {
+                SendError::Transport(transport_message(&e))
+            }
+        })?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
@@ -412,7 +426,7 @@ impl Http {
             .map(|(k, v)| {
                 (
                     k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    crate::redact::decode_text(v.as_bytes()).into_owned(),
                 )
             })
             .collect();
@@ -461,6 +475,28 @@ fn backoff(policy: &RetryPolicy, n: u32) -> Duration {
         .saturating_mul(2u32.saturating_pow(n))
         .min(policy.max_delay);
     ceiling.mul_f64(fastrand::f64())
+}
+
+/// The certificates of a PEM bundle: at least one, each one parsed. Random bytes, an empty
+/// file or a PEM key are errors, never silently no extra root.
+pub fn certificates_from_pem(pem: &[u8]) -> Result<Vec<reqwest::Certificate>, String> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let mut certs = Vec::new();
+    let mut roots = rustls::RootCertStore::empty();
+    for (n, item) in CertificateDer::pem_slice_iter(pem).enumerate() {
+        let der = item.map_err(|e| format!("the CA file is not valid PEM: {e}"))?;
+        // Parsed as a trust anchor now, so a broken certificate is found before any request.
+        roots
+            .add(der.clone())
+            .map_err(|e| format!("certificate {} in the CA file cannot be used: {e}", n + 1))?;
+        let cert = reqwest::Certificate::from_der(&der)
+            .map_err(|e| format!("certificate {} in the CA file: {}", n + 1, error_chain(&e)))?;
+        certs.push(cert);
+    }
+    if certs.is_empty() {
+        return Err("the CA file holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into());
+    }
+    Ok(certs)
 }
 
 fn transport_message(e: &reqwest::Error) -> String {
@@ -524,5 +560,88 @@ mod tests {
         );
         r.headers[0].1 = "soon".into();
         assert_eq!(retry_after(&r), None);
+    }
+
+    /// A self-signed test-only CA (no key kept anywhere): enough to parse, trusts nothing real.
+    const TEST_CA: &str = "-----BEGIN CERTIFICATE-----\n\
+MIIBmjCCAT+gAwIBAgIUILfLsVNnjoSwFmeaCWnzWUQ/BucwCgYIKoZIzj0EAwIw\n\
+ITEfMB0GA1UEAwwWdG9rZW5jb25mIHRlc3Qtb25seSBDQTAgFw0yNjExMjkwNDEy\n\
+MzJaGA8yMTI2MTEwNTA0MTIzMlowITEfMB0GA1UEAwwWdG9rZW5jb25mIHRlc3Qt\n\
+b25seSBDQTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABNNMCcE2bKW6yQ+Y6j0K\n\
+dtNllAoCPKRT3F6f/3WiqKxp//CMbHj00xVqyeppfJXg3fPDy+ATVm8ftQoBvuMB\n\
+KFejUzBRMB0GA1UdDgQWBBS2eOAAaeP41xWUcv60rMQvJdp8ATAfBgNVHSMEGDAW\n\
+gBS2eOAAaeP41xWUcv60rMQvJdp8ATAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49\n\
+BAMCA0kAMEYCIQCLBSFojPLF/1t2+vYdNrsL7YiKG26Ad8eLgR/Jy5rHhAIhALSw\n\
+W88YVL1GgapMo9UXL4O5lEkD8oux1dXC6E3tFDb1\n\
+-----END CERTIFICATE-----\n";
+
+    #[test]
+    fn a_ca_file_that_is_not_pem_certificates_is_an_error() {
+        assert_eq!(certificates_from_pem(TEST_CA.as_bytes()).unwrap().len(), 1);
+        let random: Vec<u8> = (0..2048u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        let key = include_str!("mock/keys/ec-private.pem");
+        let broken = TEST_CA.replace("MIIBmjCC", "MIIBmjXX");
+        for (what, bytes) in [
+            ("random bytes", random.as_slice()),
+            ("an empty file", b"".as_slice()),
+            ("a private key", key.as_bytes()),
+            ("a broken certificate", broken.as_bytes()),
+        ] {
+            let e = certificates_from_pem(bytes).expect_err(what);
+            assert!(e.contains("CA file"), "{what}: {e}");
+            let options = HttpOptions {
+                ca_cert_pem: Some(bytes.to_vec()),
+                ..HttpOptions::default()
+            };
+            assert!(
+                Http::new(&options).is_err(),
+                "{what} is accepted as a CA file"
+            );
+        }
+    }
+
+    #[test]
+    fn a_request_that_cannot_be_sent_is_not_retried() {
+        let http = Http::new(&HttpOptions {
+            use_env_proxy: false,
+            retry: RetryPolicy {
+                max_retries: 3,
+                base_delay: Duration::from_millis(300),
+                ..RetryPolicy::default()
+            },
+            ..HttpOptions::default()
+        })
+        .unwrap();
+        let request = Request {
+            method: reqwest::Method::GET,
+            url: UrlTemplate::Absolute(Template::literal("ftp://127.0.0.1:9/token")),
+            query: Vec::new(),
+            headers: Vec::new(),
+            auth: None,
+            body: None,
+            timeout: None,
+        };
+        let empty = std::collections::HashMap::new();
+        let scope = Scope {
+            captures: &empty,
+            base: &empty,
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let started = Instant::now();
+        let result = rt.block_on(http.send("", &request, &scope));
+        match result {
+            Err(SendError::Invalid(why)) => assert!(!why.contains("attempts"), "{why}"),
+            other => panic!("expected an invalid request, got {other:?}"),
+        }
+        assert!(
+            started.elapsed() < Duration::from_millis(250),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

@@ -15,6 +15,7 @@ pub mod redact;
 pub mod report;
 pub mod rules;
 pub mod run;
+pub mod schema_doc;
 pub mod session;
 pub mod sign;
 pub mod suite;

@@ -38,6 +38,8 @@ enum Command {
     Rules,
     /// Explain what a rule checks and why.
     Explain { id: String },
+    /// Print the JSON Schema (2020-12) of a file format, for editors and CI.
+    Schema { format: cli::commands::SchemaOf },
 }
 
 #[derive(Args)]
@@ -167,6 +169,7 @@ fn main() -> ExitCode {
             }
             Command::Rules => Ok(cli::commands::rules()),
             Command::Explain { id } => cli::commands::explain(&id),
+            Command::Schema { format } => Ok(cli::commands::schema(format)),
         }
     });
     match result {

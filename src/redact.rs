@@ -183,9 +183,29 @@ pub fn render_header(name: &str, value: &Value) -> String {
 
 /// The start of a body that is not JSON, for a one-line reason.
 pub fn preview_body(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&body[..body.len().min(400)]);
+    let text = decode_text(&body[..body.len().min(400)]);
     let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     shorten(&mask_jwts(&mask_params(&one_line)), 120)
+}
+
+/// Characters in a case's reason line (console, junit.xml, summary.json).
+pub const MAX_REASON: usize = 500;
+
+/// A case's reason: one line of bounded length, whatever a server or a rendered URL put in it,
+/// with the values the steps saw masked already (a fixture's reason outlives its values).
+pub fn reason_line(why: &str, sensitive: &[String]) -> String {
+    let line: String = why
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let line = if sensitive.is_empty() {
+        line
+    } else {
+        Redactor::new(sensitive.iter().map(String::as_str))
+            .scrub(&line)
+            .into_owned()
+    };
+    shorten(&line, MAX_REASON)
 }
 
 pub fn shorten(text: &str, max: usize) -> String {
@@ -194,15 +214,26 @@ pub fn shorten(text: &str, max: usize) -> String {
     }
     let cut: String = text.chars().take(max).collect();
     // A secret that straddles the cut would be masked by value only whole: drop the word in
-    // progress, so its start is not shown either.
-    let whole = cut.trim_end_matches(|c: char| c.is_alphanumeric() || "+/=_-%.~".contains(c));
-    format!("{whole}… ({} bytes)", text.len())
+    // progress (back to a space, when one is near), so its start is not shown either.
+    let near_space = cut
+        .char_indices()
+        .rev()
+        .take(max / 2)
+        .find(|(_, c)| c.is_whitespace())
+        .map(|(i, _)| i);
+    let whole = match near_space {
+        Some(i) => &cut[..i],
+        None => cut.trim_end_matches(|c: char| c.is_alphanumeric() || "+/=_-%.~".contains(c)),
+    };
+    format!("{whole}{CUT_MARK}{} bytes)", text.len())
 }
 
 /// Replaces every known secret value, in every encoding it may take, with [`MASK`].
 #[derive(Clone, Default)]
 pub struct Redactor {
     needles: Vec<String>,
+    /// The needles in lexicographic order, to find one that starts with a given text.
+    by_prefix: Vec<String>,
     matcher: Option<AhoCorasick>,
 }
 
@@ -222,8 +253,11 @@ impl Redactor {
                 self.needles.extend(encodings(s));
             }
         }
-        self.needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        self.needles
+            .sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         self.needles.dedup();
+        self.by_prefix = self.needles.clone();
+        self.by_prefix.sort();
         self.matcher = AhoCorasick::builder()
             .match_kind(aho_corasick::MatchKind::LeftmostLongest)
             .build(&self.needles)
@@ -246,6 +280,10 @@ impl Redactor {
             }
             _ => Cow::Borrowed(text),
         };
+        let known = match self.mask_cut_starts(&known) {
+            Some(s) => Cow::Owned(s),
+            None => known,
+        };
         let jwts = match mask_jwts(&known) {
             Cow::Borrowed(_) => known,
             Cow::Owned(s) => Cow::Owned(s),
@@ -257,6 +295,63 @@ impl Redactor {
     }
 }
 
+impl Redactor {
+    /// A text cut by [`shorten`] may end with the start of a secret, which no whole needle
+    /// matches: mask the longest tail before each cut mark that begins some needle.
+    fn mask_cut_starts(&self, text: &str) -> Option<String> {
+        if self.by_prefix.is_empty() || !text.contains(CUT_MARK) {
+            return None;
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        let mut changed = false;
+        while let Some(i) = rest.find(CUT_MARK) {
+            let (before, after) = (&rest[..i], &rest[i + CUT_MARK.len()..]);
+            let is_cut = after
+                .split_once(" bytes)")
+                .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            let keep = if is_cut {
+                self.start_of_partial_needle(before)
+            } else {
+                before.len()
+            };
+            out.push_str(&before[..keep]);
+            if keep < before.len() {
+                out.push_str(MASK);
+                changed = true;
+            }
+            out.push_str(CUT_MARK);
+            rest = after;
+        }
+        out.push_str(rest);
+        changed.then_some(out)
+    }
+
+    /// Where the longest tail of `text` (of at least [`Redactor::MIN_LEN`] characters) that
+    /// some needle starts with begins; `text.len()` when there is none.
+    fn start_of_partial_needle(&self, text: &str) -> usize {
+        let longest = self.needles.first().map_or(0, String::len);
+        let mut from = text.len().saturating_sub(longest);
+        while !text.is_char_boundary(from) {
+            from += 1;
+        }
+        for (offset, _) in text[from..].char_indices() {
+            let tail = &text[from + offset..];
+            if tail.chars().count() < Self::MIN_LEN {
+                break;
+            }
+            let i = self.by_prefix.partition_point(|n| n.as_str() < tail);
+            if self.by_prefix.get(i).is_some_and(|n| n.starts_with(tail)) {
+                return from + offset;
+            }
+        }
+        text.len()
+    }
+}
+
+/// What [`shorten`] puts where it cut: `… (N bytes)`.
+const CUT_MARK: &str = "\u{2026} (";
+
 /// Replaces anything shaped like a JWT with a mark: by then it can no longer be decoded for show.
 pub fn mask_jwts(text: &str) -> Cow<'_, str> {
     match JWT.as_ref() {
@@ -265,40 +360,109 @@ pub fn mask_jwts(text: &str) -> Cow<'_, str> {
     }
 }
 
-/// Raw, URL-encoded (both forms), JSON-escaped and base64 forms of a secret.
+/// Bytes from the network as text, losing nothing: UTF-8 where they are UTF-8, and each other
+/// byte as the ISO-8859-1 character of that value. A server that echoes a secret in ISO-8859-1
+/// then shows the secret's own text, which the redactor masks; a lossy decoding (`�` for each
+/// such byte) would show it all but those bytes, matching no needle.
+pub fn decode_text(bytes: &[u8]) -> Cow<'_, str> {
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(bytes.len() + 8);
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        out.extend(chunk.invalid().iter().map(|&b| char::from(b)));
+    }
+    Cow::Owned(out)
+}
+
+/// Raw, URL-encoded (both forms), JSON-escaped (as several languages write it), markup-escaped
+/// and base64 forms of a secret, from its UTF-8 bytes and, when it has them, its ISO-8859-1 bytes.
 fn encodings(secret: &str) -> Vec<String> {
     let mut out = vec![secret.to_string()];
-    out.push(form_urlencoded::byte_serialize(secret.as_bytes()).collect());
-    out.push(
-        form_urlencoded::byte_serialize(secret.as_bytes())
-            .collect::<String>()
-            .replace('+', "%20"),
-    );
+    let latin1: Option<Vec<u8>> = secret
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).ok())
+        .collect::<Option<Vec<u8>>>()
+        .filter(|_| !secret.is_ascii());
+    let mut forms = vec![secret.as_bytes().to_vec()];
+    forms.extend(latin1);
+    for bytes in &forms {
+        let url: String = form_urlencoded::byte_serialize(bytes).collect();
+        out.push(url.replace('+', "%20"));
+        out.push(url);
+        for engine in [
+            &base64::engine::general_purpose::STANDARD,
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        ] {
+            out.push(engine.encode(bytes));
+            out.extend(base64_cores(engine, bytes));
+        }
+    }
+    if !secret.is_ascii() {
+        // Its UTF-8 bytes read as ISO-8859-1 (mojibake), as `decode_text` shows a body that
+        // mixes the UTF-8 secret with stray bytes.
+        out.push(secret.bytes().map(char::from).collect());
+    }
     let json = serde_json::to_string(secret).unwrap_or_default();
     let json = json.trim_matches('"').to_string();
     // As HTML, XML and a JSON string inside a JSON string show it, too.
     let twice = serde_json::to_string(&json).unwrap_or_default();
     out.push(twice.trim_matches('"').to_string());
-    out.push(markup_escaped(secret));
-    out.push(markup_escaped(&json));
-    out.push(json);
-    for engine in [
-        &base64::engine::general_purpose::STANDARD,
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-    ] {
-        out.push(engine.encode(secret));
+    // Python writes non-ASCII as \u00e9; PHP also writes `/` as `\/`.
+    let ascii_json = json_ascii(&json);
+    out.push(ascii_json.replace('/', "\\/"));
+    out.push(json.replace('/', "\\/"));
+    out.push(ascii_json);
+    for apos in ["&apos;", "&#39;", "&#x27;"] {
+        out.push(markup_escaped(secret, apos));
+        out.push(markup_escaped(&json, apos));
     }
+    out.push(json);
     out.retain(|n| n.len() >= Redactor::MIN_LEN);
     out
 }
 
-/// `&`, `<`, `>`, `"` and `'` as HTML and XML write them.
-fn markup_escaped(text: &str) -> String {
+/// The characters of base64 text that depend on `bytes` alone, wherever they start in a longer
+/// encoded text (three alignments): a server that base64-encodes a whole body or header that
+/// holds the secret shows these, not the secret's own encoding.
+fn base64_cores(engine: &base64::engine::GeneralPurpose, bytes: &[u8]) -> Vec<String> {
+    (0..3usize)
+        .filter_map(|k| {
+            let mut shifted = vec![0u8; k];
+            shifted.extend_from_slice(bytes);
+            let text = engine.encode(&shifted);
+            let start = (8 * k).div_ceil(6);
+            let end = 8 * (k + bytes.len()) / 6;
+            text.get(start..end)
+                .filter(|core| core.len() >= 6)
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+/// A JSON string body with every non-ASCII character as `\uXXXX` (UTF-16, lower-case hex).
+fn json_ascii(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
+}
+
+/// `&`, `<`, `>`, `"` and `'` as HTML and XML write them (`'` in any of its usual spellings).
+fn markup_escaped(text: &str, apos: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
-        .replace('\'', "&apos;")
+        .replace('\'', apos)
 }
 
 #[cfg(test)]
@@ -356,5 +520,92 @@ mod tests {
             render_value("$.token_type", &serde_json::json!("Bearer")),
             "\"Bearer\""
         );
+    }
+
+    #[test]
+    fn a_non_ascii_secret_echoed_in_iso_8859_1_is_masked() {
+        let secret = "s\u{e9}cr\u{e8}t-Value+1";
+        let r = Redactor::new([secret]);
+        // The secret's ISO-8859-1 bytes, as a server that echoes it in that charset sends them.
+        let mut body = b"you sent ".to_vec();
+        body.extend(secret.chars().map(|c| u32::from(c) as u8));
+        let text = decode_text(&body);
+        let shown = r.scrub(&text);
+        assert!(!shown.contains("cr") && shown.contains(MASK), "{shown}");
+        // Its UTF-8 bytes among stray bytes read as ISO-8859-1, and Python's \u00e9 escapes.
+        let mut mixed = secret.as_bytes().to_vec();
+        mixed.push(0xff);
+        for text in [
+            decode_text(&mixed).into_owned(),
+            "s\\u00e9cr\\u00e8t-Value+1".into(),
+        ] {
+            let shown = r.scrub(&text);
+            assert!(!shown.contains("Value"), "{text:?} shows {shown:?}");
+        }
+        assert!(preview_body(&body).contains("Value"));
+        assert!(!r.scrub(&preview_body(&body)).contains("Value"));
+    }
+
+    #[test]
+    fn a_secret_inside_a_longer_base64_text_is_masked_at_any_alignment() {
+        let secret = "Hunter2-Secret/Value";
+        let r = Redactor::new([secret]);
+        for prefix in ["", "a", "ab", "abc:"] {
+            let encoded = base64::engine::general_purpose::STANDARD
+                .encode(format!("{prefix}{secret} and more"));
+            let shown = r.scrub(&encoded).into_owned();
+            // What is left of the base64 text no longer decodes to the secret at any alignment.
+            for piece in shown.split(MASK) {
+                for skip in 0..4.min(piece.len()) {
+                    let p = &piece[skip..];
+                    let usable = p.len() / 4 * 4;
+                    let decoded = base64::engine::general_purpose::STANDARD
+                        .decode(&p[..usable])
+                        .unwrap_or_default();
+                    let decoded = String::from_utf8_lossy(&decoded);
+                    assert!(!decoded.contains("Secret"), "{prefix:?}: {decoded:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn reasons_are_one_bounded_line_with_the_steps_values_masked() {
+        let long = format!(
+            "\"http://x/?q={}\" is not a URL\nsecond line",
+            "a".repeat(1_000_000)
+        );
+        let line = reason_line(&long, &[]);
+        assert!(line.chars().count() < MAX_REASON + 40, "{}", line.len());
+        assert!(!line.contains('\n'));
+        let line = reason_line(
+            "server said: Basic dG9rOnNlY3JldA==",
+            &["dG9rOnNlY3JldA==".into()],
+        );
+        assert_eq!(line, format!("server said: Basic {MASK}"));
+    }
+
+    #[test]
+    fn the_start_of_a_secret_cut_by_shorten_is_masked() {
+        let secret = "Cut-S\u{e9}cret+/\"q\"&'<z=1";
+        let r = Redactor::new([secret]);
+        let json =
+            serde_json::json!({ "echo": format!("{secret}{}", "x".repeat(400)) }).to_string();
+        for cut in 8..40 {
+            let text = format!(
+                "{}{}",
+                &json[..json.char_indices().nth(cut).unwrap().0],
+                "z"
+            );
+            let short = shorten(
+                &format!("{text}{}", "y".repeat(500)),
+                text.chars().count() - 1,
+            );
+            let shown = r.scrub(&short);
+            assert!(!shown.contains("Cut-S"), "{cut}: {shown}");
+        }
+        // A cut that ends with something no secret starts with is left alone.
+        let plain = shorten(&"word ".repeat(200), 50);
+        assert_eq!(r.scrub(&plain), plain);
     }
 }

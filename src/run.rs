@@ -319,12 +319,19 @@ impl Runner {
                     };
                     // A step after a failed one (under `keep_going`) cannot undo the failure.
                     if run.end.is_none() {
-                        run.end = Some((status, why));
+                        run.end = Some((status, crate::redact::reason_line(&why, &run.sensitive)));
                         run.step = (steps.len() > 1).then_some(label);
                     }
                     return run;
                 }
             };
+            // Whatever its user part (a probe's unknown client id with the real secret), the
+            // Authorization value as sent is a credential a server may echo back.
+            if let Some(value) = &sent.authorization {
+                let credentials = value.split_once(' ').map_or(value.as_str(), |(_, c)| c);
+                run.sensitive.push(credentials.trim().to_string());
+                run.sensitive.push(value.clone());
+            }
             collect_sensitive(received.json.as_ref(), &mut run.sensitive);
             let mut findings =
                 check::check_step(&step.expect, &sent, &received, &scope, &self.loaded.schemas);
@@ -352,7 +359,10 @@ impl Runner {
                     .find(|f| fails(f.level, self.strict))
                     .map(|f| format!("{}: {}", f.rule, f.message))
                     .unwrap_or_default();
-                run.end = Some((Status::Failed, first));
+                run.end = Some((
+                    Status::Failed,
+                    crate::redact::reason_line(&first, &run.sensitive),
+                ));
                 run.step = (steps.len() > 1).then_some(label);
                 // Only a failing response is shown (diffs, HTML); passing ones cost nothing more.
                 run.response = Some(ResponseSnapshot::of(&received));

@@ -1,23 +1,30 @@
 //! The library entry point: load suites, choose a target, select cases, run them, write reports.
 //! It never prints: progress reaches the caller as [`Event`]s, already masked.
 //!
-//! ```no_run
+//! ```
+//! use tokenconf::error::Exit;
+//! use tokenconf::outcome::Status;
 //! use tokenconf::session::{Event, Options, Session};
 //!
-//! # async fn demo() -> Result<(), tokenconf::error::ConfigError> {
-//! let mut options = Options::new(vec!["suites/talkdesk".into()]);
-//! options.filter = Some("basic".into());
-//! let session = Session::open(options).await?; // the embedded mock by default
-//! let finished = session
-//!     .run(|event| {
-//!         if let Event::CaseFinished(case) = event {
-//!             println!("{} {:?}", case.test, case.status);
-//!         }
-//!     })
-//!     .await;
-//! println!("{} passed", finished.report.counts().passed);
-//! std::process::exit(finished.exit() as i32);
-//! # }
+//! let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+//! let mut options = Options::new(vec![root.join("suites/talkdesk/token.yaml")]);
+//! options.specs = root.join("specs");
+//! options.report_dir = None; // or Some(folder) for junit.xml, summary.json, index.html
+//! let runtime = tokio::runtime::Runtime::new()?;
+//! let finished = runtime.block_on(async {
+//!     let session = Session::open(options).await?; // against the embedded mock by default
+//!     let finished = session
+//!         .run(|event| {
+//!             if let Event::CaseFinished(case) = event {
+//!                 println!("{} {:?}", case.test, case.status);
+//!             }
+//!         })
+//!         .await;
+//!     Ok::<_, tokenconf::error::ConfigError>(finished)
+//! })?;
+//! assert!(finished.report.outcomes.iter().all(|o| o.status == Status::Passed));
+//! assert_eq!(finished.exit(), Exit::Passed);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -195,9 +202,10 @@ impl Session {
             target.http.rate_per_second = Some(rate);
         }
         if let Some(file) = &options.ca_cert {
-            let pem = std::fs::read(file).map_err(|e| ConfigError::File {
+            let pem = crate::suite::input::read_bytes(file, crate::suite::input::FileKind::CaCert)?;
+            crate::http::certificates_from_pem(&pem).map_err(|why| ConfigError::File {
                 path: file.clone(),
-                message: format!("cannot read: {e}"),
+                message: why,
             })?;
             target.http.ca_cert_pem = Some(pem);
         }

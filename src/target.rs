@@ -6,10 +6,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use indexmap::IndexMap;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::error::{ConfigError, SourceError};
 use crate::http::{HttpOptions, RetryPolicy};
+use crate::suite::input::{read_bytes, read_text, FileKind};
 use crate::suite::model::Scalar;
 use crate::suite::yaml::{self, Location, Spanned};
 
@@ -53,52 +55,85 @@ impl Target {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// A tokenconf targets file: where runs send their requests. Secrets are `${ENV_VAR}`, never literal.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct TargetsFile {
+#[schemars(title = "tokenconf targets")]
+pub(crate) struct TargetsFile {
+    /// Targets by name, chosen with `--target NAME`.
+    #[schemars(with = "IndexMap<String, TargetFile>")]
     targets: IndexMap<String, Spanned<TargetFile>>,
 }
 
 /// The known APIs by name; others under `apis:`. (No `flatten`: it would blur error messages.)
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct TargetFile {
+    /// Timeouts, retries and rate limit for every request of this target.
     http: Option<HttpFile>,
+    /// The Talkdesk API (suites with `api: talkdesk`).
+    #[schemars(with = "Option<ApiFile>")]
     talkdesk: Option<Spanned<ApiFile>>,
+    /// The Salesforce OAuth 2.0 API (suites with `api: salesforce`).
+    #[schemars(with = "Option<ApiFile>")]
     salesforce: Option<Spanned<ApiFile>>,
+    /// Salesforce Messaging for In-App and Web (suites with `api: miaw`).
+    #[schemars(with = "Option<ApiFile>")]
     miaw: Option<Spanned<ApiFile>>,
+    /// A generic RFC 6749 server (suites with `api: oauth2`).
+    #[schemars(with = "Option<ApiFile>")]
     oauth2: Option<Spanned<ApiFile>>,
+    /// Other APIs by the name suites give in `api:`.
     #[serde(default)]
+    #[schemars(with = "IndexMap<String, ApiFile>")]
     apis: IndexMap<String, Spanned<ApiFile>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// HTTP options of a target.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct HttpFile {
+    /// Total timeout of a request in milliseconds.
     timeout_ms: Option<u64>,
+    /// Timeout of connecting in milliseconds.
     connect_timeout_ms: Option<u64>,
     /// Attempts after the first for transport errors, 5xx and 429 (default 2).
     retries: Option<u32>,
     /// `5/s` or `100/m`, per host.
+    #[schemars(with = "Option<String>")]
     rate: Option<Spanned<String>>,
     /// Extra trusted roots (PEM file), merged with the system's.
+    #[schemars(with = "Option<String>")]
     ca_cert: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// One API of a target: its base URL (or preset), vars and secrets.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ApiFile {
+    /// `https://…` or `http://…` (or give `preset`).
+    #[schemars(with = "Option<String>")]
     base_url: Option<Spanned<String>>,
     /// A vendor's URL shape: talkdesk-us, talkdesk-eu, talkdesk-ca, talkdesk-au (with `account`),
     /// salesforce-login, salesforce-test, salesforce-mydomain (with `account`), miaw-scrt (with `account`).
+    #[schemars(with = "Option<String>")]
+    #[schemars(extend("enum" = ["talkdesk-us", "talkdesk-eu", "talkdesk-ca", "talkdesk-au",
+        "salesforce-login", "salesforce-test", "salesforce-mydomain", "miaw-scrt", null]))]
     preset: Option<Spanned<String>>,
+    /// The account (subdomain) a preset needs.
+    #[schemars(with = "Option<String>")]
     account: Option<Spanned<String>>,
+    /// Values for the suites' `{{ name }}`, overriding their defaults; may hold `${ENV_VAR}`.
     #[serde(default)]
+    #[schemars(with = "IndexMap<String, Scalar>")]
     vars: IndexMap<String, Spanned<Scalar>>,
+    /// Secrets by name, each `${ENV_VAR}`: never written in the file.
     #[serde(default)]
+    #[schemars(with = "IndexMap<String, String>")]
     secrets: IndexMap<String, Spanned<String>>,
     /// Secrets read from files (PEM keys): name → path, usually `${ENV_VAR}`.
     #[serde(default)]
+    #[schemars(with = "IndexMap<String, String>")]
     secret_files: IndexMap<String, Spanned<String>>,
 }
 
@@ -142,17 +177,21 @@ pub fn target_names(path: &Path) -> Result<Vec<String>, ConfigError> {
 }
 
 fn read(path: &Path) -> Result<(String, TargetsFile), ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
-        path: path.to_path_buf(),
-        message: format!("cannot read: {e}"),
-    })?;
+    let text = read_text(path, FileKind::Targets)?;
     let file: TargetsFile = yaml::parse(&text, path)?;
     Ok((text, file))
 }
 
 /// Loads target `name` from a targets file, expanding `${ENV_VAR}` in its values.
 pub fn load_target(path: &Path, name: &str) -> Result<Target, ConfigError> {
-    let (text, file) = read(path)?;
+    let text = read_text(path, FileKind::Targets)?;
+    parse_target(&text, path, name)
+}
+
+/// Target `name` from the text of a targets file read from `path` (for errors and tests).
+pub fn parse_target(text: &str, path: &Path, name: &str) -> Result<Target, ConfigError> {
+    let file: TargetsFile = yaml::parse(text, path)?;
+    let text = text.to_string();
     let Some(spec) = file.targets.get(name) else {
         let known: Vec<&str> = file.targets.keys().map(String::as_str).collect();
         return Err(ConfigError::File {
@@ -244,12 +283,18 @@ impl Loader<'_> {
         }
         if let Some(ca) = &h.ca_cert {
             let file = self.expand(&ca.value, ca.referenced);
-            match std::fs::read(&file) {
-                Ok(pem) => o.ca_cert_pem = Some(pem),
-                Err(e) if !file.is_empty() => {
-                    self.error(ca.referenced, format!("cannot read {file}: {e}"))
+            if !file.is_empty() {
+                let pem = read_bytes(Path::new(&file), FileKind::CaCert)
+                    .map_err(|e| e.to_string())
+                    .and_then(|pem| {
+                        crate::http::certificates_from_pem(&pem)
+                            .map_err(|why| format!("{file}: {why}"))?;
+                        Ok(pem)
+                    });
+                match pem {
+                    Ok(pem) => o.ca_cert_pem = Some(pem),
+                    Err(why) => self.error(ca.referenced, why),
                 }
-                Err(_) => {}
             }
         }
         o
@@ -324,13 +369,13 @@ impl Loader<'_> {
             if file.is_empty() {
                 continue;
             }
-            match std::fs::read_to_string(&file) {
+            match read_text(Path::new(&file), FileKind::SecretFile) {
                 Ok(content) => {
                     out.secrets.insert(k.clone(), content);
                 }
                 Err(e) => self.error(
                     v.referenced,
-                    format!("cannot read secret file for `{k}` ({file}): {e}"),
+                    format!("cannot read the secret file for `{k}`: {e}"),
                 ),
             }
         }
@@ -441,6 +486,53 @@ mod tests {
         assert!(err.contains("secrets come from the environment"), "{err}");
         assert!(err.contains("targets.yaml:13:33"), "{err}");
         assert_eq!(target_names(&file).unwrap(), vec!["nightly", "literal"]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_a_target_names_must_be_regular_and_small_and_a_ca_file_must_hold_certificates() {
+        let dir =
+            std::env::temp_dir().join(format!("tokenconf-target-files-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let garbage = dir.join("garbage.pem");
+        std::fs::write(&garbage, [0x8a_u8, 0x01, 0xff, 0x42].repeat(300)).unwrap();
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, b"").unwrap();
+        std::env::set_var("TOKENCONF_TF_SECRET", "s3cr3t");
+        let file = dir.join("targets.yaml");
+        let api = "    talkdesk: { base_url: https://x.test, secrets: { client_secret: \"${TOKENCONF_TF_SECRET}\" } }\n";
+        let text = format!(
+            "targets:\n  zero-key:\n    talkdesk: {{ base_url: https://x.test, secret_files: {{ signing_key: /dev/zero }} }}\n  \
+             zero-ca:\n    http: {{ ca_cert: /dev/zero }}\n{api}  garbage-ca:\n    http: {{ ca_cert: {} }}\n{api}  \
+             empty-ca:\n    http: {{ ca_cert: {} }}\n{api}",
+            garbage.display(),
+            empty.display()
+        );
+        std::fs::write(&file, text).unwrap();
+        for (name, expected) in [
+            (
+                "zero-key",
+                "/dev/zero: a secret file must be a regular file, not a device",
+            ),
+            (
+                "zero-ca",
+                "/dev/zero: a CA certificate file must be a regular file, not a device",
+            ),
+            ("garbage-ca", "holds no PEM certificate"),
+            ("empty-ca", "holds no PEM certificate"),
+        ] {
+            let err = load_target(&file, name).unwrap_err().to_string();
+            assert!(err.contains(expected), "{name}: {err}");
+            assert!(err.contains("targets.yaml:"), "{name}: {err}");
+        }
+        let err = load_target(Path::new("/dev/zero"), "any")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("a targets file must be a regular file"),
+            "{err}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

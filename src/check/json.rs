@@ -138,8 +138,8 @@ pub fn eval_predicate(
     if let Some(kind) = p.kind {
         if !has_type(value, kind) {
             fail(
-                format!("is {}, expected {}", type_name(value), kind.name()),
-                kind.name().to_string(),
+                format!("is {}, expected {}", type_name(value), kind.with_article()),
+                kind.with_article().to_string(),
                 Some(value),
             );
         }

@@ -1,4 +1,4 @@
-//! The commands besides `run`: list, validate, mock, rules, explain.
+//! The commands besides `run`: list, validate, mock, rules, explain, schema.
 
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
@@ -9,6 +9,7 @@ use tokenconf::error::{ConfigError, Exit};
 use tokenconf::mock::drift::{self, DriftKind};
 use tokenconf::mock::{self, MockConfig};
 use tokenconf::run::{CaseId, Runner};
+use tokenconf::schema_doc::{self, FileFormat};
 use tokenconf::session::load_suites;
 use tokenconf::{rules, target};
 
@@ -190,4 +191,27 @@ pub fn explain(id: &str) -> Result<Exit, ConfigError> {
         .collect();
     say!("in rule sets: {}", sets.join(", "));
     Ok(Exit::Passed)
+}
+
+/// The file whose JSON Schema `tokenconf schema` prints.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum SchemaOf {
+    /// A suite (suites/**/*.yaml).
+    Suite,
+    /// A targets file (--targets).
+    Targets,
+    /// An expected-findings file (--expected).
+    Expected,
+}
+
+pub fn schema(of: SchemaOf) -> Exit {
+    let format = match of {
+        SchemaOf::Suite => FileFormat::Suite,
+        SchemaOf::Targets => FileFormat::Targets,
+        SchemaOf::Expected => FileFormat::Expected,
+    };
+    let _ = std::io::stdout()
+        .lock()
+        .write_all(schema_doc::to_json(format).as_bytes());
+    Exit::Passed
 }

@@ -1,6 +1,7 @@
 //! The OAuth rule library: named rule sets referenced from suites, each rule with an id, a level
 //! and the clause it comes from. Rules read their context from the exchange, so suites don't repeat it.
 
+pub mod json;
 pub mod jwt;
 mod miaw;
 mod oauth2;
@@ -136,6 +137,7 @@ static SETS: &[&RuleSet] = &[
     &miaw::AUTHENTICATED_ACCESS_TOKEN,
     &miaw::CONTINUATION_RESPONSE,
     &miaw::ERROR_RESPONSE,
+    &json::UNIQUE_NAMES_SET,
 ];
 
 pub fn sets() -> &'static [&'static RuleSet] {

@@ -12,6 +12,7 @@ const RFC6749_4_4_3: &str = "https://www.rfc-editor.org/rfc/rfc6749#section-4.4.
 const RFC6749_3_3: &str = "https://www.rfc-editor.org/rfc/rfc6749#section-3.3";
 const RFC6749_A_12: &str = "https://www.rfc-editor.org/rfc/rfc6749#appendix-A.12";
 const RFC6749_10_10: &str = "https://www.rfc-editor.org/rfc/rfc6749#section-10.10";
+const RFC6749_10_3: &str = "https://www.rfc-editor.org/rfc/rfc6749#section-10.3";
 
 /// Seconds in a year: a larger `expires_in` is most likely milliseconds.
 const ONE_YEAR: u64 = 31_536_000;
@@ -25,6 +26,7 @@ pub static TOKEN_RESPONSE: RuleSet = RuleSet {
         &ACCESS_TOKEN,
         &TOKEN_TYPE,
         &EXPIRES_IN,
+        &EXPIRES_IN_PLAUSIBLE,
         &EXPIRES_IN_PRESENT,
         &NO_STORE,
         &PRAGMA,
@@ -50,6 +52,7 @@ pub static ERROR_RESPONSE: RuleSet = RuleSet {
         &ERROR_CHARSET,
         &ERROR_STATUS,
         &INVALID_CLIENT_401,
+        &NO_TOKEN_IN_ERROR,
     ],
     deviations: &[],
 };
@@ -174,10 +177,11 @@ pub static EXPIRES_IN: Rule = Rule {
     id: "RFC6749-5.1-expires_in",
     level: Level::Must,
     source: RFC6749_5_1,
-    title: "expires_in, when present, is a positive number of seconds",
-    explain: "RFC 6749 §5.1: expires_in is the lifetime in seconds of the access token. A string (\"3600\"), \
-              zero, a negative number or a fraction is not a lifetime in seconds; a value above one year \
-              (31,536,000) is most likely milliseconds.",
+    title: "expires_in, when present, is a whole number of seconds (a JSON number)",
+    explain: "RFC 6749 §5.1: expires_in is the lifetime in seconds of the access token, and numerical \
+              values are included as JSON numbers; Appendix A.14 gives its syntax as 1*DIGIT. A string \
+              (\"3600\"), a negative number or a fraction is not a lifetime in seconds. (Zero and values \
+              over a year are legal: RFC6749-5.1-expires_in-plausible warns about them.)",
     check: |x| {
         let r = x.received;
         if !success(r) {
@@ -186,15 +190,40 @@ pub static EXPIRES_IN: Rule = Rule {
         let Some(v) = body_member(r, "expires_in") else {
             return vec![];
         };
-        let bad = |m: String| vec![Violation::new(m).expected("a positive integer number of seconds").actual(v.to_string()).at("$.expires_in")];
+        let bad = |m: String| vec![Violation::new(m).expected("a non-negative integer number of seconds").actual(v.to_string()).at("$.expires_in")];
         match v {
-            Value::Number(n) => match n.as_u64() {
-                Some(0) | None => bad(format!("expires_in is {n}; RFC 6749 §5.1 requires a positive number of seconds")),
-                Some(s) if s > ONE_YEAR => bad(format!("expires_in is {s}: over a year, probably milliseconds; RFC 6749 §5.1 requires seconds")),
-                Some(_) => vec![],
-            },
-            other => bad(format!("expires_in is {}; RFC 6749 §5.1 requires a number of seconds", describe(other))),
+            Value::Number(n) if n.is_u64() => vec![],
+            Value::Number(n) => bad(format!("expires_in is {n}; RFC 6749 Appendix A.14 allows only digits (whole seconds)")),
+            other => bad(format!("expires_in is {}; RFC 6749 §5.1 requires a JSON number of seconds", describe(other))),
         }
+    },
+};
+
+pub static EXPIRES_IN_PLAUSIBLE: Rule = Rule {
+    id: "RFC6749-5.1-expires_in-plausible",
+    level: Level::Should,
+    source: RFC6749_5_1,
+    title: "expires_in is neither 0 nor over a year (a warning: probably not seconds)",
+    explain: "RFC 6749 §5.1 gives expires_in in seconds and sets no bounds, so this is a warning only: \
+              0 means the token is expired when issued, and a lifetime over one year (31,536,000) is \
+              most likely milliseconds.",
+    check: |x| {
+        let r = x.received;
+        if !success(r) {
+            return vec![];
+        }
+        let Some(Value::Number(n)) = body_member(r, "expires_in") else {
+            return vec![];
+        };
+        let why = match n.as_u64() {
+            Some(0) => "expires_in is 0: the token is expired when issued".to_string(),
+            Some(s) if s > ONE_YEAR => format!("expires_in is {s}: over a year, probably milliseconds"),
+            _ => return vec![],
+        };
+        vec![Violation::new(why)
+            .expected("a lifetime in seconds, 1 to 31536000")
+            .actual(n.to_string())
+            .at("$.expires_in")]
     },
 };
 
@@ -600,6 +629,71 @@ pub static INVALID_CLIENT_401: Rule = Rule {
     },
 };
 
+/// Form members whose values are credentials a request may send (RFC 6749, 7009, 7662, 7523, 8693).
+const SENT_CREDENTIALS: &[&str] = &[
+    "token",
+    "refresh_token",
+    "code",
+    "code_verifier",
+    "assertion",
+    "client_assertion",
+    "subject_token",
+    "actor_token",
+    "client_secret",
+];
+
+/// Shorter values ("code=1") would match by chance; real credentials are far longer.
+const MIN_ECHO_CHARS: usize = 8;
+
+pub static NO_TOKEN_IN_ERROR: Rule = Rule {
+    id: "RFC6749-10.3-no-token-in-error",
+    level: Level::Should,
+    source: RFC6749_10_3,
+    title: "an error response carries no token, and does not echo a credential the request sent",
+    explain: "RFC 6749 §10.3: access token credentials (as well as any confidential access token \
+              attributes) MUST be kept confidential in transit and storage. An error body is what \
+              gateways, proxies and client logs record, so an error that carries access_token, \
+              refresh_token or id_token, or repeats a token, code, assertion or secret the request sent \
+              (\"token abc… is invalid\"), spreads it. No RFC sentence forbids the echo outright, so this \
+              is a warning.",
+    check: |x| {
+        let (s, r) = (x.sent, x.received);
+        if !is_error(r) {
+            return vec![];
+        }
+        let mut out = Vec::new();
+        for name in ["access_token", "refresh_token", "id_token"] {
+            if body_member(r, name).is_some() {
+                out.push(
+                    Violation::new(format!("an error response carries {name}"))
+                        .expected(format!("no {name} in an error"))
+                        .at(format!("$.{name}")),
+                );
+            }
+        }
+        let body = String::from_utf8_lossy(&r.body);
+        let challenge = r.header_all("www-authenticate").join(", ");
+        let sent = SENT_CREDENTIALS
+            .iter()
+            .filter_map(|n| s.form_value(n).map(|v| (*n, v)))
+            .chain(s.bearer_token.as_deref().map(|t| ("the bearer token", t)));
+        for (name, value) in sent {
+            if value.chars().count() >= MIN_ECHO_CHARS
+                && (body.contains(value) || challenge.contains(value))
+            {
+                out.push(
+                    Violation::new(format!(
+                        "the error response repeats the {name} the request sent {}",
+                        token_summary(value)
+                    ))
+                    .expected("an error that does not repeat credentials"),
+                );
+            }
+        }
+        out
+    },
+};
+
 #[cfg(test)]
 mod tests {
     use super::super::testutil::{received, sent};
@@ -667,10 +761,18 @@ mod tests {
             ),
             (
                 &EXPIRES_IN,
-                with(&|r| set_body(r, serde_json::json!({"expires_in": 3_600_000_000u64}))),
+                with(&|r| set_body(r, serde_json::json!({"expires_in": 3600.5}))),
             ),
             (
                 &EXPIRES_IN,
+                with(&|r| set_body(r, serde_json::json!({"expires_in": -1}))),
+            ),
+            (
+                &EXPIRES_IN_PLAUSIBLE,
+                with(&|r| set_body(r, serde_json::json!({"expires_in": 3_600_000_000u64}))),
+            ),
+            (
+                &EXPIRES_IN_PLAUSIBLE,
                 with(&|r| set_body(r, serde_json::json!({"expires_in": 0}))),
             ),
             (
@@ -708,6 +810,20 @@ mod tests {
         ];
         for (rule, r) in cases {
             assert!(ids(rule, &s, &r) > 0, "{} did not fire", rule.id);
+        }
+    }
+
+    #[test]
+    fn zero_and_long_lifetimes_are_legal_seconds_and_only_warned() {
+        let s = sent(&[("grant_type", "client_credentials")], true);
+        for secs in [0u64, 2 * ONE_YEAR] {
+            let r = received(
+                200,
+                &[("content-type", "application/json")],
+                serde_json::json!({"access_token": "abcdefghijklmnopqrstuvwxyz", "expires_in": secs}),
+            );
+            assert_eq!(ids(&EXPIRES_IN, &s, &r), 0, "{secs}");
+            assert_eq!(ids(&EXPIRES_IN_PLAUSIBLE, &s, &r), 1, "{secs}");
         }
     }
 
@@ -774,6 +890,46 @@ mod tests {
         for (rule, r) in cases {
             assert!(ids(rule, &s, &r) > 0, "{} did not fire", rule.id);
         }
+    }
+
+    #[test]
+    fn an_error_carries_no_token_and_echoes_no_credential() {
+        let s = sent(
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "rt-0123456789abcdef"),
+            ],
+            true,
+        );
+        let plain = received(
+            400,
+            &[("content-type", "application/json")],
+            serde_json::json!({"error": "invalid_grant", "error_description": "refresh token is invalid"}),
+        );
+        assert_eq!(ids(&NO_TOKEN_IN_ERROR, &s, &plain), 0);
+        let echo = received(
+            400,
+            &[("content-type", "application/json")],
+            serde_json::json!({"error": "invalid_grant", "error_description": "rt-0123456789abcdef is invalid"}),
+        );
+        assert_eq!(ids(&NO_TOKEN_IN_ERROR, &s, &echo), 1);
+        let carries = received(
+            400,
+            &[("content-type", "application/json")],
+            serde_json::json!({"error": "invalid_grant", "access_token": "abcdefghijklmnopqrstuvwxyz"}),
+        );
+        assert_eq!(ids(&NO_TOKEN_IN_ERROR, &s, &carries), 1);
+        let mut in_challenge = plain.clone();
+        in_challenge.headers.push((
+            "www-authenticate".into(),
+            "Bearer error=\"invalid_token\", error_description=\"bearer-0123456789 expired\""
+                .into(),
+        ));
+        in_challenge.status = 401;
+        let b = super::super::testutil::bearer("bearer-0123456789");
+        assert_eq!(ids(&NO_TOKEN_IN_ERROR, &b, &in_challenge), 1);
+        // A success is not an error: it carries tokens by design.
+        assert_eq!(ids(&NO_TOKEN_IN_ERROR, &s, &good_token()), 0);
     }
 
     #[test]

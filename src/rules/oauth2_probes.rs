@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::oauth2::{self as o, body_member, error_code, success, token_summary};
 use super::{Rule, RuleSet, Violation};
 use crate::finding::Level;
-use crate::http::Received;
+use crate::http::{Received, Sent};
 
 const RFC6749_4_1_2: &str = "https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2";
 const RFC9700_2_2_2: &str = "https://www.rfc-editor.org/rfc/rfc9700#section-2.2.2";
@@ -68,6 +68,13 @@ fn answered(r: &Received) -> String {
     }
 }
 
+/// The request carried client authentication (Basic, a form secret or an assertion): a confidential client.
+fn authenticated(s: &Sent) -> bool {
+    s.basic_auth
+        || s.form_value("client_secret").is_some()
+        || s.form_value("client_assertion").is_some()
+}
+
 /// A probe answer must be 400 with one of `codes`.
 fn refused_with(r: &Received, codes: &[&str], what: &str, clause: &str) -> Vec<Violation> {
     if r.status == 400 && error_code(r).is_some_and(|c| codes.contains(&c)) {
@@ -84,14 +91,16 @@ pub static RT_ROTATION: Rule = Rule {
     id: "RFC9700-2.2.2-rt-rotation",
     level: Level::Should,
     source: RFC9700_2_2_2,
-    title: "a refresh response returns a new refresh token",
+    title: "a public client's refresh response returns a new refresh token",
     explain: "RFC 9700 §2.2.2: refresh tokens for public clients MUST be sender-constrained or use refresh \
               token rotation (§4.14.2): each refresh returns a new refresh token and invalidates the old one, \
-              so a stolen refresh token is detected when both parties use it. A SHOULD here because \
-              confidential clients may keep their refresh token.",
+              so a stolen refresh token is detected when both parties use it. Applied only when the refresh \
+              request carried no client authentication (a public client): for confidential clients RFC 6749 \
+              §6 leaves rotation to the server (MAY). A SHOULD, not a MUST, because a refresh token bound by \
+              mutual TLS is sender-constrained in a way no response shows.",
     check: |x| {
         let (s, r) = (x.sent, x.received);
-        if !success(r) || s.grant_type() != Some("refresh_token") {
+        if !success(r) || s.grant_type() != Some("refresh_token") || authenticated(s) {
             return vec![];
         }
         match (body_member(r, "refresh_token"), s.form_value("refresh_token")) {
@@ -264,11 +273,11 @@ pub static BEARER_401_CHALLENGE: Rule = Rule {
 
 pub static BEARER_ERROR_STATUS: Rule = Rule {
     id: "RFC6750-3.1-error-status",
-    level: Level::Must,
+    level: Level::Should,
     source: RFC6750_3_1,
     title: "a Bearer challenge's error matches the status (400, 401, 403)",
-    explain: "RFC 6750 §3.1: invalid_request SHOULD be 400, invalid_token SHOULD be 401 and \
-              insufficient_scope SHOULD be 403. A mismatch makes clients retry what cannot succeed, or \
+    explain: "RFC 6750 §3.1: for invalid_request the resource server SHOULD respond with 400, for \
+              invalid_token with 401 and for insufficient_scope with 403; a SHOULD, so a warning. A mismatch makes clients retry what cannot succeed, or \
               give up on what a new token would fix.",
     check: |x| {
         let r = x.received;
@@ -316,12 +325,14 @@ mod tests {
 
     #[test]
     fn rotation() {
+        // A public client: no client authentication.
         let s = sent(
             &[
                 ("grant_type", "refresh_token"),
                 ("refresh_token", "old-refresh-token"),
+                ("client_id", "public-app"),
             ],
-            true,
+            false,
         );
         passes(&RT_ROTATION, &s, &token("new-refresh-token"));
         fails(&RT_ROTATION, &s, &token("old-refresh-token"));
@@ -335,6 +346,15 @@ mod tests {
         for rule in REFRESH_RESPONSE.members() {
             passes(rule, &s, &token("new-refresh-token"));
         }
+        // RFC 6749 §6: a confidential client's refresh token may stay the same.
+        let confidential = sent(
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "old-refresh-token"),
+            ],
+            true,
+        );
+        passes(&RT_ROTATION, &confidential, &token("old-refresh-token"));
     }
 
     #[test]

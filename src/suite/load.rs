@@ -16,6 +16,7 @@ use super::template::{JsonTemplate, Template};
 use super::yaml::{self, Location, Spanned};
 use super::*;
 use crate::error::{ConfigError, SourceError};
+use crate::suite::input::FileKind;
 
 /// Loads every suite under `paths` (files, or folders searched for `*.yaml`), compiling the
 /// schemas they name from `specs_dir`. `rule_sets` are the names a suite's `rules:` may use; the
@@ -79,10 +80,7 @@ type Parsed = Result<Result<(String, SuiteFile), SourceError>, ConfigError>;
 /// Each file's text and YAML model, in the order of `files`, parsed on every core.
 fn parse_files(files: &[(PathBuf, String)]) -> Vec<Parsed> {
     let parse = |file: &PathBuf| -> Parsed {
-        let text = std::fs::read_to_string(file).map_err(|e| ConfigError::File {
-            path: file.clone(),
-            message: format!("cannot read: {e}"),
-        })?;
+        let text = crate::suite::input::read_text(file, FileKind::Suite)?;
         Ok(yaml::parse(&text, file).map(|raw| (text, raw)))
     };
     let threads = std::thread::available_parallelism()
@@ -140,6 +138,10 @@ fn suite_files(path: &Path) -> Result<Vec<(PathBuf, String)>, ConfigError> {
     })?;
     if meta.is_file() {
         return Ok(vec![(path.to_path_buf(), name_for_file(path))]);
+    }
+    if !meta.is_dir() {
+        // A device or pipe named as a suite: refused, saying what it is.
+        crate::suite::input::read_bytes(path, FileKind::Suite)?;
     }
     let mut out = Vec::new();
     for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
@@ -1022,3 +1024,159 @@ fn did_you_mean<'a>(
 
 #[allow(dead_code)]
 fn unused(_: HashMap<(), ()>) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("tokenconf-load-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn errors_of(text: &str) -> Vec<SourceError> {
+        let mut schemas = SchemaRegistry::default();
+        match load_text(
+            text,
+            Path::new("t.yaml"),
+            "t".into(),
+            Path::new("specs"),
+            &["oauth2.token-response"],
+            &mut schemas,
+        ) {
+            Ok(_) => Vec::new(),
+            Err(e) => e,
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_schema_that_is_a_device_is_refused_without_reading_it() {
+        let text = "api: oauth2\ncases:\n  - name: one\n    request: { path: /x }\n    expect: { schema: /dev/zero }\n";
+        let errors = errors_of(text);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        let e = &errors[0];
+        assert!(
+            e.message
+                .contains("/dev/zero: a schema must be a regular file, not a device"),
+            "{}",
+            e.message
+        );
+        assert_eq!((e.line, e.column), (5, 23), "{}", e.rendered);
+    }
+
+    #[test]
+    fn a_suite_that_is_not_utf8_names_the_line_of_the_first_bad_byte() {
+        let dir = scratch("latin1");
+        let file = dir.join("s.yaml");
+        std::fs::write(
+            &file,
+            b"api: oauth2\ncases:\n  - name: caf\xe9\n    request: { path: /x }\n",
+        )
+        .unwrap();
+        let err = load(&[file], Path::new("specs"), &[])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("s.yaml: is not UTF-8 text"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("byte offset 32"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_device_named_as_a_suite_is_refused() {
+        let err = load(&[PathBuf::from("/dev/zero")], Path::new("specs"), &[])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("/dev/zero: a suite file must be a regular file, not a device"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn parser_limits_and_duplicate_keys_are_said_in_the_users_words() {
+        let many: String = (0..130_000).map(|i| format!("  k{i}: v\n")).collect();
+        let cases = [
+            (
+                "api: a\napi: b\ncases: []\n".to_string(),
+                "the key `api` appears twice",
+            ),
+            (
+                "api: a\ncases: []\n---\napi: b\n".to_string(),
+                "more than one YAML document",
+            ),
+            (
+                format!("api: a\nvars:\n{many}cases: []\n"),
+                "more than 250000 values",
+            ),
+        ];
+        for (text, expected) in cases {
+            let errors = errors_of(&text);
+            let e = errors.first().expect("an error");
+            for internal in [
+                "DuplicateKeyPolicy",
+                "from_str_multiple",
+                "Nodes {",
+                "budget",
+                "Options",
+            ] {
+                assert!(
+                    !e.rendered.contains(internal),
+                    "{internal} in {}",
+                    e.rendered
+                );
+            }
+            assert!(e.message.contains(expected), "{}", e.message);
+        }
+    }
+
+    /// The character the caret points at in `rendered`, and the one at the header's line:column.
+    fn pointed(e: &SourceError, text: &str) -> (Option<char>, Option<char>) {
+        let header = format!("t.yaml:{}:{}", e.line, e.column);
+        assert!(
+            e.rendered.contains(&header),
+            "{header} not in\n{}",
+            e.rendered
+        );
+        let source_line = text.lines().nth(e.line as usize - 1).unwrap();
+        let lines: Vec<&str> = e.rendered.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.trim_end().ends_with(source_line))
+            .unwrap_or_else(|| panic!("{source_line:?} not in\n{:?}", e.rendered));
+        let start = lines[at].trim_end().len() - source_line.len();
+        let caret_line = lines[at + 1..]
+            .iter()
+            .find(|l| l.contains('^'))
+            .expect("a caret");
+        // Columns on screen are characters: count them, not bytes.
+        let caret = caret_line[..caret_line.find('^').unwrap()].chars().count();
+        let start_chars = lines[at][..start].chars().count();
+        let pointed = source_line.chars().nth(caret - start_chars);
+        let expected = source_line.chars().nth(e.column as usize - 1);
+        (pointed, expected)
+    }
+
+    #[test]
+    fn the_location_in_the_header_is_where_the_caret_points() {
+        let parse_error =
+            "api: oauth2\ncases:\n  - name: x\n    request: { path: /\u{e9}t\u{e9}, methd: GET }\n";
+        let load_error = "api: oauth2\ncases:\n  - name: x\n    request: { path: /\u{e9}t\u{e9}, query: { a: \"{{ nope }}\" } }\n";
+        let variants: Vec<String> = [parse_error, load_error]
+            .iter()
+            .flat_map(|t| [t.to_string(), t.replace('\n', "\r\n")])
+            .collect();
+        for text in variants.iter().map(String::as_str) {
+            let errors = errors_of(text);
+            let e = errors.first().expect("an error");
+            let (pointed, expected) = pointed(e, text);
+            assert_eq!(pointed, expected, "\n{}", e.rendered);
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! The suite model: loaded once from YAML, checked, compiled, then shared read-only by every case.
 
+pub mod input;
 mod intern;
 mod load;
 pub mod model;
@@ -202,7 +203,7 @@ impl Predicate {
             parts.push(format!("equals {v}"));
         }
         if let Some(k) = self.kind {
-            parts.push(format!("a {}", k.name()));
+            parts.push(k.with_article().to_string());
         }
         if let Some(re) = &self.matches {
             parts.push(format!("matches /{}/", re.as_str()));

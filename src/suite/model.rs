@@ -1,47 +1,77 @@
 //! The suite file as written: serde types that mirror the YAML, with spans for error messages.
 //! No `untagged` or `flatten`: every "one of several shapes" has its own visitor so errors stay precise.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use indexmap::IndexMap;
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
 use super::yaml::Spanned;
 
-#[derive(Debug, Deserialize)]
+/// A tokenconf suite: cases held against one API of a target.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "tokenconf suite")]
 pub struct SuiteFile {
+    /// The suite's name in test names (`<suite>::<case>`); default: the file's path under suites/.
+    #[schemars(with = "Option<String>")]
     pub suite: Option<Spanned<String>>,
+    /// Which API of the target this suite talks to: talkdesk, salesforce, miaw, oauth2 or a name under `apis:`.
+    #[schemars(with = "String")]
     pub api: Spanned<String>,
+    /// Where the behaviour under test is documented (a URL).
     pub doc: Option<String>,
+    /// Default values for `{{ name }}`; a target may override any of them.
     #[serde(default)]
+    #[schemars(with = "IndexMap<String, Scalar>")]
     pub vars: IndexMap<String, Spanned<Scalar>>,
+    /// Names whose values come only from the target (the environment); always redacted.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub secrets: Vec<Spanned<String>>,
+    /// Shared setup, run once per process on first use; cases read its captures as `{{ NAME.capture }}`.
     #[serde(default)]
+    #[schemars(with = "IndexMap<String, FixtureFile>")]
     pub fixtures: IndexMap<String, Spanned<FixtureFile>>,
     /// Signed tokens the harness mints fresh at each use, as `{{ jwt.NAME }}`.
     #[serde(default)]
+    #[schemars(with = "IndexMap<String, JwtFile>")]
     pub jwts: IndexMap<String, Spanned<JwtFile>>,
+    /// The test cases, each independent of the others.
+    #[schemars(with = "Vec<CaseFile>")]
     pub cases: Vec<Spanned<CaseFile>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A JWT the harness signs itself, from a key the target supplies.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JwtFile {
     /// RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA or HS256/384/512.
+    #[schemars(with = "String")]
+    #[schemars(extend("enum" = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
+        "ES384", "EdDSA", "HS256", "HS384", "HS512"]))]
     pub alg: Spanned<String>,
     /// PEM (PKCS#8 or PKCS#1) for asymmetric algorithms, the shared secret for HS*; usually `{{ a_secret }}`.
+    #[schemars(with = "String")]
     pub key: Spanned<String>,
+    /// The header's `kid`.
+    #[schemars(with = "Option<String>")]
     pub kid: Option<Spanned<String>>,
+    /// The header's `typ` (default JWT).
     pub typ: Option<String>,
     /// What the token is for; its required claims are checked when the suite loads.
+    #[schemars(with = "Option<JwtKind>")]
     pub kind: Option<Spanned<JwtKind>>,
+    /// The payload; `{{ now }}`, `{{ now+300 }}` alone in a claim become numbers.
+    #[schemars(with = "serde_json::Value")]
     pub claims: Spanned<serde_json::Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// What a minted JWT is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JwtKind {
     /// RFC 7523 §2.2 client authentication (`private_key_jwt`): iss, sub, aud, jti, exp; iss = sub.
@@ -52,102 +82,169 @@ pub enum JwtKind {
     IdentityToken,
 }
 
-#[derive(Debug, Deserialize)]
+/// Shared setup: one request or a list of steps, run once per process on first use.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FixtureFile {
+    /// The one request (or give `steps`).
     pub request: Option<RequestFile>,
+    /// What the answer to `request` must satisfy.
     pub expect: Option<ExpectFile>,
+    /// Values taken from the answer to `request`, by name.
     #[serde(default)]
+    #[schemars(with = "IndexMap<String, CaptureFile>")]
     pub capture: IndexMap<String, Spanned<CaptureFile>>,
+    /// Requests run in order; captures flow to later steps.
     pub steps: Option<Vec<StepFile>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// One test case: a request (or steps) and what the answers must satisfy.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CaseFile {
+    /// The case's name; its slug is the test name's second half.
+    #[schemars(with = "String")]
     pub name: Spanned<String>,
+    /// Why the case exists: the clause or vendor document it checks.
     pub doc: Option<String>,
+    /// Vars the target must supply; without them the case is skipped, with the reason.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub requires: Vec<Spanned<String>>,
+    /// The one request (or give `steps`).
     pub request: Option<RequestFile>,
+    /// What the answer to `request` must satisfy.
     pub expect: Option<ExpectFile>,
+    /// Values taken from the answer to `request`, by name.
     #[serde(default)]
+    #[schemars(with = "IndexMap<String, CaptureFile>")]
     pub capture: IndexMap<String, Spanned<CaptureFile>>,
+    /// Requests run in order; captures flow to later steps.
     pub steps: Option<Vec<StepFile>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// One request of a case or fixture with steps.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StepFile {
+    /// Shown in failures.
     pub name: Option<String>,
+    /// What to send.
     pub request: RequestFile,
+    /// What the answer must satisfy.
     pub expect: Option<ExpectFile>,
+    /// Values taken from the answer, for later steps, by name.
     #[serde(default)]
+    #[schemars(with = "IndexMap<String, CaptureFile>")]
     pub capture: IndexMap<String, Spanned<CaptureFile>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// What to send; every string may hold `{{ name }}` templates.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestFile {
+    /// Default: POST with a body, else GET.
+    #[schemars(with = "Option<String>")]
     pub method: Option<Spanned<String>>,
+    /// A path under the target's base URL (or give `url`).
+    #[schemars(with = "Option<String>")]
     pub path: Option<Spanned<String>>,
+    /// An absolute URL (or give `path`).
+    #[schemars(with = "Option<String>")]
     pub url: Option<Spanned<String>>,
+    /// Query parameters, by name.
     #[serde(default)]
+    #[schemars(with = "IndexMap<String, Scalar>")]
     pub query: IndexMap<String, Spanned<Scalar>>,
+    /// Request headers, by name.
     #[serde(default)]
+    #[schemars(with = "IndexMap<String, Scalar>")]
     pub headers: IndexMap<String, Spanned<Scalar>>,
+    /// Client authentication.
+    #[schemars(with = "Option<AuthFile>")]
     pub auth: Option<Spanned<AuthFile>>,
+    /// An application/x-www-form-urlencoded body (or give `json` or `body`).
+    #[schemars(with = "Option<IndexMap<String, Scalar>>")]
     pub form: Option<Spanned<IndexMap<String, Spanned<Scalar>>>>,
+    /// A JSON body (or give `form` or `body`).
+    #[schemars(with = "Option<serde_json::Value>")]
     pub json: Option<Spanned<serde_json::Value>>,
+    /// A raw body, sent as written (or give `form` or `json`).
+    #[schemars(with = "Option<String>")]
     pub body: Option<Spanned<String>>,
     /// Per-request total timeout in milliseconds.
     pub timeout_ms: Option<u64>,
 }
 
 /// One of: `basic` (= `client_secret_basic`), `client_secret_post`, `private_key_jwt`, `bearer`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthFile {
+    /// HTTP Basic with RFC 6749 §2.3.1 encoding.
     pub basic: Option<BasicFile>,
+    /// The same as `basic`.
     pub client_secret_basic: Option<BasicFile>,
+    /// The client's id and secret as form fields.
     pub client_secret_post: Option<PostFile>,
+    /// A signed client assertion (RFC 7523 §2.2).
     pub private_key_jwt: Option<PrivateKeyJwtFile>,
+    /// `Authorization: Bearer TOKEN`.
+    #[schemars(with = "Option<String>")]
     pub bearer: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// `client_secret_post`: the client's credentials in the form body.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostFile {
+    #[schemars(with = "Scalar")]
     pub client_id: Spanned<Scalar>,
+    #[schemars(with = "Scalar")]
     pub client_secret: Spanned<Scalar>,
 }
 
-#[derive(Debug, Deserialize)]
+/// `private_key_jwt`: a client assertion minted from the suite's `jwts:`.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PrivateKeyJwtFile {
     /// Also sent as the `client_id` form field when given.
+    #[schemars(with = "Option<Scalar>")]
     pub client_id: Option<Spanned<Scalar>>,
     /// A name under the suite's `jwts:`.
+    #[schemars(with = "String")]
     pub jwt: Spanned<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// HTTP Basic credentials.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BasicFile {
+    #[schemars(with = "Scalar")]
     pub user: Spanned<Scalar>,
+    #[schemars(with = "Scalar")]
     pub password: Spanned<Scalar>,
 }
 
-#[derive(Debug, Deserialize)]
+/// What an answer must satisfy; every condition given must hold.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectFile {
+    #[schemars(with = "Option<StatusFile>")]
     pub status: Option<Spanned<StatusFile>>,
+    /// Header name (case-insensitive) → predicate.
     #[serde(default)]
+    #[schemars(with = "IndexMap<String, PredicateFile>")]
     pub headers: IndexMap<String, Spanned<PredicateFile>>,
+    /// JSONPath (RFC 9535) → predicate.
     #[serde(default)]
+    #[schemars(with = "IndexMap<String, PredicateFile>")]
     pub json: IndexMap<String, Spanned<PredicateFile>>,
+    /// A JSON Schema (2020-12) file under specs/ the body must match.
+    #[schemars(with = "Option<String>")]
     pub schema: Option<Spanned<String>>,
+    /// Rule sets of the OAuth rule library to hold the answer against (see `tokenconf rules`).
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub rules: Vec<Spanned<String>>,
 }
 
@@ -180,6 +277,19 @@ impl<'de> Deserialize<'de> for Scalar {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+// The editor schema of each hand-written visitor lists exactly the shapes its visitor accepts.
+impl JsonSchema for Scalar {
+    fn schema_name() -> Cow<'static, str> {
+        "Scalar".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A string, number or boolean, used as text.",
+            "type": ["string", "number", "boolean"]
+        })
     }
 }
 
@@ -216,6 +326,22 @@ impl<'de> Deserialize<'de> for StatusFile {
     }
 }
 
+impl JsonSchema for StatusFile {
+    fn schema_name() -> Cow<'static, str> {
+        "Status".into()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "The expected status: a code (200), a class (4xx) or a list of them ([200, 201]).",
+            "oneOf": [
+                { "type": "integer", "description": "A status code." },
+                { "type": "string", "description": "A code or a class such as 4xx.", "examples": ["2xx", "4xx"] },
+                { "type": "array", "items": generator.subschema_for::<Scalar>(), "description": "Any of these codes or classes." }
+            ]
+        })
+    }
+}
+
 /// What a header or JSON value must satisfy: `absent`, `exists`, a bare value (equals) or a map.
 #[derive(Debug, Clone)]
 pub enum PredicateFile {
@@ -225,24 +351,37 @@ pub enum PredicateFile {
     Map(PredicateMap),
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Conditions on one value; every condition given must hold.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PredicateMap {
+    /// Equal to this value.
     pub equals: Option<serde_json::Value>,
+    /// Anything but this value.
     pub not_equals: Option<serde_json::Value>,
+    /// Equal to this text, ignoring case.
     pub equals_ignore_case: Option<String>,
+    /// Holds this text (ignoring case on header values).
     pub contains: Option<String>,
+    /// Matches this regular expression.
     pub matches: Option<String>,
+    /// The value's JSON type.
     #[serde(rename = "type")]
     pub kind: Option<JsonType>,
+    /// Present (true) or missing (false).
     pub exists: Option<bool>,
+    /// Missing (true) or present (false).
     pub absent: Option<bool>,
+    /// Equal to one of these values.
     pub one_of: Option<Vec<serde_json::Value>>,
+    /// A number at least this.
     pub min: Option<f64>,
+    /// A number at most this.
     pub max: Option<f64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// A JSON type name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JsonType {
     String,
@@ -263,6 +402,19 @@ impl JsonType {
             JsonType::Boolean => "boolean",
             JsonType::Object => "object",
             JsonType::Array => "array",
+            JsonType::Null => "null",
+        }
+    }
+
+    /// With its article, for a sentence: "an integer", "a string", "null".
+    pub fn with_article(self) -> &'static str {
+        match self {
+            JsonType::String => "a string",
+            JsonType::Number => "a number",
+            JsonType::Integer => "an integer",
+            JsonType::Boolean => "a boolean",
+            JsonType::Object => "an object",
+            JsonType::Array => "an array",
             JsonType::Null => "null",
         }
     }
@@ -306,6 +458,23 @@ impl<'de> Deserialize<'de> for PredicateFile {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for PredicateFile {
+    fn schema_name() -> Cow<'static, str> {
+        "Predicate".into()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "`absent`, `exists`, a value to equal, or a map of conditions such as { contains: no-store }.",
+            "oneOf": [
+                { "enum": ["absent", "exists"], "description": "`absent`: missing; `exists`: present." },
+                { "type": "string", "not": { "enum": ["absent", "exists"] }, "description": "Equal to this string." },
+                { "type": ["number", "boolean", "null"], "description": "Equal to this value." },
+                generator.subschema_for::<PredicateMap>()
+            ]
+        })
     }
 }
 
@@ -356,6 +525,29 @@ impl CaptureFile {
 impl<'de> Deserialize<'de> for CaptureFile {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         CaptureFile::parse(d)
+    }
+}
+
+impl JsonSchema for CaptureFile {
+    fn schema_name() -> Cow<'static, str> {
+        "Capture".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A value taken from an answer: a JSONPath such as $.access_token, or a map with json, header and regex.",
+            "oneOf": [
+                { "type": "string", "description": "A JSONPath (RFC 9535) into the JSON body." },
+                {
+                    "type": "object",
+                    "properties": {
+                        "json": { "type": ["string", "null"], "description": "A JSONPath (RFC 9535) into the JSON body." },
+                        "header": { "type": ["string", "null"], "description": "A response header's name." },
+                        "regex": { "type": ["string", "null"], "description": "Applied to the value; group 1 is captured." }
+                    },
+                    "additionalProperties": false
+                }
+            ]
+        })
     }
 }
 

@@ -28,8 +28,8 @@ impl SchemaRegistry {
             return Ok(*id);
         }
         let path: PathBuf = specs_dir.join(name);
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("cannot read schema {}: {e}", path.display()))?;
+        let text = crate::suite::input::read_text(&path, crate::suite::input::FileKind::Schema)
+            .map_err(|e| format!("cannot read schema {e}"))?;
         let schema: Value = serde_json::from_str(&text)
             .map_err(|e| format!("schema {} is not JSON: {e}", path.display()))?;
         let validator = jsonschema::draft202012::new(&schema)

@@ -10,31 +10,109 @@ pub use serde_saphyr::{Location, Spanned};
 use crate::error::SourceError;
 
 /// Parses `text` (read from `file`) into `T`, rendering any error with file:line:column and a caret.
+/// The parser's own rendering is kept only where its header names the error's location (for a
+/// long line it crops, or a position past the end, header and caret could disagree) and its
+/// message is short; otherwise [`error_at`]'s renderer draws both from the one location.
 pub fn parse<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T, SourceError> {
     let name = file.display().to_string();
     serde_saphyr::from_str::<T>(text).map_err(|err| {
         let mut options = serde_saphyr::RenderOptions::default();
         options.source_name = Some(&name);
-        let (line, column) = err
+        options.formatter = &Plain;
+        let rendered = err.render_with_options(options);
+        let message = message_of(&rendered);
+        let location = err
             .location()
             .map(|l| (l.line(), l.column()))
-            .unwrap_or((0, 0));
-        SourceError {
-            file: file.to_path_buf(),
-            line,
-            column,
-            message: message_of(&err.render_with_options(options)),
-            rendered: err.render_with_options(options),
+            .filter(|&(l, c)| l > 0 && c > 0);
+        match location {
+            Some((line, column))
+                if message.chars().count() <= MAX_MESSAGE
+                    && rendered.contains(&format!("{name}:{line}:{column}\n")) =>
+            {
+                SourceError {
+                    file: file.to_path_buf(),
+                    line,
+                    column,
+                    message,
+                    rendered,
+                }
+            }
+            Some((line, column)) => render_at(file, text, line, column, message),
+            None => render_at(file, text, 1, 1, message),
         }
     })
+}
+
+/// The parser's messages, with those that name its own API (`DuplicateKeyPolicy`,
+/// `from_str_multiple`, `Nodes { nodes: 250001 }`) said in the user's terms.
+struct Plain;
+
+impl serde_saphyr::MessageFormatter for Plain {
+    fn format_message<'a>(&self, err: &'a serde_saphyr::Error) -> std::borrow::Cow<'a, str> {
+        use serde_saphyr::Error;
+        match err {
+            Error::DuplicateMappingKey { key: Some(k), .. } => {
+                format!("the key `{k}` appears twice in this mapping; keep one").into()
+            }
+            Error::DuplicateMappingKey { key: None, .. } => {
+                "a key appears twice in this mapping; keep one".into()
+            }
+            Error::MultipleDocuments { .. } => {
+                "the file holds more than one YAML document (a second `---`); write one per file"
+                    .into()
+            }
+            Error::Budget { breach, .. } => too_big(breach).into(),
+            other => serde_saphyr::DefaultMessageFormatter.format_message(other),
+        }
+    }
+}
+
+/// What the user wrote too much of, and the limit.
+fn too_big(breach: &serde_saphyr::budget::BudgetBreach) -> String {
+    use serde_saphyr::budget::BudgetBreach as B;
+    let limit = serde_saphyr::Budget::default();
+    match breach {
+        B::Nodes { .. } => format!(
+            "the file has more than {} values, keys and list items; split it into several files",
+            limit.max_nodes
+        ),
+        B::Depth { .. } => format!(
+            "the file nests mappings and lists more than {} levels deep",
+            limit.max_depth
+        ),
+        B::Aliases { .. } | B::AliasAnchorRatio { .. } => format!(
+            "the file uses YAML aliases (`*name`) too often (at most {}, and at most {} per anchor)",
+            limit.max_aliases, limit.alias_anchor_ratio_multiplier
+        ),
+        B::Anchors { .. } => format!(
+            "the file defines more than {} YAML anchors (`&name`)",
+            limit.max_anchors
+        ),
+        B::Documents { .. } => "the file holds too many YAML documents (`---`)".to_string(),
+        B::ScalarBytes { .. } => format!(
+            "the file's values add up to more than {} MiB of text",
+            limit.max_total_scalar_bytes >> 20
+        ),
+        B::MergeKeys { .. } => format!(
+            "the file uses more than {} merge keys (`<<`)",
+            limit.max_merge_keys
+        ),
+        _ => "the file is too large or too deeply nested for a suite or targets file".to_string(),
+    }
 }
 
 /// The first line of a rendered parser error, without its "error: line N column M:" prefix.
 fn message_of(rendered: &str) -> String {
     let first = rendered.lines().next().unwrap_or_default();
     let first = first.strip_prefix("error: ").unwrap_or(first);
-    match first.find(": ") {
-        Some(i) if first.starts_with("line ") => first[i + 2..].to_string(),
+    let first = match first.find(": ") {
+        Some(i) if first.starts_with("line ") => &first[i + 2..],
+        _ => first,
+    };
+    // "… at line 3, column 7": the location is rendered apart.
+    match first.rfind(" at line ") {
+        Some(i) if first[i..].contains(", column ") => first[..i].to_string(),
         _ => first.to_string(),
     }
 }
@@ -46,8 +124,32 @@ pub fn error_at(
     location: Location,
     message: impl Into<String>,
 ) -> SourceError {
-    let message = message.into();
-    let (line, column) = (location.line(), location.column());
+    render_at(
+        file,
+        text,
+        location.line(),
+        location.column(),
+        message.into(),
+    )
+}
+
+fn render_at(file: &Path, text: &str, line: u64, column: u64, message: String) -> SourceError {
+    let message = match message.char_indices().nth(MAX_MESSAGE) {
+        // Cut as `redact::shorten` marks a cut, so the redactor knows the mark.
+        Some((at, _)) => format!("{}\u{2026} ({} bytes)", &message[..at], message.len()),
+        None => message,
+    };
+    // A parser may point past the last line (an error at the end of input): point at its end.
+    let lines = text.split_inclusive('\n').count() as u64;
+    let (line, column) = if line > lines && lines > 0 {
+        let last = text.split_inclusive('\n').next_back().unwrap_or_default();
+        (
+            lines,
+            last.trim_end_matches(['\n', '\r']).chars().count() as u64 + 1,
+        )
+    } else {
+        (line, column)
+    };
     let name = file.display().to_string();
     let rendered = match byte_range(text, line, column) {
         Some(range) => {
@@ -58,7 +160,7 @@ pub fn error_at(
             )];
             Renderer::plain().render(report).to_string()
         }
-        None => format!("error: {message}\n --> {name}"),
+        None => format!("error: {message}\n --> {name}:{line}:{column}"),
     };
     SourceError {
         file: file.to_path_buf(),
@@ -68,6 +170,9 @@ pub fn error_at(
         rendered,
     }
 }
+
+/// Characters in an error message: a 1 MB key or value quoted back is not a 1 MB line.
+const MAX_MESSAGE: usize = 500;
 
 /// The byte range of the token that starts at 1-based `line` and `column` (characters).
 fn byte_range(text: &str, line: u64, column: u64) -> Option<std::ops::Range<usize>> {
@@ -94,4 +199,35 @@ fn byte_range(text: &str, line: u64, column: u64) -> Option<std::ops::Range<usiz
         offset += l.len();
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[expect(dead_code, reason = "only parsed")]
+    struct Doc {
+        a: Option<String>,
+    }
+
+    #[test]
+    fn a_parse_error_has_one_location_in_its_header_its_caret_and_its_fields() {
+        let long = format!("a: \"{}\" x\n", "\u{e9}".repeat(120));
+        for text in [
+            "a: [\n",
+            "b: 1\n",
+            "a: x\na: y\n",
+            "%x\n",
+            "[",
+            long.as_str(),
+        ] {
+            let e = parse::<Doc>(text, Path::new("p.yaml")).unwrap_err();
+            let at = format!("p.yaml:{}:{}", e.line, e.column);
+            assert!(e.rendered.contains(&at), "{at} not in\n{}", e.rendered);
+            assert!(!e.message.contains(" at line "), "{}", e.message);
+            assert!(e.line >= 1 && e.column >= 1, "{}", e.rendered);
+        }
+    }
 }

@@ -1,0 +1,28 @@
+//! Any text as a `{{ }}` template, and any JSON as a JSON template: parse, list, render.
+#![no_main]
+
+use std::collections::HashMap;
+
+use libfuzzer_sys::fuzz_target;
+use tokenconf::suite::template::{JsonTemplate, Scope, Template};
+
+fuzz_target!(|data: &[u8]| {
+    let values: HashMap<String, String> = [("a".to_string(), "x".to_string())].into();
+    let empty = HashMap::new();
+    let scope = Scope {
+        captures: &empty,
+        base: &values,
+    };
+    if let Ok(text) = std::str::from_utf8(data) {
+        if let Ok(t) = Template::parse(text) {
+            let _ = t.variables().count();
+            let _ = t.render(&scope);
+        }
+    }
+    if let Ok(json) = serde_json::from_slice::<serde_json::Value>(data) {
+        if let Ok(t) = JsonTemplate::parse(&json) {
+            let _ = t.variables();
+            let _ = t.render(&scope);
+        }
+    }
+});
