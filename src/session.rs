@@ -394,7 +394,8 @@ impl Session {
         let mut written = match &self.reports {
             None => Ok(Vec::new()),
             Some(plan) => {
-                report::write_planned(plan, &report, &base).map_err(|source| ConfigError::Reports {
+                let redacted = report::Redacted::new(&report, &base);
+                report::write_planned(plan, &redacted).map_err(|source| ConfigError::Reports {
                     dir: plan.dir().to_path_buf(),
                     source: source.into(),
                 })

@@ -182,7 +182,7 @@ fn junit_with_every_kind_of_case_validates_against_the_jenkins_schema() {
 
 #[test]
 fn junit_marks_errors_failures_skips_warnings_and_retries() {
-    let xml = report::junit::render(&every_kind());
+    let xml = report::junit::render(&report::Redacted::new(&every_kind(), &Redactor::default()));
     // Conformance failure: the first failing finding as the message, its rule id as the type.
     assert!(
         xml.contains("<failure message=\"[MUST] status: status &lt;does not hold&gt; &amp; &quot;quoted&quot;\" type=\"status\">"),
@@ -278,7 +278,10 @@ fn diffs_are_written_per_failing_case_and_stale_ones_removed() {
 fn summary_json_keeps_format_1_and_adds_fields() {
     let r = every_kind();
     let plan = report::ReportPlan::for_report(Path::new("reports"), &r);
-    let text = report::summary::render(&r, &plan.diff_files(&r));
+    let text = report::summary::render(
+        &report::Redacted::new(&r, &Redactor::default()),
+        &plan.diff_files(&r),
+    );
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["format"], 1);
     for key in [
@@ -344,12 +347,27 @@ fn console_reads_like_cargo_test_and_colours_only_when_asked() {
         summary.lines().last(),
         Some("summary: 3 passed, 3 failed, 1 skipped")
     );
-    let painted = report::console::paint(&summary);
+    let styles = report::Styles::colored();
+    let painted = report::console::styled_summary(&r, &styles);
     assert!(painted.contains("\x1b[31m-HTTP 201"), "{painted}");
+    let failed = format!(
+        "{}FAILED{}",
+        styles.result_failed,
+        styles.result_failed.render_reset()
+    );
     assert!(
-        painted.contains("test result: \x1b[1;31mFAILED"),
+        painted.contains(&format!("test result: {failed}. 3 passed")),
         "{painted}"
     );
+    assert!(
+        painted.contains("\x1b[31m[MUST]\x1b[0m status: "),
+        "{painted}"
+    );
+    // Without the codes, the coloured text is the plain one.
+    let stripped = regex::Regex::new("\x1b\\[[0-9;]*m")
+        .unwrap()
+        .replace_all(&painted, "");
+    assert_eq!(stripped, summary);
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -413,7 +431,8 @@ fn a_300_character_case_name_and_colliding_suite_names_still_produce_complete_re
     assert_eq!(long.chars().count(), 300);
     let plan = report::ReportPlan::new(&dir, r.outcomes.iter().map(|o| (&o.suite, &o.test)));
     plan.check().expect("the report folder is usable");
-    report::write_planned(&plan, &r, &Redactor::default()).expect("reports are written");
+    report::write_planned(&plan, &report::Redacted::new(&r, &Redactor::default()))
+        .expect("reports are written");
     for name in report::files::TOP_FILES {
         assert!(dir.join(name).is_file(), "{name}");
     }
@@ -546,7 +565,8 @@ fn when_reports_cannot_be_written_the_previous_runs_are_removed() {
     std::fs::write(dir.join("diffs"), "a file where the diffs folder goes").unwrap();
     let r = every_kind();
     let plan = report::ReportPlan::for_report(&dir, &r);
-    let err = report::write_planned(&plan, &r, &Redactor::default()).unwrap_err();
+    let err =
+        report::write_planned(&plan, &report::Redacted::new(&r, &Redactor::default())).unwrap_err();
     assert!(err.stale_removed, "{err}");
     assert!(err.to_string().contains("diffs"), "{err}");
     for name in report::files::TOP_FILES {
@@ -695,11 +715,12 @@ fn control_characters_from_servers_and_suites_are_escaped_in_console_and_diff_ou
         let line = report::console::case_line(o);
         assert!(!line.contains('\n'), "{line}");
         is_clean(&line, "a case line");
-        let painted = report::console::paint(&line);
+        let painted = report::console::styled_case_line(o, &report::Styles::colored());
         assert!(
             painted.starts_with("test talkdesk/token::"),
             "colour codes are ours only: {painted:?}"
         );
+        assert_eq!(painted.matches('\x1b').count(), 2, "{painted:?}");
     }
     let summary = report::console::summary(&r);
     is_clean(&summary, "the closing summary");

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use tokenconf::error::Exit;
 use tokenconf::outcome::{CaseOutcome, Status};
-use tokenconf::report::console;
+use tokenconf::report::{self, console};
 use tokenconf::session::{Event, Session};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -45,7 +45,9 @@ pub async fn run(session: Session, format: Format) -> Exit {
         note(&format!("warning: {w}"));
     }
     let locations = locations(&session);
-    let colour = format != Format::Json && console::colour_wanted(std::io::stdout().is_terminal());
+    let styles = report::Styles::when(
+        format != Format::Json && console::colour_wanted(std::io::stdout().is_terminal()),
+    );
     let bar = progress_bar(session.test_names().len(), session.against_mock());
     let canceller = session.canceller();
     let on_interrupt = bar.clone();
@@ -73,8 +75,7 @@ pub async fn run(session: Session, format: Format) -> Exit {
                 bar.suspend(|| match format {
                     Format::Json => out(&json_line(o)),
                     Format::Human | Format::Github => {
-                        let line = console::case_line(o);
-                        out(&if colour { console::paint(&line) } else { line });
+                        out(&console::styled_case_line(o, &styles));
                         if format == Format::Github {
                             if let Some(a) = annotation(o, &locations) {
                                 out(&a);
@@ -88,12 +89,7 @@ pub async fn run(session: Session, format: Format) -> Exit {
         .await;
     bar.finish_and_clear();
     if format != Format::Json {
-        let closing = console::summary(&finished.report);
-        let closing = if colour {
-            console::paint(&closing)
-        } else {
-            closing
-        };
+        let closing = console::styled_summary(&finished.report, &styles);
         let _ = write!(std::io::stdout().lock(), "{closing}");
     }
     match &finished.written {

@@ -2,10 +2,15 @@
 //! interpolated through [`esc`], so it stays on its line and cannot drive the terminal: a
 //! response cannot clear the screen, retitle the window, or start a line of its own such as a
 //! fake `test result: ok` (its newlines print as `\n`).
+//!
+//! Colour comes from a [`Styles`] value, applied to each part as it is rendered (the session
+//! masked the outcomes before, so colour codes never split a secret). The functions without a
+//! `styled_` prefix render plain text.
 
 use std::fmt::Write;
 
 use super::escape::escape_control as esc;
+use super::style::{paint, paint_diff, Styles};
 use crate::finding::Finding;
 use crate::outcome::{CaseOutcome, RunReport, Status};
 
@@ -16,25 +21,42 @@ pub fn colour_wanted(is_terminal: bool) -> bool {
         && std::env::var("TERM").map_or(true, |t| t != "dumb")
 }
 
-/// `test suite::case ... ok`
+/// `test suite::case ... ok`, plain.
 pub fn case_line(o: &CaseOutcome) -> String {
-    let verdict = match o.status {
-        Status::Passed if o.is_flaky() => {
-            format!("ok (flaky: passed on attempt {})", o.tries().unwrap_or(1))
-        }
-        Status::Passed => "ok".to_string(),
-        Status::Failed => "FAILED".to_string(),
-        Status::Errored => format!("ERROR ({})", esc(o.reason.as_deref().unwrap_or(""))),
-        Status::Skipped => format!("skipped ({})", esc(o.reason.as_deref().unwrap_or(""))),
-    };
-    format!("test {} ... {verdict}", esc(&o.test))
+    styled_case_line(o, &Styles::plain())
 }
 
-fn finding_block(out: &mut String, f: &Finding) {
+/// `test suite::case ... ok`, the verdict in its style.
+pub fn styled_case_line(o: &CaseOutcome, styles: &Styles) -> String {
+    let (style, verdict) = match o.status {
+        Status::Passed if o.is_flaky() => (
+            styles.ok,
+            format!("ok (flaky: passed on attempt {})", o.tries().unwrap_or(1)),
+        ),
+        Status::Passed => (styles.ok, "ok".to_string()),
+        Status::Failed => (styles.failed, "FAILED".to_string()),
+        Status::Errored => (
+            styles.error,
+            format!("ERROR ({})", esc(o.reason.as_deref().unwrap_or(""))),
+        ),
+        Status::Skipped => (
+            styles.skipped,
+            format!("skipped ({})", esc(o.reason.as_deref().unwrap_or(""))),
+        ),
+    };
+    format!("test {} ... {}", esc(&o.test), paint(style, &verdict))
+}
+
+/// `[MUST]` in the level's style.
+fn level_tag(f: &Finding, styles: &Styles) -> String {
+    paint(styles.level(f.level), &format!("[{}]", f.level.name()))
+}
+
+fn finding_block(out: &mut String, f: &Finding, styles: &Styles) {
     let _ = writeln!(
         out,
-        "  [{}] {}: {}",
-        f.level.name(),
+        "  {} {}: {}",
+        level_tag(f, styles),
         esc(&f.rule),
         esc(&f.message)
     );
@@ -49,8 +71,13 @@ fn finding_block(out: &mut String, f: &Finding) {
     }
 }
 
-/// Every finding of a failed or errored case.
+/// Every finding of a failed or errored case, plain.
 pub fn details(o: &CaseOutcome, strict: bool) -> String {
+    styled_details(o, strict, &Styles::plain())
+}
+
+/// Every finding of a failed or errored case, and its diff, in their styles.
+pub fn styled_details(o: &CaseOutcome, strict: bool, styles: &Styles) -> String {
     let mut out = format!("---- {} ----\n", esc(&o.test));
     if let Some(step) = &o.step {
         let _ = writeln!(out, "  at {}", esc(step));
@@ -63,10 +90,10 @@ pub fn details(o: &CaseOutcome, strict: bool) -> String {
         );
     }
     for f in o.failures(strict) {
-        finding_block(&mut out, f);
+        finding_block(&mut out, f, styles);
     }
     for f in o.warnings(strict) {
-        finding_block(&mut out, f);
+        finding_block(&mut out, f, styles);
     }
     for (i, r) in o.retries.iter().enumerate() {
         let _ = writeln!(
@@ -77,86 +104,21 @@ pub fn details(o: &CaseOutcome, strict: bool) -> String {
             r.waited.as_millis()
         );
     }
-    if let Some(d) = super::diff::case_diff(o, strict) {
-        // The findings are listed above; the diff file's own header would repeat them.
-        if let Some(unified) = super::diff::unified_part(&d) {
-            out.push('\n');
-            out.push_str(unified);
-        }
+    // The findings are listed above; the diff file's own header would repeat them.
+    if let Some(unified) = super::diff::case_diff(o, strict).and_then(|d| d.unified) {
+        out.push('\n');
+        out.push_str(&paint_diff(styles, &unified));
     }
     out
 }
 
-/// Colours a text rendered by this module (after redaction, so colour codes never split a
-/// secret): verdicts, finding levels, diff lines, the result line.
-pub fn paint(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 256);
-    let mut in_diff = false;
-    for line in text.split_inclusive('\n') {
-        let body = line.trim_end_matches('\n');
-        let nl = if line.ends_with('\n') { "\n" } else { "" };
-        if body.starts_with("--- expected") {
-            in_diff = true;
-        } else if body.is_empty() {
-            in_diff = false;
-        }
-        if in_diff {
-            out.push_str(&super::diff::colour_line(line));
-            continue;
-        }
-        out.push_str(&paint_line(body));
-        out.push_str(nl);
-    }
-    out
-}
-
-fn paint_line(line: &str) -> String {
-    const RED: &str = "\x1b[31m";
-    const GREEN: &str = "\x1b[32m";
-    const YELLOW: &str = "\x1b[33m";
-    const CYAN: &str = "\x1b[36m";
-    const BOLD_RED: &str = "\x1b[1;31m";
-    const RESET: &str = "\x1b[0m";
-    if line.starts_with("test ") {
-        // The first ` ... `: a reason after the verdict may hold one too.
-        if let Some(at) = line.find(" ... ") {
-            let (head, verdict) = line.split_at(at + 5);
-            let colour = if verdict.starts_with("ok") {
-                GREEN
-            } else if verdict.starts_with("skipped") {
-                YELLOW
-            } else {
-                RED
-            };
-            return format!("{head}{colour}{verdict}{RESET}");
-        }
-    }
-    if let Some(rest) = line.strip_prefix("test result: ") {
-        let colour = if rest.starts_with("ok") {
-            GREEN
-        } else {
-            BOLD_RED
-        };
-        return format!("test result: {colour}{rest}{RESET}");
-    }
-    if line.starts_with("insecure: ") {
-        return format!("{BOLD_RED}{line}{RESET}");
-    }
-    for (tag, colour) in [
-        ("[MUST]", RED),
-        ("[SHOULD]", YELLOW),
-        ("[KNOWN-DEVIATION]", CYAN),
-    ] {
-        if let Some(at) = line.find(tag) {
-            let (a, b) = line.split_at(at);
-            return format!("{a}{colour}{tag}{RESET}{}", &b[tag.len()..]);
-        }
-    }
-    line.to_string()
+/// The closing block, plain.
+pub fn summary(report: &RunReport) -> String {
+    styled_summary(report, &Styles::plain())
 }
 
 /// The closing block: failures in full, warnings in brief, then the counts.
-pub fn summary(report: &RunReport) -> String {
+pub fn styled_summary(report: &RunReport, styles: &Styles) -> String {
     let mut out = String::new();
     let bad: Vec<&CaseOutcome> = report
         .outcomes
@@ -166,7 +128,7 @@ pub fn summary(report: &RunReport) -> String {
     if !bad.is_empty() {
         out.push_str("\nfailures:\n\n");
         for o in &bad {
-            out.push_str(&details(o, report.strict));
+            out.push_str(&styled_details(o, report.strict, styles));
             out.push('\n');
         }
     }
@@ -194,17 +156,17 @@ pub fn summary(report: &RunReport) -> String {
             }
         }
         for (f, tests) in groups {
-            let level = f.level.name();
+            let level = level_tag(f, styles);
             let (rule, message) = (esc(&f.rule), esc(&f.message));
             match tests.as_slice() {
                 [one] => {
-                    let _ = writeln!(out, "    {} [{level}] {rule}: {message}", esc(one));
+                    let _ = writeln!(out, "    {} {level} {rule}: {message}", esc(one));
                 }
                 [first, rest @ ..] => {
                     let first = esc(first);
                     let _ = writeln!(
                         out,
-                        "    [{level}] {rule}: {message} ({} cases, e.g. {first})",
+                        "    {level} {rule}: {message} ({} cases, e.g. {first})",
                         rest.len() + 1
                     );
                 }
@@ -228,11 +190,16 @@ pub fn summary(report: &RunReport) -> String {
     if !report.insecure.is_empty() {
         out.push('\n');
         for note in &report.insecure {
-            let _ = writeln!(out, "insecure: {}", esc(note));
+            let line = format!("insecure: {}", esc(note));
+            let _ = writeln!(out, "{}", paint(styles.insecure, &line));
         }
     }
     let c = report.counts();
-    let result = if report.all_passed() { "ok" } else { "FAILED" };
+    let result = if report.all_passed() {
+        paint(styles.result_ok, "ok")
+    } else {
+        paint(styles.result_failed, "FAILED")
+    };
     let flaky = if c.flaky > 0 {
         format!("; {} flaky", c.flaky)
     } else {

@@ -38,10 +38,30 @@ pub fn has_diff(o: &CaseOutcome) -> bool {
     o.status == Status::Failed && o.response.is_some()
 }
 
+/// A failing case's diff file in its two parts, so each report takes the part it shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseDiff {
+    /// The case, its step, its findings and how to read the diff. When no finding has a place
+    /// in the response, it ends with the response as received.
+    pub header: String,
+    /// The unified diff, from its `--- expected` line; `None` when no finding has a place in
+    /// the response.
+    pub unified: Option<String>,
+}
+
+impl CaseDiff {
+    /// The whole diff file.
+    pub fn text(&self) -> String {
+        let mut out = self.header.clone();
+        out.push_str(self.unified.as_deref().unwrap_or(""));
+        out
+    }
+}
+
 /// The diff file for a failed case with a response; `None` for any other case. Every text from
 /// the suite or the server is on lines of its own with control characters escaped, so the file
 /// can be `cat` to a terminal.
-pub fn case_diff(o: &CaseOutcome, strict: bool) -> Option<String> {
+pub fn case_diff(o: &CaseOutcome, strict: bool) -> Option<CaseDiff> {
     if !has_diff(o) {
         return None;
     }
@@ -82,48 +102,15 @@ pub fn case_diff(o: &CaseOutcome, strict: bool) -> Option<String> {
     if unified.is_empty() {
         out.push_str("(no finding has a place in the response; the response as received:)\n");
         out.push_str(&actual);
-    } else {
-        out.push_str(&unified);
+        return Some(CaseDiff {
+            header: out,
+            unified: None,
+        });
     }
-    Some(out)
-}
-
-/// The unified diff of a diff file (from its `--- expected` line), without the header that
-/// lists the findings. Found at the start of a line: a finding's message may hold the words too.
-pub fn unified_part(diff_file: &str) -> Option<&str> {
-    diff_file
-        .find("\n--- expected\n")
-        .map(|at| &diff_file[at + 1..])
-}
-
-/// The unified-diff part of a diff file, coloured for a terminal: removed red, added green.
-pub fn colorize(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 64);
-    let mut in_diff = false;
-    for line in text.split_inclusive('\n') {
-        in_diff |= line.starts_with("--- ");
-        if in_diff {
-            out.push_str(&colour_line(line));
-        } else {
-            out.push_str(line);
-        }
-    }
-    out
-}
-
-/// One line of a unified diff (with or without its newline), coloured by its first character.
-pub fn colour_line(line: &str) -> String {
-    let colour = match line.as_bytes().first() {
-        Some(b'-') if line.starts_with("--- ") => "1;31",
-        Some(b'+') if line.starts_with("+++ ") => "1;32",
-        Some(b'-') => "31",
-        Some(b'+') => "32",
-        Some(b'@') => "36",
-        _ => return line.to_string(),
-    };
-    let body = line.trim_end_matches('\n');
-    let nl = if line.ends_with('\n') { "\n" } else { "" };
-    format!("\x1b[{colour}m{body}\x1b[0m{nl}")
+    Some(CaseDiff {
+        header: out,
+        unified: Some(unified),
+    })
 }
 
 /// `(expected, actual)` as text, one value a line.
@@ -526,7 +513,7 @@ mod tests {
             finding("json $.expires_in", "absent", "3600", Some("$.expires_in")),
             finding("schema x", "", "", Some("/scope")),
         ]);
-        let d = case_diff(&o, false).unwrap();
+        let d = case_diff(&o, false).unwrap().text();
         for needle in [
             "-HTTP 201    <- status",
             "+HTTP 200\n",
@@ -564,21 +551,15 @@ mod tests {
             .headers
             .push(("x-a".into(), "1\r\n+HTTP 201".into()));
         let d = case_diff(&o, false).unwrap();
+        assert!(!d.header.contains("--- expected\n+++"), "{}", d.header);
+        let unified = d.unified.unwrap();
+        let d = d.header + &unified;
         assert!(!d.contains('\x1b') && !d.contains('\r'), "{d}");
         assert!(d.contains("x --- expected\\n+++ actual\\n\\x1b[2J"), "{d}");
         assert!(d.contains("\n x-a: 1\\r\\n+HTTP 201\n"), "{d}");
-        let unified = unified_part(&d).unwrap();
         assert!(
             unified.starts_with("--- expected\n+++ actual\n@@"),
             "{unified}"
         );
-    }
-
-    #[test]
-    fn colour_only_inside_the_diff() {
-        let c = colorize("findings:\n- x\n--- expected\n+++ actual\n-a\n+b\n c\n");
-        assert!(c.starts_with("findings:\n- x\n"), "{c}");
-        assert!(c.contains("\x1b[31m-a\x1b[0m\n"), "{c}");
-        assert!(c.contains("\x1b[32m+b\x1b[0m\n"), "{c}");
     }
 }

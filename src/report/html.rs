@@ -7,74 +7,18 @@ use std::fmt::Write;
 use crate::finding::Finding;
 use crate::outcome::{CaseOutcome, RunReport, Status};
 
-const STYLE: &str = r#"
-:root { --pass: #1a7f37; --fail: #cf222e; --err: #9a3412; --skip: #7d4e00; --muted: #57606a; }
-* { box-sizing: border-box; }
-body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; padding: 1.5rem; max-width: 1400px; color: #1f2328; }
-h1 { font-size: 1.4rem; margin: 0 0 .25rem; }
-.meta { color: var(--muted); margin-bottom: 1rem; }
-.counts { display: flex; flex-wrap: wrap; gap: .5rem; margin: 1rem 0; }
-.counts button { font: inherit; border: 1px solid #d0d7de; background: #f6f8fa; border-radius: 6px; padding: .4rem .8rem; cursor: pointer; }
-.counts button[aria-pressed="true"] { background: #ddf4ff; border-color: #54aeff; }
-.counts .n { font-weight: 700; font-size: 1.1rem; margin-right: .3rem; }
-.case { border: 1px solid #d0d7de; border-radius: 6px; margin: .4rem 0; }
-.case > summary { padding: .4rem .7rem; cursor: pointer; list-style-position: inside; }
-.case[hidden] { display: none; }
-.badge { display: inline-block; min-width: 4.8rem; font-weight: 700; }
-.passed .badge { color: var(--pass); } .failed .badge { color: var(--fail); }
-.errored .badge { color: var(--err); } .skipped .badge { color: var(--skip); }
-.name { font-family: ui-monospace, monospace; }
-.why, .time { color: var(--muted); margin-left: .5rem; }
-.detail { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 1rem; padding: .5rem .7rem .8rem; }
-.detail.single { grid-template-columns: minmax(0, 1fr); }
-.finding { margin: 0 0 .6rem; }
-.finding .rule { font-family: ui-monospace, monospace; font-weight: 600; }
-.finding dl { display: grid; grid-template-columns: max-content 1fr; gap: 0 .6rem; margin: .2rem 0 0 1rem; }
-.finding dt { color: var(--muted); } .finding dd { margin: 0; font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
-.level-must { color: var(--fail); } .level-should { color: var(--skip); } .level-known-deviation { color: #0550ae; }
-pre.diff { margin: 0; padding: .5rem; background: #f6f8fa; border-radius: 6px; overflow: auto; font: 12px/1.4 ui-monospace, monospace; }
-.diff .del { background: #ffebe9; display: block; } .diff .add { background: #dafbe1; display: block; }
-.diff .hunk { color: #0550ae; display: block; } .diff .ctx { display: block; }
-h3 { font-size: .95rem; margin: 0 0 .4rem; }
-.insecure { border: 2px solid var(--fail); background: #ffebe9; border-radius: 6px; padding: .5rem .8rem; margin: 1rem 0; }
-.insecure ul { margin: .3rem 0 0; padding-left: 1.2rem; }
-"#;
+/// The page's style sheet, inlined (the Content-Security-Policy loads nothing).
+const STYLE: &str = include_str!("html/style.css");
 
 /// Counts every case by `data-status`, fills the counts, and filters on click (or `#failed`).
-const SCRIPT: &str = r#"
-(function () {
-  var cases = Array.prototype.slice.call(document.querySelectorAll('.case'));
-  var count = function (what) {
-    return cases.filter(function (c) {
-      return what === 'all' || c.dataset.status === what || (what === 'warned' && c.dataset.warned === 'yes') || (what === 'flaky' && c.dataset.flaky === 'yes');
-    }).length;
-  };
-  var buttons = Array.prototype.slice.call(document.querySelectorAll('.counts button'));
-  buttons.forEach(function (b) {
-    var n = b.querySelector('.n');
-    n.textContent = String(count(b.dataset.filter));
-    n.dataset.filled = 'js';
-  });
-  var show = function (what) {
-    cases.forEach(function (c) {
-      var on = what === 'all' || c.dataset.status === what || (what === 'warned' && c.dataset.warned === 'yes') || (what === 'flaky' && c.dataset.flaky === 'yes');
-      c.hidden = !on;
-    });
-    buttons.forEach(function (b) { b.setAttribute('aria-pressed', String(b.dataset.filter === what)); });
-  };
-  buttons.forEach(function (b) {
-    b.addEventListener('click', function () {
-      show(b.dataset.filter);
-      history.replaceState(null, '', '#' + b.dataset.filter);
-    });
-  });
-  var start = location.hash.slice(1);
-  show(buttons.some(function (b) { return b.dataset.filter === start; }) ? start : 'all');
-  document.body.dataset.ready = 'yes';
-})();
-"#;
+const SCRIPT: &str = include_str!("html/script.js");
 
-pub fn render(report: &RunReport) -> String {
+/// index.html, scrubbed once more after rendering.
+pub fn render(report: &super::RedactedReport) -> String {
+    report.scrub(&render_page(report))
+}
+
+fn render_page(report: &RunReport) -> String {
     let c = report.counts();
     let mut out = String::with_capacity(64 * 1024);
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
@@ -197,7 +141,7 @@ fn case(out: &mut String, o: &CaseOutcome, strict: bool) {
     out.push_str("</div>\n");
     if let Some(d) = diff {
         out.push_str("<div>\n<h3>expected (−) vs actual (+)</h3>\n<pre class=\"diff\">");
-        let body = super::diff::unified_part(&d).unwrap_or(&d);
+        let body = d.unified.as_deref().unwrap_or(&d.header);
         for line in body.lines() {
             let class = match line.as_bytes().first() {
                 Some(b'-') if !line.starts_with("--- ") => "del",
@@ -248,23 +192,7 @@ fn finding(out: &mut String, f: &Finding) {
     out.push_str("</dl></div>\n");
 }
 
-/// HTML text and attribute escaping; control characters (line breaks too) are shown escaped
-/// (`\x1b`, `\n`), as in every other report.
-fn esc(s: &str) -> String {
-    let s = super::escape::escape_control(s);
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+use super::escape::escape_markup as esc;
 
 #[cfg(test)]
 mod tests {
@@ -272,7 +200,7 @@ mod tests {
     fn escapes_markup() {
         assert_eq!(
             super::esc("<a href=\"x\">&'"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+            "&lt;a href=&quot;x&quot;&gt;&amp;&apos;"
         );
         assert_eq!(super::esc("a\x1b[2J\nb"), "a\\x1b[2J\\nb");
     }

@@ -12,7 +12,12 @@ use super::escape::escape_control as esc;
 use crate::finding::Finding;
 use crate::outcome::{CaseOutcome, RunReport, Status};
 
-pub fn render(report: &RunReport) -> String {
+/// junit.xml, scrubbed once more after rendering.
+pub fn render(report: &super::RedactedReport) -> String {
+    report.scrub(&render_xml(report))
+}
+
+fn render_xml(report: &RunReport) -> String {
     let mut junit = Report::new("tokenconf");
     junit.set_time(report.duration);
     let mut suites: Vec<TestSuite> = Vec::new();
@@ -165,11 +170,9 @@ fn test_case(o: &CaseOutcome, strict: bool) -> TestCase {
                 let _ = writeln!(text, "at {}", esc(step));
             }
             text.push_str(&body(&failures));
-            if let Some(d) = super::diff::case_diff(o, strict) {
-                if let Some(unified) = super::diff::unified_part(&d) {
-                    text.push('\n');
-                    text.push_str(unified);
-                }
+            if let Some(unified) = super::diff::case_diff(o, strict).and_then(|d| d.unified) {
+                text.push('\n');
+                text.push_str(&unified);
             }
             s.set_description(text);
             s

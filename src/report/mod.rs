@@ -8,6 +8,7 @@ pub mod escape;
 pub mod files;
 pub mod html;
 pub mod junit;
+pub mod style;
 pub mod summary;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ pub use escape::escape_control;
 /// Writes a file through an exclusive temporary file and a rename (see [`files::write_file`]).
 pub use files::write_file as write_atomic;
 pub use files::{ReportError, ReportPlan};
+pub use style::Styles;
 
 use crate::outcome::{CaseOutcome, RunReport};
 use crate::redact::Redactor;
@@ -32,17 +34,50 @@ pub fn run_redactor(base: &Redactor, report: &RunReport) -> Redactor {
     r
 }
 
-/// A copy of `report` with every secret and token masked in its text, before any format
-/// escapes it: once HTML, XML or JSON has escaped a value, its masked form is no longer found.
-pub fn redacted(report: &RunReport, redactor: &Redactor) -> RunReport {
-    let mut out = report.clone();
-    for o in &mut out.outcomes {
-        redact_outcome(o, redactor);
-    }
-    out
+/// A run report every text of which has passed the redactor. Only [`Redacted::new`] makes
+/// one, so the reporters that take it (junit, summary, html, [`write_planned`]) cannot be
+/// handed unmasked text. It keeps the redactor for the last pass over each finished file.
+#[derive(Clone)]
+pub struct Redacted<T> {
+    inner: T,
+    redactor: Redactor,
 }
 
-/// Masks one outcome's text in place (see [`redacted`]).
+/// The form every reporter takes.
+pub type RedactedReport = Redacted<RunReport>;
+
+impl Redacted<RunReport> {
+    /// A copy of `report` with every secret and token masked in its text, before any format
+    /// escapes it: once HTML, XML or JSON has escaped a value, its masked form is no longer
+    /// found.
+    pub fn new(report: &RunReport, redactor: &Redactor) -> Self {
+        let mut inner = report.clone();
+        for o in &mut inner.outcomes {
+            redact_outcome(o, redactor);
+        }
+        Self {
+            inner,
+            redactor: redactor.clone(),
+        }
+    }
+}
+
+impl<T> Redacted<T> {
+    /// `text` rendered from this value, scrubbed once more: a format may join or split what
+    /// the first pass saw.
+    pub fn scrub(&self, text: &str) -> String {
+        self.redactor.scrub(text).into_owned()
+    }
+}
+
+impl<T> std::ops::Deref for Redacted<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+/// Masks one outcome's text in place (see [`Redacted::new`]).
 pub fn redact_outcome(o: &mut CaseOutcome, redactor: &Redactor) {
     let scrub = |t: &String| redactor.scrub(t).into_owned();
     let scrub_opt = |t: &Option<String>| t.as_ref().map(scrub);
@@ -84,10 +119,11 @@ pub fn write_all(
     report: &RunReport,
     redactor: &Redactor,
 ) -> std::io::Result<Vec<PathBuf>> {
-    write_planned(&ReportPlan::for_report(dir, report), report, redactor).map_err(Into::into)
+    let plan = ReportPlan::for_report(dir, report);
+    write_planned(&plan, &Redacted::new(report, redactor)).map_err(Into::into)
 }
 
-/// Writes every report file under the plan's folder from a [`redacted`] copy (each text is
+/// Writes every report file under the plan's folder from a [`Redacted`] report (each text is
 /// scrubbed once more): junit.xml, summary.json, index.html, and a diff per failing case
 /// under diffs/, whose files from the last run are removed first (only those; see
 /// [`files::MANIFEST`]). Returns what was written.
@@ -96,24 +132,20 @@ pub fn write_all(
 /// files and recorded diffs are removed (the error says so), and the caller exits with 2.
 pub fn write_planned(
     plan: &ReportPlan,
-    report: &RunReport,
-    redactor: &Redactor,
+    report: &RedactedReport,
 ) -> Result<Vec<PathBuf>, ReportError> {
     let dir = plan.dir();
-    let report = &redacted(report, redactor);
     let diff_files = plan.diff_files(report);
     let mut diffs: Vec<(String, String)> = Vec::new();
     for (o, file) in report.outcomes.iter().zip(&diff_files) {
         if let (Some(file), Some(text)) = (file, diff::case_diff(o, report.strict)) {
-            diffs.push((file.clone(), redactor.scrub(&text).into_owned()));
+            diffs.push((file.clone(), report.scrub(&text.text())));
         }
     }
     let tops = [
-        redactor.scrub(&junit::render(report)).into_owned(),
-        redactor
-            .scrub(&summary::render(report, &diff_files))
-            .into_owned(),
-        redactor.scrub(&html::render(report)).into_owned(),
+        junit::render(report),
+        summary::render(report, &diff_files),
+        html::render(report),
     ];
     let names: Vec<String> = diffs
         .iter()

@@ -34,7 +34,11 @@ struct Case<'a> {
 }
 
 /// `diff_files` holds each outcome's diff file, in order (see `ReportPlan::diff_files`).
-pub fn render(report: &RunReport, diff_files: &[Option<String>]) -> String {
+pub fn render(report: &super::RedactedReport, diff_files: &[Option<String>]) -> String {
+    report.scrub(&render_json(report, diff_files))
+}
+
+fn render_json(report: &RunReport, diff_files: &[Option<String>]) -> String {
     let started_ms = report
         .started
         .duration_since(std::time::UNIX_EPOCH)
