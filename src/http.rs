@@ -189,7 +189,11 @@ impl Http {
             .timeout(options.timeout)
             .user_agent(concat!("tokenconf/", env!("CARGO_PKG_VERSION")))
             .tcp_nodelay(true);
-        if !options.use_env_proxy {
+        // NO_PROXY=* means no proxy for any host, IP literals included (curl's rule).
+        let no_proxy_all = ["NO_PROXY", "no_proxy"]
+            .iter()
+            .any(|k| std::env::var(k).is_ok_and(|v| v.trim() == "*"));
+        if !options.use_env_proxy || no_proxy_all {
             builder = builder.no_proxy();
         }
         if let Some(pem) = &options.ca_cert_pem {

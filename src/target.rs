@@ -400,6 +400,13 @@ impl Loader<'_> {
                 );
                 continue;
             }
+            if !is_one_env_var(&v.value) {
+                self.error(
+                    v.referenced,
+                    format!("secret `{k}` must be exactly one \"${{ENV_VAR}}\", with nothing written around it: a literal part would be a secret in the file"),
+                );
+                continue;
+            }
             let value = self.expand(&v.value, v.referenced);
             out.secrets.insert(k.clone(), value);
         }
@@ -412,10 +419,21 @@ impl Loader<'_> {
                 Ok(content) => {
                     out.secrets.insert(k.clone(), content);
                 }
-                Err(e) => self.error(
-                    v.referenced,
-                    format!("cannot read the secret file for `{k}`: {e}"),
-                ),
+                // Never the expanded value: a key pasted where a path belongs would be printed.
+                Err(e) => {
+                    let hint = if file.contains("-----BEGIN") || file.contains('\n') {
+                        " (it holds a key itself, not a path: put the key in a file, or under secrets:)"
+                    } else {
+                        ""
+                    };
+                    self.error(
+                        v.referenced,
+                        format!(
+                            "cannot read the secret file for `{k}` named by {:?}: {}{hint}",
+                            v.value, e.reason
+                        ),
+                    )
+                }
             }
         }
         Some(out)
@@ -440,6 +458,16 @@ pub fn parse_rate(text: &str) -> Result<f64, String> {
         ));
     }
     Ok(rate)
+}
+
+/// `${NAME}` and nothing else: how a secret is written in a targets file.
+fn is_one_env_var(value: &str) -> bool {
+    value
+        .strip_prefix("${")
+        .and_then(|v| v.strip_suffix('}'))
+        .is_some_and(|name| {
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
 }
 
 /// `${NAME}` from the environment; a missing or empty variable is an error naming it.

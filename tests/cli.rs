@@ -1025,3 +1025,82 @@ fn cleartext_http_off_loopback_is_refused_unless_allowed() {
     assert_ne!(o.status.code(), Some(2), "{out}{err}");
     assert!(err.contains("cleartext http"), "{err}");
 }
+
+#[test]
+fn a_secret_must_be_one_env_var_and_a_key_where_a_path_belongs_is_never_printed() {
+    let dir = scratch("secret-shapes");
+    let pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC-Never-Print-Me\n-----END PRIVATE KEY-----\n";
+    let targets = write(
+        &dir,
+        "targets.yaml",
+        "targets:\n  mixed:\n    talkdesk:\n      base_url: https://x.test\n      secrets: { client_secret: \"literal-${TOKENCONF_SHAPE_SECRET}\" }\n  pasted:\n    talkdesk:\n      base_url: https://x.test\n      secret_files: { signing_key: \"${TOKENCONF_SHAPE_KEY}\" }\n",
+    );
+    let env = [
+        ("TOKENCONF_SHAPE_SECRET", "Shape-Secret-1"),
+        ("TOKENCONF_SHAPE_KEY", pem),
+    ];
+    for (target, needle) in [("mixed", "exactly one"), ("pasted", "TOKENCONF_SHAPE_KEY")] {
+        let o = tokenconf(
+            &[
+                "validate",
+                "--targets",
+                targets.to_str().unwrap(),
+                "--target",
+                target,
+            ],
+            &env,
+        );
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{target}: {out}{err}");
+        assert!(err.contains(needle), "{target}: {err}");
+        assert!(
+            !format!("{out}{err}").contains("Never-Print-Me"),
+            "{out}{err}"
+        );
+        assert!(
+            !format!("{out}{err}").contains("Shape-Secret-1"),
+            "{out}{err}"
+        );
+    }
+}
+
+#[test]
+fn no_proxy_star_bypasses_the_proxy_for_ip_literal_targets() {
+    use std::sync::atomic::Ordering;
+    let dir = scratch("no-proxy-star");
+    let (proxy, proxied) = recording_server("{}".to_string());
+    let (good, served) = recording_server(
+        r#"{"access_token":"tok-proxy-test","token_type":"Bearer","expires_in":60}"#.to_string(),
+    );
+    let targets = targets_file(&dir, &format!("http://127.0.0.1:{good}"));
+    let file = write(
+        &dir,
+        "s.yaml",
+        &suite(&format!(
+            "  - name: x{CC_REQUEST}\n    expect: {{ status: 200 }}\n"
+        )),
+    );
+    let proxy_url = format!("http://127.0.0.1:{proxy}");
+    let o = tokenconf(
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--targets",
+            targets.to_str().unwrap(),
+            "--target",
+            "t",
+            "--report-dir",
+            dir.join("reports").to_str().unwrap(),
+        ],
+        &[
+            ("TOKENCONF_CLI_TEST_SECRET", "Proxy-Secret-1"),
+            ("HTTP_PROXY", &proxy_url),
+            ("http_proxy", &proxy_url),
+            ("NO_PROXY", "*"),
+        ],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert_eq!(proxied.load(Ordering::SeqCst), 0, "the proxy saw nothing");
+    assert_eq!(served.load(Ordering::SeqCst), 1);
+}

@@ -74,7 +74,7 @@ pub fn validate(
             let secrets: Vec<&str> = a.secrets.keys().map(String::as_str).collect();
             say!(
                 "  {api}: {} (secrets: {})",
-                a.base_url,
+                without_userinfo(&a.base_url),
                 if secrets.is_empty() {
                     "none".to_string()
                 } else {
@@ -116,6 +116,19 @@ pub fn validate(
         }
     }
     Ok(Exit::Passed)
+}
+
+/// A URL as `validate` shows it: any user name or password in it masked.
+fn without_userinfo(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            let _ = u.set_username("***");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        Ok(_) => url.to_string(),
+        Err(_) => "(not a URL)".to_string(),
+    }
 }
 
 pub async fn serve_mock(
