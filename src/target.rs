@@ -580,7 +580,7 @@ mod tests {
         for (name, expected) in [
             (
                 "zero-key",
-                "/dev/zero: a secret file must be a regular file, not a device",
+                "named by \"/dev/zero\": a secret file must be a regular file, not a device",
             ),
             (
                 "zero-ca",

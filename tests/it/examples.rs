@@ -8,7 +8,7 @@ use tokenconf::target;
 #[test]
 fn the_example_targets_file_loads_with_its_environment() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let key = Path::new(env!("CARGO_TARGET_TMPDIR")).join("example-sf-key.pem");
+    let key = crate::support::tmp(module_path!()).join("example-sf-key.pem");
     std::fs::write(&key, "-----BEGIN PRIVATE KEY-----\n").unwrap();
     for (k, v) in [
         ("TALKDESK_ACCOUNT", "acme"),

@@ -14,7 +14,7 @@ fn root() -> &'static Path {
 
 /// A fresh folder under the target dir, removed and recreated per test.
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let dir = crate::support::tmp(module_path!()).join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir

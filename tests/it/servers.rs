@@ -102,7 +102,7 @@ fn secrets(prefix: &str) -> Vec<(String, String)> {
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+    let dir = crate::support::tmp(module_path!())
         .join("servers")
         .join(name);
     let _ = std::fs::remove_dir_all(&dir);

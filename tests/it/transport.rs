@@ -71,7 +71,7 @@ async fn scripted(script: Vec<Option<&'static str>>) -> (u16, Arc<Mutex<Seen>>) 
 const OK: &str = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
 
 fn suite_dir(name: &str, yaml: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("transport-{name}"));
+    let dir = crate::support::tmp(module_path!()).join(format!("transport-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(format!("{name}.yaml")), yaml).unwrap();

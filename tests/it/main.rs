@@ -1,0 +1,19 @@
+//! The project's own integration tests, one binary (one link of the crate instead of one per
+//! file); `conformance` stays apart because libtest-mimic owns its harness.
+
+mod support;
+
+mod architecture;
+mod cli;
+mod drift;
+mod examples;
+mod golden;
+mod hostile;
+mod html;
+mod leak;
+mod mock;
+mod properties;
+mod reports;
+mod schema;
+mod servers;
+mod transport;
