@@ -76,8 +76,6 @@ pub enum ConfigError {
     },
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
-    #[error("{0}")]
-    Other(String),
 }
 
 impl ConfigError {
