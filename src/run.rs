@@ -157,8 +157,10 @@ impl Runner {
     /// Requests of `ids` whose destination is known before sending (their URL uses only the
     /// suite's vars and the target's values) and is not an origin of the target: each as
     /// `file:line: case: why`. Destinations known only at run time are checked when sent.
+    /// Masked: a URL built from a secret must not print it.
     pub fn refused_destinations(&self, ids: &[CaseId]) -> Vec<String> {
         let allowed = self.target.allowed_origins().unwrap_or_default();
+        let redactor = self.redactor();
         let captures = HashMap::new();
         let mut out = Vec::new();
         for id in ids {
@@ -187,10 +189,11 @@ impl Runner {
                 let why = url.and_then(|url| crate::origin::check(&url, &allowed));
                 if let Err(why) = why {
                     out.push(format!(
-                        "{}:{}: case `{}`: {why}",
+                        "{}:{}: case `{}`: {}",
                         suite.file.display(),
                         case.line,
-                        case.name
+                        case.name,
+                        redactor.scrub(&why)
                     ));
                 }
             }

@@ -22,18 +22,6 @@ pub use style::Styles;
 use crate::outcome::{CaseOutcome, RunReport};
 use crate::redact::Redactor;
 
-/// A redactor for the whole run: the target's secrets plus every token any case saw.
-pub fn run_redactor(base: &Redactor, report: &RunReport) -> Redactor {
-    let mut r = base.clone();
-    r.extend(
-        report
-            .outcomes
-            .iter()
-            .flat_map(|o| o.sensitive.iter().map(String::as_str)),
-    );
-    r
-}
-
 /// A run report every text of which has passed the redactor. Only [`Redacted::new`] makes
 /// one, so the reporters that take it (junit, summary, html, [`write_planned`]) cannot be
 /// handed unmasked text. It keeps the redactor for the last pass over each finished file.

@@ -914,19 +914,7 @@ impl Compiler<'_> {
         if !absent && !others && m.exists.is_none() && m.absent.is_none() {
             self.error(at, "this check has no condition; use e.g. { equals: x }, { matches: re }, exists or absent");
         }
-        let matches = m
-            .matches
-            .as_ref()
-            .and_then(|re| match super::intern::regex(re) {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    self.error(
-                        at,
-                        format!("invalid regex {re:?}: {}", first_line(&e.to_string())),
-                    );
-                    None
-                }
-            });
+        let matches = m.matches.as_ref().and_then(|re| self.regex(re, at));
         Predicate {
             presence: Some(if absent {
                 Presence::Absent
@@ -950,6 +938,20 @@ impl Compiler<'_> {
         }
     }
 
+    /// The shared compiled copy of `re`, or an error at `at`.
+    fn regex(&mut self, re: &str, at: Location) -> Option<regex::Regex> {
+        match super::intern::regex(re) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                self.error(
+                    at,
+                    format!("invalid regex {re:?}: {}", first_line(&e.to_string())),
+                );
+                None
+            }
+        }
+    }
+
     fn capture(&mut self, name: String, c: Spanned<CaptureFile>) -> Option<Capture> {
         let at = c.referenced;
         if !is_name(&name) {
@@ -958,20 +960,7 @@ impl Compiler<'_> {
                 format!("capture name {name:?} must be letters, digits and `_`"),
             );
         }
-        let regex = c
-            .value
-            .regex
-            .as_ref()
-            .and_then(|re| match super::intern::regex(re) {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    self.error(
-                        at,
-                        format!("invalid regex {re:?}: {}", first_line(&e.to_string())),
-                    );
-                    None
-                }
-            });
+        let regex = c.value.regex.as_ref().and_then(|re| self.regex(re, at));
         let from = match (c.value.json, c.value.header) {
             (Some(text), None) => match super::intern::json_path(&text) {
                 Ok(path) => CaptureFrom::Json { text, path },

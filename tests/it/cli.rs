@@ -1,23 +1,14 @@
 //! The real binary against fixture suites: exit codes, error locations, findings, reports.
 
+use crate::support::{root, BIN};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_tokenconf");
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A fresh folder under the target dir, removed and recreated per test.
 fn scratch(name: &str) -> PathBuf {
-    let dir = crate::support::tmp(module_path!()).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    crate::support::scratch(module_path!(), name)
 }
 
 fn tokenconf(args: &[&str], envs: &[(&str, &str)]) -> Output {
@@ -1103,4 +1094,33 @@ fn no_proxy_star_bypasses_the_proxy_for_ip_literal_targets() {
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
     assert_eq!(proxied.load(Ordering::SeqCst), 0, "the proxy saw nothing");
     assert_eq!(served.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_refused_destination_built_from_a_secret_does_not_print_it() {
+    let dir = scratch("refused-secret-path");
+    let targets = targets_file(&dir, "http://127.0.0.1:9");
+    let body = suite(
+        "  - name: sneaky\n    request: { path: \"{{ sneaky }}{{ client_secret }}\" }\n    expect: { status: 200 }\n",
+    )
+    .replace("vars:\n", "vars:\n  sneaky: \"@127.0.0.1:1/\"\n");
+    let file = write(&dir, "s.yaml", &body);
+    let o = tokenconf(
+        &[
+            "run",
+            file.to_str().unwrap(),
+            "--targets",
+            targets.to_str().unwrap(),
+            "--target",
+            "t",
+        ],
+        &[("TOKENCONF_CLI_TEST_SECRET", "Path-Secret-77")],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}{err}");
+    assert!(err.contains("refused before sending"), "{err}");
+    assert!(
+        !format!("{out}{err}").contains("Path-Secret-77"),
+        "{out}{err}"
+    );
 }

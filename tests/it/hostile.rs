@@ -20,24 +20,16 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use base64::Engine;
 
+use crate::support::{root, BIN};
 use tokenconf::mock::{self, MockConfig};
 use tokenconf::target::Target;
-
-const BIN: &str = env!("CARGO_BIN_EXE_tokenconf");
 
 /// What every secret starts with: ASCII letters survive every encoding but base64 unchanged,
 /// so finding it finds any (even partial) leak.
 const MARKER: &str = "HostileCanary";
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn scratch(name: &str) -> PathBuf {
-    let dir = crate::support::tmp(module_path!()).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    crate::support::scratch(module_path!(), name)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -2,17 +2,13 @@
 //! the rendered DOM must hold the counts (filled in by the page's script, so it ran) and a diff.
 //! Under CI (CI=true) a missing chromium fails the test; locally it is skipped with a reason.
 
+use crate::support::BIN;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tokenconf");
-
 fn scratch(name: &str) -> PathBuf {
-    let dir = crate::support::tmp(module_path!()).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    crate::support::scratch(module_path!(), name)
 }
 
 fn chromium() -> Option<String> {

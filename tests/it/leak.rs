@@ -22,24 +22,16 @@ use axum::response::Response;
 use base64::Engine;
 use serde_json::Value;
 
+use crate::support::{root, BIN};
 use tokenconf::mock::{self, MockConfig};
 use tokenconf::target::Target;
-
-const BIN: &str = env!("CARGO_BIN_EXE_tokenconf");
 
 /// Unique, and unlike their own encodings: `+`, `/`, a space, quotes and `&` differ in each.
 const TALKDESK_SECRET: &str = "LeakCanary-td+7f3a/9c1 \"q\"&z=1";
 const SALESFORCE_SECRET: &str = "LeakCanary-sf+b41e/2d9 \"q\"&z=2";
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn scratch(name: &str) -> PathBuf {
-    let dir = crate::support::tmp(module_path!()).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    crate::support::scratch(module_path!(), name)
 }
 
 fn config(drifts: &[&'static str]) -> MockConfig {

@@ -10,13 +10,10 @@ use std::path::{Path, PathBuf};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 
+use crate::support::root;
 use tokenconf::error::ConfigError;
 use tokenconf::suite::schema::SchemaRegistry;
 use tokenconf::suite::template::{JsonTemplate, Scope, Template};
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn config() -> Config {
     Config {

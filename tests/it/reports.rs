@@ -12,10 +12,7 @@ use tokenconf::redact::Redactor;
 use tokenconf::report;
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = crate::support::tmp(module_path!()).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    crate::support::scratch(module_path!(), name)
 }
 
 fn finding(rule: &str, level: Level, expected: &str, actual: &str, path: Option<&str>) -> Finding {

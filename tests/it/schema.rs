@@ -5,14 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::support::root;
 use serde_json::Value;
 use tokenconf::suite::model::SuiteFile;
 
 const FORMATS: [&str; 3] = ["suite", "targets", "expected"];
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn committed(format: &str) -> PathBuf {
     root().join(format!("specs/tokenconf/{format}.schema.json"))

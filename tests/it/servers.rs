@@ -12,19 +12,15 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::support::{root, BIN};
 use serde::Deserialize;
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_tokenconf");
 /// How long a launched server lives at most: it stops by itself even if this test dies.
 const SERVER_LIFETIME_S: u32 = 240;
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 const RUN_TIMEOUT: Duration = Duration::from_secs(180);
 const INSTALL: &str = "tests/servers/install.sh (or .ci/servers.sh)";
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// One entry of expected.yaml: a failing finding that is the server's deviation from an RFC.
 #[derive(Debug, Deserialize, PartialEq, Eq, PartialOrd, Ord, Clone)]
