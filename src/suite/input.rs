@@ -20,7 +20,9 @@ impl FileKind {
     /// Far above any real file of the kind; small enough that a wrong file fails fast.
     pub fn limit(self) -> u64 {
         match self {
-            FileKind::Suite | FileKind::Targets | FileKind::Schema => 4 << 20,
+            // 100,000 cases of a few hundred bytes each fit; parsed, such a file takes a few GB.
+            FileKind::Suite => 64 << 20,
+            FileKind::Targets | FileKind::Schema => 4 << 20,
             FileKind::SecretFile => 1 << 20,
             FileKind::CaCert => 4 << 20,
         }
@@ -119,8 +121,12 @@ fn not_utf8(bytes: &[u8], at: usize) -> String {
 }
 
 fn too_large(kind: FileKind, size: u64) -> String {
+    let advice = match kind {
+        FileKind::Suite => "; split its cases over several files",
+        _ => "",
+    };
     format!(
-        "is larger than the {} limit for a {} ({} bytes or more)",
+        "is larger than the {} limit for a {} ({} bytes or more){advice}",
         human(kind.limit()),
         kind.name(),
         size

@@ -1090,7 +1090,17 @@ mod tests {
 
     #[test]
     fn parser_limits_and_duplicate_keys_are_said_in_the_users_words() {
-        let many: String = (0..130_000).map(|i| format!("  k{i}: v\n")).collect();
+        // Plain text cannot outgrow a budget that grows with the file; aliases can.
+        let list = vec!["1"; 1000].join(",");
+        let anchors: String = (0..100)
+            .map(|i| format!("      a{i}: &a{i} [{list}]\n"))
+            .collect();
+        let aliases: String = (0..100)
+            .map(|i| format!("      b{i}: [{}]\n", vec![format!("*a{i}"); 10].join(",")))
+            .collect();
+        // A JWT's claims take any value, so nothing stops reading before the aliases.
+        let many =
+            format!("jwts:\n  j:\n    alg: HS256\n    key: k\n    claims:\n{anchors}{aliases}");
         let cases = [
             (
                 "api: a\napi: b\ncases: []\n".to_string(),
@@ -1101,8 +1111,8 @@ mod tests {
                 "more than one YAML document",
             ),
             (
-                format!("api: a\nvars:\n{many}cases: []\n"),
-                "more than 250000 values",
+                format!("api: a\n{many}cases: []\n"),
+                "more than 250000 values, keys and list items (the limit for a file of its size)",
             ),
         ];
         for (text, expected) in cases {

@@ -15,10 +15,14 @@ use crate::error::SourceError;
 /// message is short; otherwise [`error_at`]'s renderer draws both from the one location.
 pub fn parse<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T, SourceError> {
     let name = file.display().to_string();
-    serde_saphyr::from_str::<T>(text).map_err(|err| {
+    let budget = budget_for(text.len());
+    let plain = Plain(budget.clone());
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    serde_saphyr::from_str_with_options::<T>(text, options).map_err(|err| {
         let mut options = serde_saphyr::RenderOptions::default();
         options.source_name = Some(&name);
-        options.formatter = &Plain;
+        options.formatter = &plain;
         let rendered = err.render_with_options(options);
         let message = message_of(&rendered);
         let location = err
@@ -44,9 +48,21 @@ pub fn parse<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T, SourceEr
     })
 }
 
+/// The parser's limits for a text of `len` bytes. The node and event counts grow with the
+/// file (a 100,000-case suite has millions of nodes), so only what the reader's byte cap
+/// already allows gets through; alias and anchor limits stay fixed, since aliases are how a
+/// small file expands into a huge one.
+fn budget_for(len: usize) -> serde_saphyr::Budget {
+    let mut budget = serde_saphyr::Budget::default();
+    // A node takes at least two bytes (`a:`, `- `, `1,`), an event at most two per node.
+    budget.max_nodes = budget.max_nodes.max(len / 2 + 1);
+    budget.max_events = budget.max_events.max(len + 1);
+    budget
+}
+
 /// The parser's messages, with those that name its own API (`DuplicateKeyPolicy`,
 /// `from_str_multiple`, `Nodes { nodes: 250001 }`) said in the user's terms.
-struct Plain;
+struct Plain(serde_saphyr::Budget);
 
 impl serde_saphyr::MessageFormatter for Plain {
     fn format_message<'a>(&self, err: &'a serde_saphyr::Error) -> std::borrow::Cow<'a, str> {
@@ -62,19 +78,19 @@ impl serde_saphyr::MessageFormatter for Plain {
                 "the file holds more than one YAML document (a second `---`); write one per file"
                     .into()
             }
-            Error::Budget { breach, .. } => too_big(breach).into(),
+            Error::Budget { breach, .. } => too_big(breach, &self.0).into(),
             other => serde_saphyr::DefaultMessageFormatter.format_message(other),
         }
     }
 }
 
 /// What the user wrote too much of, and the limit.
-fn too_big(breach: &serde_saphyr::budget::BudgetBreach) -> String {
+fn too_big(breach: &serde_saphyr::budget::BudgetBreach, limit: &serde_saphyr::Budget) -> String {
     use serde_saphyr::budget::BudgetBreach as B;
-    let limit = serde_saphyr::Budget::default();
     match breach {
-        B::Nodes { .. } => format!(
-            "the file has more than {} values, keys and list items; split it into several files",
+        B::Nodes { .. } | B::Events { .. } => format!(
+            "the file has more than {} values, keys and list items (the limit for a file of its \
+             size); split its cases over several files",
             limit.max_nodes
         ),
         B::Depth { .. } => format!(
@@ -229,5 +245,29 @@ mod tests {
             assert!(!e.message.contains(" at line "), "{}", e.message);
             assert!(e.line >= 1 && e.column >= 1, "{}", e.rendered);
         }
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Many {
+        cases: Vec<Item>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[expect(dead_code, reason = "only parsed")]
+    struct Item {
+        name: String,
+        expect: std::collections::BTreeMap<String, u16>,
+    }
+
+    #[test]
+    fn a_file_of_100000_cases_is_within_the_parsers_limits() {
+        let text: String = std::iter::once("cases:\n".to_string())
+            .chain(
+                (0..100_000)
+                    .map(|i| format!("  - name: case {i}\n    expect: {{ status: 200 }}\n")),
+            )
+            .collect();
+        let parsed = parse::<Many>(&text, Path::new("big.yaml")).expect("parses");
+        assert_eq!(parsed.cases.len(), 100_000);
     }
 }
