@@ -10,7 +10,7 @@ use tokio::sync::OnceCell;
 
 use crate::check::{self, eval_path};
 use crate::error::ConfigError;
-use crate::expected::ExpectedFindings;
+use crate::expected::{ExpectedFindings, KnownDeviations};
 use crate::finding::{Finding, Level};
 use crate::http::{Http, Received, Retry, SendError};
 use crate::outcome::{fails, CaseOutcome, ResponseSnapshot, RunReport, Status};
@@ -54,6 +54,8 @@ pub struct Runner {
     /// Steps after a failed one still run, so every finding of a case is seen at once
     /// (`--write-expected`); the case still fails on the first.
     keep_going: bool,
+    /// Vendors' documented deviations: the built-in files, or the user's.
+    deviations: KnownDeviations,
 }
 
 /// What one run of a list of steps left behind.
@@ -97,7 +99,13 @@ impl Runner {
             signer: Signer::default(),
             expected: None,
             keep_going: false,
+            deviations: KnownDeviations::built_in(),
         })
+    }
+
+    /// Vendors' deviations from `known` in place of the built-in files.
+    pub fn known_deviations(&mut self, known: KnownDeviations) {
+        self.deviations = known;
     }
 
     /// See [`Runner::keep_going`]'s field: every step runs, even after a failed one.
@@ -465,8 +473,14 @@ impl Runner {
                 run.sensitive.push(value.clone());
             }
             collect_sensitive(received.json.as_ref(), &mut run.sensitive);
-            let mut findings =
-                check::check_step(&step.expect, &sent, &received, &scope, &self.loaded.schemas);
+            let mut findings = check::check_step(
+                &step.expect,
+                &sent,
+                &received,
+                &scope,
+                &self.loaded.schemas,
+                &self.deviations,
+            );
             for c in &step.captures {
                 match capture(c, &received) {
                     Ok(v) => {
