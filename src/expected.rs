@@ -213,6 +213,163 @@ impl ExpectedFindings {
     }
 }
 
+/// A vendor's documented deviation from an RFC: findings of `rule` under rule set `set` (or a
+/// set that includes it) are reported as known deviations, never failing.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeviationFile {
+    /// The vendor's rule set (see `tokenconf rules`); sets that include it deviate too.
+    #[schemars(with = "String")]
+    set: Spanned<String>,
+    /// The rule id, exactly.
+    #[schemars(with = "String")]
+    rule: Spanned<String>,
+    /// Where the vendor documents it, and what it does instead.
+    #[schemars(with = "String")]
+    reason: Spanned<String>,
+}
+
+/// One entry of a known-deviations file.
+#[derive(Debug, Clone)]
+pub struct Deviation {
+    pub set: String,
+    pub rule: String,
+    pub reason: String,
+}
+
+/// Every vendor's documented deviations, from data: the built-in files under `specs/` or the
+/// user's (`--known-deviations`).
+#[derive(Debug, Clone)]
+pub struct KnownDeviations {
+    /// The files they came from, as `tokenconf rules` names them.
+    pub files: Vec<String>,
+    pub entries: Vec<Deviation>,
+}
+
+/// The files compiled in, by the path they have in the repository.
+const BUILT_IN: &[(&str, &str)] = &[(
+    "specs/salesforce/known-deviations.yaml",
+    include_str!("../specs/salesforce/known-deviations.yaml"),
+)];
+
+impl KnownDeviations {
+    /// None at all.
+    pub fn none() -> KnownDeviations {
+        KnownDeviations {
+            files: Vec::new(),
+            entries: Vec::new(),
+        }
+    }
+
+    /// The files compiled in. They are checked by a test against the rule library, so a bad
+    /// one never ships; should one not parse, it is left out rather than crash a run.
+    pub fn built_in() -> KnownDeviations {
+        let mut out = KnownDeviations::none();
+        for (path, text) in BUILT_IN {
+            if let Ok(more) = Self::parse(text, Path::new(path), None) {
+                out.merge(more);
+            }
+        }
+        out
+    }
+
+    /// Reads `files`, in place of the built-in ones; `sets` gives, per rule set name, the ids
+    /// of the rules it holds, so an entry naming neither is exit 2 with file:line:column.
+    pub fn load(
+        files: &[PathBuf],
+        sets: &[(&str, Vec<&str>)],
+    ) -> Result<KnownDeviations, ConfigError> {
+        let mut out = KnownDeviations::none();
+        for file in files {
+            let text = crate::suite::input::read_text(file, crate::suite::input::FileKind::Targets)
+                .map_err(|e| ConfigError::File {
+                    path: file.to_path_buf(),
+                    message: e.reason,
+                })?;
+            out.merge(Self::parse(&text, file, Some(sets))?);
+        }
+        Ok(out)
+    }
+
+    /// The built-in files, each checked against `sets` (for the test that keeps them right).
+    pub fn check_built_in(sets: &[(&str, Vec<&str>)]) -> Result<KnownDeviations, ConfigError> {
+        let mut out = KnownDeviations::none();
+        for (path, text) in BUILT_IN {
+            out.merge(Self::parse(text, Path::new(path), Some(sets))?);
+        }
+        Ok(out)
+    }
+
+    fn merge(&mut self, other: KnownDeviations) {
+        self.files.extend(other.files);
+        self.entries.extend(other.entries);
+    }
+
+    fn parse(
+        text: &str,
+        file: &Path,
+        sets: Option<&[(&str, Vec<&str>)]>,
+    ) -> Result<KnownDeviations, ConfigError> {
+        let raw: Option<Vec<Spanned<DeviationFile>>> = yaml::parse(text, file)?;
+        let mut errors: Vec<SourceError> = Vec::new();
+        let mut entries = Vec::new();
+        for item in raw.unwrap_or_default() {
+            let d = item.value;
+            if d.reason.value.trim().is_empty() {
+                errors.push(yaml::error_at(
+                    file,
+                    text,
+                    d.reason.referenced,
+                    "a known deviation needs a reason: where the vendor documents it",
+                ));
+            }
+            if let Some(sets) = sets {
+                match sets.iter().find(|(name, _)| *name == d.set.value) {
+                    None => {
+                        let hint = crate::suite::did_you_mean(
+                            &d.set.value,
+                            sets.iter().map(|(name, _)| *name),
+                        );
+                        errors.push(yaml::error_at(
+                            file,
+                            text,
+                            d.set.referenced,
+                            format!("unknown rule set `{}`{hint}", d.set.value),
+                        ));
+                    }
+                    Some((name, rules)) if !rules.contains(&d.rule.value.as_str()) => {
+                        let hint = crate::suite::did_you_mean(&d.rule.value, rules.iter().copied());
+                        errors.push(yaml::error_at(
+                            file,
+                            text,
+                            d.rule.referenced,
+                            format!("rule set {name} holds no rule `{}`{hint}", d.rule.value),
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            }
+            entries.push(Deviation {
+                set: d.set.value,
+                rule: d.rule.value,
+                reason: d.reason.value,
+            });
+        }
+        if !errors.is_empty() {
+            return Err(errors.into());
+        }
+        Ok(KnownDeviations {
+            files: vec![file.display().to_string()],
+            entries,
+        })
+    }
+
+    /// The entry for `rule` under exactly the set named `set`, if any.
+    pub fn find(&self, set: &str, rule: &str) -> Option<&Deviation> {
+        self.entries.iter().find(|d| d.set == set && d.rule == rule)
+    }
+}
+
 fn today() -> chrono::NaiveDate {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -354,5 +511,47 @@ mod tests {
         let mut again = vec![Finding::must("status", "x")];
         e.apply("s::c", &mut again, false);
         assert_eq!(again[0].level, Level::Expected);
+    }
+
+    #[test]
+    fn the_built_in_deviations_name_real_sets_and_rules() {
+        let known = KnownDeviations::check_built_in(&crate::rules::set_members()).unwrap();
+        assert_eq!(known.files, ["specs/salesforce/known-deviations.yaml"]);
+        assert_eq!(known.entries.len(), 4);
+        assert!(known
+            .find(
+                "salesforce.error-response",
+                "RFC6749-5.2-invalid_client-401"
+            )
+            .is_some_and(|d| d.reason.contains("400")));
+        assert_eq!(KnownDeviations::built_in().entries.len(), 4);
+    }
+
+    #[test]
+    fn a_bad_deviation_names_file_line_and_column() {
+        let sets = crate::rules::set_members();
+        for (text, needle) in [
+            (
+                "- set: salesforce.eror-response\n  rule: RFC6749-5.2-error-code\n  reason: x\n",
+                ("dev.yaml:1:8", "unknown rule set `salesforce.eror-response` (did you mean `salesforce.error-response`?)"),
+            ),
+            (
+                "- set: salesforce.error-response\n  rule: RFC6749-5.2-eror-code\n  reason: x\n",
+                ("dev.yaml:2:9", "rule set salesforce.error-response holds no rule `RFC6749-5.2-eror-code` (did you mean `RFC6749-5.2-error-code`?)"),
+            ),
+            (
+                "- set: salesforce.error-response\n  rule: RFC6749-5.2-error-code\n  reason: \"\"\n",
+                ("dev.yaml:3:11", "a known deviation needs a reason"),
+            ),
+            (
+                "- set: salesforce.error-response\n  rule: RFC6749-5.2-error-code\n  reason: x\n  test: y\n",
+                ("dev.yaml:4:", "unknown field `test`"),
+            ),
+        ] {
+            let err = KnownDeviations::parse(text, Path::new("dev.yaml"), Some(&sets))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle.0) && err.contains(needle.1), "{text:?}: {err}");
+        }
     }
 }

@@ -14,6 +14,9 @@ pub enum Level {
     KnownDeviation,
     /// Listed in the user's expected-findings file (with a reason): reported, never failing.
     Expected,
+    /// An assumed expectation (the docs are silent) that a real target did not meet: a
+    /// warning, never failing, even with `--strict`.
+    Unconfirmed,
 }
 
 impl Level {
@@ -23,6 +26,7 @@ impl Level {
             Level::Should => "SHOULD",
             Level::KnownDeviation => "KNOWN-DEVIATION",
             Level::Expected => "EXPECTED",
+            Level::Unconfirmed => "UNCONFIRMED",
         }
     }
 }
@@ -32,7 +36,7 @@ pub fn fails(level: Level, strict: bool) -> bool {
     match level {
         Level::Must => true,
         Level::Should => strict,
-        Level::KnownDeviation | Level::Expected => false,
+        Level::KnownDeviation | Level::Expected | Level::Unconfirmed => false,
     }
 }
 

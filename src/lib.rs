@@ -4,6 +4,7 @@
 //! responses → checks ([`check`], [`rules`]) → outcomes ([`outcome`]) → reports ([`report`]).
 
 pub mod basic;
+pub mod capability;
 pub mod check;
 pub mod error;
 pub mod expected;

@@ -108,6 +108,10 @@ struct RunArgs {
     /// Write this run's failing findings to FILE as a starting expected-findings file.
     #[arg(long, value_name = "FILE")]
     write_expected: Option<PathBuf>,
+    /// Vendors' documented deviations (YAML: rule set, rule id, reason) in place of the built-in
+    /// specs/salesforce/known-deviations.yaml (repeatable).
+    #[arg(long, value_name = "FILE")]
+    known_deviations: Vec<PathBuf>,
     /// Output: human (default), json (a line per case), github (human + annotations).
     #[arg(long, value_enum)]
     format: Option<Format>,
@@ -215,6 +219,7 @@ async fn run(args: RunArgs) -> Result<Exit, ConfigError> {
         allow_empty: args.allow_empty,
         expected: args.expected,
         write_expected: args.write_expected,
+        known_deviations: args.known_deviations,
     };
     let session = Session::open(options).await?;
     let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");

@@ -136,6 +136,8 @@ pub struct Counts {
     pub flaky: usize,
     /// Findings the user's expected-findings file accepts (not counted in `warnings`).
     pub expected: usize,
+    /// Findings of assumed expectations a real target did not meet (also counted in `warnings`).
+    pub unconfirmed: usize,
     /// Expected-findings entries that matched nothing although their test ran.
     pub resolved: usize,
 }
@@ -155,6 +157,7 @@ impl RunReport {
                     c.expected += 1;
                 } else {
                     c.warnings += 1;
+                    c.unconfirmed += usize::from(f.level == Level::Unconfirmed);
                 }
             }
             c.flaky += usize::from(o.is_flaky());

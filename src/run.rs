@@ -10,8 +10,8 @@ use tokio::sync::OnceCell;
 
 use crate::check::{self, eval_path};
 use crate::error::ConfigError;
-use crate::expected::ExpectedFindings;
-use crate::finding::Finding;
+use crate::expected::{ExpectedFindings, KnownDeviations};
+use crate::finding::{Finding, Level};
 use crate::http::{Http, Received, Retry, SendError};
 use crate::outcome::{fails, CaseOutcome, ResponseSnapshot, RunReport, Status};
 use crate::redact::{is_sensitive_key, Redactor};
@@ -28,14 +28,24 @@ pub struct CaseId {
 
 type FixtureResult = Result<HashMap<String, String>, String>;
 
+/// A suite's values against one profile of its API (the API entry itself first).
+struct Base {
+    /// `None`: the API entry.
+    profile: Option<String>,
+    values: HashMap<String, String>,
+    capabilities: std::collections::BTreeSet<String>,
+}
+
 pub struct Runner {
     loaded: Arc<Loaded>,
     target: Target,
     http: Http,
     strict: bool,
-    /// Per suite: its vars and secrets resolved against the target, or why it cannot run there.
-    bases: Vec<Result<HashMap<String, String>, String>>,
-    fixtures: Vec<Vec<OnceCell<FixtureResult>>>,
+    /// Per suite, per profile of its API: its vars and secrets resolved against the target, or
+    /// why it cannot run there.
+    bases: Vec<Result<Vec<Base>, String>>,
+    /// Per suite, per profile, per fixture: a fixture runs once for each profile that uses it.
+    fixtures: Vec<Vec<Vec<OnceCell<FixtureResult>>>>,
     /// Set by [`Runner::cancel`]: no new case starts; cases in flight finish.
     cancelled: AtomicBool,
     signer: Signer,
@@ -44,6 +54,8 @@ pub struct Runner {
     /// Steps after a failed one still run, so every finding of a case is seen at once
     /// (`--write-expected`); the case still fails on the first.
     keep_going: bool,
+    /// Vendors' documented deviations: the built-in files, or the user's.
+    deviations: KnownDeviations,
 }
 
 /// What one run of a list of steps left behind.
@@ -63,11 +75,18 @@ impl Runner {
         let mut options = target.http.clone();
         options.allowed_origins = target.allowed_origins()?;
         let http = Http::new(&options).map_err(ConfigError::Client)?;
-        let bases = loaded.suites.iter().map(|s| resolve(s, &target)).collect();
+        let bases: Vec<Result<Vec<Base>, String>> =
+            loaded.suites.iter().map(|s| resolve(s, &target)).collect();
         let fixtures = loaded
             .suites
             .iter()
-            .map(|s| s.fixtures.iter().map(|_| OnceCell::new()).collect())
+            .zip(&bases)
+            .map(|(s, b)| {
+                let profiles = b.as_ref().map_or(0, Vec::len);
+                (0..profiles)
+                    .map(|_| s.fixtures.iter().map(|_| OnceCell::new()).collect())
+                    .collect()
+            })
             .collect();
         Ok(Runner {
             loaded,
@@ -80,7 +99,13 @@ impl Runner {
             signer: Signer::default(),
             expected: None,
             keep_going: false,
+            deviations: KnownDeviations::built_in(),
         })
+    }
+
+    /// Vendors' deviations from `known` in place of the built-in files.
+    pub fn known_deviations(&mut self, known: KnownDeviations) {
+        self.deviations = known;
     }
 
     /// See [`Runner::keep_going`]'s field: every step runs, even after a failed one.
@@ -164,9 +189,10 @@ impl Runner {
         let captures = HashMap::new();
         let mut out = Vec::new();
         for id in ids {
-            let Ok(base) = &self.bases[id.suite] else {
+            let Ok((_, profile)) = self.profile_of(*id) else {
                 continue;
             };
+            let base = &profile.values;
             let suite = &self.loaded.suites[id.suite];
             let case = &suite.cases[id.case];
             let scope = Scope {
@@ -203,16 +229,83 @@ impl Runner {
 
     /// Why a case cannot run on this target, known before sending anything.
     pub fn skip_reason(&self, id: CaseId) -> Option<String> {
-        let base = match &self.bases[id.suite] {
-            Ok(b) => b,
-            Err(why) => return Some(why.clone()),
+        self.profile_of(id).err()
+    }
+
+    /// The profile a case runs against (`None`: the API entry), or why it cannot run.
+    pub fn profile_name(&self, id: CaseId) -> Result<Option<&str>, String> {
+        self.profile_of(id).map(|(_, b)| b.profile.as_deref())
+    }
+
+    /// Index into the suite's bases: the profile the case names, else the first (the API entry
+    /// first) that supplies every var and secret it needs and declares every capability it
+    /// requires; else why none does.
+    fn profile_of(&self, id: CaseId) -> Result<(usize, &Base), String> {
+        let bases = self.bases[id.suite].as_ref().map_err(Clone::clone)?;
+        let suite = &self.loaded.suites[id.suite];
+        let case = &suite.cases[id.case];
+        let missing = |b: &Base| -> Vec<String> {
+            let vars = case
+                .requires
+                .iter()
+                .chain(&case.needs)
+                .filter(|r| b.values.get(*r).is_none_or(|v| v.is_empty()))
+                .map(|r| format!("`{r}`"));
+            let capabilities = case
+                .capabilities
+                .iter()
+                .filter(|c| !b.capabilities.contains(*c))
+                .map(|c| format!("capability `{c}`"));
+            vars.chain(capabilities).collect()
         };
-        let case = &self.loaded.suites[id.suite].cases[id.case];
-        case.requires
-            .iter()
-            .chain(&case.needs)
-            .find(|r| base.get(*r).is_none_or(|v| v.is_empty()))
-            .map(|missing| format!("target {} does not supply `{missing}`", self.target.name))
+        let label = |b: &Base| match &b.profile {
+            None => format!("api {}", suite.api),
+            Some(p) => format!("profile {p}"),
+        };
+        if let Some(wanted) = &case.profile {
+            let Some(i) = bases
+                .iter()
+                .position(|b| b.profile.as_deref() == Some(wanted))
+            else {
+                return Err(format!(
+                    "target {} has no profile `{wanted}` under api {}",
+                    self.target.name, suite.api
+                ));
+            };
+            let lacks = missing(&bases[i]);
+            return match lacks.first() {
+                None => Ok((i, &bases[i])),
+                Some(_) => Err(format!(
+                    "target {}, profile {wanted}, does not supply {}",
+                    self.target.name,
+                    lacks.join(", ")
+                )),
+            };
+        }
+        let mut why = Vec::new();
+        for (i, b) in bases.iter().enumerate() {
+            let lacks = missing(b);
+            if lacks.is_empty() {
+                return Ok((i, b));
+            }
+            why.push((label(b), lacks));
+        }
+        // Without profiles, the sentence reads as it always has.
+        Err(match why.as_slice() {
+            [(_, lacks)] => format!(
+                "target {} does not supply {}",
+                self.target.name,
+                lacks.join(", ")
+            ),
+            _ => format!(
+                "target {} does not supply it: {}",
+                self.target.name,
+                why.iter()
+                    .map(|(l, lacks)| format!("{l} lacks {}", lacks.join(", ")))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        })
     }
 
     pub fn test_name(&self, id: CaseId) -> String {
@@ -252,17 +345,14 @@ impl Runner {
             o.duration = started.elapsed();
             o
         };
-        let base = match &self.bases[id.suite] {
-            Ok(b) => b,
-            Err(why) => return finish(outcome, Status::Skipped, Some(why.clone())),
+        let (profile, base) = match self.profile_of(id) {
+            Ok((i, b)) => (i, &b.values),
+            Err(why) => return finish(outcome, Status::Skipped, Some(why)),
         };
-        if let Some(why) = self.skip_reason(id) {
-            return finish(outcome, Status::Skipped, Some(why));
-        }
         let mut captures = HashMap::new();
         for &f in &case.fixtures {
             let fixture = &suite.fixtures[f];
-            let result = self.fixtures[id.suite][f]
+            let result = self.fixtures[id.suite][profile][f]
                 .get_or_init(|| self.run_fixture(suite, base, &fixture.steps))
                 .await;
             match result {
@@ -383,8 +473,14 @@ impl Runner {
                 run.sensitive.push(value.clone());
             }
             collect_sensitive(received.json.as_ref(), &mut run.sensitive);
-            let mut findings =
-                check::check_step(&step.expect, &sent, &received, &scope, &self.loaded.schemas);
+            let mut findings = check::check_step(
+                &step.expect,
+                &sent,
+                &received,
+                &scope,
+                &self.loaded.schemas,
+                &self.deviations,
+            );
             for c in &step.captures {
                 match capture(c, &received) {
                     Ok(v) => {
@@ -396,6 +492,9 @@ impl Runner {
                     }
                     Err(why) => findings.push(Finding::must(format!("capture {}", c.name), why)),
                 }
+            }
+            if !self.target.embedded_mock {
+                unconfirm(&step.expect, &mut findings, &self.target.name);
             }
             if let (Some(expected), Some(test)) = (&self.expected, test) {
                 expected.apply(test, &mut findings, self.strict);
@@ -517,31 +616,58 @@ pub fn in_shard(name: &str, k: u64, n: u64) -> bool {
     xxhash_rust::xxh3::xxh3_64(name.as_bytes()) % n == k - 1
 }
 
-/// Suite vars, overridden by the target's, plus the target's secrets and `base_url`.
-fn resolve(suite: &Suite, target: &Target) -> Result<HashMap<String, String>, String> {
+/// Per profile of the suite's API (the API entry first): suite vars, overridden by the
+/// target's, plus the target's secrets and `base_url`.
+fn resolve(suite: &Suite, target: &Target) -> Result<Vec<Base>, String> {
     let Some(api) = target.api(&suite.api) else {
         return Err(format!(
             "target {} has no base URL for api `{}`",
             target.name, suite.api
         ));
     };
-    let mut values: HashMap<String, String> = suite
-        .vars
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
+    let bases = api
+        .resolved()
+        .into_iter()
+        .map(|r| {
+            let mut values: HashMap<String, String> = suite
+                .vars
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            for (k, v) in &r.vars {
+                if suite.vars.contains_key(*k) {
+                    values.insert(k.to_string(), v.to_string());
+                }
+            }
+            for name in &suite.secrets {
+                if let Some(v) = r.secrets.get(name.as_str()) {
+                    values.insert(name.clone(), v.to_string());
+                }
+            }
+            values.insert("base_url".into(), r.base_url.to_string());
+            Base {
+                profile: r.profile.map(str::to_string),
+                values,
+                capabilities: r.capabilities.clone(),
+            }
+        })
         .collect();
-    for (k, v) in &api.vars {
-        if suite.vars.contains_key(k) {
-            values.insert(k.clone(), v.clone());
+    Ok(bases)
+}
+
+/// Findings of assumed expectations (our guess where the docs are silent) become unconfirmed
+/// warnings: the target's answer may be as right as ours.
+fn unconfirm(expect: &crate::suite::Expect, findings: &mut [Finding], target: &str) {
+    for f in findings {
+        let counts = matches!(f.level, Level::Must | Level::Should);
+        if counts && expect.is_assumed(&f.rule) {
+            f.level = Level::Unconfirmed;
+            f.message = format!(
+                "{} (assumed: the docs are silent, and this is what target {target} answered)",
+                f.message
+            );
         }
     }
-    for name in &suite.secrets {
-        if let Some(v) = api.secrets.get(name) {
-            values.insert(name.clone(), v.clone());
-        }
-    }
-    values.insert("base_url".into(), api.base_url.clone());
-    Ok(values)
 }
 
 fn capture(c: &Capture, received: &Received) -> Result<String, String> {

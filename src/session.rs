@@ -87,6 +87,8 @@ pub struct Options {
     pub expected: Option<PathBuf>,
     /// Where to write this run's failing findings as a starting expected-findings file.
     pub write_expected: Option<PathBuf>,
+    /// Known-deviations files read in place of the built-in ones; empty: the built-in ones.
+    pub known_deviations: Vec<PathBuf>,
 }
 
 impl Options {
@@ -107,6 +109,7 @@ impl Options {
             allow_empty: false,
             expected: None,
             write_expected: None,
+            known_deviations: Vec::new(),
         }
     }
 }
@@ -179,6 +182,13 @@ impl Session {
             Some(file) => Some(Arc::new(ExpectedFindings::load(file)?)),
             None => None,
         };
+        let deviations = match options.known_deviations.as_slice() {
+            [] => None,
+            files => Some(crate::expected::KnownDeviations::load(
+                files,
+                &crate::rules::set_members(),
+            )?),
+        };
         let mut mock = None;
         let mut target = match options.target {
             TargetChoice::Given(t) => t,
@@ -240,6 +250,9 @@ impl Session {
         let mut runner = Runner::new(loaded, target, options.strict)?;
         if let Some(e) = expected {
             runner.expect_findings(e);
+        }
+        if let Some(d) = deviations {
+            runner.known_deviations(d);
         }
         // A starting file must hold every finding of a case, not only its first failing step's.
         if options.write_expected.is_some() {

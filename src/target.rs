@@ -1,7 +1,7 @@
 //! Where a run sends its requests: per API a base URL, vars and secrets. The default target is
 //! the embedded mock; real ones come from a targets file whose secrets come from the environment.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
@@ -24,6 +24,9 @@ pub struct Target {
     pub allow_origins: Vec<String>,
     /// Cleartext `http://` to a host that is not loopback is accepted (and warned about).
     pub allow_http: bool,
+    /// The embedded mock: the model our assumed expectations were written from, so they stay
+    /// strict against it; against any other target a failing one is only unconfirmed.
+    pub embedded_mock: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -31,6 +34,80 @@ pub struct ApiTarget {
     pub base_url: String,
     pub vars: BTreeMap<String, String>,
     pub secrets: BTreeMap<String, String>,
+    /// What this org (client, deployment) does; names from [`crate::capability`].
+    pub capabilities: BTreeSet<String>,
+    /// Other clients or deployments of the same API, in file order.
+    pub profiles: Vec<Profile>,
+}
+
+/// A second client or deployment under one API: its values override the API's; its
+/// capabilities are its own (a verification-on deployment is not also a guest one).
+#[derive(Debug, Clone, Default)]
+pub struct Profile {
+    pub name: String,
+    /// Its own base URL, if not the API's.
+    pub base_url: Option<String>,
+    pub vars: BTreeMap<String, String>,
+    pub secrets: BTreeMap<String, String>,
+    pub capabilities: BTreeSet<String>,
+}
+
+/// An API entry or one of its profiles, with the profile's values laid over the API's.
+#[derive(Debug, Clone)]
+pub struct Resolved<'a> {
+    /// `None`: the API entry itself.
+    pub profile: Option<&'a str>,
+    pub base_url: &'a str,
+    pub vars: BTreeMap<&'a str, &'a str>,
+    pub secrets: BTreeMap<&'a str, &'a str>,
+    pub capabilities: &'a BTreeSet<String>,
+}
+
+impl Resolved<'_> {
+    /// `the salesforce entry` or `profile verified`, for a sentence.
+    pub fn label(&self) -> String {
+        match self.profile {
+            None => "the API entry".to_string(),
+            Some(p) => format!("profile {p}"),
+        }
+    }
+}
+
+impl ApiTarget {
+    /// The API entry first, then each profile in file order: the order a case's profile is
+    /// chosen in.
+    pub fn resolved(&self) -> Vec<Resolved<'_>> {
+        fn own(m: &BTreeMap<String, String>) -> BTreeMap<&str, &str> {
+            m.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+        }
+        let mut out = vec![Resolved {
+            profile: None,
+            base_url: &self.base_url,
+            vars: own(&self.vars),
+            secrets: own(&self.secrets),
+            capabilities: &self.capabilities,
+        }];
+        for p in &self.profiles {
+            let mut vars = own(&self.vars);
+            vars.extend(own(&p.vars));
+            let mut secrets = own(&self.secrets);
+            secrets.extend(own(&p.secrets));
+            out.push(Resolved {
+                profile: Some(&p.name),
+                base_url: p.base_url.as_deref().unwrap_or(&self.base_url),
+                vars,
+                secrets,
+                capabilities: &p.capabilities,
+            });
+        }
+        out
+    }
+
+    /// Every base URL: the API's and each profile's own.
+    fn base_urls(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.base_url.as_str())
+            .chain(self.profiles.iter().filter_map(|p| p.base_url.as_deref()))
+    }
 }
 
 impl Target {
@@ -42,11 +119,13 @@ impl Target {
     pub fn allowed_origins(&self) -> Result<Vec<String>, ConfigError> {
         let mut out = Vec::new();
         for (api, a) in &self.apis {
-            let origin = crate::origin::of(&a.base_url).map_err(|why| {
-                ConfigError::Usage(format!("target {}, api {api}: {why}", self.name))
-            })?;
-            if !out.contains(&origin) {
-                out.push(origin);
+            for url in a.base_urls() {
+                let origin = crate::origin::of(url).map_err(|why| {
+                    ConfigError::Usage(format!("target {}, api {api}: {why}", self.name))
+                })?;
+                if !out.contains(&origin) {
+                    out.push(origin);
+                }
             }
         }
         for o in &self.allow_origins {
@@ -59,18 +138,27 @@ impl Target {
 
     /// Every secret value, to be masked in every output.
     pub fn secret_values(&self) -> impl Iterator<Item = &str> {
-        self.apis
-            .values()
-            .flat_map(|a| a.secrets.values().map(String::as_str))
+        self.apis.values().flat_map(|a| {
+            a.secrets
+                .values()
+                .chain(a.profiles.iter().flat_map(|p| p.secrets.values()))
+                .map(String::as_str)
+        })
     }
 
-    /// `id:secret` pairs as a Basic header would carry them, so their base64 is masked too.
+    /// `id:secret` pairs as a Basic header would carry them, so their base64 is masked too:
+    /// each API entry's and each profile's (its values laid over the API's).
     pub fn basic_pairs(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
         for api in self.apis.values() {
-            for id in api.vars.values() {
-                for secret in api.secrets.values() {
-                    out.push((id.clone(), secret.clone()));
+            for r in api.resolved() {
+                for id in r.vars.values() {
+                    for secret in r.secrets.values() {
+                        let pair = (id.to_string(), secret.to_string());
+                        if !out.contains(&pair) {
+                            out.push(pair);
+                        }
+                    }
                 }
             }
         }
@@ -166,6 +254,63 @@ struct ApiFile {
     #[serde(default)]
     #[schemars(with = "IndexMap<String, String>")]
     secret_files: IndexMap<String, Spanned<String>>,
+    /// What this org (client, deployment) does, for cases that `requires:` it (see
+    /// `tokenconf validate`): auto_authorize, rotates_refresh_tokens, password_grant,
+    /// jwt_access_tokens, user_verification, guest_access, refresh_token_grant.
+    #[serde(default)]
+    #[schemars(with = "Vec<CapabilityName>")]
+    capabilities: Vec<Spanned<String>>,
+    /// Other clients or deployments of this API by name (a verification-on MIAW deployment, a
+    /// second client). A case runs against the API entry if it has everything the case
+    /// requires, else the first profile that has, else the one its `profile:` names.
+    #[serde(default)]
+    #[schemars(with = "IndexMap<String, ProfileFile>")]
+    profiles: IndexMap<String, Spanned<ProfileFile>>,
+}
+
+/// A profile of an API: its vars and secrets override the API's; its capabilities are its own.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ProfileFile {
+    /// Its own `https://…` base URL, if not the API's (it becomes an allowed origin).
+    #[schemars(with = "Option<String>")]
+    base_url: Option<Spanned<String>>,
+    /// Values for the suites' `{{ name }}`, over the API's; may hold `${ENV_VAR}`.
+    #[serde(default)]
+    #[schemars(with = "IndexMap<String, Scalar>")]
+    vars: IndexMap<String, Spanned<Scalar>>,
+    /// Secrets by name, each `${ENV_VAR}`, over the API's.
+    #[serde(default)]
+    #[schemars(with = "IndexMap<String, String>")]
+    secrets: IndexMap<String, Spanned<String>>,
+    /// Secrets read from files (PEM keys): name → path, usually `${ENV_VAR}`.
+    #[serde(default)]
+    #[schemars(with = "IndexMap<String, String>")]
+    secret_files: IndexMap<String, Spanned<String>>,
+    /// What this client or deployment does (not inherited from the API).
+    #[serde(default)]
+    #[schemars(with = "Vec<CapabilityName>")]
+    capabilities: Vec<Spanned<String>>,
+}
+
+/// One of the capability names `tokenconf validate` lists.
+struct CapabilityName;
+
+impl JsonSchema for CapabilityName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Capability".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names: Vec<&str> = crate::capability::all().collect();
+        let meanings: Vec<String> = crate::capability::CAPABILITIES
+            .iter()
+            .map(|c| format!("`{}`: {}", c.name, c.meaning))
+            .collect();
+        schemars::json_schema!({
+            "description": format!("What an org does. {}", meanings.join("; ")),
+            "enum": names
+        })
+    }
 }
 
 /// `https://{account}...` for each preset; `None` for an unknown preset.
@@ -245,6 +390,7 @@ pub fn parse_target(text: &str, path: &Path, name: &str) -> Result<Target, Confi
         http: l.http(t.http.as_ref()),
         allow_origins: Vec::new(),
         allow_http: t.allow_http,
+        embedded_mock: false,
     };
     for o in &t.allow_origins {
         match crate::origin::of(&o.value) {
@@ -384,15 +530,58 @@ impl Loader<'_> {
                 format!("base_url {base_url:?} must start with https:// or http://"),
             );
         }
+        let (vars, secrets) = self.values(&s.vars, &s.secrets, &s.secret_files);
         let mut out = ApiTarget {
             base_url,
-            ..Default::default()
+            vars,
+            secrets,
+            capabilities: self.capabilities(&s.capabilities),
+            profiles: Vec::new(),
         };
-        for (k, v) in &s.vars {
-            let value = self.expand(&v.value.0, v.referenced);
-            out.vars.insert(k.clone(), value);
+        for (name, p) in &s.profiles {
+            if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || name.is_empty() {
+                self.error(
+                    p.referenced,
+                    format!("profile name {name:?} must be letters, digits and `_`"),
+                );
+            }
+            let p = &p.value;
+            let base_url = p.base_url.as_ref().map(|u| {
+                let url = self.expand(&u.value, u.referenced);
+                if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://")) {
+                    self.error(
+                        u.referenced,
+                        format!("base_url {url:?} must start with https:// or http://"),
+                    );
+                }
+                url
+            });
+            let (vars, secrets) = self.values(&p.vars, &p.secrets, &p.secret_files);
+            out.profiles.push(Profile {
+                name: name.clone(),
+                base_url,
+                vars,
+                secrets,
+                capabilities: self.capabilities(&p.capabilities),
+            });
         }
-        for (k, v) in &s.secrets {
+        Some(out)
+    }
+
+    /// Vars, secrets (each exactly one `${ENV_VAR}`) and secret files, expanded.
+    fn values(
+        &mut self,
+        vars: &IndexMap<String, Spanned<Scalar>>,
+        secrets: &IndexMap<String, Spanned<String>>,
+        secret_files: &IndexMap<String, Spanned<String>>,
+    ) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+        let mut out_vars = BTreeMap::new();
+        let mut out_secrets = BTreeMap::new();
+        for (k, v) in vars {
+            let value = self.expand(&v.value.0, v.referenced);
+            out_vars.insert(k.clone(), value);
+        }
+        for (k, v) in secrets {
             if !v.value.contains("${") {
                 self.error(
                     v.referenced,
@@ -408,16 +597,16 @@ impl Loader<'_> {
                 continue;
             }
             let value = self.expand(&v.value, v.referenced);
-            out.secrets.insert(k.clone(), value);
+            out_secrets.insert(k.clone(), value);
         }
-        for (k, v) in &s.secret_files {
+        for (k, v) in secret_files {
             let file = self.expand(&v.value, v.referenced);
             if file.is_empty() {
                 continue;
             }
             match read_text(Path::new(&file), FileKind::SecretFile) {
                 Ok(content) => {
-                    out.secrets.insert(k.clone(), content);
+                    out_secrets.insert(k.clone(), content);
                 }
                 // Never the expanded value: a key pasted where a path belongs would be printed.
                 Err(e) => {
@@ -436,7 +625,29 @@ impl Loader<'_> {
                 }
             }
         }
-        Some(out)
+        (out_vars, out_secrets)
+    }
+
+    /// Capability names, each known (else an error with a did-you-mean).
+    fn capabilities(&mut self, names: &[Spanned<String>]) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for c in names {
+            if crate::capability::is_capability(&c.value) {
+                out.insert(c.value.clone());
+                continue;
+            }
+            let known: Vec<&str> = crate::capability::all().collect();
+            let hint = crate::suite::did_you_mean(&c.value, known.iter().copied());
+            self.error(
+                c.referenced,
+                format!(
+                    "unknown capability `{}`{hint}; capabilities: {}",
+                    c.value,
+                    known.join(", ")
+                ),
+            );
+        }
+        out
     }
 }
 

@@ -5,6 +5,7 @@ mod json;
 pub mod schema;
 mod status;
 
+use crate::expected::KnownDeviations;
 use crate::finding::{Finding, Level};
 use crate::http::{Received, Sent};
 use crate::suite::schema::SchemaRegistry;
@@ -20,6 +21,7 @@ pub fn check_step(
     received: &Received,
     scope: &Scope,
     schemas: &SchemaRegistry,
+    known: &KnownDeviations,
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
     if let Some(f) = status::check(&expect.status, received.status) {
@@ -48,7 +50,7 @@ pub fn check_step(
     };
     for &index in &expect.rules {
         if let Some(set) = crate::rules::sets().get(index) {
-            findings.extend(crate::rules::evaluate(set, &exchange));
+            findings.extend(crate::rules::evaluate(set, &exchange, known));
         }
     }
     let names_set = &crate::rules::json::UNIQUE_NAMES_SET;
@@ -67,7 +69,7 @@ pub fn check_step(
             Level::Should
         };
         findings.extend(
-            crate::rules::evaluate(names_set, &exchange)
+            crate::rules::evaluate(names_set, &exchange, known)
                 .into_iter()
                 .map(|f| Finding { level, ..f }),
         );
@@ -144,7 +146,14 @@ mod tests {
         let body =
             br#"{"access_token":"abcdefghijklmnop","token_type":"mac","token_type":"Bearer"}"#;
         let (sent, received) = exchange(body, &[("grant_type", "client_credentials")]);
-        let findings = check_step(&Expect::default(), &sent, &received, &scope, &schemas);
+        let findings = check_step(
+            &Expect::default(),
+            &sent,
+            &received,
+            &scope,
+            &schemas,
+            &KnownDeviations::none(),
+        );
         let dup: Vec<&Finding> = findings
             .iter()
             .filter(|f| f.rule == "RFC8259-4-unique-names")
@@ -159,12 +168,27 @@ mod tests {
             .contains("rfc8259#section-4"));
 
         let (sent, received) = exchange(br#"{"a":1,"a":2}"#, &[]);
-        let findings = check_step(&Expect::default(), &sent, &received, &scope, &schemas);
+        let findings = check_step(
+            &Expect::default(),
+            &sent,
+            &received,
+            &scope,
+            &schemas,
+            &KnownDeviations::none(),
+        );
         assert_eq!(findings.len(), 1, "{findings:?}");
         assert_eq!(findings[0].level, Level::Should);
 
         let (sent, received) = exchange(br#"{"a":1,"b":{"a":2}}"#, &[("grant_type", "x")]);
-        assert!(check_step(&Expect::default(), &sent, &received, &scope, &schemas).is_empty());
+        assert!(check_step(
+            &Expect::default(),
+            &sent,
+            &received,
+            &scope,
+            &schemas,
+            &KnownDeviations::none()
+        )
+        .is_empty());
         assert!(crate::rules::find_rule("RFC8259-4-unique-names").is_some());
     }
 

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tokenconf::error::{ConfigError, Exit};
+use tokenconf::expected::KnownDeviations;
 use tokenconf::mock::drift::{self, DriftKind};
 use tokenconf::mock::{self, MockConfig};
 use tokenconf::run::{CaseId, Runner};
@@ -183,10 +184,15 @@ pub async fn serve_mock(
 }
 
 pub fn rules() -> Exit {
+    let known = KnownDeviations::built_in();
+    say!(
+        "known deviations from {} (built in; `tokenconf run --known-deviations FILE` reads FILE instead)",
+        known.files.join(", ")
+    );
     for set in rules::sets() {
         say!("{}: {}", set.name, set.summary);
         for r in set.members() {
-            let level = if set.deviates(r.id) {
+            let level = if set.deviates(r.id, &known) {
                 "KNOWN-DEVIATION"
             } else {
                 r.level.name()
@@ -217,6 +223,17 @@ pub fn explain(id: &str) -> Result<Exit, ConfigError> {
         .map(|s| s.name)
         .collect();
     say!("in rule sets: {}", sets.join(", "));
+    let known = KnownDeviations::built_in();
+    for set in rules::sets() {
+        if let Some(d) = set.deviation(rule.id, &known) {
+            say!(
+                "a known deviation under {} ({}, built in): {}",
+                set.name,
+                known.files.join(", "),
+                d.reason
+            );
+        }
+    }
     Ok(Exit::Passed)
 }
 

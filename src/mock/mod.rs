@@ -131,6 +131,7 @@ impl MockServer {
             },
             allow_origins: Vec::new(),
             allow_http: false,
+            embedded_mock: true,
         }
     }
 
@@ -468,6 +469,9 @@ pub fn api_target(base_url: &str, vars: &[(&str, &str)], secrets: &[(&str, &str)
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+        // The default mock does everything a case may require.
+        capabilities: crate::capability::all().map(String::from).collect(),
+        profiles: Vec::new(),
     }
 }
 

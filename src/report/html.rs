@@ -159,7 +159,8 @@ fn case(out: &mut String, o: &CaseOutcome, strict: bool) {
 fn finding(out: &mut String, f: &Finding) {
     let level = match f.level.name() {
         "MUST" => "must",
-        "SHOULD" => "should",
+        // An unconfirmed finding is a warning, shown as one.
+        "SHOULD" | "UNCONFIRMED" => "should",
         _ => "known-deviation",
     };
     let _ = write!(

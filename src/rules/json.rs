@@ -44,7 +44,6 @@ pub static UNIQUE_NAMES_SET: RuleSet = RuleSet {
     summary: "every JSON response: no member name twice in one object (checked on every response)",
     includes: &[],
     rules: &[&UNIQUE_NAMES],
-    deviations: &[],
 };
 
 /// At most this many duplicates are reported per response.

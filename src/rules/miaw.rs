@@ -27,7 +27,6 @@ pub static ACCESS_TOKEN_RESPONSE: RuleSet = RuleSet {
         &DEPLOYMENT_TYPE,
         &ERROR_JSON,
     ],
-    deviations: &[],
 };
 
 pub static AUTHENTICATED_ACCESS_TOKEN: RuleSet = RuleSet {
@@ -42,7 +41,6 @@ pub static AUTHENTICATED_ACCESS_TOKEN: RuleSet = RuleSet {
         &AUTH_NOT_ANON,
         &ERROR_JSON,
     ],
-    deviations: &[],
 };
 
 pub static CONTINUATION_RESPONSE: RuleSet = RuleSet {
@@ -57,7 +55,6 @@ pub static CONTINUATION_RESPONSE: RuleSet = RuleSet {
         &super::oauth2_probes::BEARER_401_CHALLENGE,
         &super::oauth2_probes::BEARER_ERROR_STATUS,
     ],
-    deviations: &[],
 };
 
 pub static ERROR_RESPONSE: RuleSet = RuleSet {
@@ -65,7 +62,6 @@ pub static ERROR_RESPONSE: RuleSet = RuleSet {
     name: "miaw.error-response",
     summary: "a MIAW 4xx is a JSON object",
     rules: &[&ERROR_JSON],
-    deviations: &[],
 };
 
 fn access_token(r: &Received) -> Option<&Value> {

@@ -13,6 +13,7 @@ mod talkdesk;
 #[cfg(test)]
 mod testutil;
 
+use crate::expected::{Deviation, KnownDeviations};
 use crate::finding::{Finding, Level};
 use crate::http::{Received, Sent};
 use crate::suite::template::Scope;
@@ -78,8 +79,6 @@ pub struct RuleSet {
     pub includes: &'static [&'static RuleSet],
     /// Its own rules, after those of `includes`.
     pub rules: &'static [&'static Rule],
-    /// Rule ids that this vendor documents a deviation from: reported, never failing.
-    pub deviations: &'static [&'static str],
 }
 
 impl RuleSet {
@@ -101,9 +100,17 @@ impl RuleSet {
         out
     }
 
-    /// Whether this set (or one it includes) reports `id` as a known deviation.
-    pub fn deviates(&self, id: &str) -> bool {
-        self.deviations.contains(&id) || self.includes.iter().any(|i| i.deviates(id))
+    /// Whether `known` lists `id` under this set (or one it includes): a vendor's documented
+    /// deviation, reported and never failing.
+    pub fn deviates(&self, id: &str, known: &KnownDeviations) -> bool {
+        self.deviation(id, known).is_some()
+    }
+
+    /// The entry of `known` that makes `id` a deviation under this set, if any.
+    pub fn deviation<'k>(&self, id: &str, known: &'k KnownDeviations) -> Option<&'k Deviation> {
+        known
+            .find(self.name, id)
+            .or_else(|| self.includes.iter().find_map(|i| i.deviation(id, known)))
     }
 }
 
@@ -167,19 +174,33 @@ pub fn find_rule(id: &str) -> Option<&'static Rule> {
         .find(|r| r.id.eq_ignore_ascii_case(id))
 }
 
-pub fn evaluate(set: &RuleSet, exchange: &Exchange) -> Vec<Finding> {
+/// Every rule of `set` held against `exchange`; a rule `known` lists under it is a known deviation.
+pub fn evaluate(set: &RuleSet, exchange: &Exchange, known: &KnownDeviations) -> Vec<Finding> {
     let mut out = Vec::new();
-    collect(set, set, exchange, &mut out);
+    collect(set, set, exchange, known, &mut out);
     out
 }
 
+/// Per rule set, the ids of the rules it holds: what a known-deviations file may name.
+pub fn set_members() -> Vec<(&'static str, Vec<&'static str>)> {
+    SETS.iter()
+        .map(|s| (s.name, s.members().iter().map(|r| r.id).collect()))
+        .collect()
+}
+
 /// The rules of `set` and its includes, with `outer`'s deviations; no allocation per rule.
-fn collect(outer: &RuleSet, set: &RuleSet, exchange: &Exchange, out: &mut Vec<Finding>) {
+fn collect(
+    outer: &RuleSet,
+    set: &RuleSet,
+    exchange: &Exchange,
+    known: &KnownDeviations,
+    out: &mut Vec<Finding>,
+) {
     for inc in set.includes {
-        collect(outer, inc, exchange, out);
+        collect(outer, inc, exchange, known, out);
     }
     for rule in set.rules {
-        let level = if outer.deviates(rule.id) {
+        let level = if outer.deviates(rule.id, known) {
             Level::KnownDeviation
         } else {
             rule.level
@@ -227,8 +248,9 @@ mod tests {
             received: &received,
             values: &values,
         };
+        let known = KnownDeviations::built_in();
         let count = |set: &RuleSet, level: Level| {
-            evaluate(set, &ex)
+            evaluate(set, &ex, &known)
                 .iter()
                 .filter(|f| f.rule == "RFC6749-5.1-expires_in-present" && f.level == level)
                 .count()

@@ -39,7 +39,6 @@ pub static TOKEN_RESPONSE: RuleSet = RuleSet {
         &super::oauth2_jwt::AT_JWT_CLAIMS,
         &super::oauth2_jwt::ID_TOKEN_CLAIMS,
     ],
-    deviations: &[],
 };
 
 pub static ERROR_RESPONSE: RuleSet = RuleSet {
@@ -54,7 +53,6 @@ pub static ERROR_RESPONSE: RuleSet = RuleSet {
         &INVALID_CLIENT_401,
         &NO_TOKEN_IN_ERROR,
     ],
-    deviations: &[],
 };
 
 pub(super) fn success(r: &Received) -> bool {

@@ -22,7 +22,6 @@ pub static REVOCATION_RESPONSE: RuleSet = RuleSet {
     name: "oauth2.revocation-response",
     summary: "a successful revocation: 200; errors as RFC 7009 §2.2.1 defines them",
     rules: &[&REVOKED_200, &REVOCATION_ERROR],
-    deviations: &[],
 };
 
 pub static REVOCATION_INVALID_TOKEN: RuleSet = RuleSet {
@@ -30,7 +29,6 @@ pub static REVOCATION_INVALID_TOKEN: RuleSet = RuleSet {
     name: "oauth2.revocation-invalid-token",
     summary: "probe: revoking an invalid or unknown token is still 200 (RFC 7009 §2.2)",
     rules: &[&INVALID_TOKEN_200, &REVOCATION_ERROR],
-    deviations: &[],
 };
 
 pub static REVOCATION_ERROR_RESPONSE: RuleSet = RuleSet {
@@ -39,7 +37,6 @@ pub static REVOCATION_ERROR_RESPONSE: RuleSet = RuleSet {
     summary:
         "a revocation error (a bad request, not an unknown token) as RFC 7009 §2.2.1 defines it",
     rules: &[&REVOCATION_ERROR, &o::ERROR_CONTENT_TYPE, &o::ERROR_CHARSET],
-    deviations: &[],
 };
 
 pub static INTROSPECTION_RESPONSE: RuleSet = RuleSet {
@@ -52,7 +49,6 @@ pub static INTROSPECTION_RESPONSE: RuleSet = RuleSet {
         &INTROSPECTION_CLAIM_TYPES,
         &o::ERROR_CONTENT_TYPE,
     ],
-    deviations: &[],
 };
 
 pub static INTROSPECTION_AUTH_REQUIRED: RuleSet = RuleSet {
@@ -60,7 +56,6 @@ pub static INTROSPECTION_AUTH_REQUIRED: RuleSet = RuleSet {
     name: "oauth2.introspection-auth-required",
     summary: "probe: an introspection call without client credentials is refused (400, 401 or 403)",
     rules: &[&INTROSPECTION_AUTHENTICATION],
-    deviations: &[],
 };
 
 pub static TOKEN_EXCHANGE_RESPONSE: RuleSet = RuleSet {
@@ -77,7 +72,6 @@ pub static TOKEN_EXCHANGE_RESPONSE: RuleSet = RuleSet {
         &TX_ISSUED_TOKEN_TYPE,
         &TX_TOKEN_TYPE,
     ],
-    deviations: &[],
 };
 
 pub static TOKEN_EXCHANGE_REFUSED: RuleSet = RuleSet {
@@ -90,7 +84,6 @@ pub static TOKEN_EXCHANGE_REFUSED: RuleSet = RuleSet {
         &o::ERROR_CODE,
         &o::ERROR_CHARSET,
     ],
-    deviations: &[],
 };
 
 pub static REVOKED_200: Rule = Rule {

@@ -18,7 +18,6 @@ pub static JWT_ACCESS_TOKEN: RuleSet = RuleSet {
     name: "oauth2.jwt-access-token",
     summary: "an access token that declares the RFC 9068 profile (typ at+jwt) follows it",
     rules: &[&AT_JWT_ALG, &AT_JWT_CLAIMS],
-    deviations: &[],
 };
 
 pub static ID_TOKEN: RuleSet = RuleSet {
@@ -26,7 +25,6 @@ pub static ID_TOKEN: RuleSet = RuleSet {
     name: "oauth2.id-token",
     summary: "an id_token in a token response is a JWS with the OpenID Connect required claims",
     rules: &[&ID_TOKEN_CLAIMS],
-    deviations: &[],
 };
 
 /// The access token of a success response, decoded, when its header declares RFC 9068.

@@ -21,7 +21,6 @@ pub static REFRESH_RESPONSE: RuleSet = RuleSet {
     name: "oauth2.refresh-response",
     summary: "a refresh_token grant's success: a token response that rotates the refresh token",
     rules: &[&RT_ROTATION],
-    deviations: &[],
 };
 
 pub static REPLAY_REFUSED: RuleSet = RuleSet {
@@ -29,7 +28,6 @@ pub static REPLAY_REFUSED: RuleSet = RuleSet {
     name: "oauth2.replay-refused",
     summary: "probe: a used authorization code or a rotated refresh token, replayed, gets 400 invalid_grant",
     rules: &[&CODE_REUSE, &RT_REPLAY],
-    deviations: &[],
 };
 
 pub static PASSWORD_GRANT_REFUSED: RuleSet = RuleSet {
@@ -37,7 +35,6 @@ pub static PASSWORD_GRANT_REFUSED: RuleSet = RuleSet {
     name: "oauth2.password-grant-refused",
     summary: "probe: grant_type=password is not answered with a token (RFC 9700 §2.4)",
     rules: &[&NO_PASSWORD_GRANT],
-    deviations: &[],
 };
 
 pub static PKCE_REFUSED: RuleSet = RuleSet {
@@ -45,7 +42,6 @@ pub static PKCE_REFUSED: RuleSet = RuleSet {
     name: "oauth2.pkce-refused",
     summary: "probe: a code redeemed with a wrong or missing code_verifier gets 400 invalid_grant",
     rules: &[&PKCE_VERIFIER],
-    deviations: &[],
 };
 
 pub static BEARER_CHALLENGE: RuleSet = RuleSet {
@@ -54,7 +50,6 @@ pub static BEARER_CHALLENGE: RuleSet = RuleSet {
     summary:
         "a refused bearer-authenticated request carries an RFC 6750 challenge with the right status",
     rules: &[&BEARER_401_CHALLENGE, &BEARER_ERROR_STATUS],
-    deviations: &[],
 };
 
 /// What came back, for a message: "200 with an access token", "401 invalid_client".

@@ -24,7 +24,6 @@ pub static TOKEN_RESPONSE: RuleSet = RuleSet {
         &REFRESH_TOKEN_GRANTS,
         &ID_TOKEN_OPENID,
     ],
-    deviations: &[],
 };
 
 pub static REFRESH_RESPONSE: RuleSet = RuleSet {
@@ -32,7 +31,6 @@ pub static REFRESH_RESPONSE: RuleSet = RuleSet {
     name: "talkdesk.refresh-response",
     summary: "a Talkdesk refresh_token grant's success: talkdesk.token-response plus a rotated refresh token",
     rules: &[&super::oauth2_probes::RT_ROTATION],
-    deviations: &[],
 };
 
 pub static ERROR_RESPONSE: RuleSet = RuleSet {
@@ -41,7 +39,6 @@ pub static ERROR_RESPONSE: RuleSet = RuleSet {
     summary:
         "a Talkdesk token error: RFC 6749 §5.2 plus a 400 or 401 with error and error_description",
     rules: &[&ERROR_BODY],
-    deviations: &[],
 };
 
 pub static TOKEN_SCOPE: Rule = Rule {

@@ -278,6 +278,8 @@ impl Compiler<'_> {
                 "`api` must name the API this suite talks to, e.g. talkdesk",
             );
         }
+        let suite_source = self.source(raw.source.as_ref());
+        let suite_profile = raw.profile.as_ref().map(|p| self.profile_name(p));
         let vars: IndexMap<String, String> = raw
             .vars
             .iter()
@@ -360,12 +362,19 @@ impl Compiler<'_> {
             let CaseFile {
                 name,
                 doc,
+                source,
                 requires,
+                profile,
                 request,
                 expect,
                 capture,
                 steps,
             } = case.value;
+            let source = self.source(source.as_ref());
+            let profile = profile
+                .as_ref()
+                .map(|p| self.profile_name(p))
+                .or_else(|| suite_profile.clone());
             let slug = slug(&name.value);
             if slug.is_empty() {
                 self.error(
@@ -379,13 +388,24 @@ impl Compiler<'_> {
                 );
             }
             let mut required = Vec::new();
+            let mut capabilities = Vec::new();
             for r in requires {
-                if !base.contains(&r.value) || r.value == "base_url" {
-                    let hint = did_you_mean(&r.value, base.iter());
+                let is_var = base.contains(&r.value) && r.value != "base_url";
+                if !is_var && crate::capability::is_capability(&r.value) {
+                    capabilities.push(r.value);
+                    continue;
+                }
+                if !is_var {
+                    let names: Vec<String> = base
+                        .iter()
+                        .cloned()
+                        .chain(crate::capability::all().map(String::from))
+                        .collect();
+                    let hint = did_you_mean(&r.value, names.iter());
                     self.error(
                         r.referenced,
                         format!(
-                            "`requires` names `{}`, which is neither a var nor a secret{hint}",
+                            "`requires` names `{}`, which is neither a var, a secret nor a capability{hint}",
                             r.value
                         ),
                     );
@@ -395,7 +415,13 @@ impl Compiler<'_> {
             self.known = base.union(&exported).cloned().collect();
             self.used_fixtures.clear();
             self.used_names.clear();
-            let steps = self.steps(request, expect, capture, steps, at, "case");
+            let mut steps = self.steps(request, expect, capture, steps, at, "case");
+            if source.as_ref().or(suite_source.as_ref()) == Some(&Source::Assumed) {
+                // Every expectation, not the rules: each rule cites its own clause.
+                for step in &mut steps {
+                    step.expect.assumed = step.expect.names();
+                }
+            }
             let names = std::mem::take(&mut self.used_names);
             let mut uses = self.with_jwt_uses(names);
             for &f in &self.used_fixtures {
@@ -411,7 +437,10 @@ impl Compiler<'_> {
                 name: name.value,
                 slug,
                 doc,
+                source,
                 requires: required,
+                capabilities,
+                profile,
                 fixtures: self.used_fixtures.iter().copied().collect(),
                 needs,
                 steps,
@@ -434,12 +463,41 @@ impl Compiler<'_> {
             file: self.file.to_path_buf(),
             api: raw.api.value,
             doc: raw.doc,
+            source: suite_source,
             vars,
             secrets,
             fixtures,
             jwts,
             cases,
         }
+    }
+
+    /// `assumed` (our guess), or the document or clause as written.
+    fn source(&mut self, s: Option<&Spanned<String>>) -> Option<Source> {
+        let s = s?;
+        let text = s.value.trim();
+        if text.is_empty() {
+            self.error(
+                s.referenced,
+                "`source` names a vendor document (URL), an RFC clause, or `assumed`",
+            );
+            return None;
+        }
+        Some(if text == "assumed" {
+            Source::Assumed
+        } else {
+            Source::Document(text.to_string())
+        })
+    }
+
+    fn profile_name(&mut self, p: &Spanned<String>) -> String {
+        if !is_name(&p.value) {
+            self.error(
+                p.referenced,
+                format!("profile name {:?} must be letters, digits and `_`", p.value),
+            );
+        }
+        p.value.clone()
     }
 
     /// `names` plus what the jwts among them need (their keys are secrets).
@@ -837,13 +895,38 @@ impl Compiler<'_> {
                 }
             }
         }
-        Expect {
+        let mut expect = Expect {
             status,
             headers,
             json,
             schema,
             rules,
+            assumed: Vec::new(),
+        };
+        let names = expect.names();
+        for a in e.assumed {
+            let wanted = normalize_assumed(&a.value);
+            if names.contains(&wanted) {
+                if !expect.assumed.contains(&wanted) {
+                    expect.assumed.push(wanted);
+                }
+                continue;
+            }
+            let hint = did_you_mean(&wanted, names.iter());
+            let listed = if names.is_empty() {
+                "this step has no expectation to assume".to_string()
+            } else {
+                format!("its expectations: {}", names.join(", "))
+            };
+            self.error(
+                a.referenced,
+                format!(
+                    "`assumed` names `{}`, which is no expectation of this step{hint}; {listed}",
+                    a.value
+                ),
+            );
         }
+        expect
     }
 
     fn status(&mut self, s: &StatusFile, at: Location) -> Vec<StatusPattern> {
@@ -993,8 +1076,19 @@ fn first_line(s: &str) -> String {
     s.lines().last().unwrap_or(s).trim().to_string()
 }
 
+/// `header Cache-Control` as its findings name it (`header cache-control`); `schema x` as `schema`.
+fn normalize_assumed(name: &str) -> String {
+    let name = name.trim();
+    match name.split_once(' ') {
+        Some(("header", h)) => format!("header {}", h.trim().to_ascii_lowercase()),
+        Some(("schema", _)) => "schema".to_string(),
+        Some(("json", path)) => format!("json {}", path.trim()),
+        _ => name.to_string(),
+    }
+}
+
 /// ` (did you mean `x`?)` when a known name is close enough.
-fn did_you_mean<'a>(
+pub fn did_you_mean<'a>(
     name: &str,
     known: impl Iterator<Item = &'a (impl AsRef<str> + 'a + ?Sized)>,
 ) -> String {

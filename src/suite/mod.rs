@@ -19,7 +19,7 @@ use model::{JsonType, Presence};
 use schema::{SchemaId, SchemaRegistry};
 use template::{JsonTemplate, Template};
 
-pub use load::{load, load_text, slug};
+pub use load::{did_you_mean, load, load_text, slug};
 
 /// All suites of a run and the schemas they name, each compiled once.
 pub struct Loaded {
@@ -40,6 +40,8 @@ pub struct Suite {
     /// Which base URL of the target this suite talks to.
     pub api: String,
     pub doc: Option<String>,
+    /// The basis of its cases' expectations where a case gives none; `None`: `doc`.
+    pub source: Option<Source>,
     /// Defaults; a target may override any of them.
     pub vars: IndexMap<String, String>,
     /// Names whose values come only from the target, and are always redacted.
@@ -72,8 +74,14 @@ pub struct Case {
     pub line: u64,
     pub slug: String,
     pub doc: Option<String>,
+    /// Its own `source:`; else the suite's.
+    pub source: Option<Source>,
     /// Variables or secrets the target must supply, else the case is skipped.
     pub requires: Vec<String>,
+    /// Capabilities (see [`crate::capability`]) the API or profile it runs against must declare.
+    pub capabilities: Vec<String>,
+    /// The profile it runs against, its own or its suite's; `None`: the first that fits.
+    pub profile: Option<String>,
     /// Indices into the suite's fixtures that this case's templates use.
     pub fixtures: Vec<usize>,
     /// Secrets its templates (and its fixtures' and jwts') use: without them it is skipped.
@@ -141,6 +149,82 @@ pub struct Expect {
     pub schema: Option<SchemaId>,
     /// Indices into the rule-set names the loader was given (`rules::sets()` order).
     pub rules: Vec<usize>,
+    /// Names of the expectations above that are our guess (`status`, `header x`, `json $.x`,
+    /// `schema`): against a real target their findings are unconfirmed, never failing.
+    pub assumed: Vec<String>,
+}
+
+impl Expect {
+    /// The name each expectation's findings carry, in the order they are checked.
+    pub fn names(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.status.is_empty() {
+            out.push("status".to_string());
+        }
+        out.extend(self.headers.iter().map(|h| format!("header {}", h.name)));
+        out.extend(self.json.iter().map(|j| format!("json {}", j.text)));
+        if self.schema.is_some() {
+            out.push("schema".to_string());
+        }
+        out
+    }
+
+    /// Whether a finding named `rule` comes from an assumed expectation. A schema's findings are
+    /// `schema NAME`; a body that is not JSON (`json`) is assumed only if every JSON check is.
+    pub fn is_assumed(&self, rule: &str) -> bool {
+        let assumed = |name: &str| self.assumed.iter().any(|a| a == name);
+        if rule.starts_with("schema ") {
+            return assumed("schema");
+        }
+        if rule == "json" {
+            let json_checks: Vec<String> = self
+                .names()
+                .into_iter()
+                .filter(|n| n.starts_with("json ") || n == "schema")
+                .collect();
+            return !json_checks.is_empty() && json_checks.iter().all(|n| assumed(n));
+        }
+        assumed(rule)
+    }
+}
+
+/// What an expectation rests on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A vendor document (URL) or an RFC clause, as written.
+    Document(String),
+    /// Our guess where the docs are silent.
+    Assumed,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Document(d) => f.write_str(d),
+            Source::Assumed => f.write_str("assumed"),
+        }
+    }
+}
+
+impl Suite {
+    /// What a case's expectations rest on: its own source, the suite's, or the suite's doc.
+    pub fn basis(&self, case: &Case) -> Option<Source> {
+        case.source
+            .clone()
+            .or_else(|| self.source.clone())
+            .or_else(|| self.doc.clone().map(Source::Document))
+    }
+
+    /// How many expectations of its cases are assumed.
+    pub fn assumed_count(&self) -> usize {
+        self.cases.iter().map(Case::assumed_count).sum()
+    }
+}
+
+impl Case {
+    pub fn assumed_count(&self) -> usize {
+        self.steps.iter().map(|s| s.expect.assumed.len()).sum()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,6 +24,14 @@ pub struct SuiteFile {
     pub api: Spanned<String>,
     /// Where the behaviour under test is documented (a URL).
     pub doc: Option<String>,
+    /// The basis of every expectation of its cases that gives none: a vendor document (URL), an
+    /// RFC clause (`RFC 6749 §5.2`), or `assumed` (our guess where the docs are silent). Default: `doc`.
+    #[schemars(with = "Option<String>")]
+    pub source: Option<Spanned<String>>,
+    /// The profile of the target's API every case runs against (a case's own `profile:` wins);
+    /// default: the first that has everything the case requires.
+    #[schemars(with = "Option<String>")]
+    pub profile: Option<Spanned<String>>,
     /// Default values for `{{ name }}`; a target may override any of them.
     #[serde(default)]
     #[schemars(with = "IndexMap<String, Scalar>")]
@@ -107,10 +115,20 @@ pub struct CaseFile {
     pub name: Spanned<String>,
     /// Why the case exists: the clause or vendor document it checks.
     pub doc: Option<String>,
-    /// Vars the target must supply; without them the case is skipped, with the reason.
+    /// The basis of its expectations (overriding the suite's `source`): a vendor document (URL),
+    /// an RFC clause, or `assumed`, which makes every expectation of the case assumed (not its
+    /// rules: each rule cites its own clause).
+    #[schemars(with = "Option<String>")]
+    pub source: Option<Spanned<String>>,
+    /// Vars the target must supply, or capabilities its API (or a profile) must declare; without
+    /// them the case is skipped, with the reason.
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub requires: Vec<Spanned<String>>,
+    /// The profile of the target's API to run against (e.g. a second client); overrides the
+    /// suite's `profile:`.
+    #[schemars(with = "Option<String>")]
+    pub profile: Option<Spanned<String>>,
     /// The one request (or give `steps`).
     pub request: Option<RequestFile>,
     /// What the answer to `request` must satisfy.
@@ -246,6 +264,13 @@ pub struct ExpectFile {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub rules: Vec<Spanned<String>>,
+    /// Expectations above that are our guess where the docs are silent, by the name their
+    /// findings carry: `status`, `header cache-control`, `json $.x`, `schema`. Against a real
+    /// target a failing one is an unconfirmed warning, never a failure; against the embedded mock
+    /// it stays strict.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub assumed: Vec<Spanned<String>>,
 }
 
 /// A scalar written as a string, number or boolean; used where the value ends up as text.

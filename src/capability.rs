@@ -1,0 +1,80 @@
+//! What a target's org does, as far as a case needs to know before sending: the names a
+//! targets file declares under `capabilities:` and a case names under `requires:`. A leaf.
+
+/// One thing an org may or may not do.
+pub struct Capability {
+    pub name: &'static str,
+    /// What declaring it promises, in the vendor's terms.
+    pub meaning: &'static str,
+}
+
+/// Every capability, in the order `tokenconf validate` lists them.
+pub static CAPABILITIES: &[Capability] = &[
+    Capability {
+        name: "auto_authorize",
+        meaning: "the authorize endpoint answers 302 with a code, without a login page (a test client, or a pre-approved session)",
+    },
+    Capability {
+        name: "rotates_refresh_tokens",
+        meaning: "a refresh answers with a new refresh token and retires the old one (an optional org or client setting)",
+    },
+    Capability {
+        name: "password_grant",
+        meaning: "the resource-owner password grant is enabled for this client",
+    },
+    Capability {
+        name: "jwt_access_tokens",
+        meaning: "access tokens are JWTs (RFC 9068), not opaque strings",
+    },
+    Capability {
+        name: "user_verification",
+        meaning: "a MIAW deployment with User Verification on: authenticated (verified) conversations",
+    },
+    Capability {
+        name: "guest_access",
+        meaning: "a MIAW deployment with User Verification off: unauthenticated (guest) conversations",
+    },
+    Capability {
+        name: "refresh_token_grant",
+        meaning: "the client may use the refresh_token grant and is issued refresh tokens",
+    },
+];
+
+pub fn find(name: &str) -> Option<&'static Capability> {
+    CAPABILITIES.iter().find(|c| c.name == name)
+}
+
+pub fn is_capability(name: &str) -> bool {
+    find(name).is_some()
+}
+
+/// Every capability's name, for a declaration that names them all (the default mock).
+pub fn all() -> impl Iterator<Item = &'static str> {
+    CAPABILITIES.iter().map(|c| c.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_snake_case_and_each_is_explained() {
+        for (i, c) in CAPABILITIES.iter().enumerate() {
+            assert!(
+                c.name
+                    .chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch == '_'),
+                "{}",
+                c.name
+            );
+            assert!(!c.meaning.is_empty(), "{}", c.name);
+            assert!(
+                CAPABILITIES[..i].iter().all(|o| o.name != c.name),
+                "{} twice",
+                c.name
+            );
+        }
+        assert!(is_capability("auto_authorize"));
+        assert!(!is_capability("auto-authorize"));
+    }
+}
