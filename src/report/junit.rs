@@ -107,26 +107,6 @@ fn body(findings: &[&Finding]) -> String {
     out
 }
 
-/// What kind of transport error a reason names, for `<error type>`.
-pub fn error_kind(reason: &str) -> &'static str {
-    let r = reason.to_ascii_lowercase();
-    if r.starts_with("status ") {
-        "status"
-    } else if r.starts_with("fixture") {
-        "fixture"
-    } else if r.contains("timed out") || r.contains("timeout") {
-        "timeout"
-    } else if r.contains("dns") || r.contains("resolve") || r.contains("lookup") {
-        "dns"
-    } else if r.contains("tls") || r.contains("certificate") || r.contains("handshake") {
-        "tls"
-    } else if r.contains("connect") {
-        "connect"
-    } else {
-        "transport"
-    }
-}
-
 /// Retried attempts: `<flakyError>` on a case that then passed, `<rerunError>` on one that did
 /// not. Retries happen only for transport errors, 5xx and 429: infrastructure, so errors.
 fn reruns(o: &CaseOutcome) -> Vec<TestRerun> {
@@ -136,7 +116,7 @@ fn reruns(o: &CaseOutcome) -> Vec<TestRerun> {
             // The schema's rerunType allows only `message` and `type`: no time or timestamp.
             let mut rerun = TestRerun::new(NonSuccessKind::Error);
             rerun.set_message(esc(&r.reason).into_owned());
-            rerun.set_type(error_kind(&r.reason));
+            rerun.set_type(r.kind.name());
             rerun
         })
         .collect()
@@ -180,7 +160,8 @@ fn test_case(o: &CaseOutcome, strict: bool) -> TestCase {
         Status::Errored => {
             let reason = esc(o.reason.as_deref().unwrap_or_default()).into_owned();
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
-            s.set_type(error_kind(&reason));
+            // An errored outcome always has a kind; "error" only for one built by hand.
+            s.set_type(o.error_kind.map_or("error", |k| k.name()));
             let mut text = String::new();
             if let Some(step) = &o.step {
                 let _ = writeln!(text, "at {}", esc(step));

@@ -6,8 +6,8 @@ use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use tokenconf::finding::{Finding, Level};
-use tokenconf::http::Retry;
-use tokenconf::outcome::{CaseOutcome, ResponseSnapshot, RunReport, Status};
+use tokenconf::http::{Retry, TransportKind};
+use tokenconf::outcome::{CaseOutcome, ErrorKind, ResponseSnapshot, RunReport, Status};
 use tokenconf::redact::Redactor;
 use tokenconf::report;
 
@@ -29,24 +29,17 @@ fn finding(rule: &str, level: Level, expected: &str, actual: &str, path: Option<
 }
 
 fn case(suite: &str, name: &str, status: Status) -> CaseOutcome {
-    CaseOutcome {
-        suite: suite.into(),
-        case: name.into(),
-        test: format!("{suite}::{}", tokenconf::suite::slug(name)),
-        status,
-        reason: None,
-        step: None,
-        findings: vec![],
-        duration: Duration::from_micros(1500),
-        response: None,
-        retries: vec![],
-        sensitive: vec![],
-    }
+    let api = suite.split('/').next().unwrap_or_default();
+    let test = format!("{suite}::{}", tokenconf::suite::slug(name));
+    let mut o = CaseOutcome::new(suite, api, name, test, status);
+    o.duration = Duration::from_micros(1500);
+    o
 }
 
-fn retry(reason: &str) -> Retry {
+fn retry(reason: &str, kind: TransportKind) -> Retry {
     Retry {
         reason: reason.into(),
+        kind,
         waited: Duration::from_millis(250),
     }
 }
@@ -67,7 +60,9 @@ pub fn every_kind() -> RunReport {
         "passes on the second attempt",
         Status::Passed,
     );
-    flaky.retries.push(retry("status 503"));
+    flaky
+        .retries
+        .push(retry("status 503", TransportKind::Status));
     let mut failed = case("talkdesk/token", "expects the wrong status", Status::Failed);
     failed.reason = Some("status: status 200, expected 201".into());
     failed.findings = vec![
@@ -100,9 +95,14 @@ pub fn every_kind() -> RunReport {
     });
     let mut rerun = case("salesforce/token", "fails after retries", Status::Errored);
     rerun.reason = Some("status 503 after 3 attempts".into());
-    rerun.retries = vec![retry("status 503"), retry("could not connect: refused")];
+    rerun.error_kind = Some(ErrorKind::Transport(TransportKind::Status));
+    rerun.retries = vec![
+        retry("status 503", TransportKind::Status),
+        retry("could not connect: refused", TransportKind::Connect),
+    ];
     let mut errored = case("salesforce/token", "cannot connect", Status::Errored);
     errored.reason = Some("could not connect to 127.0.0.1:9: connection refused".into());
+    errored.error_kind = Some(ErrorKind::Transport(TransportKind::Connect));
     let mut skipped = case("miaw/revoke", "needs a refresh token", Status::Skipped);
     skipped.reason = Some("target t does not supply `refresh_token`".into());
     RunReport {
