@@ -76,14 +76,179 @@ impl Received {
 }
 
 /// Why a request got no response to check.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum SendError {
     /// A template needs a value the target does not supply: the case is skipped.
+    #[error("the target does not supply `{0}`")]
     Missing(String),
     /// The request could not be built from its rendered parts.
+    #[error("{0}")]
     Invalid(String),
     /// DNS, TLS, connect, timeout, reset, an oversized body: an error, not a conformance failure.
-    Transport(String),
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+}
+
+/// How the way to the server failed, so reports can say so (JUnit's `type=`) without reading
+/// the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TransportKind {
+    /// The connect or total timeout passed.
+    Timeout,
+    /// The connection was refused or could not be made.
+    Connect,
+    /// The host name did not resolve.
+    Dns,
+    /// The TLS handshake failed (an untrusted certificate, a protocol error).
+    Tls,
+    /// The server closed or reset the connection without a whole answer.
+    Reset,
+    /// The response body broke off or could not be read.
+    Body,
+    /// The response body was larger than the run accepts.
+    TooLarge,
+    /// 5xx or 429 on every attempt, or a `Retry-After` longer than the run waits.
+    Status,
+    /// Anything else the HTTP stack reports.
+    Other,
+}
+
+impl TransportKind {
+    /// The name reports use (JUnit's `<error type>`, summary.json).
+    pub fn name(self) -> &'static str {
+        match self {
+            TransportKind::Timeout => "timeout",
+            TransportKind::Connect => "connect",
+            TransportKind::Dns => "dns",
+            TransportKind::Tls => "tls",
+            TransportKind::Reset => "reset",
+            TransportKind::Body => "body",
+            TransportKind::TooLarge => "too-large",
+            TransportKind::Status => "status",
+            TransportKind::Other => "transport",
+        }
+    }
+}
+
+/// A request that got no response: its kind, a one-line message, and the HTTP stack's error.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct TransportError {
+    pub kind: TransportKind,
+    /// What happened, with the causes on one line.
+    pub message: String,
+    /// The attempts before the last, when it was retried.
+    pub retries: Vec<Retry>,
+    /// Shared, so an error can be kept in a retry record and still returned.
+    #[source]
+    cause: Option<std::sync::Arc<reqwest::Error>>,
+}
+
+impl TransportError {
+    /// An error of `kind` that no error value explains (an oversized body, a 5xx every time).
+    pub fn new(kind: TransportKind, message: impl Into<String>) -> TransportError {
+        TransportError {
+            kind,
+            message: message.into(),
+            retries: Vec::new(),
+            cause: None,
+        }
+    }
+
+    /// `e` classified by its type and source chain (see [`classify`]).
+    fn from_reqwest(e: reqwest::Error, phase: Phase) -> TransportError {
+        let kind = classify(&e, phase);
+        let what = match kind {
+            TransportKind::Timeout => "timed out",
+            TransportKind::Connect => "could not connect",
+            TransportKind::Dns => "could not resolve the host",
+            TransportKind::Tls => "TLS failed",
+            TransportKind::Reset => "the connection was closed",
+            TransportKind::Body => "broken response body",
+            _ => "request failed",
+        };
+        let message = match phase {
+            Phase::Send => format!("{what}: {}", error_chain(&e)),
+            Phase::Body => format!("reading the body: {what}: {}", error_chain(&e)),
+        };
+        TransportError {
+            kind,
+            message,
+            retries: Vec::new(),
+            cause: Some(std::sync::Arc::new(e)),
+        }
+    }
+
+    /// The last attempt's error after `retries`, its message followed by `more` (how many
+    /// attempts it took, or why the run stopped waiting).
+    fn giving_up(mut self, more: &str, retries: Vec<Retry>) -> TransportError {
+        self.message = format!("{}{more}", self.message);
+        self.retries = retries;
+        self
+    }
+}
+
+/// Where a reqwest error happened: before the response head, or while reading its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Send,
+    Body,
+}
+
+/// The kind of a reqwest error, from reqwest's own tests and the types in its source chain
+/// (rustls, hyper, io), never from message text.
+fn classify(e: &reqwest::Error, phase: Phase) -> TransportKind {
+    use std::io::ErrorKind as Io;
+    if e.is_timeout() {
+        return TransportKind::Timeout;
+    }
+    if e.is_dns() {
+        return TransportKind::Dns;
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.is::<rustls::Error>() {
+            return TransportKind::Tls;
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                Io::TimedOut => return TransportKind::Timeout,
+                Io::ConnectionRefused
+                | Io::HostUnreachable
+                | Io::NetworkUnreachable
+                | Io::AddrNotAvailable => return TransportKind::Connect,
+                Io::ConnectionReset | Io::ConnectionAborted | Io::BrokenPipe => {
+                    return TransportKind::Reset
+                }
+                _ => {}
+            }
+            // An io::Error's source() skips the error it wraps (rustls's, or another io::Error):
+            // go on with that one.
+            if let Some(inner) = io.get_ref() {
+                source = Some(inner);
+                continue;
+            }
+        }
+        if let Some(h) = s.downcast_ref::<hyper::Error>() {
+            // The server hung up before a whole answer: before the head a reset, inside
+            // the body a broken body.
+            if h.is_incomplete_message() {
+                return match phase {
+                    Phase::Send => TransportKind::Reset,
+                    Phase::Body => TransportKind::Body,
+                };
+            }
+        }
+        source = s.source();
+    }
+    if e.is_connect() {
+        TransportKind::Connect
+    } else if phase == Phase::Body || e.is_body() || e.is_decode() {
+        TransportKind::Body
+    } else {
+        TransportKind::Other
+    }
 }
 
 /// Retries only for transport errors, 5xx and 429; a token endpoint's other 4xx are answers.
@@ -171,6 +336,8 @@ pub struct Http {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Retry {
     pub reason: String,
+    /// What failed: `status` for a 5xx or 429, else how the transport failed.
+    pub kind: TransportKind,
     #[serde(serialize_with = "millis")]
     pub waited: Duration,
 }
@@ -244,35 +411,38 @@ impl Http {
                 SendError::Invalid("the request body cannot be sent twice".into())
             })?;
             let result = self.execute(attempt).await;
-            let (reason, retry_after) = match &result {
-                Ok(r) if r.status == 429 || r.status >= 500 => {
-                    (format!("status {}", r.status), retry_after(r))
-                }
+            let (failure, retry_after) = match &result {
+                Ok(r) if r.status == 429 || r.status >= 500 => (
+                    TransportError::new(TransportKind::Status, format!("status {}", r.status)),
+                    retry_after(r),
+                ),
                 Ok(_) => break self.finish(sent, result, retries),
-                Err(SendError::Transport(why)) => (why.clone(), None),
+                Err(SendError::Transport(e)) => (e.clone(), None),
                 Err(_) => break self.finish(sent, result, retries),
             };
             let n = retries.len() as u32;
             if n >= self.retry.max_retries {
                 if n > 0 {
-                    let why = format!("{reason} after {} attempts", n + 1);
-                    return Err(SendError::Transport(why));
+                    let note = format!(" after {} attempts", n + 1);
+                    return Err(failure.giving_up(&note, retries).into());
                 }
                 break self.finish(sent, result, retries);
             }
             let wait = match retry_after {
                 Some(w) if w > self.retry.max_retry_after => {
-                    return Err(SendError::Transport(format!(
-                        "{reason} with Retry-After {} s, longer than the {} s the run waits",
+                    let note = format!(
+                        " with Retry-After {} s, longer than the {} s the run waits",
                         w.as_secs(),
                         self.retry.max_retry_after.as_secs()
-                    )));
+                    );
+                    return Err(failure.giving_up(&note, retries).into());
                 }
                 Some(w) => w,
                 None => backoff(&self.retry, n),
             };
             retries.push(Retry {
-                reason: crate::redact::shorten(&reason, 300),
+                reason: crate::redact::shorten(&failure.message, 300),
+                kind: failure.kind,
                 waited: wait,
             });
             tokio::time::sleep(wait).await;
@@ -431,7 +601,7 @@ impl Http {
             if e.is_builder() {
                 SendError::Invalid(format!("cannot send the request: {}", error_chain(&e)))
             } else {
-                SendError::Transport(transport_message(&e))
+                TransportError::from_reqwest(e, Phase::Send).into()
             }
         })?;
         let status = response.status().as_u16();
@@ -446,14 +616,17 @@ impl Http {
             })
             .collect();
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| {
-            SendError::Transport(format!("reading the body: {}", transport_message(&e)))
-        })? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| TransportError::from_reqwest(e, Phase::Body))?
+        {
             if body.len() + chunk.len() > self.max_body {
-                return Err(SendError::Transport(format!(
-                    "the response body is larger than {} bytes",
-                    self.max_body
-                )));
+                return Err(TransportError::new(
+                    TransportKind::TooLarge,
+                    format!("the response body is larger than {} bytes", self.max_body),
+                )
+                .into());
             }
             body.extend_from_slice(&chunk);
         }
@@ -512,19 +685,6 @@ pub fn certificates_from_pem(pem: &[u8]) -> Result<Vec<reqwest::Certificate>, St
         return Err("the CA file holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into());
     }
     Ok(certs)
-}
-
-fn transport_message(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else if e.is_body() || e.is_decode() {
-        "broken response body"
-    } else {
-        "request failed"
-    };
-    format!("{kind}: {}", error_chain(e))
 }
 
 /// The error and its causes on one line (reqwest hides the useful part in the source chain).

@@ -17,9 +17,43 @@ pub enum Status {
     Skipped,
 }
 
+/// Why a case got no answer to check, for reports (JUnit's `<error type>`, summary.json).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// How the way to the server failed.
+    Transport(crate::http::TransportKind),
+    /// The request could not be built or sent as written (a bad URL, a refused origin).
+    Request,
+    /// A fixture the case uses failed.
+    Fixture,
+    /// The case's task panicked: a tokenconf bug.
+    Internal,
+}
+
+impl ErrorKind {
+    /// `timeout`, `connect`, `dns`, `tls`, `reset`, `body`, `too-large`, `status`, `transport`,
+    /// `request`, `fixture` or `internal`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Transport(kind) => kind.name(),
+            ErrorKind::Request => "request",
+            ErrorKind::Fixture => "fixture",
+            ErrorKind::Internal => "internal",
+        }
+    }
+}
+
+impl Serialize for ErrorKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseOutcome {
     pub suite: String,
+    /// The API the case's suite talks to (`api:`).
+    pub api: String,
     pub case: String,
     /// `<suite>::<case slug>`, as `cargo test` and `tokenconf list` name it.
     pub test: String,
@@ -27,10 +61,17 @@ pub struct CaseOutcome {
     /// Why it was skipped or errored.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// What kind of error, when the case errored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<ErrorKind>,
     /// The step that failed or errored, when the case has several.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
     pub findings: Vec<Finding>,
+    /// Ids of the library rules a response of this case was held against (each once), whether
+    /// or not they found anything: what the report's rules × APIs matrix counts as run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rules_checked: Vec<String>,
     #[serde(serialize_with = "as_millis")]
     pub duration: Duration,
     /// The response that failed the case, with credential members already masked by name.
@@ -84,6 +125,32 @@ fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error
 }
 
 impl CaseOutcome {
+    /// A case with nothing recorded yet: no findings, no response, no retries.
+    pub fn new(
+        suite: impl Into<String>,
+        api: impl Into<String>,
+        case: impl Into<String>,
+        test: impl Into<String>,
+        status: Status,
+    ) -> CaseOutcome {
+        CaseOutcome {
+            suite: suite.into(),
+            api: api.into(),
+            case: case.into(),
+            test: test.into(),
+            status,
+            reason: None,
+            error_kind: None,
+            step: None,
+            findings: Vec::new(),
+            rules_checked: Vec::new(),
+            duration: Duration::ZERO,
+            response: None,
+            retries: Vec::new(),
+            sensitive: Vec::new(),
+        }
+    }
+
     /// Passed, but only after a retried attempt (transport error, 5xx, 429).
     pub fn is_flaky(&self) -> bool {
         self.status == Status::Passed && !self.retries.is_empty()

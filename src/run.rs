@@ -13,7 +13,7 @@ use crate::error::ConfigError;
 use crate::expected::{ExpectedFindings, KnownDeviations};
 use crate::finding::{Finding, Level};
 use crate::http::{Http, Received, Retry, SendError};
-use crate::outcome::{fails, CaseOutcome, ResponseSnapshot, RunReport, Status};
+use crate::outcome::{fails, CaseOutcome, ErrorKind, ResponseSnapshot, RunReport, Status};
 use crate::redact::{is_sensitive_key, Redactor};
 use crate::sign::{MintError, Signer};
 use crate::suite::template::Scope;
@@ -66,6 +66,9 @@ struct StepsRun {
     findings: Vec<Finding>,
     sensitive: Vec<String>,
     end: Option<(Status, String)>,
+    /// Set with an errored `end`.
+    error_kind: Option<ErrorKind>,
+    rules_checked: Vec<String>,
     step: Option<String>,
 }
 
@@ -162,21 +165,18 @@ impl Runner {
         } else {
             "was cancelled"
         };
-        CaseOutcome {
-            suite: suite.name.clone(),
-            case: suite.cases[id.case].name.clone(),
-            test: self.test_name(id),
-            status: Status::Errored,
-            reason: Some(format!(
-                "internal error: the case {why} (a tokenconf bug; please report it)"
-            )),
-            step: None,
-            findings: Vec::new(),
-            duration: Default::default(),
-            response: None,
-            retries: Vec::new(),
-            sensitive: Vec::new(),
-        }
+        let mut o = CaseOutcome::new(
+            &suite.name,
+            &suite.api,
+            &suite.cases[id.case].name,
+            self.test_name(id),
+            Status::Errored,
+        );
+        o.reason = Some(format!(
+            "internal error: the case {why} (a tokenconf bug; please report it)"
+        ));
+        o.error_kind = Some(ErrorKind::Internal);
+        o
     }
 
     /// Requests of `ids` whose destination is known before sending (their URL uses only the
@@ -326,19 +326,13 @@ impl Runner {
         let started = Instant::now();
         let suite = &self.loaded.suites[id.suite];
         let case = &suite.cases[id.case];
-        let mut outcome = CaseOutcome {
-            suite: suite.name.clone(),
-            case: case.name.clone(),
-            test: self.test_name(id),
-            status: Status::Passed,
-            reason: None,
-            step: None,
-            findings: Vec::new(),
-            duration: Default::default(),
-            response: None,
-            retries: Vec::new(),
-            sensitive: Vec::new(),
-        };
+        let mut outcome = CaseOutcome::new(
+            &suite.name,
+            &suite.api,
+            &case.name,
+            self.test_name(id),
+            Status::Passed,
+        );
         let finish = |mut o: CaseOutcome, status: Status, reason: Option<String>| {
             o.status = status;
             o.reason = reason;
@@ -364,6 +358,7 @@ impl Runner {
                 }
                 Err(why) => {
                     let why = format!("fixture `{}` failed: {why}", fixture.name);
+                    outcome.error_kind = Some(ErrorKind::Fixture);
                     return finish(outcome, Status::Errored, Some(why));
                 }
             }
@@ -376,6 +371,8 @@ impl Runner {
         outcome.step = run.step;
         outcome.response = run.response;
         outcome.retries = run.retries;
+        outcome.error_kind = run.error_kind;
+        outcome.rules_checked = run.rules_checked;
         match run.end {
             Some((status, why)) => finish(outcome, status, Some(why)),
             None => finish(outcome, Status::Passed, None),
@@ -413,6 +410,8 @@ impl Runner {
             findings: Vec::new(),
             sensitive: Vec::new(),
             end: None,
+            error_kind: None,
+            rules_checked: Vec::new(),
             step: None,
         };
         for (i, step) in steps.iter().enumerate() {
@@ -449,17 +448,26 @@ impl Runner {
                     (exchanged.sent, exchanged.received)
                 }
                 Err(e) => {
-                    let (status, why) = match e {
+                    let (status, why, kind) = match e {
                         SendError::Missing(var) => (
                             Status::Skipped,
                             format!("target {} does not supply `{var}`", self.target.name),
+                            None,
                         ),
-                        SendError::Invalid(why) => (Status::Errored, why),
-                        SendError::Transport(why) => (Status::Errored, why),
+                        SendError::Invalid(why) => (Status::Errored, why, Some(ErrorKind::Request)),
+                        SendError::Transport(e) => {
+                            run.retries.extend(e.retries);
+                            (
+                                Status::Errored,
+                                e.message,
+                                Some(ErrorKind::Transport(e.kind)),
+                            )
+                        }
                     };
                     // A step after a failed one (under `keep_going`) cannot undo the failure.
                     if run.end.is_none() {
                         run.end = Some((status, crate::redact::reason_line(&why, &run.sensitive)));
+                        run.error_kind = kind;
                         run.step = (steps.len() > 1).then_some(label);
                     }
                     return run;
@@ -481,6 +489,7 @@ impl Runner {
                 &self.loaded.schemas,
                 &self.deviations,
             );
+            rules_checked(&step.expect, &findings, &mut run.rules_checked);
             for c in &step.captures {
                 match capture(c, &received) {
                     Ok(v) => {
@@ -724,6 +733,27 @@ fn collect_sensitive(value: Option<&Value>, out: &mut Vec<String>) {
         }
         Some(Value::Array(items)) => items.iter().for_each(|i| collect_sensitive(Some(i), out)),
         _ => {}
+    }
+}
+
+/// Adds the ids of the library rules `expect` held a response against: the members of its
+/// rule sets, and any library rule that found something without being listed (the implicit
+/// unique-names check). Each id once.
+fn rules_checked(expect: &crate::suite::Expect, findings: &[Finding], out: &mut Vec<String>) {
+    let listed = expect
+        .rules
+        .iter()
+        .filter_map(|&i| crate::rules::sets().get(i))
+        .flat_map(|set| set.members())
+        .map(|rule| rule.id);
+    let found = findings
+        .iter()
+        .filter_map(|f| crate::rules::find_rule(&f.rule))
+        .map(|rule| rule.id);
+    for id in listed.chain(found) {
+        if !out.iter().any(|o| o == id) {
+            out.push(id.to_string());
+        }
     }
 }
 

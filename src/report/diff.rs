@@ -474,29 +474,21 @@ mod tests {
     }
 
     fn outcome(findings: Vec<Finding>) -> CaseOutcome {
-        CaseOutcome {
-            suite: "s".into(),
-            case: "c".into(),
-            test: "s::c".into(),
-            status: Status::Failed,
-            reason: None,
-            step: None,
-            findings,
-            duration: Duration::from_millis(3),
-            response: Some(ResponseSnapshot {
-                status: 200,
-                headers: vec![
-                    ("content-type".into(), "application/json".into()),
-                    ("date".into(), "Mon".into()),
-                ],
-                json: Some(serde_json::json!({
-                    "token_type": "Bearer", "access_token": "[redacted]", "expires_in": 3600
-                })),
-                text: None,
-            }),
-            sensitive: vec![],
-            retries: vec![],
-        }
+        let mut o = CaseOutcome::new("s", "x", "c", "s::c", Status::Failed);
+        o.findings = findings;
+        o.duration = Duration::from_millis(3);
+        o.response = Some(ResponseSnapshot {
+            status: 200,
+            headers: vec![
+                ("content-type".into(), "application/json".into()),
+                ("date".into(), "Mon".into()),
+            ],
+            json: Some(serde_json::json!({
+                "token_type": "Bearer", "access_token": "[redacted]", "expires_in": 3600
+            })),
+            text: None,
+        });
+        o
     }
 
     #[test]

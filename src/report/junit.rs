@@ -9,7 +9,8 @@ use quick_junit::{
 };
 
 use super::escape::escape_control as esc;
-use crate::finding::Finding;
+use crate::expected::Resolved;
+use crate::finding::{Finding, Level};
 use crate::outcome::{CaseOutcome, RunReport, Status};
 
 /// junit.xml, scrubbed once more after rendering.
@@ -20,35 +21,70 @@ pub fn render(report: &super::RedactedReport) -> String {
 fn render_xml(report: &RunReport) -> String {
     let mut junit = Report::new("tokenconf");
     junit.set_time(report.duration);
-    let mut suites: Vec<TestSuite> = Vec::new();
+    let resolved: Vec<(&Resolved, globset::GlobMatcher)> = report
+        .resolved
+        .iter()
+        .map(|r| (r, test_matcher(&r.test)))
+        .collect();
+    // Each suite with its counts of expected findings and resolved entries.
+    let mut suites: Vec<(TestSuite, usize, usize)> = Vec::new();
     for o in &report.outcomes {
-        let case = test_case(o, report.strict);
+        let gone: Vec<&Resolved> = resolved
+            .iter()
+            .filter(|(_, m)| m.is_match(&o.test))
+            .map(|(r, _)| *r)
+            .collect();
+        let expected = o
+            .findings
+            .iter()
+            .filter(|f| f.level == Level::Expected)
+            .count();
+        let case = test_case(o, report.strict, &gone);
         let name = esc(&o.suite);
-        match suites.iter_mut().find(|s| s.name.as_str() == name) {
-            Some(s) => {
-                s.add_test_case(case);
-            }
+        let at = match suites.iter().position(|(s, _, _)| s.name.as_str() == name) {
+            Some(at) => at,
             None => {
-                let mut s = TestSuite::new(name.into_owned());
-                s.add_test_case(case);
-                suites.push(s);
+                suites.push((TestSuite::new(name.into_owned()), 0, 0));
+                suites.len() - 1
             }
-        }
+        };
+        let (suite, n_expected, n_resolved) = &mut suites[at];
+        suite.add_test_case(case);
+        *n_expected += expected;
+        *n_resolved += gone.len();
     }
     if suites.is_empty() && !report.insecure.is_empty() {
         // Nowhere else to record it: the root element takes no properties.
-        suites.push(TestSuite::new("tokenconf"));
+        suites.push((TestSuite::new("tokenconf"), 0, 0));
     }
-    for s in &mut suites {
+    let suites = suites.into_iter().map(|(mut s, expected, resolved)| {
         let time = s.test_cases.iter().filter_map(|c| c.time).sum();
         s.set_time(time);
-        mark_insecure(s, &report.insecure);
-    }
+        mark_insecure(&mut s, &report.insecure);
+        // `<testcase>` takes no properties in Jenkins' schema: the counts go on its suite,
+        // each finding and entry in the case's `<system-out>`.
+        if expected > 0 {
+            s.add_property(Property::new("tokenconf.expected", expected.to_string()));
+        }
+        if resolved > 0 {
+            s.add_property(Property::new("tokenconf.resolved", resolved.to_string()));
+        }
+        s
+    });
     junit.add_test_suites(suites);
     let xml = junit
         .to_string()
         .unwrap_or_else(|e| format!("<!-- JUnit serialization failed: {e} -->"));
     without_root_skipped(xml)
+}
+
+/// An entry's test glob as the expected-findings file compiled it; one that does not compile
+/// (it did at load) matches its own text only.
+fn test_matcher(glob: &str) -> globset::GlobMatcher {
+    globset::Glob::new(glob)
+        .or_else(|_| globset::Glob::new(&globset::escape(glob)))
+        .map(|g| g.compile_matcher())
+        .unwrap_or_else(|_| globset::Glob::new("").unwrap().compile_matcher())
 }
 
 /// An insecure run says so on every suite, where CI shows it: a `tokenconf.insecure` property
@@ -98,6 +134,7 @@ fn body(findings: &[&Finding]) -> String {
             ("expected", &f.expected),
             ("actual", &f.actual),
             ("source", &f.source),
+            ("reason", &f.accepted),
         ] {
             if let Some(v) = value {
                 let _ = writeln!(out, "    {label}: {}", esc(v));
@@ -105,26 +142,6 @@ fn body(findings: &[&Finding]) -> String {
         }
     }
     out
-}
-
-/// What kind of transport error a reason names, for `<error type>`.
-pub fn error_kind(reason: &str) -> &'static str {
-    let r = reason.to_ascii_lowercase();
-    if r.starts_with("status ") {
-        "status"
-    } else if r.starts_with("fixture") {
-        "fixture"
-    } else if r.contains("timed out") || r.contains("timeout") {
-        "timeout"
-    } else if r.contains("dns") || r.contains("resolve") || r.contains("lookup") {
-        "dns"
-    } else if r.contains("tls") || r.contains("certificate") || r.contains("handshake") {
-        "tls"
-    } else if r.contains("connect") {
-        "connect"
-    } else {
-        "transport"
-    }
 }
 
 /// Retried attempts: `<flakyError>` on a case that then passed, `<rerunError>` on one that did
@@ -136,15 +153,17 @@ fn reruns(o: &CaseOutcome) -> Vec<TestRerun> {
             // The schema's rerunType allows only `message` and `type`: no time or timestamp.
             let mut rerun = TestRerun::new(NonSuccessKind::Error);
             rerun.set_message(esc(&r.reason).into_owned());
-            rerun.set_type(error_kind(&r.reason));
+            rerun.set_type(r.kind.name());
             rerun
         })
         .collect()
 }
 
-fn test_case(o: &CaseOutcome, strict: bool) -> TestCase {
+/// One case; `resolved` are the expected-findings entries naming it that matched nothing.
+fn test_case(o: &CaseOutcome, strict: bool, resolved: &[&Resolved]) -> TestCase {
     let failures: Vec<&Finding> = o.failures(strict).collect();
-    let warnings: Vec<&Finding> = o.warnings(strict).collect();
+    let (expected, warnings): (Vec<&Finding>, Vec<&Finding>) =
+        o.warnings(strict).partition(|f| f.level == Level::Expected);
     let mut status = match o.status {
         Status::Passed => TestCaseStatus::success(),
         Status::Skipped => {
@@ -180,7 +199,8 @@ fn test_case(o: &CaseOutcome, strict: bool) -> TestCase {
         Status::Errored => {
             let reason = esc(o.reason.as_deref().unwrap_or_default()).into_owned();
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
-            s.set_type(error_kind(&reason));
+            // An errored outcome always has a kind; "error" only for one built by hand.
+            s.set_type(o.error_kind.map_or("error", |k| k.name()));
             let mut text = String::new();
             if let Some(step) = &o.step {
                 let _ = writeln!(text, "at {}", esc(step));
@@ -216,6 +236,22 @@ fn test_case(o: &CaseOutcome, strict: bool) -> TestCase {
         }
     }
     out.push_str(&body(&warnings));
+    if !expected.is_empty() {
+        let _ = writeln!(
+            out,
+            "expected findings (listed in the expected-findings file; never failing):"
+        );
+        out.push_str(&body(&expected));
+    }
+    for r in resolved {
+        let _ = writeln!(
+            out,
+            "resolved: {} no longer occurs; remove the entry at {}\n    reason: {}",
+            esc(&r.rule),
+            esc(&r.at),
+            esc(&r.reason)
+        );
+    }
     if !out.is_empty() {
         case.set_system_out(out);
     }

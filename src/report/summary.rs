@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::finding::Level;
 use crate::outcome::{CaseOutcome, Counts, RunReport};
 
 #[derive(Serialize)]
@@ -20,8 +21,20 @@ struct Summary<'a> {
     insecure: &'a [String],
     counts: Counts,
     cases: Vec<Case<'a>>,
+    /// Every finding the user's expected-findings file accepts, apart from failures (each is
+    /// in its case's `findings` too, with level `expected`).
+    expected: Vec<Expected<'a>>,
     /// Expected-findings entries that matched no finding: the deviation is gone, remove them.
     resolved: &'a [crate::expected::Resolved],
+}
+
+#[derive(Serialize)]
+struct Expected<'a> {
+    test: &'a str,
+    rule: &'a str,
+    /// The entry's reason.
+    reason: &'a str,
+    message: &'a str,
 }
 
 #[derive(Serialize)]
@@ -62,6 +75,18 @@ fn render_json(report: &RunReport, diff_files: &[Option<String>]) -> String {
             .map(|(i, o)| Case {
                 outcome: o,
                 diff: diff_files.get(i).cloned().flatten(),
+            })
+            .collect(),
+        expected: report
+            .outcomes
+            .iter()
+            .flat_map(|o| o.findings.iter().map(move |f| (o, f)))
+            .filter(|(_, f)| f.level == Level::Expected)
+            .map(|(o, f)| Expected {
+                test: &o.test,
+                rule: &f.rule,
+                reason: f.accepted.as_deref().unwrap_or_default(),
+                message: &f.message,
             })
             .collect(),
         resolved: &report.resolved,

@@ -6,8 +6,8 @@ use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use tokenconf::finding::{Finding, Level};
-use tokenconf::http::Retry;
-use tokenconf::outcome::{CaseOutcome, ResponseSnapshot, RunReport, Status};
+use tokenconf::http::{Retry, TransportKind};
+use tokenconf::outcome::{CaseOutcome, ErrorKind, ResponseSnapshot, RunReport, Status};
 use tokenconf::redact::Redactor;
 use tokenconf::report;
 
@@ -29,24 +29,17 @@ fn finding(rule: &str, level: Level, expected: &str, actual: &str, path: Option<
 }
 
 fn case(suite: &str, name: &str, status: Status) -> CaseOutcome {
-    CaseOutcome {
-        suite: suite.into(),
-        case: name.into(),
-        test: format!("{suite}::{}", tokenconf::suite::slug(name)),
-        status,
-        reason: None,
-        step: None,
-        findings: vec![],
-        duration: Duration::from_micros(1500),
-        response: None,
-        retries: vec![],
-        sensitive: vec![],
-    }
+    let api = suite.split('/').next().unwrap_or_default();
+    let test = format!("{suite}::{}", tokenconf::suite::slug(name));
+    let mut o = CaseOutcome::new(suite, api, name, test, status);
+    o.duration = Duration::from_micros(1500);
+    o
 }
 
-fn retry(reason: &str) -> Retry {
+fn retry(reason: &str, kind: TransportKind) -> Retry {
     Retry {
         reason: reason.into(),
+        kind,
         waited: Duration::from_millis(250),
     }
 }
@@ -67,7 +60,9 @@ pub fn every_kind() -> RunReport {
         "passes on the second attempt",
         Status::Passed,
     );
-    flaky.retries.push(retry("status 503"));
+    flaky
+        .retries
+        .push(retry("status 503", TransportKind::Status));
     let mut failed = case("talkdesk/token", "expects the wrong status", Status::Failed);
     failed.reason = Some("status: status 200, expected 201".into());
     failed.findings = vec![
@@ -100,9 +95,14 @@ pub fn every_kind() -> RunReport {
     });
     let mut rerun = case("salesforce/token", "fails after retries", Status::Errored);
     rerun.reason = Some("status 503 after 3 attempts".into());
-    rerun.retries = vec![retry("status 503"), retry("could not connect: refused")];
+    rerun.error_kind = Some(ErrorKind::Transport(TransportKind::Status));
+    rerun.retries = vec![
+        retry("status 503", TransportKind::Status),
+        retry("could not connect: refused", TransportKind::Connect),
+    ];
     let mut errored = case("salesforce/token", "cannot connect", Status::Errored);
     errored.reason = Some("could not connect to 127.0.0.1:9: connection refused".into());
+    errored.error_kind = Some(ErrorKind::Transport(TransportKind::Connect));
     let mut skipped = case("miaw/revoke", "needs a refresh token", Status::Skipped);
     skipped.reason = Some("target t does not supply `refresh_token`".into());
     RunReport {
@@ -805,4 +805,131 @@ fn a_hostile_answer_cannot_drive_the_terminal_through_the_binary() {
         !diff.contains('\x1b') && diff.contains("\\x1b]0;pwned\\x07"),
         "{diff}"
     );
+}
+
+/// `tokenconf run` with `args`, reports in `reports`: its exit code and stdout.
+fn run_binary(reports: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tokenconf"))
+        .arg("run")
+        .args(args)
+        .arg("--report-dir")
+        .arg(reports)
+        .env("NO_COLOR", "1")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), text)
+}
+
+#[test]
+fn expected_findings_and_resolved_entries_are_reported_apart_from_failures() {
+    let dir = scratch("reports-expected");
+    let file = dir.join("expected.yaml");
+    let file_arg = file.to_str().unwrap();
+    let drifted = [
+        "--filter",
+        "salesforce/token",
+        "--mock-drift",
+        "sf-issued-at-seconds",
+    ];
+    // A breaking drift, its findings written as a starting file, then accepted with reasons.
+    let (code, out) = run_binary(
+        &dir.join("first"),
+        &[&drifted[..], &["--write-expected", file_arg]].concat(),
+    );
+    assert_eq!(code, Some(1), "{out}");
+    let written = std::fs::read_to_string(&file).unwrap();
+    let ours = written.replace(
+        "reason: \"seen against",
+        "reason: \"issued_at in seconds <&> 'quoted': seen against",
+    );
+    std::fs::write(&file, ours).unwrap();
+    let reports = dir.join("accepted");
+    let (code, out) = run_binary(
+        &reports,
+        &[&drifted[..], &["--expected", file_arg]].concat(),
+    );
+    assert_eq!(code, Some(0), "{out}");
+
+    let v = summary_json(&reports);
+    let expected = v["counts"]["expected"].as_u64().unwrap();
+    assert!(expected > 0, "{v}");
+    assert_eq!(v["counts"]["failed"], 0);
+    let list = v["expected"].as_array().unwrap();
+    assert_eq!(list.len() as u64, expected);
+    assert!(list.iter().any(|e| e["rule"] == "SF-issued_at"), "{v}");
+    assert!(list[0]["reason"]
+        .as_str()
+        .unwrap()
+        .starts_with("issued_at in seconds <&> 'quoted'"));
+
+    let xml = std::fs::read_to_string(reports.join("junit.xml")).unwrap();
+    assert!(
+        !xml.contains("<failure"),
+        "an expected finding failed:\n{xml}"
+    );
+    assert!(xml.contains("<system-out>"), "{xml}");
+    assert!(
+        xml.contains(
+            "expected findings (listed in the expected-findings file; never failing):\n[EXPECTED] "
+        ),
+        "{xml}"
+    );
+    assert!(xml.contains("\n[EXPECTED] SF-issued_at: "), "{xml}");
+    assert!(
+        xml.contains("    reason: issued_at in seconds &lt;&amp;&gt; &apos;quoted&apos;"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<property name=\"tokenconf.expected\" value=\""),
+        "{xml}"
+    );
+    validate_junit(&reports.join("junit.xml"));
+
+    let html = std::fs::read_to_string(reports.join("index.html")).unwrap();
+    let section = html
+        .find("<section id=\"expected-findings\">")
+        .expect("an expected-findings section");
+    assert!(html[section..].contains("issued_at in seconds &lt;&amp;&gt; &apos;quoted&apos;"));
+    assert!(
+        html.contains("<p class=\"none\">No case failed or errored.</p>"),
+        "no failures"
+    );
+    assert!(html.contains("class=\"level-expected\""));
+
+    // The same file on a clean run: every entry is resolved, nothing is expected.
+    let clean = dir.join("clean");
+    let (code, out) = run_binary(
+        &clean,
+        &["--filter", "salesforce/token", "--expected", file_arg],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    let v = summary_json(&clean);
+    let entries = written.matches("- test:").count() as u64;
+    assert_eq!(v["counts"]["resolved"].as_u64(), Some(entries), "{v}");
+    assert_eq!(v["counts"]["expected"], 0);
+    assert_eq!(v["expected"], serde_json::json!([]));
+    let xml = std::fs::read_to_string(clean.join("junit.xml")).unwrap();
+    assert_eq!(
+        xml.matches(" no longer occurs; remove the entry at ")
+            .count() as u64,
+        entries,
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<property name=\"tokenconf.resolved\" value=\""),
+        "{xml}"
+    );
+    validate_junit(&clean.join("junit.xml"));
+    let html = std::fs::read_to_string(clean.join("index.html")).unwrap();
+    let section = html
+        .find("<section id=\"resolved\">")
+        .expect("a resolved section");
+    assert!(html[section..].contains("expected.yaml:"));
+    assert!(!html.contains("<section id=\"expected-findings\">"));
 }

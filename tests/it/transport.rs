@@ -9,9 +9,11 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use tokenconf::http::{HttpOptions, RetryPolicy};
+use tokenconf::http::{HttpOptions, RetryPolicy, TransportKind};
 use tokenconf::mock::{self, keys, MockConfig};
-use tokenconf::outcome::{CaseOutcome, Status};
+use tokenconf::outcome::{CaseOutcome, ErrorKind, RunReport, Status};
+use tokenconf::redact::Redactor;
+use tokenconf::report;
 use tokenconf::run::Runner;
 use tokenconf::target::{ApiTarget, Target};
 
@@ -179,6 +181,7 @@ async fn exhausted_retries_are_an_error_not_a_failure() {
         out[0].reason
     );
     assert_eq!(seen.lock().unwrap().requests.len(), 3);
+    assert_eq!(junit_error_type(out), "status");
 }
 
 #[tokio::test]
@@ -191,6 +194,160 @@ async fn a_4xx_from_a_token_endpoint_is_never_retried() {
     assert_eq!(out[0].status, Status::Failed, "{:?}", out[0]);
     assert!(out[0].retries.is_empty());
     assert_eq!(seen.lock().unwrap().requests.len(), 1);
+}
+
+/// The `type=` of the one `<error>` in the junit.xml the reporters write for `out`.
+fn junit_error_type(out: Vec<CaseOutcome>) -> String {
+    let report = RunReport {
+        target: "loopback".into(),
+        started: std::time::SystemTime::now(),
+        duration: Duration::from_millis(1),
+        strict: false,
+        outcomes: out,
+        insecure: Vec::new(),
+        resolved: Vec::new(),
+    };
+    let xml = report::junit::render(&report::Redacted::new(&report, &Redactor::default()));
+    assert_eq!(xml.matches("<error ").count(), 1, "{xml}");
+    let at = xml.find("<error ").unwrap();
+    let tag = &xml[at..at + xml[at..].find('>').unwrap()];
+    let ty = tag.split(" type=\"").nth(1).unwrap_or_default();
+    ty[..ty.find('"').unwrap_or(0)].to_string()
+}
+
+/// Accepts one connection at a time, reads the request, and answers it with `then`.
+async fn hangs_up(then: HangUp) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        for _ in 0..8 {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                break;
+            };
+            let mut buf = vec![0u8; 16384];
+            let _ = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await;
+            match then {
+                HangUp::Reset => {
+                    // SO_LINGER 0: close() sends a RST at once (no blocking with a zero linger).
+                    #[expect(deprecated, reason = "a zero linger never blocks the thread")]
+                    let _ = stream.set_linger(Some(Duration::ZERO));
+                    drop(stream);
+                }
+                HangUp::Oversized(n) => {
+                    let head = format!("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {n}\r\n\r\n");
+                    let _ = stream.write_all(head.as_bytes()).await;
+                    let _ = stream.write_all(&vec![b'x'; n]).await;
+                }
+            }
+        }
+    });
+    port
+}
+
+#[derive(Clone, Copy)]
+enum HangUp {
+    Reset,
+    /// A 200 with a body of this many bytes.
+    Oversized(usize),
+}
+
+fn no_retries() -> HttpOptions {
+    HttpOptions {
+        retry: RetryPolicy::none(),
+        ..HttpOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn a_reset_connection_is_an_error_of_kind_reset() {
+    let port = hangs_up(HangUp::Reset).await;
+    let out = run("reset", ONE_CASE, target(port, no_retries())).await;
+    assert_eq!(out[0].status, Status::Errored, "{:?}", out[0]);
+    assert_eq!(
+        out[0].error_kind,
+        Some(ErrorKind::Transport(TransportKind::Reset)),
+        "{:?}",
+        out[0].reason
+    );
+    assert_eq!(junit_error_type(out), "reset");
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_an_error_of_kind_too_large() {
+    let port = hangs_up(HangUp::Oversized(64 * 1024)).await;
+    let http = HttpOptions {
+        max_body: 4096,
+        ..no_retries()
+    };
+    let out = run("oversized", ONE_CASE, target(port, http)).await;
+    assert_eq!(out[0].status, Status::Errored, "{:?}", out[0]);
+    assert_eq!(
+        out[0].error_kind,
+        Some(ErrorKind::Transport(TransportKind::TooLarge)),
+        "{:?}",
+        out[0].reason
+    );
+    assert!(
+        out[0]
+            .reason
+            .as_deref()
+            .unwrap_or("")
+            .contains("larger than 4096 bytes"),
+        "{:?}",
+        out[0].reason
+    );
+    assert_eq!(junit_error_type(out), "too-large");
+}
+
+#[tokio::test]
+async fn a_name_that_does_not_resolve_is_an_error_of_kind_dns() {
+    // RFC 6761 §6.4: .invalid never resolves, so a resolver answers at once without asking.
+    let mut t = target(1, no_retries());
+    t.apis.get_mut("x").unwrap().base_url = "http://as.tokenconf.invalid".into();
+    let out = run("dns", ONE_CASE, t).await;
+    assert_eq!(out[0].status, Status::Errored, "{:?}", out[0]);
+    assert_eq!(
+        out[0].error_kind,
+        Some(ErrorKind::Transport(TransportKind::Dns)),
+        "{:?}",
+        out[0].reason
+    );
+    assert_eq!(junit_error_type(out), "dns");
+}
+
+#[tokio::test]
+async fn a_server_that_does_not_speak_tls_is_an_error_of_kind_tls() {
+    let (port, _) = scripted(vec![Some(OK)]).await;
+    let mut t = target(port, no_retries());
+    t.apis.get_mut("x").unwrap().base_url = format!("https://127.0.0.1:{port}");
+    let out = run("tls", ONE_CASE, t).await;
+    assert_eq!(out[0].status, Status::Errored, "{:?}", out[0]);
+    assert_eq!(
+        out[0].error_kind,
+        Some(ErrorKind::Transport(TransportKind::Tls)),
+        "{:?}",
+        out[0].reason
+    );
+    assert_eq!(junit_error_type(out), "tls");
+}
+
+#[tokio::test]
+async fn exhausted_retries_on_transport_errors_keep_the_transport_kind() {
+    let port = hangs_up(HangUp::Reset).await;
+    let out = run("reset-retried", ONE_CASE, target(port, retrying(1))).await;
+    assert_eq!(out[0].status, Status::Errored, "{:?}", out[0]);
+    assert_eq!(out[0].retries.len(), 1);
+    assert_eq!(out[0].retries[0].kind, TransportKind::Reset);
+    assert!(
+        out[0]
+            .reason
+            .as_deref()
+            .unwrap_or("")
+            .ends_with("after 2 attempts"),
+        "{:?}",
+        out[0].reason
+    );
+    assert_eq!(junit_error_type(out), "reset");
 }
 
 #[tokio::test]
@@ -210,6 +367,11 @@ async fn a_silent_server_times_out_as_an_error() {
         out[0].reason
     );
     assert!(started.elapsed() < Duration::from_secs(4));
+    assert_eq!(
+        out[0].error_kind,
+        Some(ErrorKind::Transport(TransportKind::Timeout))
+    );
+    assert_eq!(junit_error_type(out), "timeout");
 }
 
 #[tokio::test]
@@ -241,6 +403,11 @@ async fn a_refused_connection_is_an_error() {
         "{:?}",
         out[0].reason
     );
+    assert_eq!(
+        out[0].error_kind,
+        Some(ErrorKind::Transport(TransportKind::Connect))
+    );
+    assert_eq!(junit_error_type(out), "connect");
 }
 
 #[tokio::test]
@@ -491,6 +658,7 @@ async fn a_failing_fixture_errors_the_cases_that_use_it() {
         "{:?}",
         out[0].reason
     );
+    assert_eq!(junit_error_type(out), "fixture");
 }
 
 #[tokio::test]

@@ -18,6 +18,10 @@
       c.hidden = !on;
     });
     buttons.forEach(function (b) { b.setAttribute('aria-pressed', String(b.dataset.filter === what)); });
+    // A suite whose cases are all filtered out goes too, heading and all.
+    Array.prototype.forEach.call(document.querySelectorAll('.suite'), function (s) {
+      s.hidden = !s.querySelector('.case:not([hidden])');
+    });
   };
   buttons.forEach(function (b) {
     b.addEventListener('click', function () {
