@@ -27,7 +27,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run suites (default: every suite under suites/ against the embedded mock) and write reports.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List every test name (<suite>::<case>), one per line.
     List(SuiteArgs),
     /// Load and check suites, specs and targets; send nothing.
@@ -160,7 +160,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Run(args) => run(args).await,
+            Command::Run(args) => run(*args).await,
             Command::List(args) => cli::commands::list(&suite_paths(&args)?, &args.specs),
             Command::Validate(args) => cli::commands::validate(
                 &suite_paths(&args.suites)?,
