@@ -89,3 +89,16 @@ impl Finding {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unconfirmed_finding_never_fails_even_strict() {
+        assert!(!fails(Level::Unconfirmed, false));
+        assert!(!fails(Level::Unconfirmed, true));
+        assert!(fails(Level::Should, true));
+        assert_eq!(Level::Unconfirmed.name(), "UNCONFIRMED");
+    }
+}

@@ -27,9 +27,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run suites (default: every suite under suites/ against the embedded mock) and write reports.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List every test name (<suite>::<case>), one per line.
-    List(SuiteArgs),
+    List(ListArgs),
     /// Load and check suites, specs and targets; send nothing.
     Validate(ValidateArgs),
     /// Serve the embedded mock until Ctrl-C.
@@ -125,6 +125,16 @@ fn parse_drift(name: &str) -> Result<&'static str, String> {
 }
 
 #[derive(Args)]
+struct ListArgs {
+    #[command(flatten)]
+    suites: SuiteArgs,
+    /// After each name, what its expectations rest on (its source, or its suite's source or doc)
+    /// and how many of them are assumed.
+    #[arg(long)]
+    sources: bool,
+}
+
+#[derive(Args)]
 struct ValidateArgs {
     #[command(flatten)]
     suites: SuiteArgs,
@@ -160,8 +170,12 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Run(args) => run(args).await,
-            Command::List(args) => cli::commands::list(&suite_paths(&args)?, &args.specs),
+            Command::Run(args) => run(*args).await,
+            Command::List(args) => cli::commands::list(
+                &suite_paths(&args.suites)?,
+                &args.suites.specs,
+                args.sources,
+            ),
             Command::Validate(args) => cli::commands::validate(
                 &suite_paths(&args.suites)?,
                 &args.suites.specs,

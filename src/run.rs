@@ -298,7 +298,7 @@ impl Runner {
                 lacks.join(", ")
             ),
             _ => format!(
-                "target {} does not supply it: {}",
+                "target {}: {}",
                 self.target.name,
                 why.iter()
                     .map(|(l, lacks)| format!("{l} lacks {}", lacks.join(", ")))

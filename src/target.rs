@@ -813,4 +813,47 @@ mod tests {
         );
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[test]
+    fn profiles_lay_their_values_over_the_apis_and_their_secrets_are_masked_and_origins_allowed() {
+        std::env::set_var("TOKENCONF_TP_FIRST", "first-secret");
+        std::env::set_var("TOKENCONF_TP_SECOND", "second-secret");
+        let text = "targets:\n  t:\n    miaw:\n      base_url: https://guest.test\n      vars: { org_id: o1, deployment: guest }\n      secrets: { key: \"${TOKENCONF_TP_FIRST}\" }\n      capabilities: [guest_access]\n      profiles:\n        verified:\n          base_url: https://verified.test\n          vars: { deployment: verified }\n          secrets: { key: \"${TOKENCONF_TP_SECOND}\" }\n          capabilities: [user_verification]\n        same_host: { capabilities: [guest_access, user_verification] }\n";
+        let t = parse_target(text, Path::new("targets.yaml"), "t").unwrap();
+        let miaw = t.api("miaw").unwrap();
+        let resolved = miaw.resolved();
+        assert_eq!(resolved.len(), 3);
+        assert_eq!(resolved[0].profile, None);
+        assert_eq!(resolved[0].vars["deployment"], "guest");
+        assert_eq!(resolved[1].profile, Some("verified"));
+        assert_eq!(resolved[1].base_url, "https://verified.test");
+        assert_eq!(resolved[1].vars["deployment"], "verified");
+        assert_eq!(resolved[1].vars["org_id"], "o1", "inherited from the API");
+        assert_eq!(resolved[1].secrets["key"], "second-secret");
+        assert!(
+            !resolved[1].capabilities.contains("guest_access"),
+            "a profile's capabilities are its own"
+        );
+        assert_eq!(resolved[2].base_url, "https://guest.test");
+        assert_eq!(
+            t.allowed_origins().unwrap(),
+            ["https://guest.test", "https://verified.test"]
+        );
+        let secrets: Vec<&str> = t.secret_values().collect();
+        assert!(secrets.contains(&"first-secret") && secrets.contains(&"second-secret"));
+        let pairs = t.basic_pairs();
+        assert!(pairs.contains(&("verified".to_string(), "second-secret".to_string())));
+    }
+
+    #[test]
+    fn an_unknown_capability_or_profile_key_names_its_place() {
+        let text = "targets:\n  t:\n    oauth2:\n      base_url: https://x.test\n      capabilities: [password_grnt]\n      profiles:\n        \"bad name\": { capabilities: [jwt_access_tokens] }\n";
+        let err = parse_target(text, Path::new("targets.yaml"), "t")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("targets.yaml:5:22"), "{err}");
+        assert!(err.contains("(did you mean `password_grant`?)"), "{err}");
+        assert!(err.contains("targets.yaml:7:"), "{err}");
+        assert!(err.contains("profile name \"bad name\""), "{err}");
+    }
 }

@@ -12,6 +12,7 @@ use tokenconf::mock::{self, MockConfig};
 use tokenconf::run::{CaseId, Runner};
 use tokenconf::schema_doc::{self, FileFormat};
 use tokenconf::session::load_suites;
+use tokenconf::suite::{Case, Suite};
 use tokenconf::{rules, target};
 
 /// `println!` that ignores a closed stdout (`tokenconf list | head`) instead of panicking.
@@ -21,16 +22,46 @@ macro_rules! say {
     }};
 }
 
-pub fn list(paths: &[PathBuf], specs: &Path) -> Result<Exit, ConfigError> {
+pub fn list(paths: &[PathBuf], specs: &Path, sources: bool) -> Result<Exit, ConfigError> {
     let loaded = load_suites(paths, specs)?;
     let mut out = std::io::stdout().lock();
     for s in &loaded.suites {
         for c in &s.cases {
             let name = format!("{}::{}", s.name, c.slug);
-            let _ = writeln!(out, "{}", tokenconf::report::escape_control(&name));
+            let mut line = name;
+            if sources {
+                line = format!("{line}  {}", basis(s, c));
+            }
+            let _ = writeln!(out, "{}", tokenconf::report::escape_control(&line));
         }
     }
     Ok(Exit::Passed)
+}
+
+/// `source: X (suite)`, `source: assumed`, `no source`, with the count of assumed expectations.
+fn basis(suite: &Suite, case: &Case) -> String {
+    let from = if case.source.is_some() {
+        ""
+    } else if suite.source.is_some() {
+        " (suite)"
+    } else if case.doc.is_some() {
+        " (case doc)"
+    } else {
+        " (suite doc)"
+    };
+    let text = match suite.basis(case) {
+        Some(source) => format!("source: {source}{from}"),
+        None => "no source".to_string(),
+    };
+    match case.assumed_count() {
+        0 => text,
+        n => format!("{text}; {n} of {} expectations assumed", expectations(case)),
+    }
+}
+
+/// How many expectations (status, headers, JSON paths, schema) a case's steps hold.
+fn expectations(case: &Case) -> usize {
+    case.steps.iter().map(|s| s.expect.names().len()).sum()
 }
 
 pub fn validate(
@@ -46,6 +77,14 @@ pub fn validate(
         loaded.case_count(),
         loaded.schemas.len()
     );
+    for s in &loaded.suites {
+        let all: usize = s.cases.iter().map(expectations).sum();
+        say!(
+            "  {}: {} of {all} expectations assumed",
+            s.name,
+            s.assumed_count()
+        );
+    }
     let Some(file) = targets else {
         return Ok(Exit::Passed);
     };
@@ -72,16 +111,44 @@ pub fn validate(
             origins.join(", ")
         );
         for (api, a) in &runner.target().apis {
-            let secrets: Vec<&str> = a.secrets.keys().map(String::as_str).collect();
-            say!(
-                "  {api}: {} (secrets: {})",
-                without_userinfo(&a.base_url),
-                if secrets.is_empty() {
-                    "none".to_string()
-                } else {
-                    secrets.join(", ")
+            for r in a.resolved() {
+                let secrets: Vec<&str> = r.secrets.keys().copied().collect();
+                let capabilities: Vec<&str> = r.capabilities.iter().map(String::as_str).collect();
+                let label = match r.profile {
+                    None => api.clone(),
+                    Some(p) => format!("{api} profile {p}"),
+                };
+                let none_or = |names: &[&str]| {
+                    if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                };
+                say!(
+                    "  {label}: {} (secrets: {}; capabilities: {})",
+                    without_userinfo(r.base_url),
+                    none_or(&secrets),
+                    none_or(&capabilities)
+                );
+                let runs: Vec<String> = ids
+                    .iter()
+                    .filter(|id| loaded.suites[id.suite].api == *api)
+                    .filter(|id| runner.profile_name(**id).is_ok_and(|p| p == r.profile))
+                    .map(|id| runner.test_name(*id))
+                    .collect();
+                match r.profile {
+                    // The API entry runs most cases: a count; a profile's few are named.
+                    None => say!("    runs {} cases", runs.len()),
+                    Some(_) if runs.is_empty() => say!("    runs no case"),
+                    Some(_) => {
+                        say!("    runs {} cases:", runs.len());
+                        for name in runs {
+                            say!("      {name}");
+                        }
+                    }
                 }
-            );
+            }
             // A var or secret no suite of this api declares is most likely a typo.
             let declared = |k: &String| {
                 loaded
@@ -90,7 +157,11 @@ pub fn validate(
                     .filter(|s| &s.api == api)
                     .any(|s| s.vars.contains_key(k) || s.secrets.contains(k))
             };
-            for k in a.vars.keys().chain(a.secrets.keys()) {
+            let profile_keys = a
+                .profiles
+                .iter()
+                .flat_map(|p| p.vars.keys().chain(p.secrets.keys()));
+            for k in a.vars.keys().chain(a.secrets.keys()).chain(profile_keys) {
                 if !declared(k) {
                     say!("  note: `{k}` under {api} is not a var or secret of any {api} suite (a typo?)");
                 }

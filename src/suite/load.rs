@@ -1135,6 +1135,41 @@ mod tests {
         }
     }
 
+    #[test]
+    fn sources_profiles_and_capabilities_compile_into_the_model() {
+        let text = "api: x\nsource: assumed\nprofile: second\nvars: { id: a }\ncases:\n  - name: inherits\n    requires: [id, auto_authorize]\n    request: { path: /t }\n    expect: { status: 200, headers: { Pragma: no-cache }, rules: [oauth2.token-response] }\n  - name: its own\n    source: RFC 6749 §5.1\n    profile: third\n    request: { path: /t }\n    expect:\n      status: 200\n      json: { $.a: exists, $.b: exists }\n      assumed: [\"json $.b\", \"json $.b\"]\n";
+        let mut schemas = SchemaRegistry::default();
+        let suite = load_text(
+            text,
+            Path::new("t.yaml"),
+            "t".into(),
+            Path::new("specs"),
+            &["oauth2.token-response"],
+            &mut schemas,
+        )
+        .unwrap_or_else(|e| panic!("{}", e[0].rendered));
+        let (first, second) = (&suite.cases[0], &suite.cases[1]);
+        assert_eq!(first.requires, ["id"]);
+        assert_eq!(first.capabilities, ["auto_authorize"]);
+        assert_eq!(first.profile.as_deref(), Some("second"), "the suite's");
+        assert_eq!(second.profile.as_deref(), Some("third"), "its own wins");
+        // Assumed from the suite: every expectation, which a rule is not.
+        assert_eq!(first.steps[0].expect.assumed, ["status", "header pragma"]);
+        assert!(first.steps[0].expect.is_assumed("header pragma"));
+        assert!(!first.steps[0].expect.is_assumed("RFC6749-5.1-no-store"));
+        assert_eq!(second.steps[0].expect.assumed, ["json $.b"]);
+        assert!(
+            !second.steps[0].expect.is_assumed("json"),
+            "$.a is not assumed"
+        );
+        assert_eq!(suite.assumed_count(), 3);
+        assert_eq!(
+            suite.basis(second),
+            Some(Source::Document("RFC 6749 §5.1".into()))
+        );
+        assert_eq!(suite.basis(first), Some(Source::Assumed));
+    }
+
     #[cfg(unix)]
     #[test]
     fn a_schema_that_is_a_device_is_refused_without_reading_it() {

@@ -207,11 +207,13 @@ impl fmt::Display for Source {
 }
 
 impl Suite {
-    /// What a case's expectations rest on: its own source, the suite's, or the suite's doc.
+    /// What a case's expectations rest on: its own source, the suite's, the case's doc, or the
+    /// suite's doc.
     pub fn basis(&self, case: &Case) -> Option<Source> {
         case.source
             .clone()
             .or_else(|| self.source.clone())
+            .or_else(|| case.doc.clone().map(Source::Document))
             .or_else(|| self.doc.clone().map(Source::Document))
     }
 

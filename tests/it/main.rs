@@ -4,6 +4,7 @@
 mod support;
 
 mod architecture;
+mod capabilities;
 mod cli;
 mod drift;
 mod examples;
