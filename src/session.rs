@@ -56,6 +56,9 @@ pub enum TargetChoice {
     File { file: PathBuf, name: String },
     /// A target built by the caller.
     Given(Target),
+    /// A replay of the recording in this folder (see `crate::mock::replay`), with the embedded
+    /// mock's credentials.
+    Replay { dir: PathBuf },
 }
 
 /// Everything a run needs besides the suites' own text.
@@ -87,6 +90,8 @@ pub struct Options {
     pub expected: Option<PathBuf>,
     /// Where to write this run's failing findings as a starting expected-findings file.
     pub write_expected: Option<PathBuf>,
+    /// Where to record every exchange and response shape (`--record`; see `crate::record`).
+    pub record: Option<PathBuf>,
 }
 
 impl Options {
@@ -107,6 +112,7 @@ impl Options {
             allow_empty: false,
             expected: None,
             write_expected: None,
+            record: None,
         }
     }
 }
@@ -129,6 +135,7 @@ pub struct Session {
     write_expected: Option<PathBuf>,
     jobs: usize,
     warnings: Vec<String>,
+    record: Option<PathBuf>,
 }
 
 /// Stops a running session from starting more cases; those in flight finish and are reported.
@@ -180,7 +187,15 @@ impl Session {
             None => None,
         };
         let mut mock = None;
+        let replaying = matches!(options.target, TargetChoice::Replay { .. });
         let mut target = match options.target {
+            TargetChoice::Replay { dir } => {
+                let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+                let server = mock::replay::start(&dir, addr).await?;
+                let t = server.target();
+                mock = Some(server);
+                t
+            }
             TargetChoice::Given(t) => t,
             TargetChoice::File { file, name } => target::load_target(&file, &name)?,
             TargetChoice::Mock { drifts } => {
@@ -238,12 +253,24 @@ impl Session {
             ));
         }
         let mut runner = Runner::new(loaded, target, options.strict)?;
+        if replaying {
+            runner.tag_requests();
+        }
         if let Some(e) = expected {
             runner.expect_findings(e);
         }
         // A starting file must hold every finding of a case, not only its first failing step's.
         if options.write_expected.is_some() {
             runner.keep_going();
+        }
+        if let Some(dir) = &options.record {
+            if let Err(e) = crate::record::Recorder::check(dir) {
+                if let Some(server) = mock {
+                    server.stop().await;
+                }
+                return Err(e);
+            }
+            runner.record();
         }
         let runner = Arc::new(runner);
         let selected: Vec<CaseId> = runner
@@ -309,6 +336,7 @@ impl Session {
             write_expected: options.write_expected,
             jobs: options.jobs,
             warnings,
+            record: options.record,
         })
     }
 
@@ -370,11 +398,20 @@ impl Session {
             target: &self.runner.target().name,
         });
         let base = self.runner.redactor();
+        let mut recorder = self.record.as_ref().map(|dir| {
+            let t = self.runner.target();
+            let secrets: Vec<String> = t.secret_values().map(str::to_string).collect();
+            crate::record::Recorder::new(dir, &secrets, base.clone())
+        });
+        let runner = self.runner.clone();
         // Each outcome is masked as it finishes, with the target's secrets and its own tokens:
         // only a case's own exchange can put text of it in a report.
         let mut report = self
             .runner
             .run_all(&self.selected, self.jobs, |o| {
+                if let Some(r) = &mut recorder {
+                    r.case(o, runner.take_recorded(&o.test));
+                }
                 mask(o, &base);
                 on_event(Event::CaseFinished(o));
             })
@@ -401,6 +438,21 @@ impl Session {
                 })
             }
         };
+        if let (Some(mut r), Ok(paths)) = (recorder, &mut written) {
+            for (tag, recorded) in self.runner.take_recorded_fixtures() {
+                r.fixture(&tag, recorded);
+            }
+            let started_ms = report
+                .started
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or(0);
+            let dir = self.record.clone().unwrap_or_default();
+            match r.write(&report.target, started_ms) {
+                Ok(_) => paths.push(dir),
+                Err(source) => written = Err(ConfigError::Write { file: dir, source }),
+            }
+        }
         if let (Some(file), Ok(paths)) = (&self.write_expected, &mut written) {
             match write_expected(file, &report) {
                 Ok(()) => paths.push(file.clone()),
