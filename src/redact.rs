@@ -264,6 +264,19 @@ impl Redactor {
             .ok();
     }
 
+    /// [`Redactor::add_basic_pair`] for many pairs, with one rebuild of the matcher (one per
+    /// pair cost seconds for a target with many vars and keys).
+    pub fn add_basic_pairs<'a>(&mut self, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) {
+        let encoded: Vec<String> = pairs
+            .into_iter()
+            .map(|(user, password)| {
+                let header = crate::basic::basic_header(user, password);
+                header.trim_start_matches("Basic ").to_string()
+            })
+            .collect();
+        self.extend(encoded.iter().map(String::as_str));
+    }
+
     /// Basic credentials are base64 of `id:secret` as a whole: add the pair as it is sent.
     pub fn add_basic_pair(&mut self, user: &str, password: &str) {
         let header = crate::basic::basic_header(user, password);

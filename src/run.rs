@@ -287,9 +287,12 @@ impl Runner {
     /// Masks the target's secrets; add each outcome's `sensitive` values before rendering it.
     pub fn redactor(&self) -> Redactor {
         let mut r = Redactor::new(self.target.secret_values());
-        for (id, secret) in self.target.basic_pairs() {
-            r.add_basic_pair(&id, &secret);
-        }
+        let pairs = self.target.basic_pairs();
+        r.add_basic_pairs(
+            pairs
+                .iter()
+                .map(|(id, secret)| (id.as_str(), secret.as_str())),
+        );
         r
     }
 

@@ -239,7 +239,7 @@ fn answer(step: &Step) -> Response {
     let r = &step.response;
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = match (&r.json, &r.text) {
-        (Some(v), _) => serde_json::to_vec(v).unwrap_or_default(),
+        (Some(v), _) => serde_json::to_vec(&resigned(v)).unwrap_or_default(),
         (None, Some(t)) => t.as_bytes().to_vec(),
         (None, None) => Vec::new(),
     };
@@ -256,6 +256,33 @@ fn answer(step: &Step) -> Response {
         }
     }
     response
+}
+
+/// A Salesforce token response signed again with the replay's client secret (the mock's): the
+/// recorded signature was replaced like every credential, and the client verifies it.
+fn resigned(v: &Value) -> Value {
+    use hmac::{Hmac, Mac};
+    let (Some(id), Some(issued_at)) = (
+        v.get("id").and_then(Value::as_str),
+        v.get("issued_at").and_then(Value::as_str),
+    ) else {
+        return v.clone();
+    };
+    if v.get("signature").is_none() {
+        return v.clone();
+    }
+    let secret = super::SalesforceConfig::default().client_secret;
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()) else {
+        return v.clone();
+    };
+    mac.update(id.as_bytes());
+    mac.update(issued_at.as_bytes());
+    let mut out = v.clone();
+    out["signature"] = Value::String(base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        mac.finalize().into_bytes(),
+    ));
+    out
 }
 
 fn not_recorded(case: Option<&str>, incoming: &Incoming, why: String) -> Response {

@@ -81,9 +81,7 @@ impl Recorder {
         let recorded = recorded.unwrap_or_default();
         let mut tokens = o.sensitive.clone();
         tokens.extend(recorded.sensitive.iter().cloned());
-        let masker = self
-            .base
-            .with_tokens(&tokens, &kept_values(&recorded.exchanges));
+        let masker = self.base.with_tokens(&tokens);
         let cassette = cassette_of(&o.test, &recorded.exchanges, &masker);
         let shape = CaseShape {
             format: cassette::FORMAT,
@@ -126,9 +124,7 @@ impl Recorder {
 
     /// Records a fixture's exchanges (once per run, whichever case ran it first).
     pub fn fixture(&mut self, tag: &str, recorded: Recorded) {
-        let masker = self
-            .base
-            .with_tokens(&recorded.sensitive, &kept_values(&recorded.exchanges));
+        let masker = self.base.with_tokens(&recorded.sensitive);
         let cassette = cassette_of(tag, &recorded.exchanges, &masker);
         let stem = self.stem("fixtures", tag.trim_start_matches("fixture:"));
         let entry = Entry {
@@ -280,15 +276,6 @@ fn status_name(s: Status) -> &'static str {
         Status::Errored => "errored",
         Status::Skipped => "skipped",
     }
-}
-
-/// Values under members a recording keeps (see `mask::KEPT_MEMBERS`): never replaced.
-fn kept_values(exchanges: &[Exchange]) -> Vec<String> {
-    exchanges
-        .iter()
-        .filter_map(|e| e.received.json.as_ref()?.get("signature")?.as_str())
-        .map(str::to_string)
-        .collect()
 }
 
 /// The path and the sorted query parameter names of a URL.

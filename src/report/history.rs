@@ -178,7 +178,7 @@ fn counts_chart(runs: &[RunSummary], labels: &[String]) -> String {
     let (bar, gap, height, top) = (28usize, 14usize, 200usize, 10usize);
     let width = 60 + runs.len() * (bar + gap);
     let mut svg = format!(
-        "<svg id=\"chart-counts\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{}\" role=\"img\" aria-label=\"passed, failed and warnings per run\">",
+        "<svg id=\"chart-counts\" width=\"{width}\" height=\"{}\" role=\"img\" aria-label=\"passed, failed and warnings per run\">",
         height + top + 60
     );
     svg.push_str(&format!(
@@ -249,7 +249,7 @@ fn heatmap(id: &str, rows: &BTreeMap<String, Vec<usize>>, labels: &[String]) -> 
     let width = left + labels.len() * cell + 10;
     let height = top + rows.len() * cell + 10;
     let mut svg = format!(
-        "<svg id=\"chart-{id}\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" role=\"img\" aria-label=\"failing cases per {id} and run\">"
+        "<svg id=\"chart-{id}\" width=\"{width}\" height=\"{height}\" role=\"img\" aria-label=\"failing cases per {id} and run\">"
     );
     for (j, l) in labels.iter().enumerate() {
         svg.push_str(&format!(

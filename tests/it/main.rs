@@ -6,6 +6,7 @@ mod support;
 mod architecture;
 mod cli;
 mod drift;
+mod drift_watch;
 mod examples;
 mod golden;
 mod hostile;
