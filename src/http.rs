@@ -23,7 +23,13 @@ pub struct Sent {
     /// The `Authorization` value as sent (from `auth:` or `headers:`): masked in every report
     /// whatever its user part, since a server may echo it.
     pub authorization: Option<String>,
+    /// Names of the headers sent (lower case; without [`CASE_HEADER`]), for recordings.
+    pub header_names: Vec<String>,
 }
+
+/// Names the case (or fixture) a request belongs to, sent only when a run is replayed
+/// (`run --mock-replay`), so the replay server serves that case's recorded answers.
+pub const CASE_HEADER: &str = "x-tokenconf-case";
 
 impl Sent {
     pub fn form_value(&self, name: &str) -> Option<&str> {
@@ -400,7 +406,34 @@ impl Http {
         request: &Request,
         scope: &Scope<'_>,
     ) -> Result<Exchanged, SendError> {
-        let (sent, prepared) = self.prepare(base_url, request, scope)?;
+        self.send_tagged(base_url, request, scope, None).await
+    }
+
+    /// [`Http::send`], with a [`CASE_HEADER`] naming `case` when it is given.
+    pub async fn send_tagged(
+        &self,
+        base_url: &str,
+        request: &Request,
+        scope: &Scope<'_>,
+        case: Option<&str>,
+    ) -> Result<Exchanged, SendError> {
+        let (mut sent, mut prepared) = self.prepare(base_url, request, scope)?;
+        let mut names: Vec<String> = prepared
+            .headers()
+            .keys()
+            .map(|k| k.as_str().to_string())
+            .collect();
+        names.sort();
+        names.dedup();
+        sent.header_names = names;
+        if let Some(case) = case {
+            // Test names are ASCII in practice; anything else is percent-encoded to stay a
+            // valid header value.
+            let value: String = form_urlencoded::byte_serialize(case.as_bytes()).collect();
+            if let Ok(value) = reqwest::header::HeaderValue::from_str(&value) {
+                prepared.headers_mut().insert(CASE_HEADER, value);
+            }
+        }
         let host = prepared.url().host_str().unwrap_or_default().to_string();
         let mut retries: Vec<Retry> = Vec::new();
         loop {

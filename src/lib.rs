@@ -13,6 +13,7 @@ pub mod http;
 pub mod mock;
 pub mod origin;
 pub mod outcome;
+pub mod record;
 pub mod redact;
 pub mod report;
 pub mod rules;

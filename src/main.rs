@@ -11,7 +11,6 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use tokenconf::error::{ConfigError, Exit};
 use tokenconf::mock::drift;
 use tokenconf::session::{Options, Session, TargetChoice};
-use tokenconf::target;
 
 #[derive(Parser)]
 #[command(
@@ -40,6 +39,10 @@ enum Command {
     Explain { id: String },
     /// Print the JSON Schema (2020-12) of a file format, for editors and CI.
     Schema { format: cli::commands::SchemaOf },
+    /// Compare two recordings (`run --record`): what changed, breaking or still conformant.
+    Diff(cli::drift::DiffArgs),
+    /// Write a history page (inline SVG charts) from several runs' summary.json.
+    Report(cli::drift::ReportArgs),
 }
 
 #[derive(Args)]
@@ -88,7 +91,7 @@ struct RunArgs {
     #[arg(long, value_name = "K/N", value_parser = tokenconf::run::parse_shard)]
     shard: Option<(u64, u64)>,
     /// At most N requests per second to any one host, e.g. 5/s or 100/m (overrides the target's).
-    #[arg(long, value_name = "N/s", value_parser = target::parse_rate)]
+    #[arg(long, value_name = "N/s", value_parser = tokenconf::target::parse_rate)]
     rate: Option<f64>,
     /// Extra trusted root certificates (PEM), merged with the system's.
     #[arg(long, value_name = "FILE")]
@@ -115,6 +118,8 @@ struct RunArgs {
     /// Output: human (default), json (a line per case), github (human + annotations).
     #[arg(long, value_enum)]
     format: Option<Format>,
+    #[command(flatten)]
+    drift: cli::drift::RunDriftArgs,
 }
 
 fn parse_drift(name: &str) -> Result<&'static str, String> {
@@ -157,6 +162,8 @@ struct MockArgs {
     /// List the drift modes and exit.
     #[arg(long)]
     list_drifts: bool,
+    #[command(flatten)]
+    replay: cli::drift::MockReplayArgs,
 }
 
 fn main() -> ExitCode {
@@ -182,12 +189,17 @@ fn main() -> ExitCode {
                 args.targets.as_deref(),
                 args.target.as_deref(),
             ),
+            Command::Mock(args) if args.replay.replay.is_some() => {
+                cli::drift::serve_replay(args.host, args.port, args.replay.replay).await
+            }
             Command::Mock(args) => {
                 cli::commands::serve_mock(args.host, args.port, &args.drift, args.list_drifts).await
             }
             Command::Rules => Ok(cli::commands::rules()),
             Command::Explain { id } => cli::commands::explain(&id),
             Command::Schema { format } => Ok(cli::commands::schema(format)),
+            Command::Diff(args) => cli::drift::diff(&args),
+            Command::Report(args) => cli::drift::history(&args),
         }
     });
     match result {
@@ -212,8 +224,9 @@ fn suite_paths(args: &SuiteArgs) -> Result<Vec<PathBuf>, ConfigError> {
 }
 
 async fn run(args: RunArgs) -> Result<Exit, ConfigError> {
-    let target = match (args.targets, args.target) {
-        (Some(file), Some(name)) => TargetChoice::File { file, name },
+    let target = match (args.targets, args.target, args.drift.mock_replay) {
+        (Some(file), Some(name), _) => TargetChoice::File { file, name },
+        (_, _, Some(dir)) => TargetChoice::Replay { dir },
         _ => TargetChoice::Mock {
             drifts: args.mock_drift.clone(),
         },
@@ -234,6 +247,7 @@ async fn run(args: RunArgs) -> Result<Exit, ConfigError> {
         expected: args.expected,
         write_expected: args.write_expected,
         known_deviations: args.known_deviations,
+        record: args.drift.record,
     };
     let session = Session::open(options).await?;
     let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");

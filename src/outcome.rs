@@ -176,6 +176,16 @@ impl CaseOutcome {
 
 pub use crate::finding::fails;
 
+/// One request and the response it got, kept only while a run is recorded (`run --record`):
+/// it holds secrets and tokens, so only the recorder (which replaces them) ever reads it.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// The step's name, or `step N`.
+    pub step: String,
+    pub sent: crate::http::Sent,
+    pub received: crate::http::Received,
+}
+
 /// A whole run, for the reporters.
 #[derive(Debug, Clone)]
 pub struct RunReport {

@@ -264,11 +264,35 @@ impl Redactor {
             .ok();
     }
 
+    /// [`Redactor::add_basic_pair`] for many pairs, with one rebuild of the matcher (one per
+    /// pair cost seconds for a target with many vars and keys).
+    pub fn add_basic_pairs<'a>(&mut self, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) {
+        let encoded: Vec<String> = pairs
+            .into_iter()
+            .map(|(user, password)| {
+                let header = crate::basic::basic_header(user, password);
+                header.trim_start_matches("Basic ").to_string()
+            })
+            .collect();
+        self.extend(encoded.iter().map(String::as_str));
+    }
+
     /// Basic credentials are base64 of `id:secret` as a whole: add the pair as it is sent.
     pub fn add_basic_pair(&mut self, user: &str, password: &str) {
         let header = crate::basic::basic_header(user, password);
         let encoded = header.trim_start_matches("Basic ").to_string();
         self.extend([encoded.as_str()]);
+    }
+
+    /// Masks every known value in every encoding, and nothing else (a recording keeps its
+    /// placeholder JWTs and parameters).
+    pub fn scrub_known<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        match &self.matcher {
+            Some(m) if m.is_match(text) => {
+                Cow::Owned(m.replace_all(text, &vec![MASK; self.needles.len()]))
+            }
+            _ => Cow::Borrowed(text),
+        }
     }
 
     /// Masks every known value in every encoding, then any JWT and credential-named parameter

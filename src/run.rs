@@ -13,7 +13,9 @@ use crate::error::ConfigError;
 use crate::expected::{ExpectedFindings, KnownDeviations};
 use crate::finding::{Finding, Level};
 use crate::http::{Http, Received, Retry, SendError};
-use crate::outcome::{fails, CaseOutcome, ErrorKind, ResponseSnapshot, RunReport, Status};
+use crate::outcome::{
+    fails, CaseOutcome, ErrorKind, Exchange, ResponseSnapshot, RunReport, Status,
+};
 use crate::redact::{is_sensitive_key, Redactor};
 use crate::sign::{MintError, Signer};
 use crate::suite::template::Scope;
@@ -56,6 +58,24 @@ pub struct Runner {
     keep_going: bool,
     /// Vendors' documented deviations: the built-in files, or the user's.
     deviations: KnownDeviations,
+    /// While recording (`--record`): each case's and fixture's exchanges, by tag (see
+    /// [`Runner::record`]), until the session takes them.
+    recorded: Option<std::sync::Mutex<HashMap<String, Recorded>>>,
+    /// Each request names its case in [`crate::http::CASE_HEADER`] (`--mock-replay`).
+    tag_requests: bool,
+}
+
+/// What a recorded case or fixture exchanged, and the token values it saw (which the recorder
+/// replaces). Holds secrets: only the recorder reads it.
+#[derive(Debug, Default)]
+pub struct Recorded {
+    pub exchanges: Vec<Exchange>,
+    pub sensitive: Vec<String>,
+}
+
+/// The tag of a fixture's exchanges: `fixture:<suite>::<fixture name>`.
+pub fn fixture_tag(suite: &str, fixture: &str) -> String {
+    format!("fixture:{suite}::{fixture}")
 }
 
 /// What one run of a list of steps left behind.
@@ -70,6 +90,7 @@ struct StepsRun {
     error_kind: Option<ErrorKind>,
     rules_checked: Vec<String>,
     step: Option<String>,
+    exchanges: Vec<Exchange>,
 }
 
 impl Runner {
@@ -103,12 +124,57 @@ impl Runner {
             expected: None,
             keep_going: false,
             deviations: KnownDeviations::built_in(),
+            recorded: None,
+            tag_requests: false,
         })
     }
 
     /// Vendors' deviations from `known` in place of the built-in files.
     pub fn known_deviations(&mut self, known: KnownDeviations) {
         self.deviations = known;
+    }
+
+    /// Keeps every exchange of every case and fixture for the recorder (`--record`); the
+    /// session takes them with [`Runner::take_recorded`].
+    pub fn record(&mut self) {
+        self.recorded = Some(Default::default());
+    }
+
+    /// Every request names its case in [`crate::http::CASE_HEADER`] (replay).
+    pub fn tag_requests(&mut self) {
+        self.tag_requests = true;
+    }
+
+    /// The exchanges recorded under `tag` (a test name, or a [`fixture_tag`]), once.
+    pub fn take_recorded(&self, tag: &str) -> Option<Recorded> {
+        let mut map = self.recorded.as_ref()?.lock().ok()?;
+        map.remove(tag)
+    }
+
+    /// Every recorded fixture's exchanges, by tag, once.
+    pub fn take_recorded_fixtures(&self) -> Vec<(String, Recorded)> {
+        let Some(Ok(mut map)) = self.recorded.as_ref().map(|m| m.lock()) else {
+            return Vec::new();
+        };
+        let tags: Vec<String> = map
+            .keys()
+            .filter(|t| t.starts_with("fixture:"))
+            .cloned()
+            .collect();
+        let mut out: Vec<(String, Recorded)> = tags
+            .into_iter()
+            .filter_map(|t| map.remove(&t).map(|r| (t, r)))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    fn keep_recorded(&self, tag: &str, exchanges: Vec<Exchange>, sensitive: &[String]) {
+        if let Some(Ok(mut map)) = self.recorded.as_ref().map(|m| m.lock()) {
+            let entry = map.entry(tag.to_string()).or_default();
+            entry.exchanges.extend(exchanges);
+            entry.sensitive.extend(sensitive.iter().cloned());
+        }
     }
 
     /// See [`Runner::keep_going`]'s field: every step runs, even after a failed one.
@@ -316,9 +382,12 @@ impl Runner {
     /// Masks the target's secrets; add each outcome's `sensitive` values before rendering it.
     pub fn redactor(&self) -> Redactor {
         let mut r = Redactor::new(self.target.secret_values());
-        for (id, secret) in self.target.basic_pairs() {
-            r.add_basic_pair(&id, &secret);
-        }
+        let pairs = self.target.basic_pairs();
+        r.add_basic_pairs(
+            pairs
+                .iter()
+                .map(|(id, secret)| (id.as_str(), secret.as_str())),
+        );
         r
     }
 
@@ -347,7 +416,10 @@ impl Runner {
         for &f in &case.fixtures {
             let fixture = &suite.fixtures[f];
             let result = self.fixtures[id.suite][profile][f]
-                .get_or_init(|| self.run_fixture(suite, base, &fixture.steps))
+                .get_or_init(|| {
+                    let tag = fixture_tag(&suite.name, &fixture.name);
+                    self.run_fixture(suite, base, &fixture.steps, tag)
+                })
                 .await;
             match result {
                 Ok(values) => {
@@ -364,8 +436,18 @@ impl Runner {
             }
         }
         let run = self
-            .run_steps(suite, base, &case.steps, captures, Some(&outcome.test))
+            .run_steps(
+                suite,
+                base,
+                &case.steps,
+                captures,
+                Some(&outcome.test),
+                &outcome.test,
+            )
             .await;
+        if self.recorded.is_some() {
+            self.keep_recorded(&outcome.test, run.exchanges, &[]);
+        }
         outcome.findings = run.findings;
         outcome.sensitive.extend(run.sensitive);
         outcome.step = run.step;
@@ -384,10 +466,16 @@ impl Runner {
         suite: &Suite,
         base: &HashMap<String, String>,
         steps: &[Step],
+        tag: String,
     ) -> FixtureResult {
         let run = self
-            .run_steps(suite, base, steps, HashMap::new(), None)
+            .run_steps(suite, base, steps, HashMap::new(), None, &tag)
             .await;
+        if self.recorded.is_some() {
+            let mut sensitive = run.sensitive.clone();
+            sensitive.extend(run.captures.values().cloned());
+            self.keep_recorded(&tag, run.exchanges, &sensitive);
+        }
         match run.end {
             None => Ok(run.captures),
             Some((_, why)) => Err(why),
@@ -401,6 +489,7 @@ impl Runner {
         steps: &[Step],
         mut captures: HashMap<String, String>,
         test: Option<&str>,
+        tag: &str,
     ) -> StepsRun {
         let base_url = base.get("base_url").map(String::as_str).unwrap_or_default();
         let mut run = StepsRun {
@@ -413,6 +502,7 @@ impl Runner {
             error_kind: None,
             rules_checked: Vec::new(),
             step: None,
+            exchanges: Vec::new(),
         };
         for (i, step) in steps.iter().enumerate() {
             let label = step
@@ -434,7 +524,10 @@ impl Runner {
                         captures: &captures,
                         base,
                     };
-                    self.http.send(base_url, &step.request, &scope).await
+                    let tag = self.tag_requests.then_some(tag);
+                    self.http
+                        .send_tagged(base_url, &step.request, &scope, tag)
+                        .await
                 }
                 Err(e) => Err(e),
             };
@@ -490,6 +583,13 @@ impl Runner {
                 &self.deviations,
             );
             rules_checked(&step.expect, &findings, &mut run.rules_checked);
+            if self.recorded.is_some() {
+                run.exchanges.push(Exchange {
+                    step: label.clone(),
+                    sent: sent.clone(),
+                    received: received.clone(),
+                });
+            }
             for c in &step.captures {
                 match capture(c, &received) {
                     Ok(v) => {

@@ -56,6 +56,9 @@ pub enum TargetChoice {
     File { file: PathBuf, name: String },
     /// A target built by the caller.
     Given(Target),
+    /// A replay of the recording in this folder (see `crate::mock::replay`), with the embedded
+    /// mock's credentials.
+    Replay { dir: PathBuf },
 }
 
 /// Everything a run needs besides the suites' own text.
@@ -89,6 +92,8 @@ pub struct Options {
     pub write_expected: Option<PathBuf>,
     /// Known-deviations files read in place of the built-in ones; empty: the built-in ones.
     pub known_deviations: Vec<PathBuf>,
+    /// Where to record every exchange and response shape (`--record`; see `crate::record`).
+    pub record: Option<PathBuf>,
 }
 
 impl Options {
@@ -110,6 +115,7 @@ impl Options {
             expected: None,
             write_expected: None,
             known_deviations: Vec::new(),
+            record: None,
         }
     }
 }
@@ -132,6 +138,7 @@ pub struct Session {
     write_expected: Option<PathBuf>,
     jobs: usize,
     warnings: Vec<String>,
+    record: Option<PathBuf>,
 }
 
 /// Stops a running session from starting more cases; those in flight finish and are reported.
@@ -190,7 +197,15 @@ impl Session {
             )?),
         };
         let mut mock = None;
+        let replaying = matches!(options.target, TargetChoice::Replay { .. });
         let mut target = match options.target {
+            TargetChoice::Replay { dir } => {
+                let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+                let server = mock::replay::start(&dir, addr).await?;
+                let t = server.target();
+                mock = Some(server);
+                t
+            }
             TargetChoice::Given(t) => t,
             TargetChoice::File { file, name } => target::load_target(&file, &name)?,
             TargetChoice::Mock { drifts } => {
@@ -248,6 +263,9 @@ impl Session {
             ));
         }
         let mut runner = Runner::new(loaded, target, options.strict)?;
+        if replaying {
+            runner.tag_requests();
+        }
         if let Some(e) = expected {
             runner.expect_findings(e);
         }
@@ -257,6 +275,15 @@ impl Session {
         // A starting file must hold every finding of a case, not only its first failing step's.
         if options.write_expected.is_some() {
             runner.keep_going();
+        }
+        if let Some(dir) = &options.record {
+            if let Err(e) = crate::record::Recorder::check(dir) {
+                if let Some(server) = mock {
+                    server.stop().await;
+                }
+                return Err(e);
+            }
+            runner.record();
         }
         let runner = Arc::new(runner);
         let selected: Vec<CaseId> = runner
@@ -322,6 +349,7 @@ impl Session {
             write_expected: options.write_expected,
             jobs: options.jobs,
             warnings,
+            record: options.record,
         })
     }
 
@@ -383,11 +411,20 @@ impl Session {
             target: &self.runner.target().name,
         });
         let base = self.runner.redactor();
+        let mut recorder = self.record.as_ref().map(|dir| {
+            let t = self.runner.target();
+            let secrets: Vec<String> = t.secret_values().map(str::to_string).collect();
+            crate::record::Recorder::new(dir, &secrets, base.clone())
+        });
+        let runner = self.runner.clone();
         // Each outcome is masked as it finishes, with the target's secrets and its own tokens:
         // only a case's own exchange can put text of it in a report.
         let mut report = self
             .runner
             .run_all(&self.selected, self.jobs, |o| {
+                if let Some(r) = &mut recorder {
+                    r.case(o, runner.take_recorded(&o.test));
+                }
                 mask(o, &base);
                 on_event(Event::CaseFinished(o));
             })
@@ -414,6 +451,21 @@ impl Session {
                 })
             }
         };
+        if let (Some(mut r), Ok(paths)) = (recorder, &mut written) {
+            for (tag, recorded) in self.runner.take_recorded_fixtures() {
+                r.fixture(&tag, recorded);
+            }
+            let started_ms = report
+                .started
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or(0);
+            let dir = self.record.clone().unwrap_or_default();
+            match r.write(&report.target, started_ms) {
+                Ok(_) => paths.push(dir),
+                Err(source) => written = Err(ConfigError::Write { file: dir, source }),
+            }
+        }
         if let (Some(file), Ok(paths)) = (&self.write_expected, &mut written) {
             match write_expected(file, &report) {
                 Ok(()) => paths.push(file.clone()),
@@ -482,11 +534,11 @@ fn mask(o: &mut CaseOutcome, base: &Redactor) {
     if !has_text {
         return;
     }
-    if sensitive.is_empty() {
-        report::redact_outcome(o, base);
-    } else {
-        let mut redactor = base.clone();
-        redactor.extend(sensitive.iter().map(String::as_str));
-        report::redact_outcome(o, &redactor);
+    report::redact_outcome(o, base);
+    if !sensitive.is_empty() {
+        // The case's tokens in a matcher of their own: rebuilding the target's (every
+        // encoding of every secret and key) per case cost more than running the case.
+        let tokens = Redactor::new(sensitive.iter().map(String::as_str));
+        report::redact_outcome(o, &tokens);
     }
 }

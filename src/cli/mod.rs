@@ -1,6 +1,7 @@
 //! What the binary prints: run progress in each format, and the smaller commands.
 
 pub mod commands;
+pub mod drift;
 pub mod output;
 
 use std::io::Write;

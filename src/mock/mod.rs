@@ -5,6 +5,7 @@ pub mod drift;
 pub mod keys;
 mod miaw;
 mod oauth2;
+pub mod replay;
 mod salesforce;
 mod store;
 mod talkdesk;

@@ -6,6 +6,7 @@ pub mod console;
 pub mod diff;
 pub mod escape;
 pub mod files;
+pub mod history;
 pub mod html;
 pub mod junit;
 pub mod style;

@@ -7,6 +7,7 @@ mod architecture;
 mod capabilities;
 mod cli;
 mod drift;
+mod drift_watch;
 mod examples;
 mod golden;
 mod hostile;

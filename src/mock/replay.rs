@@ -1,0 +1,297 @@
+//! Replaying a recording (`mock --replay DIR`, `run --mock-replay DIR`): each request gets the
+//! response recorded for it, matched on method, path and request shape (names, never values:
+//! secrets and tokens were replaced by placeholders), each case's steps in order. A request
+//! that names its case (`x-tokenconf-case`, which `run --mock-replay` sends) is matched against
+//! that case's next step; one that does not is served only when every recorded answer to its
+//! shape is the same. Anything else is 599 with a JSON error naming the case and request:
+//! never a guess.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+use super::{MockConfig, MockServer};
+use crate::error::ConfigError;
+use crate::record::cassette::{self, RequestShape, Step};
+
+/// The status of an answer the recording does not have (outside HTTP's own range of meanings).
+pub const NOT_RECORDED: u16 = 599;
+
+/// One case's (or fixture's) recorded steps and how far a replay got.
+struct Tape {
+    steps: Vec<Step>,
+    next: Mutex<usize>,
+}
+
+struct Replay {
+    tapes: HashMap<String, Tape>,
+}
+
+/// Loads the recording in `dir` (exit 2 naming a bad file) and serves it on `addr`. The server
+/// is a [`MockServer`] whose target is the embedded mock's (its published test credentials),
+/// pointed at the replay.
+pub async fn start(dir: &Path, addr: SocketAddr) -> Result<MockServer, ConfigError> {
+    let index = crate::record::load_index(dir)?;
+    let mut tapes = HashMap::new();
+    for e in index.cases.iter().chain(&index.fixtures) {
+        let c = crate::record::load_cassette(dir, &e.cassette)?;
+        tapes.insert(
+            e.test.clone(),
+            Tape {
+                steps: c.steps,
+                next: Mutex::new(0),
+            },
+        );
+    }
+    let replay = Arc::new(Replay { tapes });
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ConfigError::Mock { addr, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| ConfigError::Mock { addr, source })?;
+    let config = Arc::new(MockConfig::default());
+    let base_url = format!("http://{addr}");
+    let oauth2 = Arc::new(super::oauth2::Server::new(config.clone(), &base_url));
+    let app = Router::new()
+        .fallback(serve_request)
+        .layer(axum::extract::DefaultBodyLimit::max(super::MAX_BODY))
+        .with_state(replay);
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(super::serve(listener, app, config.limits, rx));
+    Ok(MockServer {
+        addr,
+        config,
+        oauth2,
+        shutdown: Some(tx),
+        task: Some(task),
+    })
+}
+
+/// What the replay saw of a request: the same names a cassette keeps.
+struct Incoming {
+    method: String,
+    path: String,
+    query: Vec<String>,
+    headers: BTreeSet<String>,
+    form: Option<Vec<String>>,
+    json: Option<Value>,
+}
+
+impl Incoming {
+    fn of(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Incoming {
+        let mut query: Vec<String> = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .map(|(k, _)| k.into_owned())
+            .collect();
+        query.sort();
+        query.dedup();
+        let content_type = headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let form = content_type
+            .starts_with("application/x-www-form-urlencoded")
+            .then(|| {
+                let mut keys: Vec<String> = form_urlencoded::parse(body)
+                    .map(|(k, _)| k.into_owned())
+                    .collect();
+                keys.sort();
+                keys.dedup();
+                keys
+            });
+        let json = serde_json::from_slice::<Value>(body)
+            .ok()
+            .filter(|_| content_type.contains("json"))
+            .map(|v| cassette::json_shape(&v));
+        Incoming {
+            method: method.as_str().to_string(),
+            path: uri.path().to_string(),
+            query,
+            headers: headers.keys().map(|k| k.as_str().to_string()).collect(),
+            form,
+            json,
+        }
+    }
+
+    fn matches(&self, r: &RequestShape) -> bool {
+        let body = match r.body.as_str() {
+            "form" => self.form.as_ref() == Some(&r.form),
+            "json" => self.json.is_some() && self.json == r.json,
+            _ => true,
+        };
+        self.method == r.method
+            && self.path == r.path
+            && self.query == r.query
+            && r.headers.iter().all(|h| self.headers.contains(h))
+            && body
+    }
+
+    fn line(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+}
+
+async fn serve_request(
+    State(replay): State<Arc<Replay>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let incoming = Incoming::of(&method, &uri, &headers, &body);
+    let case = headers
+        .get(crate::http::CASE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            form_urlencoded::parse(format!("c={v}").as_bytes())
+                .next()
+                .map(|(_, c)| c.into_owned())
+                .unwrap_or_default()
+        });
+    match case {
+        Some(case) => by_case(&replay, &case, &incoming),
+        None => by_shape(&replay, &incoming),
+    }
+}
+
+fn by_case(replay: &Replay, case: &str, incoming: &Incoming) -> Response {
+    let Some(tape) = replay.tapes.get(case) else {
+        return not_recorded(
+            Some(case),
+            incoming,
+            "the recording has no such case".into(),
+        );
+    };
+    let Ok(mut next) = tape.next.lock() else {
+        return not_recorded(Some(case), incoming, "the replay failed".into());
+    };
+    let at = *next;
+    if let Some(step) = tape.steps.get(at).filter(|s| incoming.matches(&s.request)) {
+        *next = at + 1;
+        return answer(step);
+    }
+    // The case runs again from its start (another run against the same replay).
+    if let Some(step) = tape.steps.first().filter(|s| incoming.matches(&s.request)) {
+        *next = 1;
+        return answer(step);
+    }
+    let why = match tape.steps.get(at) {
+        Some(s) => format!(
+            "the recording's next request of this case is {} {} ({}), with another shape",
+            s.request.method, s.request.path, s.step
+        ),
+        None => format!(
+            "the recording has no more requests of this case ({} recorded)",
+            tape.steps.len()
+        ),
+    };
+    not_recorded(Some(case), incoming, why)
+}
+
+fn by_shape(replay: &Replay, incoming: &Incoming) -> Response {
+    let mut found: Vec<(&str, &Step)> = Vec::new();
+    for (test, tape) in &replay.tapes {
+        for s in &tape.steps {
+            if incoming.matches(&s.request) {
+                found.push((test, s));
+            }
+        }
+    }
+    found.sort_by(|a, b| a.0.cmp(b.0));
+    let Some((_, first)) = found.first() else {
+        return not_recorded(None, incoming, "no recorded request has this shape".into());
+    };
+    let same = |s: &Step| {
+        s.response.status == first.response.status
+            && s.response.json == first.response.json
+            && s.response.text == first.response.text
+    };
+    if found.iter().all(|(_, s)| same(s)) {
+        return answer(first);
+    }
+    let cases: Vec<&str> = found.iter().map(|(t, _)| *t).take(5).collect();
+    not_recorded(
+        None,
+        incoming,
+        format!(
+            "{} recorded requests of this shape have different answers (cases {}); send {} naming the case",
+            found.len(),
+            cases.join(", "),
+            crate::http::CASE_HEADER
+        ),
+    )
+}
+
+/// Headers the server computes itself.
+const NOT_REPLAYED: &[&str] = &["content-length", "transfer-encoding", "connection"];
+
+fn answer(step: &Step) -> Response {
+    let r = &step.response;
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = match (&r.json, &r.text) {
+        (Some(v), _) => serde_json::to_vec(&resigned(v)).unwrap_or_default(),
+        (None, Some(t)) => t.as_bytes().to_vec(),
+        (None, None) => Vec::new(),
+    };
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    for (k, v) in &r.headers {
+        if NOT_REPLAYED.contains(&k.as_str()) {
+            continue;
+        }
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(k.as_str()), HeaderValue::from_str(v))
+        {
+            headers.append(name, value);
+        }
+    }
+    response
+}
+
+/// A Salesforce token response signed again with the replay's client secret (the mock's): the
+/// recorded signature was replaced like every credential, and the client verifies it.
+fn resigned(v: &Value) -> Value {
+    use hmac::{Hmac, Mac};
+    let (Some(id), Some(issued_at)) = (
+        v.get("id").and_then(Value::as_str),
+        v.get("issued_at").and_then(Value::as_str),
+    ) else {
+        return v.clone();
+    };
+    if v.get("signature").is_none() {
+        return v.clone();
+    }
+    let secret = super::SalesforceConfig::default().client_secret;
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()) else {
+        return v.clone();
+    };
+    mac.update(id.as_bytes());
+    mac.update(issued_at.as_bytes());
+    let mut out = v.clone();
+    out["signature"] = Value::String(base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        mac.finalize().into_bytes(),
+    ));
+    out
+}
+
+fn not_recorded(case: Option<&str>, incoming: &Incoming, why: String) -> Response {
+    let status = StatusCode::from_u16(NOT_RECORDED).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = json!({
+        "error": "not_recorded",
+        "case": case,
+        "request": incoming.line(),
+        "error_description": why,
+    });
+    (status, axum::Json(body)).into_response()
+}

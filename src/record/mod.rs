@@ -1,0 +1,450 @@
+//! Recording a run (`run --record DIR`): a cassette and a shape per case, every secret and
+//! token replaced by a placeholder of its shape; comparing two recordings (`tokenconf diff`).
+//! The format is in docs/recording.md.
+
+pub mod cassette;
+pub mod compare;
+pub mod mask;
+pub mod shape;
+
+use std::collections::HashSet;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::error::ConfigError;
+use crate::outcome::{CaseOutcome, Exchange, Status};
+use crate::run::Recorded;
+
+use cassette::{CaseShape, Cassette, Entry, FindingShape, Index, RequestShape, Response, Step};
+use mask::Masker;
+
+/// Collects the cases of a run as they finish, already masked, and writes the folder at the end.
+pub struct Recorder {
+    dir: PathBuf,
+    base: Masker,
+    cases: Vec<(Entry, String, String)>,
+    fixtures: Vec<(Entry, String)>,
+    taken: HashSet<String>,
+}
+
+impl Recorder {
+    /// Before anything is sent: `dir` is absent, empty, or an earlier recording (which this one
+    /// replaces), and a folder can be made beside it. An error means exit 2.
+    pub fn check(dir: &Path) -> Result<(), ConfigError> {
+        let bad = |message: String| ConfigError::File {
+            path: dir.to_path_buf(),
+            message,
+        };
+        match std::fs::symlink_metadata(dir) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(bad(e.to_string())),
+            Ok(m) if !m.is_dir() => return Err(bad("is not a folder".into())),
+            Ok(_) => {
+                let empty = std::fs::read_dir(dir)
+                    .map_err(|e| bad(e.to_string()))?
+                    .next()
+                    .is_none();
+                if !empty && !dir.join(cassette::INDEX).is_file() {
+                    return Err(bad(format!(
+                        "is not empty and holds no {}: not a recording to replace",
+                        cassette::INDEX
+                    )));
+                }
+            }
+        }
+        let parent = parent_of(dir);
+        std::fs::create_dir_all(&parent).map_err(|e| bad(e.to_string()))?;
+        let probe = tempfile::Builder::new()
+            .prefix(".tokenconf-")
+            .tempdir_in(&parent)
+            .map_err(|e| bad(format!("cannot write beside it: {e}")))?;
+        probe.close().map_err(|e| bad(e.to_string()))
+    }
+
+    /// `secrets` are the target's, which `redactor` masks.
+    pub fn new(dir: &Path, secrets: &[String], redactor: crate::redact::Redactor) -> Recorder {
+        let mut key = [0u8; 32];
+        for b in &mut key {
+            *b = fastrand::u8(..);
+        }
+        Recorder {
+            dir: dir.to_path_buf(),
+            base: Masker::new(key, secrets, redactor),
+            cases: Vec::new(),
+            fixtures: Vec::new(),
+            taken: HashSet::new(),
+        }
+    }
+
+    /// Records a finished case, before the session masks it and drops its tokens.
+    pub fn case(&mut self, o: &CaseOutcome, recorded: Option<Recorded>) {
+        let recorded = recorded.unwrap_or_default();
+        let mut tokens = o.sensitive.clone();
+        tokens.extend(recorded.sensitive.iter().cloned());
+        let masker = self.base.with_tokens(&tokens);
+        let cassette = cassette_of(&o.test, &recorded.exchanges, &masker);
+        let shape = CaseShape {
+            format: cassette::FORMAT,
+            test: o.test.clone(),
+            suite: o.suite.clone(),
+            case: o.case.clone(),
+            outcome: status_name(o.status).into(),
+            steps: recorded
+                .exchanges
+                .iter()
+                .map(|e| {
+                    let (path, _) = path_and_query(&e.sent.url);
+                    shape::of_step(&e.step, &e.sent.method, &path, &e.received)
+                })
+                .collect(),
+            findings: {
+                let mut f: Vec<FindingShape> = o
+                    .findings
+                    .iter()
+                    .map(|f| FindingShape {
+                        rule: f.rule.clone(),
+                        level: f.level.name().into(),
+                    })
+                    .collect();
+                f.sort();
+                f.dedup();
+                f
+            },
+        };
+        let stem = self.stem("cases", &o.test);
+        let entry = Entry {
+            test: o.test.clone(),
+            cassette: format!("{stem}.cassette.json"),
+            shape: Some(format!("{stem}.shape.json")),
+        };
+        let cassette_text = masker.last_pass(&pretty(&cassette));
+        let shape_text = masker.last_pass(&pretty(&shape));
+        self.cases.push((entry, cassette_text, shape_text));
+    }
+
+    /// Records a fixture's exchanges (once per run, whichever case ran it first).
+    pub fn fixture(&mut self, tag: &str, recorded: Recorded) {
+        let masker = self.base.with_tokens(&recorded.sensitive);
+        let cassette = cassette_of(tag, &recorded.exchanges, &masker);
+        let stem = self.stem("fixtures", tag.trim_start_matches("fixture:"));
+        let entry = Entry {
+            test: tag.to_string(),
+            cassette: format!("{stem}.cassette.json"),
+            shape: None,
+        };
+        self.fixtures
+            .push((entry, masker.last_pass(&pretty(&cassette))));
+    }
+
+    /// A file name stem under `folder` for `test`, unique without regard to case.
+    fn stem(&mut self, folder: &str, test: &str) -> String {
+        let (suite, slug) = test.split_once("::").unwrap_or(("", test));
+        let mut base = folder.to_string();
+        for part in suite.split('/').filter(|p| !p.is_empty()) {
+            base.push('/');
+            base.push_str(&clean(part));
+        }
+        base.push('/');
+        base.push_str(&clean(slug));
+        let mut stem = base.clone();
+        let mut n = 2;
+        while !self.taken.insert(stem.to_lowercase()) {
+            stem = format!("{base}-{n}");
+            n += 1;
+        }
+        stem
+    }
+
+    /// Writes the folder: every file into a fresh folder beside `dir`, then renamed over it,
+    /// so a reader never sees half a recording. An earlier recording there loses only the
+    /// files its index lists.
+    pub fn write(mut self, target: &str, started_ms: u128) -> io::Result<PathBuf> {
+        self.cases.sort_by(|a, b| a.0.test.cmp(&b.0.test));
+        self.fixtures.sort_by(|a, b| a.0.test.cmp(&b.0.test));
+        let index = Index {
+            format: cassette::FORMAT,
+            tool: "tokenconf".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            target: target.to_string(),
+            recorded: crate::report::summary::rfc3339(started_ms),
+            cases: self.cases.iter().map(|(e, _, _)| e.clone()).collect(),
+            fixtures: self.fixtures.iter().map(|(e, _)| e.clone()).collect(),
+        };
+        let parent = parent_of(&self.dir);
+        std::fs::create_dir_all(&parent)?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".tokenconf-recording-")
+            .tempdir_in(&parent)?;
+        let put = |rel: &str, text: &str| -> io::Result<()> {
+            let path = tmp.path().join(rel);
+            if let Some(folder) = path.parent() {
+                std::fs::create_dir_all(folder)?;
+            }
+            std::fs::write(path, text)
+        };
+        for (entry, cassette, shape) in &self.cases {
+            put(&entry.cassette, cassette)?;
+            if let Some(file) = &entry.shape {
+                put(file, shape)?;
+            }
+        }
+        for (entry, cassette) in &self.fixtures {
+            put(&entry.cassette, cassette)?;
+        }
+        put(cassette::INDEX, &self.base.last_pass(&pretty(&index)))?;
+        let old = if self.dir.exists() {
+            let old = parent.join(format!(".tokenconf-old-{}", fastrand::u64(..)));
+            std::fs::rename(&self.dir, &old)?;
+            Some(old)
+        } else {
+            None
+        };
+        let made = tmp.keep();
+        if let Err(e) = std::fs::rename(&made, &self.dir) {
+            if let Some(old) = &old {
+                let _ = std::fs::rename(old, &self.dir);
+            }
+            return Err(e);
+        }
+        if let Some(old) = old {
+            remove_recording(&old);
+        }
+        Ok(self.dir.join(cassette::INDEX))
+    }
+}
+
+/// Removes the files an earlier recording's index lists, then its folders if empty: never a
+/// recursive delete of what a user may have put there.
+fn remove_recording(dir: &Path) {
+    if let Ok(index) = load_index(dir) {
+        for e in index.cases.iter().chain(&index.fixtures) {
+            let _ = std::fs::remove_file(dir.join(&e.cassette));
+            if let Some(s) = &e.shape {
+                let _ = std::fs::remove_file(dir.join(s));
+            }
+        }
+    }
+    let _ = std::fs::remove_file(dir.join(cassette::INDEX));
+    remove_empty_dirs(dir);
+}
+
+fn remove_empty_dirs(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_empty_dirs(&e.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+}
+
+fn parent_of(dir: &Path) -> PathBuf {
+    match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn clean(part: &str) -> String {
+    let cleaned: String = part
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(100)
+        .collect();
+    if cleaned.is_empty() {
+        "_".into()
+    } else {
+        cleaned
+    }
+}
+
+fn pretty<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default() + "\n"
+}
+
+fn status_name(s: Status) -> &'static str {
+    match s {
+        Status::Passed => "passed",
+        Status::Failed => "failed",
+        Status::Errored => "errored",
+        Status::Skipped => "skipped",
+    }
+}
+
+/// The path and the sorted query parameter names of a URL.
+pub fn path_and_query(url: &str) -> (String, Vec<String>) {
+    match url::Url::parse(url) {
+        Ok(u) => {
+            let mut keys: Vec<String> = u.query_pairs().map(|(k, _)| k.into_owned()).collect();
+            keys.sort();
+            keys.dedup();
+            (u.path().to_string(), keys)
+        }
+        Err(_) => (String::new(), Vec::new()),
+    }
+}
+
+fn cassette_of(test: &str, exchanges: &[Exchange], masker: &Masker) -> Cassette {
+    Cassette {
+        format: cassette::FORMAT,
+        test: test.to_string(),
+        steps: exchanges
+            .iter()
+            .map(|e| Step {
+                step: e.step.clone(),
+                request: request_shape(e),
+                response: response_of(e, masker),
+            })
+            .collect(),
+    }
+}
+
+fn request_shape(e: &Exchange) -> RequestShape {
+    let (path, query) = path_and_query(&e.sent.url);
+    let body = if e.sent.json.is_some() {
+        "json"
+    } else if !e.sent.form.is_empty() {
+        "form"
+    } else if e.sent.header_names.iter().any(|h| h == "content-type") {
+        "raw"
+    } else {
+        "none"
+    };
+    let mut form: Vec<String> = e.sent.form.iter().map(|(k, _)| k.clone()).collect();
+    form.sort();
+    form.dedup();
+    let values = e
+        .sent
+        .form
+        .iter()
+        .filter(|(k, _)| cassette::ENUM_FIELDS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), crate::redact::shorten(v, 200)))
+        .collect();
+    RequestShape {
+        method: e.sent.method.clone(),
+        path,
+        query,
+        headers: e.sent.header_names.clone(),
+        body: body.into(),
+        form,
+        json: e.sent.json.as_ref().map(cassette::json_shape),
+        values,
+    }
+}
+
+fn response_of(e: &Exchange, masker: &Masker) -> Response {
+    let r = &e.received;
+    let headers = r
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            let lower = k.to_ascii_lowercase();
+            let v = if crate::redact::is_sensitive_key(&lower) {
+                masker.opaque(v)
+            } else {
+                masker.text(v).into_owned()
+            };
+            (lower, v)
+        })
+        .collect();
+    let (json, text) = match &r.json {
+        Some(v) => (Some(masker.json(v)), None),
+        None if r.body.is_empty() => (None, None),
+        None => (
+            None,
+            Some(
+                masker
+                    .text(&crate::redact::decode_text(&r.body))
+                    .into_owned(),
+            ),
+        ),
+    };
+    Response {
+        status: r.status,
+        headers,
+        json,
+        text,
+    }
+}
+
+/// A recording's file that cannot be used: exit 2, naming the file.
+pub fn bad_file(path: &Path, message: impl Into<String>) -> ConfigError {
+    ConfigError::File {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+/// Reads and checks `dir/recording.json`.
+pub fn load_index(dir: &Path) -> Result<Index, ConfigError> {
+    let path = dir.join(cassette::INDEX);
+    if !dir.is_dir() {
+        return Err(bad_file(dir, "no such recording folder"));
+    }
+    let index: Index = read_json(&path)?;
+    if index.format != cassette::FORMAT {
+        return Err(bad_file(
+            &path,
+            format!(
+                "recording format {} (this tokenconf reads format {})",
+                index.format,
+                cassette::FORMAT
+            ),
+        ));
+    }
+    Ok(index)
+}
+
+/// A JSON file of a recording, parsed; a bad one is named with its line and column.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| bad_file(path, e.to_string()))?;
+    let value: T = serde_json::from_str(&text).map_err(|e| {
+        bad_file(
+            path,
+            format!("line {} column {}: {e}", e.line(), e.column()),
+        )
+    })?;
+    Ok(value)
+}
+
+/// A file an index names, kept inside the recording folder.
+pub fn file_in(dir: &Path, rel: &str) -> Result<PathBuf, ConfigError> {
+    let p = Path::new(rel);
+    let inside = p
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if !inside {
+        return Err(bad_file(
+            &dir.join(cassette::INDEX),
+            format!("{rel:?} is not a path inside the recording"),
+        ));
+    }
+    Ok(dir.join(p))
+}
+
+/// A cassette file, checked.
+pub fn load_cassette(dir: &Path, rel: &str) -> Result<Cassette, ConfigError> {
+    let path = file_in(dir, rel)?;
+    let c: Cassette = read_json(&path)?;
+    if c.format != cassette::FORMAT {
+        return Err(bad_file(&path, format!("cassette format {}", c.format)));
+    }
+    Ok(c)
+}
+
+/// A shape file, checked.
+pub fn load_shape(dir: &Path, rel: &str) -> Result<CaseShape, ConfigError> {
+    let path = file_in(dir, rel)?;
+    let s: CaseShape = read_json(&path)?;
+    if s.format != cassette::FORMAT {
+        return Err(bad_file(&path, format!("shape format {}", s.format)));
+    }
+    Ok(s)
+}
