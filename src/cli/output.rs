@@ -145,6 +145,7 @@ fn json_line(o: &CaseOutcome) -> String {
         "case": o.case,
         "outcome": o.status,
         "reason": o.reason,
+        "error_kind": o.error_kind,
         "step": o.step,
         "findings": o.findings,
         "duration_ms": o.duration.as_millis(),
@@ -219,5 +220,19 @@ mod tests {
     fn an_annotation_message_stays_on_one_line() {
         assert_eq!(escape_data("a\nb%\r\x1b]0;x"), "a\\nb%25\\r\\x1b]0;x");
         assert_eq!(escape_property("x::y,z"), "x%3A%3Ay%2Cz");
+    }
+
+    #[test]
+    fn a_json_line_names_why_a_case_errored_by_its_kind() {
+        use tokenconf::http::TransportKind;
+        use tokenconf::outcome::ErrorKind;
+        let mut o = CaseOutcome::new("s", "oauth2", "c", "s::c", Status::Errored);
+        o.error_kind = Some(ErrorKind::Transport(TransportKind::Timeout));
+        let line: serde_json::Value = serde_json::from_str(&json_line(&o)).unwrap();
+        assert_eq!(line["outcome"], "errored");
+        assert_eq!(line["error_kind"], "timeout");
+        let passed = CaseOutcome::new("s", "oauth2", "c", "s::c", Status::Passed);
+        let line: serde_json::Value = serde_json::from_str(&json_line(&passed)).unwrap();
+        assert!(line["error_kind"].is_null(), "{line}");
     }
 }
