@@ -203,6 +203,7 @@ fn an_assumed_expectation_a_real_target_misses_is_unconfirmed_and_never_fails() 
     assert!(out.contains("[UNCONFIRMED] json $.refresh_token"), "{out}");
     assert!(out.contains("[UNCONFIRMED] header cache-control"), "{out}");
     assert!(out.contains("the docs are silent"), "{out}");
+    assert!(out.contains("2 warnings (2 unconfirmed)"), "{out}");
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(reports.join("summary.json")).unwrap())
             .unwrap();
@@ -212,6 +213,11 @@ fn an_assumed_expectation_a_real_target_misses_is_unconfirmed_and_never_fails() 
     let junit = std::fs::read_to_string(reports.join("junit.xml")).unwrap();
     assert!(!junit.contains("<failure"), "{junit}");
     assert!(junit.contains("[UNCONFIRMED]"), "{junit}");
+    let html = std::fs::read_to_string(reports.join("index.html")).unwrap();
+    assert!(
+        html.contains("<span class=\"level-should\">[UNCONFIRMED]</span>"),
+        "shown as a warning"
+    );
 }
 
 #[test]
