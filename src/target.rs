@@ -63,16 +63,6 @@ pub struct Resolved<'a> {
     pub capabilities: &'a BTreeSet<String>,
 }
 
-impl Resolved<'_> {
-    /// `the salesforce entry` or `profile verified`, for a sentence.
-    pub fn label(&self) -> String {
-        match self.profile {
-            None => "the API entry".to_string(),
-            Some(p) => format!("profile {p}"),
-        }
-    }
-}
-
 impl ApiTarget {
     /// The API entry first, then each profile in file order: the order a case's profile is
     /// chosen in.
