@@ -15,7 +15,7 @@ use crate::suite::input::{read_bytes, read_text, FileKind};
 use crate::suite::model::Scalar;
 use crate::suite::yaml::{self, Location, Spanned};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Target {
     pub name: String,
     pub apis: BTreeMap<String, ApiTarget>,
