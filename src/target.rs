@@ -15,7 +15,7 @@ use crate::suite::input::{read_bytes, read_text, FileKind};
 use crate::suite::model::Scalar;
 use crate::suite::yaml::{self, Location, Spanned};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Target {
     pub name: String,
     pub apis: BTreeMap<String, ApiTarget>,
@@ -61,16 +61,6 @@ pub struct Resolved<'a> {
     pub vars: BTreeMap<&'a str, &'a str>,
     pub secrets: BTreeMap<&'a str, &'a str>,
     pub capabilities: &'a BTreeSet<String>,
-}
-
-impl Resolved<'_> {
-    /// `the salesforce entry` or `profile verified`, for a sentence.
-    pub fn label(&self) -> String {
-        match self.profile {
-            None => "the API entry".to_string(),
-            Some(p) => format!("profile {p}"),
-        }
-    }
 }
 
 impl ApiTarget {

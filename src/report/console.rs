@@ -200,11 +200,15 @@ pub fn styled_summary(report: &RunReport, styles: &Styles) -> String {
     } else {
         paint(styles.result_failed, "FAILED")
     };
-    let flaky = if c.flaky > 0 {
+    let mut flaky = if c.flaky > 0 {
         format!("; {} flaky", c.flaky)
     } else {
         String::new()
     };
+    // Assumed expectations a real target did not meet: warnings, said apart so they are read.
+    if c.unconfirmed > 0 {
+        flaky = format!(" ({} unconfirmed){flaky}", c.unconfirmed);
+    }
     let _ = writeln!(
         out,
         "\ntest result: {result}. {} passed; {} failed; {} errored; {} skipped; {} warnings{flaky}; finished in {:.2}s against {}",

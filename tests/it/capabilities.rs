@@ -203,6 +203,7 @@ fn an_assumed_expectation_a_real_target_misses_is_unconfirmed_and_never_fails() 
     assert!(out.contains("[UNCONFIRMED] json $.refresh_token"), "{out}");
     assert!(out.contains("[UNCONFIRMED] header cache-control"), "{out}");
     assert!(out.contains("the docs are silent"), "{out}");
+    assert!(out.contains("2 warnings (2 unconfirmed)"), "{out}");
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(reports.join("summary.json")).unwrap())
             .unwrap();
@@ -212,6 +213,11 @@ fn an_assumed_expectation_a_real_target_misses_is_unconfirmed_and_never_fails() 
     let junit = std::fs::read_to_string(reports.join("junit.xml")).unwrap();
     assert!(!junit.contains("<failure"), "{junit}");
     assert!(junit.contains("[UNCONFIRMED]"), "{junit}");
+    let html = std::fs::read_to_string(reports.join("index.html")).unwrap();
+    assert!(
+        html.contains("<span class=\"level-should\">[UNCONFIRMED]</span>"),
+        "shown as a warning"
+    );
 }
 
 #[test]
@@ -339,4 +345,46 @@ fn list_sources_and_validate_as_users_read_them() {
         .assert()
         .code(0)
         .stdout_eq(snapbox::file!["golden/validate-profiles.stdout"]);
+}
+
+#[test]
+fn known_deviations_are_data_a_user_can_replace() {
+    let dir = scratch(module_path!(), "deviations");
+    let run = |file: &Path| {
+        tokenconf(
+            &[
+                "run",
+                "suites/salesforce/token.yaml",
+                "--known-deviations",
+                file.to_str().unwrap(),
+                "--report-dir",
+                dir.join("reports").to_str().unwrap(),
+            ],
+            &[],
+        )
+    };
+    // The built-in file, copied: the same run as without the flag.
+    let copy = dir.join("copy.yaml");
+    std::fs::copy(root().join("specs/salesforce/known-deviations.yaml"), &copy).unwrap();
+    let o = run(&copy);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("[KNOWN-DEVIATION] RFC6749-5.2-invalid_client-401"));
+    // Without it, Salesforce's documented 400 after Basic is a failure again.
+    let none = write(&dir, "none.yaml", "[]\n");
+    let o = run(&none);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("[MUST] RFC6749-5.2-invalid_client-401"));
+    let bad = write(
+        &dir,
+        "bad.yaml",
+        "- set: salesforce.error-response\n  rule: RFC6749-5.2-invalid-client-401\n  reason: x\n",
+    );
+    let o = run(&bad);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("bad.yaml:2:9")
+            && out.contains("did you mean `RFC6749-5.2-invalid_client-401`"),
+        "{out}"
+    );
 }
