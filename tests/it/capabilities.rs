@@ -215,8 +215,8 @@ fn an_assumed_expectation_a_real_target_misses_is_unconfirmed_and_never_fails() 
     assert!(junit.contains("[UNCONFIRMED]"), "{junit}");
     let html = std::fs::read_to_string(reports.join("index.html")).unwrap();
     assert!(
-        html.contains("<span class=\"level-should\">[UNCONFIRMED]</span>"),
-        "shown as a warning"
+        html.contains("<span class=\"level-unconfirmed\">[UNCONFIRMED]</span>"),
+        "shown with its own warning style"
     );
 }
 
