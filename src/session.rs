@@ -202,7 +202,8 @@ impl Session {
             TargetChoice::Replay { dir } => {
                 let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
                 let server = mock::replay::start(&dir, addr).await?;
-                let t = server.target();
+                let mut t = server.target();
+                t.name = format!("replay of {}", dir.display());
                 mock = Some(server);
                 t
             }

@@ -655,3 +655,126 @@ impl Diff {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::shape::JwtShape;
+
+    fn step(f: impl FnOnce(&mut StepShape)) -> CaseShape {
+        let mut s = StepShape {
+            step: "step 1".into(),
+            method: "POST".into(),
+            path: "/token".into(),
+            status: 200,
+            body: "json".into(),
+            headers: [
+                ("cache-control", "no-store"),
+                ("content-type", "application/json;charset=UTF-8"),
+                ("www-authenticate", "Bearer"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            header_names: vec!["cache-control".into(), "content-type".into()],
+            paths: [
+                ("$", "object"),
+                ("$.token_type", "string"),
+                ("$.at", "string"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            order: BTreeMap::new(),
+            enums: [("$.token_type".to_string(), serde_json::json!("Bearer"))].into(),
+            jwts: [(
+                "$.at".to_string(),
+                JwtShape {
+                    header: [("alg".to_string(), "string".to_string())].into(),
+                    claims: [("sub".to_string(), "string".to_string())].into(),
+                },
+            )]
+            .into(),
+        };
+        f(&mut s);
+        CaseShape {
+            format: 1,
+            test: "t::c".into(),
+            suite: "t".into(),
+            case: "c".into(),
+            outcome: "passed".into(),
+            steps: vec![s],
+            findings: Vec::new(),
+        }
+    }
+
+    fn classes(f: impl FnOnce(&mut StepShape)) -> Vec<(Class, String)> {
+        compare_case(&step(|_| {}), &step(f))
+            .into_iter()
+            .map(|c| (c.class, c.what))
+            .collect()
+    }
+
+    #[test]
+    fn variants_are_conformant_and_lost_guarantees_are_breaking() {
+        let conformant = |f: fn(&mut StepShape)| {
+            let c = classes(f);
+            assert!(
+                !c.is_empty() && c.iter().all(|(k, _)| *k == Class::Conformant),
+                "{c:?}"
+            );
+        };
+        conformant(|s| {
+            s.headers
+                .insert("cache-control".into(), "no-cache, no-store".into());
+        });
+        conformant(|s| {
+            s.headers.insert("www-authenticate".into(), "bearer".into());
+        });
+        conformant(|s| {
+            s.enums
+                .insert("$.token_type".into(), serde_json::json!("bearer"));
+        });
+        conformant(|s| {
+            s.headers
+                .insert("content-type".into(), "application/json".into());
+        });
+        conformant(|s| {
+            s.paths.insert("$.extra".into(), "string".into());
+            s.paths.insert("$.extra.deep".into(), "string".into());
+        });
+        let breaking = |f: fn(&mut StepShape), what: &str| {
+            let c = classes(f);
+            assert!(
+                c.iter().any(|(k, w)| *k == Class::Breaking && w == what),
+                "{what}: {c:?}"
+            );
+        };
+        breaking(
+            |s| {
+                s.headers.remove("cache-control");
+            },
+            "header cache-control",
+        );
+        breaking(|s| s.status = 400, "status");
+        breaking(
+            |s| {
+                s.paths.insert("$.token_type".into(), "integer".into());
+            },
+            "$.token_type",
+        );
+        breaking(
+            |s| {
+                s.jwts.remove("$.at");
+            },
+            "jwt $.at",
+        );
+        breaking(
+            |s| {
+                s.headers.insert("www-authenticate".into(), "Basic".into());
+            },
+            "header www-authenticate",
+        );
+        assert!(compare_case(&step(|_| {}), &step(|_| {})).is_empty());
+    }
+}
