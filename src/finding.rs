@@ -14,6 +14,9 @@ pub enum Level {
     KnownDeviation,
     /// Listed in the user's expected-findings file (with a reason): reported, never failing.
     Expected,
+    /// Advice that no RFC requires (RFC 9700's recommendations): shown, never failing, even
+    /// with `--strict`.
+    Info,
 }
 
 impl Level {
@@ -23,6 +26,7 @@ impl Level {
             Level::Should => "SHOULD",
             Level::KnownDeviation => "KNOWN-DEVIATION",
             Level::Expected => "EXPECTED",
+            Level::Info => "INFO",
         }
     }
 }
@@ -32,7 +36,7 @@ pub fn fails(level: Level, strict: bool) -> bool {
     match level {
         Level::Must => true,
         Level::Should => strict,
-        Level::KnownDeviation | Level::Expected => false,
+        Level::KnownDeviation | Level::Expected | Level::Info => false,
     }
 }
 

@@ -325,6 +325,8 @@ impl Runner {
             end: None,
             step: None,
         };
+        // What cross-response rules compare with (see `rules::Exchange::earlier`).
+        let mut earlier: Vec<(crate::http::Sent, Received)> = Vec::new();
         for (i, step) in steps.iter().enumerate() {
             let label = step
                 .name
@@ -383,8 +385,14 @@ impl Runner {
                 run.sensitive.push(value.clone());
             }
             collect_sensitive(received.json.as_ref(), &mut run.sensitive);
-            let mut findings =
-                check::check_step(&step.expect, &sent, &received, &scope, &self.loaded.schemas);
+            let mut findings = check::check_step_after(
+                &step.expect,
+                &sent,
+                &received,
+                &scope,
+                &self.loaded.schemas,
+                &earlier,
+            );
             for c in &step.captures {
                 match capture(c, &received) {
                     Ok(v) => {
@@ -400,6 +408,7 @@ impl Runner {
             if let (Some(expected), Some(test)) = (&self.expected, test) {
                 expected.apply(test, &mut findings, self.strict);
             }
+            earlier.push((sent, received.clone()));
             let failed = findings.iter().any(|f| fails(f.level, self.strict));
             run.findings.extend(findings);
             if failed && run.end.is_none() {

@@ -97,6 +97,7 @@ impl Styles {
             Level::Should => self.should,
             Level::KnownDeviation => self.known_deviation,
             Level::Expected => self.expected,
+            Level::Info => self.known_deviation,
         }
     }
 
