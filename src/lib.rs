@@ -5,6 +5,7 @@
 
 pub mod basic;
 pub mod check;
+pub mod discovery;
 pub mod error;
 pub mod expected;
 pub mod finding;

@@ -44,6 +44,8 @@ pub struct Runner {
     /// Steps after a failed one still run, so every finding of a case is seen at once
     /// (`--write-expected`); the case still fails on the first.
     keep_going: bool,
+    /// Per API: what its discovered metadata says it supports (see [`crate::discovery`]).
+    supported: HashMap<String, crate::discovery::Support>,
 }
 
 /// What one run of a list of steps left behind.
@@ -80,7 +82,14 @@ impl Runner {
             signer: Signer::default(),
             expected: None,
             keep_going: false,
+            supported: HashMap::new(),
         })
+    }
+
+    /// Cases of `api`'s suites that need a grant type or client authentication method
+    /// `support` does not list are skipped, with that reason.
+    pub fn limit_to(&mut self, api: &str, support: crate::discovery::Support) {
+        self.supported.insert(api.to_string(), support);
     }
 
     /// See [`Runner::keep_going`]'s field: every step runs, even after a failed one.
@@ -207,12 +216,17 @@ impl Runner {
             Ok(b) => b,
             Err(why) => return Some(why.clone()),
         };
-        let case = &self.loaded.suites[id.suite].cases[id.case];
+        let suite = &self.loaded.suites[id.suite];
+        let case = &suite.cases[id.case];
         case.requires
             .iter()
             .chain(&case.needs)
             .find(|r| base.get(*r).is_none_or(|v| v.is_empty()))
             .map(|missing| format!("target {} does not supply `{missing}`", self.target.name))
+            .or_else(|| {
+                let support = self.supported.get(&suite.api)?;
+                crate::discovery::unsupported(support, &case.steps, base)
+            })
     }
 
     pub fn test_name(&self, id: CaseId) -> String {

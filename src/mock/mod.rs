@@ -468,6 +468,7 @@ pub fn api_target(base_url: &str, vars: &[(&str, &str)], secrets: &[(&str, &str)
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+        issuer: None,
     }
 }
 

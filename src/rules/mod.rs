@@ -8,6 +8,7 @@ mod oauth2;
 mod oauth2_cross;
 mod oauth2_endpoints;
 mod oauth2_jwt;
+mod oauth2_metadata;
 mod oauth2_probes;
 mod salesforce;
 mod talkdesk;
@@ -128,6 +129,7 @@ static SETS: &[&RuleSet] = &[
     &oauth2_probes::BEARER_CHALLENGE,
     &oauth2_cross::ACTOR_TOKEN_REFUSED,
     &oauth2_cross::SECURITY_ADVICE,
+    &oauth2_metadata::METADATA,
     &oauth2_jwt::JWT_ACCESS_TOKEN,
     &oauth2_jwt::ID_TOKEN,
     &talkdesk::TOKEN_RESPONSE,
