@@ -367,6 +367,63 @@ mod tests {
     }
 
     #[test]
+    fn cases_needing_an_unlisted_grant_or_auth_method_are_skipped_and_probes_still_run() {
+        let text = r#"
+api: oauth2
+vars: { token_path: /t, client_id: c }
+secrets: [client_secret]
+cases:
+  - name: basic client credentials
+    request: { path: "{{ token_path }}", auth: { basic: { user: c, password: "{{ client_secret }}" } }, form: { grant_type: client_credentials } }
+    expect: { status: 200 }
+  - name: post client credentials
+    request: { path: "{{ token_path }}", auth: { client_secret_post: { client_id: c, client_secret: "{{ client_secret }}" } }, form: { grant_type: client_credentials } }
+    expect: { status: 200 }
+  - name: a refused password grant
+    request: { path: "{{ token_path }}", auth: { client_secret_post: { client_id: c, client_secret: "{{ client_secret }}" } }, form: { grant_type: password } }
+    expect: { status: [400, 401] }
+  - name: elsewhere
+    request: { path: /other, auth: { basic: { user: c, password: x } }, form: { grant_type: client_credentials } }
+    expect: { status: 200 }
+"#;
+        let mut schemas = crate::suite::schema::SchemaRegistry::default();
+        let names: Vec<&str> = crate::rules::sets().iter().map(|s| s.name).collect();
+        let suite = crate::suite::load_text(
+            text,
+            std::path::Path::new("t.yaml"),
+            "t".into(),
+            std::path::Path::new("specs"),
+            &names,
+            &mut schemas,
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        let base: HashMap<String, String> = [("token_path", "/t"), ("client_secret", "s")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let support = Support {
+            metadata_url: "https://as.example/.well-known/oauth-authorization-server".into(),
+            grant_types: vec!["authorization_code".into()],
+            token_auth_methods: vec!["client_secret_post".into()],
+        };
+        let why = |i: usize| unsupported(&support, &suite.cases[i].steps, &base);
+        let basic = why(0).unwrap();
+        assert!(
+            basic.contains("client_secret_basic")
+                && basic.contains("token_endpoint_auth_methods_supported"),
+            "{basic}"
+        );
+        let grant = why(1).unwrap();
+        assert!(
+            grant.contains("client_credentials") && grant.contains("grant_types_supported"),
+            "{grant}"
+        );
+        // A probe that expects a refusal runs, and another endpoint is not the token endpoint's.
+        assert_eq!(why(2), None);
+        assert_eq!(why(3), None);
+    }
+
+    #[test]
     fn well_known_urls_insert_the_path_for_rfc_8414_and_append_it_for_openid() {
         assert_eq!(
             metadata_urls("https://as.example").unwrap(),

@@ -89,3 +89,19 @@ impl Finding {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_never_fails_even_with_strict_and_should_fails_only_with_it() {
+        for strict in [false, true] {
+            assert!(!fails(Level::Info, strict));
+            assert!(fails(Level::Must, strict));
+        }
+        assert!(fails(Level::Should, true) && !fails(Level::Should, false));
+        assert_eq!(Level::Info.name(), "INFO");
+        assert_eq!(serde_json::to_value(Level::Info).unwrap(), "info");
+    }
+}

@@ -31,7 +31,7 @@ pub struct ApiTarget {
     pub base_url: String,
     pub vars: BTreeMap<String, String>,
     pub secrets: BTreeMap<String, String>,
-    /// RFC 8414 issuer identifier: the session reads its metadata ([`crate::discovery`]) and
+    /// RFC 8414 issuer identifier: the session reads its metadata (see the discovery module) and
     /// fills the endpoint paths the file does not give.
     pub issuer: Option<String>,
 }

@@ -600,3 +600,58 @@ fn discovery_skips_cases_for_grant_types_and_client_authentication_the_metadata_
     );
     assert!(!out.contains("Discovery-Test-Only-Secret-1"));
 }
+
+#[test]
+fn every_generic_rule_has_a_row_in_the_rfc_audit() {
+    let out = Command::new(BIN)
+        .arg("rules")
+        .output()
+        .expect("the binary runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let audit = std::fs::read_to_string(root().join("docs/rfc-audit.md")).unwrap();
+    let mut generic = false;
+    let mut missing = Vec::new();
+    for line in text.lines() {
+        if !line.starts_with(' ') {
+            generic = line.starts_with("oauth2.");
+            continue;
+        }
+        let Some(id) = line.split_whitespace().next() else {
+            continue;
+        };
+        if generic && !audit.contains(&format!("`{id}`")) && !missing.contains(&id) {
+            missing.push(id);
+        }
+    }
+    assert!(text.contains("oauth2.metadata"), "{text}");
+    assert!(
+        missing.is_empty(),
+        "rules of oauth2.* sets without a row in docs/rfc-audit.md: {missing:?}"
+    );
+}
+
+#[test]
+fn info_advice_is_shown_and_never_fails_even_with_strict() {
+    let dir = crate::support::scratch(module_path!(), "strict-info");
+    let out = Command::new(BIN)
+        .args([
+            "run",
+            "suites/oauth2",
+            "--strict",
+            "--filter",
+            "client-credentials-with-basic-auth",
+            "--report-dir",
+        ])
+        .arg(dir.join("reports"))
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("[INFO] RFC9700-2.5-client-auth")
+            && stdout.contains("[INFO] RFC9700-2.2.1-sender-constrained"),
+        "{stdout}"
+    );
+}
