@@ -17,6 +17,9 @@ pub enum Level {
     /// An assumed expectation (the docs are silent) that a real target did not meet: a
     /// warning, never failing, even with `--strict`.
     Unconfirmed,
+    /// Advice that no RFC requires (RFC 9700's recommendations): shown, never failing, even
+    /// with `--strict`.
+    Info,
 }
 
 impl Level {
@@ -27,6 +30,7 @@ impl Level {
             Level::KnownDeviation => "KNOWN-DEVIATION",
             Level::Expected => "EXPECTED",
             Level::Unconfirmed => "UNCONFIRMED",
+            Level::Info => "INFO",
         }
     }
 }
@@ -36,7 +40,7 @@ pub fn fails(level: Level, strict: bool) -> bool {
     match level {
         Level::Must => true,
         Level::Should => strict,
-        Level::KnownDeviation | Level::Expected | Level::Unconfirmed => false,
+        Level::KnownDeviation | Level::Expected | Level::Unconfirmed | Level::Info => false,
     }
 }
 
@@ -100,5 +104,16 @@ mod tests {
         assert!(!fails(Level::Unconfirmed, true));
         assert!(fails(Level::Should, true));
         assert_eq!(Level::Unconfirmed.name(), "UNCONFIRMED");
+    }
+
+    #[test]
+    fn info_never_fails_even_with_strict_and_should_fails_only_with_it() {
+        for strict in [false, true] {
+            assert!(!fails(Level::Info, strict));
+            assert!(fails(Level::Must, strict));
+        }
+        assert!(fails(Level::Should, true) && !fails(Level::Should, false));
+        assert_eq!(Level::Info.name(), "INFO");
+        assert_eq!(serde_json::to_value(Level::Info).unwrap(), "info");
     }
 }

@@ -6,6 +6,7 @@
 pub mod basic;
 pub mod capability;
 pub mod check;
+pub mod discovery;
 pub mod error;
 pub mod expected;
 pub mod finding;

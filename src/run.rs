@@ -56,6 +56,8 @@ pub struct Runner {
     /// Steps after a failed one still run, so every finding of a case is seen at once
     /// (`--write-expected`); the case still fails on the first.
     keep_going: bool,
+    /// Per API: what its discovered metadata says it supports (see [`crate::discovery`]).
+    supported: HashMap<String, crate::discovery::Support>,
     /// Vendors' documented deviations: the built-in files, or the user's.
     deviations: KnownDeviations,
     /// While recording (`--record`): each case's and fixture's exchanges, by tag (see
@@ -123,6 +125,7 @@ impl Runner {
             signer: Signer::default(),
             expected: None,
             keep_going: false,
+            supported: HashMap::new(),
             deviations: KnownDeviations::built_in(),
             recorded: None,
             tag_requests: false,
@@ -175,6 +178,12 @@ impl Runner {
             entry.exchanges.extend(exchanges);
             entry.sensitive.extend(sensitive.iter().cloned());
         }
+    }
+
+    /// Cases of `api`'s suites that need a grant type or client authentication method
+    /// `support` does not list are skipped, with that reason.
+    pub fn limit_to(&mut self, api: &str, support: crate::discovery::Support) {
+        self.supported.insert(api.to_string(), support);
     }
 
     /// See [`Runner::keep_going`]'s field: every step runs, even after a failed one.
@@ -295,7 +304,13 @@ impl Runner {
 
     /// Why a case cannot run on this target, known before sending anything.
     pub fn skip_reason(&self, id: CaseId) -> Option<String> {
-        self.profile_of(id).err()
+        let (_, base) = match self.profile_of(id) {
+            Ok(chosen) => chosen,
+            Err(why) => return Some(why),
+        };
+        let suite = &self.loaded.suites[id.suite];
+        let support = self.supported.get(&suite.api)?;
+        crate::discovery::unsupported(support, &suite.cases[id.case].steps, &base.values)
     }
 
     /// The profile a case runs against (`None`: the API entry), or why it cannot run.
@@ -504,6 +519,8 @@ impl Runner {
             step: None,
             exchanges: Vec::new(),
         };
+        // What cross-response rules compare with (see `rules::Exchange::earlier`).
+        let mut earlier: Vec<(crate::http::Sent, Received)> = Vec::new();
         for (i, step) in steps.iter().enumerate() {
             let label = step
                 .name
@@ -574,13 +591,14 @@ impl Runner {
                 run.sensitive.push(value.clone());
             }
             collect_sensitive(received.json.as_ref(), &mut run.sensitive);
-            let mut findings = check::check_step(
+            let mut findings = check::check_step_after(
                 &step.expect,
                 &sent,
                 &received,
                 &scope,
                 &self.loaded.schemas,
                 &self.deviations,
+                &earlier,
             );
             rules_checked(&step.expect, &findings, &mut run.rules_checked);
             if self.recorded.is_some() {
@@ -608,6 +626,7 @@ impl Runner {
             if let (Some(expected), Some(test)) = (&self.expected, test) {
                 expected.apply(test, &mut findings, self.strict);
             }
+            earlier.push((sent, received.clone()));
             let failed = findings.iter().any(|f| fails(f.level, self.strict));
             run.findings.extend(findings);
             if failed && run.end.is_none() {

@@ -244,6 +244,8 @@ impl Session {
                     .to_string(),
             );
         }
+        // Before anything else is sent: the endpoints of APIs that give only an issuer.
+        let discovered = crate::discovery::discover(&mut target).await?;
         let origins = target.allowed_origins()?;
         for origin in &origins {
             let cleartext = reqwest::Url::parse(origin)
@@ -266,6 +268,9 @@ impl Session {
         let mut runner = Runner::new(loaded, target, options.strict)?;
         if replaying {
             runner.tag_requests();
+        }
+        for (api, support) in discovered {
+            runner.limit_to(&api, support);
         }
         if let Some(e) = expected {
             runner.expect_findings(e);

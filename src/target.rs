@@ -34,6 +34,9 @@ pub struct ApiTarget {
     pub base_url: String,
     pub vars: BTreeMap<String, String>,
     pub secrets: BTreeMap<String, String>,
+    /// RFC 8414 issuer identifier: the session reads its metadata (see the discovery module) and
+    /// fills the endpoint paths the file does not give.
+    pub issuer: Option<String>,
     /// What this org (client, deployment) does; names from [`crate::capability`].
     pub capabilities: BTreeSet<String>,
     /// Other clients or deployments of the same API, in file order.
@@ -232,6 +235,11 @@ struct ApiFile {
     /// The account (subdomain) a preset needs.
     #[schemars(with = "Option<String>")]
     account: Option<Spanned<String>>,
+    /// An RFC 8414 issuer identifier (`https://…`): the endpoints come from its metadata
+    /// (`/.well-known/oauth-authorization-server`, else OpenID discovery), read once before
+    /// anything else is sent; vars given here win. Replaces `base_url` (its origin is used).
+    #[schemars(with = "Option<String>")]
+    issuer: Option<Spanned<String>>,
     /// Values for the suites' `{{ name }}`, overriding their defaults; may hold `${ENV_VAR}`.
     #[serde(default)]
     #[schemars(with = "IndexMap<String, Scalar>")]
@@ -507,11 +515,30 @@ impl Loader<'_> {
                 self.error(u.referenced, "give `base_url` or `preset`, not both");
                 return None;
             }
-            (None, None) => {
-                self.error(a.referenced, "an API needs `base_url` or a `preset`");
-                return None;
-            }
+            (None, None) => match &s.issuer {
+                Some(i) => {
+                    let issuer = self.expand(&i.value, i.referenced);
+                    match crate::origin::of(&issuer) {
+                        Ok(origin) => origin,
+                        Err(why) => {
+                            self.error(i.referenced, format!("issuer: {why}"));
+                            return None;
+                        }
+                    }
+                }
+                None => {
+                    self.error(
+                        a.referenced,
+                        "an API needs `base_url`, a `preset` or an `issuer`",
+                    );
+                    return None;
+                }
+            },
         };
+        let issuer = s
+            .issuer
+            .as_ref()
+            .map(|i| self.expand(&i.value, i.referenced));
         let scheme_ok = base_url.starts_with("https://") || base_url.starts_with("http://");
         if !base_url.is_empty() && !scheme_ok {
             let at = s.base_url.as_ref().map_or(a.referenced, |u| u.referenced);
@@ -527,6 +554,7 @@ impl Loader<'_> {
             secrets,
             capabilities: self.capabilities(&s.capabilities),
             profiles: Vec::new(),
+            issuer,
         };
         for (name, p) in &s.profiles {
             if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || name.is_empty() {

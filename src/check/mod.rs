@@ -23,6 +23,20 @@ pub fn check_step(
     schemas: &SchemaRegistry,
     known: &KnownDeviations,
 ) -> Vec<Finding> {
+    check_step_after(expect, sent, received, scope, schemas, known, &[])
+}
+
+/// [`check_step`] for a step after `earlier` ones of the same case, which cross-response rules
+/// compare with.
+pub fn check_step_after(
+    expect: &Expect,
+    sent: &Sent,
+    received: &Received,
+    scope: &Scope,
+    schemas: &SchemaRegistry,
+    known: &KnownDeviations,
+    earlier: &[(Sent, Received)],
+) -> Vec<Finding> {
     let mut findings = Vec::new();
     if let Some(f) = status::check(&expect.status, received.status) {
         findings.push(f);
@@ -47,6 +61,7 @@ pub fn check_step(
         sent,
         received,
         values: scope,
+        earlier,
     };
     for &index in &expect.rules {
         if let Some(set) = crate::rules::sets().get(index) {

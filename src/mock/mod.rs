@@ -473,6 +473,7 @@ pub fn api_target(base_url: &str, vars: &[(&str, &str)], secrets: &[(&str, &str)
         // The default mock does everything a case may require.
         capabilities: crate::capability::all().map(String::from).collect(),
         profiles: Vec::new(),
+        issuer: None,
     }
 }
 

@@ -40,12 +40,14 @@ const TOKEN_PATH: &str = "/oauth2/token";
 const AUTHORIZE_PATH: &str = "/oauth2/authorize";
 const REVOKE_PATH: &str = "/oauth2/revoke";
 const INTROSPECT_PATH: &str = "/oauth2/introspect";
+const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
 
 pub const ENDPOINTS: &[(&str, &str)] = &[
     ("OAuth 2.0 token", TOKEN_PATH),
     ("OAuth 2.0 authorize", AUTHORIZE_PATH),
     ("OAuth 2.0 revoke (RFC 7009)", REVOKE_PATH),
     ("OAuth 2.0 introspect (RFC 7662)", INTROSPECT_PATH),
+    ("OAuth 2.0 metadata (RFC 8414)", METADATA_PATH),
 ];
 
 const ACCESS_TTL: u64 = 3600;
@@ -138,6 +140,8 @@ pub fn api_target(server: &Server, base_url: &str) -> ApiTarget {
             ("authorize_scope", "read"),
             ("forbidden_scope", &c.forbidden_scope),
             ("rotates_refresh_tokens", "yes"),
+            ("metadata_path", METADATA_PATH),
+            ("issuer", &server.issuer),
         ],
         &[
             ("client_secret", &first.secret),
@@ -154,6 +158,7 @@ pub fn routes(server: Arc<Server>) -> Router {
         .route(AUTHORIZE_PATH, get(authorize))
         .route(REVOKE_PATH, post(revoke))
         .route(INTROSPECT_PATH, post(introspect))
+        .route(METADATA_PATH, get(metadata))
         .with_state(server)
 }
 
@@ -547,6 +552,25 @@ async fn authorize(State(s): State<Arc<Server>>, RawQuery(query): RawQuery) -> R
     };
     s.store().codes.insert(code.clone(), entry);
     redirect(&redirect_uri, &[("code", &code)], state)
+}
+
+// ---- metadata ----
+
+/// RFC 8414 §2-3: the generic server's metadata; its issuer is the mock's base URL.
+async fn metadata(State(s): State<Arc<Server>>) -> Response {
+    let at = |path: &str| format!("{}{path}", s.issuer);
+    let body = json!({
+        "issuer": s.issuer,
+        "authorization_endpoint": at(AUTHORIZE_PATH),
+        "token_endpoint": at(TOKEN_PATH),
+        "revocation_endpoint": at(REVOKE_PATH),
+        "introspection_endpoint": at(INTROSPECT_PATH),
+        "response_types_supported": ["code"],
+        "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "code_challenge_methods_supported": ["S256"],
+    });
+    token_json(StatusCode::OK, body)
 }
 
 // ---- revocation and introspection ----

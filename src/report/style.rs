@@ -98,6 +98,7 @@ impl Styles {
             Level::KnownDeviation => self.known_deviation,
             Level::Expected => self.expected,
             Level::Unconfirmed => self.should,
+            Level::Info => self.known_deviation,
         }
     }
 

@@ -5,8 +5,10 @@ pub mod json;
 pub mod jwt;
 mod miaw;
 mod oauth2;
+mod oauth2_cross;
 mod oauth2_endpoints;
 mod oauth2_jwt;
+mod oauth2_metadata;
 mod oauth2_probes;
 mod salesforce;
 mod talkdesk;
@@ -24,6 +26,9 @@ pub struct Exchange<'a> {
     pub sent: &'a Sent,
     pub received: &'a Received,
     pub values: &'a Scope<'a>,
+    /// The earlier steps of the same case, in order: what a cross-response rule compares with
+    /// (the token response that issued the token this request introspects).
+    pub earlier: &'a [(Sent, Received)],
 }
 
 /// What a rule found wrong; the rule adds its id, level and source.
@@ -129,6 +134,9 @@ static SETS: &[&RuleSet] = &[
     &oauth2_endpoints::TOKEN_EXCHANGE_RESPONSE,
     &oauth2_endpoints::TOKEN_EXCHANGE_REFUSED,
     &oauth2_probes::BEARER_CHALLENGE,
+    &oauth2_cross::ACTOR_TOKEN_REFUSED,
+    &oauth2_cross::SECURITY_ADVICE,
+    &oauth2_metadata::METADATA,
     &oauth2_jwt::JWT_ACCESS_TOKEN,
     &oauth2_jwt::ID_TOKEN,
     &talkdesk::TOKEN_RESPONSE,
@@ -247,6 +255,7 @@ mod tests {
             sent: &sent,
             received: &received,
             values: &values,
+            earlier: &[],
         };
         let known = KnownDeviations::built_in();
         let count = |set: &RuleSet, level: Level| {

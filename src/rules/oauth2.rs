@@ -35,6 +35,7 @@ pub static TOKEN_RESPONSE: RuleSet = RuleSet {
         &NO_REFRESH_TOKEN_ON_CLIENT_CREDENTIALS,
         &TOKEN_CHARSET,
         &TOKEN_ENTROPY,
+        &super::oauth2_cross::LIFETIME_MATCHES_JWT,
         &super::oauth2_jwt::AT_JWT_ALG,
         &super::oauth2_jwt::AT_JWT_CLAIMS,
         &super::oauth2_jwt::ID_TOKEN_CLAIMS,
@@ -688,6 +689,31 @@ pub static NO_TOKEN_IN_ERROR: Rule = Rule {
                 );
             }
         }
+        // Tokens an earlier step of the case received, which this request did not send: an
+        // error must not hand them out either.
+        let sent_values: Vec<&str> = s.form.iter().map(|(_, v)| v.as_str()).collect();
+        for (_, earlier) in x.earlier {
+            for name in ["access_token", "refresh_token", "id_token"] {
+                let Some(Value::String(value)) = body_member(earlier, name) else {
+                    continue;
+                };
+                if value.chars().count() < MIN_ECHO_CHARS
+                    || sent_values.contains(&value.as_str())
+                    || s.bearer_token.as_deref() == Some(value.as_str())
+                {
+                    continue;
+                }
+                if body.contains(value.as_str()) || challenge.contains(value.as_str()) {
+                    out.push(
+                        Violation::new(format!(
+                            "the error response carries the {name} {} an earlier step of the case received",
+                            token_summary(value)
+                        ))
+                        .expected("an error that carries no token"),
+                    );
+                }
+            }
+        }
         out
     },
 };
@@ -931,11 +957,30 @@ mod tests {
     }
 
     #[test]
-    fn invalid_client_without_basic_may_be_400() {
-        let s = sent(&[("grant_type", "client_credentials")], false);
-        let mut r = good_error();
-        r.status = 400;
-        r.headers.truncate(1);
-        assert_eq!(ids(&INVALID_CLIENT_401, &s, &r), 0);
+    fn an_error_carries_no_token_an_earlier_step_received() {
+        use super::super::testutil::run_after;
+        let s = sent(&[("grant_type", "authorization_code"), ("code", "c")], true);
+        let earlier = [(
+            sent(&[("grant_type", "authorization_code"), ("code", "c")], true),
+            good_token(),
+        )];
+        let issued = good_token().json.unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let leaks = received(
+            400,
+            &[("content-type", "application/json")],
+            serde_json::json!({"error": "invalid_grant", "error_description": format!("code already gave {issued}")}),
+        );
+        let v = run_after(&NO_TOKEN_IN_ERROR, &s, &leaks, &earlier);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].message.contains("earlier step"));
+        let clean = received(
+            400,
+            &[("content-type", "application/json")],
+            serde_json::json!({"error": "invalid_grant", "error_description": "the code was used"}),
+        );
+        assert!(run_after(&NO_TOKEN_IN_ERROR, &s, &clean, &earlier).is_empty());
     }
 }

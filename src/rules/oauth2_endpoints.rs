@@ -21,7 +21,11 @@ pub static REVOCATION_RESPONSE: RuleSet = RuleSet {
     includes: &[],
     name: "oauth2.revocation-response",
     summary: "a successful revocation: 200; errors as RFC 7009 §2.2.1 defines them",
-    rules: &[&REVOKED_200, &REVOCATION_ERROR],
+    rules: &[
+        &REVOKED_200,
+        &REVOCATION_ERROR,
+        &super::oauth2_cross::REVOCATION_HINT,
+    ],
 };
 
 pub static REVOCATION_INVALID_TOKEN: RuleSet = RuleSet {
@@ -36,7 +40,12 @@ pub static REVOCATION_ERROR_RESPONSE: RuleSet = RuleSet {
     name: "oauth2.revocation-error",
     summary:
         "a revocation error (a bad request, not an unknown token) as RFC 7009 §2.2.1 defines it",
-    rules: &[&REVOCATION_ERROR, &o::ERROR_CONTENT_TYPE, &o::ERROR_CHARSET],
+    rules: &[
+        &REVOCATION_ERROR,
+        &o::ERROR_CONTENT_TYPE,
+        &o::ERROR_CHARSET,
+        &o::NO_TOKEN_IN_ERROR,
+    ],
 };
 
 pub static INTROSPECTION_RESPONSE: RuleSet = RuleSet {
@@ -48,6 +57,7 @@ pub static INTROSPECTION_RESPONSE: RuleSet = RuleSet {
         &INTROSPECTION_INACTIVE_ONLY,
         &INTROSPECTION_CLAIM_TYPES,
         &o::ERROR_CONTENT_TYPE,
+        &super::oauth2_cross::INTROSPECTION_LIFETIME,
     ],
 };
 
@@ -55,7 +65,7 @@ pub static INTROSPECTION_AUTH_REQUIRED: RuleSet = RuleSet {
     includes: &[],
     name: "oauth2.introspection-auth-required",
     summary: "probe: an introspection call without client credentials is refused (400, 401 or 403)",
-    rules: &[&INTROSPECTION_AUTHENTICATION],
+    rules: &[&INTROSPECTION_AUTHENTICATION, &o::NO_TOKEN_IN_ERROR],
 };
 
 pub static TOKEN_EXCHANGE_RESPONSE: RuleSet = RuleSet {
@@ -83,6 +93,7 @@ pub static TOKEN_EXCHANGE_REFUSED: RuleSet = RuleSet {
         &o::ERROR_CONTENT_TYPE,
         &o::ERROR_CODE,
         &o::ERROR_CHARSET,
+        &o::NO_TOKEN_IN_ERROR,
     ],
 };
 

@@ -20,7 +20,7 @@ pub static REFRESH_RESPONSE: RuleSet = RuleSet {
     includes: &[&o::TOKEN_RESPONSE],
     name: "oauth2.refresh-response",
     summary: "a refresh_token grant's success: a token response that rotates the refresh token",
-    rules: &[&RT_ROTATION],
+    rules: &[&RT_ROTATION, &super::oauth2_cross::REFRESH_SCOPE],
 };
 
 pub static REPLAY_REFUSED: RuleSet = RuleSet {
@@ -49,7 +49,11 @@ pub static BEARER_CHALLENGE: RuleSet = RuleSet {
     name: "oauth2.bearer-challenge",
     summary:
         "a refused bearer-authenticated request carries an RFC 6750 challenge with the right status",
-    rules: &[&BEARER_401_CHALLENGE, &BEARER_ERROR_STATUS],
+    rules: &[
+        &BEARER_401_CHALLENGE,
+        &BEARER_ERROR_STATUS,
+        &o::NO_TOKEN_IN_ERROR,
+    ],
 };
 
 /// What came back, for a message: "200 with an access token", "401 invalid_client".

@@ -61,6 +61,27 @@ pub fn run_with(rule: &Rule, s: &Sent, r: &Received, values: &[(&str, &str)]) ->
         sent: s,
         received: r,
         values: &scope,
+        earlier: &[],
+    })
+}
+
+/// `rule` in a case whose earlier steps exchanged `earlier` (a cross-response rule's input).
+pub fn run_after(
+    rule: &Rule,
+    s: &Sent,
+    r: &Received,
+    earlier: &[(Sent, Received)],
+) -> Vec<Violation> {
+    let empty = HashMap::new();
+    let scope = Scope {
+        captures: &empty,
+        base: &empty,
+    };
+    (rule.check)(&Exchange {
+        sent: s,
+        received: r,
+        values: &scope,
+        earlier,
     })
 }
 

@@ -231,7 +231,10 @@ fn harvest(v: &Value, key: &str, out: &mut BTreeSet<String>) {
         Value::Array(items) => items.iter().for_each(|i| harvest(i, key, out)),
         Value::String(s) => {
             let k = key.to_ascii_lowercase();
-            let credential = (k.contains("token") && !k.ends_with("type"))
+            // RFC 8414 metadata members (token_endpoint, …_auth_methods_supported) are URLs
+            // and method names, not credentials.
+            let metadata = k.ends_with("_endpoint") || k.ends_with("_supported");
+            let credential = (k.contains("token") && !k.ends_with("type") && !metadata)
                 || matches!(k.as_str(), "signature" | "code" | "secret" | "assertion");
             if credential || looks_like_jwt(s) {
                 out.insert(s.clone());

@@ -142,8 +142,9 @@ fn start(server: &Server, envs: &[(String, String)], dir: &Path) -> (Running, St
     }
 }
 
-/// `tokenconf run suites/oauth2 --expected …` against the server; returns summary.json and the exit code.
-fn run_suite(server: &Server, envs: &[(String, String)], dir: &Path) -> (Value, i32) {
+/// `tokenconf run suites/oauth2 --expected …` against the server as `target` names it in its
+/// targets.yaml; returns summary.json and the exit code.
+fn run_suite(server: &Server, target: &str, envs: &[(String, String)], dir: &Path) -> (Value, i32) {
     let targets = format!("tests/servers/{}/targets.yaml", server.name);
     let expected = format!("tests/servers/{}/expected.yaml", server.name);
     let reports = dir.join("reports");
@@ -155,7 +156,7 @@ fn run_suite(server: &Server, envs: &[(String, String)], dir: &Path) -> (Value, 
             "--targets",
             &targets,
             "--target",
-            server.name,
+            target,
             "--expected",
             &expected,
         ])
@@ -222,17 +223,20 @@ fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
     v.get(key).and_then(Value::as_str).unwrap_or("")
 }
 
-fn check(server: Server) {
+/// Runs suites/oauth2 against a fresh `server` through `target` of its targets.yaml (the
+/// server's name: every var given; `<name>-discovered`: only the issuer, the endpoints found by
+/// RFC 8414 discovery) and holds the failing findings to its expected.yaml.
+fn check(server: Server, target: &str) {
     let started = Instant::now();
     if let Err(what) = installed() {
         return not_installed(&what);
     }
-    let dir = scratch(server.name);
+    let dir = scratch(target);
     let envs = secrets(server.env);
     let (_running, url) = start(&server, &envs, &dir);
     let mut run_env = envs.clone();
     run_env.push((format!("{}_URL", server.env), url.clone()));
-    let (summary, exit) = run_suite(&server, &run_env, &dir);
+    let (summary, exit) = run_suite(&server, target, &run_env, &dir);
 
     let cases = summary["cases"].as_array().expect("cases");
     let counts = &summary["counts"];
@@ -293,8 +297,7 @@ fn check(server: Server) {
         .collect();
 
     eprintln!(
-        "{}: {} passed, {} failed, {} skipped; {} expected findings; {:.1}s",
-        server.name,
+        "{target}: {} passed, {} failed, {} skipped; {} expected findings; {:.1}s",
         counts["passed"],
         counts["failed"],
         counts["skipped"],
@@ -317,6 +320,13 @@ fn check(server: Server) {
             .join("\n"),
         unmet.join("\n")
     );
+    // Every var and secret is supplied, and discovery must find every endpoint: a skip means
+    // a path went missing (the revocation and introspection cases need theirs).
+    assert_eq!(
+        counts["skipped"].as_u64(),
+        Some(0),
+        "{target}: cases were skipped (see above)"
+    );
     assert!(
         counts["passed"].as_u64().unwrap_or(0) > 0,
         "{}: no case passed",
@@ -337,18 +347,311 @@ fn check(server: Server) {
     assert_eq!(counts["resolved"].as_u64(), Some(0), "{}", server.name);
 }
 
+const DOT: Server = Server {
+    name: "django-oauth-toolkit",
+    env: "DOT",
+};
+const AUTHLIB: Server = Server {
+    name: "authlib",
+    env: "AUTHLIB",
+};
+
 #[test]
 fn suites_oauth2_against_django_oauth_toolkit_fails_only_where_the_server_deviates() {
-    check(Server {
-        name: "django-oauth-toolkit",
-        env: "DOT",
-    });
+    check(DOT, DOT.name);
 }
 
 #[test]
 fn suites_oauth2_against_authlib_fails_only_where_the_server_deviates() {
-    check(Server {
-        name: "authlib",
-        env: "AUTHLIB",
+    check(AUTHLIB, AUTHLIB.name);
+}
+
+#[test]
+fn django_oauth_toolkit_given_only_its_issuer_runs_the_generic_suite_through_discovery() {
+    check(DOT, "django-oauth-toolkit-discovered");
+}
+
+#[test]
+fn authlib_given_only_its_issuer_runs_the_generic_suite_through_discovery() {
+    check(AUTHLIB, "authlib-discovered");
+}
+
+// ---- discovery's safety, against loopback servers of our own (no Python needed) ----
+
+/// A loopback HTTP server that answers every request with `answer(path)` and counts the
+/// connections it accepted. Lives until `stop` (or 30 s), so no test can leave it running.
+struct Loopback {
+    port: u16,
+    connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Loopback {
+    fn start(answer: impl Fn(&str) -> String + Send + 'static) -> Loopback {
+        use std::io::{Read, Write};
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        use std::sync::Arc;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (count, stopped) = (connections.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !stopped.load(Ordering::SeqCst) && Instant::now() < deadline {
+                let Ok((mut stream, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                count.fetch_add(1, Ordering::SeqCst);
+                let _ = stream.set_nonblocking(false);
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 16 * 1024 {
+                    match stream.read(&mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        _ => break,
+                    }
+                }
+                let head = String::from_utf8_lossy(&head);
+                let path = head.split(' ').nth(1).unwrap_or("/").to_string();
+                let _ = stream.write_all(answer(&path).as_bytes());
+            }
+        });
+        Loopback {
+            port,
+            connections,
+            stop,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn count(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for Loopback {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+fn http(status: &str, headers: &str, body: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+fn json_answer(body: &Value) -> String {
+    http(
+        "200 OK",
+        "content-type: application/json\r\n",
+        &body.to_string(),
+    )
+}
+
+/// `tokenconf run suites/oauth2` against a target that gives only `issuer`; (exit code, stderr, report dir).
+fn run_issuer_only(name: &str, issuer: &str, extra: &[&str]) -> (Option<i32>, String, PathBuf) {
+    let dir = crate::support::scratch(module_path!(), name);
+    let targets = dir.join("targets.yaml");
+    std::fs::write(
+        &targets,
+        format!(
+            "targets:\n  t:\n    http: {{ retries: 0, timeout_ms: 5000 }}\n    oauth2:\n      issuer: \"{issuer}\"\n      vars: {{ client_id: tokenconf-discovery-client }}\n      secrets: {{ client_secret: \"${{TOKENCONF_DISCOVERY_SECRET}}\" }}\n"
+        ),
+    )
+    .unwrap();
+    let reports = dir.join("reports");
+    let out = Command::new(BIN)
+        .args(["run", "suites/oauth2", "--targets"])
+        .arg(&targets)
+        .args(["--target", "t", "--report-dir"])
+        .arg(&reports)
+        .args(extra)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .env("TOKENCONF_DISCOVERY_SECRET", "Discovery-Test-Only-Secret-1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("the binary runs");
+    let stderr =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    (out.status.code(), stderr, reports)
+}
+
+#[test]
+fn discovery_that_redirects_answers_garbage_or_points_elsewhere_is_exit_2_and_sends_the_other_host_nothing(
+) {
+    let other = Loopback::start(|_| json_answer(&serde_json::json!({"access_token": "x"})));
+    let elsewhere = other.url();
+    type Answer = Box<dyn Fn(&str, &str) -> String + Send>;
+    let cases: Vec<(&str, &str, Answer)> = vec![
+        (
+            "endpoint-elsewhere",
+            "`token_endpoint`",
+            Box::new(|issuer: &str, elsewhere: &str| {
+                json_answer(&serde_json::json!({
+                    "issuer": issuer,
+                    "token_endpoint": format!("{elsewhere}/token"),
+                    "response_types_supported": ["code"],
+                }))
+            }),
+        ),
+        (
+            "redirect",
+            "never follows redirects",
+            Box::new(|_: &str, elsewhere: &str| {
+                http(
+                    "302 Found",
+                    &format!("location: {elsewhere}/.well-known/oauth-authorization-server\r\n"),
+                    "",
+                )
+            }),
+        ),
+        (
+            "garbage",
+            "not a JSON object",
+            Box::new(|_: &str, _: &str| {
+                http("200 OK", "content-type: text/html\r\n", "<html>hi</html>")
+            }),
+        ),
+        (
+            "other-issuer",
+            "`issuer`",
+            Box::new(|_: &str, elsewhere: &str| {
+                json_answer(&serde_json::json!({
+                    "issuer": elsewhere,
+                    "token_endpoint": format!("{elsewhere}/token"),
+                }))
+            }),
+        ),
+    ];
+    for (name, says, answer) in cases {
+        let port = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
+        let (mine, theirs) = (port.clone(), elsewhere.clone());
+        let server = Loopback::start(move |_| answer(mine.get().unwrap(), &theirs));
+        port.set(server.url()).unwrap();
+        let (code, stderr, _) = run_issuer_only(name, &server.url(), &[]);
+        assert_eq!(code, Some(2), "{name}: {stderr}");
+        assert!(stderr.contains(says), "{name}: {stderr}");
+        assert!(stderr.contains("discovery"), "{name}: {stderr}");
+        assert!(
+            !stderr.contains("Discovery-Test-Only-Secret-1"),
+            "{name}: {stderr}"
+        );
+        // Discovery is the first thing sent, and it stops at the first unusable answer.
+        assert_eq!(server.count(), 1, "{name}: requests to the issuer");
+    }
+    assert_eq!(other.count(), 0, "the other host got a connection");
+}
+
+#[test]
+fn discovery_skips_cases_for_grant_types_and_client_authentication_the_metadata_does_not_list() {
+    let port = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
+    let mine = port.clone();
+    // RFC 8414 answers 404; the OpenID document is the fallback.
+    let server = Loopback::start(move |path| {
+        let issuer = mine.get().unwrap();
+        if path == "/.well-known/openid-configuration" {
+            json_answer(&serde_json::json!({
+                "issuer": issuer,
+                "token_endpoint": format!("{issuer}/token"),
+                "response_types_supported": ["code"],
+                "grant_types_supported": ["authorization_code"],
+                "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+            }))
+        } else if path.starts_with("/.well-known/") {
+            http("404 Not Found", "", "")
+        } else {
+            http(
+                "400 Bad Request",
+                "content-type: application/json\r\n",
+                r#"{"error":"invalid_request"}"#,
+            )
+        }
     });
+    port.set(server.url()).unwrap();
+    let (code, out, reports) = run_issuer_only("skips", &server.url(), &["--filter", "token::"]);
+    assert!(matches!(code, Some(0 | 1)), "{out}");
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(reports.join("summary.json")).unwrap())
+            .unwrap();
+    let reasons: Vec<String> = summary["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| str_of(c, "status") == "skipped")
+        .map(|c| str_of(c, "reason").to_string())
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("token_endpoint_auth_methods_supported")
+                && r.contains("client_secret_basic")
+                && r.contains("/.well-known/openid-configuration")),
+        "{reasons:?}"
+    );
+    assert!(!out.contains("Discovery-Test-Only-Secret-1"));
+}
+
+#[test]
+fn every_generic_rule_has_a_row_in_the_rfc_audit() {
+    let out = Command::new(BIN)
+        .arg("rules")
+        .output()
+        .expect("the binary runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let audit = std::fs::read_to_string(root().join("docs/rfc-audit.md")).unwrap();
+    let mut generic = false;
+    let mut missing = Vec::new();
+    for line in text.lines() {
+        if !line.starts_with(' ') {
+            generic = line.starts_with("oauth2.");
+            continue;
+        }
+        let Some(id) = line.split_whitespace().next() else {
+            continue;
+        };
+        if generic && !audit.contains(&format!("`{id}`")) && !missing.contains(&id) {
+            missing.push(id);
+        }
+    }
+    assert!(text.contains("oauth2.metadata"), "{text}");
+    assert!(
+        missing.is_empty(),
+        "rules of oauth2.* sets without a row in docs/rfc-audit.md: {missing:?}"
+    );
+}
+
+#[test]
+fn info_advice_is_shown_and_never_fails_even_with_strict() {
+    let dir = crate::support::scratch(module_path!(), "strict-info");
+    let out = Command::new(BIN)
+        .args([
+            "run",
+            "suites/oauth2",
+            "--strict",
+            "--filter",
+            "client-credentials-with-basic-auth",
+            "--report-dir",
+        ])
+        .arg(dir.join("reports"))
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("[INFO] RFC9700-2.5-client-auth")
+            && stdout.contains("[INFO] RFC9700-2.2.1-sender-constrained"),
+        "{stdout}"
+    );
 }

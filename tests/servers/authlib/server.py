@@ -21,6 +21,7 @@ from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from flask import Flask, request
 from werkzeug.serving import make_server
 
@@ -260,6 +261,28 @@ def create_app():
     @app.post("/oauth/introspect")
     def introspect():
         return server.create_endpoint_response(Introspection.ENDPOINT_NAME)
+
+    @app.get("/.well-known/oauth-authorization-server")
+    def metadata():
+        # RFC 8414 §3: Authlib validates metadata (authlib.oauth2.rfc8414) but serves none; the
+        # document lists what create_app registers. The issuer is where this server listens.
+        issuer = request.host_url.rstrip("/")
+        doc = AuthorizationServerMetadata({
+            "issuer": issuer,
+            "authorization_endpoint": issuer + "/oauth/authorize",
+            "token_endpoint": issuer + "/oauth/token",
+            "revocation_endpoint": issuer + "/oauth/revoke",
+            "introspection_endpoint": issuer + "/oauth/introspect",
+            "response_types_supported": ["code"],
+            "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "revocation_endpoint_auth_methods_supported": Revocation.CLIENT_AUTH_METHODS,
+            "introspection_endpoint_auth_methods_supported": Introspection.CLIENT_AUTH_METHODS,
+            "code_challenge_methods_supported": ["S256", "plain"],
+            "scopes_supported": sorted(SCOPES),
+        })
+        doc.validate()
+        return dict(doc)
 
     @app.get("/oauth/authorize")
     def authorize():

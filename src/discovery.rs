@@ -1,0 +1,516 @@
+//! RFC 8414 discovery: a target API that gives only `issuer:` gets its endpoints from the
+//! authorization server's metadata, read once when the session opens and before anything else
+//! is sent. The metadata request carries no credential; a redirect is never followed; a
+//! document that is not a JSON object, names another issuer (§3.3) or points an endpoint at an
+//! origin other than the issuer's is an error (exit 2), so no secret ever goes to a host the
+//! user did not name.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use reqwest::Url;
+use serde_json::Value;
+
+use crate::error::ConfigError;
+use crate::http::HttpOptions;
+use crate::suite::template::Scope;
+use crate::suite::{Auth, Body, StatusPattern, Step, UrlTemplate};
+use crate::target::{ApiTarget, Target};
+
+/// A metadata document larger than this is not one.
+const MAX_METADATA: usize = 512 * 1024;
+
+/// RFC 8414 §2 defaults for members the document leaves out.
+const DEFAULT_GRANT_TYPES: &[&str] = &["authorization_code", "implicit"];
+const DEFAULT_AUTH_METHODS: &[&str] = &["client_secret_basic"];
+
+/// The endpoint members discovery fills vars from, and the var each fills.
+const ENDPOINTS: &[(&str, &str)] = &[
+    ("token_endpoint", "token_path"),
+    ("revocation_endpoint", "revocation_path"),
+    ("introspection_endpoint", "introspection_path"),
+    ("authorization_endpoint", "authorize_path"),
+];
+
+/// What the metadata says an API supports: cases that need anything else are skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Support {
+    /// Where the document was read (for skip reasons).
+    pub metadata_url: String,
+    pub grant_types: Vec<String>,
+    pub token_auth_methods: Vec<String>,
+}
+
+/// The well-known URLs to try for `issuer`, in order: RFC 8414 §3.1 (the well-known string
+/// inserted between host and path), then OpenID Connect Discovery 1.0 §4 (appended).
+pub fn metadata_urls(issuer: &str) -> Result<Vec<String>, String> {
+    let url = Url::parse(issuer).map_err(|e| format!("{issuer:?} is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(format!("{issuer:?} must be an https:// URL (RFC 8414 §2)"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "{issuer:?} has a query or fragment, which an issuer identifier must not (RFC 8414 §2)"
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("the issuer must not carry credentials".to_string());
+    }
+    let origin = url.origin().ascii_serialization();
+    let path = url.path().trim_end_matches('/');
+    Ok(vec![
+        format!("{origin}/.well-known/oauth-authorization-server{path}"),
+        format!("{origin}{path}/.well-known/openid-configuration"),
+    ])
+}
+
+/// Reads the metadata of every API of `target` that gives an issuer, fills the endpoint vars
+/// it does not give, and returns what each API supports.
+pub async fn discover(target: &mut Target) -> Result<Vec<(String, Support)>, ConfigError> {
+    let mut out = Vec::new();
+    let wanted: Vec<String> = target
+        .apis
+        .iter()
+        .filter(|(_, a)| a.issuer.is_some())
+        .map(|(name, _)| name.clone())
+        .collect();
+    if wanted.is_empty() {
+        return Ok(out);
+    }
+    let client = client(&target.http).map_err(ConfigError::Usage)?;
+    for name in wanted {
+        let fail = |why: String| {
+            ConfigError::Usage(format!(
+                "target {}, api {name}: discovery: {why}",
+                target.name
+            ))
+        };
+        let api = &target.apis[&name];
+        let issuer = api.issuer.clone().unwrap_or_default();
+        let urls = metadata_urls(&issuer).map_err(|why| fail(format!("issuer {why}")))?;
+        let cleartext =
+            Url::parse(&issuer).is_ok_and(|u| crate::origin::is_cleartext_off_loopback(&u));
+        if cleartext && !target.allow_http {
+            return Err(fail(format!(
+                "issuer {issuer} is cleartext http to a host that is not loopback; use https, or set `allow_http: true`"
+            )));
+        }
+        let (url, document) = fetch(&client, &urls).await.map_err(&fail)?;
+        let api = target.apis.get_mut(&name).expect("listed above");
+        let support = apply(api, &issuer, &url, &document).map_err(&fail)?;
+        out.push((name, support));
+    }
+    Ok(out)
+}
+
+/// A client like the run's (timeouts, trusted roots, proxy), without redirects or cookies.
+fn client(options: &HttpOptions) -> Result<reqwest::Client, String> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(options.connect_timeout)
+        .timeout(options.timeout.min(Duration::from_secs(30)))
+        .user_agent(concat!("tokenconf/", env!("CARGO_PKG_VERSION")));
+    let no_proxy_all = ["NO_PROXY", "no_proxy"]
+        .iter()
+        .any(|k| std::env::var(k).is_ok_and(|v| v.trim() == "*"));
+    if !options.use_env_proxy || no_proxy_all {
+        builder = builder.no_proxy();
+    }
+    if let Some(pem) = &options.ca_cert_pem {
+        builder = builder.tls_certs_merge(crate::http::certificates_from_pem(pem)?);
+    }
+    if options.insecure {
+        builder = builder.tls_danger_accept_invalid_certs(true);
+    }
+    builder
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
+/// The first of `urls` that answers 200 with a JSON object. A 404 (or another 4xx) moves on to
+/// the next; a redirect, a 5xx, a transport error or garbage stops discovery.
+async fn fetch(client: &reqwest::Client, urls: &[String]) -> Result<(String, Value), String> {
+    let mut tried = Vec::new();
+    for url in urls {
+        let response = client
+            .get(url)
+            .header("accept", "application/json")
+            .send()
+            .await
+            .map_err(|e| format!("GET {url}: {}", transport(&e)))?;
+        let status = response.status().as_u16();
+        if (300..400).contains(&status) {
+            let to = response
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("nowhere");
+            return Err(format!(
+                "GET {url} answered {status}, a redirect to {}; discovery never follows redirects (give the issuer whose metadata is served there)",
+                crate::redact::shorten(to, 200)
+            ));
+        }
+        if (400..500).contains(&status) {
+            tried.push(format!("{url} ({status})"));
+            continue;
+        }
+        if status != 200 {
+            return Err(format!("GET {url} answered {status}"));
+        }
+        let body = read_capped(response)
+            .await
+            .map_err(|why| format!("GET {url}: {why}"))?;
+        return match serde_json::from_slice::<Value>(&body) {
+            Ok(v @ Value::Object(_)) => Ok((url.clone(), v)),
+            _ => Err(format!(
+                "GET {url} answered 200 with something that is not a JSON object: {}",
+                crate::redact::preview_body(&body)
+            )),
+        };
+    }
+    Err(format!(
+        "no authorization server metadata at {}",
+        tried.join(" nor ")
+    ))
+}
+
+fn transport(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| transport(&e))? {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_METADATA {
+            return Err(format!("the document is over {MAX_METADATA} bytes"));
+        }
+    }
+    Ok(body)
+}
+
+/// Checks `document` against `issuer` and fills `api`'s endpoint vars (those the targets file
+/// does not give), `issuer` and `metadata_path`.
+pub fn apply(
+    api: &mut ApiTarget,
+    issuer: &str,
+    metadata_url: &str,
+    document: &Value,
+) -> Result<Support, String> {
+    let origin = crate::origin::of(issuer)?;
+    match document.get("issuer") {
+        Some(Value::String(said)) if said == issuer => {}
+        Some(Value::String(said)) => {
+            return Err(format!(
+                "member `issuer` is {said:?}, not the configured {issuer:?}; RFC 8414 §3.3: the data MUST NOT be used"
+            ))
+        }
+        _ => {
+            return Err(format!(
+                "{metadata_url} has no string member `issuer` (RFC 8414 §2 REQUIRED); the data cannot be used"
+            ))
+        }
+    }
+    if crate::origin::of(&api.base_url)? != origin {
+        return Err(format!(
+            "base_url {} is not on the issuer's origin {origin}",
+            api.base_url
+        ));
+    }
+    for (member, var) in ENDPOINTS {
+        let Some(value) = document.get(*member) else {
+            continue;
+        };
+        let Value::String(text) = value else {
+            return Err(format!("member `{member}` is not a string"));
+        };
+        let url = Url::parse(text)
+            .map_err(|e| format!("member `{member}` {text:?} is not a URL: {e}"))?;
+        let at = url.origin().ascii_serialization();
+        if at != origin || !url.username().is_empty() || url.password().is_some() {
+            return Err(format!(
+                "member `{member}` points at {at}, not the issuer's origin {origin}; nothing is sent there (requests, and the client's secret, go only to the issuer's origin)"
+            ));
+        }
+        let mut path = url.path().to_string();
+        if let Some(q) = url.query() {
+            path.push('?');
+            path.push_str(q);
+        }
+        api.vars.entry(var.to_string()).or_insert(path);
+    }
+    if !api.vars.contains_key("token_path") {
+        return Err("member `token_endpoint` is missing and the target gives no token_path".into());
+    }
+    api.vars
+        .entry("issuer".to_string())
+        .or_insert_with(|| issuer.to_string());
+    let metadata_path = Url::parse(metadata_url)
+        .map(|u| u.path().to_string())
+        .unwrap_or_default();
+    api.vars
+        .entry("metadata_path".to_string())
+        .or_insert(metadata_path);
+    Ok(Support {
+        metadata_url: metadata_url.to_string(),
+        grant_types: strings(document, "grant_types_supported", DEFAULT_GRANT_TYPES)?,
+        token_auth_methods: strings(
+            document,
+            "token_endpoint_auth_methods_supported",
+            DEFAULT_AUTH_METHODS,
+        )?,
+    })
+}
+
+fn strings(document: &Value, member: &str, default: &[&str]) -> Result<Vec<String>, String> {
+    match document.get(member) {
+        None => Ok(default.iter().map(|s| s.to_string()).collect()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("member `{member}` holds {v}, not a string"))
+            })
+            .collect(),
+        Some(other) => Err(format!(
+            "member `{member}` is {other}, not an array of strings"
+        )),
+    }
+}
+
+fn auth_method(auth: &Auth) -> Option<&'static str> {
+    match auth {
+        Auth::Basic { .. } => Some("client_secret_basic"),
+        Auth::Post { .. } => Some("client_secret_post"),
+        Auth::PrivateKeyJwt { .. } => Some("private_key_jwt"),
+        _ => None,
+    }
+}
+
+/// Whether every status a step accepts is a success: it needs what it sends to be supported.
+fn expects_success(step: &Step) -> bool {
+    !step.expect.status.is_empty()
+        && step.expect.status.iter().all(|p| match p {
+            StatusPattern::Code(c) => (200..300).contains(c),
+            StatusPattern::Class(c) => *c == 2,
+        })
+}
+
+/// Why a case cannot run against a server whose metadata says `support`: a step to the token
+/// endpoint authenticating with a method it does not list, or a step that needs a success for
+/// a grant type it does not list. Probes of refused grants (an expected error) still run.
+pub fn unsupported(
+    support: &Support,
+    steps: &[Step],
+    base: &HashMap<String, String>,
+) -> Option<String> {
+    let captures = HashMap::new();
+    let scope = Scope {
+        captures: &captures,
+        base,
+    };
+    let token_path = base.get("token_path")?;
+    for step in steps {
+        let UrlTemplate::Path(path) = &step.request.url else {
+            continue;
+        };
+        if path.render(&scope).ok().as_ref() != Some(token_path) {
+            continue;
+        }
+        if let Some(method) = step.request.auth.as_ref().and_then(auth_method) {
+            if !support.token_auth_methods.iter().any(|m| m == method) {
+                return Some(format!(
+                    "the server's metadata ({}) does not list {method} in token_endpoint_auth_methods_supported",
+                    support.metadata_url
+                ));
+            }
+        }
+        let Some(Body::Form(form)) = &step.request.body else {
+            continue;
+        };
+        let grant = form
+            .iter()
+            .find(|(k, _)| k == "grant_type")
+            .and_then(|(_, v)| v.render(&scope).ok());
+        if let Some(grant) = grant {
+            if expects_success(step) && !support.grant_types.contains(&grant) {
+                return Some(format!(
+                    "the server's metadata ({}) does not list {grant} in grant_types_supported",
+                    support.metadata_url
+                ));
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn api(base: &str) -> ApiTarget {
+        ApiTarget {
+            base_url: base.to_string(),
+            issuer: Some(base.to_string()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn cases_needing_an_unlisted_grant_or_auth_method_are_skipped_and_probes_still_run() {
+        let text = r#"
+api: oauth2
+vars: { token_path: /t, client_id: c }
+secrets: [client_secret]
+cases:
+  - name: basic client credentials
+    request: { path: "{{ token_path }}", auth: { basic: { user: c, password: "{{ client_secret }}" } }, form: { grant_type: client_credentials } }
+    expect: { status: 200 }
+  - name: post client credentials
+    request: { path: "{{ token_path }}", auth: { client_secret_post: { client_id: c, client_secret: "{{ client_secret }}" } }, form: { grant_type: client_credentials } }
+    expect: { status: 200 }
+  - name: a refused password grant
+    request: { path: "{{ token_path }}", auth: { client_secret_post: { client_id: c, client_secret: "{{ client_secret }}" } }, form: { grant_type: password } }
+    expect: { status: [400, 401] }
+  - name: elsewhere
+    request: { path: /other, auth: { basic: { user: c, password: x } }, form: { grant_type: client_credentials } }
+    expect: { status: 200 }
+"#;
+        let mut schemas = crate::suite::schema::SchemaRegistry::default();
+        let names: Vec<&str> = crate::rules::sets().iter().map(|s| s.name).collect();
+        let suite = crate::suite::load_text(
+            text,
+            std::path::Path::new("t.yaml"),
+            "t".into(),
+            std::path::Path::new("specs"),
+            &names,
+            &mut schemas,
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        let base: HashMap<String, String> = [("token_path", "/t"), ("client_secret", "s")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let support = Support {
+            metadata_url: "https://as.example/.well-known/oauth-authorization-server".into(),
+            grant_types: vec!["authorization_code".into()],
+            token_auth_methods: vec!["client_secret_post".into()],
+        };
+        let why = |i: usize| unsupported(&support, &suite.cases[i].steps, &base);
+        let basic = why(0).unwrap();
+        assert!(
+            basic.contains("client_secret_basic")
+                && basic.contains("token_endpoint_auth_methods_supported"),
+            "{basic}"
+        );
+        let grant = why(1).unwrap();
+        assert!(
+            grant.contains("client_credentials") && grant.contains("grant_types_supported"),
+            "{grant}"
+        );
+        // A probe that expects a refusal runs, and another endpoint is not the token endpoint's.
+        assert_eq!(why(2), None);
+        assert_eq!(why(3), None);
+    }
+
+    #[test]
+    fn well_known_urls_insert_the_path_for_rfc_8414_and_append_it_for_openid() {
+        assert_eq!(
+            metadata_urls("https://as.example").unwrap(),
+            [
+                "https://as.example/.well-known/oauth-authorization-server",
+                "https://as.example/.well-known/openid-configuration"
+            ]
+        );
+        assert_eq!(
+            metadata_urls("https://as.example/tenant/1/").unwrap(),
+            [
+                "https://as.example/.well-known/oauth-authorization-server/tenant/1",
+                "https://as.example/tenant/1/.well-known/openid-configuration"
+            ]
+        );
+        assert!(metadata_urls("https://as.example/?x=1").is_err());
+        assert!(metadata_urls("ftp://as.example").is_err());
+        assert!(metadata_urls("not a url").is_err());
+    }
+
+    #[test]
+    fn endpoints_fill_the_paths_the_target_does_not_give() {
+        let mut a = api("https://as.example");
+        a.vars.insert("revocation_path".into(), "/mine".into());
+        let doc = json!({
+            "issuer": "https://as.example",
+            "token_endpoint": "https://as.example/o/token/",
+            "revocation_endpoint": "https://as.example/o/revoke/",
+            "introspection_endpoint": "https://as.example/o/introspect/?v=2",
+            "grant_types_supported": ["client_credentials", "refresh_token"],
+        });
+        let url = "https://as.example/.well-known/oauth-authorization-server";
+        let support = apply(&mut a, "https://as.example", url, &doc).unwrap();
+        assert_eq!(a.vars["token_path"], "/o/token/");
+        assert_eq!(a.vars["revocation_path"], "/mine");
+        assert_eq!(a.vars["introspection_path"], "/o/introspect/?v=2");
+        assert_eq!(
+            a.vars["metadata_path"],
+            "/.well-known/oauth-authorization-server"
+        );
+        assert_eq!(support.grant_types, ["client_credentials", "refresh_token"]);
+        // RFC 8414 §2's default when the member is left out.
+        assert_eq!(support.token_auth_methods, ["client_secret_basic"]);
+    }
+
+    #[test]
+    fn another_issuer_or_an_endpoint_on_another_origin_is_an_error_naming_the_member() {
+        let url = "https://as.example/.well-known/oauth-authorization-server";
+        let with = |doc: Value| {
+            apply(
+                &mut api("https://as.example"),
+                "https://as.example",
+                url,
+                &doc,
+            )
+        };
+        let e = with(
+            json!({"issuer": "https://evil.example", "token_endpoint": "https://as.example/t"}),
+        )
+        .unwrap_err();
+        assert!(e.contains("`issuer`") && e.contains("3.3"), "{e}");
+        let e = with(
+            json!({"issuer": "https://as.example", "token_endpoint": "https://evil.example/t"}),
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("`token_endpoint`") && e.contains("evil.example"),
+            "{e}"
+        );
+        let e = with(
+            json!({"issuer": "https://as.example", "token_endpoint": "https://as.example:8443/t"}),
+        )
+        .unwrap_err();
+        assert!(e.contains("`token_endpoint`"), "{e}");
+        let e = with(
+            json!({"issuer": "https://as.example", "token_endpoint": "https://u:p@as.example/t"}),
+        )
+        .unwrap_err();
+        assert!(e.contains("`token_endpoint`"), "{e}");
+        let e = with(json!({"issuer": "https://as.example", "token_endpoint": 7})).unwrap_err();
+        assert!(e.contains("`token_endpoint`"), "{e}");
+        let e = with(json!({"issuer": "https://as.example", "token_endpoint": "https://as.example/t", "grant_types_supported": "client_credentials"})).unwrap_err();
+        assert!(e.contains("`grant_types_supported`"), "{e}");
+        let e = with(json!({"issuer": "https://as.example"})).unwrap_err();
+        assert!(e.contains("`token_endpoint`"), "{e}");
+        assert!(with(json!({"token_endpoint": "https://as.example/t"}))
+            .unwrap_err()
+            .contains("`issuer`"));
+    }
+}
