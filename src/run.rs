@@ -427,6 +427,9 @@ impl Runner {
             Ok((i, b)) => (i, &b.values),
             Err(why) => return finish(outcome, Status::Skipped, Some(why)),
         };
+        if let Some(why) = self.skip_reason(id) {
+            return finish(outcome, Status::Skipped, Some(why));
+        }
         let mut captures = HashMap::new();
         for &f in &case.fixtures {
             let fixture = &suite.fixtures[f];

@@ -421,6 +421,7 @@ impl Session {
             let t = self.runner.target();
             let secrets: Vec<String> = t.secret_values().map(str::to_string).collect();
             crate::record::Recorder::new(dir, &secrets, base.clone())
+                .origins(t.allowed_origins().unwrap_or_default())
         });
         let runner = self.runner.clone();
         // Each outcome is masked as it finishes, with the target's secrets and its own tokens:

@@ -52,15 +52,20 @@ pub async fn start(dir: &Path, addr: SocketAddr) -> Result<MockServer, ConfigErr
             },
         );
     }
-    let replay = Arc::new(Replay { tapes });
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| ConfigError::Mock { addr, source })?;
     let addr = listener
         .local_addr()
         .map_err(|source| ConfigError::Mock { addr, source })?;
-    let config = Arc::new(MockConfig::default());
     let base_url = format!("http://{addr}");
+    for tape in tapes.values_mut() {
+        for step in &mut tape.steps {
+            relocate(&mut step.response, &index.origins, &base_url);
+        }
+    }
+    let replay = Arc::new(Replay { tapes });
+    let config = Arc::new(MockConfig::default());
     let oauth2 = Arc::new(super::oauth2::Server::new(config.clone(), &base_url));
     let app = Router::new()
         .fallback(serve_request)
@@ -75,6 +80,35 @@ pub async fn start(dir: &Path, addr: SocketAddr) -> Result<MockServer, ConfigErr
         shutdown: Some(tx),
         task: Some(task),
     })
+}
+
+/// The recorded target's origins in an answer (an issuer, an endpoint, a redirect's Location)
+/// become the replay's own, so the answer reads as the recorded server's did.
+fn relocate(response: &mut cassette::Response, origins: &[String], to: &str) {
+    fn text(s: &mut String, origins: &[String], to: &str) {
+        for o in origins {
+            if s.contains(o.as_str()) {
+                *s = s.replace(o.as_str(), to);
+            }
+        }
+    }
+    fn json(v: &mut Value, origins: &[String], to: &str) {
+        match v {
+            Value::String(s) => text(s, origins, to),
+            Value::Array(items) => items.iter_mut().for_each(|i| json(i, origins, to)),
+            Value::Object(members) => members.values_mut().for_each(|m| json(m, origins, to)),
+            _ => {}
+        }
+    }
+    for (_, value) in &mut response.headers {
+        text(value, origins, to);
+    }
+    if let Some(v) = &mut response.json {
+        json(v, origins, to);
+    }
+    if let Some(t) = &mut response.text {
+        text(t, origins, to);
+    }
 }
 
 /// What the replay saw of a request: the same names a cassette keeps.

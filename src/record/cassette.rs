@@ -23,6 +23,10 @@ pub struct Index {
     pub target: String,
     /// When the run started, RFC 3339 UTC.
     pub recorded: String,
+    /// The origins the recorded target's URLs had (`http://127.0.0.1:8080`): a replay puts its
+    /// own in their place in the answers (an issuer, a redirect's Location).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub origins: Vec<String>,
     pub cases: Vec<Entry>,
     #[serde(default)]
     pub fixtures: Vec<Entry>,

@@ -25,6 +25,7 @@ pub struct Recorder {
     cases: Vec<(Entry, String, String)>,
     fixtures: Vec<(Entry, String)>,
     taken: HashSet<String>,
+    origins: Vec<String>,
 }
 
 impl Recorder {
@@ -73,7 +74,14 @@ impl Recorder {
             cases: Vec::new(),
             fixtures: Vec::new(),
             taken: HashSet::new(),
+            origins: Vec::new(),
         }
+    }
+
+    /// The origins of the recorded target, written to the index for replays.
+    pub fn origins(mut self, origins: Vec<String>) -> Recorder {
+        self.origins = origins;
+        self
     }
 
     /// Records a finished case, before the session masks it and drops its tokens.
@@ -167,6 +175,7 @@ impl Recorder {
             version: env!("CARGO_PKG_VERSION").into(),
             target: target.to_string(),
             recorded: crate::report::summary::rfc3339(started_ms),
+            origins: self.origins.clone(),
             cases: self.cases.iter().map(|(e, _, _)| e.clone()).collect(),
             fixtures: self.fixtures.iter().map(|(e, _)| e.clone()).collect(),
         };
