@@ -99,6 +99,10 @@ struct RunArgs {
     /// Run against an embedded mock that drifts on purpose (repeatable; see `tokenconf mock --list-drifts`).
     #[arg(long, value_name = "NAME", value_parser = parse_drift)]
     mock_drift: Vec<&'static str>,
+    /// How the embedded mock behaves: full (default; every capability) or sandbox (as a freshly
+    /// configured real org: login before authorize, no rotation, two MIAW deployments).
+    #[arg(long, value_name = "PROFILE", value_parser = parse_profile, conflicts_with = "targets")]
+    mock_profile: Option<tokenconf::mock::Profile>,
     /// A selection of no case (a filter or shard that matches nothing) exits 0 instead of 2.
     #[arg(long)]
     allow_empty: bool,
@@ -111,6 +115,16 @@ struct RunArgs {
     /// Output: human (default), json (a line per case), github (human + annotations).
     #[arg(long, value_enum)]
     format: Option<Format>,
+}
+
+fn parse_profile(name: &str) -> Result<tokenconf::mock::Profile, String> {
+    tokenconf::mock::Profile::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = tokenconf::mock::Profile::ALL
+            .iter()
+            .map(|p| p.name())
+            .collect();
+        format!("no mock profile {name:?}; profiles: {}", names.join(", "))
+    })
 }
 
 fn parse_drift(name: &str) -> Result<&'static str, String> {
@@ -143,6 +157,9 @@ struct MockArgs {
     /// List the drift modes and exit.
     #[arg(long)]
     list_drifts: bool,
+    /// full (default) or sandbox: behave as a freshly configured real org.
+    #[arg(long, value_name = "PROFILE", value_parser = parse_profile)]
+    profile: Option<tokenconf::mock::Profile>,
 }
 
 fn main() -> ExitCode {
@@ -165,7 +182,15 @@ fn main() -> ExitCode {
                 args.target.as_deref(),
             ),
             Command::Mock(args) => {
-                cli::commands::serve_mock(args.host, args.port, &args.drift, args.list_drifts).await
+                let profile = args.profile.unwrap_or_default();
+                cli::commands::serve_mock(
+                    args.host,
+                    args.port,
+                    &args.drift,
+                    args.list_drifts,
+                    profile,
+                )
+                .await
             }
             Command::Rules => Ok(cli::commands::rules()),
             Command::Explain { id } => cli::commands::explain(&id),
@@ -215,6 +240,7 @@ async fn run(args: RunArgs) -> Result<Exit, ConfigError> {
         allow_empty: args.allow_empty,
         expected: args.expected,
         write_expected: args.write_expected,
+        mock_profile: args.mock_profile.unwrap_or_default(),
     };
     let session = Session::open(options).await?;
     let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
@@ -225,6 +251,12 @@ async fn run(args: RunArgs) -> Result<Exit, ConfigError> {
         None if github => cli::output::Format::Github,
         None => cli::output::Format::Human,
     };
+    if let Some(profile) = args
+        .mock_profile
+        .filter(|p| *p != tokenconf::mock::Profile::Full)
+    {
+        cli::output::info(format, &format!("mock profile: {}", profile.name()));
+    }
     if !args.mock_drift.is_empty() {
         cli::output::info(
             format,

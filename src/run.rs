@@ -316,6 +316,10 @@ impl Runner {
         test: Option<&str>,
     ) -> StepsRun {
         let base_url = base.get("base_url").map(String::as_str).unwrap_or_default();
+        let basic = self.target.api(&suite.api).map_or_else(
+            || crate::basic::BasicEncoding::documented_for(&suite.api),
+            |a| a.basic_for(&suite.api),
+        );
         let mut run = StepsRun {
             captures: HashMap::new(),
             retries: Vec::new(),
@@ -345,7 +349,7 @@ impl Runner {
                         captures: &captures,
                         base,
                     };
-                    self.http.send(base_url, &step.request, &scope).await
+                    self.http.send(base_url, basic, &step.request, &scope).await
                 }
                 Err(e) => Err(e),
             };

@@ -87,6 +87,8 @@ pub struct Options {
     pub expected: Option<PathBuf>,
     /// Where to write this run's failing findings as a starting expected-findings file.
     pub write_expected: Option<PathBuf>,
+    /// How the embedded mock behaves when it is the target (`--mock-profile`).
+    pub mock_profile: mock::Profile,
 }
 
 impl Options {
@@ -107,6 +109,7 @@ impl Options {
             allow_empty: false,
             expected: None,
             write_expected: None,
+            mock_profile: mock::Profile::Full,
         }
     }
 }
@@ -187,7 +190,7 @@ impl Session {
                 let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
                 let config = MockConfig {
                     drifts: drifts.iter().copied().collect(),
-                    ..MockConfig::default()
+                    ..MockConfig::for_profile(options.mock_profile)
                 };
                 let server = mock::start(config, addr)
                     .await

@@ -9,6 +9,7 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::basic::BasicEncoding;
 use crate::error::{ConfigError, SourceError};
 use crate::http::{HttpOptions, RetryPolicy};
 use crate::suite::input::{read_bytes, read_text, FileKind};
@@ -31,6 +32,16 @@ pub struct ApiTarget {
     pub base_url: String,
     pub vars: BTreeMap<String, String>,
     pub secrets: BTreeMap<String, String>,
+    /// How `auth: basic` is built; `None` is what the API's vendor documents.
+    pub basic_encoding: Option<BasicEncoding>,
+}
+
+impl ApiTarget {
+    /// The Basic encoding for API `api`: the target's choice, else the vendor's documented one.
+    pub fn basic_for(&self, api: &str) -> BasicEncoding {
+        self.basic_encoding
+            .unwrap_or_else(|| BasicEncoding::documented_for(api))
+    }
 }
 
 impl Target {
@@ -166,6 +177,10 @@ struct ApiFile {
     #[serde(default)]
     #[schemars(with = "IndexMap<String, String>")]
     secret_files: IndexMap<String, Spanned<String>>,
+    /// How `auth: basic` joins id and secret before base64: `form` (RFC 6749 §2.3.1,
+    /// form-urlencoded first) or `raw`. Default: what the vendor documents (raw for talkdesk,
+    /// form for the others).
+    basic_encoding: Option<BasicEncoding>,
 }
 
 /// `https://{account}...` for each preset; `None` for an unknown preset.
@@ -386,6 +401,7 @@ impl Loader<'_> {
         }
         let mut out = ApiTarget {
             base_url,
+            basic_encoding: s.basic_encoding,
             ..Default::default()
         };
         for (k, v) in &s.vars {

@@ -14,6 +14,7 @@ mod leak;
 mod mock;
 mod properties;
 mod reports;
+mod sandbox;
 mod schema;
 mod servers;
 mod transport;

@@ -86,6 +86,7 @@ fn target(port: u16, http: HttpOptions) -> Target {
             base_url: format!("http://127.0.0.1:{port}"),
             vars: BTreeMap::new(),
             secrets: [("client_secret".to_string(), "Loopback-Secret-1".to_string())].into(),
+            ..ApiTarget::default()
         },
     );
     Target {
