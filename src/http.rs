@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::basic::BasicEncoding;
 use crate::suite::template::{Scope, Template};
 use crate::suite::{Auth, Body, Request, UrlTemplate};
 
@@ -399,25 +400,28 @@ impl Http {
     }
 
     /// Renders `request` with `scope`, sends it to `base_url` (retrying as the policy allows),
-    /// and reads the whole (capped) response.
+    /// and reads the whole (capped) response. `basic` is how the API wants `auth: basic` built.
     pub async fn send(
         &self,
         base_url: &str,
+        basic: BasicEncoding,
         request: &Request,
         scope: &Scope<'_>,
     ) -> Result<Exchanged, SendError> {
-        self.send_tagged(base_url, request, scope, None).await
+        self.send_tagged(base_url, basic, request, scope, None)
+            .await
     }
 
     /// [`Http::send`], with a [`CASE_HEADER`] naming `case` when it is given.
     pub async fn send_tagged(
         &self,
         base_url: &str,
+        basic: BasicEncoding,
         request: &Request,
         scope: &Scope<'_>,
         case: Option<&str>,
     ) -> Result<Exchanged, SendError> {
-        let (mut sent, mut prepared) = self.prepare(base_url, request, scope)?;
+        let (mut sent, mut prepared) = self.prepare(base_url, basic, request, scope)?;
         let mut names: Vec<String> = prepared
             .headers()
             .keys()
@@ -498,6 +502,7 @@ impl Http {
     fn prepare(
         &self,
         base_url: &str,
+        basic: BasicEncoding,
         request: &Request,
         scope: &Scope<'_>,
     ) -> Result<(Sent, reqwest::Request), SendError> {
@@ -542,7 +547,7 @@ impl Http {
         match &request.auth {
             Some(Auth::Basic { user, password }) => {
                 let user = render(user)?;
-                let value = crate::basic::basic_header(&user, &render(password)?);
+                let value = crate::basic::basic_header_with(basic, &user, &render(password)?);
                 builder = builder.header("authorization", &value);
                 sent.authorization = Some(value);
                 sent.basic_auth = true;
@@ -841,7 +846,7 @@ W88YVL1GgapMo9UXL4O5lEkD8oux1dXC6E3tFDb1\n\
             .build()
             .unwrap();
         let started = Instant::now();
-        let result = rt.block_on(http.send("", &request, &scope));
+        let result = rt.block_on(http.send("", BasicEncoding::Form, &request, &scope));
         match result {
             Err(SendError::Invalid(why)) => assert!(!why.contains("attempts"), "{why}"),
             other => panic!("expected an invalid request, got {other:?}"),

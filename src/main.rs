@@ -102,6 +102,10 @@ struct RunArgs {
     /// Run against an embedded mock that drifts on purpose (repeatable; see `tokenconf mock --list-drifts`).
     #[arg(long, value_name = "NAME", value_parser = parse_drift)]
     mock_drift: Vec<&'static str>,
+    /// How the embedded mock behaves: full (default; every capability) or sandbox (as a freshly
+    /// configured real org: login before authorize, no rotation, two MIAW deployments).
+    #[arg(long, value_name = "PROFILE", value_parser = parse_profile, conflicts_with = "targets")]
+    mock_profile: Option<tokenconf::mock::Profile>,
     /// A selection of no case (a filter or shard that matches nothing) exits 0 instead of 2.
     #[arg(long)]
     allow_empty: bool,
@@ -120,6 +124,16 @@ struct RunArgs {
     format: Option<Format>,
     #[command(flatten)]
     drift: cli::drift::RunDriftArgs,
+}
+
+fn parse_profile(name: &str) -> Result<tokenconf::mock::Profile, String> {
+    tokenconf::mock::Profile::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = tokenconf::mock::Profile::ALL
+            .iter()
+            .map(|p| p.name())
+            .collect();
+        format!("no mock profile {name:?}; profiles: {}", names.join(", "))
+    })
 }
 
 fn parse_drift(name: &str) -> Result<&'static str, String> {
@@ -164,6 +178,9 @@ struct MockArgs {
     list_drifts: bool,
     #[command(flatten)]
     replay: cli::drift::MockReplayArgs,
+    /// full (default) or sandbox: behave as a freshly configured real org.
+    #[arg(long, value_name = "PROFILE", value_parser = parse_profile)]
+    profile: Option<tokenconf::mock::Profile>,
 }
 
 fn main() -> ExitCode {
@@ -193,7 +210,15 @@ fn main() -> ExitCode {
                 cli::drift::serve_replay(args.host, args.port, args.replay.replay).await
             }
             Command::Mock(args) => {
-                cli::commands::serve_mock(args.host, args.port, &args.drift, args.list_drifts).await
+                let profile = args.profile.unwrap_or_default();
+                cli::commands::serve_mock(
+                    args.host,
+                    args.port,
+                    &args.drift,
+                    args.list_drifts,
+                    profile,
+                )
+                .await
             }
             Command::Rules => Ok(cli::commands::rules()),
             Command::Explain { id } => cli::commands::explain(&id),
@@ -248,6 +273,7 @@ async fn run(args: RunArgs) -> Result<Exit, ConfigError> {
         write_expected: args.write_expected,
         known_deviations: args.known_deviations,
         record: args.drift.record,
+        mock_profile: args.mock_profile.unwrap_or_default(),
     };
     let session = Session::open(options).await?;
     let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
@@ -258,6 +284,12 @@ async fn run(args: RunArgs) -> Result<Exit, ConfigError> {
         None if github => cli::output::Format::Github,
         None => cli::output::Format::Human,
     };
+    if let Some(profile) = args
+        .mock_profile
+        .filter(|p| *p != tokenconf::mock::Profile::Full)
+    {
+        cli::output::info(format, &format!("mock profile: {}", profile.name()));
+    }
     if !args.mock_drift.is_empty() {
         cli::output::info(
             format,

@@ -267,21 +267,30 @@ impl Redactor {
     /// [`Redactor::add_basic_pair`] for many pairs, with one rebuild of the matcher (one per
     /// pair cost seconds for a target with many vars and keys).
     pub fn add_basic_pairs<'a>(&mut self, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) {
+        use crate::basic::{basic_header_with, BasicEncoding};
         let encoded: Vec<String> = pairs
             .into_iter()
-            .map(|(user, password)| {
-                let header = crate::basic::basic_header(user, password);
-                header.trim_start_matches("Basic ").to_string()
+            .flat_map(|(user, password)| {
+                [BasicEncoding::Form, BasicEncoding::Raw].map(|e| {
+                    basic_header_with(e, user, password)
+                        .trim_start_matches("Basic ")
+                        .to_string()
+                })
             })
             .collect();
         self.extend(encoded.iter().map(String::as_str));
     }
 
-    /// Basic credentials are base64 of `id:secret` as a whole: add the pair as it is sent.
+    /// Basic credentials are base64 of `id:secret` as a whole: add the pair as it is sent, in
+    /// either encoding an API may use.
     pub fn add_basic_pair(&mut self, user: &str, password: &str) {
-        let header = crate::basic::basic_header(user, password);
-        let encoded = header.trim_start_matches("Basic ").to_string();
-        self.extend([encoded.as_str()]);
+        use crate::basic::{basic_header_with, BasicEncoding};
+        let headers = [BasicEncoding::Form, BasicEncoding::Raw].map(|e| {
+            basic_header_with(e, user, password)
+                .trim_start_matches("Basic ")
+                .to_string()
+        });
+        self.extend(headers.iter().map(String::as_str));
     }
 
     /// Masks every known value in every encoding, and nothing else (a recording keeps its
@@ -403,6 +412,20 @@ pub fn decode_text(bytes: &[u8]) -> Cow<'_, str> {
 /// Raw, URL-encoded (both forms), JSON-escaped (as several languages write it), markup-escaped
 /// and base64 forms of a secret, from its UTF-8 bytes and, when it has them, its ISO-8859-1 bytes.
 fn encodings(secret: &str) -> Vec<String> {
+    let mut out = encodings_of(secret);
+    // Sent raw in a Basic header (Talkdesk's encoding) and read back by a server that
+    // form-decodes it, `+` is a space and `%41` an `A`: echoed, that is the secret all the same.
+    let misread: String = form_urlencoded::parse(format!("x={secret}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    if misread != secret && misread.len() >= Redactor::MIN_LEN {
+        out.extend(encodings_of(&misread));
+    }
+    out
+}
+
+fn encodings_of(secret: &str) -> Vec<String> {
     let mut out = vec![secret.to_string()];
     let latin1: Option<Vec<u8>> = secret
         .chars()
@@ -522,6 +545,16 @@ mod tests {
         r.add_basic_pair("client", "hunter22");
         let h = crate::basic::basic_header("client", "hunter22");
         assert_eq!(r.scrub(&h), format!("Basic {MASK}"));
+        // Raw, as Talkdesk builds it, and a raw secret as a form-decoding server echoes it.
+        let mut r = Redactor::new(["hunter+22%41"]);
+        r.add_basic_pair("client", "hunter+22%41");
+        let raw = crate::basic::basic_header_with(
+            crate::basic::BasicEncoding::Raw,
+            "client",
+            "hunter+22%41",
+        );
+        assert_eq!(r.scrub(&raw), format!("Basic {MASK}"));
+        assert_eq!(r.scrub("echo: hunter 22A"), format!("echo: {MASK}"));
     }
 
     #[test]

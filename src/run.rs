@@ -510,6 +510,10 @@ impl Runner {
         tag: &str,
     ) -> StepsRun {
         let base_url = base.get("base_url").map(String::as_str).unwrap_or_default();
+        let basic = self.target.api(&suite.api).map_or_else(
+            || crate::basic::BasicEncoding::documented_for(&suite.api),
+            |a| a.basic_for(&suite.api),
+        );
         let mut run = StepsRun {
             captures: HashMap::new(),
             retries: Vec::new(),
@@ -546,7 +550,7 @@ impl Runner {
                     };
                     let tag = self.tag_requests.then_some(tag);
                     self.http
-                        .send_tagged(base_url, &step.request, &scope, tag)
+                        .send_tagged(base_url, basic, &step.request, &scope, tag)
                         .await
                 }
                 Err(e) => Err(e),

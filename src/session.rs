@@ -94,6 +94,8 @@ pub struct Options {
     pub known_deviations: Vec<PathBuf>,
     /// Where to record every exchange and response shape (`--record`; see `crate::record`).
     pub record: Option<PathBuf>,
+    /// How the embedded mock behaves when it is the target (`--mock-profile`).
+    pub mock_profile: mock::Profile,
 }
 
 impl Options {
@@ -116,6 +118,7 @@ impl Options {
             write_expected: None,
             known_deviations: Vec::new(),
             record: None,
+            mock_profile: mock::Profile::Full,
         }
     }
 }
@@ -213,7 +216,7 @@ impl Session {
                 let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
                 let config = MockConfig {
                     drifts: drifts.iter().copied().collect(),
-                    ..MockConfig::default()
+                    ..MockConfig::for_profile(options.mock_profile)
                 };
                 let server = mock::start(config, addr)
                     .await

@@ -9,6 +9,7 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use crate::basic::BasicEncoding;
 use crate::error::{ConfigError, SourceError};
 use crate::http::{HttpOptions, RetryPolicy};
 use crate::suite::input::{read_bytes, read_text, FileKind};
@@ -34,6 +35,8 @@ pub struct ApiTarget {
     pub base_url: String,
     pub vars: BTreeMap<String, String>,
     pub secrets: BTreeMap<String, String>,
+    /// How `auth: basic` is built; `None` is what the API's vendor documents.
+    pub basic_encoding: Option<BasicEncoding>,
     /// RFC 8414 issuer identifier: the session reads its metadata (see the discovery module) and
     /// fills the endpoint paths the file does not give.
     pub issuer: Option<String>,
@@ -100,6 +103,12 @@ impl ApiTarget {
     fn base_urls(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.base_url.as_str())
             .chain(self.profiles.iter().filter_map(|p| p.base_url.as_deref()))
+    }
+
+    /// The Basic encoding for API `api`: the target's choice, else the vendor's documented one.
+    pub fn basic_for(&self, api: &str) -> BasicEncoding {
+        self.basic_encoding
+            .unwrap_or_else(|| BasicEncoding::documented_for(api))
     }
 }
 
@@ -252,6 +261,10 @@ struct ApiFile {
     #[serde(default)]
     #[schemars(with = "IndexMap<String, String>")]
     secret_files: IndexMap<String, Spanned<String>>,
+    /// How `auth: basic` joins id and secret before base64: `form` (RFC 6749 §2.3.1,
+    /// form-urlencoded first) or `raw`. Default: what the vendor documents (raw for talkdesk,
+    /// form for the others).
+    basic_encoding: Option<BasicEncoding>,
     /// What this org (client, deployment) does, for cases that `requires:` it (see
     /// `tokenconf validate`): auto_authorize, rotates_refresh_tokens, password_grant,
     /// jwt_access_tokens, user_verification, guest_access, refresh_token_grant.
@@ -555,6 +568,7 @@ impl Loader<'_> {
             capabilities: self.capabilities(&s.capabilities),
             profiles: Vec::new(),
             issuer,
+            basic_encoding: s.basic_encoding,
         };
         for (name, p) in &s.profiles {
             if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || name.is_empty() {

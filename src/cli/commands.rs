@@ -208,6 +208,7 @@ pub async fn serve_mock(
     port: u16,
     drifts: &[&'static str],
     list_drifts: bool,
+    profile: mock::Profile,
 ) -> Result<Exit, ConfigError> {
     if list_drifts {
         for m in drift::modes() {
@@ -234,13 +235,16 @@ pub async fn serve_mock(
     }
     let config = MockConfig {
         drifts: drifts.iter().copied().collect(),
-        ..MockConfig::default()
+        ..MockConfig::for_profile(profile)
     };
     let addr = SocketAddr::new(host, port);
     let server = mock::start(config, addr)
         .await
         .map_err(|source| ConfigError::Mock { addr, source })?;
     say!("tokenconf mock listening on {}", server.base_url());
+    if profile != mock::Profile::Full {
+        say!("profile: {}", profile.name());
+    }
     if !drifts.is_empty() {
         say!("drifting on purpose: {}", drifts.join(", "));
     }

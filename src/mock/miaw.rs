@@ -58,8 +58,11 @@ const MAX_REVOKED: usize = 100_000;
 pub struct Config {
     /// The 15-character org ID; its 18-character form is accepted too.
     pub org_id: String,
-    /// The Custom Client Embedded Service deployment (`esDeveloperName`).
+    /// The deployment the target names (`es_developer_name`): in the full mock one that serves
+    /// guests and verified users alike, in the sandbox profile the guest one.
     pub es_developer_name: String,
+    /// Every Custom Client Embedded Service deployment (`esDeveloperName`) of the org.
+    pub deployments: Vec<Deployment>,
     /// User Verification keyset name, part of `context.endUser.subject`.
     pub keyset: String,
     /// `kid` a customer identity token must carry.
@@ -73,11 +76,61 @@ pub struct Config {
     pub token_lifetime_secs: u64,
 }
 
+/// Seed 000: "If you're generating an access token for an authenticated user, the Messaging
+/// channel that's associated with the Embedded Service deployment must have User Verification
+/// turned on. [...] for an unauthenticated user, [...] turned off." So a real org has one
+/// deployment per kind; only the full mock has one that serves both.
+const GUEST_DEPLOYMENT: &str = "Conformance_Guest_Client";
+const VERIFIED_DEPLOYMENT: &str = "Conformance_Verified_Client";
+
+/// One Embedded Service deployment and whom its channel lets in.
+#[derive(Debug, Clone)]
+pub struct Deployment {
+    pub name: String,
+    /// User Verification off: the unauthenticated endpoint issues guest tokens.
+    pub guests: bool,
+    /// User Verification on: the authenticated endpoint issues verified tokens.
+    pub verified: bool,
+}
+
+impl Deployment {
+    fn new(name: &str, guests: bool, verified: bool) -> Deployment {
+        Deployment {
+            name: name.into(),
+            guests,
+            verified,
+        }
+    }
+}
+
+impl Config {
+    /// A freshly configured org: a guest deployment and a verified one, nothing that serves both.
+    pub fn sandbox() -> Config {
+        Config {
+            es_developer_name: GUEST_DEPLOYMENT.into(),
+            deployments: vec![
+                Deployment::new(GUEST_DEPLOYMENT, true, false),
+                Deployment::new(VERIFIED_DEPLOYMENT, false, true),
+            ],
+            ..Config::default()
+        }
+    }
+
+    fn deployment(&self, name: &str) -> Option<&Deployment> {
+        self.deployments.iter().find(|d| d.name == name)
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
             org_id: "00DTCONF0000001".into(),
             es_developer_name: "Conformance_Custom_Client".into(),
+            deployments: vec![
+                Deployment::new("Conformance_Custom_Client", true, true),
+                Deployment::new(GUEST_DEPLOYMENT, true, false),
+                Deployment::new(VERIFIED_DEPLOYMENT, false, true),
+            ],
             keyset: "tokenconf_keyset".into(),
             identity_kid: "tokenconf-identity-1".into(),
             identity_issuer: "https://identity.tokenconf.invalid".into(),
@@ -90,18 +143,45 @@ impl Default for Config {
 /// Vars for the deployment and keyset. `signing_key` is the keyset's TEST-ONLY private key: the
 /// suites sign their own customer identity tokens with it.
 pub fn api_target(config: &Config, base_url: &str) -> ApiTarget {
-    super::api_target(
-        base_url,
-        &[
-            ("org_id", &config.org_id),
-            ("org_id_18", &org_id_18(&config.org_id)),
-            ("es_developer_name", &config.es_developer_name),
-            ("customer_subject", CUSTOMER_SUBJECT),
-            ("identity_kid", &config.identity_kid),
-            ("identity_issuer", &config.identity_issuer),
-        ],
-        &[("signing_key", keys::RSA_PRIVATE_PEM)],
-    )
+    let org_id_18 = org_id_18(&config.org_id);
+    let vars = vec![
+        ("org_id", config.org_id.as_str()),
+        ("org_id_18", &org_id_18),
+        ("es_developer_name", &config.es_developer_name),
+        ("guest_es_developer_name", GUEST_DEPLOYMENT),
+        ("verified_es_developer_name", VERIFIED_DEPLOYMENT),
+        ("customer_subject", CUSTOMER_SUBJECT),
+        ("identity_kid", &config.identity_kid),
+        ("identity_issuer", &config.identity_issuer),
+    ];
+    let named = config.deployment(&config.es_developer_name);
+    let guests = named.is_some_and(|d| d.guests);
+    let verified = named.is_some_and(|d| d.verified);
+    let mut t = super::api_target(base_url, &vars, &[("signing_key", keys::RSA_PRIVATE_PEM)]);
+    // What the named deployment lets in; MIAW has no password grant.
+    t.capabilities.retain(|c| match c.as_str() {
+        "guest_access" => guests,
+        "user_verification" => verified,
+        "password_grant" => false,
+        _ => true,
+    });
+    // Seed 000: a real deployment has User Verification on or off. When the named one takes
+    // guests only, the verification-on deployment is a profile of its own.
+    if !verified {
+        if let Some(d) = config.deployments.iter().find(|d| d.verified && !d.guests) {
+            let mut capabilities = t.capabilities.clone();
+            capabilities.remove("guest_access");
+            capabilities.insert("user_verification".to_string());
+            t.profiles.push(crate::target::Profile {
+                name: "verified".to_string(),
+                base_url: None,
+                vars: [("es_developer_name".to_string(), d.name.clone())].into(),
+                secrets: Default::default(),
+                capabilities,
+            });
+        }
+    }
+    t
 }
 
 /// The 18-character form of a 15-character Salesforce ID: three check characters, one per
@@ -259,7 +339,7 @@ fn check_base<'a>(
     if !any_org && org_id != config.org_id && org_id != org_id_18(&config.org_id) {
         return Err("no Messaging for In-App and Web deployment in this org".into());
     }
-    if name != config.es_developer_name {
+    if config.deployment(name).is_none() {
         return Err(format!("no Custom Client deployment named {name}"));
     }
     required_str(body, "capabilitiesVersion")?;
@@ -395,7 +475,12 @@ impl MiawState {
     }
 
     /// The 200 body of both access-token endpoints.
-    fn access_token_response(&self, subject: &str, device_id: Option<&str>) -> Response {
+    fn access_token_response(
+        &self,
+        deployment: &str,
+        subject: &str,
+        device_id: Option<&str>,
+    ) -> Response {
         let exp = now() + self.config.miaw.token_lifetime_secs;
         let sid = uuid::Uuid::new_v4().to_string();
         let token = match self.sign_access(subject, exp, &sid) {
@@ -405,7 +490,7 @@ impl MiawState {
         let mut context = json!({
             "configuration": {
                 "embeddedServiceConfig": {
-                    "name": self.config.miaw.es_developer_name,
+                    "name": deployment,
                     "forms": [],
                     "choiceListConfig": { "choiceList": [] },
                 },
@@ -423,6 +508,24 @@ impl MiawState {
     }
 }
 
+/// The `esDeveloperName` of a body `check_base` accepted.
+fn deployment_name(body: &Map<String, Value>) -> &str {
+    body.get("esDeveloperName")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+/// A deployment whose User Verification setting does not allow this kind of token. The docs
+/// name the setting, not the answer (seed 001: "Unauthenticated tokens are rejected"); the mock
+/// says 400 like any other request its deployment cannot serve.
+fn verification_mismatch(deployment: &str, setting: &str, kind: &str) -> Response {
+    miaw_error(
+        StatusCode::BAD_REQUEST,
+        "USER_VERIFICATION_MISMATCH",
+        &format!("deployment {deployment} has User Verification turned {setting}: it issues no {kind} tokens"),
+    )
+}
+
 async fn unauthenticated(
     State(state): State<Arc<MiawState>>,
     headers: HeaderMap,
@@ -437,12 +540,20 @@ async fn unauthenticated(
         Ok(d) => d,
         Err(m) => return bad_request(&m),
     };
+    let deployment = deployment_name(&body);
+    if state
+        .config
+        .miaw
+        .deployment(deployment)
+        .is_some_and(|d| !d.guests)
+    {
+        return verification_mismatch(deployment, "on", "guest");
+    }
     let subject = format!(
-        "v2/iamessage/ANON/{}/uid:{}",
-        state.config.miaw.es_developer_name,
+        "v2/iamessage/ANON/{deployment}/uid:{}",
         uuid::Uuid::new_v4()
     );
-    state.access_token_response(&subject, device_id)
+    state.access_token_response(deployment, &subject, device_id)
 }
 
 async fn authenticated(
@@ -460,6 +571,10 @@ async fn authenticated(
         Ok(d) => d,
         Err(m) => return bad_request(&m),
     };
+    let deployment = deployment_name(&body);
+    if config.deployment(deployment).is_some_and(|d| !d.verified) {
+        return verification_mismatch(deployment, "off", "verified");
+    }
     match required_str(&body, "authorizationType") {
         Ok("JWT") => {}
         Ok(_) => return bad_request("authorizationType must be JWT"),
@@ -473,18 +588,17 @@ async fn authenticated(
     if state.config.drifting("miaw-auth-downgraded-to-anon") {
         // Drift: whatever the identity token, a guest's subject.
         let subject = format!(
-            "v2/iamessage/ANON/{}/uid:{}",
-            config.es_developer_name,
+            "v2/iamessage/ANON/{deployment}/uid:{}",
             uuid::Uuid::new_v4()
         );
-        return state.access_token_response(&subject, device_id);
+        return state.access_token_response(deployment, &subject, device_id);
     }
     let sub = match verified {
         Ok(s) => s,
         Err(m) => return unauthorized("INVALID_IDENTITY_TOKEN", &m, false),
     };
     let subject = format!("v2/iamessage/AUTH/{}/uid:{sub}", config.keyset);
-    state.access_token_response(&subject, device_id)
+    state.access_token_response(deployment, &subject, device_id)
 }
 
 /// A new token for the same session: same `sub` and `exp` (continuation does not extend

@@ -24,6 +24,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
+use crate::basic::BasicEncoding;
 use crate::http::HttpOptions;
 use crate::target::{ApiTarget, Target};
 
@@ -65,6 +66,34 @@ pub fn bind_warning(ip: IpAddr) -> Option<String> {
     ))
 }
 
+/// How the embedded mock behaves (`run --mock-profile`, `mock --profile`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Profile {
+    /// Every capability at once, so every case can run: authorize approves without a login,
+    /// refresh tokens rotate, one MIAW deployment also serves guests and verified users alike.
+    #[default]
+    Full,
+    /// A freshly configured real org, where the docs say so or are silent: authorize answers a
+    /// login page, refresh tokens do not rotate, MIAW has a guest and a verified deployment and
+    /// none that serves both, the password grant is refused, only documented fields come back.
+    Sandbox,
+}
+
+impl Profile {
+    pub const ALL: [Profile; 2] = [Profile::Full, Profile::Sandbox];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Full => "full",
+            Profile::Sandbox => "sandbox",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Profile> {
+        Profile::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
 /// Every client registration, secret and key of the mock. The defaults are test-only values,
 /// published here on purpose: they open nothing but this mock.
 #[derive(Debug, Clone, Default)]
@@ -77,9 +106,28 @@ pub struct MockConfig {
     /// Names of the active drift modes (see `drift::modes`); empty for the conformant mock.
     pub drifts: BTreeSet<&'static str>,
     pub limits: Limits,
+    pub profile: Profile,
 }
 
 impl MockConfig {
+    /// The registrations of `MockConfig::default()`, behaving as `profile` says.
+    pub fn for_profile(profile: Profile) -> MockConfig {
+        let mut c = MockConfig {
+            profile,
+            ..MockConfig::default()
+        };
+        if profile == Profile::Sandbox {
+            c.talkdesk.auto_approve = false;
+            c.talkdesk.rotate_refresh_tokens = false;
+            c.salesforce.auto_approve = false;
+            // Rotation is an optional connected-app setting (api-contracts §2), off by default.
+            c.salesforce.rotate_refresh_tokens = false;
+            c.salesforce.documented_fields_only = true;
+            c.miaw = miaw::Config::sandbox();
+        }
+        c
+    }
+
     /// Whether drift mode `name` is active.
     pub fn drifting(&self, name: &str) -> bool {
         self.drifts.contains(name)
@@ -356,32 +404,20 @@ fn bad_request(code: &str, description: &str) -> Response {
     error(StatusCode::BAD_REQUEST, code, description)
 }
 
-/// `(id, secret)` from `Authorization: Basic`, form-urldecoded as RFC 6749 §2.3.1 says;
-/// `Err` when the header is there but malformed.
-pub fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, MalformedAuth> {
-    use base64::Engine;
+/// `(id, secret)` from `Authorization: Basic`, decoded as the vendor decodes it (`encoding`:
+/// RFC 6749 §2.3.1 form-urldecoding, or the raw values); `Err` when the header is there but
+/// malformed.
+pub fn basic_credentials(
+    headers: &HeaderMap,
+    encoding: BasicEncoding,
+) -> Result<Option<(String, String)>, MalformedAuth> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
     let value = value.to_str().map_err(|_| MalformedAuth)?;
-    let Some(encoded) = value
-        .strip_prefix("Basic ")
-        .or_else(|| value.strip_prefix("basic "))
-    else {
-        return Err(MalformedAuth);
-    };
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .map_err(|_| MalformedAuth)?;
-    let decoded = String::from_utf8(decoded).map_err(|_| MalformedAuth)?;
-    let (id, secret) = decoded.split_once(':').ok_or(MalformedAuth)?;
-    let unescape = |s: &str| -> String {
-        form_urlencoded::parse(format!("x={s}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
-    };
-    Ok(Some((unescape(id), unescape(secret))))
+    crate::basic::decode_basic(encoding, value)
+        .map(Some)
+        .ok_or(MalformedAuth)
 }
 
 /// An `Authorization` header that is not well-formed Basic credentials.
@@ -435,6 +471,22 @@ fn try_redirect(uri: &str, params: &[(&str, &str)], state: Option<&str>) -> Opti
     Some(r)
 }
 
+/// What a real authorization server answers a valid authorization request with before anyone
+/// has signed in: a 200 HTML login page, no code.
+fn login_page(vendor: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html><head><title>Log in | {vendor}</title></head><body><form method=\"post\"><input name=\"username\"><input name=\"password\" type=\"password\"><button>Log in</button></form></body></html>"
+    );
+    let mut r = (StatusCode::OK, html).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html;charset=UTF-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
 /// RFC 7636 §4.2: BASE64URL(SHA256(ASCII(code_verifier))).
 fn s256(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
@@ -459,6 +511,18 @@ pub fn new_token(prefix: &str) -> String {
     format!("{prefix}{}", uuid::Uuid::new_v4().simple())
 }
 
+/// What a vendor mock does, for the suites' `requires:`: every capability but those its
+/// configuration turns off (`auto_authorize`: authorize answers 302 with a code and no login;
+/// `rotates_refresh_tokens`). No mock API grants the password grant.
+fn without_what_is_off(mut t: ApiTarget, auto_approve: bool, rotates: bool) -> ApiTarget {
+    t.capabilities.retain(|c| {
+        c != "password_grant"
+            && (auto_approve || c != "auto_authorize")
+            && (rotates || c != "rotates_refresh_tokens")
+    });
+    t
+}
+
 pub fn api_target(base_url: &str, vars: &[(&str, &str)], secrets: &[(&str, &str)]) -> ApiTarget {
     ApiTarget {
         base_url: base_url.to_string(),
@@ -474,6 +538,7 @@ pub fn api_target(base_url: &str, vars: &[(&str, &str)], secrets: &[(&str, &str)
         capabilities: crate::capability::all().map(String::from).collect(),
         profiles: Vec::new(),
         issuer: None,
+        basic_encoding: None,
     }
 }
 

@@ -34,6 +34,7 @@ use super::{
     is_s256_challenge, lock, new_token, non_empty, now, redirect, repeated, s256, scope_tokens,
     token_json, MockConfig,
 };
+use crate::basic::BasicEncoding;
 use crate::target::ApiTarget;
 
 const TOKEN_PATH: &str = "/oauth2/token";
@@ -139,7 +140,6 @@ pub fn api_target(server: &Server, base_url: &str) -> ApiTarget {
             ("redirect_uri", &redirect_uri),
             ("authorize_scope", "read"),
             ("forbidden_scope", &c.forbidden_scope),
-            ("rotates_refresh_tokens", "yes"),
             ("metadata_path", METADATA_PATH),
             ("issuer", &server.issuer),
         ],
@@ -290,7 +290,7 @@ fn authenticate<'a>(
     headers: &HeaderMap,
     form: &[(String, String)],
 ) -> Result<&'a Client, Box<Response>> {
-    let basic = basic_credentials(headers);
+    let basic = basic_credentials(headers, BasicEncoding::Form);
     let post_secret = field(form, "client_secret");
     let (id, secret, used_basic) = match (basic, post_secret) {
         (Ok(Some(_)) | Err(_), Some(_)) => {

@@ -24,6 +24,7 @@ use super::{
     bad_request, basic_credentials, constant_time_eq, error, field, form_fields, keys, lock,
     new_token, non_empty, now, s256, token_json, try_redirect, MockConfig,
 };
+use crate::basic::BasicEncoding;
 use crate::target::ApiTarget;
 
 pub const ENDPOINTS: &[(&str, &str)] = &[
@@ -68,6 +69,11 @@ pub struct Config {
     /// Refresh-token rotation: every refresh returns a new refresh token and replaying a rotated
     /// one revokes the whole family. Without it a refresh returns no refresh token.
     pub rotate_refresh_tokens: bool,
+    /// `/services/oauth2/authorize` approves at once; otherwise a valid request gets the login page.
+    pub auto_approve: bool,
+    /// Only the fields Salesforce's samples show per flow: `api_instance_url` only in the
+    /// app-scoped answers (client credentials, JWT bearer; api-contracts §2).
+    pub documented_fields_only: bool,
 }
 
 impl Default for Config {
@@ -81,6 +87,8 @@ impl Default for Config {
             user_id: "0058c00000AbCdE".into(),
             scopes: vec!["api".into(), "id".into(), "refresh_token".into()],
             rotate_refresh_tokens: true,
+            auto_approve: true,
+            documented_fields_only: false,
         }
     }
 }
@@ -88,19 +96,21 @@ impl Default for Config {
 /// Vars and secrets for suites of the `salesforce` api. `signing_key` is the connected app's
 /// TEST-ONLY private key: the suites sign their own JWT bearer assertions with it.
 pub fn api_target(config: &Config, base_url: &str) -> ApiTarget {
-    super::api_target(
+    let vars = vec![
+        ("client_id", config.client_id.as_str()),
+        ("username", &config.username),
+        ("redirect_uri", &config.redirect_uri),
+        ("login_url", base_url),
+    ];
+    let t = super::api_target(
         base_url,
-        &[
-            ("client_id", &config.client_id),
-            ("username", &config.username),
-            ("redirect_uri", &config.redirect_uri),
-            ("login_url", base_url),
-        ],
+        &vars,
         &[
             ("client_secret", &config.client_secret),
             ("signing_key", keys::RSA_PRIVATE_PEM),
         ],
-    )
+    );
+    super::without_what_is_off(t, config.auto_approve, config.rotate_refresh_tokens)
 }
 
 pub fn routes(config: Arc<MockConfig>, base_url: &str) -> Router {
@@ -172,8 +182,10 @@ impl App {
             "id": id,
             "token_type": "Bearer",
             "issued_at": issued_at,
-            "api_instance_url": self.base_url,
         });
+        if !cfg.documented_fields_only {
+            body["api_instance_url"] = json!(self.base_url);
+        }
         if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
             body.extend(extra);
         }
@@ -277,7 +289,7 @@ fn presented_client(
     headers: &HeaderMap,
     form: &Form,
 ) -> Result<Option<(String, Option<String>)>, ()> {
-    match basic_credentials(headers) {
+    match basic_credentials(headers, BasicEncoding::documented_for("salesforce")) {
         Ok(Some((id, secret))) => Ok(Some((id, Some(secret)))),
         Ok(None) => Ok(non_empty(form, "client_id").map(|id| {
             (
@@ -350,7 +362,8 @@ fn app_scoped_token(app: &App) -> Response {
     let family = store.families.create();
     let access = store.issue_access(&app.cfg().org_id, &scope, family);
     drop(store);
-    app.token_body(&access, &scope, json!({}))
+    // The client credentials sample shows api_instance_url.
+    app.token_body(&access, &scope, json!({ "api_instance_url": app.base_url }))
 }
 
 fn authorization_code(app: &App, headers: &HeaderMap, form: &Form) -> Response {
@@ -557,7 +570,8 @@ fn token_exchange(app: &App, headers: &HeaderMap, form: &Form) -> Response {
 
 // ---- authorize ----
 
-/// Approves at once (the user is always logged in and consenting) and redirects with a code.
+/// Approves at once (the user is always logged in and consenting) and redirects with a code;
+/// without `auto_approve`, a valid request gets the login page instead.
 async fn authorize(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Response {
     let cfg = app.cfg();
     let q: Form = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
@@ -595,6 +609,9 @@ async fn authorize(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Re
         Ok(s) => s,
         Err(_) => return fail("invalid_scope", "the requested scope is not allowed"),
     };
+    if !cfg.auto_approve {
+        return super::login_page("Salesforce");
+    }
     let code = new_token("aPrx");
     app.store().codes.insert(
         code.clone(),

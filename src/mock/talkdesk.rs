@@ -5,6 +5,10 @@
 //! authorization_code and refresh_token grants, `id_token` with `openid`, `{error, error_description}`
 //! errors.
 //!
+//! HTTP Basic is decoded as Talkdesk's reference builds it: base64 of the raw
+//! `client_id:client_secret` (`echo -n '<client_id>:<client_secret>' | openssl base64`), with no
+//! form-decoding, so a secret with `+` or `%` is read as it is.
+//!
 //! Choices where Talkdesk documents nothing:
 //! - a failed client assertion is 401 `invalid_client` without `WWW-Authenticate` (RFC 6749 §5.2 asks
 //!   for the challenge only when the client used the Authorization header); a failed Basic login, or
@@ -13,7 +17,7 @@
 //! - `/oauth/authorize` requires `redirect_uri` (exact match with a registered one) and honours PKCE
 //!   with S256 only; a code lives 60 seconds and is spent by the first token request that carries it
 //!   and a redirect_uri, even one that fails (wrong redirect_uri or code_verifier);
-//! - refresh tokens rotate on every use and do not expire; replaying a rotated one is `invalid_grant`
+//! - refresh tokens rotate on every use (unless `rotate_refresh_tokens` is off) and do not expire; replaying a rotated one is `invalid_grant`
 //!   (the session's current refresh token stays valid); a code_verifier sent for a code issued
 //!   without a code_challenge is `invalid_grant` (RFC 9700 §4.8.2).
 
@@ -35,6 +39,7 @@ use super::{
     is_s256_challenge, keys, lock, new_token, non_empty, now, redirect, repeated, s256,
     scope_tokens, token_json, MockConfig,
 };
+use crate::basic::BasicEncoding;
 use crate::target::ApiTarget;
 
 pub const ENDPOINTS: &[(&str, &str)] = &[
@@ -75,6 +80,12 @@ pub struct Config {
     pub id_token_kid: String,
     /// Key the mock signs id_tokens with (ES256).
     pub id_token_private_pem: String,
+    /// `/oauth/authorize` approves at once (302 with a code); otherwise a valid request gets the
+    /// login page a real account shows.
+    pub auto_approve: bool,
+    /// Every refresh returns a new refresh token and retires the old one; otherwise the same
+    /// refresh token comes back and stays valid (Talkdesk documents neither).
+    pub rotate_refresh_tokens: bool,
 }
 
 impl Default for Config {
@@ -94,6 +105,8 @@ impl Default for Config {
             user_id: "conformance-user".into(),
             id_token_kid: "tokenconf-mock-talkdesk".into(),
             id_token_private_pem: keys::EC_PRIVATE_PEM.into(),
+            auto_approve: true,
+            rotate_refresh_tokens: true,
         }
     }
 }
@@ -102,18 +115,20 @@ impl Default for Config {
 /// sign their own assertions with it.
 pub fn api_target(config: &Config, base_url: &str) -> ApiTarget {
     let redirect_uri = config.redirect_uris.first().map_or("", String::as_str);
-    super::api_target(
+    let vars = vec![
+        ("client_id", config.client_id.as_str()),
+        ("redirect_uri", redirect_uri),
+        ("assertion_kid", &config.assertion_kid),
+    ];
+    let t = super::api_target(
         base_url,
-        &[
-            ("client_id", &config.client_id),
-            ("redirect_uri", redirect_uri),
-            ("assertion_kid", &config.assertion_kid),
-        ],
+        &vars,
         &[
             ("client_secret", &config.client_secret),
             ("signing_key", &config.assertion_private_pem),
         ],
-    )
+    );
+    super::without_what_is_off(t, config.auto_approve, config.rotate_refresh_tokens)
 }
 
 pub fn routes(config: Arc<MockConfig>, base_url: &str) -> Router {
@@ -210,7 +225,7 @@ fn authenticate(
     form: &[(String, String)],
 ) -> Result<(), Box<Response>> {
     let config = s.talkdesk();
-    let basic = basic_credentials(headers);
+    let basic = basic_credentials(headers, BasicEncoding::documented_for("talkdesk"));
     let assertion_type = field(form, "client_assertion_type");
     let assertion = field(form, "client_assertion");
     if assertion_type.is_some() || assertion.is_some() {
@@ -429,6 +444,9 @@ async fn authorize(State(s): State<Arc<Shared>>, uri: Uri) -> Response {
     if nonce.is_some_and(|n| n.len() > MAX_STORED_VALUE) {
         return redirect_error("invalid_request", "nonce is too long");
     }
+    if !config.auto_approve {
+        return super::login_page("Talkdesk");
+    }
     let code = new_token("td_code_");
     lock(&s.codes).insert(
         code.clone(),
@@ -602,8 +620,8 @@ fn refresh(s: &Shared, form: &[(String, String)]) -> Response {
                 "the requested scope exceeds the scope originally granted",
             );
         }
-        // Drift: the same refresh token comes back and stays valid.
-        if s.config.drifting("td-refresh-not-rotated") {
+        // Drift: the same refresh token comes back and stays valid (a sandbox's choice too).
+        if s.config.drifting("td-refresh-not-rotated") || !s.talkdesk().rotate_refresh_tokens {
             (session, Some(old.to_string()))
         } else {
             // Drift: a new refresh token, but the old one is kept.

@@ -1,0 +1,63 @@
+//! `run --mock-profile sandbox`: the vendor suites against the mock behaving as a freshly
+//! configured real org are green, and every case such an org cannot run is skipped with why.
+
+use crate::support::{root, scratch, BIN};
+use std::process::Command;
+
+#[test]
+fn the_sandbox_profile_run_is_green_and_every_skip_says_why() {
+    let reports = scratch(module_path!(), "sandbox");
+    let o = Command::new(BIN)
+        .args(["run", "--mock-profile", "sandbox", "--report-dir"])
+        .arg(&reports)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the binary runs");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("mock profile: sandbox"), "{out}");
+    let text = std::fs::read_to_string(reports.join("summary.json")).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let counts = &summary["counts"];
+    assert_eq!(counts["failed"], 0, "{counts}");
+    assert_eq!(counts["errored"], 0, "{counts}");
+    assert!(counts["passed"].as_u64().unwrap() >= 100, "{counts}");
+    let cases = summary["cases"].as_array().unwrap();
+    let skipped: Vec<&serde_json::Value> =
+        cases.iter().filter(|c| c["status"] == "skipped").collect();
+    // Code flows and rotation cannot run on a fresh org.
+    assert!(!skipped.is_empty(), "{counts}");
+    for case in &skipped {
+        let reason = case["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains("does not supply capability"), "{case}");
+    }
+    for gated in [
+        "talkdesk/authorization-code::the-code-flow-returns-access-and-refresh-tokens-and-a-session-id",
+        "salesforce/refresh::replaying-a-rotated-refresh-token-fails-and-revokes-its-family",
+    ] {
+        assert!(skipped.iter().any(|c| c["test"] == gated), "{gated} ran");
+    }
+    // Verified users run against the verification-on deployment, the MIAW API's second profile.
+    let verified = "miaw/authenticated::a-verified-web-user-gets-an-auth-access-token";
+    assert!(
+        cases
+            .iter()
+            .any(|c| c["test"] == verified && c["status"] == "passed"),
+        "{verified}"
+    );
+    // What a fresh org does answer: a verification-on deployment refuses a guest.
+    let refusal =
+        "miaw/unauthenticated::a-deployment-with-user-verification-on-refuses-a-guest-token";
+    assert!(
+        cases
+            .iter()
+            .any(|c| c["test"] == refusal && c["status"] == "passed"),
+        "{refusal}"
+    );
+}
