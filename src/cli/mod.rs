@@ -1,8 +1,10 @@
 //! What the binary prints: run progress in each format, and the smaller commands.
 
+pub mod args;
 pub mod commands;
 pub mod drift;
 pub mod output;
+pub mod run;
 
 use std::io::Write;
 use std::process::ExitCode;

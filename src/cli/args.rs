@@ -1,0 +1,162 @@
+//! The flags of each command (clap), and the checks on them that need no suite.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use tokenconf::error::ConfigError;
+use tokenconf::mock::drift;
+
+#[derive(Args)]
+pub struct SuiteArgs {
+    /// Suite files or folders (default: suites/).
+    pub paths: Vec<PathBuf>,
+    /// Folder of JSON Schemas that suites name in `schema:`.
+    #[arg(long, default_value = "specs")]
+    pub specs: PathBuf,
+}
+
+/// How `run` prints its progress.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A line per case like `cargo test`, then failures and a summary.
+    Human,
+    /// One JSON object per finished case on stdout, as it finishes.
+    Json,
+    /// Human, plus a GitHub Actions `::error` annotation per failing case (the default under
+    /// GITHUB_ACTIONS=true).
+    Github,
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub suites: SuiteArgs,
+    /// Target name from --targets (default: the embedded mock).
+    #[arg(long, requires = "targets")]
+    pub target: Option<String>,
+    /// Targets file (YAML) with base URLs, vars and ${ENV} secrets.
+    #[arg(long, requires = "target", conflicts_with = "mock_drift")]
+    pub targets: Option<PathBuf>,
+    #[arg(long, default_value = "reports")]
+    pub report_dir: PathBuf,
+    /// Run only tests whose name contains this text.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Cases in flight at once (at least 1).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: u16,
+    /// SHOULD-level findings fail the case too.
+    #[arg(long)]
+    pub strict: bool,
+    /// Run only shard K of N (a stable hash of the test name: each case once over N runs).
+    #[arg(long, value_name = "K/N", value_parser = tokenconf::run::parse_shard)]
+    pub shard: Option<(u64, u64)>,
+    /// At most N requests per second to any one host, e.g. 5/s or 100/m (overrides the target's).
+    #[arg(long, value_name = "N/s", value_parser = tokenconf::target::parse_rate)]
+    pub rate: Option<f64>,
+    /// Extra trusted root certificates (PEM), merged with the system's.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// Do not verify TLS certificates (a warning is printed on every run).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Run against an embedded mock that drifts on purpose (repeatable; see `tokenconf mock --list-drifts`).
+    #[arg(long, value_name = "NAME", value_parser = parse_drift)]
+    pub mock_drift: Vec<&'static str>,
+    /// How the embedded mock behaves: full (default; every capability) or sandbox (as a freshly
+    /// configured real org: login before authorize, no rotation, two MIAW deployments).
+    #[arg(long, value_name = "PROFILE", value_parser = parse_profile, conflicts_with = "targets")]
+    pub mock_profile: Option<tokenconf::mock::Profile>,
+    /// A selection of no case (a filter or shard that matches nothing) exits 0 instead of 2.
+    #[arg(long)]
+    pub allow_empty: bool,
+    /// Findings you expect (YAML: test glob, rule id, reason): reported as expected, never failing.
+    #[arg(long, value_name = "FILE")]
+    pub expected: Option<PathBuf>,
+    /// Write this run's failing findings to FILE as a starting expected-findings file.
+    #[arg(long, value_name = "FILE")]
+    pub write_expected: Option<PathBuf>,
+    /// Vendors' documented deviations (YAML: rule set, rule id, reason) in place of the built-in
+    /// specs/salesforce/known-deviations.yaml (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub known_deviations: Vec<PathBuf>,
+    /// Output: human (default), json (a line per case), github (human + annotations).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    #[command(flatten)]
+    pub drift: super::drift::RunDriftArgs,
+}
+
+pub fn parse_profile(name: &str) -> Result<tokenconf::mock::Profile, String> {
+    tokenconf::mock::Profile::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = tokenconf::mock::Profile::ALL
+            .iter()
+            .map(|p| p.name())
+            .collect();
+        format!("no mock profile {name:?}; profiles: {}", names.join(", "))
+    })
+}
+
+pub fn parse_drift(name: &str) -> Result<&'static str, String> {
+    drift::find(name).map(|m| m.name).ok_or_else(|| {
+        let names: Vec<&str> = drift::modes().iter().map(|m| m.name).collect();
+        format!("no drift mode {name:?}; modes: {}", names.join(", "))
+    })
+}
+
+#[derive(Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub suites: SuiteArgs,
+    /// After each name, what its expectations rest on (its source, or its suite's source or doc)
+    /// and how many of them are assumed.
+    #[arg(long)]
+    pub sources: bool,
+}
+
+#[derive(Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub suites: SuiteArgs,
+    #[arg(long)]
+    pub targets: Option<PathBuf>,
+    #[arg(long, requires = "targets")]
+    pub target: Option<String>,
+}
+
+#[derive(Args)]
+pub struct MockArgs {
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Address to bind; anything but loopback exposes test credentials to the network.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub host: IpAddr,
+    /// Serve with a drift mode (repeatable).
+    #[arg(long, value_name = "NAME", value_parser = parse_drift)]
+    pub drift: Vec<&'static str>,
+    /// List the drift modes and exit.
+    #[arg(long)]
+    pub list_drifts: bool,
+    #[command(flatten)]
+    pub replay: super::drift::MockReplayArgs,
+    /// full (default) or sandbox: behave as a freshly configured real org.
+    #[arg(long, value_name = "PROFILE", value_parser = parse_profile)]
+    pub profile: Option<tokenconf::mock::Profile>,
+}
+
+pub fn suite_paths(args: &SuiteArgs) -> Result<Vec<PathBuf>, ConfigError> {
+    if !args.paths.is_empty() {
+        return Ok(args.paths.clone());
+    }
+    let default = PathBuf::from("suites");
+    if default.is_dir() {
+        Ok(vec![default])
+    } else {
+        Err(ConfigError::Usage(
+            "no suites/ folder here; run from the project folder or name suite files or folders"
+                .into(),
+        ))
+    }
+}
