@@ -4,7 +4,7 @@
 //! findings and resolved entries apart from them, and the other cases, grouped by suite. Each
 //! failing case shows its findings and its diff side by side.
 //!
-//! Every text from a suite, a target or a server is spliced as [`Text`], through the one
+//! Every text from a suite, a target or a server is spliced as `Text`, through the one
 //! escaper ([`escape_markup`](super::escape::escape_markup)): control characters shown as
 //! escapes, then `& < > " '` as entities.
 
