@@ -22,6 +22,7 @@ pub static ACCESS_TOKEN_RESPONSE: RuleSet = RuleSet {
         "a MIAW access-token answer: a JWS accessToken, lastEventId and context; errors as JSON",
     rules: &[
         &ACCESS_TOKEN_JWT,
+        &ACCESS_TOKEN_CLAIMS,
         &LAST_EVENT_ID,
         &CONTEXT_CONFIGURATION,
         &DEPLOYMENT_TYPE,
@@ -35,6 +36,7 @@ pub static AUTHENTICATED_ACCESS_TOKEN: RuleSet = RuleSet {
     summary: "miaw.access-token-response for a verified user, never silently an anonymous subject",
     rules: &[
         &ACCESS_TOKEN_JWT,
+        &ACCESS_TOKEN_CLAIMS,
         &LAST_EVENT_ID,
         &CONTEXT_CONFIGURATION,
         &DEPLOYMENT_TYPE,
@@ -49,6 +51,7 @@ pub static CONTINUATION_RESPONSE: RuleSet = RuleSet {
     summary: "a MIAW continuation token: a JWS with the sub and exp of the token it continues",
     rules: &[
         &ACCESS_TOKEN_JWT,
+        &ACCESS_TOKEN_CLAIMS,
         &LAST_EVENT_ID,
         &CONTINUATION_KEEPS_SUB_EXP,
         &ERROR_JSON,
@@ -72,10 +75,10 @@ pub static ACCESS_TOKEN_JWT: Rule = Rule {
     id: "MIAW-access-token-jwt",
     level: Level::Must,
     source: MIAW_REF,
-    title: "accessToken is a three-part JWS whose payload has sub and exp",
+    title: "accessToken is a three-part JWS",
     explain: "MIAW: accessToken is a JWT that the client sends as a bearer token to the messaging API; the \
               official sample app decodes it. It must be a compact JWS (header.payload.signature) whose \
-              header and payload decode and whose payload names the subject (sub) and expiry (exp).",
+              header and payload decode. Its claims are MIAW-access-token-claims.",
     check: |x| {
         let r = x.received;
         if !success(r) {
@@ -93,21 +96,42 @@ pub static ACCESS_TOKEN_JWT: Rule = Rule {
                     .at("$.accessToken")]
             }
         };
-        let jws = match jwt::decode(token) {
-            Ok(j) => j,
-            Err(why) => {
-                return vec![Violation::new(format!(
-                    "accessToken {} is not a JWT: {why}",
-                    token_summary(token)
-                ))
-                .expected("header.payload.signature (base64url JSON)")
-                .at("$.accessToken")]
-            }
-        };
+        if let Err(why) = jwt::decode(token) {
+            return vec![Violation::new(format!(
+                "accessToken {} is not a JWT: {why}",
+                token_summary(token)
+            ))
+            .expected("header.payload.signature (base64url JSON)")
+            .at("$.accessToken")];
+        }
         let mut out = Vec::new();
         if token.rsplit('.').next().is_none_or(str::is_empty) {
             out.push(Violation::new("accessToken has no signature part").at("$.accessToken"));
         }
+        out
+    },
+};
+
+// A SHOULD: the docs name no claim of accessToken (review 2026-11 item 7); sub and exp are what
+// continuation compares and what the sample's expiry handling reads.
+pub static ACCESS_TOKEN_CLAIMS: Rule = Rule {
+    id: "MIAW-access-token-claims",
+    level: Level::Should,
+    source: MIAW_SAMPLE,
+    title: "the accessToken payload has sub and exp",
+    explain: "MIAW: the reference documents no claim of accessToken; the continuation endpoint keeps \"the \
+              JWT expiration time\" and the subject, so a payload is expected to name both (sub, exp). A \
+              SHOULD, because only the mock and third-party reports show them. Skipped when accessToken is \
+              not a JWT (MIAW-access-token-jwt reports that).",
+    check: |x| {
+        let r = x.received;
+        if !success(r) {
+            return vec![];
+        }
+        let Some(jws) = access_token(r).and_then(Value::as_str).and_then(|t| jwt::decode(t).ok()) else {
+            return vec![];
+        };
+        let mut out = Vec::new();
         let absent: Vec<&str> = ["sub", "exp"]
             .into_iter()
             .filter(|c| jws.claim(c).is_none_or(Value::is_null))
@@ -348,14 +372,17 @@ mod tests {
     fn access_token_jwt() {
         let s = sent(&[], false);
         fails(&ACCESS_TOKEN_JWT, &s, &token("not-a-jwt", "x"));
-        fails(
-            &ACCESS_TOKEN_JWT,
-            &s,
-            &token(
-                &encode_for_test(&json!({"alg": "RS256"}), &json!({"sub": "u"})),
-                "x",
-            ),
+        let no_exp = token(
+            &encode_for_test(&json!({"alg": "RS256"}), &json!({"sub": "u"})),
+            "x",
         );
+        // A JWS without exp is a JWS: only the SHOULD rule on its claims objects.
+        passes(&ACCESS_TOKEN_JWT, &s, &no_exp);
+        fails(&ACCESS_TOKEN_CLAIMS, &s, &no_exp);
+        assert_eq!(ACCESS_TOKEN_CLAIMS.level, Level::Should);
+        passes(&ACCESS_TOKEN_CLAIMS, &s, &token(&jws("u", 9), "x"));
+        // Not a JWT: MIAW-access-token-jwt's finding, not a second one.
+        passes(&ACCESS_TOKEN_CLAIMS, &s, &token("not-a-jwt", "x"));
         fails(
             &ACCESS_TOKEN_JWT,
             &s,
