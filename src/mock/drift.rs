@@ -249,7 +249,8 @@ static MODES: &[DriftMode] = &[
         "miaw-deployment-type-wrong",
         "miaw",
         &["MIAW-deployment-type"],
-        "context.deploymentType is \"Embedded\" instead of \"api\"",
+        "context.deploymentType is \"Embedded\" instead of \"api\" (the rule is a SHOULD: the member is \
+         undocumented; the suites' assumed json check catches it against the mock)",
     ),
     breaking(
         "miaw-auth-downgraded-to-anon",

@@ -202,11 +202,14 @@ pub static CONTEXT_CONFIGURATION: Rule = Rule {
 
 pub static DEPLOYMENT_TYPE: Rule = Rule {
     id: "MIAW-deployment-type",
-    level: Level::Must,
+    // The sources show `context.deploymentType` in no response (review 2026-11, item 7): a
+    // warning until a vendor document says what the member holds.
+    level: Level::Should,
     source: MIAW_REF,
     title: "context.deploymentType is \"api\"",
     explain: "MIAW: a Custom Client deployment, the only kind this API serves, is reported as deploymentType \
-              \"api\" in the response. Any other value means the token belongs to another kind of deployment.",
+              \"api\" in the response. Any other value means the token belongs to another kind of deployment. A SHOULD: no Salesforce \
+              document states the member, so it is our reading (assumed), not a documented requirement.",
     check: |x| {
         let r = x.received;
         if !success(r) {
