@@ -95,12 +95,30 @@ impl ConfigError {
     }
 }
 
+/// Errors with the same message are shown this many times, then counted: one wrong `--specs`
+/// is not 10,000 screens of the same snippet.
+const SAME_MESSAGE_SHOWN: usize = 3;
+
 fn join(errors: &[SourceError]) -> String {
-    errors
-        .iter()
-        .map(|e| e.rendered.trim_end().to_string())
-        .collect::<Vec<_>>()
-        .join("\n\n")
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut out: Vec<String> = Vec::new();
+    for e in errors {
+        let n = seen.entry(e.message.as_str()).or_default();
+        *n += 1;
+        if *n <= SAME_MESSAGE_SHOWN {
+            out.push(e.rendered.trim_end().to_string());
+        }
+    }
+    let mut more: Vec<(&str, usize)> = seen
+        .into_iter()
+        .filter(|(_, n)| *n > SAME_MESSAGE_SHOWN)
+        .map(|(m, n)| (m, n - SAME_MESSAGE_SHOWN))
+        .collect();
+    more.sort();
+    for (message, n) in more {
+        out.push(format!("… and {n} more: {message}"));
+    }
+    out.join("\n\n")
 }
 
 impl From<SourceError> for ConfigError {
@@ -116,5 +134,35 @@ impl From<Vec<SourceError>> for ConfigError {
         } else {
             ConfigError::Many(errors)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(line: u64, message: &str) -> SourceError {
+        SourceError {
+            file: PathBuf::from("s.yaml"),
+            line,
+            column: 1,
+            message: message.to_string(),
+            rendered: format!("error: {message}\n --> s.yaml:{line}:1"),
+        }
+    }
+
+    #[test]
+    fn the_same_message_is_shown_three_times_then_counted() {
+        let mut errors: Vec<SourceError> = (1..=10_000).map(|l| at(l, "no schema x")).collect();
+        errors.push(at(20_000, "another"));
+        let text = ConfigError::from(errors).to_string();
+        assert!(text.starts_with("10001 errors:"), "{text}");
+        assert_eq!(text.matches("error: no schema x").count(), 3, "{text}");
+        assert!(
+            text.contains("s.yaml:3:1") && !text.contains("s.yaml:4:1"),
+            "{text}"
+        );
+        assert!(text.contains("error: another"), "{text}");
+        assert!(text.contains("… and 9997 more: no schema x"), "{text}");
     }
 }
