@@ -103,27 +103,10 @@ pub async fn discover(target: &mut Target) -> Result<Vec<(String, Support)>, Con
     Ok(out)
 }
 
-/// A client like the run's (timeouts, trusted roots, proxy), without redirects or cookies.
+/// A client like the run's (timeouts, trusted roots, proxy, no redirects), its wait capped.
 fn client(options: &HttpOptions) -> Result<reqwest::Client, String> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut builder = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(options.connect_timeout)
+    crate::http::client_builder(options)?
         .timeout(options.timeout.min(Duration::from_secs(30)))
-        .user_agent(concat!("tokenconf/", env!("CARGO_PKG_VERSION")));
-    let no_proxy_all = ["NO_PROXY", "no_proxy"]
-        .iter()
-        .any(|k| std::env::var(k).is_ok_and(|v| v.trim() == "*"));
-    if !options.use_env_proxy || no_proxy_all {
-        builder = builder.no_proxy();
-    }
-    if let Some(pem) = &options.ca_cert_pem {
-        builder = builder.tls_certs_merge(crate::http::certificates_from_pem(pem)?);
-    }
-    if options.insecure {
-        builder = builder.tls_danger_accept_invalid_certs(true);
-    }
-    builder
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))
 }
@@ -138,7 +121,7 @@ async fn fetch(client: &reqwest::Client, urls: &[String]) -> Result<(String, Val
             .header("accept", "application/json")
             .send()
             .await
-            .map_err(|e| format!("GET {url}: {}", transport(&e)))?;
+            .map_err(|e| format!("GET {url}: {}", crate::http::error_chain(&e)))?;
         let status = response.status().as_u16();
         if (300..400).contains(&status) {
             let to = response
@@ -175,20 +158,13 @@ async fn fetch(client: &reqwest::Client, urls: &[String]) -> Result<(String, Val
     ))
 }
 
-fn transport(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
 async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| transport(&e))? {
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| crate::http::error_chain(&e))?
+    {
         body.extend_from_slice(&chunk);
         if body.len() > MAX_METADATA {
             return Err(format!("the document is over {MAX_METADATA} bytes"));

@@ -355,27 +355,7 @@ fn millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 
 impl Http {
     pub fn new(options: &HttpOptions) -> Result<Http, String> {
-        // Several builds may race to install; the first wins and the others are equivalent.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut builder = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(options.connect_timeout)
-            .timeout(options.timeout)
-            .user_agent(concat!("tokenconf/", env!("CARGO_PKG_VERSION")))
-            .tcp_nodelay(true);
-        // NO_PROXY=* means no proxy for any host, IP literals included (curl's rule).
-        let no_proxy_all = ["NO_PROXY", "no_proxy"]
-            .iter()
-            .any(|k| std::env::var(k).is_ok_and(|v| v.trim() == "*"));
-        if !options.use_env_proxy || no_proxy_all {
-            builder = builder.no_proxy();
-        }
-        if let Some(pem) = &options.ca_cert_pem {
-            builder = builder.tls_certs_merge(certificates_from_pem(pem)?);
-        }
-        if options.insecure {
-            builder = builder.tls_danger_accept_invalid_certs(true);
-        }
+        let builder = client_builder(options)?.tcp_nodelay(true);
         let client = builder
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {}", error_chain(&e)))?;
@@ -726,7 +706,34 @@ pub fn certificates_from_pem(pem: &[u8]) -> Result<Vec<reqwest::Certificate>, St
 }
 
 /// The error and its causes on one line (reqwest hides the useful part in the source chain).
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// A client as the run's sends: no redirects, the target's timeouts, trusted roots, TLS and
+/// proxy choices. Discovery builds its own from the same options.
+pub(crate) fn client_builder(options: &HttpOptions) -> Result<reqwest::ClientBuilder, String> {
+    // Several builds may race to install; the first wins and the others are equivalent.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(options.connect_timeout)
+        .timeout(options.timeout)
+        .user_agent(concat!("tokenconf/", env!("CARGO_PKG_VERSION")));
+    // NO_PROXY=* means no proxy for any host, IP literals included (curl's rule).
+    let no_proxy_all = ["NO_PROXY", "no_proxy"]
+        .iter()
+        .any(|k| std::env::var(k).is_ok_and(|v| v.trim() == "*"));
+    if !options.use_env_proxy || no_proxy_all {
+        builder = builder.no_proxy();
+    }
+    if let Some(pem) = &options.ca_cert_pem {
+        builder = builder.tls_certs_merge(certificates_from_pem(pem)?);
+    }
+    if options.insecure {
+        builder = builder.tls_danger_accept_invalid_certs(true);
+    }
+    Ok(builder)
+}
+
+/// An error and its causes, each once, joined with `: `.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut parts = vec![e.to_string()];
     let mut source = e.source();
     while let Some(s) = source {

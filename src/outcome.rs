@@ -17,6 +17,18 @@ pub enum Status {
     Skipped,
 }
 
+impl Status {
+    /// `passed`, `failed`, `errored` or `skipped`: as summary.json writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Passed => "passed",
+            Status::Failed => "failed",
+            Status::Errored => "errored",
+            Status::Skipped => "skipped",
+        }
+    }
+}
+
 /// Why a case got no answer to check, for reports (JUnit's `<error type>`, summary.json).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {

@@ -304,13 +304,17 @@ impl Runner {
 
     /// Why a case cannot run on this target, known before sending anything.
     pub fn skip_reason(&self, id: CaseId) -> Option<String> {
-        let (_, base) = match self.profile_of(id) {
-            Ok(chosen) => chosen,
-            Err(why) => return Some(why),
-        };
+        match self.profile_of(id) {
+            Ok((_, base)) => self.unsupported(id, &base.values),
+            Err(why) => Some(why),
+        }
+    }
+
+    /// Why the API's discovered metadata says the case cannot run with `values`, if it does.
+    fn unsupported(&self, id: CaseId, values: &HashMap<String, String>) -> Option<String> {
         let suite = &self.loaded.suites[id.suite];
         let support = self.supported.get(&suite.api)?;
-        crate::discovery::unsupported(support, &suite.cases[id.case].steps, &base.values)
+        crate::discovery::unsupported(support, &suite.cases[id.case].steps, values)
     }
 
     /// The profile a case runs against (`None`: the API entry), or why it cannot run.
@@ -427,7 +431,7 @@ impl Runner {
             Ok((i, b)) => (i, &b.values),
             Err(why) => return finish(outcome, Status::Skipped, Some(why)),
         };
-        if let Some(why) = self.skip_reason(id) {
+        if let Some(why) = self.unsupported(id, base) {
             return finish(outcome, Status::Skipped, Some(why));
         }
         let mut captures = HashMap::new();

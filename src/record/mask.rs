@@ -169,25 +169,16 @@ impl Masker {
     /// A JWS's placeholder: the same header and claim names and value types, plain claims kept,
     /// every other value and the signature replaced. `None` when `token` is not a JWS.
     pub fn jwt(&self, token: &str) -> Option<String> {
-        let parts: Vec<&str> = token.split('.').collect();
-        if parts.len() != 3 || !parts[0].starts_with("eyJ") {
+        if !token.starts_with("eyJ") {
             return None;
         }
-        let decode = |part: &str| -> Option<Map<String, Value>> {
-            let bytes = URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).ok()?;
-            match serde_json::from_slice::<Value>(&bytes).ok()? {
-                Value::Object(map) => Some(map),
-                _ => None,
-            }
-        };
-        let header = decode(parts[0])?;
-        let claims = decode(parts[1])?;
-        let header = self.members(&header, PLAIN_HEADER);
-        let claims = self.members(&claims, PLAIN_CLAIMS);
+        let jws = crate::rules::jwt::decode(token).ok()?;
+        let header = self.members(&jws.header, PLAIN_HEADER);
+        let claims = self.members(&jws.payload, PLAIN_CLAIMS);
         let encode = |v: &Map<String, Value>| {
             URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap_or_default())
         };
-        let signature = self.opaque(parts[2]);
+        let signature = self.opaque(token.rsplit('.').next().unwrap_or_default());
         Some(format!(
             "{}.{}.{signature}",
             encode(&header),

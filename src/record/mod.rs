@@ -12,7 +12,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::error::ConfigError;
-use crate::outcome::{CaseOutcome, Exchange, Status};
+use crate::outcome::{CaseOutcome, Exchange};
 use crate::run::Recorded;
 
 use cassette::{CaseShape, Cassette, Entry, FindingShape, Index, RequestShape, Response, Step};
@@ -96,7 +96,7 @@ impl Recorder {
             test: o.test.clone(),
             suite: o.suite.clone(),
             case: o.case.clone(),
-            outcome: status_name(o.status).into(),
+            outcome: o.status.name().into(),
             steps: recorded
                 .exchanges
                 .iter()
@@ -276,15 +276,6 @@ fn clean(part: &str) -> String {
 
 fn pretty<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default() + "\n"
-}
-
-fn status_name(s: Status) -> &'static str {
-    match s {
-        Status::Passed => "passed",
-        Status::Failed => "failed",
-        Status::Errored => "errored",
-        Status::Skipped => "skipped",
-    }
 }
 
 /// The path and the sorted query parameter names of a URL.

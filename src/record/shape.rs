@@ -4,8 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use indexmap::IndexMap;
 use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -253,25 +251,22 @@ fn enum_value(name: &str, node: &Node) -> Option<serde_json::Value> {
 
 /// The header and claim names (with types) of a JWS; `None` when `text` is not one.
 pub fn jwt_shape(text: &str) -> Option<JwtShape> {
-    let parts: Vec<&str> = text.split('.').collect();
-    if parts.len() != 3 || !parts[0].starts_with("eyJ") {
+    if !text.starts_with("eyJ") {
         return None;
     }
-    let decode = |part: &str| -> Option<BTreeMap<String, String>> {
-        let bytes = URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).ok()?;
-        match serde_json::from_slice::<Node>(&bytes).ok()? {
-            Node::Object(members) => Some(
-                members
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.type_name().to_string()))
-                    .collect(),
-            ),
-            _ => None,
-        }
+    let jws = crate::rules::jwt::decode(text).ok()?;
+    let names = |members: &serde_json::Map<String, serde_json::Value>| {
+        members
+            .iter()
+            .map(|(k, v)| {
+                let kind = Node::deserialize(v).map_or("unknown", |n| n.type_name());
+                (k.clone(), kind.to_string())
+            })
+            .collect()
     };
     Some(JwtShape {
-        header: decode(parts[0])?,
-        claims: decode(parts[1])?,
+        header: names(&jws.header),
+        claims: names(&jws.payload),
     })
 }
 

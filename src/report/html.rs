@@ -139,17 +139,8 @@ fn by_suite(cases: &[&CaseOutcome], strict: bool) -> Markup {
     }
 }
 
-fn status_name(s: Status) -> &'static str {
-    match s {
-        Status::Passed => "passed",
-        Status::Failed => "failed",
-        Status::Errored => "errored",
-        Status::Skipped => "skipped",
-    }
-}
-
 fn case(o: &CaseOutcome, strict: bool) -> Markup {
-    let status = status_name(o.status);
+    let status = o.status.name();
     let failures: Vec<&Finding> = o.failures(strict).collect();
     let (expected, warnings): (Vec<&Finding>, Vec<&Finding>) =
         o.warnings(strict).partition(|f| f.level == Level::Expected);
