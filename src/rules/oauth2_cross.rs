@@ -163,7 +163,9 @@ pub static INTROSPECTION_LIFETIME: Rule = Rule {
 
 pub static REFRESH_SCOPE: Rule = Rule {
     id: "RFC6749-6-scope-not-wider",
-    level: Level::Must,
+    // §6's MUST binds the client's request; §3.3 lets a server issue another scope than asked
+    // (saying so in `scope`), so a widening is a warning, as RFC6749-3.3-scope-not-wider is.
+    level: Level::Should,
     source: RFC6749_6,
     title: "a refreshed token's scope is not wider than the grant it refreshes",
     explain: "RFC 6749 §6: the requested scope \"MUST NOT include any scope not originally granted by the \
@@ -171,7 +173,8 @@ pub static REFRESH_SCOPE: Rule = Rule {
               access token with more scope than the original grant escalates privilege through refresh. \
               Applied to a refresh_token grant's success whose refresh token an earlier step of the case \
               received: the original scope is that response's scope (or its request's, §5.1); a refresh \
-              response without scope is the original scope, so it passes.",
+              response without scope is the original scope, so it passes. A SHOULD: §6's MUST binds the \
+              client's request, and §3.3 lets a server issue a scope other than the one requested.",
     check: |x| {
         let (s, r) = (x.sent, x.received);
         if !success(r) || s.grant_type() != Some("refresh_token") {

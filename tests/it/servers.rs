@@ -611,6 +611,7 @@ fn every_generic_rule_has_a_row_in_the_rfc_audit() {
     let audit = std::fs::read_to_string(root().join("docs/rfc-audit.md")).unwrap();
     let mut generic = false;
     let mut missing = Vec::new();
+    let mut wrong = Vec::new();
     for line in text.lines() {
         if !line.starts_with(' ') {
             generic = line.starts_with("oauth2.");
@@ -622,11 +623,28 @@ fn every_generic_rule_has_a_row_in_the_rfc_audit() {
         if generic && !audit.contains(&format!("`{id}`")) && !missing.contains(&id) {
             missing.push(id);
         }
+        // The level the table gives is the level `tokenconf rules` shows.
+        let level = line.split_whitespace().nth(1).unwrap_or_default();
+        let row = audit
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{id}` |")));
+        if let (true, Some(row)) = (generic, row) {
+            // "MUST (when present)" is a MUST.
+            let cells: Vec<&str> = row.split(" | ").collect();
+            let said = cells.get(2).and_then(|c| c.split_whitespace().next());
+            if said != Some(level) && !wrong.contains(&id) {
+                wrong.push(id);
+            }
+        }
     }
     assert!(text.contains("oauth2.metadata"), "{text}");
     assert!(
         missing.is_empty(),
         "rules of oauth2.* sets without a row in docs/rfc-audit.md: {missing:?}"
+    );
+    assert!(
+        wrong.is_empty(),
+        "rows of docs/rfc-audit.md whose level is not the rule's: {wrong:?}"
     );
 }
 
