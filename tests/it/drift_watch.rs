@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use base64::Engine;
 
-use crate::support::{root, BIN};
+use crate::support::{chromium, dump_dom, root, BIN};
 use tokenconf::mock::drift::{self, DriftKind};
 
 fn scratch(name: &str) -> PathBuf {
@@ -512,25 +512,6 @@ fn recordings_diffs_and_the_history_page_hold_no_secret_or_token() {
     );
 }
 
-/// chromium or chromium-browser; under CI a missing one fails (like tests/it/html.rs).
-fn chromium() -> Option<String> {
-    for name in ["chromium", "chromium-browser"] {
-        let ok = Command::new(name)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if ok {
-            return Some(name.to_string());
-        }
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "chromium is not installed under CI; .ci/run installs it (apt-get install -y chromium)"
-    );
-    eprintln!("skipped: chromium is not installed (apt-get install -y chromium)");
-    None
-}
-
 #[test]
 fn the_history_page_renders_its_charts_in_headless_chromium() {
     let dir = scratch("history");
@@ -582,40 +563,7 @@ fn the_history_page_renders_its_charts_in_headless_chromium() {
     assert!(text(&bad).contains("no-such-run"), "{}", text(&bad));
 
     let Some(browser) = chromium() else { return };
-    let profile = dir.join("profile");
-    let dom_file = dir.join("dom.html");
-    let mut child = Command::new(&browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg("--dump-dom")
-        .arg(format!("file://{}", page.display()))
-        .stdout(std::fs::File::create(&dom_file).unwrap())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("chromium starts");
-    let started = std::time::Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if started.elapsed() < std::time::Duration::from_secs(60) => {
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("chromium did not finish within 60 s");
-            }
-        }
-    }
-    let dom = std::fs::read_to_string(&dom_file).unwrap();
+    let dom = dump_dom(&browser, &page, &dir.join("profile"));
     for id in ["chart-counts", "chart-rules", "chart-apis"] {
         assert!(
             dom.contains(&format!("id=\"{id}\"")),

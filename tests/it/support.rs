@@ -1,6 +1,8 @@
 //! What the test modules share.
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tokenconf");
 
@@ -22,4 +24,64 @@ pub fn scratch(module: &str, name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("the scratch folder can be made");
     dir
+}
+
+/// chromium or chromium-browser; under CI (CI=true) a missing one fails, locally it is skipped.
+pub fn chromium() -> Option<String> {
+    for name in ["chromium", "chromium-browser"] {
+        let ok = Command::new(name)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return Some(name.to_string());
+        }
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "chromium is not installed under CI; .ci/run installs it (apt-get install -y chromium)"
+    );
+    eprintln!("skipped: chromium is not installed (apt-get install -y chromium)");
+    None
+}
+
+/// `chromium --dump-dom` of `page`, killed after a minute so a hung browser fails the test.
+pub fn dump_dom(browser: &str, page: &Path, profile: &Path) -> String {
+    let out_file = profile.with_extension("dom.html");
+    let out = std::fs::File::create(&out_file).unwrap();
+    let mut child = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .stdout(out)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromium starts");
+    let started = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if started.elapsed() < Duration::from_secs(60) => {
+                std::thread::sleep(Duration::from_millis(100))
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("chromium did not finish within 60 s");
+            }
+        }
+    }
+    std::fs::read_to_string(&out_file).unwrap_or_default()
 }
