@@ -8,6 +8,9 @@ use clap::{Parser, Subcommand};
 
 use tokenconf::error::ConfigError;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "tokenconf",

@@ -83,7 +83,7 @@ pub struct CaseOutcome {
     /// Ids of the library rules a response of this case was held against (each once), whether
     /// or not they found anything: what the report's rules × APIs matrix counts as run.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub rules_checked: Vec<String>,
+    pub rules_checked: Vec<&'static str>,
     #[serde(serialize_with = "as_millis")]
     pub duration: Duration,
     /// The response that failed the case, with credential members already masked by name.

@@ -90,7 +90,7 @@ struct StepsRun {
     end: Option<(Status, String)>,
     /// Set with an errored `end`.
     error_kind: Option<ErrorKind>,
-    rules_checked: Vec<String>,
+    rules_checked: Vec<&'static str>,
     step: Option<String>,
     exchanges: Vec<Exchange>,
 }
@@ -869,7 +869,7 @@ fn collect_sensitive(value: Option<&Value>, out: &mut Vec<String>) {
 /// Adds the ids of the library rules `expect` held a response against: the members of its
 /// rule sets, and any library rule that found something without being listed (the implicit
 /// unique-names check). Each id once.
-fn rules_checked(expect: &crate::suite::Expect, findings: &[Finding], out: &mut Vec<String>) {
+fn rules_checked(expect: &crate::suite::Expect, findings: &[Finding], out: &mut Vec<&'static str>) {
     let listed = expect
         .rules
         .iter()
@@ -881,8 +881,8 @@ fn rules_checked(expect: &crate::suite::Expect, findings: &[Finding], out: &mut 
         .filter_map(|f| crate::rules::find_rule(&f.rule))
         .map(|rule| rule.id);
     for id in listed.chain(found) {
-        if !out.iter().any(|o| o == id) {
-            out.push(id.to_string());
+        if !out.contains(&id) {
+            out.push(id);
         }
     }
 }

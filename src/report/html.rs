@@ -348,7 +348,7 @@ impl Matrix {
             };
             for rule in &o.rules_checked {
                 let tallies = rows
-                    .entry(rule.clone())
+                    .entry(rule.to_string())
                     .or_insert_with(|| vec![Tally::default(); apis.len()]);
                 let found: Vec<&Finding> = o.findings.iter().filter(|f| f.rule == *rule).collect();
                 let tally = &mut tallies[col];
@@ -441,9 +441,14 @@ mod tests {
         assert_eq!(super::esc("a\x1b[2J\nb"), "a\\x1b[2J\\nb");
     }
 
-    fn outcome(api: &str, test: &str, rules: &[&str], findings: Vec<Finding>) -> CaseOutcome {
+    fn outcome(
+        api: &str,
+        test: &str,
+        rules: &[&'static str],
+        findings: Vec<Finding>,
+    ) -> CaseOutcome {
         let mut o = CaseOutcome::new("s", api, test, test, Status::Passed);
-        o.rules_checked = rules.iter().map(|r| r.to_string()).collect();
+        o.rules_checked = rules.to_vec();
         o.findings = findings;
         o
     }

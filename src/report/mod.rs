@@ -131,10 +131,11 @@ pub fn write_planned(
             diffs.push((file.clone(), report.scrub(&text.text())));
         }
     }
-    let tops = [
-        junit::render(report),
-        summary::render(report, &diff_files),
-        html::render(report),
+    // Rendered one at a time as they are written: over 10,000 cases each is megabytes.
+    let tops: [&dyn Fn() -> String; 3] = [
+        &|| junit::render(report),
+        &|| summary::render(report, &diff_files),
+        &|| html::render(report),
     ];
     let names: Vec<String> = diffs
         .iter()
@@ -154,7 +155,7 @@ fn write_files(
     dir: &Path,
     diffs: &[(String, String)],
     names: &[String],
-    tops: &[String; 3],
+    tops: &[&dyn Fn() -> String; 3],
     written: &mut Vec<PathBuf>,
 ) -> Result<(), ReportError> {
     let fail = |path: &Path| {
@@ -187,9 +188,9 @@ fn write_files(
         files::real_dir(dir, folder).map_err(fail(&path))?;
         files::write_file(&path, text).map_err(fail(&path))?;
     }
-    for (name, text) in files::TOP_FILES.iter().zip(tops) {
+    for (name, render) in files::TOP_FILES.iter().zip(tops) {
         let path = dir.join(name);
-        files::write_file(&path, text).map_err(fail(&path))?;
+        files::write_file(&path, &render()).map_err(fail(&path))?;
         written.push(path);
     }
     if !diffs.is_empty() {

@@ -3,7 +3,7 @@
 //! ~50 µs). Results of pure functions, so sharing them process-wide changes nothing else.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use regex::Regex;
 use serde_json_path::JsonPath;
@@ -26,10 +26,12 @@ fn cached<T: Clone, E: Clone>(
     made
 }
 
-/// `Regex::new`, compiled once per pattern (a `Regex` clone shares the compiled program).
-pub fn regex(pattern: &str) -> Result<Regex, regex::Error> {
-    static CACHE: Cache<Regex, regex::Error> = OnceLock::new();
-    cached(&CACHE, pattern, Regex::new)
+/// `Regex::new`, compiled once per pattern. Shared behind an `Arc`, not cloned: a `Regex`
+/// clone shares the program but brings its own pool of search caches, which grow to ~5 KB each
+/// on use (50 MB over 10,000 cases).
+pub fn regex(pattern: &str) -> Result<Arc<Regex>, regex::Error> {
+    static CACHE: Cache<Arc<Regex>, regex::Error> = OnceLock::new();
+    cached(&CACHE, pattern, |p| Regex::new(p).map(Arc::new))
 }
 
 /// `JsonPath::parse`, once per text; the error as its message.

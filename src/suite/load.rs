@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use indexmap::IndexMap;
@@ -30,29 +31,12 @@ pub fn load(
     for path in paths {
         files.extend(suite_files(path)?);
     }
-    let mut schemas = SchemaRegistry::default();
+    let schemas = Mutex::new(SchemaRegistry::default());
     let mut suites: Vec<Suite> = Vec::new();
     let mut errors = Vec::new();
-    // Reading and YAML parsing dominate loading and need nothing shared: one thread per core.
-    let parsed = parse_files(&files);
-    for ((file, default_name), parsed) in files.into_iter().zip(parsed) {
-        let (text, raw) = match parsed {
-            Ok(Ok(both)) => both,
-            Ok(Err(e)) => {
-                errors.push(e);
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        match compile(
-            raw,
-            &text,
-            &file,
-            default_name,
-            specs_dir,
-            rule_sets,
-            &mut schemas,
-        ) {
+    let compiled = compile_files(&files, specs_dir, rule_sets, &schemas);
+    for ((file, _), compiled) in files.iter().zip(compiled) {
+        match compiled? {
             Ok(suite) => {
                 if let Some(other) = suites.iter().find(|s| s.name == suite.name) {
                     return Err(ConfigError::File {
@@ -72,25 +56,44 @@ pub fn load(
     if !errors.is_empty() {
         return Err(errors.into());
     }
+    let schemas = schemas.into_inner().unwrap_or_else(|p| p.into_inner());
     Ok(Loaded { suites, schemas })
 }
 
-type Parsed = Result<Result<(String, SuiteFile), SourceError>, ConfigError>;
+type Compiled = Result<Result<Suite, Vec<SourceError>>, ConfigError>;
 
-/// Each file's text and YAML model, in the order of `files`, parsed on every core.
-fn parse_files(files: &[(PathBuf, String)]) -> Vec<Parsed> {
-    let parse = |file: &PathBuf| -> Parsed {
+/// Each file read, parsed and compiled, in the order of `files`, on every core. A file's YAML
+/// model is dropped as soon as it is compiled: holding every file's at once was most of the
+/// peak memory of a large run.
+fn compile_files(
+    files: &[(PathBuf, String)],
+    specs_dir: &Path,
+    rule_sets: &[&str],
+    schemas: &Mutex<SchemaRegistry>,
+) -> Vec<Compiled> {
+    let one = |(file, default_name): &(PathBuf, String)| -> Compiled {
         let text = crate::suite::input::read_text(file, FileKind::Suite)?;
-        Ok(yaml::parse(&text, file).map(|raw| (text, raw)))
+        Ok(match yaml::parse::<SuiteFile>(&text, file) {
+            Ok(raw) => compile(
+                raw,
+                &text,
+                file,
+                default_name.clone(),
+                specs_dir,
+                rule_sets,
+                schemas,
+            ),
+            Err(e) => Err(vec![e]),
+        })
     };
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(files.len());
     if threads <= 1 {
-        return files.iter().map(|(f, _)| parse(f)).collect();
+        return files.iter().map(one).collect();
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut slots: Vec<Option<Parsed>> = (0..files.len()).map(|_| None).collect();
+    let mut slots: Vec<Option<Compiled>> = (0..files.len()).map(|_| None).collect();
     std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
@@ -98,8 +101,8 @@ fn parse_files(files: &[(PathBuf, String)]) -> Vec<Parsed> {
                     let mut done = Vec::new();
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some((file, _)) = files.get(i) else { break };
-                        done.push((i, parse(file)));
+                        let Some(file) = files.get(i) else { break };
+                        done.push((i, one(file)));
                     }
                     done
                 })
@@ -108,8 +111,8 @@ fn parse_files(files: &[(PathBuf, String)]) -> Vec<Parsed> {
         for worker in workers {
             // A parser that panics is a bug in it; the file is then reported unreadable.
             if let Ok(done) = worker.join() {
-                for (i, parsed) in done {
-                    slots[i] = Some(parsed);
+                for (i, compiled) in done {
+                    slots[i] = Some(compiled);
                 }
             }
         }
@@ -187,7 +190,10 @@ pub fn load_text(
     schemas: &mut SchemaRegistry,
 ) -> Result<Suite, Vec<SourceError>> {
     let raw: SuiteFile = yaml::parse(text, file).map_err(|e| vec![e])?;
-    compile(raw, text, file, default_name, specs_dir, rule_sets, schemas)
+    let shared = Mutex::new(std::mem::take(schemas));
+    let suite = compile(raw, text, file, default_name, specs_dir, rule_sets, &shared);
+    *schemas = shared.into_inner().unwrap_or_else(|p| p.into_inner());
+    suite
 }
 
 /// A parsed suite file checked and compiled into the model.
@@ -198,7 +204,7 @@ fn compile(
     default_name: String,
     specs_dir: &Path,
     rule_sets: &[&str],
-    schemas: &mut SchemaRegistry,
+    schemas: &Mutex<SchemaRegistry>,
 ) -> Result<Suite, Vec<SourceError>> {
     let mut c = Compiler {
         file,
@@ -241,7 +247,7 @@ struct Compiler<'a> {
     text: &'a str,
     specs_dir: &'a Path,
     rule_sets: &'a [&'a str],
-    schemas: &'a mut SchemaRegistry,
+    schemas: &'a Mutex<SchemaRegistry>,
     errors: Vec<SourceError>,
     /// Names a template may use at this point.
     known: BTreeSet<String>,
@@ -846,7 +852,8 @@ impl Compiler<'_> {
             .status
             .map(|s| self.status(&s.value, s.referenced))
             .unwrap_or_default();
-        let mut headers = Vec::new();
+        // Sized once: ten thousand cases each growing these to four slots held megabytes.
+        let mut headers = Vec::with_capacity(e.headers.len());
         for (name, p) in e.headers {
             if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
                 self.error(p.referenced, format!("{name:?} is not a valid header name"));
@@ -857,7 +864,7 @@ impl Compiler<'_> {
                 predicate,
             });
         }
-        let mut json = Vec::new();
+        let mut json = Vec::with_capacity(e.json.len());
         for (text, p) in e.json {
             let predicate = self.predicate(p.value, p.referenced);
             match super::intern::json_path(&text) {
@@ -872,15 +879,20 @@ impl Compiler<'_> {
                 ),
             }
         }
-        let schema = e
-            .schema
-            .and_then(|s| match self.schemas.add(self.specs_dir, &s.value) {
+        let schema = e.schema.and_then(|s| {
+            let added = self
+                .schemas
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .add(self.specs_dir, &s.value);
+            match added {
                 Ok(id) => Some(id),
                 Err(message) => {
                     self.error(s.referenced, message);
                     None
                 }
-            });
+            }
+        });
         let mut rules = Vec::new();
         for r in e.rules {
             match self.rule_sets.iter().position(|name| *name == r.value) {
@@ -1022,7 +1034,7 @@ impl Compiler<'_> {
     }
 
     /// The shared compiled copy of `re`, or an error at `at`.
-    fn regex(&mut self, re: &str, at: Location) -> Option<regex::Regex> {
+    fn regex(&mut self, re: &str, at: Location) -> Option<std::sync::Arc<regex::Regex>> {
         match super::intern::regex(re) {
             Ok(r) => Some(r),
             Err(e) => {

@@ -274,7 +274,7 @@ pub struct Predicate {
     pub not_equals: Option<JsonTemplate>,
     pub equals_ignore_case: Option<Template>,
     pub contains: Option<Template>,
-    pub matches: Option<Regex>,
+    pub matches: Option<std::sync::Arc<Regex>>,
     pub kind: Option<JsonType>,
     pub one_of: Vec<JsonTemplate>,
     pub min: Option<f64>,
@@ -306,7 +306,7 @@ pub struct Capture {
     pub name: String,
     pub from: CaptureFrom,
     /// Applied to the captured text; group 1 if the regex has one, else the whole match.
-    pub regex: Option<Regex>,
+    pub regex: Option<std::sync::Arc<Regex>>,
 }
 
 pub enum CaptureFrom {
