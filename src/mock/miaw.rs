@@ -408,12 +408,22 @@ struct AccessClaims {
 impl MiawState {
     /// A new access token for `sub` in session `sid`, with a fresh `clientId`.
     fn sign_access(&self, sub: &str, exp: u64, sid: &str) -> Result<String, Box<Response>> {
+        self.sign_access_for(sub, exp, sid, &uuid::Uuid::new_v4().to_string())
+    }
+
+    fn sign_access_for(
+        &self,
+        sub: &str,
+        exp: u64,
+        sid: &str,
+        client_id: &str,
+    ) -> Result<String, Box<Response>> {
         let claims = AccessClaims {
             iss: self.issuer.clone(),
             sub: sub.to_string(),
             iat: now(),
             exp,
-            client_id: uuid::Uuid::new_v4().to_string(),
+            client_id: client_id.to_string(),
             sid: sid.to_string(),
         };
         let mut header = Header::new(Algorithm::RS256);
@@ -615,7 +625,12 @@ async fn continuation(State(state): State<Arc<MiawState>>, headers: HeaderMap) -
     } else {
         claims.exp
     };
-    match state.sign_access(&claims.sub, exp, &claims.sid) {
+    let signed = if state.config.drifting("miaw-continuation-same-client-id") {
+        state.sign_access_for(&claims.sub, exp, &claims.sid, &claims.client_id)
+    } else {
+        state.sign_access(&claims.sub, exp, &claims.sid)
+    };
+    match signed {
         Ok(token) => token_json(
             StatusCode::OK,
             json!({ "accessToken": token, "lastEventId": "0" }),
