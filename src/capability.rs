@@ -38,6 +38,18 @@ pub static CAPABILITIES: &[Capability] = &[
         name: "refresh_token_grant",
         meaning: "the client may use the refresh_token grant and is issued refresh tokens",
     },
+    Capability {
+        name: "captcha",
+        meaning: "a MIAW deployment with User Verification off and CAPTCHA on: a guest token needs a captchaToken",
+    },
+    Capability {
+        name: "hybrid_app",
+        meaning: "a Salesforce connected app that may use the hybrid user-agent token flow (response_type=hybrid_token)",
+    },
+    Capability {
+        name: "refresh_only_revocation",
+        meaning: "the revocation endpoint revokes refresh tokens only and answers unsupported_token_type for an access token (RFC 7009 §2.2.1)",
+    },
 ];
 
 pub fn find(name: &str) -> Option<&'static Capability> {
