@@ -123,6 +123,8 @@ impl MockConfig {
             // Rotation is an optional connected-app setting (api-contracts §2), off by default.
             c.salesforce.rotate_refresh_tokens = false;
             c.salesforce.documented_fields_only = true;
+            // JWT-based access tokens are an app setting; a new app issues opaque ones.
+            c.salesforce.jwt_access_tokens = false;
             c.miaw = miaw::Config::sandbox();
         }
         c

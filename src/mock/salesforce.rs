@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
@@ -74,6 +74,9 @@ pub struct Config {
     /// Only the fields Salesforce's samples show per flow: `api_instance_url` only in the
     /// app-scoped answers (client credentials, JWT bearer; api-contracts §2).
     pub documented_fields_only: bool,
+    /// The connected app issues JWT-based access tokens instead of opaque ones ("depending on
+    /// your connected app or external client app settings", seed 002).
+    pub jwt_access_tokens: bool,
 }
 
 impl Default for Config {
@@ -89,6 +92,7 @@ impl Default for Config {
             rotate_refresh_tokens: true,
             auto_approve: true,
             documented_fields_only: false,
+            jwt_access_tokens: true,
         }
     }
 }
@@ -110,7 +114,11 @@ pub fn api_target(config: &Config, base_url: &str) -> ApiTarget {
             ("signing_key", keys::RSA_PRIVATE_PEM),
         ],
     );
-    super::without_what_is_off(t, config.auto_approve, config.rotate_refresh_tokens)
+    let mut t = super::without_what_is_off(t, config.auto_approve, config.rotate_refresh_tokens);
+    if !config.jwt_access_tokens {
+        t.capabilities.remove("jwt_access_tokens");
+    }
+    t
 }
 
 pub fn routes(config: Arc<MockConfig>, base_url: &str) -> Router {
@@ -118,6 +126,7 @@ pub fn routes(config: Arc<MockConfig>, base_url: &str) -> Router {
         config,
         base_url: base_url.trim_end_matches('/').to_string(),
         store: Mutex::new(Store::default()),
+        signing: access_token_key(),
     });
     Router::new()
         .route("/services/oauth2/token", post(token))
@@ -132,6 +141,16 @@ struct App {
     /// The login URL: `aud` of assertions, `instance_url` and host of the identity URL.
     base_url: String,
     store: Mutex<Store>,
+    /// Signs JWT-based access tokens (the checked-in TEST-ONLY RSA key).
+    signing: EncodingKey,
+}
+
+/// `kid` of the mock's JWT-based access tokens.
+const ACCESS_TOKEN_KID: &str = "tokenconf-salesforce-access";
+
+fn access_token_key() -> EncodingKey {
+    EncodingKey::from_rsa_pem(keys::RSA_PRIVATE_PEM.as_bytes())
+        .expect("the checked-in test RSA key parses")
 }
 
 impl App {
@@ -145,6 +164,34 @@ impl App {
 
     fn store(&self) -> std::sync::MutexGuard<'_, Store> {
         lock(&self.store)
+    }
+
+    /// A new access token for `scope`: opaque (org id, `!`, random), or JWT-based when the app
+    /// is set so. Salesforce documents no claim of its JWTs; these are the registered ones a
+    /// resource server reads, and `scp`, the scopes.
+    fn new_access_token(&self, scope: &str) -> String {
+        let cfg = self.cfg();
+        if !cfg.jwt_access_tokens {
+            return new_token(&format!("{}!", cfg.org_id));
+        }
+        let iat = now();
+        let claims = json!({
+            "iss": self.base_url,
+            "sub": cfg.user_id,
+            "aud": self.base_url,
+            "client_id": cfg.client_id,
+            "scp": scope_list(scope),
+            "iat": iat,
+            "exp": iat + ACCESS_TTL,
+            "jti": uuid::Uuid::new_v4().to_string(),
+        });
+        let mut header = Header::new(Algorithm::RS256);
+        header.typ = Some("JWT".into());
+        header.kid = Some(ACCESS_TOKEN_KID.into());
+        // The key is the checked-in test key and the claims plain JSON: signing cannot fail, but
+        // an opaque token is still a token.
+        jsonwebtoken::encode(&header, &claims, &self.signing)
+            .unwrap_or_else(|_| new_token(&format!("{}!", cfg.org_id)))
     }
 
     fn identity_url(&self) -> String {
@@ -225,14 +272,9 @@ struct Code {
 type Store = Tokens<Code, String>;
 
 impl Store {
-    /// Salesforce access tokens start with the org id and `!`.
-    fn issue_access(&mut self, org_id: &str, scope: &str, family: Family) -> String {
-        self.add_access(
-            new_token(&format!("{org_id}!")),
-            scope.to_string(),
-            ACCESS_TTL,
-            family,
-        )
+    /// Stores `token` (`App::new_access_token`) as an access token for `scope`.
+    fn issue_access(&mut self, token: String, scope: &str, family: Family) -> String {
+        self.add_access(token, scope.to_string(), ACCESS_TTL, family)
     }
 
     fn issue_refresh(&mut self, scope: &str, family: Family) -> String {
@@ -360,7 +402,7 @@ fn app_scoped_token(app: &App) -> Response {
     let scope = scopes_without_refresh(app.cfg());
     let mut store = app.store();
     let family = store.families.create();
-    let access = store.issue_access(&app.cfg().org_id, &scope, family);
+    let access = store.issue_access(app.new_access_token(&scope), &scope, family);
     drop(store);
     // The client credentials sample shows api_instance_url.
     app.token_body(&access, &scope, json!({ "api_instance_url": app.base_url }))
@@ -405,7 +447,7 @@ fn authorization_code(app: &App, headers: &HeaderMap, form: &Form) -> Response {
     if let Some(grant) = store.codes.get_mut(code) {
         grant.redeemed = Some(family);
     }
-    let access = store.issue_access(&app.cfg().org_id, &scope, family);
+    let access = store.issue_access(app.new_access_token(&scope), &scope, family);
     let wants_refresh = scope_list(&scope)
         .iter()
         .any(|s| REFRESH_SCOPES.contains(s));
@@ -453,7 +495,7 @@ fn refresh_token(app: &App, headers: &HeaderMap, form: &Form) -> Response {
             )
         }
     };
-    let access = store.issue_access(&app.cfg().org_id, &scope, family);
+    let access = store.issue_access(app.new_access_token(&scope), &scope, family);
     let extra = if cfg.rotate_refresh_tokens {
         // Drift: a new refresh token is issued but the old one is never marked rotated.
         let keep_old = app.drifting("sf-refresh-replay-accepted");
@@ -559,7 +601,7 @@ fn token_exchange(app: &App, headers: &HeaderMap, form: &Form) -> Response {
         }
     };
     let family = store.families.create();
-    let access = store.issue_access(&app.cfg().org_id, &scope, family);
+    let access = store.issue_access(app.new_access_token(&scope), &scope, family);
     drop(store);
     app.token_body(
         &access,
@@ -827,6 +869,7 @@ mod tests {
             config: Arc::new(config),
             base_url: LOGIN.into(),
             store: Mutex::new(Store::default()),
+            signing: access_token_key(),
         }
     }
 
@@ -852,6 +895,33 @@ mod tests {
         let mut store = app.store();
         let family = store.families.create();
         store.issue_refresh("api refresh_token", family)
+    }
+
+    #[test]
+    fn access_tokens_are_jwt_based_only_when_the_app_says_so() {
+        let jwt_app = app(true);
+        let token = jwt_app.new_access_token("api id");
+        let key = DecodingKey::from_rsa_pem(keys::RSA_PUBLIC_PEM.as_bytes()).unwrap();
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_audience(&[LOGIN]);
+        let claims = jsonwebtoken::decode::<Value>(&token, &key, &validation)
+            .unwrap()
+            .claims;
+        assert_eq!(claims["client_id"], jwt_app.cfg().client_id);
+        assert_eq!(claims["scp"], json!(["api", "id"]));
+        let mut config = MockConfig::for_profile(crate::mock::Profile::Sandbox);
+        config.salesforce.rotate_refresh_tokens = true;
+        let opaque = App {
+            config: Arc::new(config),
+            base_url: LOGIN.into(),
+            store: Mutex::new(Store::default()),
+            signing: access_token_key(),
+        };
+        let token = opaque.new_access_token("api");
+        assert!(token.starts_with(&format!("{}!", opaque.cfg().org_id)), "{token}");
+        assert!(!api_target(opaque.cfg(), LOGIN)
+            .capabilities
+            .contains("jwt_access_tokens"));
     }
 
     #[tokio::test]
