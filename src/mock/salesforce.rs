@@ -32,7 +32,11 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
     ("Salesforce authorize", "/services/oauth2/authorize"),
     ("Salesforce revoke", "/services/oauth2/revoke"),
     ("Salesforce introspect", "/services/oauth2/introspect"),
+    ("Salesforce UserInfo", USERINFO_PATH),
 ];
+
+/// OpenID Connect UserInfo (Core §5.3), as Salesforce serves it.
+const USERINFO_PATH: &str = "/services/oauth2/userinfo";
 
 const GRANT_JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const GRANT_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -133,6 +137,7 @@ pub fn routes(config: Arc<MockConfig>, base_url: &str) -> Router {
         .route("/services/oauth2/authorize", get(authorize))
         .route("/services/oauth2/revoke", post(revoke))
         .route("/services/oauth2/introspect", post(introspect))
+        .route(USERINFO_PATH, get(userinfo).post(userinfo))
         .with_state(app)
 }
 
@@ -205,6 +210,14 @@ impl App {
 
     /// The Salesforce success body; `extra` members (refresh_token, token-exchange fields) are merged in.
     fn token_body(&self, access_token: &str, scope: &str, extra: Value) -> Response {
+        token_json(
+            StatusCode::OK,
+            self.token_members(access_token, scope, extra),
+        )
+    }
+
+    /// The members of a token response, for a JSON body or a redirect's fragment.
+    fn token_members(&self, access_token: &str, scope: &str, extra: Value) -> Value {
         let cfg = self.cfg();
         let id = if self.drifting("sf-id-url-malformed") {
             format!("{}/id/{}", self.base_url, cfg.org_id)
@@ -236,7 +249,7 @@ impl App {
         if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
             body.extend(extra);
         }
-        token_json(StatusCode::OK, body)
+        body
     }
 }
 
@@ -638,9 +651,12 @@ async fn authorize(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Re
             state,
         )
     };
-    if field(&q, "response_type") != Some("code") {
-        return fail("unsupported_response_type", "response type not supported");
-    }
+    // hybrid_token: the hybrid user-agent token flow (seed 002), tokens in the fragment.
+    let hybrid = match field(&q, "response_type") {
+        Some("code") => false,
+        Some("hybrid_token") => true,
+        _ => return fail("unsupported_response_type", "response type not supported"),
+    };
     // Salesforce only knows S256: the challenge is "the SHA256 hash value of the code_verifier".
     let challenge = non_empty(&q, "code_challenge");
     if challenge.is_some() && !matches!(field(&q, "code_challenge_method"), None | Some("S256")) {
@@ -654,6 +670,9 @@ async fn authorize(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Re
     if !cfg.auto_approve {
         return super::login_page("Salesforce");
     }
+    if hybrid {
+        return hybrid_token(&app, redirect_uri, &scope, state);
+    }
     let code = new_token("aPrx");
     app.store().codes.insert(
         code.clone(),
@@ -666,6 +685,41 @@ async fn authorize(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Re
         },
     );
     redirect(redirect_uri, &[("code", &code)], state)
+}
+
+/// The user-agent flow's answer (RFC 6749 §4.2.2): a 302 whose fragment holds the token
+/// response's members, a refresh token too when the scope asks for one.
+fn hybrid_token(app: &App, redirect_uri: &str, scope: &str, state: Option<&str>) -> Response {
+    let mut store = app.store();
+    let family = store.families.create();
+    let access = store.issue_access(app.new_access_token(scope), scope, family);
+    let wants_refresh = scope_list(scope).iter().any(|s| REFRESH_SCOPES.contains(s));
+    let extra = if wants_refresh {
+        json!({ "refresh_token": store.issue_refresh(scope, family) })
+    } else {
+        json!({})
+    };
+    drop(store);
+    let members = app.token_members(&access, scope, extra);
+    let mut fragment = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in members.as_object().into_iter().flatten() {
+        match v {
+            Value::String(s) => fragment.append_pair(k, s),
+            other => fragment.append_pair(k, &other.to_string()),
+        };
+    }
+    if let Some(state) = state {
+        fragment.append_pair("state", state);
+    }
+    let Ok(location) = HeaderValue::from_str(&format!("{redirect_uri}#{}", fragment.finish()))
+    else {
+        return bad_request("invalid_request", "redirect_uri is not a valid URL");
+    };
+    let mut r = StatusCode::FOUND.into_response();
+    r.headers_mut().insert(header::LOCATION, location);
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
 }
 
 /// The mock's 302; unlike the other vendors, Salesforce answers 400 when it cannot be sent.
@@ -703,6 +757,51 @@ async fn revoke(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) ->
     drop(store);
     // Salesforce answers a successful revocation with an empty 200.
     StatusCode::OK.into_response()
+}
+
+/// OpenID Connect Core §5.3: the user of an active access token, as Salesforce's UserInfo
+/// names it (sub is the identity URL; user_id, organization_id). A missing or unknown token is
+/// RFC 6750 §3's 401 with a Bearer challenge (Core §5.3.3).
+async fn userinfo(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let cfg = app.cfg();
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    let challenge = |value: &'static str, body: Value| {
+        let mut r = token_json(StatusCode::UNAUTHORIZED, body);
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(value));
+        r
+    };
+    let Some(token) = token else {
+        // RFC 6750 §3.1: no error code when the request carried no token at all.
+        return challenge(
+            "Bearer realm=\"salesforce\"",
+            json!({ "error_description": "no access token" }),
+        );
+    };
+    if app.store().active_access(token).is_none() {
+        return challenge(
+            "Bearer realm=\"salesforce\", error=\"invalid_token\"",
+            json!({ "error": "invalid_token", "error_description": "the access token is invalid or expired" }),
+        );
+    }
+    token_json(
+        StatusCode::OK,
+        json!({
+            "sub": app.identity_url(),
+            "user_id": cfg.user_id,
+            "organization_id": cfg.org_id,
+            "preferred_username": cfg.username,
+            "email": cfg.username,
+            "active": true,
+        }),
+    )
 }
 
 async fn introspect(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -922,6 +1021,48 @@ mod tests {
         assert!(!api_target(opaque.cfg(), LOGIN)
             .capabilities
             .contains("jwt_access_tokens"));
+    }
+
+    #[tokio::test]
+    async fn userinfo_names_the_user_of_an_active_token_and_hybrid_token_puts_it_in_the_fragment() {
+        let app = Arc::new(app(true));
+        let cfg = app.cfg().clone();
+        let query = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("response_type", "hybrid_token"),
+                ("client_id", cfg.client_id.as_str()),
+                ("redirect_uri", cfg.redirect_uri.as_str()),
+                ("state", "s"),
+            ])
+            .finish();
+        let r = authorize(State(app.clone()), RawQuery(Some(query))).await;
+        assert_eq!(r.status(), StatusCode::FOUND);
+        let location = r.headers()[header::LOCATION].to_str().unwrap().to_string();
+        let (_, fragment) = location.split_once('#').expect("a fragment");
+        let members: Form = form_urlencoded::parse(fragment.as_bytes())
+            .into_owned()
+            .collect();
+        let access = field(&members, "access_token").unwrap().to_string();
+        assert_eq!(field(&members, "state"), Some("s"));
+        let bearer = |t: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                header::AUTHORIZATION,
+                HeaderValue::from_str(&format!("Bearer {t}")).unwrap(),
+            );
+            h
+        };
+        let (status, body) = json_of(userinfo(State(app.clone()), bearer(&access)).await).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["sub"], app.identity_url());
+        assert_eq!(body["user_id"], cfg.user_id);
+        assert_eq!(body["organization_id"], cfg.org_id);
+        for headers in [bearer("00DNoSuchToken"), HeaderMap::new()] {
+            let r = userinfo(State(app.clone()), headers).await;
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+            let challenge = r.headers()[header::WWW_AUTHENTICATE].to_str().unwrap();
+            assert!(challenge.starts_with("Bearer "), "{challenge}");
+        }
     }
 
     #[tokio::test]
