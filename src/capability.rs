@@ -24,7 +24,7 @@ pub static CAPABILITIES: &[Capability] = &[
     },
     Capability {
         name: "jwt_access_tokens",
-        meaning: "access tokens are JWTs (RFC 9068), not opaque strings",
+        meaning: "access tokens are JWTs, not opaque strings (Salesforce: the app's JWT-based access tokens setting)",
     },
     Capability {
         name: "user_verification",
@@ -32,7 +32,7 @@ pub static CAPABILITIES: &[Capability] = &[
     },
     Capability {
         name: "guest_access",
-        meaning: "a MIAW deployment with User Verification off: unauthenticated (guest) conversations",
+        meaning: "a MIAW deployment with User Verification off and no CAPTCHA: unauthenticated (guest) conversations",
     },
     Capability {
         name: "refresh_token_grant",

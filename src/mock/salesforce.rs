@@ -1017,7 +1017,10 @@ mod tests {
             signing: access_token_key(),
         };
         let token = opaque.new_access_token("api");
-        assert!(token.starts_with(&format!("{}!", opaque.cfg().org_id)), "{token}");
+        assert!(
+            token.starts_with(&format!("{}!", opaque.cfg().org_id)),
+            "{token}"
+        );
         assert!(!api_target(opaque.cfg(), LOGIN)
             .capabilities
             .contains("jwt_access_tokens"));

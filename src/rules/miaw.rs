@@ -505,7 +505,11 @@ mod tests {
         fails(rule, &s, &token(&jws_client(json!(null)), "x"));
         // No clientId on the continued token (the claim is undocumented) or no JWT: silent.
         passes(rule, &bearer(&jws("u", 9)), &token(&jws("u", 9), "x"));
-        passes(rule, &bearer("opaque"), &token(&jws_client(json!("c-1")), "x"));
+        passes(
+            rule,
+            &bearer("opaque"),
+            &token(&jws_client(json!("c-1")), "x"),
+        );
         passes(rule, &s, &token("not-a-jwt", "x"));
         passes(rule, &s, &json(401, json!({"message": "no"})));
         assert!(CONTINUATION_RESPONSE.rules.iter().any(|r| r.id == rule.id));
