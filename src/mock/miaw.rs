@@ -15,6 +15,8 @@
 //!   `clientId` and `sid` (one per session, shared by its continuation tokens);
 //! - `DELETE authenticated/access-token` answers 204 and revokes the session: the token and
 //!   every continuation token of it get 401 from then on.
+//! - a deployment with CAPTCHA on (full profile only) refuses a guest token without the one
+//!   TEST-ONLY captchaToken it knows, with 400 `CAPTCHA_FAILED`: the docs name the field only.
 
 use std::sync::{Arc, Mutex};
 

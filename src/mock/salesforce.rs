@@ -2,7 +2,9 @@
 //! credentials, web server, refresh token, JWT bearer and token exchange flows; revocation;
 //! introspection). Salesforce's own quirks are kept on purpose: errors are 400 even for a failed
 //! Basic authentication, `invalid_client_id` is not an RFC 6749 code, there is no `expires_in`,
-//! and revoking an unknown token is 400 `invalid_token` instead of RFC 7009's 200.
+//! and revoking an unknown token is 400 `invalid_token` instead of RFC 7009's 200. Also: JWT-based
+//! access tokens when the app is set so, UserInfo (OpenID Connect Core §5.3) and the hybrid
+//! user-agent token flow (`response_type=hybrid_token`, tokens in the redirect's fragment).
 
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
