@@ -24,7 +24,7 @@ pub static CAPABILITIES: &[Capability] = &[
     },
     Capability {
         name: "jwt_access_tokens",
-        meaning: "access tokens are JWTs (RFC 9068), not opaque strings",
+        meaning: "access tokens are JWTs, not opaque strings (Salesforce: the app's JWT-based access tokens setting)",
     },
     Capability {
         name: "user_verification",
@@ -32,11 +32,23 @@ pub static CAPABILITIES: &[Capability] = &[
     },
     Capability {
         name: "guest_access",
-        meaning: "a MIAW deployment with User Verification off: unauthenticated (guest) conversations",
+        meaning: "a MIAW deployment with User Verification off and no CAPTCHA: unauthenticated (guest) conversations",
     },
     Capability {
         name: "refresh_token_grant",
         meaning: "the client may use the refresh_token grant and is issued refresh tokens",
+    },
+    Capability {
+        name: "captcha",
+        meaning: "a MIAW deployment with User Verification off and CAPTCHA on: a guest token needs a captchaToken",
+    },
+    Capability {
+        name: "hybrid_app",
+        meaning: "a Salesforce connected app that may use the hybrid user-agent token flow (response_type=hybrid_token)",
+    },
+    Capability {
+        name: "refresh_only_revocation",
+        meaning: "the revocation endpoint revokes refresh tokens only and answers unsupported_token_type for an access token (RFC 7009 §2.2.1)",
     },
 ];
 

@@ -265,6 +265,12 @@ static MODES: &[DriftMode] = &[
         "a continuation token expires later than the token it continues",
     ),
     breaking(
+        "miaw-continuation-same-client-id",
+        "miaw",
+        &["MIAW-continuation-new-client-id"],
+        "a continuation token keeps the clientId of the token it continues",
+    ),
+    breaking(
         "miaw-bearer-challenge-missing",
         "miaw",
         &["RFC6750-3-challenge"],

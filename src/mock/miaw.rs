@@ -15,6 +15,8 @@
 //!   `clientId` and `sid` (one per session, shared by its continuation tokens);
 //! - `DELETE authenticated/access-token` answers 204 and revokes the session: the token and
 //!   every continuation token of it get 401 from then on.
+//! - a deployment with CAPTCHA on (full profile only) refuses a guest token without the one
+//!   TEST-ONLY captchaToken it knows, with 400 `CAPTCHA_FAILED`: the docs name the field only.
 
 use std::sync::{Arc, Mutex};
 
@@ -82,6 +84,12 @@ pub struct Config {
 /// deployment per kind; only the full mock has one that serves both.
 const GUEST_DEPLOYMENT: &str = "Conformance_Guest_Client";
 const VERIFIED_DEPLOYMENT: &str = "Conformance_Verified_Client";
+/// A guest deployment with CAPTCHA on (seed 001: "captchaToken (optional/conditional): include if
+/// you're using CAPTCHA on the client"); full profile only, a fresh org has none.
+const CAPTCHA_DEPLOYMENT: &str = "Conformance_Captcha_Client";
+/// The one captchaToken the mock's CAPTCHA deployment accepts. TEST-ONLY: the docs describe no
+/// token format, so no suite can mint a real one; the cases only check refusals.
+const CAPTCHA_PASS: &str = "tokenconf-test-only-captcha-pass";
 
 /// One Embedded Service deployment and whom its channel lets in.
 #[derive(Debug, Clone)]
@@ -91,6 +99,8 @@ pub struct Deployment {
     pub guests: bool,
     /// User Verification on: the authenticated endpoint issues verified tokens.
     pub verified: bool,
+    /// CAPTCHA on: a guest token needs a valid `captchaToken`.
+    pub captcha: bool,
 }
 
 impl Deployment {
@@ -99,7 +109,13 @@ impl Deployment {
             name: name.into(),
             guests,
             verified,
+            captcha: false,
         }
+    }
+
+    fn with_captcha(mut self) -> Deployment {
+        self.captcha = true;
+        self
     }
 }
 
@@ -130,6 +146,7 @@ impl Default for Config {
                 Deployment::new("Conformance_Custom_Client", true, true),
                 Deployment::new(GUEST_DEPLOYMENT, true, false),
                 Deployment::new(VERIFIED_DEPLOYMENT, false, true),
+                Deployment::new(CAPTCHA_DEPLOYMENT, true, false).with_captcha(),
             ],
             keyset: "tokenconf_keyset".into(),
             identity_kid: "tokenconf-identity-1".into(),
@@ -165,6 +182,20 @@ pub fn api_target(config: &Config, base_url: &str) -> ApiTarget {
         "password_grant" => false,
         _ => true,
     });
+    // A CAPTCHA deployment is a profile of its own: the API entry's guests send no captchaToken.
+    if let Some(d) = config.deployments.iter().find(|d| d.captcha && d.guests) {
+        let mut capabilities = t.capabilities.clone();
+        capabilities.remove("guest_access");
+        capabilities.remove("user_verification");
+        capabilities.insert("captcha".to_string());
+        t.profiles.push(crate::target::Profile {
+            name: "captcha".to_string(),
+            base_url: None,
+            vars: [("es_developer_name".to_string(), d.name.clone())].into(),
+            secrets: Default::default(),
+            capabilities,
+        });
+    }
     // Seed 000: a real deployment has User Verification on or off. When the named one takes
     // guests only, the verification-on deployment is a profile of its own.
     if !verified {
@@ -408,12 +439,22 @@ struct AccessClaims {
 impl MiawState {
     /// A new access token for `sub` in session `sid`, with a fresh `clientId`.
     fn sign_access(&self, sub: &str, exp: u64, sid: &str) -> Result<String, Box<Response>> {
+        self.sign_access_for(sub, exp, sid, &uuid::Uuid::new_v4().to_string())
+    }
+
+    fn sign_access_for(
+        &self,
+        sub: &str,
+        exp: u64,
+        sid: &str,
+        client_id: &str,
+    ) -> Result<String, Box<Response>> {
         let claims = AccessClaims {
             iss: self.issuer.clone(),
             sub: sub.to_string(),
             iat: now(),
             exp,
-            client_id: uuid::Uuid::new_v4().to_string(),
+            client_id: client_id.to_string(),
             sid: sid.to_string(),
         };
         let mut header = Header::new(Algorithm::RS256);
@@ -526,6 +567,24 @@ fn verification_mismatch(deployment: &str, setting: &str, kind: &str) -> Respons
     )
 }
 
+/// Whether the body carries the CAPTCHA answer the mock accepts (`check_base` made sure a
+/// `captchaToken`, if any, is a string).
+fn captcha_passes(body: &Map<String, Value>) -> bool {
+    body.get("captchaToken")
+        .and_then(Value::as_str)
+        .is_some_and(|t| super::constant_time_eq(t, CAPTCHA_PASS))
+}
+
+/// A guest request to a CAPTCHA deployment without a valid captchaToken. The docs name the
+/// field, not the refusal; the mock says 400 like any other request it cannot serve.
+fn captcha_refused(deployment: &str) -> Response {
+    miaw_error(
+        StatusCode::BAD_REQUEST,
+        "CAPTCHA_FAILED",
+        &format!("deployment {deployment} has CAPTCHA on: a valid captchaToken is required"),
+    )
+}
+
 async fn unauthenticated(
     State(state): State<Arc<MiawState>>,
     headers: HeaderMap,
@@ -541,13 +600,14 @@ async fn unauthenticated(
         Err(m) => return bad_request(&m),
     };
     let deployment = deployment_name(&body);
-    if state
-        .config
-        .miaw
-        .deployment(deployment)
-        .is_some_and(|d| !d.guests)
-    {
+    let Some(d) = state.config.miaw.deployment(deployment) else {
+        return bad_request(&format!("no Custom Client deployment named {deployment}"));
+    };
+    if !d.guests {
         return verification_mismatch(deployment, "on", "guest");
+    }
+    if d.captcha && !captcha_passes(&body) {
+        return captcha_refused(deployment);
     }
     let subject = format!(
         "v2/iamessage/ANON/{deployment}/uid:{}",
@@ -615,7 +675,12 @@ async fn continuation(State(state): State<Arc<MiawState>>, headers: HeaderMap) -
     } else {
         claims.exp
     };
-    match state.sign_access(&claims.sub, exp, &claims.sid) {
+    let signed = if state.config.drifting("miaw-continuation-same-client-id") {
+        state.sign_access_for(&claims.sub, exp, &claims.sid, &claims.client_id)
+    } else {
+        state.sign_access(&claims.sub, exp, &claims.sid)
+    };
+    match signed {
         Ok(token) => token_json(
             StatusCode::OK,
             json!({ "accessToken": token, "lastEventId": "0" }),
@@ -737,6 +802,27 @@ mod tests {
         assert!(check_base(&config, &mobile, false)
             .unwrap_err()
             .contains("context"));
+    }
+
+    #[test]
+    fn the_captcha_deployment_is_a_profile_and_wants_the_test_answer() {
+        let full = api_target(&Config::default(), "http://mock");
+        assert!(!full.capabilities.contains("captcha"));
+        let [captcha] = full.profiles.as_slice() else {
+            panic!("one captcha profile: {:?}", full.profiles)
+        };
+        assert_eq!(captcha.vars["es_developer_name"], CAPTCHA_DEPLOYMENT);
+        assert!(captcha.capabilities.contains("captcha"));
+        assert!(!captcha.capabilities.contains("guest_access"));
+        // A fresh org has no CAPTCHA deployment.
+        let sandbox = api_target(&Config::sandbox(), "http://mock");
+        assert!(sandbox.profiles.iter().all(|p| p.name != "captcha"));
+        let body = |v: Value| json!({ "captchaToken": v }).as_object().unwrap().clone();
+        assert!(captcha_passes(&body(json!(CAPTCHA_PASS))));
+        for wrong in [json!(""), json!("made-up"), json!(null)] {
+            assert!(!captcha_passes(&body(wrong)));
+        }
+        assert!(!captcha_passes(&Map::new()));
     }
 
     #[test]

@@ -123,6 +123,8 @@ impl MockConfig {
             // Rotation is an optional connected-app setting (api-contracts §2), off by default.
             c.salesforce.rotate_refresh_tokens = false;
             c.salesforce.documented_fields_only = true;
+            // JWT-based access tokens are an app setting; a new app issues opaque ones.
+            c.salesforce.jwt_access_tokens = false;
             c.miaw = miaw::Config::sandbox();
         }
         c
@@ -523,6 +525,10 @@ fn without_what_is_off(mut t: ApiTarget, auto_approve: bool, rotates: bool) -> A
     t
 }
 
+/// Capabilities that say what a deployment or server refuses: the API entry, which serves every
+/// other case, never declares them; a vendor module adds a profile that does.
+pub const PROFILE_ONLY: &[&str] = &["captcha", "refresh_only_revocation"];
+
 pub fn api_target(base_url: &str, vars: &[(&str, &str)], secrets: &[(&str, &str)]) -> ApiTarget {
     ApiTarget {
         base_url: base_url.to_string(),
@@ -534,8 +540,11 @@ pub fn api_target(base_url: &str, vars: &[(&str, &str)], secrets: &[(&str, &str)
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
-        // The default mock does everything a case may require.
-        capabilities: crate::capability::all().map(String::from).collect(),
+        // The default mock does everything a case may require; a restriction only on a profile.
+        capabilities: crate::capability::all()
+            .filter(|c| !PROFILE_ONLY.contains(c))
+            .map(String::from)
+            .collect(),
         profiles: Vec::new(),
         issuer: None,
         basic_encoding: None,

@@ -14,7 +14,9 @@
 //!   `invalid_grant` and revokes its whole family.
 //! - `grant_type=password` is `unsupported_grant_type` (RFC 9700 §2.4).
 //! - Revocation (RFC 7009): client authentication required; 200 for unknown tokens; a refresh token
-//!   revokes its family, an access token itself; another client's token is refused.
+//!   revokes its family, an access token itself; another client's token is refused. A second
+//!   endpoint, `/oauth2/revoke-refresh-only`, is a server that revokes only what §2.1 makes a
+//!   MUST (refresh tokens): an access token gets 400 `unsupported_token_type` (§2.2.1).
 //! - Introspection (RFC 7662): client authentication required (401 otherwise); an inactive token is
 //!   `{"active": false}` and nothing else.
 
@@ -40,6 +42,7 @@ use crate::target::ApiTarget;
 const TOKEN_PATH: &str = "/oauth2/token";
 const AUTHORIZE_PATH: &str = "/oauth2/authorize";
 const REVOKE_PATH: &str = "/oauth2/revoke";
+const REFRESH_ONLY_REVOKE_PATH: &str = "/oauth2/revoke-refresh-only";
 const INTROSPECT_PATH: &str = "/oauth2/introspect";
 const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
 
@@ -47,6 +50,10 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
     ("OAuth 2.0 token", TOKEN_PATH),
     ("OAuth 2.0 authorize", AUTHORIZE_PATH),
     ("OAuth 2.0 revoke (RFC 7009)", REVOKE_PATH),
+    (
+        "OAuth 2.0 revoke, refresh tokens only",
+        REFRESH_ONLY_REVOKE_PATH,
+    ),
     ("OAuth 2.0 introspect (RFC 7662)", INTROSPECT_PATH),
     ("OAuth 2.0 metadata (RFC 8414)", METADATA_PATH),
 ];
@@ -127,7 +134,7 @@ pub fn api_target(server: &Server, base_url: &str) -> ApiTarget {
     let (first, second, special) = (get(0), get(1), get(2));
     let redirect_uri = first.redirect_uris.first().cloned().unwrap_or_default();
     let refresh_token = server.issue_refresh_token(&first);
-    super::api_target(
+    let mut t = super::api_target(
         base_url,
         &[
             ("token_path", TOKEN_PATH),
@@ -149,7 +156,22 @@ pub fn api_target(server: &Server, base_url: &str) -> ApiTarget {
             ("special_client_secret", &special.secret),
             ("refresh_token", &refresh_token),
         ],
-    )
+    );
+    // The same server seen through its refresh-only revocation endpoint.
+    let mut capabilities = t.capabilities.clone();
+    capabilities.insert("refresh_only_revocation".to_string());
+    t.profiles.push(crate::target::Profile {
+        name: "refresh_only_revocation".to_string(),
+        base_url: None,
+        vars: [(
+            "revocation_path".to_string(),
+            REFRESH_ONLY_REVOKE_PATH.to_string(),
+        )]
+        .into(),
+        secrets: Default::default(),
+        capabilities,
+    });
+    t
 }
 
 pub fn routes(server: Arc<Server>) -> Router {
@@ -157,6 +179,7 @@ pub fn routes(server: Arc<Server>) -> Router {
         .route(TOKEN_PATH, post(token))
         .route(AUTHORIZE_PATH, get(authorize))
         .route(REVOKE_PATH, post(revoke))
+        .route(REFRESH_ONLY_REVOKE_PATH, post(revoke_refresh_only))
         .route(INTROSPECT_PATH, post(introspect))
         .route(METADATA_PATH, get(metadata))
         .with_state(server)
@@ -577,11 +600,24 @@ async fn metadata(State(s): State<Arc<Server>>) -> Response {
 
 /// RFC 7009 §2.1-2.2.
 async fn revoke(State(s): State<Arc<Server>>, headers: HeaderMap, body: Bytes) -> Response {
-    let form = match parse_form(&headers, &body) {
+    revoke_tokens(&s, &headers, &body, true)
+}
+
+/// RFC 7009 §2.2.1: a server that does not revoke access tokens says `unsupported_token_type`.
+async fn revoke_refresh_only(
+    State(s): State<Arc<Server>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    revoke_tokens(&s, &headers, &body, false)
+}
+
+fn revoke_tokens(s: &Server, headers: &HeaderMap, body: &[u8], access_tokens: bool) -> Response {
+    let form = match parse_form(headers, body) {
         Ok(f) => f,
         Err(r) => return *r,
     };
-    let client = match authenticate(&s, &headers, &form) {
+    let client = match authenticate(s, headers, &form) {
         Ok(c) => c,
         Err(r) => return *r,
     };
@@ -608,6 +644,12 @@ async fn revoke(State(s): State<Arc<Server>>, headers: HeaderMap, body: Bytes) -
             return bad_request(
                 "unauthorized_client",
                 "the token was not issued to this client",
+            )
+        }
+        Some((_, None)) if !access_tokens => {
+            return bad_request(
+                "unsupported_token_type",
+                "this endpoint revokes refresh tokens only",
             )
         }
         // Drift: 200, and nothing revoked.
@@ -911,6 +953,30 @@ mod tests {
             json_of(introspect(State(s.clone()), h.clone(), body(&[("token", &rt)])).await).await;
         assert_eq!(b, json!({ "active": false }));
         let r = revoke(State(s), h, body(&[("token", "no-such-token")])).await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn the_refresh_only_endpoint_refuses_access_tokens_by_type() {
+        let s = server();
+        let c = s.cfg().clients[0].clone();
+        let h = basic(&c.id, &c.secret);
+        let form = body(&[("grant_type", "client_credentials")]);
+        let (_, issued) = json_of(token(State(s.clone()), h.clone(), form).await).await;
+        let access = issued["access_token"].as_str().unwrap().to_string();
+        let refuse = revoke_refresh_only(State(s.clone()), h.clone(), body(&[("token", &access)]));
+        let (status, b) = json_of(refuse.await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(b["error"], "unsupported_token_type");
+        let (_, b) =
+            json_of(introspect(State(s.clone()), h.clone(), body(&[("token", &access)])).await)
+                .await;
+        assert_eq!(b["active"], true, "refused, so not revoked");
+        // Refresh tokens and unknown tokens as at /oauth2/revoke.
+        let rt = s.issue_refresh_token(&c);
+        let r = revoke_refresh_only(State(s.clone()), h.clone(), body(&[("token", &rt)])).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = revoke_refresh_only(State(s), h, body(&[("token", "no-such-token")])).await;
         assert_eq!(r.status(), StatusCode::OK);
     }
 }

@@ -2,7 +2,9 @@
 //! credentials, web server, refresh token, JWT bearer and token exchange flows; revocation;
 //! introspection). Salesforce's own quirks are kept on purpose: errors are 400 even for a failed
 //! Basic authentication, `invalid_client_id` is not an RFC 6749 code, there is no `expires_in`,
-//! and revoking an unknown token is 400 `invalid_token` instead of RFC 7009's 200.
+//! and revoking an unknown token is 400 `invalid_token` instead of RFC 7009's 200. Also: JWT-based
+//! access tokens when the app is set so, UserInfo (OpenID Connect Core §5.3) and the hybrid
+//! user-agent token flow (`response_type=hybrid_token`, tokens in the redirect's fragment).
 
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -15,7 +17,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
@@ -32,7 +34,11 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
     ("Salesforce authorize", "/services/oauth2/authorize"),
     ("Salesforce revoke", "/services/oauth2/revoke"),
     ("Salesforce introspect", "/services/oauth2/introspect"),
+    ("Salesforce UserInfo", USERINFO_PATH),
 ];
+
+/// OpenID Connect UserInfo (Core §5.3), as Salesforce serves it.
+const USERINFO_PATH: &str = "/services/oauth2/userinfo";
 
 const GRANT_JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const GRANT_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -74,6 +80,9 @@ pub struct Config {
     /// Only the fields Salesforce's samples show per flow: `api_instance_url` only in the
     /// app-scoped answers (client credentials, JWT bearer; api-contracts §2).
     pub documented_fields_only: bool,
+    /// The connected app issues JWT-based access tokens instead of opaque ones ("depending on
+    /// your connected app or external client app settings", seed 002).
+    pub jwt_access_tokens: bool,
 }
 
 impl Default for Config {
@@ -89,6 +98,7 @@ impl Default for Config {
             rotate_refresh_tokens: true,
             auto_approve: true,
             documented_fields_only: false,
+            jwt_access_tokens: true,
         }
     }
 }
@@ -110,7 +120,11 @@ pub fn api_target(config: &Config, base_url: &str) -> ApiTarget {
             ("signing_key", keys::RSA_PRIVATE_PEM),
         ],
     );
-    super::without_what_is_off(t, config.auto_approve, config.rotate_refresh_tokens)
+    let mut t = super::without_what_is_off(t, config.auto_approve, config.rotate_refresh_tokens);
+    if !config.jwt_access_tokens {
+        t.capabilities.remove("jwt_access_tokens");
+    }
+    t
 }
 
 pub fn routes(config: Arc<MockConfig>, base_url: &str) -> Router {
@@ -118,12 +132,14 @@ pub fn routes(config: Arc<MockConfig>, base_url: &str) -> Router {
         config,
         base_url: base_url.trim_end_matches('/').to_string(),
         store: Mutex::new(Store::default()),
+        signing: access_token_key(),
     });
     Router::new()
         .route("/services/oauth2/token", post(token))
         .route("/services/oauth2/authorize", get(authorize))
         .route("/services/oauth2/revoke", post(revoke))
         .route("/services/oauth2/introspect", post(introspect))
+        .route(USERINFO_PATH, get(userinfo).post(userinfo))
         .with_state(app)
 }
 
@@ -132,6 +148,16 @@ struct App {
     /// The login URL: `aud` of assertions, `instance_url` and host of the identity URL.
     base_url: String,
     store: Mutex<Store>,
+    /// Signs JWT-based access tokens (the checked-in TEST-ONLY RSA key).
+    signing: EncodingKey,
+}
+
+/// `kid` of the mock's JWT-based access tokens.
+const ACCESS_TOKEN_KID: &str = "tokenconf-salesforce-access";
+
+fn access_token_key() -> EncodingKey {
+    EncodingKey::from_rsa_pem(keys::RSA_PRIVATE_PEM.as_bytes())
+        .expect("the checked-in test RSA key parses")
 }
 
 impl App {
@@ -147,6 +173,34 @@ impl App {
         lock(&self.store)
     }
 
+    /// A new access token for `scope`: opaque (org id, `!`, random), or JWT-based when the app
+    /// is set so. Salesforce documents no claim of its JWTs; these are the registered ones a
+    /// resource server reads, and `scp`, the scopes.
+    fn new_access_token(&self, scope: &str) -> String {
+        let cfg = self.cfg();
+        if !cfg.jwt_access_tokens {
+            return new_token(&format!("{}!", cfg.org_id));
+        }
+        let iat = now();
+        let claims = json!({
+            "iss": self.base_url,
+            "sub": cfg.user_id,
+            "aud": self.base_url,
+            "client_id": cfg.client_id,
+            "scp": scope_list(scope),
+            "iat": iat,
+            "exp": iat + ACCESS_TTL,
+            "jti": uuid::Uuid::new_v4().to_string(),
+        });
+        let mut header = Header::new(Algorithm::RS256);
+        header.typ = Some("JWT".into());
+        header.kid = Some(ACCESS_TOKEN_KID.into());
+        // The key is the checked-in test key and the claims plain JSON: signing cannot fail, but
+        // an opaque token is still a token.
+        jsonwebtoken::encode(&header, &claims, &self.signing)
+            .unwrap_or_else(|_| new_token(&format!("{}!", cfg.org_id)))
+    }
+
     fn identity_url(&self) -> String {
         format!(
             "{}/id/{}/{}",
@@ -158,6 +212,14 @@ impl App {
 
     /// The Salesforce success body; `extra` members (refresh_token, token-exchange fields) are merged in.
     fn token_body(&self, access_token: &str, scope: &str, extra: Value) -> Response {
+        token_json(
+            StatusCode::OK,
+            self.token_members(access_token, scope, extra),
+        )
+    }
+
+    /// The members of a token response, for a JSON body or a redirect's fragment.
+    fn token_members(&self, access_token: &str, scope: &str, extra: Value) -> Value {
         let cfg = self.cfg();
         let id = if self.drifting("sf-id-url-malformed") {
             format!("{}/id/{}", self.base_url, cfg.org_id)
@@ -189,7 +251,7 @@ impl App {
         if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
             body.extend(extra);
         }
-        token_json(StatusCode::OK, body)
+        body
     }
 }
 
@@ -225,14 +287,9 @@ struct Code {
 type Store = Tokens<Code, String>;
 
 impl Store {
-    /// Salesforce access tokens start with the org id and `!`.
-    fn issue_access(&mut self, org_id: &str, scope: &str, family: Family) -> String {
-        self.add_access(
-            new_token(&format!("{org_id}!")),
-            scope.to_string(),
-            ACCESS_TTL,
-            family,
-        )
+    /// Stores `token` (`App::new_access_token`) as an access token for `scope`.
+    fn issue_access(&mut self, token: String, scope: &str, family: Family) -> String {
+        self.add_access(token, scope.to_string(), ACCESS_TTL, family)
     }
 
     fn issue_refresh(&mut self, scope: &str, family: Family) -> String {
@@ -360,7 +417,7 @@ fn app_scoped_token(app: &App) -> Response {
     let scope = scopes_without_refresh(app.cfg());
     let mut store = app.store();
     let family = store.families.create();
-    let access = store.issue_access(&app.cfg().org_id, &scope, family);
+    let access = store.issue_access(app.new_access_token(&scope), &scope, family);
     drop(store);
     // The client credentials sample shows api_instance_url.
     app.token_body(&access, &scope, json!({ "api_instance_url": app.base_url }))
@@ -405,7 +462,7 @@ fn authorization_code(app: &App, headers: &HeaderMap, form: &Form) -> Response {
     if let Some(grant) = store.codes.get_mut(code) {
         grant.redeemed = Some(family);
     }
-    let access = store.issue_access(&app.cfg().org_id, &scope, family);
+    let access = store.issue_access(app.new_access_token(&scope), &scope, family);
     let wants_refresh = scope_list(&scope)
         .iter()
         .any(|s| REFRESH_SCOPES.contains(s));
@@ -453,7 +510,7 @@ fn refresh_token(app: &App, headers: &HeaderMap, form: &Form) -> Response {
             )
         }
     };
-    let access = store.issue_access(&app.cfg().org_id, &scope, family);
+    let access = store.issue_access(app.new_access_token(&scope), &scope, family);
     let extra = if cfg.rotate_refresh_tokens {
         // Drift: a new refresh token is issued but the old one is never marked rotated.
         let keep_old = app.drifting("sf-refresh-replay-accepted");
@@ -559,7 +616,7 @@ fn token_exchange(app: &App, headers: &HeaderMap, form: &Form) -> Response {
         }
     };
     let family = store.families.create();
-    let access = store.issue_access(&app.cfg().org_id, &scope, family);
+    let access = store.issue_access(app.new_access_token(&scope), &scope, family);
     drop(store);
     app.token_body(
         &access,
@@ -596,9 +653,12 @@ async fn authorize(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Re
             state,
         )
     };
-    if field(&q, "response_type") != Some("code") {
-        return fail("unsupported_response_type", "response type not supported");
-    }
+    // hybrid_token: the hybrid user-agent token flow (seed 002), tokens in the fragment.
+    let hybrid = match field(&q, "response_type") {
+        Some("code") => false,
+        Some("hybrid_token") => true,
+        _ => return fail("unsupported_response_type", "response type not supported"),
+    };
     // Salesforce only knows S256: the challenge is "the SHA256 hash value of the code_verifier".
     let challenge = non_empty(&q, "code_challenge");
     if challenge.is_some() && !matches!(field(&q, "code_challenge_method"), None | Some("S256")) {
@@ -612,6 +672,9 @@ async fn authorize(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Re
     if !cfg.auto_approve {
         return super::login_page("Salesforce");
     }
+    if hybrid {
+        return hybrid_token(&app, redirect_uri, &scope, state);
+    }
     let code = new_token("aPrx");
     app.store().codes.insert(
         code.clone(),
@@ -624,6 +687,41 @@ async fn authorize(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Re
         },
     );
     redirect(redirect_uri, &[("code", &code)], state)
+}
+
+/// The user-agent flow's answer (RFC 6749 §4.2.2): a 302 whose fragment holds the token
+/// response's members, a refresh token too when the scope asks for one.
+fn hybrid_token(app: &App, redirect_uri: &str, scope: &str, state: Option<&str>) -> Response {
+    let mut store = app.store();
+    let family = store.families.create();
+    let access = store.issue_access(app.new_access_token(scope), scope, family);
+    let wants_refresh = scope_list(scope).iter().any(|s| REFRESH_SCOPES.contains(s));
+    let extra = if wants_refresh {
+        json!({ "refresh_token": store.issue_refresh(scope, family) })
+    } else {
+        json!({})
+    };
+    drop(store);
+    let members = app.token_members(&access, scope, extra);
+    let mut fragment = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in members.as_object().into_iter().flatten() {
+        match v {
+            Value::String(s) => fragment.append_pair(k, s),
+            other => fragment.append_pair(k, &other.to_string()),
+        };
+    }
+    if let Some(state) = state {
+        fragment.append_pair("state", state);
+    }
+    let Ok(location) = HeaderValue::from_str(&format!("{redirect_uri}#{}", fragment.finish()))
+    else {
+        return bad_request("invalid_request", "redirect_uri is not a valid URL");
+    };
+    let mut r = StatusCode::FOUND.into_response();
+    r.headers_mut().insert(header::LOCATION, location);
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
 }
 
 /// The mock's 302; unlike the other vendors, Salesforce answers 400 when it cannot be sent.
@@ -661,6 +759,51 @@ async fn revoke(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) ->
     drop(store);
     // Salesforce answers a successful revocation with an empty 200.
     StatusCode::OK.into_response()
+}
+
+/// OpenID Connect Core §5.3: the user of an active access token, as Salesforce's UserInfo
+/// names it (sub is the identity URL; user_id, organization_id). A missing or unknown token is
+/// RFC 6750 §3's 401 with a Bearer challenge (Core §5.3.3).
+async fn userinfo(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let cfg = app.cfg();
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    let challenge = |value: &'static str, body: Value| {
+        let mut r = token_json(StatusCode::UNAUTHORIZED, body);
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(value));
+        r
+    };
+    let Some(token) = token else {
+        // RFC 6750 §3.1: no error code when the request carried no token at all.
+        return challenge(
+            "Bearer realm=\"salesforce\"",
+            json!({ "error_description": "no access token" }),
+        );
+    };
+    if app.store().active_access(token).is_none() {
+        return challenge(
+            "Bearer realm=\"salesforce\", error=\"invalid_token\"",
+            json!({ "error": "invalid_token", "error_description": "the access token is invalid or expired" }),
+        );
+    }
+    token_json(
+        StatusCode::OK,
+        json!({
+            "sub": app.identity_url(),
+            "user_id": cfg.user_id,
+            "organization_id": cfg.org_id,
+            "preferred_username": cfg.username,
+            "email": cfg.username,
+            "active": true,
+        }),
+    )
 }
 
 async fn introspect(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -827,6 +970,7 @@ mod tests {
             config: Arc::new(config),
             base_url: LOGIN.into(),
             store: Mutex::new(Store::default()),
+            signing: access_token_key(),
         }
     }
 
@@ -852,6 +996,78 @@ mod tests {
         let mut store = app.store();
         let family = store.families.create();
         store.issue_refresh("api refresh_token", family)
+    }
+
+    #[test]
+    fn access_tokens_are_jwt_based_only_when_the_app_says_so() {
+        let jwt_app = app(true);
+        let token = jwt_app.new_access_token("api id");
+        let key = DecodingKey::from_rsa_pem(keys::RSA_PUBLIC_PEM.as_bytes()).unwrap();
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_audience(&[LOGIN]);
+        let claims = jsonwebtoken::decode::<Value>(&token, &key, &validation)
+            .unwrap()
+            .claims;
+        assert_eq!(claims["client_id"], jwt_app.cfg().client_id);
+        assert_eq!(claims["scp"], json!(["api", "id"]));
+        let mut config = MockConfig::for_profile(crate::mock::Profile::Sandbox);
+        config.salesforce.rotate_refresh_tokens = true;
+        let opaque = App {
+            config: Arc::new(config),
+            base_url: LOGIN.into(),
+            store: Mutex::new(Store::default()),
+            signing: access_token_key(),
+        };
+        let token = opaque.new_access_token("api");
+        assert!(
+            token.starts_with(&format!("{}!", opaque.cfg().org_id)),
+            "{token}"
+        );
+        assert!(!api_target(opaque.cfg(), LOGIN)
+            .capabilities
+            .contains("jwt_access_tokens"));
+    }
+
+    #[tokio::test]
+    async fn userinfo_names_the_user_of_an_active_token_and_hybrid_token_puts_it_in_the_fragment() {
+        let app = Arc::new(app(true));
+        let cfg = app.cfg().clone();
+        let query = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("response_type", "hybrid_token"),
+                ("client_id", cfg.client_id.as_str()),
+                ("redirect_uri", cfg.redirect_uri.as_str()),
+                ("state", "s"),
+            ])
+            .finish();
+        let r = authorize(State(app.clone()), RawQuery(Some(query))).await;
+        assert_eq!(r.status(), StatusCode::FOUND);
+        let location = r.headers()[header::LOCATION].to_str().unwrap().to_string();
+        let (_, fragment) = location.split_once('#').expect("a fragment");
+        let members: Form = form_urlencoded::parse(fragment.as_bytes())
+            .into_owned()
+            .collect();
+        let access = field(&members, "access_token").unwrap().to_string();
+        assert_eq!(field(&members, "state"), Some("s"));
+        let bearer = |t: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                header::AUTHORIZATION,
+                HeaderValue::from_str(&format!("Bearer {t}")).unwrap(),
+            );
+            h
+        };
+        let (status, body) = json_of(userinfo(State(app.clone()), bearer(&access)).await).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["sub"], app.identity_url());
+        assert_eq!(body["user_id"], cfg.user_id);
+        assert_eq!(body["organization_id"], cfg.org_id);
+        for headers in [bearer("00DNoSuchToken"), HeaderMap::new()] {
+            let r = userinfo(State(app.clone()), headers).await;
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+            let challenge = r.headers()[header::WWW_AUTHENTICATE].to_str().unwrap();
+            assert!(challenge.starts_with("Bearer "), "{challenge}");
+        }
     }
 
     #[tokio::test]

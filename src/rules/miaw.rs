@@ -48,12 +48,13 @@ pub static AUTHENTICATED_ACCESS_TOKEN: RuleSet = RuleSet {
 pub static CONTINUATION_RESPONSE: RuleSet = RuleSet {
     includes: &[],
     name: "miaw.continuation-response",
-    summary: "a MIAW continuation token: a JWS with the sub and exp of the token it continues",
+    summary: "a MIAW continuation token: a JWS with the sub and exp of the token it continues, and a new clientId",
     rules: &[
         &ACCESS_TOKEN_JWT,
         &ACCESS_TOKEN_CLAIMS,
         &LAST_EVENT_ID,
         &CONTINUATION_KEEPS_SUB_EXP,
+        &CONTINUATION_NEW_CLIENT_ID,
         &ERROR_JSON,
         &super::oauth2_probes::BEARER_401_CHALLENGE,
         &super::oauth2_probes::BEARER_ERROR_STATUS,
@@ -310,6 +311,57 @@ pub static CONTINUATION_KEEPS_SUB_EXP: Rule = Rule {
     },
 };
 
+/// The claim the official sample names; no Salesforce page documents the claim itself.
+const CLIENT_ID_CLAIM: &str = "clientId";
+
+// A MUST on a secondary source: the sentence is Salesforce's own (the official sample app, the
+// same sentence MIAW-continuation-keeps-sub-exp's sub rests on), stated as fact, not advice. What
+// is not documented is the claim's name, so the rule judges only tokens that carry `clientId`.
+pub static CONTINUATION_NEW_CLIENT_ID: Rule = Rule {
+    id: "MIAW-continuation-new-client-id",
+    level: Level::Must,
+    source: MIAW_SAMPLE,
+    title: "a continuation token has a new clientId",
+    explain: "MIAW: the continuation endpoint returns \"a JWT with the same subjectId but new clientId as the \
+              existing Messaging JWT\" (Salesforce's official sample app, getContinuityJwt, citing the \
+              generateContinuationToken reference): each tab or reload is a client of its own in the same \
+              conversation. A continuation token with the original's clientId cannot be told apart from \
+              it. A MUST because the sentence is Salesforce's, stated as fact (the same one the sub check \
+              of MIAW-continuation-keeps-sub-exp rests on); but the reference names no claim, so the \
+              rule compares the clientId claim only when the continued token carries one, and is silent \
+              otherwise. Compares the accessToken with the bearer token that was sent.",
+    check: |x| {
+        let (s, r) = (x.sent, x.received);
+        if !success(r) {
+            return vec![];
+        }
+        let Some(old) = s.bearer_token.as_deref().and_then(|t| jwt::decode(t).ok()) else {
+            return vec![];
+        };
+        let Some(before) = old.claim(CLIENT_ID_CLAIM).filter(|v| !v.is_null()) else {
+            // The claim's name is undocumented: nothing to compare.
+            return vec![];
+        };
+        let Some(new) = access_token(r).and_then(Value::as_str).and_then(|t| jwt::decode(t).ok()) else {
+            // MIAW-access-token-jwt reports it.
+            return vec![];
+        };
+        match new.claim(CLIENT_ID_CLAIM).filter(|v| !v.is_null()) {
+            Some(after) if after != before => vec![],
+            Some(_) => vec![Violation::new(
+                "the continuation token's clientId is the original's: a continuation token gets a new clientId",
+            )
+            .expected("a clientId other than the continued token's")
+            .at("$.accessToken")],
+            None => vec![Violation::new(
+                "the continuation token has no clientId, though the token it continues has one",
+            )
+            .expected("a new clientId claim")
+            .at("$.accessToken")],
+        }
+    },
+};
+
 pub static ERROR_JSON: Rule = Rule {
     id: "MIAW-error-json",
     level: Level::Must,
@@ -337,6 +389,13 @@ mod tests {
 
     fn jws(sub: &str, exp: u64) -> String {
         encode_for_test(&json!({"alg": "RS256"}), &json!({"sub": sub, "exp": exp}))
+    }
+
+    fn jws_client(client_id: Value) -> String {
+        encode_for_test(
+            &json!({"alg": "RS256"}),
+            &json!({"sub": "u", "exp": 9, "clientId": client_id}),
+        )
     }
 
     fn token(at: &str, subject: &str) -> Received {
@@ -433,6 +492,27 @@ mod tests {
             &bearer("opaque"),
             &token(&jws("v", 100), "x"),
         );
+    }
+
+    #[test]
+    fn continuation_new_client_id() {
+        let rule = &CONTINUATION_NEW_CLIENT_ID;
+        let s = bearer(&jws_client(json!("c-1")));
+        passes(rule, &s, &token(&jws_client(json!("c-2")), "x"));
+        fails(rule, &s, &token(&jws_client(json!("c-1")), "x"));
+        // The original named a clientId and the continuation dropped it.
+        fails(rule, &s, &token(&jws("u", 9), "x"));
+        fails(rule, &s, &token(&jws_client(json!(null)), "x"));
+        // No clientId on the continued token (the claim is undocumented) or no JWT: silent.
+        passes(rule, &bearer(&jws("u", 9)), &token(&jws("u", 9), "x"));
+        passes(
+            rule,
+            &bearer("opaque"),
+            &token(&jws_client(json!("c-1")), "x"),
+        );
+        passes(rule, &s, &token("not-a-jwt", "x"));
+        passes(rule, &s, &json(401, json!({"message": "no"})));
+        assert!(CONTINUATION_RESPONSE.rules.iter().any(|r| r.id == rule.id));
     }
 
     #[test]

@@ -148,6 +148,7 @@ static SETS: &[&RuleSet] = &[
     &salesforce::REVOCATION_RESPONSE,
     &salesforce::REVOCATION_INVALID_TOKEN,
     &salesforce::INTROSPECTION_RESPONSE,
+    &salesforce::JWT_ACCESS_TOKEN,
     &miaw::ACCESS_TOKEN_RESPONSE,
     &miaw::AUTHENTICATED_ACCESS_TOKEN,
     &miaw::CONTINUATION_RESPONSE,

@@ -12,6 +12,7 @@ use regex::Regex;
 use serde_json::Value;
 use sha2::Sha256;
 
+use super::jwt;
 use super::oauth2::{self as o, body_member, describe, error_code, is_error, success};
 use super::{oauth2_endpoints as e, oauth2_probes};
 use super::{Rule, RuleSet, Violation};
@@ -22,6 +23,8 @@ const SF_TOKEN: &str =
     "https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_oauth_client_credentials_flow.htm";
 const SF_ERRORS: &str =
     "https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_oauth_flow_errors.htm";
+const SF_JWT_ACCESS_TOKENS: &str =
+    "https://help.salesforce.com/apex/HTViewHelpDoc?id=xcloud.connected_app_enable_jwt.htm";
 const SF_INTROSPECT: &str =
     "https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_oidc_token_introspection_endpoint.htm";
 
@@ -77,6 +80,13 @@ pub static INTROSPECTION_RESPONSE: RuleSet = RuleSet {
         &o::ERROR_CONTENT_TYPE,
         &INTROSPECTION_FIELDS,
     ],
+};
+
+pub static JWT_ACCESS_TOKEN: RuleSet = RuleSet {
+    includes: &[],
+    name: "salesforce.jwt-access-token",
+    summary: "an app set to issue JWT-based access tokens: access_token is a JWS that decodes, signed, with exp",
+    rules: &[&JWT_ACCESS_TOKEN_FORMAT, &JWT_ACCESS_TOKEN_CLAIMS],
 };
 
 fn string_member<'a>(r: &'a Received, name: &str) -> Option<&'a str> {
@@ -392,6 +402,86 @@ pub static INTROSPECTION_FIELDS: Rule = Rule {
     },
 };
 
+/// The access token of a success response, decoded; `None` when absent or not a JWT.
+fn jwt_access_token(r: &Received) -> Option<jwt::Jws> {
+    string_member(r, "access_token").and_then(|t| jwt::decode(t).ok())
+}
+
+pub static JWT_ACCESS_TOKEN_FORMAT: Rule = Rule {
+    id: "SF-jwt-access-token",
+    level: Level::Must,
+    source: SF_JWT_ACCESS_TOKENS,
+    title: "a JWT-based access token is a compact JWS whose header and payload decode",
+    explain: "Salesforce: a connected app or external client app can \"issue JSON Web Token (JWT)-based access \
+              tokens instead of opaque tokens. Unlike opaque tokens, JWT-based access tokens have a \
+              transparent format, so you can introspect them without calling a Salesforce endpoint.\" \
+              For an app with that setting (capability jwt_access_tokens), access_token must be \
+              header.payload.signature with a base64url JSON header and payload; an opaque string \
+              means the setting is not in force. Salesforce documents no claim: see \
+              SF-jwt-access-token-claims.",
+    check: |x| {
+        let r = x.received;
+        if !success(r) {
+            return vec![];
+        }
+        let Some(token) = string_member(r, "access_token") else {
+            // RFC6749-5.1-access_token reports it.
+            return vec![];
+        };
+        match jwt::decode(token) {
+            Ok(_) => vec![],
+            Err(why) => vec![Violation::new(format!(
+                "access_token {} is not a JWT-based token: {why}",
+                o::token_summary(token)
+            ))
+            .expected("header.payload.signature (base64url JSON)")
+            .at("$.access_token")],
+        }
+    },
+};
+
+// A SHOULD: Salesforce documents no header or claim of its JWT-based access tokens; a token a
+// resource server can introspect "without calling a Salesforce endpoint" needs a signature and an
+// expiry (RFC 7519 §4.1.4) to be of use, which is our reading, not the vendor's text.
+pub static JWT_ACCESS_TOKEN_CLAIMS: Rule = Rule {
+    id: "SF-jwt-access-token-claims",
+    level: Level::Should,
+    source: SF_JWT_ACCESS_TOKENS,
+    title: "a JWT-based access token is signed (alg not none) and has a numeric exp",
+    explain: "Salesforce: JWT-based access tokens can be introspected locally. To trust one without calling \
+              Salesforce, a resource server needs a signature (a header alg other than none) and an expiry \
+              (exp, a NumericDate: RFC 7519 §4.1.4). A SHOULD: Salesforce's pages name neither the header \
+              nor the claims, so this is our reading. Skipped when access_token is not a JWT \
+              (SF-jwt-access-token reports that).",
+    check: |x| {
+        let r = x.received;
+        if !success(r) {
+            return vec![];
+        }
+        let Some(jws) = jwt_access_token(r) else {
+            return vec![];
+        };
+        let mut out = Vec::new();
+        match jws.header.get("alg").and_then(Value::as_str) {
+            Some(alg) if !alg.eq_ignore_ascii_case("none") => {}
+            other => out.push(
+                Violation::new("the JWT-based access token is not signed")
+                    .expected("a header alg such as RS256")
+                    .actual(other.unwrap_or("(no alg)").to_string())
+                    .at("$.access_token"),
+            ),
+        }
+        if !jws.claim("exp").is_some_and(Value::is_number) {
+            out.push(
+                Violation::new("the JWT-based access token has no numeric exp")
+                    .expected("exp, a NumericDate")
+                    .at("$.access_token"),
+            );
+        }
+        out
+    },
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -595,5 +685,30 @@ mod tests {
                 && loopback("[::1]")
         );
         assert!(!loopback("example.test") && !loopback("10.0.0.1:80"));
+    }
+
+    #[test]
+    fn jwt_access_token() {
+        use crate::rules::jwt::encode_for_test;
+        let s = sent(&[("grant_type", "client_credentials")], true);
+        let with = |at: &str| json(200, json!({"access_token": at, "token_type": "Bearer"}));
+        let signed = encode_for_test(&json!({"alg": "RS256", "typ": "JWT"}), &json!({"exp": 9}));
+        for rule in JWT_ACCESS_TOKEN.rules {
+            passes(rule, &s, &with(&signed));
+        }
+        fails(&JWT_ACCESS_TOKEN_FORMAT, &s, &with("00DTCONF!opaque"));
+        passes(&JWT_ACCESS_TOKEN_CLAIMS, &s, &with("00DTCONF!opaque"));
+        let unsigned = encode_for_test(&json!({"alg": "none"}), &json!({"exp": 9}));
+        passes(&JWT_ACCESS_TOKEN_FORMAT, &s, &with(&unsigned));
+        fails(&JWT_ACCESS_TOKEN_CLAIMS, &s, &with(&unsigned));
+        let no_exp = encode_for_test(&json!({"alg": "RS256"}), &json!({"exp": "9"}));
+        fails(&JWT_ACCESS_TOKEN_CLAIMS, &s, &with(&no_exp));
+        assert_eq!(JWT_ACCESS_TOKEN_CLAIMS.level, Level::Should);
+        // Errors are not token responses.
+        passes(
+            &JWT_ACCESS_TOKEN_FORMAT,
+            &s,
+            &json(400, json!({"error": "invalid_grant"})),
+        );
     }
 }
