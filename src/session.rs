@@ -454,11 +454,14 @@ impl Session {
         let mut written = match &self.reports {
             None => Ok(Vec::new()),
             Some(plan) => {
-                let redacted = report::Redacted::new(&report, &base);
-                report::write_planned(plan, &redacted).map_err(|source| ConfigError::Reports {
-                    dir: plan.dir().to_path_buf(),
-                    source: source.into(),
-                })
+                let redacted = report::Redacted::from_owned(report, &base);
+                let written =
+                    report::write_planned(plan, &redacted).map_err(|source| ConfigError::Reports {
+                        dir: plan.dir().to_path_buf(),
+                        source: source.into(),
+                    });
+                report = redacted.into_inner();
+                written
             }
         };
         if let (Some(mut r), Ok(paths)) = (recorder, &mut written) {

@@ -36,7 +36,7 @@ fn t(text: &str) -> Text<'_> {
 
 /// index.html, scrubbed once more after rendering.
 pub fn render(report: &super::RedactedReport) -> String {
-    report.scrub(&page(report).into_string())
+    report.scrub(page(report).into_string())
 }
 
 fn page(report: &RunReport) -> Markup {

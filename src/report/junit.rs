@@ -15,7 +15,7 @@ use crate::outcome::{CaseOutcome, RunReport, Status};
 
 /// junit.xml, scrubbed once more after rendering.
 pub fn render(report: &super::RedactedReport) -> String {
-    report.scrub(&render_xml(report))
+    report.scrub(render_xml(report))
 }
 
 fn render_xml(report: &RunReport) -> String {

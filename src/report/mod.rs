@@ -40,7 +40,12 @@ impl Redacted<RunReport> {
     /// escapes it: once HTML, XML or JSON has escaped a value, its masked form is no longer
     /// found.
     pub fn new(report: &RunReport, redactor: &Redactor) -> Self {
-        let mut inner = report.clone();
+        Self::from_owned(report.clone(), redactor)
+    }
+
+    /// [`Redacted::new`] without the copy (10,000 outcomes are megabytes); the report comes
+    /// back, masked, from [`Redacted::into_inner`].
+    pub fn from_owned(mut inner: RunReport, redactor: &Redactor) -> Self {
         for o in &mut inner.outcomes {
             redact_outcome(o, redactor);
         }
@@ -49,13 +54,20 @@ impl Redacted<RunReport> {
             redactor: redactor.clone(),
         }
     }
+
+    pub fn into_inner(self) -> RunReport {
+        self.inner
+    }
 }
 
 impl<T> Redacted<T> {
     /// `text` rendered from this value, scrubbed once more: a format may join or split what
-    /// the first pass saw.
-    pub fn scrub(&self, text: &str) -> String {
-        self.redactor.scrub(text).into_owned()
+    /// the first pass saw. Text with nothing to mask comes back as it was, not copied.
+    pub fn scrub(&self, text: String) -> String {
+        match self.redactor.scrub(&text) {
+            std::borrow::Cow::Borrowed(_) => text,
+            std::borrow::Cow::Owned(masked) => masked,
+        }
     }
 }
 
@@ -128,7 +140,7 @@ pub fn write_planned(
     let mut diffs: Vec<(String, String)> = Vec::new();
     for (o, file) in report.outcomes.iter().zip(&diff_files) {
         if let (Some(file), Some(text)) = (file, diff::case_diff(o, report.strict)) {
-            diffs.push((file.clone(), report.scrub(&text.text())));
+            diffs.push((file.clone(), report.scrub(text.text())));
         }
     }
     // Rendered one at a time as they are written: over 10,000 cases each is megabytes.
