@@ -34,11 +34,12 @@ pub fn regex(pattern: &str) -> Result<Arc<Regex>, regex::Error> {
     cached(&CACHE, pattern, |p| Regex::new(p).map(Arc::new))
 }
 
-/// `JsonPath::parse`, once per text; the error as its message.
-pub fn json_path(text: &str) -> Result<JsonPath, String> {
-    static CACHE: Cache<JsonPath, String> = OnceLock::new();
+/// `JsonPath::parse`, once per text, shared (a clone copies the whole path); the error as
+/// its message.
+pub fn json_path(text: &str) -> Result<Arc<JsonPath>, String> {
+    static CACHE: Cache<Arc<JsonPath>, String> = OnceLock::new();
     cached(&CACHE, text, |t| {
-        JsonPath::parse(t).map_err(|e| e.to_string())
+        JsonPath::parse(t).map(Arc::new).map_err(|e| e.to_string())
     })
 }
 

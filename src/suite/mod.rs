@@ -262,7 +262,7 @@ pub struct HeaderExpect {
 
 pub struct JsonExpect {
     pub text: String,
-    pub path: serde_json_path::JsonPath,
+    pub path: std::sync::Arc<serde_json_path::JsonPath>,
     pub predicate: Predicate,
 }
 
@@ -312,7 +312,7 @@ pub struct Capture {
 pub enum CaptureFrom {
     Json {
         text: String,
-        path: serde_json_path::JsonPath,
+        path: std::sync::Arc<serde_json_path::JsonPath>,
     },
     Header(String),
 }
