@@ -362,7 +362,9 @@ impl Compiler<'_> {
             fixtures.push(Fixture { name: fname, steps });
         }
 
-        let mut cases: Vec<Case> = Vec::new();
+        let mut cases: Vec<Case> = Vec::with_capacity(raw.cases.len());
+        // Slugs seen, hashed: a scan of the earlier cases made a 100,000-case file quadratic.
+        let mut slugs: std::collections::HashSet<String> = Default::default();
         for case in raw.cases {
             let at = case.referenced;
             let CaseFile {
@@ -387,7 +389,7 @@ impl Compiler<'_> {
                     name.referenced,
                     "a case needs a name with letters or digits",
                 );
-            } else if cases.iter().any(|c| c.slug == slug) {
+            } else if !slugs.insert(slug.clone()) {
                 self.error(
                     name.referenced,
                     format!("another case in this suite has the same test name `{slug}`"),
