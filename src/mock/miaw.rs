@@ -184,32 +184,24 @@ pub fn api_target(config: &Config, base_url: &str) -> ApiTarget {
     });
     // A CAPTCHA deployment is a profile of its own: the API entry's guests send no captchaToken.
     if let Some(d) = config.deployments.iter().find(|d| d.captcha && d.guests) {
-        let mut capabilities = t.capabilities.clone();
-        capabilities.remove("guest_access");
-        capabilities.remove("user_verification");
-        capabilities.insert("captcha".to_string());
-        t.profiles.push(crate::target::Profile {
-            name: "captcha".to_string(),
-            base_url: None,
-            vars: [("es_developer_name".to_string(), d.name.clone())].into(),
-            secrets: Default::default(),
-            capabilities,
-        });
+        let vars = [("es_developer_name", d.name.as_str())];
+        let without = ["guest_access", "user_verification"];
+        let profile = super::profile_of(&t, "captcha", &vars, &without, "captcha");
+        t.profiles.push(profile);
     }
     // Seed 000: a real deployment has User Verification on or off. When the named one takes
     // guests only, the verification-on deployment is a profile of its own.
     if !verified {
         if let Some(d) = config.deployments.iter().find(|d| d.verified && !d.guests) {
-            let mut capabilities = t.capabilities.clone();
-            capabilities.remove("guest_access");
-            capabilities.insert("user_verification".to_string());
-            t.profiles.push(crate::target::Profile {
-                name: "verified".to_string(),
-                base_url: None,
-                vars: [("es_developer_name".to_string(), d.name.clone())].into(),
-                secrets: Default::default(),
-                capabilities,
-            });
+            let vars = [("es_developer_name", d.name.as_str())];
+            let profile = super::profile_of(
+                &t,
+                "verified",
+                &vars,
+                &["guest_access"],
+                "user_verification",
+            );
+            t.profiles.push(profile);
         }
     }
     t
@@ -484,15 +476,7 @@ impl MiawState {
                 true,
             ))
         };
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .ok_or_else(invalid)?;
+        let token = super::bearer_token(value).ok_or_else(invalid)?;
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
         if header.kid.as_deref() != Some(ACCESS_TOKEN_KID) {
             return Err(invalid());

@@ -422,6 +422,15 @@ pub fn basic_credentials(
         .ok_or(MalformedAuth)
 }
 
+/// The token of an `Authorization: Bearer` value (RFC 6750 §2.1; the scheme's case is not
+/// significant, RFC 9110 §11.1); `None` for another scheme or a value that is not text.
+fn bearer_token(value: &HeaderValue) -> Option<&str> {
+    let v = value.to_str().ok()?;
+    v.strip_prefix("Bearer ")
+        .or_else(|| v.strip_prefix("bearer "))
+        .map(str::trim)
+}
+
 /// An `Authorization` header that is not well-formed Basic credentials.
 #[derive(Debug)]
 pub struct MalformedAuth;
@@ -528,6 +537,30 @@ fn without_what_is_off(mut t: ApiTarget, auto_approve: bool, rotates: bool) -> A
 /// Capabilities that say what a deployment or server refuses: the API entry, which serves every
 /// other case, never declares them; a vendor module adds a profile that does.
 pub const PROFILE_ONLY: &[&str] = &["captcha", "refresh_only_revocation"];
+
+/// A profile of `t` that differs in `vars` and in capabilities: a second deployment or endpoint of
+/// the same server, which a case reaches by what it `requires:`.
+fn profile_of(
+    t: &ApiTarget,
+    name: &str,
+    vars: &[(&str, &str)],
+    remove: &[&str],
+    add: &str,
+) -> crate::target::Profile {
+    let mut capabilities = t.capabilities.clone();
+    capabilities.retain(|c| !remove.contains(&c.as_str()));
+    capabilities.insert(add.to_string());
+    crate::target::Profile {
+        name: name.to_string(),
+        base_url: None,
+        vars: vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        secrets: Default::default(),
+        capabilities,
+    }
+}
 
 pub fn api_target(base_url: &str, vars: &[(&str, &str)], secrets: &[(&str, &str)]) -> ApiTarget {
     ApiTarget {

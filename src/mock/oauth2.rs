@@ -157,20 +157,12 @@ pub fn api_target(server: &Server, base_url: &str) -> ApiTarget {
             ("refresh_token", &refresh_token),
         ],
     );
-    // The same server seen through its refresh-only revocation endpoint.
-    let mut capabilities = t.capabilities.clone();
-    capabilities.insert("refresh_only_revocation".to_string());
-    t.profiles.push(crate::target::Profile {
-        name: "refresh_only_revocation".to_string(),
-        base_url: None,
-        vars: [(
-            "revocation_path".to_string(),
-            REFRESH_ONLY_REVOKE_PATH.to_string(),
-        )]
-        .into(),
-        secrets: Default::default(),
-        capabilities,
-    });
+    // The refresh-only endpoint is a profile: the API entry's revocation cases revoke access
+    // tokens, which it refuses.
+    let vars = [("revocation_path", REFRESH_ONLY_REVOKE_PATH)];
+    let capability = "refresh_only_revocation";
+    let profile = super::profile_of(&t, capability, &vars, &[], capability);
+    t.profiles.push(profile);
     t
 }
 

@@ -763,35 +763,28 @@ async fn revoke(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) ->
 
 /// OpenID Connect Core §5.3: the user of an active access token, as Salesforce's UserInfo
 /// names it (sub is the identity URL; user_id, organization_id). A missing or unknown token is
-/// RFC 6750 §3's 401 with a Bearer challenge (Core §5.3.3).
+/// 403, as Salesforce's UserInfo page gives it (Salesforce's Mobile SDK, forcedotcom/
+/// SalesforceMobileSDK-Android#2430: "It returns a 403 for an invalid access token", citing the
+/// page), not RFC 6750's 401. The body is plain text on purpose: nothing documents a JSON error
+/// body here, so no suite may rely on one.
 async fn userinfo(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     let cfg = app.cfg();
     let token = headers
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
-    let challenge = |value: &'static str, body: Value| {
-        let mut r = token_json(StatusCode::UNAUTHORIZED, body);
-        r.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(value));
+        .and_then(super::bearer_token);
+    let forbidden = |code: &'static str| {
+        let mut r = (StatusCode::FORBIDDEN, code).into_response();
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
         r
     };
     let Some(token) = token else {
-        // RFC 6750 §3.1: no error code when the request carried no token at all.
-        return challenge(
-            "Bearer realm=\"salesforce\"",
-            json!({ "error_description": "no access token" }),
-        );
+        return forbidden("Missing_OAuth_Token");
     };
     if app.store().active_access(token).is_none() {
-        return challenge(
-            "Bearer realm=\"salesforce\", error=\"invalid_token\"",
-            json!({ "error": "invalid_token", "error_description": "the access token is invalid or expired" }),
-        );
+        return forbidden("Bad_OAuth_Token");
     }
     token_json(
         StatusCode::OK,
@@ -1064,9 +1057,7 @@ mod tests {
         assert_eq!(body["organization_id"], cfg.org_id);
         for headers in [bearer("00DNoSuchToken"), HeaderMap::new()] {
             let r = userinfo(State(app.clone()), headers).await;
-            assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-            let challenge = r.headers()[header::WWW_AUTHENTICATE].to_str().unwrap();
-            assert!(challenge.starts_with("Bearer "), "{challenge}");
+            assert_eq!(r.status(), StatusCode::FORBIDDEN);
         }
     }
 

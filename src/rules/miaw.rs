@@ -72,6 +72,24 @@ fn access_token(r: &Received) -> Option<&Value> {
     body_member(r, "accessToken")
 }
 
+/// A successful continuation's two tokens, decoded: the bearer token that was sent (the token
+/// being continued) and the accessToken received. `None` when either is not a JWT: the
+/// comparison has nothing to read, and MIAW-access-token-jwt reports a received one.
+fn continued_tokens(x: &super::Exchange) -> Option<(jwt::Jws, jwt::Jws)> {
+    if !success(x.received) {
+        return None;
+    }
+    let old = x
+        .sent
+        .bearer_token
+        .as_deref()
+        .and_then(|t| jwt::decode(t).ok())?;
+    let new = access_token(x.received)
+        .and_then(Value::as_str)
+        .and_then(|t| jwt::decode(t).ok())?;
+    Some((old, new))
+}
+
 pub static ACCESS_TOKEN_JWT: Rule = Rule {
     id: "MIAW-access-token-jwt",
     level: Level::Must,
@@ -278,15 +296,7 @@ pub static CONTINUATION_KEEPS_SUB_EXP: Rule = Rule {
               it; another sub would hand the conversation to someone else. Compares the accessToken with \
               the bearer token that was sent; skipped if that one does not decode.",
     check: |x| {
-        let (s, r) = (x.sent, x.received);
-        if !success(r) {
-            return vec![];
-        }
-        let Some(old) = s.bearer_token.as_deref().and_then(|t| jwt::decode(t).ok()) else {
-            return vec![];
-        };
-        let Some(new) = access_token(r).and_then(Value::as_str).and_then(|t| jwt::decode(t).ok()) else {
-            // MIAW-access-token-jwt reports it.
+        let Some((old, new)) = continued_tokens(x) else {
             return vec![];
         };
         let mut out = Vec::new();
@@ -331,19 +341,11 @@ pub static CONTINUATION_NEW_CLIENT_ID: Rule = Rule {
               rule compares the clientId claim only when the continued token carries one, and is silent \
               otherwise. Compares the accessToken with the bearer token that was sent.",
     check: |x| {
-        let (s, r) = (x.sent, x.received);
-        if !success(r) {
-            return vec![];
-        }
-        let Some(old) = s.bearer_token.as_deref().and_then(|t| jwt::decode(t).ok()) else {
+        let Some((old, new)) = continued_tokens(x) else {
             return vec![];
         };
         let Some(before) = old.claim(CLIENT_ID_CLAIM).filter(|v| !v.is_null()) else {
-            // The claim's name is undocumented: nothing to compare.
-            return vec![];
-        };
-        let Some(new) = access_token(r).and_then(Value::as_str).and_then(|t| jwt::decode(t).ok()) else {
-            // MIAW-access-token-jwt reports it.
+            // The claim's name is undocumented: a token without it is no evidence either way.
             return vec![];
         };
         match new.claim(CLIENT_ID_CLAIM).filter(|v| !v.is_null()) {
