@@ -263,6 +263,8 @@ impl Runner {
         let redactor = self.redactor();
         let captures = HashMap::new();
         let mut out = Vec::new();
+        // Most cases send to the same few URLs: each one parsed and checked once.
+        let mut verdicts: HashMap<(String, String), Result<(), String>> = HashMap::new();
         for id in ids {
             let Ok((_, profile)) = self.profile_of(*id) else {
                 continue;
@@ -276,25 +278,29 @@ impl Runner {
             };
             let base_url = base.get("base_url").map(String::as_str).unwrap_or_default();
             for step in &case.steps {
-                let url = match &step.request.url {
-                    UrlTemplate::Path(p) => match p.render(&scope) {
-                        Ok(path) => crate::origin::join(base_url, &path),
-                        Err(_) => continue,
-                    },
-                    UrlTemplate::Absolute(u) => match u.render(&scope) {
-                        Ok(url) => reqwest::Url::parse(&url)
-                            .map_err(|e| format!("{url:?} is not a URL: {e}")),
-                        Err(_) => continue,
-                    },
+                let (key, rendered) = match &step.request.url {
+                    UrlTemplate::Path(p) => (base_url, p.render(&scope)),
+                    UrlTemplate::Absolute(u) => ("", u.render(&scope)),
                 };
-                let why = url.and_then(|url| crate::origin::check(&url, &allowed));
+                let Ok(rendered) = rendered else { continue };
+                let why = verdicts
+                    .entry((key.to_string(), rendered))
+                    .or_insert_with_key(|(base_url, rendered)| {
+                        let url = if matches!(step.request.url, UrlTemplate::Path(_)) {
+                            crate::origin::join(base_url, rendered)
+                        } else {
+                            reqwest::Url::parse(rendered)
+                                .map_err(|e| format!("{rendered:?} is not a URL: {e}"))
+                        };
+                        url.and_then(|url| crate::origin::check(&url, &allowed))
+                    });
                 if let Err(why) = why {
                     out.push(format!(
                         "{}:{}: case `{}`: {}",
                         suite.file.display(),
                         case.line,
                         case.name,
-                        redactor.scrub(&why)
+                        redactor.scrub(why)
                     ));
                 }
             }
