@@ -16,6 +16,7 @@ and wrk (`apt-get install wrk`).
 """
 
 import argparse
+import json
 import os
 import resource
 import shutil
@@ -185,9 +186,14 @@ def main():
             ]
 
         times = {name: [] for name in workloads}
+        # The run phase alone (summary.json's duration_ms: first request to last outcome),
+        # beside the whole process, to show what loading and reports add.
+        phase = {name: [] for name in workloads}
         for _ in range(args.runs):  # interleaved, so drift in the machine hits both alike
             for name in workloads:
                 times[name].append(timed(run_args(name), env)[0])
+                with open(os.path.join(work, "reports-" + name, "summary.json")) as f:
+                    phase[name].append(json.load(f)["duration_ms"] / 1000)
         print(f"{args.cases} cases in {args.files} files, --jobs {args.jobs}, {args.runs} runs each")
         print(f"{'workload':<10}{'min s':>8}{'median s':>10}{'cases/s':>10}{'peak MB':>9}")
         rates = {}
@@ -201,8 +207,13 @@ def main():
             walls = [timed([BIN, command, os.path.join(work, "full")], env)[0] for _ in range(args.runs)]
             print(f"{command} of {args.cases} full cases: min {min(walls)*1000:.0f} ms, median {statistics.median(walls)*1000:.0f} ms")
         rps = wrk(port, 5)
+        for name, spans in phase.items():
+            median = statistics.median(spans)
+            print(f"{name} run phase alone: median {median:.3f} s, {args.cases / median:.0f} cases/s")
         if rps:
             print(f"wrk -t2 -c8 on the same mock: {rps:.0f} req/s; tokenconf lean is {rates['lean']/rps:.0%} of it, full {rates['full']/rps:.0%}")
+            lean_phase = args.cases / statistics.median(phase["lean"])
+            print(f"  run phase alone: lean {lean_phase / rps:.0%} of wrk")
         else:
             print("wrk not found: apt-get install wrk")
         if args.scale:
