@@ -24,7 +24,8 @@ macro_rules! say {
 
 pub fn list(paths: &[PathBuf], specs: &Path, sources: bool) -> Result<Exit, ConfigError> {
     let loaded = load_suites(paths, specs)?;
-    let mut out = std::io::stdout().lock();
+    // Buffered: stdout alone is flushed at every line, a write per test name.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for s in &loaded.suites {
         for c in &s.cases {
             let name = format!("{}::{}", s.name, c.slug);
@@ -35,6 +36,7 @@ pub fn list(paths: &[PathBuf], specs: &Path, sources: bool) -> Result<Exit, Conf
             let _ = writeln!(out, "{}", tokenconf::report::escape_control(&line));
         }
     }
+    let _ = out.flush();
     Ok(Exit::Passed)
 }
 
