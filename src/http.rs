@@ -705,7 +705,6 @@ pub fn certificates_from_pem(pem: &[u8]) -> Result<Vec<reqwest::Certificate>, St
     Ok(certs)
 }
 
-/// The error and its causes on one line (reqwest hides the useful part in the source chain).
 /// A client as the run's sends: no redirects, the target's timeouts, trusted roots, TLS and
 /// proxy choices. Discovery builds its own from the same options.
 pub(crate) fn client_builder(options: &HttpOptions) -> Result<reqwest::ClientBuilder, String> {
@@ -732,7 +731,8 @@ pub(crate) fn client_builder(options: &HttpOptions) -> Result<reqwest::ClientBui
     Ok(builder)
 }
 
-/// An error and its causes, each once, joined with `: `.
+/// An error and its causes on one line, each once, joined with `: ` (reqwest hides the useful
+/// part in the source chain).
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut parts = vec![e.to_string()];
     let mut source = e.source();

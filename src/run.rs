@@ -263,8 +263,9 @@ impl Runner {
         let redactor = self.redactor();
         let captures = HashMap::new();
         let mut out = Vec::new();
-        // Most cases send to the same few URLs: each one parsed and checked once.
-        let mut verdicts: HashMap<(String, String), Result<(), String>> = HashMap::new();
+        // Most cases send to the same few URLs: each one parsed and checked once. Keyed by the
+        // base URL a path joins (`None` for an absolute URL) and the rendered text.
+        let mut verdicts: HashMap<(Option<String>, String), Result<(), String>> = HashMap::new();
         for id in ids {
             let Ok((_, profile)) = self.profile_of(*id) else {
                 continue;
@@ -278,22 +279,21 @@ impl Runner {
             };
             let base_url = base.get("base_url").map(String::as_str).unwrap_or_default();
             for step in &case.steps {
-                let (key, rendered) = match &step.request.url {
-                    UrlTemplate::Path(p) => (base_url, p.render(&scope)),
-                    UrlTemplate::Absolute(u) => ("", u.render(&scope)),
+                let (joined_to, rendered) = match &step.request.url {
+                    UrlTemplate::Path(p) => (Some(base_url.to_string()), p.render(&scope)),
+                    UrlTemplate::Absolute(u) => (None, u.render(&scope)),
                 };
                 let Ok(rendered) = rendered else { continue };
-                let why = verdicts
-                    .entry((key.to_string(), rendered))
-                    .or_insert_with_key(|(base_url, rendered)| {
-                        let url = if matches!(step.request.url, UrlTemplate::Path(_)) {
-                            crate::origin::join(base_url, rendered)
-                        } else {
-                            reqwest::Url::parse(rendered)
-                                .map_err(|e| format!("{rendered:?} is not a URL: {e}"))
+                let why = verdicts.entry((joined_to, rendered)).or_insert_with_key(
+                    |(joined_to, rendered)| {
+                        let url = match joined_to {
+                            Some(base_url) => crate::origin::join(base_url, rendered),
+                            None => reqwest::Url::parse(rendered)
+                                .map_err(|e| format!("{rendered:?} is not a URL: {e}")),
                         };
                         url.and_then(|url| crate::origin::check(&url, &allowed))
-                    });
+                    },
+                );
                 if let Err(why) = why {
                     out.push(format!(
                         "{}:{}: case `{}`: {}",

@@ -474,7 +474,13 @@ fn try_redirect(uri: &str, params: &[(&str, &str)], state: Option<&str>) -> Opti
         query.append_pair("state", state);
     }
     let sep = if uri.contains('?') { '&' } else { '?' };
-    let location = HeaderValue::from_str(&format!("{uri}{sep}{}", query.finish())).ok()?;
+    found(&format!("{uri}{sep}{}", query.finish()))
+}
+
+/// A 302 to `location`, not to be cached (it carries a code or tokens); `None` when the
+/// location cannot be sent in a header.
+fn found(location: &str) -> Option<Response> {
+    let location = HeaderValue::from_str(location).ok()?;
     let mut r = StatusCode::FOUND.into_response();
     r.headers_mut().insert(header::LOCATION, location);
     r.headers_mut()

@@ -132,7 +132,7 @@ pub fn routes(config: Arc<MockConfig>, base_url: &str) -> Router {
         config,
         base_url: base_url.trim_end_matches('/').to_string(),
         store: Mutex::new(Store::default()),
-        signing: access_token_key(),
+        signing: keys::rsa_signing_key(),
     });
     Router::new()
         .route("/services/oauth2/token", post(token))
@@ -154,11 +154,6 @@ struct App {
 
 /// `kid` of the mock's JWT-based access tokens.
 const ACCESS_TOKEN_KID: &str = "tokenconf-salesforce-access";
-
-fn access_token_key() -> EncodingKey {
-    EncodingKey::from_rsa_pem(keys::RSA_PRIVATE_PEM.as_bytes())
-        .expect("the checked-in test RSA key parses")
-}
 
 impl App {
     fn cfg(&self) -> &Config {
@@ -713,15 +708,8 @@ fn hybrid_token(app: &App, redirect_uri: &str, scope: &str, state: Option<&str>)
     if let Some(state) = state {
         fragment.append_pair("state", state);
     }
-    let Ok(location) = HeaderValue::from_str(&format!("{redirect_uri}#{}", fragment.finish()))
-    else {
-        return bad_request("invalid_request", "redirect_uri is not a valid URL");
-    };
-    let mut r = StatusCode::FOUND.into_response();
-    r.headers_mut().insert(header::LOCATION, location);
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
+    super::found(&format!("{redirect_uri}#{}", fragment.finish()))
+        .unwrap_or_else(|| bad_request("invalid_request", "redirect_uri is not a valid URL"))
 }
 
 /// The mock's 302; unlike the other vendors, Salesforce answers 400 when it cannot be sent.
@@ -963,7 +951,7 @@ mod tests {
             config: Arc::new(config),
             base_url: LOGIN.into(),
             store: Mutex::new(Store::default()),
-            signing: access_token_key(),
+            signing: keys::rsa_signing_key(),
         }
     }
 
@@ -1009,7 +997,7 @@ mod tests {
             config: Arc::new(config),
             base_url: LOGIN.into(),
             store: Mutex::new(Store::default()),
-            signing: access_token_key(),
+            signing: keys::rsa_signing_key(),
         };
         let token = opaque.new_access_token("api");
         assert!(
