@@ -10,7 +10,8 @@ Workloads (one client_credentials POST with Basic per case):
   full  the checks of suites/talkdesk/token.yaml's first case (+ content-type regex, schema,
         rule set)
 Prints min and median wall time of --runs interleaved runs, cases/s, peak RSS, the time of
-`list` and `validate`, and wrk -t2 -c8 on the same mock. --scale adds the cost per case from
+`list` and `validate`, and wrk -t2 -c8 on the same mock; each warm (suites read back from the
+parse cache, as every run after the first) and cold (TOKENCONF_CACHE=off, as a first run). --scale adds the cost per case from
 1,000 to 100,000 cases in one file. Needs a release build (it runs `cargo build --release`)
 and wrk (`apt-get install wrk`).
 """
@@ -174,7 +175,10 @@ def main():
                 f"      base_url: http://127.0.0.1:{port}\n"
                 '      secrets: { client_secret: "${BENCH_SECRET}" }\n'
             )
-        env = dict(os.environ, BENCH_SECRET=SECRET, NO_COLOR="1")
+        # The parse cache in a folder of the benchmark's own; "cold" runs go without it, as a
+        # first run (or an edited suite) does.
+        env = dict(os.environ, BENCH_SECRET=SECRET, NO_COLOR="1", TOKENCONF_CACHE=os.path.join(work, "cache"))
+        cold_env = dict(env, TOKENCONF_CACHE="off")
         workloads = {"lean": LEAN, "full": FULL}
         for name, expect in workloads.items():
             write_suites(os.path.join(work, name), args.cases, args.files, expect)
@@ -185,33 +189,43 @@ def main():
                 "--jobs", str(args.jobs), "--report-dir", os.path.join(work, "reports-" + name),
             ]
 
-        times = {name: [] for name in workloads}
+        for name in workloads:  # fills the cache
+            timed([BIN, "list", os.path.join(work, name)], env)
+        kinds = [(name, cache) for cache in ("warm", "cold") for name in workloads]
+        times = {kind: [] for kind in kinds}
         # The run phase alone (summary.json's duration_ms: first request to last outcome),
         # beside the whole process, to show what loading and reports add.
         phase = {name: [] for name in workloads}
-        for _ in range(args.runs):  # interleaved, so drift in the machine hits both alike
-            for name in workloads:
-                times[name].append(timed(run_args(name), env)[0])
-                with open(os.path.join(work, "reports-" + name, "summary.json")) as f:
-                    phase[name].append(json.load(f)["duration_ms"] / 1000)
+        for _ in range(args.runs):  # interleaved, so drift in the machine hits all alike
+            for name, cache in kinds:
+                times[(name, cache)].append(timed(run_args(name), env if cache == "warm" else cold_env)[0])
+                if cache == "warm":
+                    with open(os.path.join(work, "reports-" + name, "summary.json")) as f:
+                        phase[name].append(json.load(f)["duration_ms"] / 1000)
         print(f"{args.cases} cases in {args.files} files, --jobs {args.jobs}, {args.runs} runs each")
-        print(f"{'workload':<10}{'min s':>8}{'median s':>10}{'cases/s':>10}{'peak MB':>9}")
+        print("warm: suites read from the parse cache; cold: TOKENCONF_CACHE=off (a first run)")
+        print(f"{'workload':<12}{'min s':>8}{'median s':>10}{'cases/s':>10}{'peak MB':>9}")
         rates = {}
-        for name, walls in times.items():
+        for (name, cache), walls in times.items():
             median = statistics.median(walls)
-            rates[name] = args.cases / median
-            rss = peak_rss(run_args(name), env)
+            rates[(name, cache)] = args.cases / median
+            rss = peak_rss(run_args(name), env if cache == "warm" else cold_env)
             rss_text = f"{rss:>9.0f}" if rss else f"{'-':>9}"
-            print(f"{name:<10}{min(walls):>8.3f}{median:>10.3f}{rates[name]:>10.0f}{rss_text}")
+            label = f"{name} {cache}"
+            print(f"{label:<12}{min(walls):>8.3f}{median:>10.3f}{rates[(name, cache)]:>10.0f}{rss_text}")
         for command in ("list", "validate"):
-            walls = [timed([BIN, command, os.path.join(work, "full")], env)[0] for _ in range(args.runs)]
-            print(f"{command} of {args.cases} full cases: min {min(walls)*1000:.0f} ms, median {statistics.median(walls)*1000:.0f} ms")
+            for cache, e in (("warm", env), ("cold", cold_env)):
+                walls = [timed([BIN, command, os.path.join(work, "full")], e)[0] for _ in range(args.runs)]
+                print(f"{command} of {args.cases} full cases, {cache}: min {min(walls)*1000:.0f} ms, median {statistics.median(walls)*1000:.0f} ms")
         rps = wrk(port, 5)
         for name, spans in phase.items():
             median = statistics.median(spans)
             print(f"{name} run phase alone: median {median:.3f} s, {args.cases / median:.0f} cases/s")
         if rps:
-            print(f"wrk -t2 -c8 on the same mock: {rps:.0f} req/s; tokenconf lean is {rates['lean']/rps:.0%} of it, full {rates['full']/rps:.0%}")
+            print(
+                f"wrk -t2 -c8 on the same mock: {rps:.0f} req/s; tokenconf lean is {rates[('lean', 'warm')]/rps:.0%} of it "
+                f"(cold {rates[('lean', 'cold')]/rps:.0%}), full {rates[('full', 'warm')]/rps:.0%} (cold {rates[('full', 'cold')]/rps:.0%})"
+            )
             lean_phase = args.cases / statistics.median(phase["lean"])
             print(f"  run phase alone: lean {lean_phase / rps:.0%} of wrk")
         else:

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
+use super::cache::ParseCache;
 use super::model::{
     AuthFile, CaptureFile, CaseFile, ExpectFile, FixtureFile, JwtFile, JwtKind, PredicateFile,
     RequestFile, Scalar, StatusFile, StepFile, SuiteFile,
@@ -34,7 +35,8 @@ pub fn load(
     let schemas = Mutex::new(SchemaRegistry::default());
     let mut suites: Vec<Suite> = Vec::new();
     let mut errors = Vec::new();
-    let compiled = compile_files(&files, specs_dir, rule_sets, &schemas);
+    let cache = ParseCache::from_env();
+    let compiled = compile_files(&files, specs_dir, rule_sets, &schemas, &cache);
     for ((file, _), compiled) in files.iter().zip(compiled) {
         match compiled? {
             Ok(suite) => {
@@ -70,10 +72,15 @@ fn compile_files(
     specs_dir: &Path,
     rule_sets: &[&str],
     schemas: &Mutex<SchemaRegistry>,
+    cache: &ParseCache,
 ) -> Vec<Compiled> {
     let one = |(file, default_name): &(PathBuf, String)| -> Compiled {
         let text = crate::suite::input::read_text(file, FileKind::Suite)?;
-        Ok(match yaml::parse::<SuiteFile>(&text, file) {
+        let parsed = match cache.get(&text) {
+            Some(raw) => Ok(raw),
+            None => yaml::parse::<SuiteFile>(&text, file).inspect(|raw| cache.put(&text, raw)),
+        };
+        Ok(match parsed {
             Ok(raw) => compile(
                 raw,
                 &text,

@@ -1,5 +1,6 @@
 //! The suite model: loaded once from YAML, checked, compiled, then shared read-only by every case.
 
+mod cache;
 pub mod input;
 mod intern;
 mod load;

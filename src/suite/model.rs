@@ -1,5 +1,6 @@
 //! The suite file as written: serde types that mirror the YAML, with spans for error messages.
 //! No `untagged` or `flatten`: every "one of several shapes" has its own visitor so errors stay precise.
+//! Each type also serializes to a shape its visitor reads back: the parse cache's form.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -7,30 +8,34 @@ use std::fmt;
 use indexmap::IndexMap;
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 
 use super::yaml::Spanned;
 
 /// A tokenconf suite: cases held against one API of a target.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(title = "tokenconf suite")]
 pub struct SuiteFile {
     /// The suite's name in test names (`<suite>::<case>`); default: the file's path under suites/.
     #[schemars(with = "Option<String>")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub suite: Option<Spanned<String>>,
     /// Which API of the target this suite talks to: talkdesk, salesforce, miaw, oauth2 or a name under `apis:`.
     #[schemars(with = "String")]
     pub api: Spanned<String>,
     /// Where the behaviour under test is documented (a URL).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub doc: Option<String>,
     /// The basis of every expectation of its cases that gives none: a vendor document (URL), an
     /// RFC clause (`RFC 6749 §5.2`), or `assumed` (our guess where the docs are silent). Default: `doc`.
     #[schemars(with = "Option<String>")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<Spanned<String>>,
     /// The profile of the target's API every case runs against (a case's own `profile:` wins);
     /// default: the first that has everything the case requires.
     #[schemars(with = "Option<String>")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<Spanned<String>>,
     /// Default values for `{{ name }}`; a target may override any of them.
     #[serde(default)]
@@ -54,7 +59,7 @@ pub struct SuiteFile {
 }
 
 /// A JWT the harness signs itself, from a key the target supplies.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JwtFile {
     /// RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA or HS256/384/512.
@@ -67,11 +72,14 @@ pub struct JwtFile {
     pub key: Spanned<String>,
     /// The header's `kid`.
     #[schemars(with = "Option<String>")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub kid: Option<Spanned<String>>,
     /// The header's `typ` (default JWT).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub typ: Option<String>,
     /// What the token is for; its required claims are checked when the suite loads.
     #[schemars(with = "Option<JwtKind>")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<Spanned<JwtKind>>,
     /// The payload; `{{ now }}`, `{{ now+300 }}` alone in a claim become numbers.
     #[schemars(with = "serde_json::Value")]
@@ -79,7 +87,7 @@ pub struct JwtFile {
 }
 
 /// What a minted JWT is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JwtKind {
     /// RFC 7523 §2.2 client authentication (`private_key_jwt`): iss, sub, aud, jti, exp; iss = sub.
@@ -91,34 +99,39 @@ pub enum JwtKind {
 }
 
 /// Shared setup: one request or a list of steps, run once per process on first use.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FixtureFile {
     /// The one request (or give `steps`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub request: Option<RequestFile>,
     /// What the answer to `request` must satisfy.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub expect: Option<ExpectFile>,
     /// Values taken from the answer to `request`, by name.
     #[serde(default)]
     #[schemars(with = "IndexMap<String, CaptureFile>")]
     pub capture: IndexMap<String, Spanned<CaptureFile>>,
     /// Requests run in order; captures flow to later steps.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<StepFile>>,
 }
 
 /// One test case: a request (or steps) and what the answers must satisfy.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CaseFile {
     /// The case's name; its slug is the test name's second half.
     #[schemars(with = "String")]
     pub name: Spanned<String>,
     /// Why the case exists: the clause or vendor document it checks.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub doc: Option<String>,
     /// The basis of its expectations (overriding the suite's `source`): a vendor document (URL),
     /// an RFC clause, or `assumed`, which makes every expectation of the case assumed (not its
     /// rules: each rule cites its own clause).
     #[schemars(with = "Option<String>")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<Spanned<String>>,
     /// Vars the target must supply, or capabilities its API (or a profile) must declare; without
     /// them the case is skipped, with the reason.
@@ -128,28 +141,34 @@ pub struct CaseFile {
     /// The profile of the target's API to run against (e.g. a second client); overrides the
     /// suite's `profile:`.
     #[schemars(with = "Option<String>")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<Spanned<String>>,
     /// The one request (or give `steps`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub request: Option<RequestFile>,
     /// What the answer to `request` must satisfy.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub expect: Option<ExpectFile>,
     /// Values taken from the answer to `request`, by name.
     #[serde(default)]
     #[schemars(with = "IndexMap<String, CaptureFile>")]
     pub capture: IndexMap<String, Spanned<CaptureFile>>,
     /// Requests run in order; captures flow to later steps.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<StepFile>>,
 }
 
 /// One request of a case or fixture with steps.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StepFile {
     /// Shown in failures.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// What to send.
     pub request: RequestFile,
     /// What the answer must satisfy.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub expect: Option<ExpectFile>,
     /// Values taken from the answer, for later steps, by name.
     #[serde(default)]
@@ -158,17 +177,20 @@ pub struct StepFile {
 }
 
 /// What to send; every string may hold `{{ name }}` templates.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestFile {
     /// Default: POST with a body, else GET.
     #[schemars(with = "Option<String>")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<Spanned<String>>,
     /// A path under the target's base URL (or give `url`).
     #[schemars(with = "Option<String>")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<Spanned<String>>,
     /// An absolute URL (or give `path`).
     #[schemars(with = "Option<String>")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<Spanned<String>>,
     /// Query parameters, by name.
     #[serde(default)]
@@ -180,39 +202,49 @@ pub struct RequestFile {
     pub headers: IndexMap<String, Spanned<Scalar>>,
     /// Client authentication.
     #[schemars(with = "Option<AuthFile>")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub auth: Option<Spanned<AuthFile>>,
     /// An application/x-www-form-urlencoded body (or give `json` or `body`).
     #[schemars(with = "Option<IndexMap<String, Scalar>>")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub form: Option<Spanned<IndexMap<String, Spanned<Scalar>>>>,
     /// A JSON body (or give `form` or `body`).
     #[schemars(with = "Option<serde_json::Value>")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub json: Option<Spanned<serde_json::Value>>,
     /// A raw body, sent as written (or give `form` or `json`).
     #[schemars(with = "Option<String>")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<Spanned<String>>,
     /// Per-request total timeout in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
 }
 
 /// One of: `basic` (= `client_secret_basic`), `client_secret_post`, `private_key_jwt`, `bearer`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthFile {
     /// HTTP Basic with RFC 6749 §2.3.1 encoding.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub basic: Option<BasicFile>,
     /// The same as `basic`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_secret_basic: Option<BasicFile>,
     /// The client's id and secret as form fields.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_secret_post: Option<PostFile>,
     /// A signed client assertion (RFC 7523 §2.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub private_key_jwt: Option<PrivateKeyJwtFile>,
     /// `Authorization: Bearer TOKEN`.
     #[schemars(with = "Option<String>")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bearer: Option<Spanned<String>>,
 }
 
 /// `client_secret_post`: the client's credentials in the form body.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostFile {
     #[schemars(with = "Scalar")]
@@ -222,11 +254,12 @@ pub struct PostFile {
 }
 
 /// `private_key_jwt`: a client assertion minted from the suite's `jwts:`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PrivateKeyJwtFile {
     /// Also sent as the `client_id` form field when given.
     #[schemars(with = "Option<Scalar>")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<Spanned<Scalar>>,
     /// A name under the suite's `jwts:`.
     #[schemars(with = "String")]
@@ -234,7 +267,7 @@ pub struct PrivateKeyJwtFile {
 }
 
 /// HTTP Basic credentials.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BasicFile {
     #[schemars(with = "Scalar")]
@@ -244,10 +277,11 @@ pub struct BasicFile {
 }
 
 /// What an answer must satisfy; every condition given must hold.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectFile {
     #[schemars(with = "Option<StatusFile>")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<Spanned<StatusFile>>,
     /// Header name (case-insensitive) → predicate.
     #[serde(default)]
@@ -259,6 +293,7 @@ pub struct ExpectFile {
     pub json: IndexMap<String, Spanned<PredicateFile>>,
     /// A JSON Schema (2020-12) file under specs/ the body must match.
     #[schemars(with = "Option<String>")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub schema: Option<Spanned<String>>,
     /// Rule sets of the OAuth rule library to hold the answer against (see `tokenconf rules`).
     #[serde(default)]
@@ -302,6 +337,12 @@ impl<'de> Deserialize<'de> for Scalar {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+impl Serialize for Scalar {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
     }
 }
 
@@ -351,6 +392,12 @@ impl<'de> Deserialize<'de> for StatusFile {
     }
 }
 
+impl Serialize for StatusFile {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(&self.0)
+    }
+}
+
 impl JsonSchema for StatusFile {
     fn schema_name() -> Cow<'static, str> {
         "Status".into()
@@ -377,36 +424,47 @@ pub enum PredicateFile {
 }
 
 /// Conditions on one value; every condition given must hold.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PredicateMap {
     /// Equal to this value.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub equals: Option<serde_json::Value>,
     /// Anything but this value.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub not_equals: Option<serde_json::Value>,
     /// Equal to this text, ignoring case.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub equals_ignore_case: Option<String>,
     /// Holds this text (ignoring case on header values).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub contains: Option<String>,
     /// Matches this regular expression.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub matches: Option<String>,
     /// The value's JSON type.
     #[serde(rename = "type")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<JsonType>,
     /// Present (true) or missing (false).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub exists: Option<bool>,
     /// Missing (true) or present (false).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub absent: Option<bool>,
     /// Equal to one of these values.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub one_of: Option<Vec<serde_json::Value>>,
     /// A number at least this.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub min: Option<f64>,
     /// A number at most this.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max: Option<f64>,
 }
 
 /// A JSON type name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JsonType {
     String,
@@ -486,6 +544,17 @@ impl<'de> Deserialize<'de> for PredicateFile {
     }
 }
 
+impl Serialize for PredicateFile {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            PredicateFile::Absent => s.serialize_str("absent"),
+            PredicateFile::Exists => s.serialize_str("exists"),
+            PredicateFile::Equals(v) => v.serialize(s),
+            PredicateFile::Map(m) => m.serialize(s),
+        }
+    }
+}
+
 impl JsonSchema for PredicateFile {
     fn schema_name() -> Cow<'static, str> {
         "Predicate".into()
@@ -550,6 +619,23 @@ impl CaptureFile {
 impl<'de> Deserialize<'de> for CaptureFile {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         CaptureFile::parse(d)
+    }
+}
+
+impl Serialize for CaptureFile {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        for (key, value) in [
+            ("json", &self.json),
+            ("header", &self.header),
+            ("regex", &self.regex),
+        ] {
+            if let Some(v) = value {
+                m.serialize_entry(key, v)?;
+            }
+        }
+        m.end()
     }
 }
 

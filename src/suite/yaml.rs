@@ -1,13 +1,113 @@
 //! The YAML layer: the one place that knows which YAML crate parses suite and target files.
 
+use std::cell::Cell;
+use std::fmt;
 use std::path::Path;
 
 use annotate_snippets::{AnnotationKind, Level, Renderer, Snippet};
-use serde::de::DeserializeOwned;
-
-pub use serde_saphyr::{Location, Spanned};
+use serde::de::{self, DeserializeOwned, Deserializer, SeqAccess, Visitor};
+use serde::ser::{SerializeTuple, Serializer};
+use serde::{Deserialize, Serialize};
 
 use crate::error::SourceError;
+
+/// Where a value was written: 1-based line and column (characters), 0 when unknown.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Location {
+    line: u32,
+    column: u32,
+}
+
+impl Location {
+    /// For values no file holds.
+    pub const UNKNOWN: Location = Location { line: 0, column: 0 };
+
+    pub fn line(&self) -> u64 {
+        self.line.into()
+    }
+
+    pub fn column(&self) -> u64 {
+        self.column.into()
+    }
+}
+
+impl From<serde_saphyr::Location> for Location {
+    fn from(l: serde_saphyr::Location) -> Self {
+        let narrow = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+        Location {
+            line: narrow(l.line()),
+            column: narrow(l.column()),
+        }
+    }
+}
+
+/// A value with the place it was written. Our own rather than the parser's, so a parsed model
+/// can be written to the parse cache with its places and read back (see `suite::cache`); it is
+/// also a tenth of the parser's size (which keeps two locations with spans).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub referenced: Location,
+}
+
+thread_local! {
+    /// Set while this thread reads the parse cache: a [`Spanned`] is then `[line, column, value]`
+    /// rather than the YAML parser's own protocol.
+    static FROM_CACHE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `read` with [`Spanned`] values read in the parse cache's form.
+pub fn reading_cache<R>(read: impl FnOnce() -> R) -> R {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            FROM_CACHE.with(|c| c.set(self.0));
+        }
+    }
+    let _reset = Reset(FROM_CACHE.with(|c| c.replace(true)));
+    read()
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if !FROM_CACHE.with(Cell::get) {
+            let s = serde_saphyr::Spanned::<T>::deserialize(d)?;
+            return Ok(Spanned {
+                value: s.value,
+                referenced: s.referenced.into(),
+            });
+        }
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = Spanned<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("[line, column, value]")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Spanned<T>, A::Error> {
+                let missing = || de::Error::invalid_length(3, &"[line, column, value]");
+                let line = seq.next_element()?.ok_or_else(missing)?;
+                let column = seq.next_element()?.ok_or_else(missing)?;
+                let value = seq.next_element()?.ok_or_else(missing)?;
+                Ok(Spanned {
+                    value,
+                    referenced: Location { line, column },
+                })
+            }
+        }
+        d.deserialize_tuple(3, V(std::marker::PhantomData))
+    }
+}
+
+/// The parse cache's form, `[line, column, value]`.
+impl<T: Serialize> Serialize for Spanned<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut t = s.serialize_tuple(3)?;
+        t.serialize_element(&self.referenced.line)?;
+        t.serialize_element(&self.referenced.column)?;
+        t.serialize_element(&self.value)?;
+        t.end()
+    }
+}
 
 /// Parses `text` (read from `file`) into `T`, rendering any error with file:line:column and a caret.
 /// The parser's own rendering is kept only where its header names the error's location (for a

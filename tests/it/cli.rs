@@ -106,6 +106,70 @@ cases:
     );
 }
 
+/// A suite read back from the parse cache is reported, listed and run as a parsed one: the
+/// same errors at the same places, the same names; an edited file is parsed again.
+#[test]
+fn the_parse_cache_changes_nothing_but_the_time() {
+    let dir = scratch("parse-cache");
+    let cache = dir.join("cache");
+    let cache_env = cache.to_str().unwrap();
+    let bad = r#"api: talkdesk
+vars: { token_path: /oauth/token }
+cases:
+  - name: one
+    request:
+      path: "{{ token_pth }}"
+    expect:
+      status: 200
+      json:
+        "$.a[": exists
+      rules: [oauth2.token-respons]
+"#;
+    let file = write(&dir, "bad.yaml", bad);
+    let path = file.to_str().unwrap();
+    let validate = |env: &str| tokenconf(&["validate", path], &[("TOKENCONF_CACHE", env)]);
+    let off = validate("off");
+    let miss = validate(cache_env);
+    // One folder for this build, one entry in it for the one file.
+    let entries = || {
+        let builds: Vec<_> = std::fs::read_dir(&cache)
+            .expect("the cache folder")
+            .collect();
+        assert_eq!(builds.len(), 1);
+        std::fs::read_dir(builds[0].as_ref().unwrap().path())
+            .unwrap()
+            .count()
+    };
+    assert_eq!(entries(), 1);
+    let hit = validate(cache_env);
+    assert_eq!(entries(), 1, "a hit writes nothing");
+    assert_eq!(off.status.code(), Some(2));
+    for (name, o) in [("miss", &miss), ("hit", &hit)] {
+        assert_eq!(o.status.code(), Some(2), "{name}");
+        assert_eq!(text(o), text(&off), "{name} against no cache");
+    }
+    assert!(text(&hit).1.contains("bad.yaml:6:13"), "{}", text(&hit).1);
+    assert!(text(&hit).1.contains("bad.yaml:11:15"), "{}", text(&hit).1);
+
+    // Edited: the new text is parsed, not the cached model of the old one.
+    write(&dir, "bad.yaml", &bad.replace("token_pth", "token_path"));
+    let edited = text(&validate(cache_env)).1;
+    assert!(!edited.contains("token_pth"), "{edited}");
+    assert!(edited.contains("bad.yaml:11:15"), "{edited}");
+
+    let list = |env: &str| {
+        tokenconf(
+            &["list", "--sources", "suites"],
+            &[("TOKENCONF_CACHE", env)],
+        )
+    };
+    let listed = list("off");
+    assert_eq!(listed.status.code(), Some(0));
+    assert!(text(&listed).0.lines().count() > 100);
+    list(cache_env);
+    assert_eq!(text(&list(cache_env)), text(&listed), "list from the cache");
+}
+
 #[test]
 fn broken_yaml_exits_2() {
     let dir = scratch("broken-yaml");
