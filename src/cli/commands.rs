@@ -37,6 +37,8 @@ pub fn list(paths: &[PathBuf], specs: &Path, sources: bool) -> Result<Exit, Conf
         }
     }
     let _ = out.flush();
+    // The process ends next: freeing every compiled case first was a tenth of `list`'s time.
+    std::mem::forget(loaded);
     Ok(Exit::Passed)
 }
 
@@ -88,6 +90,8 @@ pub fn validate(
         );
     }
     let Some(file) = targets else {
+        // As in `list`: the process ends next.
+        std::mem::forget(loaded);
         return Ok(Exit::Passed);
     };
     let names = match only {

@@ -84,7 +84,8 @@ pub fn read_bytes(path: &Path, kind: FileKind) -> Result<Vec<u8>, ReadError> {
         return Err(fail(too_large(kind, meta.len())));
     }
     let file = std::fs::File::open(path).map_err(|e| fail(format!("cannot read: {e}")))?;
-    let mut bytes = Vec::new();
+    // Sized at once: grown as it is read, a large file was copied several times over.
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0) + 1);
     // Capped again while reading: the file may grow between the check and the read.
     file.take(limit + 1)
         .read_to_end(&mut bytes)
