@@ -48,6 +48,9 @@ impl ParseCache {
     /// The model cached for a file holding `text`.
     pub fn get(&self, text: &str) -> Option<SuiteFile> {
         let path = self.entry(text)?;
+        if !private(path.parent()?) {
+            return None;
+        }
         let bytes = fs::read(path).ok()?;
         let (stored, model) = bytes.split_at_checked(TEXT_LEN)?;
         // The key is a 128-bit hash; the text's own length guards a collision too.
@@ -79,7 +82,11 @@ fn store(dir: &Path, path: &Path, text_len: usize, model: &SuiteFile) -> std::io
         if let Some(root) = dir.parent() {
             prune_builds(root, dir);
         }
-    } else if fs::read_dir(dir)?.take(MAX_ENTRIES + 1).count() > MAX_ENTRIES {
+    }
+    if !private(dir) {
+        return Ok(());
+    }
+    if fs::read_dir(dir)?.take(MAX_ENTRIES + 1).count() > MAX_ENTRIES {
         for entry in fs::read_dir(dir)?.flatten() {
             let _ = fs::remove_file(entry.path());
         }
@@ -91,6 +98,22 @@ fn store(dir: &Path, path: &Path, text_len: usize, model: &SuiteFile) -> std::io
     serde_json::to_writer(std::io::BufWriter::new(&mut file), model)?;
     file.persist(path)?;
     Ok(())
+}
+
+/// Whether `dir` is ours and closed to everyone else: a model read from a folder others can write
+/// could be anything (a cache folder named in a shared place, made there before us).
+fn private(dir: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        fs::symlink_metadata(dir).is_ok_and(|m| {
+            m.is_dir() && m.uid() == rustix::process::geteuid().as_raw() && m.mode() & 0o077 == 0
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        dir.is_dir()
+    }
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
@@ -210,7 +233,7 @@ cases:
     expect: { status: 5xx }
 "#;
         let dir = tempfile::tempdir().unwrap();
-        let cache = ParseCache::at(Some(dir.path().to_path_buf()));
+        let cache = ParseCache::at(Some(dir.path().join("build")));
         let parsed = parse(text);
         cache.put(text, &parsed);
         let cached = cache.get(text).expect("a hit");
@@ -221,7 +244,7 @@ cases:
     fn a_damaged_or_foreign_entry_is_a_miss() {
         let text = "api: oauth2\ncases: []\n";
         let dir = tempfile::tempdir().unwrap();
-        let cache = ParseCache::at(Some(dir.path().to_path_buf()));
+        let cache = ParseCache::at(Some(dir.path().join("build")));
         cache.put(text, &parse(text));
         let entry = cache.entry(text).unwrap();
         let whole = fs::read(&entry).unwrap();
@@ -263,6 +286,26 @@ cases:
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&dir), 0o700);
         assert_eq!(mode(&cache.entry(text).unwrap()), 0o600);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_folder_others_can_write_is_not_read_or_written() {
+        use std::os::unix::fs::PermissionsExt;
+        let text = "api: oauth2\ncases: []\n";
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("model-x");
+        let cache = ParseCache::at(Some(dir.clone()));
+        cache.put(text, &parse(text));
+        assert!(cache.get(text).is_some());
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(
+            cache.get(text).is_none(),
+            "read from a folder anyone can write"
+        );
+        let other = "api: oauth2\ncases: [] # other\n";
+        cache.put(other, &parse(other));
+        assert!(!cache.entry(other).unwrap().exists(), "written to it");
     }
 
     #[test]
