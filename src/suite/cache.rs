@@ -9,8 +9,9 @@
 //! model's layout is the build's; the newest few are kept.
 
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Once;
 
 use super::model::SuiteFile;
 use super::yaml;
@@ -21,9 +22,11 @@ const KEEP_BUILDS: usize = 3;
 const MAX_ENTRIES: usize = 10_000;
 
 /// The cache of one process, or none.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ParseCache {
     dir: Option<PathBuf>,
+    /// The folder is made (or trimmed) once per process, not at every entry written.
+    prepared: Once,
 }
 
 impl ParseCache {
@@ -34,24 +37,26 @@ impl ParseCache {
             Some(v) if !v.is_empty() => Some(PathBuf::from(v)),
             _ => dirs::cache_dir().map(|d| d.join("tokenconf")),
         };
-        ParseCache {
-            dir: root.and_then(|root| Some(root.join(build_id()?))),
-        }
+        ParseCache::at(root.and_then(|root| Some(root.join(build_id()?))))
     }
 
     /// A cache kept in `dir` (used as given, no build folder), or none.
-    #[cfg(test)]
     pub fn at(dir: Option<PathBuf>) -> ParseCache {
-        ParseCache { dir }
+        ParseCache {
+            dir,
+            prepared: Once::new(),
+        }
     }
 
     /// The model cached for a file holding `text`.
     pub fn get(&self, text: &str) -> Option<SuiteFile> {
-        let path = self.entry(text)?;
-        if !private(path.parent()?) {
+        let mut file = fs::File::open(self.entry(text)?).ok()?;
+        // Checked on the file opened, not its path: nothing can be swapped in between.
+        if !private(&file.metadata().ok()?) {
             return None;
         }
-        let bytes = fs::read(path).ok()?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).ok()?;
         let (stored, model) = bytes.split_at_checked(TEXT_LEN)?;
         // The key is a 128-bit hash; the text's own length guards a collision too.
         if stored != (text.len() as u64).to_le_bytes() {
@@ -60,12 +65,22 @@ impl ParseCache {
         yaml::reading_cache(|| serde_json::from_slice(model).ok())
     }
 
-    /// Keeps `model`, parsed from `text`; best effort.
+    /// Keeps `model`, parsed from `text`, if it reads back as itself; best effort.
     pub fn put(&self, text: &str, model: &SuiteFile) {
         let (Some(dir), Some(path)) = (self.dir.as_deref(), self.entry(text)) else {
             return;
         };
-        let _ = store(dir, &path, text.len(), model);
+        self.prepared.call_once(|| prepare(dir));
+        let Ok(json) = serde_json::to_vec(model) else {
+            return;
+        };
+        // What JSON cannot hold (YAML's .inf and .nan) would come back as something else:
+        // such a file is parsed every time instead.
+        let back: Option<SuiteFile> = yaml::reading_cache(|| serde_json::from_slice(&json).ok());
+        if back.is_none_or(|back| format!("{back:?}") != format!("{model:?}")) {
+            return;
+        }
+        let _ = store(dir, &path, text.len(), &json);
     }
 
     fn entry(&self, text: &str) -> Option<PathBuf> {
@@ -76,43 +91,48 @@ impl ParseCache {
 
 const TEXT_LEN: usize = 8;
 
-fn store(dir: &Path, path: &Path, text_len: usize, model: &SuiteFile) -> std::io::Result<()> {
+/// Makes the build's folder (trimming older builds), or empties it when it has grown too large.
+fn prepare(dir: &Path) {
     if !dir.is_dir() {
-        create_private_dir(dir)?;
-        if let Some(root) = dir.parent() {
-            prune_builds(root, dir);
+        if create_private_dir(dir).is_ok() {
+            if let Some(root) = dir.parent() {
+                prune_builds(root, dir);
+            }
+        }
+    } else if let Ok(entries) = fs::read_dir(dir) {
+        if entries.take(MAX_ENTRIES + 1).count() > MAX_ENTRIES {
+            empty_build(dir);
         }
     }
-    if !private(dir) {
+}
+
+fn store(dir: &Path, path: &Path, text_len: usize, json: &[u8]) -> std::io::Result<()> {
+    if !fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir() && private(&m)) {
         return Ok(());
-    }
-    if fs::read_dir(dir)?.take(MAX_ENTRIES + 1).count() > MAX_ENTRIES {
-        for entry in fs::read_dir(dir)?.flatten() {
-            let _ = fs::remove_file(entry.path());
-        }
     }
     // Written aside and renamed into place: a reader sees a whole entry or none. The temporary
     // file is readable by its owner alone, as is the folder: suites are the user's files.
-    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    let mut file = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempfile_in(dir)?;
     file.write_all(&(text_len as u64).to_le_bytes())?;
-    serde_json::to_writer(std::io::BufWriter::new(&mut file), model)?;
+    file.write_all(json)?;
     file.persist(path)?;
     Ok(())
 }
 
-/// Whether `dir` is ours and closed to everyone else: a model read from a folder others can write
-/// could be anything (a cache folder named in a shared place, made there before us).
-fn private(dir: &Path) -> bool {
+/// Whether what `meta` describes is ours and closed to everyone else: a model read from a file
+/// others could write could be anything (a cache named in a shared place, made there before us).
+fn private(meta: &fs::Metadata) -> bool {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        fs::symlink_metadata(dir).is_ok_and(|m| {
-            m.is_dir() && m.uid() == rustix::process::geteuid().as_raw() && m.mode() & 0o077 == 0
-        })
+        meta.uid() == rustix::process::geteuid().as_raw() && meta.mode() & 0o077 == 0
     }
     #[cfg(not(unix))]
     {
-        dir.is_dir()
+        let _ = meta;
+        true
     }
 }
 
@@ -124,28 +144,60 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
-/// Removes the folders of older builds beyond the newest [`KEEP_BUILDS`].
+/// Removes the folders of older builds beyond the newest [`KEEP_BUILDS`]: only folders named as
+/// this module names them, ours and private, and in them only the files it writes.
 fn prune_builds(root: &Path, current: &Path) {
     let Ok(entries) = fs::read_dir(root) else {
         return;
     };
     let mut builds: Vec<(std::time::SystemTime, PathBuf)> = entries
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with(BUILD_PREFIX))
+        .filter(|e| is_build_name(&e.file_name().to_string_lossy()))
         .filter(|e| e.path() != current)
-        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .filter_map(|e| {
+            let meta = fs::symlink_metadata(e.path()).ok()?;
+            (meta.is_dir() && private(&meta)).then_some((meta.modified().ok()?, e.path()))
+        })
         .collect();
     builds.sort_by_key(|b| std::cmp::Reverse(b.0));
     for (_, old) in builds.into_iter().skip(KEEP_BUILDS) {
-        let _ = fs::remove_dir_all(old);
+        empty_build(&old);
+        let _ = fs::remove_dir(old);
+    }
+}
+
+/// Removes the entries (and left-over temporary files) of a build's folder, nothing else.
+fn empty_build(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let ours = name.starts_with(TEMP_PREFIX)
+            || name
+                .strip_suffix(".json")
+                .is_some_and(|key| key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit()));
+        if ours && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = fs::remove_file(entry.path());
+        }
     }
 }
 
 const BUILD_PREFIX: &str = "model-";
+const TEMP_PREFIX: &str = ".entry-";
 
-/// This build of tokenconf: its version, and its executable's path, size and modification time
-/// (any rebuild changes them, and with them perhaps the model's layout).
+/// `model-` and 16 hex digits: [`build_id`]'s names alone.
+fn is_build_name(name: &str) -> bool {
+    name.strip_prefix(BUILD_PREFIX)
+        .is_some_and(|id| id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// This build of tokenconf: its version, the source of the model's types, and its executable's
+/// path, size and modification time (a rebuild changes them, and perhaps the model's layout
+/// with them; the source changes whenever the types do, even within one second at one size).
 fn build_id() -> Option<String> {
+    const MODEL: &str = concat!(include_str!("model.rs"), include_str!("yaml.rs"));
     let exe = std::env::current_exe().ok()?;
     let meta = fs::metadata(&exe).ok()?;
     let modified = meta
@@ -154,8 +206,9 @@ fn build_id() -> Option<String> {
         .duration_since(std::time::UNIX_EPOCH)
         .ok()?;
     let id = format!(
-        "{}\0{}\0{}\0{}",
+        "{}\0{:x}\0{}\0{}\0{}",
         env!("CARGO_PKG_VERSION"),
+        xxhash_rust::xxh3::xxh3_64(MODEL.as_bytes()),
         exe.display(),
         meta.len(),
         modified.as_nanos()
@@ -203,13 +256,46 @@ mod tests {
     }
 
     #[test]
-    fn every_shape_of_a_predicate_status_scalar_and_capture_reads_back() {
+    fn every_shape_of_the_model_reads_back() {
         let text = r#"
+suite: shapes
 api: oauth2
-vars: { n: 1, b: true, f: 1.5, s: "x" }
+doc: https://example.com/doc
+source: RFC 6749 §5.1
+profile: second
+vars: { n: 1, b: true, f: 1.5, s: "x", big: 18446744073709551615, neg: -9223372036854775808 }
+secrets: [client_secret]
+jwts:
+  assertion:
+    alg: RS256
+    key: "{{ private_key }}"
+    kid: k1
+    typ: JWT
+    kind: client_assertion
+    claims: { iss: a, sub: a, aud: b, exp: "{{ now+300 }}", nested: { list: [1, 2.5, null, true] } }
+  grant: { alg: HS256, key: "{{ s }}", kind: jwt_bearer, claims: {} }
+  id: { alg: ES256, key: "{{ s }}", kind: identity_token, claims: { sub: x } }
+fixtures:
+  token:
+    request: { path: /token, auth: { client_secret_post: { client_id: 1, client_secret: "{{ client_secret }}" } } }
+    expect: { status: 200 }
+    capture: { access: $.access_token }
+  steps:
+    steps:
+      - name: first
+        request: { method: GET, url: "https://example.com/x", query: { q: 1 }, headers: { x-a: true } }
+        capture: { loc: { header: location, regex: "code=([^&]+)" } }
+      - request: { path: /y, body: "raw text", timeout_ms: 5000 }
 cases:
   - name: shapes
-    request: { path: /t, form: { a: 1, b: "two" } }
+    doc: why
+    source: assumed
+    requires: [refresh_token, client_id]
+    profile: other
+    request:
+      path: /t
+      form: { a: 1, b: "two", c: false }
+      auth: { basic: { user: "{{ client_id }}", password: 2 } }
     expect:
       status: [200, 4xx]
       headers: { a: absent, b: exists, c: "text", d: { contains: x, matches: "^y" } }
@@ -220,17 +306,27 @@ cases:
         $.d: true
         $.e: null
         $.f: { equals: { k: [1, "v"] }, one_of: [1, "a", null], min: 1, max: 2.25, type: integer }
-        $.g: { exists: false, absent: true, not_equals: "absent" }
+        $.g: { exists: false, absent: true, not_equals: "absent", equals_ignore_case: Bearer }
+        $.h: { type: "null" }
+      schema: oauth2/token-response.schema.json
+      rules: [oauth2.token-response]
+      assumed: [status, json $.a]
     capture:
       plain: $.a
       full: { header: location, regex: "code=([^&]+)" }
       json: { json: $.b }
+      none: {}
   - name: one status
-    request: { path: /t }
+    request: { path: /t, json: { a: [1, { b: null }], c: "d" }, auth: { bearer: "{{ token.access }}" } }
     expect: { status: 200 }
   - name: class
-    request: { path: /t }
+    request: { path: /t, auth: { private_key_jwt: { client_id: c, jwt: assertion } } }
     expect: { status: 5xx }
+  - name: steps
+    steps:
+      - request: { path: /a, auth: { client_secret_basic: { user: u, password: p } } }
+        expect: { json: { $.x: { type: array } } }
+      - request: { path: /b }
 "#;
         let dir = tempfile::tempdir().unwrap();
         let cache = ParseCache::at(Some(dir.path().join("build")));
@@ -238,6 +334,34 @@ cases:
         cache.put(text, &parsed);
         let cached = cache.get(text).expect("a hit");
         assert_eq!(format!("{cached:?}"), format!("{parsed:?}"));
+    }
+
+    /// JSON has no infinity or NaN: a file holding one is parsed every time, never read back
+    /// as something else.
+    #[test]
+    fn what_json_cannot_hold_is_not_cached() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ParseCache::at(Some(dir.path().join("build")));
+        let mut tried = 0;
+        for value in [
+            "{ min: .inf }",
+            "{ max: -.inf }",
+            "{ equals: .nan }",
+            "{ one_of: [.inf] }",
+        ] {
+            let text = format!("api: oauth2\ncases:\n  - name: x\n    request: {{ path: /t }}\n    expect: {{ json: {{ $.a: {value} }} }}\n");
+            // Where the parser refuses them there is nothing to cache.
+            let Ok(parsed) = yaml::parse::<SuiteFile>(&text, Path::new("t.yaml")) else {
+                continue;
+            };
+            cache.put(&text, &parsed);
+            assert!(cache.get(&text).is_none(), "{value} was cached");
+            tried += 1;
+        }
+        assert!(tried >= 2, "only {tried} non-finite values parsed");
+        let fine = "api: oauth2\ncases:\n  - name: x\n    request: { path: /t }\n    expect: { json: { $.a: { min: 1.5 } } }\n";
+        cache.put(fine, &parse(fine));
+        assert!(cache.get(fine).is_some());
     }
 
     #[test]
@@ -290,43 +414,68 @@ cases:
 
     #[cfg(unix)]
     #[test]
-    fn a_folder_others_can_write_is_not_read_or_written() {
+    fn an_entry_others_could_write_is_not_read_and_an_open_folder_not_written() {
         use std::os::unix::fs::PermissionsExt;
         let text = "api: oauth2\ncases: []\n";
         let root = tempfile::tempdir().unwrap();
-        let dir = root.path().join("model-x");
+        let dir = root.path().join("build");
         let cache = ParseCache::at(Some(dir.clone()));
         cache.put(text, &parse(text));
+        let entry = cache.entry(text).unwrap();
         assert!(cache.get(text).is_some());
-        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+        fs::set_permissions(&entry, fs::Permissions::from_mode(0o620)).unwrap();
         assert!(
             cache.get(text).is_none(),
-            "read from a folder anyone can write"
+            "read an entry its group can write"
         );
+        fs::set_permissions(&entry, fs::Permissions::from_mode(0o600)).unwrap();
+        if rustix::process::geteuid().is_root() {
+            std::os::unix::fs::chown(&entry, Some(4242), None).unwrap();
+            assert!(cache.get(text).is_none(), "read an entry someone else owns");
+        }
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
         let other = "api: oauth2\ncases: [] # other\n";
         cache.put(other, &parse(other));
-        assert!(!cache.entry(other).unwrap().exists(), "written to it");
+        assert!(
+            !cache.entry(other).unwrap().exists(),
+            "written to an open folder"
+        );
     }
 
     #[test]
-    fn only_the_newest_builds_are_kept() {
+    fn only_the_newest_builds_are_kept_and_nothing_else_is_touched() {
         let root = tempfile::tempdir().unwrap();
-        for i in 0..6 {
-            fs::create_dir(root.path().join(format!("{BUILD_PREFIX}{i}"))).unwrap();
-            std::thread::sleep(std::time::Duration::from_millis(15));
-        }
-        fs::create_dir(root.path().join("unrelated")).unwrap();
+        let build = |i: u64| format!("{BUILD_PREFIX}{i:016x}");
         let text = "api: oauth2\ncases: []\n";
-        let cache = ParseCache::at(Some(root.path().join(format!("{BUILD_PREFIX}new"))));
-        cache.put(text, &parse(text));
+        for i in 0..6 {
+            let dir = root.path().join(build(i));
+            create_private_dir(&dir).unwrap();
+            fs::write(dir.join(format!("{:032x}.json", i)), "{}").unwrap();
+            if i == 0 {
+                // A user's file in an old build's folder keeps it (and the file).
+                fs::write(dir.join("notes.txt"), "mine").unwrap();
+            }
+            let age = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000 + i);
+            fs::File::open(&dir).unwrap().set_modified(age).unwrap();
+        }
+        // A folder merely named like ours is not ours to remove.
+        fs::create_dir(root.path().join("model-final")).unwrap();
+        fs::create_dir(root.path().join("unrelated")).unwrap();
+        ParseCache::at(Some(root.path().join(build(99)))).put(text, &parse(text));
         let mut left: Vec<String> = fs::read_dir(root.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         left.sort();
+        let mut expected = vec![build(0), build(3), build(4), build(5), build(99)];
+        expected.extend(["model-final".to_string(), "unrelated".to_string()]);
+        expected.sort();
+        assert_eq!(left, expected);
+        let old: Vec<_> = fs::read_dir(root.path().join(build(0))).unwrap().collect();
         assert_eq!(
-            left,
-            ["model-3", "model-4", "model-5", "model-new", "unrelated"]
+            old.len(),
+            1,
+            "only the user's file is left in the old build"
         );
     }
 }

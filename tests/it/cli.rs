@@ -131,18 +131,30 @@ cases:
     let off = validate("off");
     let miss = validate(cache_env);
     // One folder for this build, one entry in it for the one file.
-    let entries = || {
+    let entries = || -> Vec<(PathBuf, u64)> {
+        use std::os::unix::fs::MetadataExt;
         let builds: Vec<_> = std::fs::read_dir(&cache)
             .expect("the cache folder")
             .collect();
         assert_eq!(builds.len(), 1);
         std::fs::read_dir(builds[0].as_ref().unwrap().path())
             .unwrap()
-            .count()
+            .map(|e| {
+                let path = e.unwrap().path();
+                let inode = std::fs::metadata(&path).unwrap().ino();
+                (path, inode)
+            })
+            .collect()
     };
-    assert_eq!(entries(), 1);
+    let written = entries();
+    assert_eq!(written.len(), 1);
     let hit = validate(cache_env);
-    assert_eq!(entries(), 1, "a hit writes nothing");
+    // An entry is written aside and renamed into place: a second write is a new inode.
+    assert_eq!(
+        entries(),
+        written,
+        "the second run read the entry, wrote none"
+    );
     assert_eq!(off.status.code(), Some(2));
     for (name, o) in [("miss", &miss), ("hit", &hit)] {
         assert_eq!(o.status.code(), Some(2), "{name}");
