@@ -74,10 +74,15 @@ impl ParseCache {
         let Ok(json) = serde_json::to_vec(model) else {
             return;
         };
-        // What JSON cannot hold (YAML's .inf and .nan) would come back as something else:
-        // such a file is parsed every time instead.
+        // What JSON cannot hold (YAML's .inf and .nan) would come back as something else (a
+        // condition gone): kept only if what reads back writes the same bytes again (the
+        // parser makes no two models that write alike).
         let back: Option<SuiteFile> = yaml::reading_cache(|| serde_json::from_slice(&json).ok());
-        if back.is_none_or(|back| format!("{back:?}") != format!("{model:?}")) {
+        if back
+            .and_then(|back| serde_json::to_vec(&back).ok())
+            .as_ref()
+            != Some(&json)
+        {
             return;
         }
         let _ = store(dir, &path, text.len(), &json);
