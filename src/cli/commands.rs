@@ -65,7 +65,7 @@ fn basis(suite: &Suite, case: &Case) -> String {
 
 /// How many expectations (status, headers, JSON paths, schema) a case's steps hold.
 fn expectations(case: &Case) -> usize {
-    case.steps.iter().map(|s| s.expect.names().len()).sum()
+    case.steps.iter().map(|s| s.expect.count()).sum()
 }
 
 pub fn validate(

@@ -170,6 +170,14 @@ impl Expect {
         out
     }
 
+    /// How many expectations [`Expect::names`] would name.
+    pub fn count(&self) -> usize {
+        usize::from(!self.status.is_empty())
+            + self.headers.len()
+            + self.json.len()
+            + usize::from(self.schema.is_some())
+    }
+
     /// Whether a finding named `rule` comes from an assumed expectation. A schema's findings are
     /// `schema NAME`; a body that is not JSON (`json`) is assumed only if every JSON check is.
     pub fn is_assumed(&self, rule: &str) -> bool {
