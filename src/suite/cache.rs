@@ -405,21 +405,7 @@ cases:
 
     #[cfg(unix)]
     #[test]
-    fn entries_and_their_folder_are_the_owners_alone() {
-        use std::os::unix::fs::PermissionsExt;
-        let text = "api: oauth2\ncases: []\n";
-        let root = tempfile::tempdir().unwrap();
-        let dir = root.path().join("model-x");
-        let cache = ParseCache::at(Some(dir.clone()));
-        cache.put(text, &parse(text));
-        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode(&dir), 0o700);
-        assert_eq!(mode(&cache.entry(text).unwrap()), 0o600);
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn an_entry_others_could_write_is_not_read_and_an_open_folder_not_written() {
+    fn entries_are_the_owners_alone_and_no_other_is_read_or_written() {
         use std::os::unix::fs::PermissionsExt;
         let text = "api: oauth2\ncases: []\n";
         let root = tempfile::tempdir().unwrap();
@@ -427,6 +413,9 @@ cases:
         let cache = ParseCache::at(Some(dir.clone()));
         cache.put(text, &parse(text));
         let entry = cache.entry(text).unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&entry), 0o600);
         assert!(cache.get(text).is_some());
         fs::set_permissions(&entry, fs::Permissions::from_mode(0o620)).unwrap();
         assert!(
