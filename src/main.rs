@@ -46,7 +46,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Two workers at least: the run itself is a task, and on a one-core host it would share the
+    // only worker with the Ctrl-C watcher while it writes reports.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
         .enable_all()
         .build()
     {

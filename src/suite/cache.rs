@@ -16,8 +16,9 @@ use std::sync::Once;
 use super::model::SuiteFile;
 use super::yaml;
 
-/// Build folders kept besides the current one (a release and a test build alternate in a checkout).
-const KEEP_BUILDS: usize = 3;
+/// Build folders kept besides the current one: `cargo test` alone runs five programs that load
+/// suites (one a fresh executable each time), beside a release and a debug binary.
+const KEEP_BUILDS: usize = 7;
 /// Entries in a build's folder before it is emptied: every edit of a suite adds one.
 const MAX_ENTRIES: usize = 10_000;
 
@@ -27,6 +28,8 @@ pub struct ParseCache {
     dir: Option<PathBuf>,
     /// The folder is made (or trimmed) once per process, not at every entry written.
     prepared: Once,
+    /// A folder read from is marked used once per process: builds are pruned by last use.
+    used: Once,
 }
 
 impl ParseCache {
@@ -45,6 +48,7 @@ impl ParseCache {
         ParseCache {
             dir,
             prepared: Once::new(),
+            used: Once::new(),
         }
     }
 
@@ -62,7 +66,11 @@ impl ParseCache {
         if stored != (text.len() as u64).to_le_bytes() {
             return None;
         }
-        yaml::reading_cache(|| serde_json::from_slice(model).ok())
+        let model = yaml::reading_cache(|| serde_json::from_slice(model).ok())?;
+        if let Some(dir) = self.dir.as_deref() {
+            self.used.call_once(|| mark_used(dir));
+        }
+        Some(model)
     }
 
     /// Keeps `model`, parsed from `text`, if it reads back as itself; best effort.
@@ -75,8 +83,10 @@ impl ParseCache {
             return;
         };
         // What JSON cannot hold (YAML's .inf and .nan) would come back as something else (a
-        // condition gone): kept only if what reads back writes the same bytes again (the
-        // parser makes no two models that write alike).
+        // condition gone): kept only if what reads back writes the same bytes again. That
+        // catches it because every optional field is left out when absent (the null written for
+        // a non-finite number reads back as absent, then is not written), and because the parser
+        // makes no two models that write alike.
         let back: Option<SuiteFile> = yaml::reading_cache(|| serde_json::from_slice(&json).ok());
         if back
             .and_then(|back| serde_json::to_vec(&back).ok())
@@ -98,21 +108,37 @@ const TEXT_LEN: usize = 8;
 
 /// Makes the build's folder (trimming older builds), or empties it when it has grown too large.
 fn prepare(dir: &Path) {
-    if !dir.is_dir() {
+    if fs::symlink_metadata(dir).is_err() {
         if create_private_dir(dir).is_ok() {
             if let Some(root) = dir.parent() {
                 prune_builds(root, dir);
             }
         }
-    } else if let Ok(entries) = fs::read_dir(dir) {
-        if entries.take(MAX_ENTRIES + 1).count() > MAX_ENTRIES {
-            empty_build(dir);
+    } else if ours(dir) {
+        if let Ok(entries) = fs::read_dir(dir) {
+            if entries.take(MAX_ENTRIES + 1).count() > MAX_ENTRIES {
+                empty_build(dir);
+            }
+        }
+    }
+}
+
+/// A folder (not a link to one) that is ours and private.
+fn ours(dir: &Path) -> bool {
+    fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir() && private(&m))
+}
+
+/// Marks a build's folder as used now: pruning goes by this time.
+fn mark_used(dir: &Path) {
+    if ours(dir) {
+        if let Ok(folder) = fs::File::open(dir) {
+            let _ = folder.set_modified(std::time::SystemTime::now());
         }
     }
 }
 
 fn store(dir: &Path, path: &Path, text_len: usize, json: &[u8]) -> std::io::Result<()> {
-    if !fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir() && private(&m)) {
+    if !ours(dir) {
         return Ok(());
     }
     // Written aside and renamed into place: a reader sees a whole entry or none. The temporary
@@ -364,6 +390,12 @@ cases:
             tried += 1;
         }
         assert!(tried >= 2, "only {tried} non-finite values parsed");
+        // A bare one is refused where it is written (it would have meant `null`).
+        for value in [".nan", ".inf", "-.inf"] {
+            let bare = format!("api: oauth2\ncases:\n  - name: x\n    request: {{ path: /t }}\n    expect: {{ json: {{ $.a: {value} }} }}\n");
+            let e = yaml::parse::<SuiteFile>(&bare, Path::new("t.yaml")).unwrap_err();
+            assert_eq!((e.line, e.column), (5, 28), "{}", e.rendered);
+        }
         let fine = "api: oauth2\ncases:\n  - name: x\n    request: { path: /t }\n    expect: { json: { $.a: { min: 1.5 } } }\n";
         cache.put(fine, &parse(fine));
         assert!(cache.get(fine).is_some());
@@ -437,21 +469,27 @@ cases:
     }
 
     #[test]
-    fn only_the_newest_builds_are_kept_and_nothing_else_is_touched() {
+    fn only_the_last_used_builds_are_kept_and_nothing_else_is_touched() {
         let root = tempfile::tempdir().unwrap();
-        let build = |i: u64| format!("{BUILD_PREFIX}{i:016x}");
+        let build = |i: usize| format!("{BUILD_PREFIX}{i:016x}");
         let text = "api: oauth2\ncases: []\n";
-        for i in 0..6 {
+        let count = KEEP_BUILDS + 3;
+        for i in 0..count {
             let dir = root.path().join(build(i));
+            // Made first, so these puts prune nothing.
             create_private_dir(&dir).unwrap();
-            fs::write(dir.join(format!("{:032x}.json", i)), "{}").unwrap();
+            ParseCache::at(Some(dir.clone())).put(text, &parse(text));
             if i == 0 {
                 // A user's file in an old build's folder keeps it (and the file).
                 fs::write(dir.join("notes.txt"), "mine").unwrap();
             }
-            let age = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000 + i);
+            let age = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000 + i as u64);
             fs::File::open(&dir).unwrap().set_modified(age).unwrap();
         }
+        // Read from: the second oldest build is now the last used.
+        assert!(ParseCache::at(Some(root.path().join(build(1))))
+            .get(text)
+            .is_some());
         // A folder merely named like ours is not ours to remove.
         fs::create_dir(root.path().join("model-final")).unwrap();
         fs::create_dir(root.path().join("unrelated")).unwrap();
@@ -461,7 +499,7 @@ cases:
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         left.sort();
-        let mut expected = vec![build(0), build(3), build(4), build(5), build(99)];
+        let mut expected: Vec<String> = [0, 1, 99].into_iter().chain(4..count).map(build).collect();
         expected.extend(["model-final".to_string(), "unrelated".to_string()]);
         expected.sort();
         assert_eq!(left, expected);

@@ -530,6 +530,12 @@ impl<'de> Deserialize<'de> for PredicateFile {
                 Ok(PredicateFile::Equals(v.into()))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<PredicateFile, E> {
+                // JSON has no such number: `.nan` would silently have meant `null`.
+                if !v.is_finite() {
+                    return Err(E::custom(format!(
+                        "{v} is not a number a JSON body can hold"
+                    )));
+                }
                 Ok(PredicateFile::Equals(v.into()))
             }
             fn visit_unit<E: de::Error>(self) -> Result<PredicateFile, E> {

@@ -108,6 +108,7 @@ cases:
 
 /// A suite read back from the parse cache is reported, listed and run as a parsed one: the
 /// same errors at the same places, the same names; an edited file is parsed again.
+#[cfg(unix)]
 #[test]
 fn the_parse_cache_changes_nothing_but_the_time() {
     let dir = scratch("parse-cache");
