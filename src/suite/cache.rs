@@ -6,7 +6,7 @@
 //!
 //! Where: `$TOKENCONF_CACHE` if set (`off` turns the cache off), else `tokenconf` under the
 //! platform's cache folder (`~/.cache` on Linux). One folder per build of tokenconf, since the
-//! model's layout is the build's; the newest few are kept.
+//! model's layout is the build's; the last used few are kept.
 
 use std::fs;
 use std::io::{Read, Write};
@@ -55,11 +55,12 @@ impl ParseCache {
     /// The model cached for a file holding `text`.
     pub fn get(&self, text: &str) -> Option<SuiteFile> {
         let mut file = fs::File::open(self.entry(text)?).ok()?;
+        let meta = file.metadata().ok()?;
         // Checked on the file opened, not its path: nothing can be swapped in between.
-        if !private(&file.metadata().ok()?) {
+        if !private(&meta) {
             return None;
         }
-        let mut bytes = Vec::new();
+        let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
         file.read_to_end(&mut bytes).ok()?;
         let (stored, model) = bytes.split_at_checked(TEXT_LEN)?;
         // The key is a 128-bit hash; the text's own length guards a collision too.
@@ -175,7 +176,7 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
-/// Removes the folders of older builds beyond the newest [`KEEP_BUILDS`]: only folders named as
+/// Removes the folders of builds beyond the [`KEEP_BUILDS`] last used: only folders named as
 /// this module names them, ours and private, and in them only the files it writes.
 fn prune_builds(root: &Path, current: &Path) {
     let Ok(entries) = fs::read_dir(root) else {
@@ -206,9 +207,7 @@ fn empty_build(dir: &Path) {
         let name = entry.file_name();
         let name = name.to_string_lossy();
         let ours = name.starts_with(TEMP_PREFIX)
-            || name
-                .strip_suffix(".json")
-                .is_some_and(|key| key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit()));
+            || name.strip_suffix(".json").is_some_and(|key| hex(key, 32));
         if ours && entry.file_type().is_ok_and(|t| t.is_file()) {
             let _ = fs::remove_file(entry.path());
         }
@@ -221,7 +220,12 @@ const TEMP_PREFIX: &str = ".entry-";
 /// `model-` and 16 hex digits: [`build_id`]'s names alone.
 fn is_build_name(name: &str) -> bool {
     name.strip_prefix(BUILD_PREFIX)
-        .is_some_and(|id| id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+        .is_some_and(|id| hex(id, 16))
+}
+
+/// `len` hex digits, as [`ParseCache::entry`] and [`build_id`] name what they write.
+fn hex(text: &str, len: usize) -> bool {
+    text.len() == len && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// This build of tokenconf: its version, the source of the model's types, and its executable's

@@ -530,7 +530,8 @@ impl<'de> Deserialize<'de> for PredicateFile {
                 Ok(PredicateFile::Equals(v.into()))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<PredicateFile, E> {
-                // JSON has no such number: `.nan` would silently have meant `null`.
+                // JSON has no infinity: `.inf` would silently have meant `null` (the parser
+                // already refuses `.nan` here).
                 if !v.is_finite() {
                     return Err(E::custom(format!(
                         "{v} is not a number a JSON body can hold"
@@ -579,10 +580,13 @@ impl JsonSchema for PredicateFile {
 }
 
 /// `name: $.json.path`, or `{ json: $.path }`, `{ header: location, regex: "code=([^&]+)" }`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct CaptureFile {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub json: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub header: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub regex: Option<String>,
 }
 
@@ -625,23 +629,6 @@ impl CaptureFile {
 impl<'de> Deserialize<'de> for CaptureFile {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         CaptureFile::parse(d)
-    }
-}
-
-impl Serialize for CaptureFile {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(None)?;
-        for (key, value) in [
-            ("json", &self.json),
-            ("header", &self.header),
-            ("regex", &self.regex),
-        ] {
-            if let Some(v) = value {
-                m.serialize_entry(key, v)?;
-            }
-        }
-        m.end()
     }
 }
 

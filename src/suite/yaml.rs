@@ -1,13 +1,11 @@
 //! The YAML layer: the one place that knows which YAML crate parses suite and target files.
 
 use std::cell::Cell;
-use std::fmt;
 use std::path::Path;
 
 use annotate_snippets::{AnnotationKind, Level, Renderer, Snippet};
-use serde::de::{self, DeserializeOwned, Deserializer, SeqAccess, Visitor};
-use serde::ser::{SerializeTuple, Serializer};
-use serde::{Deserialize, Serialize};
+use serde::de::{DeserializeOwned, Deserializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::error::SourceError;
 
@@ -77,35 +75,18 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
                 referenced: s.referenced.into(),
             });
         }
-        struct V<T>(std::marker::PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
-            type Value = Spanned<T>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("[line, column, value]")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Spanned<T>, A::Error> {
-                let missing = || de::Error::invalid_length(3, &"[line, column, value]");
-                let line = seq.next_element()?.ok_or_else(missing)?;
-                let column = seq.next_element()?.ok_or_else(missing)?;
-                let value = seq.next_element()?.ok_or_else(missing)?;
-                Ok(Spanned {
-                    value,
-                    referenced: Location { line, column },
-                })
-            }
-        }
-        d.deserialize_tuple(3, V(std::marker::PhantomData))
+        let (line, column, value) = <(u32, u32, T)>::deserialize(d)?;
+        Ok(Spanned {
+            value,
+            referenced: Location { line, column },
+        })
     }
 }
 
 /// The parse cache's form, `[line, column, value]`.
 impl<T: Serialize> Serialize for Spanned<T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut t = s.serialize_tuple(3)?;
-        t.serialize_element(&self.referenced.line)?;
-        t.serialize_element(&self.referenced.column)?;
-        t.serialize_element(&self.value)?;
-        t.end()
+        (self.referenced.line, self.referenced.column, &self.value).serialize(s)
     }
 }
 
