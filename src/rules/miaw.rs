@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::jwt;
-use super::oauth2::{body_member, describe, success, token_summary};
+use super::read::{body_member, describe, success, token_summary};
 use super::{Rule, RuleSet, Violation};
 use crate::finding::Level;
 use crate::http::Received;

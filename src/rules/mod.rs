@@ -10,6 +10,7 @@ mod oauth2_endpoints;
 mod oauth2_jwt;
 mod oauth2_metadata;
 mod oauth2_probes;
+mod read;
 mod salesforce;
 mod talkdesk;
 #[cfg(test)]

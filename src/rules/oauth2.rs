@@ -2,9 +2,12 @@
 
 use serde_json::Value;
 
+use super::read::{
+    body_member, describe, error_code, is_error, is_json_media_type, not_json_object, scope_tokens,
+    success, token_summary, REGISTERED_ERRORS,
+};
 use super::{Rule, RuleSet, Violation};
 use crate::finding::Level;
-use crate::http::Received;
 
 const RFC6749_5_1: &str = "https://www.rfc-editor.org/rfc/rfc6749#section-5.1";
 const RFC6749_5_2: &str = "https://www.rfc-editor.org/rfc/rfc6749#section-5.2";
@@ -55,47 +58,6 @@ pub static ERROR_RESPONSE: RuleSet = RuleSet {
         &NO_TOKEN_IN_ERROR,
     ],
 };
-
-pub(super) fn success(r: &Received) -> bool {
-    (200..300).contains(&r.status)
-}
-
-pub(super) fn is_json_media_type(r: &Received) -> bool {
-    r.header("content-type")
-        .map(|ct| {
-            let essence = ct
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
-            essence == "application/json"
-        })
-        .unwrap_or(false)
-}
-
-pub(super) fn body_member<'a>(r: &'a Received, name: &str) -> Option<&'a Value> {
-    r.json.as_ref().and_then(|b| b.get(name))
-}
-
-pub(super) fn describe(v: &Value) -> String {
-    match v {
-        Value::String(s) => format!("{s:?} (a string)"),
-        Value::Number(n) => format!("{n} (a number)"),
-        other => format!("{other} ({})", crate::suite::model::type_name(other)),
-    }
-}
-
-pub(super) fn not_json_object(r: &Received) -> Option<Violation> {
-    match &r.json {
-        Some(Value::Object(_)) => None,
-        _ => Some(
-            Violation::new("the body is not a JSON object")
-                .expected("a JSON object")
-                .actual(crate::redact::preview_body(&r.body)),
-        ),
-    }
-}
 
 pub static CONTENT_TYPE: Rule = Rule {
     id: "RFC6749-5.1-content-type",
@@ -292,10 +254,6 @@ pub static PRAGMA: Rule = Rule {
     },
 };
 
-pub(super) fn scope_tokens(s: &str) -> Vec<&str> {
-    s.split(' ').filter(|t| !t.is_empty()).collect()
-}
-
 /// RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
 fn valid_scope_token(t: &str) -> bool {
     t.bytes()
@@ -391,11 +349,6 @@ pub static NO_REFRESH_TOKEN_ON_CLIENT_CREDENTIALS: Rule = Rule {
     },
 };
 
-/// "(a 43-character token)": how messages mention a token without showing it.
-pub(super) fn token_summary(t: &str) -> String {
-    format!("(a {}-character token)", t.chars().count())
-}
-
 pub static TOKEN_CHARSET: Rule = Rule {
     id: "RFC6749-A.12-token-charset",
     level: Level::Must,
@@ -459,35 +412,6 @@ pub static TOKEN_ENTROPY: Rule = Rule {
         }
     },
 };
-
-pub(super) const REGISTERED_ERRORS: &[&str] = &[
-    // RFC 6749 §5.2
-    "invalid_request",
-    "invalid_client",
-    "invalid_grant",
-    "unauthorized_client",
-    "unsupported_grant_type",
-    "invalid_scope",
-    // RFC 7009 §2.2.1, RFC 8693 §2.2.2, RFC 8628 §3.5, RFC 9449 §5, RFC 6750 §3.1
-    "unsupported_token_type",
-    "invalid_target",
-    "authorization_pending",
-    "slow_down",
-    "access_denied",
-    "expired_token",
-    "invalid_dpop_proof",
-    "use_dpop_nonce",
-    "invalid_token",
-    "insufficient_scope",
-];
-
-pub(super) fn is_error(r: &Received) -> bool {
-    (400..600).contains(&r.status)
-}
-
-pub(super) fn error_code(r: &Received) -> Option<&str> {
-    body_member(r, "error").and_then(Value::as_str)
-}
 
 pub static ERROR_CONTENT_TYPE: Rule = Rule {
     id: "RFC6749-5.2-content-type",
@@ -722,6 +646,7 @@ pub static NO_TOKEN_IN_ERROR: Rule = Rule {
 mod tests {
     use super::super::testutil::{received, sent};
     use super::*;
+    use crate::http::Received;
     use crate::http::Sent;
 
     fn good_token() -> Received {

@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 use super::jwt;
-use super::oauth2::{body_member, error_code, scope_tokens, success};
+use super::read::{body_member, error_code, scope_tokens, success};
 use super::{Rule, RuleSet, Violation};
 use crate::finding::Level;
 use crate::http::{Received, Sent};

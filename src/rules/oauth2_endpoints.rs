@@ -2,9 +2,9 @@
 
 use serde_json::Value;
 
-use super::oauth2::{
-    self as o, body_member, describe, error_code, is_error, not_json_object, success,
-    REGISTERED_ERRORS,
+use super::oauth2 as o;
+use super::read::{
+    body_member, describe, error_code, is_error, not_json_object, success, REGISTERED_ERRORS,
 };
 use super::{Rule, RuleSet, Violation};
 use crate::finding::Level;

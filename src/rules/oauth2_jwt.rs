@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::jwt::{self, Jws};
-use super::oauth2::{body_member, success, token_summary};
+use super::read::{body_member, success, token_summary};
 use super::{Rule, RuleSet, Violation};
 use crate::finding::Level;
 use crate::http::Received;

@@ -5,7 +5,7 @@
 use reqwest::Url;
 use serde_json::Value;
 
-use super::oauth2::{body_member, not_json_object, success};
+use super::read::{body_member, not_json_object, success};
 use super::{Rule, RuleSet, Violation};
 use crate::finding::Level;
 

@@ -4,7 +4,8 @@
 
 use serde_json::Value;
 
-use super::oauth2::{self as o, body_member, error_code, success, token_summary};
+use super::oauth2 as o;
+use super::read::{body_member, error_code, success, token_summary};
 use super::{Rule, RuleSet, Violation};
 use crate::finding::Level;
 use crate::http::{Received, Sent};

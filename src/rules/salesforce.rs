@@ -13,7 +13,8 @@ use serde_json::Value;
 use sha2::Sha256;
 
 use super::jwt;
-use super::oauth2::{self as o, body_member, describe, error_code, is_error, success};
+use super::oauth2 as o;
+use super::read::{body_member, describe, error_code, is_error, success};
 use super::{oauth2_endpoints as e, oauth2_probes};
 use super::{Rule, RuleSet, Violation};
 use crate::finding::Level;
@@ -432,7 +433,7 @@ pub static JWT_ACCESS_TOKEN_FORMAT: Rule = Rule {
             Ok(_) => vec![],
             Err(why) => vec![Violation::new(format!(
                 "access_token {} is not a JWT-based token: {why}",
-                o::token_summary(token)
+                super::read::token_summary(token)
             ))
             .expected("header.payload.signature (base64url JSON)")
             .at("$.access_token")],

@@ -3,7 +3,8 @@
 
 use serde_json::Value;
 
-use super::oauth2::{self as o, body_member, describe, is_error, scope_tokens, success};
+use super::oauth2 as o;
+use super::read::{body_member, describe, is_error, scope_tokens, success};
 use super::{Rule, RuleSet, Violation};
 use crate::finding::Level;
 

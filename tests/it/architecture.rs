@@ -81,6 +81,47 @@ fn no_import_cycle_among_library_modules() {
     }
 }
 
+/// Rule file → the rule files its non-test code names through `super::`.
+fn rule_file_imports() -> BTreeMap<String, BTreeSet<String>> {
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/rules");
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for entry in std::fs::read_dir(&rules).expect("src/rules/ is readable") {
+        let path = entry.expect("a directory entry").path();
+        let Some(name) = path.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
+        if path.extension().is_none_or(|e| e != "rs") || name == "mod" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("readable source");
+        let shipped = text.split("#[cfg(test)]").next().unwrap_or_default();
+        let uses = graph.entry(name.to_string()).or_default();
+        for (at, _) in shipped.match_indices("super::") {
+            let next: String = shipped[at + "super::".len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            if !next.is_empty() && next != name {
+                uses.insert(next);
+            }
+        }
+    }
+    graph
+}
+
+#[test]
+fn the_rule_files_do_not_import_each_other_in_a_circle() {
+    let graph = rule_file_imports();
+    assert!(graph.len() > 8, "found the rule files: {graph:?}");
+    assert!(graph.contains_key("read"), "the shared helpers: {graph:?}");
+    if let Some(cycle) = find_cycle(&graph) {
+        panic!(
+            "rule files import each other in a circle: {}",
+            cycle.join(" -> ")
+        );
+    }
+}
+
 #[test]
 fn the_suite_model_imports_no_engine_module() {
     let graph = imports();
