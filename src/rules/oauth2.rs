@@ -440,7 +440,9 @@ pub static ERROR_CODE: Rule = Rule {
     title: "error is present and a registered error code",
     explain: "RFC 6749 §5.2: error is REQUIRED and is one of invalid_request, invalid_client, invalid_grant, \
               unauthorized_client, unsupported_grant_type, invalid_scope, or a code registered as an extension \
-              (§8.5). Clients branch on it; an unknown code is an unhandled case.",
+              (§8.5), that is, in IANA's OAuth Extensions Error Registry (RFC 6750's invalid_token, RFC 9396's \
+              invalid_authorization_details, RFC 9449's invalid_dpop_proof, OpenID Connect's login_required, …). \
+              Clients branch on it; an unknown code is an unhandled case.",
     check: |x| {
         let r = x.received;
         if !is_error(r) {
@@ -452,7 +454,7 @@ pub static ERROR_CODE: Rule = Rule {
         match body_member(r, "error") {
             Some(Value::String(code)) if REGISTERED_ERRORS.contains(&code.as_str()) => vec![],
             Some(Value::String(code)) => vec![Violation::new(format!("error {code:?} is not a registered OAuth error code"))
-                .expected("one of invalid_request, invalid_client, invalid_grant, unauthorized_client, unsupported_grant_type, invalid_scope")
+                .expected("an RFC 6749 code (invalid_request, invalid_client, invalid_grant, …) or one in IANA's OAuth Extensions Error Registry")
                 .actual(code.clone())
                 .at("$.error")],
             Some(other) => vec![Violation::new(format!("error is {}, expected a string code", describe(other))).at("$.error")],
@@ -838,6 +840,40 @@ mod tests {
         ];
         for (rule, r) in cases {
             assert!(ids(rule, &s, &r) > 0, "{} did not fire", rule.id);
+        }
+    }
+
+    #[test]
+    fn every_code_in_the_extensions_error_registry_passes_the_error_code_rule() {
+        let s = sent(&[("grant_type", "authorization_code")], false);
+        // A correct RAR server (RFC 9396 §5), a DPoP one (RFC 9449 §5), OpenID Connect, RFC 9470.
+        for code in [
+            "invalid_authorization_details",
+            "invalid_dpop_proof",
+            "use_dpop_nonce",
+            "login_required",
+            "insufficient_user_authentication",
+            "server_error",
+        ] {
+            let r = super::super::testutil::json(400, serde_json::json!({ "error": code }));
+            assert_eq!(ids(&ERROR_CODE, &s, &r), 0, "{code} was refused");
+        }
+        for code in REGISTERED_ERRORS {
+            let r = super::super::testutil::json(400, serde_json::json!({ "error": code }));
+            assert_eq!(ids(&ERROR_CODE, &s, &r), 0, "{code} was refused");
+        }
+        // A RAR success carries authorization_details: no error rule applies to a 200.
+        let rar = super::super::testutil::json(
+            200,
+            serde_json::json!({"access_token": "abcdefghijklmnopqrstuvwxyz", "token_type": "Bearer",
+                               "authorization_details": [{"type": "payment_initiation"}]}),
+        );
+        for rule in ERROR_RESPONSE.members() {
+            assert_eq!(ids(rule, &s, &rar), 0, "{} fired on a RAR success", rule.id);
+        }
+        for made_up in ["invalid_authorization", "mac_error", "Invalid_Request"] {
+            let r = super::super::testutil::json(400, serde_json::json!({ "error": made_up }));
+            assert_eq!(ids(&ERROR_CODE, &s, &r), 1, "{made_up} passed");
         }
     }
 

@@ -64,23 +64,55 @@ pub(crate) fn error_code(r: &Received) -> Option<&str> {
     body_member(r, "error").and_then(Value::as_str)
 }
 
+/// The codes an OAuth error may carry: RFC 6749's own (§4.1.2.1, §5.2) and every entry of IANA's
+/// "OAuth Extensions Error Registry" (https://www.iana.org/assignments/oauth-parameters/,
+/// #extensions-error), which RFC 6749 §8.5 makes the list of extension codes. Any usage location:
+/// the rule holds the code, the endpoint is another rule's business.
 pub(crate) const REGISTERED_ERRORS: &[&str] = &[
-    // RFC 6749 §5.2
+    // RFC 6749 §4.1.2.1, §5.2
     "invalid_request",
     "invalid_client",
     "invalid_grant",
     "unauthorized_client",
     "unsupported_grant_type",
     "invalid_scope",
-    // RFC 7009 §2.2.1, RFC 8693 §2.2.2, RFC 8628 §3.5, RFC 9449 §5, RFC 6750 §3.1
-    "unsupported_token_type",
-    "invalid_target",
-    "authorization_pending",
-    "slow_down",
     "access_denied",
-    "expired_token",
-    "invalid_dpop_proof",
-    "use_dpop_nonce",
+    "unsupported_response_type",
+    "server_error",
+    "temporarily_unavailable",
+    // RFC 6750 §3.1
     "invalid_token",
     "insufficient_scope",
+    // RFC 7009 §2.2.1
+    "unsupported_token_type",
+    // OpenID Connect Core 1.0 §3.1.2.6 (registered by its §18.3)
+    "interaction_required",
+    "login_required",
+    "account_selection_required",
+    "consent_required",
+    "invalid_request_uri",
+    "invalid_request_object",
+    "request_not_supported",
+    "request_uri_not_supported",
+    "registration_not_supported",
+    // UMA 2.0 Grant §3.3.6
+    "need_info",
+    "request_denied",
+    "request_submitted",
+    // RFC 8628 §3.5
+    "authorization_pending",
+    "slow_down",
+    "expired_token",
+    // RFC 8707 §2, RFC 8693 §2.2.2
+    "invalid_target",
+    // RFC 9200 §5.8.3 (ACE)
+    "unsupported_pop_key",
+    "incompatible_ace_profiles",
+    // RFC 9396 §5
+    "invalid_authorization_details",
+    // RFC 9449 §5, §8
+    "invalid_dpop_proof",
+    "use_dpop_nonce",
+    // RFC 9470 §3
+    "insufficient_user_authentication",
 ];
