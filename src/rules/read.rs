@@ -64,22 +64,19 @@ pub(crate) fn error_code(r: &Received) -> Option<&str> {
     body_member(r, "error").and_then(Value::as_str)
 }
 
-/// The codes an OAuth error may carry: RFC 6749's own (§4.1.2.1, §5.2) and every entry of IANA's
-/// "OAuth Extensions Error Registry" (https://www.iana.org/assignments/oauth-parameters/,
-/// #extensions-error), which RFC 6749 §8.5 makes the list of extension codes. Any usage location:
-/// the rule holds the code, the endpoint is another rule's business.
+/// The codes an OAuth error body may carry: RFC 6749 §5.2's own and every entry of IANA's "OAuth
+/// Extensions Error Registry" (https://www.iana.org/assignments/oauth-parameters/, #extensions-error),
+/// which §8.5 makes the list of extension codes. Any usage location: the rule holds the code, the
+/// endpoint is another rule's business. §4.1.2.1's server_error and temporarily_unavailable are
+/// authorize redirect codes, registered nowhere for a JSON body, so they are not here.
 pub(crate) const REGISTERED_ERRORS: &[&str] = &[
-    // RFC 6749 §4.1.2.1, §5.2
+    // RFC 6749 §5.2
     "invalid_request",
     "invalid_client",
     "invalid_grant",
     "unauthorized_client",
     "unsupported_grant_type",
     "invalid_scope",
-    "access_denied",
-    "unsupported_response_type",
-    "server_error",
-    "temporarily_unavailable",
     // RFC 6750 §3.1
     "invalid_token",
     "insufficient_scope",
@@ -99,7 +96,8 @@ pub(crate) const REGISTERED_ERRORS: &[&str] = &[
     "need_info",
     "request_denied",
     "request_submitted",
-    // RFC 8628 §3.5
+    // RFC 8628 §3.5 (access_denied is registered by its §7.3)
+    "access_denied",
     "authorization_pending",
     "slow_down",
     "expired_token",
