@@ -75,6 +75,12 @@ static MODES: &[DriftMode] = &[
         "token responses leave out token_type",
     ),
     breaking(
+        "token-type-unregistered",
+        "all",
+        &["RFC6749-8.1-token_type-registered", "RFC7662-2.2-token_type"],
+        "token responses say token_type mac, a type never registered (introspection still says Bearer)",
+    ),
+    breaking(
         "json-as-text-plain",
         "all",
         &["RFC6749-5.1-content-type"],
@@ -290,6 +296,12 @@ static MODES: &[DriftMode] = &[
         "the introspection endpoint answers callers that send no client credentials",
     ),
     breaking(
+        "oauth2-introspection-token-kind",
+        "oauth2",
+        &["RFC7662-2.2-token_type"],
+        "introspection names the kind of token (token_type access_token) instead of its RFC 6749 type",
+    ),
+    breaking(
         "oauth2-revoked-still-active",
         "oauth2",
         &[],
@@ -425,6 +437,9 @@ fn rewrite_json(on: &dyn Fn(&str) -> bool, status: StatusCode, path: &str, value
     if is_token {
         if on("token-type-missing") {
             body.remove("token_type");
+        }
+        if on("token-type-unregistered") && body.contains_key("token_type") {
+            body.insert("token_type".into(), json!("mac"));
         }
         if on("token-type-lowercase") && body.get("token_type") == Some(&json!("Bearer")) {
             body.insert("token_type".into(), json!("bearer"));

@@ -697,7 +697,12 @@ async fn introspect(State(s): State<Arc<Server>>, headers: HeaderMap, body: Byte
             });
             if let Some(map) = body.as_object_mut() {
                 if kind == "access_token" {
-                    map.insert("token_type".into(), json!("Bearer"));
+                    let said = if s.config.drifting("oauth2-introspection-token-kind") {
+                        "access_token"
+                    } else {
+                        "Bearer"
+                    };
+                    map.insert("token_type".into(), json!(said));
                 }
                 if let Some(exp) = exp {
                     map.insert("exp".into(), json!(exp));

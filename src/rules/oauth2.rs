@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::read::{
     body_member, describe, error_code, is_error, is_json_media_type, not_json_object, scope_tokens,
-    success, token_summary, REGISTERED_ERRORS,
+    success, token_summary, token_type_problem, REGISTERED_ERRORS,
 };
 use super::{Rule, RuleSet, Violation};
 use crate::finding::Level;
@@ -12,6 +12,7 @@ use crate::finding::Level;
 const RFC6749_5_1: &str = "https://www.rfc-editor.org/rfc/rfc6749#section-5.1";
 const RFC6749_5_2: &str = "https://www.rfc-editor.org/rfc/rfc6749#section-5.2";
 const RFC6749_4_4_3: &str = "https://www.rfc-editor.org/rfc/rfc6749#section-4.4.3";
+const RFC6749_8_1: &str = "https://www.rfc-editor.org/rfc/rfc6749#section-8.1";
 const RFC6749_3_3: &str = "https://www.rfc-editor.org/rfc/rfc6749#section-3.3";
 const RFC6749_A_12: &str = "https://www.rfc-editor.org/rfc/rfc6749#appendix-A.12";
 const RFC6749_10_10: &str = "https://www.rfc-editor.org/rfc/rfc6749#section-10.10";
@@ -28,6 +29,7 @@ pub static TOKEN_RESPONSE: RuleSet = RuleSet {
         &CONTENT_TYPE,
         &ACCESS_TOKEN,
         &TOKEN_TYPE,
+        &TOKEN_TYPE_REGISTERED,
         &EXPIRES_IN,
         &EXPIRES_IN_PLAUSIBLE,
         &EXPIRES_IN_PRESENT,
@@ -130,6 +132,36 @@ pub static TOKEN_TYPE: Rule = Rule {
                     .expected("Bearer (any case)")
                     .at("$.token_type"),
             ],
+        }
+    },
+};
+
+pub static TOKEN_TYPE_REGISTERED: Rule = Rule {
+    id: "RFC6749-8.1-token_type-registered",
+    level: Level::Must,
+    source: RFC6749_8_1,
+    title: "token_type is a registered access token type or an absolute URI",
+    explain: "RFC 6749 §8.1: a token type is either a URI (vendor-specific) or a name that \"MUST be \
+              registered\" in the OAuth Access Token Types registry (§11.1): Bearer, N_A, PoP, DPoP, compared \
+              case-insensitively (§5.1). §7.1: the client \"MUST NOT use an access token if it does not \
+              understand the token type\", so an unregistered name such as `mac` (a draft never \
+              registered) leaves every client unable to use the token.",
+    check: |x| {
+        let r = x.received;
+        if !success(r) || not_json_object(r).is_some() {
+            return vec![];
+        }
+        match body_member(r, "token_type").and_then(Value::as_str) {
+            Some(t) => token_type_problem(t)
+                .map(|why| {
+                    Violation::new(why)
+                        .expected("Bearer, DPoP, N_A, PoP (any case) or an absolute URI")
+                        .actual(t)
+                        .at("$.token_type")
+                })
+                .into_iter()
+                .collect(),
+            None => vec![],
         }
     },
 };
@@ -873,6 +905,41 @@ mod tests {
         for made_up in ["invalid_authorization", "server_error", "Invalid_Request"] {
             let r = super::super::testutil::json(400, serde_json::json!({ "error": made_up }));
             assert_eq!(ids(&ERROR_CODE, &s, &r), 1, "{made_up} passed");
+        }
+    }
+
+    #[test]
+    fn token_type_is_a_registered_type_or_an_absolute_uri() {
+        let s = sent(&[("grant_type", "client_credentials")], true);
+        let with_type = |t: &str| {
+            let mut r = good_token();
+            let v =
+                serde_json::json!({"access_token": "abcdefghijklmnopqrstuvwxyz", "token_type": t});
+            r.body = v.to_string().into_bytes();
+            r.json = Some(v);
+            r
+        };
+        for ok in [
+            "Bearer",
+            "bearer",
+            "DPoP",
+            "N_A",
+            "PoP",
+            "urn:example:token-type:mac",
+            "https://as.example/t",
+        ] {
+            assert_eq!(
+                ids(&TOKEN_TYPE_REGISTERED, &s, &with_type(ok)),
+                0,
+                "{ok} failed"
+            );
+        }
+        for bad in ["mac", "access_token", "Bearer2", "jwt"] {
+            assert_eq!(
+                ids(&TOKEN_TYPE_REGISTERED, &s, &with_type(bad)),
+                1,
+                "{bad} passed"
+            );
         }
     }
 

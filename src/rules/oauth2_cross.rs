@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 use super::jwt;
-use super::read::{body_member, error_code, scope_tokens, success};
+use super::read::{body_member, error_code, scope_tokens, success, token_type_problem};
 use super::{Rule, RuleSet, Violation};
 use crate::finding::Level;
 use crate::http::{Received, Sent};
@@ -157,6 +157,48 @@ pub static INTROSPECTION_LIFETIME: Rule = Rule {
                     .into_iter()
                     .collect()
             }
+        }
+    },
+};
+
+pub static INTROSPECTION_TOKEN_TYPE: Rule = Rule {
+    id: "RFC7662-2.2-token_type",
+    level: Level::Must,
+    source: RFC7662_2_2,
+    title: "introspection's token_type is an RFC 6749 token type, the one the token was issued as",
+    explain: "RFC 7662 §2.2: token_type is the \"type of the token as defined in Section 5.1 of OAuth 2.0\": \
+              a registered access token type (Bearer, DPoP, N_A, PoP; RFC 6749 §7.1, §11.1) or an absolute \
+              URI, not a kind of token such as `access_token`. Where an earlier step of the case received \
+              the introspected token, introspection must name the type that response stated (compared \
+              case-insensitively, §5.1). Optional: an answer without token_type passes.",
+    check: |x| {
+        let r = x.received;
+        if !success(r) || body_member(r, "active") != Some(&Value::Bool(true)) {
+            return vec![];
+        }
+        let Some(said) = body_member(r, "token_type").and_then(Value::as_str) else {
+            return vec![];
+        };
+        if let Some(why) = token_type_problem(said) {
+            return vec![Violation::new(format!("introspection's {why}"))
+                .expected("Bearer, DPoP, N_A, PoP (any case) or an absolute URI")
+                .actual(said)
+                .at("$.token_type")];
+        }
+        let issued_as = x
+            .sent
+            .form_value("token")
+            .and_then(|token| issued(x.earlier, "access_token", token))
+            .and_then(|(_, r)| body_member(r, "token_type"))
+            .and_then(Value::as_str);
+        match issued_as {
+            Some(t) if !t.eq_ignore_ascii_case(said) => vec![Violation::new(format!(
+                "introspection says token_type {said:?}, the token response issued it as {t:?}"
+            ))
+            .expected(t)
+            .actual(said)
+            .at("$.token_type")],
+            _ => vec![],
         }
     },
 };
@@ -462,6 +504,40 @@ mod tests {
         passes(&INTROSPECTION_LIFETIME, &s, &agree);
         let inactive = json(200, json!({"active": false}));
         assert!(run_after(&INTROSPECTION_LIFETIME, &s, &inactive, &millis).is_empty());
+    }
+
+    #[test]
+    fn introspection_names_a_token_type_and_the_one_the_token_was_issued_as() {
+        let s = sent(&[("token", "at-1")], true);
+        let says = |t: &str| json(200, json!({"active": true, "token_type": t}));
+        let bearer = [issued_by("at-1", json!({"token_type": "Bearer"}))];
+        let mac = [issued_by("at-1", json!({"token_type": "mac"}))];
+        assert!(run_after(&INTROSPECTION_TOKEN_TYPE, &s, &says("bearer"), &bearer).is_empty());
+        // A kind of token is not a token type.
+        let v = run_after(
+            &INTROSPECTION_TOKEN_TYPE,
+            &s,
+            &says("access_token"),
+            &bearer,
+        );
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].message.contains("registered"), "{v:?}");
+        // The token response said mac, introspection says Bearer: one of them is wrong.
+        let v = run_after(&INTROSPECTION_TOKEN_TYPE, &s, &says("Bearer"), &mac);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert!(v[0].message.contains("issued it as \"mac\""), "{v:?}");
+        // No token_type, an inactive token, or no earlier step: nothing to hold.
+        passes(
+            &INTROSPECTION_TOKEN_TYPE,
+            &s,
+            &json(200, json!({"active": true})),
+        );
+        passes(
+            &INTROSPECTION_TOKEN_TYPE,
+            &s,
+            &json(200, json!({"active": false, "token_type": "x"})),
+        );
+        passes(&INTROSPECTION_TOKEN_TYPE, &s, &says("DPoP"));
     }
 
     #[test]

@@ -58,6 +58,7 @@ pub static INTROSPECTION_RESPONSE: RuleSet = RuleSet {
         &INTROSPECTION_CLAIM_TYPES,
         &o::ERROR_CONTENT_TYPE,
         &super::oauth2_cross::INTROSPECTION_LIFETIME,
+        &super::oauth2_cross::INTROSPECTION_TOKEN_TYPE,
     ],
 };
 

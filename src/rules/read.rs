@@ -114,3 +114,26 @@ pub(crate) const REGISTERED_ERRORS: &[&str] = &[
     // RFC 9470 §3
     "insufficient_user_authentication",
 ];
+
+/// IANA's "OAuth Access Token Types" registry (RFC 6749 §11.1): Bearer (RFC 6750), N_A (RFC 8693
+/// §2.2.1), PoP (RFC 9200), DPoP (RFC 9449).
+pub(crate) const REGISTERED_TOKEN_TYPES: &[&str] = &["Bearer", "N_A", "PoP", "DPoP"];
+
+/// Why `t` is not a token type RFC 6749 §8.1 allows: a registered name (compared
+/// case-insensitively, §5.1) or an absolute URI; `None` when it is one.
+pub(crate) fn token_type_problem(t: &str) -> Option<String> {
+    if REGISTERED_TOKEN_TYPES
+        .iter()
+        .any(|known| known.eq_ignore_ascii_case(t))
+    {
+        return None;
+    }
+    // An absolute URI has a scheme (RFC 3986 §4.3); url parses exactly those.
+    if url::Url::parse(t).is_ok() {
+        return None;
+    }
+    Some(format!(
+        "token_type {t:?} is neither a registered access token type ({}) nor an absolute URI",
+        REGISTERED_TOKEN_TYPES.join(", ")
+    ))
+}
