@@ -47,6 +47,10 @@ pub static CAPABILITIES: &[Capability] = &[
         meaning: "a Salesforce connected app that may use the hybrid user-agent token flow (response_type=hybrid_token)",
     },
     Capability {
+        name: "pkce_required",
+        meaning: "the authorize endpoint refuses a code request without a PKCE code_challenge (RFC 7636 §4.4.1; OAuth 2.1)",
+    },
+    Capability {
         name: "refresh_only_revocation",
         meaning: "the revocation endpoint revokes refresh tokens only and answers unsupported_token_type for an access token (RFC 7009 §2.2.1)",
     },

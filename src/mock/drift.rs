@@ -302,6 +302,12 @@ static MODES: &[DriftMode] = &[
         "introspection names the kind of token (token_type access_token) instead of its RFC 6749 type",
     ),
     breaking(
+        "oauth2-pkce-optional",
+        "oauth2",
+        &[],
+        "authorize issues a code without a PKCE code_challenge although the server requires PKCE; no rule: the suites' location check catches it",
+    ),
+    breaking(
         "oauth2-revoked-still-active",
         "oauth2",
         &[],

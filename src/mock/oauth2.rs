@@ -533,6 +533,10 @@ async fn authorize(State(s): State<Arc<Server>>, RawQuery(query): RawQuery) -> R
         non_empty(&params, "code_challenge"),
         field(&params, "code_challenge_method"),
     ) {
+        // The mock requires PKCE (it declares pkce_required): RFC 7636 §4.4.1's answer.
+        (None, None) if !s.config.drifting("oauth2-pkce-optional") => {
+            return fail("invalid_request", "code_challenge is required (PKCE)")
+        }
         (None, None) => None,
         (Some(c), Some("S256")) if is_s256_challenge(c) => Some(c.to_string()),
         (Some(_), Some("S256")) => {
@@ -875,6 +879,8 @@ mod tests {
         assert!(r.headers().get(header::WWW_AUTHENTICATE).is_none());
     }
 
+    const VERIFIER: &str = "tokenconf-mock-pkce-verifier-0123456789abcdefghijk";
+
     #[tokio::test]
     async fn a_code_redeemed_twice_revokes_its_tokens() {
         let s = server();
@@ -886,10 +892,25 @@ mod tests {
                 ("client_id", c.id.as_str()),
                 ("redirect_uri", cb.as_str()),
                 ("state", "st"),
+                ("code_challenge", &s256(VERIFIER)),
+                ("code_challenge_method", "S256"),
             ])
             .finish();
-        let r = authorize(State(s.clone()), RawQuery(Some(q))).await;
+        let r = authorize(State(s.clone()), RawQuery(Some(q.clone()))).await;
         assert_eq!(r.status(), StatusCode::FOUND);
+        // Without the challenge: refused by a redirect with invalid_request (RFC 7636 §4.4.1).
+        let without: String = q
+            .split('&')
+            .filter(|p| !p.starts_with("code_challenge"))
+            .collect::<Vec<_>>()
+            .join("&");
+        let refused = authorize(State(s.clone()), RawQuery(Some(without))).await;
+        assert_eq!(refused.status(), StatusCode::FOUND);
+        let to = refused.headers()[header::LOCATION].to_str().unwrap();
+        assert!(
+            to.contains("error=invalid_request") && !to.contains("code="),
+            "{to}"
+        );
         let location = r.headers()[header::LOCATION].to_str().unwrap().to_string();
         assert!(location.ends_with("&state=st"), "{location}");
         let code = location
@@ -905,6 +926,7 @@ mod tests {
             ("grant_type", "authorization_code"),
             ("code", &code),
             ("redirect_uri", &cb),
+            ("code_verifier", VERIFIER),
         ]);
         let (status, tokens) =
             json_of(token(State(s.clone()), h.clone(), redeem.clone()).await).await;

@@ -48,7 +48,10 @@ fn run(
 
 /// Checks that are not rules: the fallback evidence for a mode no MUST rule can see.
 fn is_plain_check(rule: &str) -> bool {
-    rule == "status" || rule.starts_with("json") || rule.starts_with("schema")
+    rule == "status"
+        || rule.starts_with("json")
+        || rule.starts_with("schema")
+        || rule.starts_with("header")
 }
 
 /// A mode may be caught by a plain check only when every rule it declares exists and is below MUST.

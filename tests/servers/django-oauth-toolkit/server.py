@@ -59,8 +59,8 @@ def configure(db_path):
         LOGGING_CONFIG=None,
         OAUTH2_PROVIDER={
             "SCOPES": {"read": "Read", "write": "Write"},
-            # The suite's code-reuse case sends no PKCE; the PKCE case sends a challenge.
-            "PKCE_REQUIRED": False,
+            # PKCE_REQUIRED is left at the library's default (required): the suites send S256 on
+            # every code flow, and the target declares pkce_required.
             "ROTATE_REFRESH_TOKEN": True,
             "REFRESH_TOKEN_REUSE_PROTECTION": True,
         },
