@@ -6,10 +6,32 @@ use reqwest::Url;
 
 /// `https://host[:port]` of `url`, as origins compare (default ports dropped, host lower case).
 pub fn of(url: &str) -> Result<String, String> {
-    let parsed = Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    let shown = without_userinfo(url);
+    let parsed = Url::parse(url).map_err(|e| format!("{shown:?} is not a URL: {e}"))?;
     match parsed.origin() {
         origin @ url::Origin::Tuple(..) => Ok(origin.ascii_serialization()),
-        url::Origin::Opaque(_) => Err(format!("{url:?} has no origin (use http:// or https://)")),
+        url::Origin::Opaque(_) => Err(format!("{shown:?} has no origin (use http:// or https://)")),
+    }
+}
+
+/// `url` as an error or `validate` shows it: a user name or password in it (from an
+/// environment variable, say) as `***`. Text, not a parse, so a URL that does not parse (a
+/// bad port) loses its credentials too.
+pub fn without_userinfo(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let authority_start = scheme_end + 3;
+    let rest = &url[authority_start..];
+    // The authority ends at the path, query or fragment (`\` too, as browsers read it).
+    let authority_len = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
+    match rest[..authority_len].rfind('@') {
+        Some(at) => format!(
+            "{}***{}",
+            &url[..authority_start],
+            &url[authority_start + at..]
+        ),
+        None => url.to_string(),
     }
 }
 
@@ -17,17 +39,28 @@ pub fn of(url: &str) -> Result<String, String> {
 /// another origin or carries credentials in it: `@evil.example/x` or a var ending in
 /// `.evil.example` must not change the host.
 pub fn join(base: &str, path: &str) -> Result<Url, String> {
-    let base_url = Url::parse(base).map_err(|e| format!("base URL {base:?} is not a URL: {e}"))?;
+    // The rendered path is never quoted: it may hold a secret, in a form (`{:?}`-escaped,
+    // percent-encoded) no mask would find. The step's `path:` names the place.
+    let base_url = Url::parse(base)
+        .map_err(|e| format!("base URL {:?} is not a URL: {e}", without_userinfo(base)))?;
     let joined = format!("{}{}", base.trim_end_matches('/'), path);
-    let url = Url::parse(&joined).map_err(|e| format!("{joined:?} is not a URL: {e}"))?;
+    let url = Url::parse(&joined)
+        .map_err(|e| format!("the step's `path:`, joined to its base URL, is not a URL: {e}"))?;
     let moved = url.origin() != base_url.origin()
         || url.username() != base_url.username()
         || url.password() != base_url.password();
     if moved || !(path.is_empty() || path.starts_with('/') || path.starts_with('?')) {
+        let to = if url.origin() == base_url.origin() {
+            "put a user name or password in the URL".to_string()
+        } else {
+            format!(
+                "send this request to {} instead of {}",
+                url.origin().ascii_serialization(),
+                base_url.origin().ascii_serialization()
+            )
+        };
         return Err(format!(
-            "refused before sending: the path {path:?} would send this request to {} instead of {}",
-            url.origin().ascii_serialization(),
-            base_url.origin().ascii_serialization()
+            "refused before sending: the step's `path:` would {to}"
         ));
     }
     Ok(url)
