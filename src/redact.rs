@@ -425,6 +425,15 @@ fn encodings(secret: &str) -> Vec<String> {
     if misread != secret && misread.len() >= Redactor::MIN_LEN {
         out.extend(encodings_of(&misread));
     }
+    // Echoed by a server that writes ISO-8859-1 and puts `?` for what it cannot (a combining
+    // mark, `€`), as Java's and Python's encoders do.
+    let lossy: String = secret
+        .chars()
+        .map(|c| if u32::from(c) > 0xff { '?' } else { c })
+        .collect();
+    if lossy != secret {
+        out.extend(encodings_of(&lossy));
+    }
     out
 }
 
@@ -469,10 +478,13 @@ fn encodings_of(secret: &str) -> Vec<String> {
         out.push(markup_escaped(&json, apos));
     }
     out.push(json);
-    // As a URL shows it (in a transport error, a recorded path), and as Rust's `{:?}` and a
-    // one-line reason show it.
+    // As a URL shows it (in a transport error, a recorded path, a page that echoes it), and
+    // as Rust's `{:?}` and a one-line reason show it.
     let urls = url_forms(secret);
     out.extend(urls.iter().map(|u| debug_form(u)));
+    for apos in ["&apos;", "&#39;", "&#x27;"] {
+        out.extend(urls.iter().map(|u| markup_escaped(u, apos)));
+    }
     out.extend(urls);
     out.push(debug_form(secret));
     out.push(
