@@ -18,10 +18,8 @@ pub fn of(url: &str) -> Result<String, String> {
 /// environment variable, say) as `***`. Text, not a parse, so a URL that does not parse (a
 /// bad port) loses its credentials too.
 pub fn without_userinfo(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_string();
-    };
-    let authority_start = scheme_end + 3;
+    // Without a scheme (`admin:pw@host`), what comes first is the authority all the same.
+    let authority_start = url.find("://").map_or(0, |at| at + 3);
     let rest = &url[authority_start..];
     // The authority ends at the path, query or fragment (`\` too, as browsers read it).
     let authority_len = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
@@ -120,6 +118,27 @@ mod tests {
         }
         let err = join("https://acme.talkdeskid.com", ".evil.example/oauth").unwrap_err();
         assert!(err.contains("acme.talkdeskid.com.evil.example"), "{err}");
+    }
+
+    #[test]
+    fn a_url_in_an_error_loses_its_credentials_even_when_it_does_not_parse() {
+        for (url, shown) in [
+            (
+                "https://admin:Pw-1@h.example/p@x",
+                "https://***@h.example/p@x",
+            ),
+            (
+                "https://admin:Pw-1@h.example:99999",
+                "https://***@h.example:99999",
+            ),
+            ("htps://admin:Pw-1@h.example", "htps://***@h.example"),
+            ("admin:Pw-1@h.example/x", "***@h.example/x"),
+            ("https://h.example/a@b", "https://h.example/a@b"),
+        ] {
+            assert_eq!(without_userinfo(url), shown);
+        }
+        let err = of("https://admin:Pw-1@h.example:99999").unwrap_err();
+        assert!(!err.contains("Pw-1"), "{err}");
     }
 
     #[test]

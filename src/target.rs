@@ -394,23 +394,21 @@ fn read(path: &Path) -> Result<(String, TargetsFile), ConfigError> {
 /// credential-named keys masked on every line of a snippet, and in any message that quotes one.
 struct Shown {
     text: String,
-    hidden: crate::redact::Redactor,
+    hidden: Vec<String>,
 }
 
 impl Shown {
     fn of(text: &str) -> Shown {
-        let (masked, hidden) = crate::redact::mask_yaml_secrets(text);
-        Shown {
-            text: masked,
-            hidden: crate::redact::Redactor::new(hidden.iter().map(String::as_str)),
-        }
+        let (text, hidden) = crate::redact::mask_yaml_secrets(text);
+        Shown { text, hidden }
     }
 
     /// The parser's message may quote a value (`invalid type: string "…"`): masked too.
     fn parse(&self, text: &str, path: &Path) -> Result<TargetsFile, SourceError> {
         yaml::parse_shown(text, Some(&self.text), path).map_err(|mut e| {
-            e.message = self.hidden.scrub_known(&e.message).into_owned();
-            e.rendered = self.hidden.scrub_known(&e.rendered).into_owned();
+            let hidden = crate::redact::Redactor::new(self.hidden.iter().map(String::as_str));
+            e.message = hidden.scrub_known(&e.message).into_owned();
+            e.rendered = hidden.scrub_known(&e.rendered).into_owned();
             e
         })
     }
