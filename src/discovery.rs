@@ -44,13 +44,14 @@ pub struct Support {
 /// The well-known URLs to try for `issuer`, in order: RFC 8414 §3.1 (the well-known string
 /// inserted between host and path), then OpenID Connect Discovery 1.0 §4 (appended).
 pub fn metadata_urls(issuer: &str) -> Result<Vec<String>, String> {
-    let url = Url::parse(issuer).map_err(|e| format!("{issuer:?} is not a URL: {e}"))?;
+    let shown = crate::origin::without_userinfo(issuer);
+    let url = Url::parse(issuer).map_err(|e| format!("{shown:?} is not a URL: {e}"))?;
     if !matches!(url.scheme(), "https" | "http") {
-        return Err(format!("{issuer:?} must be an https:// URL (RFC 8414 §2)"));
+        return Err(format!("{shown:?} must be an https:// URL (RFC 8414 §2)"));
     }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(format!(
-            "{issuer:?} has a query or fragment, which an issuer identifier must not (RFC 8414 §2)"
+            "{shown:?} has a query or fragment, which an issuer identifier must not (RFC 8414 §2)"
         ));
     }
     if !url.username().is_empty() || url.password().is_some() {

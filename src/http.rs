@@ -494,10 +494,7 @@ impl Http {
             UrlTemplate::Absolute(u) => {
                 let url = render(u)?;
                 reqwest::Url::parse(&url).map_err(|e| {
-                    SendError::Invalid(format!(
-                        "{} is not a URL: {e}",
-                        crate::redact::shorten(&format!("{url:?}"), 200)
-                    ))
+                    SendError::Invalid(format!("the step's `url:`, rendered, is not a URL: {e}"))
                 })?
             }
         };

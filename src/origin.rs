@@ -6,10 +6,30 @@ use reqwest::Url;
 
 /// `https://host[:port]` of `url`, as origins compare (default ports dropped, host lower case).
 pub fn of(url: &str) -> Result<String, String> {
-    let parsed = Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    let shown = without_userinfo(url);
+    let parsed = Url::parse(url).map_err(|e| format!("{shown:?} is not a URL: {e}"))?;
     match parsed.origin() {
         origin @ url::Origin::Tuple(..) => Ok(origin.ascii_serialization()),
-        url::Origin::Opaque(_) => Err(format!("{url:?} has no origin (use http:// or https://)")),
+        url::Origin::Opaque(_) => Err(format!("{shown:?} has no origin (use http:// or https://)")),
+    }
+}
+
+/// `url` as an error or `validate` shows it: a user name or password in it (from an
+/// environment variable, say) as `***`. Text, not a parse, so a URL that does not parse (a
+/// bad port) loses its credentials too.
+pub fn without_userinfo(url: &str) -> String {
+    // Without a scheme (`admin:pw@host`), what comes first is the authority all the same.
+    let authority_start = url.find("://").map_or(0, |at| at + 3);
+    let rest = &url[authority_start..];
+    // The authority ends at the path, query or fragment (`\` too, as browsers read it).
+    let authority_len = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
+    match rest[..authority_len].rfind('@') {
+        Some(at) => format!(
+            "{}***{}",
+            &url[..authority_start],
+            &url[authority_start + at..]
+        ),
+        None => url.to_string(),
     }
 }
 
@@ -17,17 +37,28 @@ pub fn of(url: &str) -> Result<String, String> {
 /// another origin or carries credentials in it: `@evil.example/x` or a var ending in
 /// `.evil.example` must not change the host.
 pub fn join(base: &str, path: &str) -> Result<Url, String> {
-    let base_url = Url::parse(base).map_err(|e| format!("base URL {base:?} is not a URL: {e}"))?;
+    // The rendered path is never quoted: it may hold a secret, in a form (`{:?}`-escaped,
+    // percent-encoded) no mask would find. The step's `path:` names the place.
+    let base_url = Url::parse(base)
+        .map_err(|e| format!("base URL {:?} is not a URL: {e}", without_userinfo(base)))?;
     let joined = format!("{}{}", base.trim_end_matches('/'), path);
-    let url = Url::parse(&joined).map_err(|e| format!("{joined:?} is not a URL: {e}"))?;
+    let url = Url::parse(&joined)
+        .map_err(|e| format!("the step's `path:`, joined to its base URL, is not a URL: {e}"))?;
     let moved = url.origin() != base_url.origin()
         || url.username() != base_url.username()
         || url.password() != base_url.password();
     if moved || !(path.is_empty() || path.starts_with('/') || path.starts_with('?')) {
+        let to = if url.origin() == base_url.origin() {
+            "put a user name or password in the URL".to_string()
+        } else {
+            format!(
+                "send this request to {} instead of {}",
+                url.origin().ascii_serialization(),
+                base_url.origin().ascii_serialization()
+            )
+        };
         return Err(format!(
-            "refused before sending: the path {path:?} would send this request to {} instead of {}",
-            url.origin().ascii_serialization(),
-            base_url.origin().ascii_serialization()
+            "refused before sending: the step's `path:` would {to}"
         ));
     }
     Ok(url)
@@ -87,6 +118,27 @@ mod tests {
         }
         let err = join("https://acme.talkdeskid.com", ".evil.example/oauth").unwrap_err();
         assert!(err.contains("acme.talkdeskid.com.evil.example"), "{err}");
+    }
+
+    #[test]
+    fn a_url_in_an_error_loses_its_credentials_even_when_it_does_not_parse() {
+        for (url, shown) in [
+            (
+                "https://admin:Pw-1@h.example/p@x",
+                "https://***@h.example/p@x",
+            ),
+            (
+                "https://admin:Pw-1@h.example:99999",
+                "https://***@h.example:99999",
+            ),
+            ("htps://admin:Pw-1@h.example", "htps://***@h.example"),
+            ("admin:Pw-1@h.example/x", "***@h.example/x"),
+            ("https://h.example/a@b", "https://h.example/a@b"),
+        ] {
+            assert_eq!(without_userinfo(url), shown);
+        }
+        let err = of("https://admin:Pw-1@h.example:99999").unwrap_err();
+        assert!(!err.contains("Pw-1"), "{err}");
     }
 
     #[test]

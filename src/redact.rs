@@ -237,9 +237,12 @@ pub struct Redactor {
     matcher: Option<AhoCorasick>,
 }
 
+/// Secrets shorter than this are not masked by value (they would mask ordinary words), so a
+/// target refuses them at load.
+pub const MIN_SECRET_LEN: usize = 4;
+
 impl Redactor {
-    /// Secrets shorter than this are not masked by value: they would mask ordinary words.
-    const MIN_LEN: usize = 4;
+    const MIN_LEN: usize = MIN_SECRET_LEN;
 
     pub fn new<'a>(secrets: impl IntoIterator<Item = &'a str>) -> Redactor {
         let mut r = Redactor::default();
@@ -422,6 +425,15 @@ fn encodings(secret: &str) -> Vec<String> {
     if misread != secret && misread.len() >= Redactor::MIN_LEN {
         out.extend(encodings_of(&misread));
     }
+    // Echoed by a server that writes ISO-8859-1 and puts `?` for what it cannot (a combining
+    // mark, `€`), as Java's and Python's encoders do.
+    let lossy: String = secret
+        .chars()
+        .map(|c| if u32::from(c) > 0xff { '?' } else { c })
+        .collect();
+    if lossy != secret {
+        out.extend(encodings_of(&lossy));
+    }
     out
 }
 
@@ -466,8 +478,63 @@ fn encodings_of(secret: &str) -> Vec<String> {
         out.push(markup_escaped(&json, apos));
     }
     out.push(json);
+    // As a URL shows it (in a transport error, a recorded path, a page that echoes it), and
+    // as Rust's `{:?}` and a one-line reason show it.
+    let urls = url_forms(secret);
+    out.extend(urls.iter().map(|u| debug_form(u)));
+    for apos in ["&apos;", "&#39;", "&#x27;"] {
+        out.extend(urls.iter().map(|u| markup_escaped(u, apos)));
+    }
+    out.extend(urls);
+    out.push(debug_form(secret));
+    out.push(
+        secret
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect(),
+    );
     out.retain(|n| n.len() >= Redactor::MIN_LEN);
     out
+}
+
+/// The secret as the url crate writes it in a path, a query and a fragment, under a special
+/// scheme (`\` becomes `/`, `'` in a query `%27`) and another: a space is `%20`, non-ASCII and
+/// control characters are percent-encoded, while `+ ! ~ : @ = & ; , $ ( ) [ ] | ^` are kept.
+fn url_forms(secret: &str) -> Vec<String> {
+    // The end mark keeps a trailing space or `.` of the secret inside the URL.
+    const END: &str = "~";
+    let mut out = Vec::new();
+    for base in [
+        "http://h/x/",
+        "tokenconf-x://h/x/",
+        "http://h/x?",
+        "tokenconf-x://h/x?",
+        "http://h/x#",
+    ] {
+        let Ok(url) = url::Url::parse(&format!("{base}{secret}{END}")) else {
+            continue;
+        };
+        if let Some(form) = url
+            .as_str()
+            .strip_prefix(base)
+            .and_then(|rest| rest.strip_suffix(END))
+        {
+            if form != secret && !out.iter().any(|o| o == form) {
+                out.push(form.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// The text between the quotes of Rust's `{:?}` of `text`: `\u{301}`, `\u{7f}`, `\"`, `\\`.
+fn debug_form(text: &str) -> String {
+    let quoted = format!("{text:?}");
+    quoted
+        .strip_prefix('"')
+        .and_then(|q| q.strip_suffix('"'))
+        .unwrap_or(&quoted)
+        .to_string()
 }
 
 /// The characters of base64 text that depend on `bytes` alone, wherever they start in a longer
@@ -510,6 +577,345 @@ fn markup_escaped(text: &str, apos: &str) -> String {
         .replace('>', "&gt;")
         .replace('"', "&quot;")
         .replace('\'', apos)
+}
+
+/// A targets file's text as its error snippets show it: the values under `secrets:` and
+/// `secret_files:`, and under any key [`is_sensitive_key`] matches, with each character a `*`
+/// (lines and columns stay; quotes and `${NAME}` references are kept), on every line, in block
+/// and flow style. Also the values hidden, to mask a message that quotes one.
+///
+/// A scan of lines and brackets rather than a parse: it must hold for a file that does not
+/// parse, since that is when a snippet is shown. Where it cannot tell, it masks.
+pub fn mask_yaml_secrets(text: &str) -> (String, Vec<String>) {
+    let chars: Vec<char> = text.chars().collect();
+    let mut m = YamlMask {
+        out: chars.clone(),
+        chars,
+        hidden: Vec::new(),
+        blocks: Vec::new(),
+        continued: None,
+    };
+    m.run();
+    (m.out.into_iter().collect(), m.hidden)
+}
+
+struct YamlMask {
+    chars: Vec<char>,
+    out: Vec<char>,
+    hidden: Vec<String>,
+    /// Keys whose value is on the lines below: their column, and whether that value is masked.
+    blocks: Vec<(usize, bool)>,
+    /// A block scalar or plain value that goes on over more indented lines: its key's column,
+    /// and whether it is masked.
+    continued: Option<(usize, bool)>,
+}
+
+/// Keys whose whole value is secret, whatever the names under them.
+fn holds_secrets(key: &str) -> bool {
+    matches!(key, "secrets" | "secret_files") || is_sensitive_key(key)
+}
+
+impl YamlMask {
+    fn at(&self, i: usize) -> char {
+        self.chars.get(i).copied().unwrap_or('\n')
+    }
+
+    fn line_end(&self, from: usize) -> usize {
+        (from..self.chars.len())
+            .find(|&i| self.chars[i] == '\n')
+            .unwrap_or(self.chars.len())
+    }
+
+    fn skip_spaces(&self, mut i: usize) -> usize {
+        while i < self.chars.len() && matches!(self.chars[i], ' ' | '\t' | '\r') {
+            i += 1;
+        }
+        i
+    }
+
+    /// Spaces, line breaks and comments.
+    fn skip_blank(&self, mut i: usize) -> usize {
+        while i < self.chars.len() {
+            match self.chars[i] {
+                ' ' | '\t' | '\r' | '\n' => i += 1,
+                '#' => i = self.line_end(i),
+                _ => break,
+            }
+        }
+        i
+    }
+
+    fn is_dash(&self, i: usize) -> bool {
+        self.at(i) == '-' && matches!(self.at(i + 1), ' ' | '\t' | '\r' | '\n')
+    }
+
+    /// The closing quote of the quoted scalar that opens at `p`.
+    fn quote_end(&self, p: usize) -> Option<usize> {
+        let q = self.chars[p];
+        let mut i = p + 1;
+        while i < self.chars.len() {
+            match self.chars[i] {
+                '\\' if q == '"' => i += 2,
+                '\'' if q == '\'' && self.at(i + 1) == '\'' => i += 2,
+                c if c == q => return Some(i),
+                _ => i += 1,
+            }
+        }
+        None
+    }
+
+    /// Masks `from..to`, keeping line breaks and `${NAME}` references.
+    fn mask(&mut self, from: usize, to: usize) {
+        let to = to.min(self.chars.len());
+        let mut i = from;
+        let mut masked = false;
+        while i < to {
+            if self.chars[i] == '$' && self.at(i + 1) == '{' {
+                let close = (i + 2..to).find(|&k| self.chars[k] == '}');
+                if let Some(c) = close.filter(|&c| {
+                    c > i + 2
+                        && self.chars[i + 2..c]
+                            .iter()
+                            .all(|ch| ch.is_ascii_alphanumeric() || *ch == '_')
+                }) {
+                    i = c + 1;
+                    continue;
+                }
+            }
+            if !matches!(self.chars[i], '\n' | '\r') {
+                self.out[i] = '*';
+                masked = true;
+            }
+            i += 1;
+        }
+        if masked {
+            self.hidden.push(self.chars[from..to].iter().collect());
+        }
+    }
+
+    /// Masks the scalar `from..to` inside its quotes, if it has them.
+    fn mask_scalar(&mut self, from: usize, to: usize) {
+        let quoted = matches!(self.at(from), '"' | '\'') && to > from + 1;
+        if quoted {
+            let closed = to <= self.chars.len() && self.at(to - 1) == self.at(from);
+            self.mask(from + 1, if closed { to - 1 } else { to });
+        } else {
+            self.mask(from, to);
+        }
+    }
+
+    fn run(&mut self) {
+        let mut i = 0;
+        while i < self.chars.len() {
+            let end = self.line_end(i);
+            let indent = (i..end).take_while(|&k| self.chars[k] == ' ').count();
+            let content = i + indent;
+            let blank = self.skip_spaces(content) >= end;
+            if let Some((key_column, masked)) = self.continued {
+                if blank || indent > key_column {
+                    if masked {
+                        self.mask(content, end);
+                    }
+                    i = end + 1;
+                    continue;
+                }
+                self.continued = None;
+            }
+            if blank || self.at(content) == '#' {
+                i = end + 1;
+                continue;
+            }
+            i = self.block_line(i, indent, end);
+        }
+    }
+
+    /// One line in block context; returns where the next line to read starts.
+    fn block_line(&mut self, line_start: usize, indent: usize, end: usize) -> usize {
+        let mut p = line_start + indent;
+        let dashed = self.is_dash(p);
+        // A list may sit at its key's own column.
+        self.blocks
+            .retain(|&(at, _)| at < indent || (dashed && at == indent));
+        while self.is_dash(p) {
+            p = self.skip_spaces(p + 1);
+        }
+        let column = p - line_start;
+        let inherited = self.blocks.last().is_some_and(|&(_, m)| m);
+        match self.key(p, end) {
+            Some((key, after)) => {
+                self.blocks.retain(|&(at, _)| at < column);
+                let masked = inherited || holds_secrets(&key);
+                self.value(after, column, masked, masked, end)
+            }
+            None => self.value(p, column, inherited, inherited, end),
+        }
+    }
+
+    /// The key at `p` on this line, and where its value starts.
+    fn key(&self, p: usize, end: usize) -> Option<(String, usize)> {
+        let (key, after) = match self.at(p) {
+            '"' | '\'' => {
+                let close = self.quote_end(p).filter(|&c| c < end)?;
+                (
+                    self.chars[p + 1..close].iter().collect::<String>(),
+                    close + 1,
+                )
+            }
+            '{' | '[' | '#' | '&' | '*' | '!' | '|' | '>' | '%' | '@' | '`' => return None,
+            _ => {
+                let colon = (p..end).find(|&k| {
+                    self.chars[k] == ':' && matches!(self.at(k + 1), ' ' | '\t' | '\r' | '\n')
+                })?;
+                let comment = (p + 1..colon)
+                    .any(|k| self.chars[k] == '#' && matches!(self.chars[k - 1], ' ' | '\t'));
+                if comment {
+                    return None;
+                }
+                let key: String = self.chars[p..colon].iter().collect();
+                (key.trim_end().to_string(), colon)
+            }
+        };
+        let colon = self.skip_spaces(after);
+        (self.at(colon) == ':' && matches!(self.at(colon + 1), ' ' | '\t' | '\r' | '\n'))
+            .then_some((key, colon + 1))
+    }
+
+    /// The value at `p` of a key at `column`; returns where the next line to read starts.
+    fn value(
+        &mut self,
+        p: usize,
+        column: usize,
+        masked: bool,
+        children: bool,
+        end: usize,
+    ) -> usize {
+        let mut p = self.skip_spaces(p);
+        // Anchors and tags before the value.
+        while p < end && matches!(self.chars[p], '&' | '!') {
+            while p < end && !matches!(self.chars[p], ' ' | '\t') {
+                p += 1;
+            }
+            p = self.skip_spaces(p);
+        }
+        if p >= end || self.at(p) == '#' {
+            self.blocks.push((column, children));
+            return end + 1;
+        }
+        match self.chars[p] {
+            '|' | '>' => {
+                self.continued = Some((column, masked));
+                end + 1
+            }
+            '{' | '[' => {
+                let after = self.flow(p, children);
+                self.line_end(after) + 1
+            }
+            '"' | '\'' => {
+                // Unclosed: masked to the end, where it cannot tell.
+                let close = self.quote_end(p).unwrap_or(self.chars.len());
+                if masked {
+                    self.mask(p + 1, close);
+                }
+                self.line_end(close.min(self.chars.len())) + 1
+            }
+            _ => {
+                let stop = (p + 1..end)
+                    .find(|&k| self.chars[k] == '#' && matches!(self.chars[k - 1], ' ' | '\t'))
+                    .unwrap_or(end);
+                if masked {
+                    self.mask(p, stop);
+                    self.continued = Some((column, true));
+                }
+                end + 1
+            }
+        }
+    }
+
+    /// The end of the scalar at `i` inside brackets (a key or a value).
+    fn flow_scalar(&self, i: usize) -> usize {
+        if matches!(self.at(i), '"' | '\'') {
+            return self.quote_end(i).map_or(self.chars.len(), |c| c + 1);
+        }
+        let mut k = i;
+        while k < self.chars.len() {
+            match self.chars[k] {
+                ',' | '{' | '}' | '[' | ']' | '\n' => break,
+                ':' if matches!(self.at(k + 1), ' ' | '\t' | ',' | '}' | ']' | '\r' | '\n') => {
+                    break
+                }
+                '#' if k > i && matches!(self.chars[k - 1], ' ' | '\t') => break,
+                _ => k += 1,
+            }
+        }
+        while k > i && matches!(self.chars[k - 1], ' ' | '\t' | '\r') {
+            k -= 1;
+        }
+        k
+    }
+
+    /// A bracketed value from its opening bracket at `p`, over as many lines as it takes; its
+    /// values (not its keys) masked when `masked`. Returns where it ends.
+    fn flow(&mut self, p: usize, masked: bool) -> usize {
+        // Each open bracket: a mapping or not, and whether its values are masked.
+        let mut frames: Vec<(bool, bool)> = vec![(self.chars[p] == '{', masked)];
+        let mut i = p + 1;
+        while i < self.chars.len() {
+            i = self.skip_blank(i);
+            let Some(&(is_map, frame_masked)) = frames.last() else {
+                return i;
+            };
+            match self.at(i) {
+                '}' | ']' => {
+                    frames.pop();
+                    i += 1;
+                    if frames.is_empty() {
+                        return i;
+                    }
+                    continue;
+                }
+                ',' => {
+                    i += 1;
+                    continue;
+                }
+                c @ ('{' | '[') => {
+                    frames.push((c == '{', frame_masked));
+                    i += 1;
+                    continue;
+                }
+                _ => {}
+            }
+            let start = i;
+            let end = self.flow_scalar(i).max(i + 1).min(self.chars.len());
+            let colon = self.skip_spaces(end);
+            if is_map && self.at(colon) == ':' {
+                let key: String = self.chars[start..end].iter().collect();
+                let key = key.trim_matches(['"', '\'']).to_string();
+                let value_masked = frame_masked || holds_secrets(&key);
+                i = self.skip_blank(colon + 1);
+                match self.at(i) {
+                    c @ ('{' | '[') => {
+                        frames.push((c == '{', value_masked));
+                        i += 1;
+                    }
+                    ',' | '}' | ']' => {}
+                    _ => {
+                        let value_end = self.flow_scalar(i).max(i + 1).min(self.chars.len());
+                        if value_masked {
+                            self.mask_scalar(i, value_end);
+                        }
+                        i = value_end;
+                    }
+                }
+                continue;
+            }
+            // An item, or a value that went on to another line.
+            if frame_masked {
+                self.mask_scalar(start, end);
+            }
+            i = end;
+        }
+        self.chars.len()
+    }
 }
 
 #[cfg(test)]
@@ -664,5 +1070,68 @@ mod tests {
         // A cut that ends with something no secret starts with is left alone.
         let plain = shorten(&"word ".repeat(200), 50);
         assert_eq!(r.scrub(&plain), plain);
+    }
+    /// The report's secrets (security-2026-12 F5): a space, regex and URL characters, NFD
+    /// combining marks, control characters and a soft hyphen.
+    const SHAPED: [(&str, &str); 5] = [
+        ("Sp ace+Plus-Secret", "Plus-Secret"),
+        ("R3g+ex (c)*[x]$^|\\d{2}~!:@=&%41;,", "R3g+ex"),
+        ("cafe\u{301}-Pa\u{308}ss-word-77", "ss-word-77"),
+        ("ctl\x7f-Secret\x01Value", "Secret"),
+        ("soft\u{ad}hyphen-Secret", "hyphen"),
+    ];
+
+    #[test]
+    fn a_secret_in_a_url_path_or_query_or_debug_escaped_or_on_one_line_is_masked() {
+        for (secret, marker) in SHAPED {
+            let r = Redactor::new([secret]);
+            let in_path = url::Url::parse(&format!("http://127.0.0.1:9/echo/{secret}/x"))
+                .unwrap()
+                .to_string();
+            let in_query = url::Url::parse(&format!("http://127.0.0.1:9/p?q={secret}&r=1"))
+                .unwrap()
+                .to_string();
+            for text in [
+                format!("error sending request for url ({in_path})"),
+                format!("{in_path:?} is not a URL"),
+                format!("GET {in_query}"),
+                format!("the path {:?} would", format!("@127.0.0.1:5001/{secret}")),
+                reason_line(&format!("refused: {secret} here"), &[]),
+            ] {
+                let shown = r.scrub(&text);
+                assert!(
+                    !shown.contains(marker) && shown.contains(MASK),
+                    "{secret:?} in {text:?} shows {shown:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_targets_files_secrets_are_masked_on_every_line_and_in_both_styles() {
+        let text = "targets:\n  t:\n    oauth2:\n      base_url: https://x.test\n      vars: { client_id: shown-id, password: Var-Pass-1, other: shown-too }\n      secrets: { client_secret: \"Literal-Secret-In-File-1\", b: \"prefix-Literal-Part-2${X}\", c: \"${X}suffix-Literal-3\" }\n      secret_files:\n        key: Literal-Path-4\n        other: Literal-Secret-5-on-next-line\n          and-its-second-line\n        block: |\n          Literal-Block-6\n          Literal-Block-7\n      bogus: 1\n      profiles:\n        p:\n          secrets:\n            - Literal-Item-8\n          api_key: 'Literal-Quoted-9\n            over-two-lines'\n          client_secret: {\n            nested: Literal-Flow-10,\n            more: [Literal-Flow-11] }\n    apis:\n      x: { secrets: { k: \"${ENV}\" }, base_url: https://y.test }\n";
+        let (masked, hidden) = mask_yaml_secrets(text);
+        assert_eq!(masked.lines().count(), text.lines().count());
+        for (a, b) in masked.lines().zip(text.lines()) {
+            assert_eq!(a.chars().count(), b.chars().count(), "{a}");
+        }
+        assert!(!masked.contains("Literal"), "{masked}");
+        assert!(!masked.contains("Var-Pass"), "{masked}");
+        assert!(!masked.contains("and-its"), "{masked}");
+        assert!(!masked.contains("over-two"), "{masked}");
+        for kept in [
+            "base_url: https://x.test",
+            "client_id: shown-id",
+            "other: shown-too",
+            "\"*********************${X}\"",
+            "\"${X}****************\"",
+            "bogus: 1",
+            "k: \"${ENV}\"",
+            "base_url: https://y.test",
+        ] {
+            assert!(masked.contains(kept), "{kept} in\n{masked}");
+        }
+        assert!(hidden.iter().any(|h| h == "Literal-Secret-In-File-1"));
+        assert!(!hidden.iter().any(|h| h.contains("${ENV}")), "{hidden:?}");
     }
 }

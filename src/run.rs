@@ -288,8 +288,9 @@ impl Runner {
                     |(joined_to, rendered)| {
                         let url = match joined_to {
                             Some(base_url) => crate::origin::join(base_url, rendered),
-                            None => reqwest::Url::parse(rendered)
-                                .map_err(|e| format!("{rendered:?} is not a URL: {e}")),
+                            None => reqwest::Url::parse(rendered).map_err(|e| {
+                                format!("the step's `url:`, rendered, is not a URL: {e}")
+                            }),
                         };
                         url.and_then(|url| crate::origin::check(&url, &allowed))
                     },

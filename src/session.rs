@@ -226,6 +226,10 @@ impl Session {
                 t
             }
         };
+        // A targets file refuses these at load, with the line; a target built in code here.
+        if let Some(why) = target.short_secret() {
+            return Err(ConfigError::Usage(why));
+        }
         let mut warnings = Vec::new();
         if let Some(rate) = options.rate {
             target.http.rate_per_second = Some(rate);

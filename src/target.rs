@@ -138,6 +138,26 @@ impl Target {
         Ok(out)
     }
 
+    /// Why this target cannot be used because a secret is too short to mask, naming the API,
+    /// profile and secret: a target built in code passes here, as a targets file's does at load.
+    pub fn short_secret(&self) -> Option<String> {
+        self.apis.iter().find_map(|(api, a)| {
+            let own = a.secrets.iter().map(|(k, v)| (None, k, v));
+            let profiles = a
+                .profiles
+                .iter()
+                .flat_map(|p| p.secrets.iter().map(move |(k, v)| (Some(&p.name), k, v)));
+            own.chain(profiles).find_map(|(profile, k, v)| {
+                let why = too_short(k, v)?;
+                let place = match profile {
+                    Some(p) => format!("api {api} profile {p}"),
+                    None => format!("api {api}"),
+                };
+                Some(format!("target {}, {place}: {why}", self.name))
+            })
+        })
+    }
+
     /// Every secret value, to be masked in every output.
     pub fn secret_values(&self) -> impl Iterator<Item = &str> {
         self.apis.values().flat_map(|a| {
@@ -365,8 +385,33 @@ pub fn target_names(path: &Path) -> Result<Vec<String>, ConfigError> {
 
 fn read(path: &Path) -> Result<(String, TargetsFile), ConfigError> {
     let text = read_text(path, FileKind::Targets)?;
-    let file: TargetsFile = yaml::parse(&text, path)?;
+    let shown = Shown::of(&text);
+    let file: TargetsFile = shown.parse(&text, path)?;
     Ok((text, file))
+}
+
+/// A targets file as its errors show it: values under `secrets:`, `secret_files:` and
+/// credential-named keys masked on every line of a snippet, and in any message that quotes one.
+struct Shown {
+    text: String,
+    hidden: Vec<String>,
+}
+
+impl Shown {
+    fn of(text: &str) -> Shown {
+        let (text, hidden) = crate::redact::mask_yaml_secrets(text);
+        Shown { text, hidden }
+    }
+
+    /// The parser's message may quote a value (`invalid type: string "…"`): masked too.
+    fn parse(&self, text: &str, path: &Path) -> Result<TargetsFile, SourceError> {
+        yaml::parse_shown(text, Some(&self.text), path).map_err(|mut e| {
+            let hidden = crate::redact::Redactor::new(self.hidden.iter().map(String::as_str));
+            e.message = hidden.scrub_known(&e.message).into_owned();
+            e.rendered = hidden.scrub_known(&e.rendered).into_owned();
+            e
+        })
+    }
 }
 
 /// Loads target `name` from a targets file, expanding `${ENV_VAR}` in its values.
@@ -377,8 +422,8 @@ pub fn load_target(path: &Path, name: &str) -> Result<Target, ConfigError> {
 
 /// Target `name` from the text of a targets file read from `path` (for errors and tests).
 pub fn parse_target(text: &str, path: &Path, name: &str) -> Result<Target, ConfigError> {
-    let file: TargetsFile = yaml::parse(text, path)?;
-    let text = text.to_string();
+    let shown = Shown::of(text);
+    let file: TargetsFile = shown.parse(text, path)?;
     let Some(spec) = file.targets.get(name) else {
         let known: Vec<&str> = file.targets.keys().map(String::as_str).collect();
         return Err(ConfigError::File {
@@ -391,7 +436,7 @@ pub fn parse_target(text: &str, path: &Path, name: &str) -> Result<Target, Confi
     };
     let mut l = Loader {
         path,
-        text: &text,
+        shown: &shown,
         errors: Vec::new(),
     };
     let t = &spec.value;
@@ -439,14 +484,15 @@ pub fn parse_target(text: &str, path: &Path, name: &str) -> Result<Target, Confi
 
 struct Loader<'a> {
     path: &'a Path,
-    text: &'a str,
+    shown: &'a Shown,
     errors: Vec<SourceError>,
 }
 
 impl Loader<'_> {
+    /// An error drawn over the masked text; its message is ours and quotes no secret.
     fn error(&mut self, at: Location, message: impl Into<String>) {
         self.errors
-            .push(yaml::error_at(self.path, self.text, at, message));
+            .push(yaml::error_at(self.path, &self.shown.text, at, message));
     }
 
     fn expand(&mut self, value: &str, at: Location) -> String {
@@ -557,7 +603,10 @@ impl Loader<'_> {
             let at = s.base_url.as_ref().map_or(a.referenced, |u| u.referenced);
             self.error(
                 at,
-                format!("base_url {base_url:?} must start with https:// or http://"),
+                format!(
+                    "base_url {:?} must start with https:// or http://",
+                    crate::origin::without_userinfo(&base_url)
+                ),
             );
         }
         let (vars, secrets) = self.values(&s.vars, &s.secrets, &s.secret_files);
@@ -583,7 +632,10 @@ impl Loader<'_> {
                 if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://")) {
                     self.error(
                         u.referenced,
-                        format!("base_url {url:?} must start with https:// or http://"),
+                        format!(
+                            "base_url {:?} must start with https:// or http://",
+                            crate::origin::without_userinfo(&url)
+                        ),
                     );
                 }
                 url
@@ -629,7 +681,9 @@ impl Loader<'_> {
                 continue;
             }
             let value = self.expand(&v.value, v.referenced);
-            out_secrets.insert(k.clone(), value);
+            if self.long_enough(k, &value, v.referenced) {
+                out_secrets.insert(k.clone(), value);
+            }
         }
         for (k, v) in secret_files {
             let file = self.expand(&v.value, v.referenced);
@@ -638,11 +692,23 @@ impl Loader<'_> {
             }
             match read_text(Path::new(&file), FileKind::SecretFile) {
                 Ok(content) => {
-                    out_secrets.insert(k.clone(), content);
+                    if self.long_enough(k, &content, v.referenced) {
+                        out_secrets.insert(k.clone(), content);
+                    }
                 }
                 // Never the expanded value: a key pasted where a path belongs would be printed.
                 Err(e) => {
-                    let hint = if file.contains("-----BEGIN") || file.contains('\n') {
+                    let key_itself = file.contains("-----BEGIN") || file.contains('\n');
+                    // A key pasted into the file itself is not quoted back either.
+                    // The value is named only as the environment variable it comes from: a
+                    // literal one is masked in the snippet, and a key pasted there must not be
+                    // quoted back either.
+                    let named = if v.value.contains("${") && !v.value.contains("-----BEGIN") {
+                        format!(" named by {:?}", v.value)
+                    } else {
+                        String::new()
+                    };
+                    let hint = if key_itself {
                         " (it holds a key itself, not a path: put the key in a file, or under secrets:)"
                     } else {
                         ""
@@ -650,14 +716,24 @@ impl Loader<'_> {
                     self.error(
                         v.referenced,
                         format!(
-                            "cannot read the secret file for `{k}` named by {:?}: {}{hint}",
-                            v.value, e.reason
+                            "cannot read the secret file for `{k}`{named}: {}{hint}",
+                            e.reason
                         ),
                     )
                 }
             }
         }
         (out_vars, out_secrets)
+    }
+
+    /// Whether secret `key` is long enough to be masked in every output; an error at `at`
+    /// naming the key (never the value) if not.
+    fn long_enough(&mut self, key: &str, value: &str, at: Location) -> bool {
+        let Some(why) = too_short(key, value) else {
+            return true;
+        };
+        self.error(at, why);
+        false
     }
 
     /// Capability names, each known (else an error with a did-you-mean).
@@ -703,6 +779,18 @@ pub fn parse_rate(text: &str) -> Result<f64, String> {
     Ok(rate)
 }
 
+/// Why secret `key` cannot be used, if it is shorter than the redactor masks: it would reach
+/// every report and log unmasked.
+fn too_short(key: &str, value: &str) -> Option<String> {
+    let min = crate::redact::MIN_SECRET_LEN;
+    (value.len() < min).then(|| {
+        format!(
+            "secret `{key}` is shorter than {min} bytes, too short to be masked in reports and \
+             logs: use the real secret (a test secret must be {min} bytes or longer)"
+        )
+    })
+}
+
 /// `${NAME}` and nothing else: how a secret is written in a targets file.
 fn is_one_env_var(value: &str) -> bool {
     value
@@ -722,7 +810,7 @@ fn expand_env(value: &str) -> Result<String, String> {
         let after = &rest[start + 2..];
         let end = after
             .find('}')
-            .ok_or_else(|| format!("unclosed `${{` in {value:?}"))?;
+            .ok_or_else(|| "unclosed `${` in this value".to_string())?;
         let name = &after[..end];
         match std::env::var(name) {
             Ok(v) if !v.is_empty() => out.push_str(&v),
@@ -775,7 +863,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("tokenconf-target-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let key = dir.join("key.pem");
-        std::fs::write(&key, "PEM").unwrap();
+        std::fs::write(&key, "PEM-TEST").unwrap();
         std::env::set_var("TOKENCONF_TT_SECRET", "s3cr3t");
         std::env::set_var("TOKENCONF_TT_KEY", key.to_str().unwrap());
         let file = dir.join("targets.yaml");
@@ -788,7 +876,7 @@ mod tests {
         let td = t.api("talkdesk").unwrap();
         assert_eq!(td.base_url, "https://acme.talkdeskid.eu");
         assert_eq!(td.secrets["client_secret"], "s3cr3t");
-        assert_eq!(td.secrets["signing_key"], "PEM");
+        assert_eq!(td.secrets["signing_key"], "PEM-TEST");
         assert_eq!(t.http.retry.max_retries, 3);
         assert_eq!(t.http.rate_per_second, Some(5.0));
         assert_eq!(t.http.timeout, Duration::from_secs(2));
@@ -823,7 +911,7 @@ mod tests {
         for (name, expected) in [
             (
                 "zero-key",
-                "named by \"/dev/zero\": a secret file must be a regular file, not a device",
+                "for `signing_key`: a secret file must be a regular file, not a device",
             ),
             (
                 "zero-ca",
@@ -887,5 +975,88 @@ mod tests {
         assert!(err.contains("(did you mean `password_grant`?)"), "{err}");
         assert!(err.contains("targets.yaml:7:"), "{err}");
         assert!(err.contains("profile name \"bad name\""), "{err}");
+    }
+    #[test]
+    fn a_secret_too_short_to_mask_is_refused_naming_its_key_never_its_value() {
+        let dir = std::env::temp_dir().join(format!("tokenconf-short-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = dir.join("short.pem");
+        std::fs::write(&key, "q7").unwrap();
+        std::env::set_var("TOKENCONF_TS_SHORT", "k9!");
+        std::env::set_var("TOKENCONF_TS_KEY", key.to_str().unwrap());
+        let text = "targets:\n  t:\n    oauth2:\n      base_url: https://x.test\n      secrets: { client_secret: \"${TOKENCONF_TS_SHORT}\" }\n      secret_files: { signing_key: \"${TOKENCONF_TS_KEY}\" }\n";
+        let err = parse_target(text, Path::new("targets.yaml"), "t")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("secret `client_secret` is shorter than 4 bytes"),
+            "{err}"
+        );
+        assert!(err.contains("secret `signing_key` is shorter"), "{err}");
+        assert!(err.contains("targets.yaml:5:33"), "{err}");
+        assert!(!err.contains("k9!") && !err.contains("q7"), "{err}");
+        // A target built in code is refused as well, by API and key.
+        let mut t = Target::default();
+        let mut api = ApiTarget::default();
+        api.secrets.insert("client_secret".into(), "k9!".into());
+        t.apis.insert("oauth2".into(), api);
+        let why = t.short_secret().expect("refused");
+        assert!(why.contains("api oauth2: secret `client_secret`"), "{why}");
+        assert!(!why.contains("k9!"), "{why}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_error_shows_where_a_secret_is_never_the_secret_or_its_neighbours() {
+        std::env::set_var("TOKENCONF_TL_X", "Env-Secret-Value-0");
+        let api = |body: &str| format!("targets:\n  t:\n    oauth2:\n{body}");
+        let cases = [
+            // The literal-secret error itself, and a literal part around `${X}`.
+            api("      base_url: https://x.test\n      secrets: { client_secret: \"Literal-Secret-In-File-1\" }\n"),
+            api("      base_url: https://x.test\n      secrets: { client_secret: \"prefix-Literal-Part-2${TOKENCONF_TL_X}\" }\n"),
+            api("      base_url: https://x.test\n      secrets: { client_secret: \"${TOKENCONF_TL_X}suffix-Literal-3\" }\n"),
+            // An unrelated error next to a pasted secret, in block style.
+            api("      base_url: https://x.test\n      secrets:\n        client_secret: \"${TOKENCONF_TL_X}\"\n        other: Literal-Secret-5-on-next-line\n      bogus: 1\n"),
+            // A parse error whose message would quote the value.
+            api("      base_url: https://x.test\n      secrets: \"Literal-Secret-6-not-a-map\"\n"),
+            api("      base_url: https://x.test\n      vars: { password: Literal-Secret-7 }\n      nope: [\n"),
+        ];
+        for text in cases {
+            let err = parse_target(&text, Path::new("targets.yaml"), "t")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("targets.yaml:"), "{err}");
+            assert!(!err.contains("Literal"), "{text}\n{err}");
+            assert!(!err.contains("Env-Secret"), "{err}");
+        }
+        // Credentials in an environment-expanded URL.
+        for (url, field) in [
+            ("htps://admin:Sup3r-Url-Pass@h.example", "base_url"),
+            ("htps://admin:Sup3r-Url-Pass@h.example", "issuer"),
+            ("https://admin:Sup3r-Url-Pass@h.example:99999", "issuer"),
+        ] {
+            std::env::set_var("TOKENCONF_TL_URL", url);
+            let text = api(&format!("      {field}: \"${{TOKENCONF_TL_URL}}\"\n"));
+            let err = parse_target(&text, Path::new("targets.yaml"), "t")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("targets.yaml:4:"), "{err}");
+            assert!(!err.contains("Sup3r") && !err.contains("admin"), "{err}");
+        }
+        let origin = Target {
+            apis: BTreeMap::from([(
+                "x".to_string(),
+                ApiTarget {
+                    base_url: "https://admin:Sup3r-Url-Pass@h.example:99999".into(),
+                    ..ApiTarget::default()
+                },
+            )]),
+            ..Target::default()
+        };
+        let err = origin.allowed_origins().unwrap_err().to_string();
+        assert!(
+            !err.contains("Sup3r") && err.contains("***@h.example"),
+            "{err}"
+        );
     }
 }

@@ -133,7 +133,7 @@ pub fn validate(
                 };
                 say!(
                     "  {label}: {} (secrets: {}; capabilities: {})",
-                    without_userinfo(r.base_url),
+                    tokenconf::origin::without_userinfo(r.base_url),
                     none_or(&secrets),
                     none_or(&capabilities)
                 );
@@ -194,19 +194,6 @@ pub fn validate(
         }
     }
     Ok(Exit::Passed)
-}
-
-/// A URL as `validate` shows it: any user name or password in it masked.
-fn without_userinfo(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
-            let _ = u.set_username("***");
-            let _ = u.set_password(None);
-            u.to_string()
-        }
-        Ok(_) => url.to_string(),
-        Err(_) => "(not a URL)".to_string(),
-    }
 }
 
 pub async fn serve_mock(

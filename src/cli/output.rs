@@ -25,9 +25,9 @@ fn out(line: &str) {
     let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
-/// A line for a person on stderr.
+/// A line for a person on stderr (a warning may quote a server or a file: escaped).
 pub fn note(line: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
+    let _ = writeln!(std::io::stderr().lock(), "{}", super::printable(line));
 }
 
 /// A line for a person: on stdout with the case lines, on stderr under `--format json` so

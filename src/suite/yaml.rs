@@ -95,6 +95,17 @@ impl<T: Serialize> Serialize for Spanned<T> {
 /// long line it crops, or a position past the end, header and caret could disagree) and its
 /// message is short; otherwise [`error_at`]'s renderer draws both from the one location.
 pub fn parse<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T, SourceError> {
+    parse_shown(text, None, file)
+}
+
+/// [`parse`], with any error drawn over `shown` when given: the same text, with the same
+/// lines and columns, where values that must not be printed are masked (a targets file's
+/// secrets). The parser's own rendering, which quotes `text`, is then never used.
+pub fn parse_shown<T: DeserializeOwned>(
+    text: &str,
+    shown: Option<&str>,
+    file: &Path,
+) -> Result<T, SourceError> {
     let name = file.display().to_string();
     let budget = budget_for(text.len());
     let plain = Plain(budget.clone());
@@ -110,9 +121,11 @@ pub fn parse<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T, SourceEr
             .location()
             .map(|l| (l.line(), l.column()))
             .filter(|&(l, c)| l > 0 && c > 0);
+        let source = shown.unwrap_or(text);
         match location {
             Some((line, column))
-                if message.chars().count() <= MAX_MESSAGE
+                if shown.is_none()
+                    && message.chars().count() <= MAX_MESSAGE
                     && rendered.contains(&format!("{name}:{line}:{column}\n")) =>
             {
                 SourceError {
@@ -123,8 +136,8 @@ pub fn parse<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T, SourceEr
                     rendered,
                 }
             }
-            Some((line, column)) => render_at(file, text, line, column, message),
-            None => render_at(file, text, 1, 1, message),
+            Some((line, column)) => render_at(file, source, line, column, message),
+            None => render_at(file, source, 1, 1, message),
         }
     })
 }

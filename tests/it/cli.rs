@@ -640,7 +640,7 @@ fn validate_lists_what_a_target_can_and_cannot_run() {
     );
     let o = tokenconf(
         &["validate", "--targets", targets.to_str().unwrap()],
-        &[("TOKENCONF_CLI_VALIDATE_SECRET", "v")],
+        &[("TOKENCONF_CLI_VALIDATE_SECRET", "v-secret")],
     );
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}{err}");

@@ -118,9 +118,15 @@ async fn echo(State(echo): State<Arc<Echo>>, request: Request) -> Response {
     {
         echo.carried_secret.fetch_add(1, Ordering::Relaxed);
     }
-    // Secrets first: a preview shows only the start of a body.
+    // Secrets first: a preview shows only the start of a body. The path of a request whose
+    // path holds a secret comes first of all (as the url crate encoded it).
+    let path_first = if uri.contains(MARKER) {
+        uri.as_str()
+    } else {
+        ""
+    };
     let text = format!(
-        "{credentials} {} {} {authorization} {body_text} {uri}",
+        "{path_first} {credentials} {} {} {authorization} {body_text} {uri}",
         fields.join(" "),
         query.join(" ")
     );
@@ -133,6 +139,7 @@ async fn echo(State(echo): State<Arc<Echo>>, request: Request) -> Response {
                 "header": authorization,
                 "raw": body_text,
                 "query": query,
+                "uri": uri,
             })
             .to_string()
             .into_bytes(),
@@ -179,10 +186,25 @@ async fn echo(State(echo): State<Arc<Echo>>, request: Request) -> Response {
     response
 }
 
-/// Unique per secret name; every character class that encodes differently, and `é` (one byte
-/// in ISO-8859-1, two in UTF-8). No whitespace, so a cut line never keeps half of one.
+/// Unique per secret name; every character class that encodes differently, `é` (one byte
+/// in ISO-8859-1, two in UTF-8), and what a URL path, Rust's `{:?}` or a one-line reason write
+/// apart: `\` (`/` in a path), a combining mark, DEL, a soft hyphen, `%41`. No whitespace, so a
+/// cut line never keeps half of one.
 fn hostile_secret(mode: Mode, name: &str, n: usize) -> String {
-    format!("{MARKER}{n}{mode:?}-{name}-s\u{e9}cr\u{e8}t+/\"q\"&'<z={n}")
+    format!("{MARKER}{n}{mode:?}-{name}-s\u{e9}cr\u{e8}t+/\"q\"&'<z={n}\\e\u{301}\u{7f}\u{ad}%41")
+}
+
+/// A suite that puts each secret of the oauth2 API in a request's path and query, so the
+/// echo server reflects its URL forms.
+fn in_path_suite(dir: &Path) -> PathBuf {
+    let suites = dir.join("extra");
+    std::fs::create_dir_all(&suites).unwrap();
+    std::fs::write(
+        suites.join("in-path.yaml"),
+        "api: oauth2\nsecrets: [client_secret]\ncases:\n  - name: the secret in the path and query\n    request:\n      path: \"/echo/{{ client_secret }}/x?s={{ client_secret }}\"\n      form: { grant_type: client_credentials }\n    expect:\n      status: 299\n",
+    )
+    .unwrap();
+    suites
 }
 
 /// A targets file pointing every API of the mock's target at `base_url`, with every secret
@@ -228,6 +250,7 @@ fn run_binary(targets: &Path, env: &[(String, String)], reports: &Path) -> Outpu
     let mut cmd = Command::new(BIN);
     cmd.arg("run")
         .arg(root().join("suites"))
+        .arg(in_path_suite(reports.parent().unwrap_or(reports)))
         .arg("--targets")
         .arg(targets)
         .args(["--target", "hostile", "--jobs", "8"])

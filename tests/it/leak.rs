@@ -261,8 +261,13 @@ fn encodings(secret: &str) -> Vec<String> {
             .replace('>', "&gt;")
             .replace('"', "&quot;")
     };
+    // As a URL path keeps it (the url crate's own encoding), and as Rust's `{:?}` writes it.
+    let path = url_path_form(secret);
+    let debug = format!("{secret:?}");
     let mut out = vec![
         secret.to_string(),
+        path,
+        debug.trim_matches('"').to_string(),
         url.clone(),
         url.replace('+', "%20"),
         json.clone(),
@@ -275,6 +280,16 @@ fn encodings(secret: &str) -> Vec<String> {
     out.sort();
     out.dedup();
     out
+}
+
+/// `secret` as it stands in the path of a URL (`http://h/echo/<here>/x`).
+fn url_path_form(secret: &str) -> String {
+    let url = reqwest::Url::parse(&format!("http://h/echo/{secret}/x")).unwrap();
+    url.path()
+        .strip_prefix("/echo/")
+        .and_then(|p| p.strip_suffix("/x"))
+        .unwrap_or(url.path())
+        .to_string()
 }
 
 /// Basic credentials as RFC 6749 §2.3.1 sends them: base64 of `urlenc(id):urlenc(secret)`.
@@ -484,4 +499,194 @@ fn no_secret_or_token_reaches_any_output_over_every_suite_and_drift_mode() {
         hits.len(),
         hits.join("\n")
     );
+}
+
+/// The secrets of the security review (F5): a space, regex and URL characters, NFD combining
+/// marks, control characters and a soft hyphen; each with a marker that only a leak shows.
+const SHAPED: [(&str, &str); 5] = [
+    ("Sp ace+Plus-Secret", "Plus-Secret"),
+    ("R3g+ex (c)*[x]$^|\\d{2}~!:@=&%41;,", "R3g+ex"),
+    ("cafe\u{301}-Pa\u{308}ss-word-77", "ss-word-77"),
+    ("ctl\x7f-Secret\x01Value", "Secret"),
+    ("soft\u{ad}hyphen-Secret", "hyphen"),
+];
+
+/// A suite whose one case puts the client secret in its path (`path`), and a targets file
+/// pointing its API at `base_url` with the secret from `SHAPED_SECRET`.
+fn path_secret_files(dir: &Path, base_url: &str, path: &str) -> (PathBuf, PathBuf) {
+    let suites = dir.join("suites");
+    std::fs::create_dir_all(&suites).unwrap();
+    std::fs::write(
+        suites.join("in-path.yaml"),
+        format!(
+            "api: oauth2\nvars:\n  evil: \"@127.0.0.1:5001/\"\nsecrets: [client_secret]\ncases:\n  - name: the secret in the path\n    request:\n      path: \"{path}\"\n      form: {{ grant_type: client_credentials }}\n    expect:\n      status: 299\n"
+        ),
+    )
+    .unwrap();
+    let targets = dir.join("targets.yaml");
+    std::fs::write(
+        &targets,
+        format!(
+            "targets:\n  t:\n    http: {{ retries: 0, timeout_ms: 5000 }}\n    oauth2:\n      base_url: \"{base_url}\"\n      vars: {{ client_id: shaped-client }}\n      secrets: {{ client_secret: \"${{SHAPED_SECRET}}\" }}\n"
+        ),
+    )
+    .unwrap();
+    (suites, targets)
+}
+
+fn run_shaped(suites: &Path, targets: &Path, secret: &str, reports: &Path) -> Output {
+    Command::new(BIN)
+        .arg("run")
+        .arg(suites)
+        .arg("--targets")
+        .arg(targets)
+        .args(["--target", "t", "--format", "github"])
+        .arg("--report-dir")
+        .arg(reports)
+        .arg("--record")
+        .arg(reports.join("recording"))
+        .current_dir(root())
+        .env("SHAPED_SECRET", secret)
+        .env("NO_COLOR", "1")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("http_proxy")
+        .env_remove("HTTP_PROXY")
+        .env_remove("all_proxy")
+        .env_remove("ALL_PROXY")
+        .output()
+        .expect("the binary runs")
+}
+
+/// Where `marker` or the secret's path form shows in the run's outputs.
+fn shaped_hits(o: &Output, reports: &Path, secret: &str, marker: &str) -> Vec<String> {
+    let path_form = url_path_form(secret);
+    let mut hits = Vec::new();
+    for (file, text) in outputs(o, reports) {
+        for needle in [marker, path_form.as_str()] {
+            if text.contains(needle) {
+                hits.push(format!("{secret:?}: {file} holds {needle:?}"));
+            }
+        }
+    }
+    hits
+}
+
+/// A server that answers 200 `{}` to anything, until the sender is dropped or sent to.
+fn answer_200(rt: &tokio::runtime::Runtime) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let app =
+        axum::Router::new().fallback(|| async { ([("content-type", "application/json")], "{}") });
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)))
+        .expect("a loopback port");
+    let base_url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    rt.spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    (base_url, tx)
+}
+
+#[test]
+fn a_secret_in_a_url_path_reaches_no_output_in_any_encoding() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // A port nothing listens on: the transport error quotes the URL.
+    let closed = {
+        let l = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let (answering, stop) = answer_200(&rt);
+    let mut hits = Vec::new();
+    for (n, (secret, marker)) in SHAPED.iter().enumerate() {
+        for (kind, base_url) in [("closed", &closed), ("answering", &answering)] {
+            let dir = scratch(&format!("shaped/{kind}-{n}"));
+            let (suites, targets) =
+                path_secret_files(&dir, base_url, "/echo/{{ client_secret }}/x");
+            let reports = dir.join("reports");
+            let o = run_shaped(&suites, &targets, secret, &reports);
+            let stdout = String::from_utf8_lossy(&o.stdout);
+            assert_eq!(
+                o.status.code(),
+                Some(1),
+                "{kind} {secret:?}: {stdout}\n{}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            // The search means something: the case's error or failure, its annotation, the
+            // reports and the recording were all written.
+            assert!(stdout.contains("::error "), "{stdout}");
+            for file in ["summary.json", "junit.xml", "recording/recording.json"] {
+                assert!(reports.join(file).is_file(), "{kind}: no {file}");
+            }
+            if kind == "closed" {
+                assert!(stdout.contains(MASK_SEEN), "{stdout}");
+            }
+            hits.extend(shaped_hits(&o, &reports, secret, marker));
+        }
+    }
+    let _ = stop.send(());
+    assert!(
+        hits.is_empty(),
+        "{} leaks:\n{}",
+        hits.len(),
+        hits.join("\n")
+    );
+}
+
+/// What a masked value shows.
+const MASK_SEEN: &str = "[redacted]";
+
+#[test]
+fn a_path_that_would_move_a_secret_is_refused_without_printing_it_escaped() {
+    for (n, (secret, marker)) in SHAPED.iter().enumerate() {
+        let dir = scratch(&format!("refused/{n}"));
+        let (suites, targets) =
+            path_secret_files(&dir, "http://127.0.0.1:9", "{{ evil }}{{ client_secret }}");
+        let reports = dir.join("reports");
+        let o = run_shaped(&suites, &targets, secret, &reports);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{secret:?}: {stderr}");
+        assert!(stderr.contains("refused before sending"), "{stderr}");
+        assert!(
+            stderr.contains("in-path.yaml:"),
+            "names the case's place: {stderr}"
+        );
+        let hits = shaped_hits(&o, &reports, secret, marker);
+        assert!(hits.is_empty(), "{}", hits.join("\n"));
+    }
+}
+
+#[test]
+fn a_secret_too_short_to_mask_is_refused_before_anything_is_sent() {
+    let dir = scratch("short");
+    let (suites, targets) = path_secret_files(&dir, "http://127.0.0.1:9", "/token");
+    let reports = dir.join("reports");
+    for command in ["run", "validate"] {
+        let mut cmd = Command::new(BIN);
+        cmd.arg(command).arg(&suites).arg("--targets").arg(&targets);
+        cmd.args(["--target", "t"]).current_dir(root());
+        if command == "run" {
+            cmd.arg("--report-dir").arg(&reports);
+        }
+        let o = cmd.env("SHAPED_SECRET", "k9!").output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{command}: {stderr}");
+        assert!(
+            stderr.contains("secret `client_secret` is shorter than 4 bytes"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("targets.yaml:7:"), "{stderr}");
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            !stderr.contains("k9!") && !stdout.contains("k9!"),
+            "{stderr}"
+        );
+    }
+    assert!(!reports.join("summary.json").exists(), "nothing ran");
 }

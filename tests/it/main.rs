@@ -8,6 +8,7 @@ mod capabilities;
 mod cli;
 mod drift;
 mod drift_watch;
+mod error_text;
 mod examples;
 mod golden;
 mod hostile;
