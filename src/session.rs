@@ -163,6 +163,8 @@ pub struct Finished {
     /// The report files written (and the expected-findings file, when asked), or why they
     /// could not be.
     pub written: Result<Vec<PathBuf>, ConfigError>,
+    /// What a person should know of the writing (an earlier recording's files left alone).
+    pub warnings: Vec<String>,
 }
 
 impl Finished {
@@ -464,6 +466,7 @@ impl Session {
                 written
             }
         };
+        let mut warnings = Vec::new();
         if let (Some(mut r), Ok(paths)) = (recorder, &mut written) {
             for (tag, recorded) in self.runner.take_recorded_fixtures() {
                 r.fixture(&tag, recorded);
@@ -475,7 +478,10 @@ impl Session {
                 .unwrap_or(0);
             let dir = self.record.clone().unwrap_or_default();
             match r.write(&report.target, started_ms) {
-                Ok(_) => paths.push(dir),
+                Ok(w) => {
+                    paths.push(dir);
+                    warnings.extend(w.kept);
+                }
                 Err(source) => written = Err(ConfigError::Write { file: dir, source }),
             }
         }
@@ -494,6 +500,7 @@ impl Session {
             report,
             selected: self.selected.len(),
             written,
+            warnings,
         }
     }
 }

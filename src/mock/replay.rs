@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use aho_corasick::AhoCorasick;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
@@ -59,9 +60,11 @@ pub async fn start(dir: &Path, addr: SocketAddr) -> Result<MockServer, ConfigErr
         .local_addr()
         .map_err(|source| ConfigError::Mock { addr, source })?;
     let base_url = format!("http://{addr}");
-    for tape in tapes.values_mut() {
-        for step in &mut tape.steps {
-            relocate(&mut step.response, &index.origins, &base_url);
+    if let Some(relocate) = Relocate::new(&index.origins, &base_url) {
+        for tape in tapes.values_mut() {
+            for step in &mut tape.steps {
+                relocate.response(&mut step.response);
+            }
         }
     }
     let replay = Arc::new(Replay { tapes });
@@ -83,31 +86,55 @@ pub async fn start(dir: &Path, addr: SocketAddr) -> Result<MockServer, ConfigErr
 }
 
 /// The recorded target's origins in an answer (an issuer, an endpoint, a redirect's Location)
-/// become the replay's own, so the answer reads as the recorded server's did.
-fn relocate(response: &mut cassette::Response, origins: &[String], to: &str) {
-    fn text(s: &mut String, origins: &[String], to: &str) {
-        for o in origins {
-            if s.contains(o.as_str()) {
-                *s = s.replace(o.as_str(), to);
-            }
+/// become the replay's own, so the answer reads as the recorded server's did. One pass over
+/// each text for every origin at once: a replaced text is never searched again.
+struct Relocate {
+    origins: AhoCorasick,
+    to: Vec<String>,
+}
+
+impl Relocate {
+    /// `None` when there is nothing to replace.
+    fn new(origins: &[String], to: &str) -> Option<Relocate> {
+        let origins: Vec<&String> = origins.iter().filter(|o| !o.is_empty()).collect();
+        if origins.is_empty() {
+            return None;
+        }
+        let matcher = AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+            .build(&origins)
+            .ok()?;
+        Some(Relocate {
+            origins: matcher,
+            to: vec![to.to_string(); origins.len()],
+        })
+    }
+
+    fn text(&self, s: &mut String) {
+        if self.origins.is_match(s.as_str()) {
+            *s = self.origins.replace_all(s, &self.to);
         }
     }
-    fn json(v: &mut Value, origins: &[String], to: &str) {
+
+    fn json(&self, v: &mut Value) {
         match v {
-            Value::String(s) => text(s, origins, to),
-            Value::Array(items) => items.iter_mut().for_each(|i| json(i, origins, to)),
-            Value::Object(members) => members.values_mut().for_each(|m| json(m, origins, to)),
+            Value::String(s) => self.text(s),
+            Value::Array(items) => items.iter_mut().for_each(|i| self.json(i)),
+            Value::Object(members) => members.values_mut().for_each(|m| self.json(m)),
             _ => {}
         }
     }
-    for (_, value) in &mut response.headers {
-        text(value, origins, to);
-    }
-    if let Some(v) = &mut response.json {
-        json(v, origins, to);
-    }
-    if let Some(t) = &mut response.text {
-        text(t, origins, to);
+
+    fn response(&self, response: &mut cassette::Response) {
+        for (_, value) in &mut response.headers {
+            self.text(value);
+        }
+        if let Some(v) = &mut response.json {
+            self.json(v);
+        }
+        if let Some(t) = &mut response.text {
+            self.text(t);
+        }
     }
 }
 

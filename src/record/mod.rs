@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 
 use crate::error::ConfigError;
 use crate::outcome::{CaseOutcome, Exchange};
+use crate::report::escape::escape_control;
 use crate::run::Recorded;
+use crate::suite::input::FileKind;
 
 use cassette::{CaseShape, Cassette, Entry, FindingShape, Index, RequestShape, Response, Step};
 use mask::Masker;
@@ -165,8 +167,9 @@ impl Recorder {
 
     /// Writes the folder: every file into a fresh folder beside `dir`, then renamed over it,
     /// so a reader never sees half a recording. An earlier recording there loses only the
-    /// files its index lists.
-    pub fn write(mut self, target: &str, started_ms: u128) -> io::Result<PathBuf> {
+    /// files its index lists that are names this build writes, reached without a link; what
+    /// it keeps is said in [`Written::kept`].
+    pub fn write(mut self, target: &str, started_ms: u128) -> io::Result<Written> {
         self.cases.sort_by(|a, b| a.0.test.cmp(&b.0.test));
         self.fixtures.sort_by(|a, b| a.0.test.cmp(&b.0.test));
         let index = Index {
@@ -215,26 +218,143 @@ impl Recorder {
             }
             return Err(e);
         }
-        if let Some(old) = old {
-            remove_recording(&old);
-        }
-        Ok(self.dir.join(cassette::INDEX))
+        let kept = match old {
+            Some(old) => remove_recording(&old),
+            None => Vec::new(),
+        };
+        Ok(Written {
+            index: self.dir.join(cassette::INDEX),
+            kept,
+        })
     }
 }
 
+/// What [`Recorder::write`] did.
+#[derive(Debug)]
+pub struct Written {
+    /// The new recording's index file.
+    pub index: PathBuf,
+    /// What the earlier recording kept, one line each for a person (escaped): names its index
+    /// listed that this build does not write or that pass through a link, and the folder that
+    /// still holds them or other files.
+    pub kept: Vec<String>,
+}
+
 /// Removes the files an earlier recording's index lists, then its folders if empty: never a
-/// recursive delete of what a user may have put there.
-fn remove_recording(dir: &Path) {
-    if let Ok(index) = load_index(dir) {
-        for e in index.cases.iter().chain(&index.fixtures) {
-            let _ = std::fs::remove_file(dir.join(&e.cassette));
-            if let Some(s) = &e.shape {
-                let _ = std::fs::remove_file(dir.join(s));
+/// recursive delete of what a user may have put there. Only names the recorder writes are
+/// removed, each inside `dir` and reached through real folders, never a link: an index is text
+/// anyone may have edited (`../`, an absolute path, a linked folder). Returns what it kept.
+fn remove_recording(dir: &Path) -> Vec<String> {
+    let mut kept = Vec::new();
+    let index = load_index(dir);
+    if let Ok(index) = &index {
+        let names = index
+            .cases
+            .iter()
+            .chain(&index.fixtures)
+            .flat_map(|e| std::iter::once(e.cassette.as_str()).chain(e.shape.as_deref()));
+        let mut refused = Vec::new();
+        let mut removed = HashSet::new();
+        for rel in names {
+            if removed.contains(rel) {
+                continue;
+            }
+            if is_recorder_name(rel) && remove_plain_file(dir, rel) {
+                removed.insert(rel);
+            } else {
+                refused.push(rel);
             }
         }
+        if !refused.is_empty() {
+            kept.push(format!(
+                "the earlier recording listed {} file(s) that are not names tokenconf writes there \
+                 or pass through a link, left alone: {}",
+                refused.len(),
+                shown_names(&refused)
+            ));
+        }
     }
-    let _ = std::fs::remove_file(dir.join(cassette::INDEX));
+    remove_plain_file(dir, cassette::INDEX);
     remove_empty_dirs(dir);
+    if std::fs::symlink_metadata(dir).is_ok() {
+        kept.push(format!(
+            "the earlier recording's other files are kept in {}",
+            escape_control(&dir.display().to_string())
+        ));
+    }
+    if let Err(e) = index {
+        kept.push(format!("the earlier recording's index was not read: {e}"));
+    }
+    kept
+}
+
+/// Up to five names, quoted and escaped.
+fn shown_names(names: &[&str]) -> String {
+    let mut shown: Vec<String> = names
+        .iter()
+        .take(5)
+        .map(|n| format!("{:?}", crate::redact::shorten(n, 120)))
+        .collect();
+    if names.len() > 5 {
+        shown.push(format!("and {} more", names.len() - 5));
+    }
+    shown.join(", ")
+}
+
+/// Whether `rel` is a name this build writes in a recording: `cases/…/<stem>.cassette.json`,
+/// `cases/…/<stem>.shape.json` or `fixtures/…/<stem>.cassette.json`, every folder and stem as
+/// [`Recorder::stem`] makes them (so no `..`, no absolute path, no other file).
+fn is_recorder_name(rel: &str) -> bool {
+    let mut parts: Vec<&str> = rel.split('/').collect();
+    let Some(file) = parts.pop() else {
+        return false;
+    };
+    let stem = match parts.first().copied() {
+        Some("cases") => file
+            .strip_suffix(".cassette.json")
+            .or_else(|| file.strip_suffix(".shape.json")),
+        Some("fixtures") => file.strip_suffix(".cassette.json"),
+        _ => None,
+    };
+    let Some(stem) = stem else {
+        return false;
+    };
+    parts[1..]
+        .iter()
+        .chain(std::iter::once(&stem))
+        .all(|p| is_clean(p))
+}
+
+/// A folder or stem as [`clean`] makes it (a stem may end in `-N` when names collide).
+fn is_clean(part: &str) -> bool {
+    !part.is_empty()
+        && part.len() <= 120
+        && part
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Removes `dir/rel` when each folder on the way is a real folder and the file a regular file:
+/// never through a link. Whether it was removed.
+fn remove_plain_file(dir: &Path, rel: &str) -> bool {
+    let parts: Vec<&str> = rel.split('/').collect();
+    let mut at = dir.to_path_buf();
+    for (i, part) in parts.iter().enumerate() {
+        at.push(part);
+        let Ok(meta) = std::fs::symlink_metadata(&at) else {
+            return false;
+        };
+        let last = i + 1 == parts.len();
+        let plain = if last {
+            meta.file_type().is_file()
+        } else {
+            meta.file_type().is_dir()
+        };
+        if !plain {
+            return false;
+        }
+    }
+    std::fs::remove_file(&at).is_ok()
 }
 
 fn remove_empty_dirs(dir: &Path) {
@@ -374,21 +494,32 @@ fn response_of(e: &Exchange, masker: &Masker) -> Response {
     }
 }
 
-/// A recording's file that cannot be used: exit 2, naming the file.
+/// A recording's file that cannot be used: exit 2, naming the file. Its name and the message
+/// may hold a recording's text (a cassette name, a value quoted by the JSON parser): control
+/// characters are shown escaped.
 pub fn bad_file(path: &Path, message: impl Into<String>) -> ConfigError {
     ConfigError::File {
-        path: path.to_path_buf(),
-        message: message.into(),
+        path: PathBuf::from(escape_control(&path.to_string_lossy()).into_owned()),
+        message: escape_control(&message.into()).into_owned(),
     }
 }
 
 /// Reads and checks `dir/recording.json`.
 pub fn load_index(dir: &Path) -> Result<Index, ConfigError> {
-    let path = dir.join(cassette::INDEX);
     if !dir.is_dir() {
         return Err(bad_file(dir, "no such recording folder"));
     }
-    let index: Index = read_json(&path)?;
+    if !dir.join(cassette::INDEX).exists() && dir.join("summary.json").is_file() {
+        return Err(bad_file(
+            dir,
+            format!(
+                "holds no {}: a run's report folder (--report-dir), not a recording (--record)",
+                cassette::INDEX
+            ),
+        ));
+    }
+    let path = file_in(dir, cassette::INDEX)?;
+    let mut index: Index = read_json(&path)?;
     if index.format != cassette::FORMAT {
         return Err(bad_file(
             &path,
@@ -399,12 +530,40 @@ pub fn load_index(dir: &Path) -> Result<Index, ConfigError> {
             ),
         ));
     }
+    index.origins = checked_origins(&path, std::mem::take(&mut index.origins))?;
     Ok(index)
 }
 
-/// A JSON file of a recording, parsed; a bad one is named with its line and column.
+/// An index's `origins`: each exactly an origin (`http[s]://host[:port]`, nothing else), kept
+/// once each. A replay puts its own URL in place of each, so anything else (an empty string
+/// matches between every two characters) would rewrite every answer.
+fn checked_origins(path: &Path, origins: Vec<String>) -> Result<Vec<String>, ConfigError> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for (i, origin) in origins.into_iter().enumerate() {
+        let exact = crate::origin::of(&origin).is_ok_and(|o| o == origin)
+            && (origin.starts_with("http://") || origin.starts_with("https://"));
+        if !exact {
+            return Err(bad_file(
+                path,
+                format!(
+                    "origins[{i}]: {:?} is not an origin (scheme://host[:port], nothing else)",
+                    crate::redact::shorten(&origin, 100)
+                ),
+            ));
+        }
+        if seen.insert(origin.clone()) {
+            out.push(origin);
+        }
+    }
+    Ok(out)
+}
+
+/// A JSON file of a recording, parsed; a bad one is named with its line and column. Read
+/// through the one capped reader: a regular file of at most 64 MiB.
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| bad_file(path, e.to_string()))?;
+    let text = crate::suite::input::read_text(path, FileKind::Recording)
+        .map_err(|e| bad_file(&e.path, e.reason))?;
     let value: T = serde_json::from_str(&text).map_err(|e| {
         bad_file(
             path,
@@ -414,19 +573,36 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Confi
     Ok(value)
 }
 
-/// A file an index names, kept inside the recording folder.
+/// A file an index names, kept inside the recording folder: a relative path of plain names,
+/// and, where it is or passes through a link, one that resolves inside the folder.
 pub fn file_in(dir: &Path, rel: &str) -> Result<PathBuf, ConfigError> {
     let p = Path::new(rel);
-    let inside = p
-        .components()
-        .all(|c| matches!(c, std::path::Component::Normal(_)));
+    let inside = !rel.is_empty()
+        && p.components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
     if !inside {
         return Err(bad_file(
             &dir.join(cassette::INDEX),
-            format!("{rel:?} is not a path inside the recording"),
+            format!(
+                "{:?} is not a path inside the recording",
+                crate::redact::shorten(rel, 200)
+            ),
         ));
     }
-    Ok(dir.join(p))
+    let path = dir.join(p);
+    let folder = dir
+        .canonicalize()
+        .map_err(|e| bad_file(dir, format!("cannot read: {e}")))?;
+    let resolved = path
+        .canonicalize()
+        .map_err(|e| bad_file(&path, format!("cannot read: {e}")))?;
+    if !resolved.starts_with(&folder) {
+        return Err(bad_file(
+            &path,
+            "is a link that leads out of the recording folder",
+        ));
+    }
+    Ok(path)
 }
 
 /// A cassette file, checked.

@@ -18,5 +18,6 @@ mod properties;
 mod reports;
 mod sandbox;
 mod schema;
+mod security_recording;
 mod servers;
 mod transport;
