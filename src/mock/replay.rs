@@ -21,8 +21,8 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 use super::{MockConfig, MockServer};
+use crate::cassette::{self, RequestShape, Step};
 use crate::error::ConfigError;
-use crate::record::cassette::{self, RequestShape, Step};
 
 /// The status of an answer the recording does not have (outside HTTP's own range of meanings).
 pub const NOT_RECORDED: u16 = 599;
@@ -41,10 +41,10 @@ struct Replay {
 /// is a [`MockServer`] whose target is the embedded mock's (its published test credentials),
 /// pointed at the replay.
 pub async fn start(dir: &Path, addr: SocketAddr) -> Result<MockServer, ConfigError> {
-    let index = crate::record::load_index(dir)?;
+    let index = cassette::load_index(dir)?;
     let mut tapes = HashMap::new();
     for e in index.cases.iter().chain(&index.fixtures) {
-        let c = crate::record::load_cassette(dir, &e.cassette)?;
+        let c = cassette::load_cassette(dir, &e.cassette)?;
         tapes.insert(
             e.test.clone(),
             Tape {

@@ -15,7 +15,6 @@ use crate::error::ConfigError;
 use crate::outcome::{CaseOutcome, Exchange};
 use crate::report::escape::escape_control;
 use crate::run::Recorded;
-use crate::suite::input::FileKind;
 
 use cassette::{CaseShape, Cassette, Entry, FindingShape, Index, RequestShape, Response, Step};
 use mask::Masker;
@@ -494,126 +493,7 @@ fn response_of(e: &Exchange, masker: &Masker) -> Response {
     }
 }
 
-/// A recording's file that cannot be used: exit 2, naming the file. Its name and the message
-/// may hold a recording's text (a cassette name, a value quoted by the JSON parser): control
-/// characters are shown escaped.
-pub fn bad_file(path: &Path, message: impl Into<String>) -> ConfigError {
-    ConfigError::File {
-        path: PathBuf::from(escape_control(&path.to_string_lossy()).into_owned()),
-        message: escape_control(&message.into()).into_owned(),
-    }
-}
-
-/// Reads and checks `dir/recording.json`.
-pub fn load_index(dir: &Path) -> Result<Index, ConfigError> {
-    if !dir.is_dir() {
-        return Err(bad_file(dir, "no such recording folder"));
-    }
-    if !dir.join(cassette::INDEX).exists() && dir.join("summary.json").is_file() {
-        return Err(bad_file(
-            dir,
-            format!(
-                "holds no {}: a run's report folder (--report-dir), not a recording (--record)",
-                cassette::INDEX
-            ),
-        ));
-    }
-    let path = file_in(dir, cassette::INDEX)?;
-    let mut index: Index = read_json(&path)?;
-    if index.format != cassette::FORMAT {
-        return Err(bad_file(
-            &path,
-            format!(
-                "recording format {} (this tokenconf reads format {})",
-                index.format,
-                cassette::FORMAT
-            ),
-        ));
-    }
-    index.origins = checked_origins(&path, std::mem::take(&mut index.origins))?;
-    Ok(index)
-}
-
-/// An index's `origins`: each exactly an origin (`http[s]://host[:port]`, nothing else), kept
-/// once each. A replay puts its own URL in place of each, so anything else (an empty string
-/// matches between every two characters) would rewrite every answer.
-fn checked_origins(path: &Path, origins: Vec<String>) -> Result<Vec<String>, ConfigError> {
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    for (i, origin) in origins.into_iter().enumerate() {
-        let exact = crate::origin::of(&origin).is_ok_and(|o| o == origin)
-            && (origin.starts_with("http://") || origin.starts_with("https://"));
-        if !exact {
-            return Err(bad_file(
-                path,
-                format!(
-                    "origins[{i}]: {:?} is not an origin (scheme://host[:port], nothing else)",
-                    crate::redact::shorten(&origin, 100)
-                ),
-            ));
-        }
-        if seen.insert(origin.clone()) {
-            out.push(origin);
-        }
-    }
-    Ok(out)
-}
-
-/// A JSON file of a recording, parsed; a bad one is named with its line and column. Read
-/// through the one capped reader: a regular file of at most 64 MiB.
-pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
-    let text = crate::suite::input::read_text(path, FileKind::Recording)
-        .map_err(|e| bad_file(&e.path, e.reason))?;
-    let value: T = serde_json::from_str(&text).map_err(|e| {
-        bad_file(
-            path,
-            format!("line {} column {}: {e}", e.line(), e.column()),
-        )
-    })?;
-    Ok(value)
-}
-
-/// A file an index names, kept inside the recording folder: a relative path of plain names,
-/// and, where it is or passes through a link, one that resolves inside the folder.
-pub fn file_in(dir: &Path, rel: &str) -> Result<PathBuf, ConfigError> {
-    let p = Path::new(rel);
-    let inside = !rel.is_empty()
-        && p.components()
-            .all(|c| matches!(c, std::path::Component::Normal(_)));
-    if !inside {
-        return Err(bad_file(
-            &dir.join(cassette::INDEX),
-            format!(
-                "{:?} is not a path inside the recording",
-                crate::redact::shorten(rel, 200)
-            ),
-        ));
-    }
-    let path = dir.join(p);
-    let folder = dir
-        .canonicalize()
-        .map_err(|e| bad_file(dir, format!("cannot read: {e}")))?;
-    let resolved = path
-        .canonicalize()
-        .map_err(|e| bad_file(&path, format!("cannot read: {e}")))?;
-    if !resolved.starts_with(&folder) {
-        return Err(bad_file(
-            &path,
-            "is a link that leads out of the recording folder",
-        ));
-    }
-    Ok(path)
-}
-
-/// A cassette file, checked.
-pub fn load_cassette(dir: &Path, rel: &str) -> Result<Cassette, ConfigError> {
-    let path = file_in(dir, rel)?;
-    let c: Cassette = read_json(&path)?;
-    if c.format != cassette::FORMAT {
-        return Err(bad_file(&path, format!("cassette format {}", c.format)));
-    }
-    Ok(c)
-}
+pub use crate::cassette::{bad_file, file_in, load_cassette, load_index, read_json};
 
 /// A shape file, checked.
 pub fn load_shape(dir: &Path, rel: &str) -> Result<CaseShape, ConfigError> {
