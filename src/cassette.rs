@@ -3,7 +3,7 @@
 //! `record`, which writes recordings, and `mock`, which replays them, so the mock does not
 //! depend on the runner.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -32,9 +32,26 @@ pub struct Index {
     /// own in their place in the answers (an issuer, a redirect's Location).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub origins: Vec<String>,
+    /// The embedded mock's profile (`full`, `sandbox`) when the recorded target was the mock: a
+    /// replay behaves as that profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mock_profile: Option<String>,
+    /// What each API of the recorded target declared it does (`capabilities:`), and each of its
+    /// profiles: a replay declares the same, so it skips what the recording skipped.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub capabilities: BTreeMap<String, ApiCapabilities>,
     pub cases: Vec<Entry>,
     #[serde(default)]
     pub fixtures: Vec<Entry>,
+}
+
+/// The capabilities of one API of a recorded target: names only, never a value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiCapabilities {
+    pub capabilities: BTreeSet<String>,
+    /// Each profile's own capabilities, by profile name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub profiles: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// A case (or fixture) and its files, relative to the recording folder.
@@ -160,6 +177,7 @@ pub fn load_index(dir: &Path) -> Result<Index, ConfigError> {
         ));
     }
     index.origins = checked_origins(&path, std::mem::take(&mut index.origins))?;
+    check_capabilities(&path, &index.capabilities)?;
     Ok(index)
 }
 
@@ -186,6 +204,37 @@ fn checked_origins(path: &Path, origins: Vec<String>) -> Result<Vec<String>, Con
         }
     }
     Ok(out)
+}
+
+/// Every capability an index names is one this build knows.
+fn check_capabilities(
+    path: &Path,
+    apis: &BTreeMap<String, ApiCapabilities>,
+) -> Result<(), ConfigError> {
+    for (api, a) in apis {
+        let named = a.capabilities.iter().map(|c| (None, c)).chain(
+            a.profiles
+                .iter()
+                .flat_map(|(p, cs)| cs.iter().map(move |c| (Some(p), c))),
+        );
+        for (profile, c) in named {
+            if !crate::capability::is_capability(c) {
+                let at = match profile {
+                    None => format!("capabilities.{api}"),
+                    Some(p) => format!("capabilities.{api}.profiles.{p}"),
+                };
+                return Err(bad_file(
+                    path,
+                    format!(
+                        "{}: unknown capability {:?}",
+                        crate::redact::shorten(&at, 120),
+                        crate::redact::shorten(c, 60)
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A JSON file of a recording, parsed; a bad one is named with its line and column. Read

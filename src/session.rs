@@ -425,8 +425,10 @@ impl Session {
         let mut recorder = self.record.as_ref().map(|dir| {
             let t = self.runner.target();
             let secrets: Vec<String> = t.secret_values().map(str::to_string).collect();
+            let mock_profile = self.mock.as_ref().map(|m| m.config.profile.name());
             crate::record::Recorder::new(dir, &secrets, base.clone())
                 .origins(t.allowed_origins().unwrap_or_default())
+                .runs_as(t, mock_profile)
         });
         let runner = self.runner.clone();
         // Each outcome is masked as it finishes, with the target's secrets and its own tokens:

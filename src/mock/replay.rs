@@ -2,11 +2,17 @@
 //! response recorded for it, matched on method, path and request shape (names, never values:
 //! secrets and tokens were replaced by placeholders), each case's steps in order. A request
 //! that names its case (`x-tokenconf-case`, which `run --mock-replay` sends) is matched against
-//! that case's next step; one that does not is served only when every recorded answer to its
-//! shape is the same. Anything else is 599 with a JSON error naming the case and request:
-//! never a guess.
+//! that case's next step. Any other client gets a best-effort answer: the recorded requests of
+//! its method, path and body shape, narrowed by the enum-like form values, query and header
+//! names it sent where that leaves any; served when they all got the same kind of answer
+//! (status and JSON shape), naming the case it came from in `x-tokenconf-replayed-from`.
+//! Anything else is 599 with a JSON error naming the request and why: never a guess.
+//!
+//! The replay runs as the recorded target did: the embedded mock's profile it was recorded
+//! with, and the capabilities each API (and profile) declared, so a case skipped in the
+//! recording is skipped in the replay.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -21,7 +27,7 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 use super::{MockConfig, MockServer};
-use crate::cassette::{self, RequestShape, Step};
+use crate::cassette::{self, ApiCapabilities, RequestShape, Step};
 use crate::error::ConfigError;
 
 /// The status of an answer the recording does not have (outside HTTP's own range of meanings).
@@ -68,7 +74,20 @@ pub async fn start(dir: &Path, addr: SocketAddr) -> Result<MockServer, ConfigErr
         }
     }
     let replay = Arc::new(Replay { tapes });
-    let config = Arc::new(MockConfig::default());
+    let profile = match index.mock_profile.as_deref() {
+        None => super::Profile::default(),
+        Some(name) => super::Profile::from_name(name).ok_or_else(|| {
+            cassette::bad_file(
+                &dir.join(cassette::INDEX),
+                format!(
+                    "mock_profile: {:?} is not a profile of the embedded mock ({})",
+                    crate::redact::shorten(name, 60),
+                    super::Profile::ALL.map(super::Profile::name).join(", ")
+                ),
+            )
+        })?,
+    };
+    let config = Arc::new(MockConfig::for_profile(profile));
     let oauth2 = Arc::new(super::oauth2::Server::new(config.clone(), &base_url));
     let app = Router::new()
         .fallback(serve_request)
@@ -82,7 +101,26 @@ pub async fn start(dir: &Path, addr: SocketAddr) -> Result<MockServer, ConfigErr
         oauth2,
         shutdown: Some(tx),
         task: Some(task),
+        recorded_capabilities: index.capabilities,
     })
+}
+
+/// The recorded target's capabilities laid over the replay's target: each API the recording
+/// names declares what it declared, and keeps only the profiles the recording had. APIs the
+/// recording does not name (an older recording) are left as they are.
+pub fn lay_over(target: &mut crate::target::Target, recorded: &BTreeMap<String, ApiCapabilities>) {
+    for (api, rec) in recorded {
+        let Some(a) = target.apis.get_mut(api) else {
+            continue;
+        };
+        a.capabilities = rec.capabilities.clone();
+        a.profiles.retain(|p| rec.profiles.contains_key(&p.name));
+        for p in &mut a.profiles {
+            if let Some(c) = rec.profiles.get(&p.name) {
+                p.capabilities = c.clone();
+            }
+        }
+    }
 }
 
 /// The recorded target's origins in an answer (an issuer, an endpoint, a redirect's Location)
@@ -145,6 +183,8 @@ struct Incoming {
     query: Vec<String>,
     headers: BTreeSet<String>,
     form: Option<Vec<String>>,
+    /// The enum-like form fields' values (`grant_type`, …), as a cassette keeps them.
+    values: BTreeMap<String, String>,
     json: Option<Value>,
 }
 
@@ -170,6 +210,14 @@ impl Incoming {
                 keys.dedup();
                 keys
             });
+        let values = if form.is_some() {
+            form_urlencoded::parse(body)
+                .filter(|(k, _)| cassette::ENUM_FIELDS.contains(&k.as_ref()))
+                .map(|(k, v)| (k.into_owned(), crate::redact::shorten(&v, 200)))
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
         let json = serde_json::from_slice::<Value>(body)
             .ok()
             .filter(|_| content_type.contains("json"))
@@ -180,21 +228,36 @@ impl Incoming {
             query,
             headers: headers.keys().map(|k| k.as_str().to_string()).collect(),
             form,
+            values,
             json,
         }
     }
 
+    /// The whole shape: what a case's next step must match.
     fn matches(&self, r: &RequestShape) -> bool {
+        self.fits(r) && self.same_query(r) && self.same_headers(r)
+    }
+
+    /// Method, path and body shape: what any client's request must share with a recorded one.
+    fn fits(&self, r: &RequestShape) -> bool {
         let body = match r.body.as_str() {
             "form" => self.form.as_ref() == Some(&r.form),
             "json" => self.json.is_some() && self.json == r.json,
             _ => true,
         };
-        self.method == r.method
-            && self.path == r.path
-            && self.query == r.query
-            && r.headers.iter().all(|h| self.headers.contains(h))
-            && body
+        self.method == r.method && self.path == r.path && body
+    }
+
+    fn same_values(&self, r: &RequestShape) -> bool {
+        self.values == r.values
+    }
+
+    fn same_query(&self, r: &RequestShape) -> bool {
+        self.query == r.query
+    }
+
+    fn same_headers(&self, r: &RequestShape) -> bool {
+        r.headers.iter().all(|h| self.headers.contains(h))
     }
 
     fn line(&self) -> String {
@@ -259,38 +322,81 @@ fn by_case(replay: &Replay, case: &str, incoming: &Incoming) -> Response {
     not_recorded(Some(case), incoming, why)
 }
 
+/// A request that names no case: the one kind of answer the recording has for it, or 599.
 fn by_shape(replay: &Replay, incoming: &Incoming) -> Response {
-    let mut found: Vec<(&str, &Step)> = Vec::new();
-    for (test, tape) in &replay.tapes {
-        for s in &tape.steps {
-            if incoming.matches(&s.request) {
-                found.push((test, s));
-            }
+    let mut found: Vec<(&str, &Step)> = replay
+        .tapes
+        .iter()
+        .flat_map(|(test, tape)| {
+            tape.steps
+                .iter()
+                .filter(|s| incoming.fits(&s.request))
+                .map(move |s| (test.as_str(), s))
+        })
+        .collect();
+    if found.is_empty() {
+        return not_recorded(
+            None,
+            incoming,
+            "no recorded request has this method, path and body shape".into(),
+        );
+    }
+    // Another client may send other headers or query parameters: each narrows the choice only
+    // where some recorded request has it too.
+    for narrower in [
+        Incoming::same_values,
+        Incoming::same_query,
+        Incoming::same_headers,
+    ] {
+        let kept: Vec<(&str, &Step)> = found
+            .iter()
+            .filter(|(_, s)| narrower(incoming, &s.request))
+            .copied()
+            .collect();
+        if !kept.is_empty() {
+            found = kept;
         }
     }
-    found.sort_by(|a, b| a.0.cmp(b.0));
-    let Some((_, first)) = found.first() else {
-        return not_recorded(None, incoming, "no recorded request has this shape".into());
-    };
-    let same = |s: &Step| {
-        s.response.status == first.response.status
-            && s.response.json == first.response.json
-            && s.response.text == first.response.text
-    };
-    if found.iter().all(|(_, s)| same(s)) {
-        return answer(first);
+    found.sort_by(|a, b| a.0.cmp(b.0).then(a.1.step.cmp(&b.1.step)));
+    let (test, first) = found[0];
+    if found.iter().all(|(_, s)| same_kind(s, first)) {
+        let mut response = answer(first);
+        if let Ok(v) = HeaderValue::from_str(test) {
+            response.headers_mut().insert(REPLAYED_FROM, v);
+        }
+        return response;
     }
-    let cases: Vec<&str> = found.iter().map(|(t, _)| *t).take(5).collect();
+    let mut kinds: Vec<String> = Vec::new();
+    for (test, s) in &found {
+        let status = s.response.status;
+        if !kinds
+            .iter()
+            .any(|k| k.starts_with(&format!("status {status} ")))
+        {
+            kinds.push(format!("status {status} (case {test})"));
+        }
+    }
     not_recorded(
         None,
         incoming,
         format!(
-            "{} recorded requests of this shape have different answers (cases {}); send {} naming the case",
+            "ambiguous: {} recorded requests fit this one with different answers: {}; send {} naming the case",
             found.len(),
-            cases.join(", "),
+            kinds.into_iter().take(5).collect::<Vec<_>>().join(", "),
             crate::http::CASE_HEADER
         ),
     )
+}
+
+/// The header naming the recorded case a best-effort answer came from.
+pub const REPLAYED_FROM: &str = "x-tokenconf-replayed-from";
+
+/// The same kind of answer: status, and the body's shape (tokens differ from case to case).
+fn same_kind(a: &Step, b: &Step) -> bool {
+    let (a, b) = (&a.response, &b.response);
+    a.status == b.status
+        && a.json.as_ref().map(cassette::json_shape) == b.json.as_ref().map(cassette::json_shape)
+        && a.text.is_some() == b.text.is_some()
 }
 
 /// Headers the server computes itself.

@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 pub use crate::cassette::{
-    json_shape, Cassette, Entry, Index, RequestShape, Response, Step, ENUM_FIELDS, FORMAT, INDEX,
+    json_shape, ApiCapabilities, Cassette, Entry, Index, RequestShape, Response, Step, ENUM_FIELDS,
+    FORMAT, INDEX,
 };
 
 use super::shape::StepShape;

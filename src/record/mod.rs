@@ -7,7 +7,7 @@ pub mod compare;
 pub mod mask;
 pub mod shape;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -16,7 +16,9 @@ use crate::outcome::{CaseOutcome, Exchange};
 use crate::report::escape::escape_control;
 use crate::run::Recorded;
 
-use cassette::{CaseShape, Cassette, Entry, FindingShape, Index, RequestShape, Response, Step};
+use cassette::{
+    ApiCapabilities, CaseShape, Cassette, Entry, FindingShape, Index, RequestShape, Response, Step,
+};
 use mask::Masker;
 
 /// Collects the cases of a run as they finish, already masked, and writes the folder at the end.
@@ -27,6 +29,8 @@ pub struct Recorder {
     fixtures: Vec<(Entry, String)>,
     taken: HashSet<String>,
     origins: Vec<String>,
+    mock_profile: Option<String>,
+    capabilities: BTreeMap<String, ApiCapabilities>,
 }
 
 impl Recorder {
@@ -76,7 +80,36 @@ impl Recorder {
             fixtures: Vec::new(),
             taken: HashSet::new(),
             origins: Vec::new(),
+            mock_profile: None,
+            capabilities: BTreeMap::new(),
         }
+    }
+
+    /// What the recorded target declares it does, per API and profile (names only), and the
+    /// embedded mock's profile when it is the mock: a replay runs as the recorded target did.
+    pub fn runs_as(
+        mut self,
+        target: &crate::target::Target,
+        mock_profile: Option<&str>,
+    ) -> Recorder {
+        self.capabilities = target
+            .apis
+            .iter()
+            .map(|(api, a)| {
+                let profiles = a
+                    .profiles
+                    .iter()
+                    .map(|p| (p.name.clone(), p.capabilities.clone()))
+                    .collect();
+                let declared = ApiCapabilities {
+                    capabilities: a.capabilities.clone(),
+                    profiles,
+                };
+                (api.clone(), declared)
+            })
+            .collect();
+        self.mock_profile = mock_profile.map(str::to_string);
+        self
     }
 
     /// The origins of the recorded target, written to the index for replays.
@@ -178,6 +211,8 @@ impl Recorder {
             target: target.to_string(),
             recorded: crate::report::summary::rfc3339(started_ms),
             origins: self.origins.clone(),
+            mock_profile: self.mock_profile.clone(),
+            capabilities: self.capabilities.clone(),
             cases: self.cases.iter().map(|(e, _, _)| e.clone()).collect(),
             fixtures: self.fixtures.iter().map(|(e, _)| e.clone()).collect(),
         };

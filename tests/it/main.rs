@@ -15,6 +15,7 @@ mod html;
 mod leak;
 mod mock;
 mod properties;
+mod replay;
 mod reports;
 mod sandbox;
 mod schema;
