@@ -369,14 +369,16 @@ fn is_clean(part: &str) -> bool {
 }
 
 /// Removes `dir/rel` when each folder on the way is a real folder and the file a regular file:
-/// never through a link. Whether it was removed.
+/// never through a link. False when something on the way is not plain; true when it is gone
+/// (or was never there).
 fn remove_plain_file(dir: &Path, rel: &str) -> bool {
     let parts: Vec<&str> = rel.split('/').collect();
     let mut at = dir.to_path_buf();
     for (i, part) in parts.iter().enumerate() {
         at.push(part);
-        let Ok(meta) = std::fs::symlink_metadata(&at) else {
-            return false;
+        let meta = match std::fs::symlink_metadata(&at) {
+            Ok(meta) => meta,
+            Err(e) => return e.kind() == io::ErrorKind::NotFound,
         };
         let last = i + 1 == parts.len();
         let plain = if last {
