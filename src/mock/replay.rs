@@ -3,8 +3,8 @@
 //! secrets and tokens were replaced by placeholders), each case's steps in order. A request
 //! that names its case (`x-tokenconf-case`, which `run --mock-replay` sends) is matched against
 //! that case's next step. Any other client gets a best-effort answer: the recorded requests of
-//! its method, path and body shape, narrowed by the enum-like form values, query and header
-//! names it sent where that leaves any; served when they all got the same kind of answer
+//! its method, path and body shape, narrowed by the enum-like form values, its credentials (the
+//! replay's own, or a wrong secret's 401), query and header names where that leaves any; served when they all got the same kind of answer
 //! (status and JSON shape), naming the case it came from in `x-tokenconf-replayed-from`.
 //! Anything else is 599 with a JSON error naming the request and why: never a guess.
 //!
@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use aho_corasick::AhoCorasick;
 use axum::body::{Body, Bytes};
@@ -41,6 +41,10 @@ struct Tape {
 
 struct Replay {
     tapes: HashMap<String, Tape>,
+    /// The replay target's client id and secret pairs (the mock's published test values), set
+    /// once the server is up: a client that sends one of them is told apart from one that
+    /// sends a wrong secret.
+    credentials: OnceLock<Vec<(String, String)>>,
 }
 
 /// Loads the recording in `dir` (exit 2 naming a bad file) and serves it on `addr`. The server
@@ -73,7 +77,10 @@ pub async fn start(dir: &Path, addr: SocketAddr) -> Result<MockServer, ConfigErr
             }
         }
     }
-    let replay = Arc::new(Replay { tapes });
+    let replay = Arc::new(Replay {
+        tapes,
+        credentials: OnceLock::new(),
+    });
     let profile = match index.mock_profile.as_deref() {
         None => super::Profile::default(),
         Some(name) => super::Profile::from_name(name).ok_or_else(|| {
@@ -92,17 +99,35 @@ pub async fn start(dir: &Path, addr: SocketAddr) -> Result<MockServer, ConfigErr
     let app = Router::new()
         .fallback(serve_request)
         .layer(axum::extract::DefaultBodyLimit::max(super::MAX_BODY))
-        .with_state(replay);
+        .with_state(replay.clone());
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(super::serve(listener, app, config.limits, rx));
-    Ok(MockServer {
+    let server = MockServer {
         addr,
         config,
         oauth2,
         shutdown: Some(tx),
         task: Some(task),
         recorded_capabilities: index.capabilities,
-    })
+    };
+    let _ = replay.credentials.set(credentials_of(&server.target()));
+    Ok(server)
+}
+
+/// Every `*client_id` var with its `*client_secret`, of each API and profile of `target`.
+fn credentials_of(target: &crate::target::Target) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for a in target.apis.values() {
+        for r in a.resolved() {
+            for (k, id) in r.vars.iter().filter(|(k, _)| k.ends_with("client_id")) {
+                let secret_key = format!("{}client_secret", k.trim_end_matches("client_id"));
+                if let Some(secret) = r.secrets.get(secret_key.as_str()) {
+                    out.push((id.to_string(), secret.to_string()));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The recorded target's capabilities laid over the replay's target: each API the recording
@@ -185,6 +210,9 @@ struct Incoming {
     form: Option<Vec<String>>,
     /// The enum-like form fields' values (`grant_type`, …), as a cassette keeps them.
     values: BTreeMap<String, String>,
+    /// The client id and secret it sent (Basic, or `client_id` and `client_secret` in a form),
+    /// each as sent and as RFC 6749 §2.3.1 form-decodes it.
+    credentials: Vec<(String, String)>,
     json: Option<Value>,
 }
 
@@ -218,6 +246,35 @@ impl Incoming {
         } else {
             BTreeMap::new()
         };
+        let mut credentials = Vec::new();
+        let basic = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Basic "))
+            .and_then(|b| {
+                base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b.trim()).ok()
+            })
+            .and_then(|bytes| String::from_utf8(bytes).ok());
+        if let Some((id, secret)) = basic.as_deref().and_then(|b| b.split_once(':')) {
+            let decoded = |s: &str| {
+                form_urlencoded::parse(format!("x={s}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
+            };
+            credentials.push((id.to_string(), secret.to_string()));
+            credentials.push((decoded(id), decoded(secret)));
+        }
+        if form.is_some() {
+            let field = |name: &str| {
+                form_urlencoded::parse(body)
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.into_owned())
+            };
+            if let (Some(id), Some(secret)) = (field("client_id"), field("client_secret")) {
+                credentials.push((id, secret));
+            }
+        }
         let json = serde_json::from_slice::<Value>(body)
             .ok()
             .filter(|_| content_type.contains("json"))
@@ -229,6 +286,7 @@ impl Incoming {
             headers: headers.keys().map(|k| k.as_str().to_string()).collect(),
             form,
             values,
+            credentials,
             json,
         }
     }
@@ -258,6 +316,16 @@ impl Incoming {
 
     fn same_headers(&self, r: &RequestShape) -> bool {
         r.headers.iter().all(|h| self.headers.contains(h))
+    }
+
+    /// Whether `step`'s answer is the one its credentials call for: a refusal of the client
+    /// (401) for a wrong secret, anything else for the replay's own. True when it sent none.
+    fn credentials_fit(&self, known: &[(String, String)], step: &Step) -> bool {
+        if self.credentials.is_empty() {
+            return true;
+        }
+        let right = self.credentials.iter().any(|c| known.contains(c));
+        right == (step.response.status != 401)
     }
 
     fn line(&self) -> String {
@@ -343,16 +411,16 @@ fn by_shape(replay: &Replay, incoming: &Incoming) -> Response {
     }
     // Another client may send other headers or query parameters: each narrows the choice only
     // where some recorded request has it too.
-    for narrower in [
-        Incoming::same_values,
-        Incoming::same_query,
-        Incoming::same_headers,
-    ] {
-        let kept: Vec<(&str, &Step)> = found
-            .iter()
-            .filter(|(_, s)| narrower(incoming, &s.request))
-            .copied()
-            .collect();
+    // Its credentials, against the replay's own, tell a wrong secret's 401 from an answer.
+    let known = replay.credentials.get().map_or(&[][..], Vec::as_slice);
+    let narrowers: [&dyn Fn(&Step) -> bool; 4] = [
+        &|s| incoming.same_values(&s.request),
+        &|s| incoming.credentials_fit(known, s),
+        &|s| incoming.same_query(&s.request),
+        &|s| incoming.same_headers(&s.request),
+    ];
+    for narrower in narrowers {
+        let kept: Vec<(&str, &Step)> = found.iter().filter(|(_, s)| narrower(s)).copied().collect();
         if !kept.is_empty() {
             found = kept;
         }

@@ -112,6 +112,25 @@ fn a_client_without_the_case_header_gets_the_one_kind_of_answer_recorded_for_its
         ],
         json!({}),
     );
+    // A wrong secret's answer to the same request as case a's.
+    std::fs::write(
+        rec.join("cases/c3.cassette.json"),
+        json!({"format": 1, "test": "t/token::d", "steps": [{
+            "step": "step 1",
+            "request": token_request("client_credentials"),
+            "response": answer(401, json!({"error": "invalid_client"}))
+        }]})
+        .to_string(),
+    )
+    .unwrap();
+    let mut index: Value =
+        serde_json::from_str(&std::fs::read_to_string(rec.join("recording.json")).unwrap())
+            .unwrap();
+    index["cases"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"test": "t/token::d", "cassette": "cases/c3.cassette.json"}));
+    std::fs::write(rec.join("recording.json"), index.to_string()).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -124,16 +143,31 @@ fn a_client_without_the_case_header_gets_the_one_kind_of_answer_recorded_for_its
         let client = reqwest::Client::builder().no_proxy().build().unwrap();
         let base = server.base_url();
 
-        // Another client's headers (no Authorization, its own user agent): the two recorded
-        // client-credentials answers differ only in their tokens, so one is given.
-        let r = client
-            .post(format!("{base}/token"))
-            .header("user-agent", "my-sdk/1.0")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("grant_type=client_credentials")
+        // Another client (its own user agent): with the replay's own credentials, the two
+        // recorded successes differ only in their tokens, so one is given; with a wrong
+        // secret, the recorded refusal; with none, it is ambiguous.
+        let target = server.target();
+        let (id, secret) = (
+            target.apis["talkdesk"].vars["client_id"].clone(),
+            target.apis["talkdesk"].secrets["client_secret"].clone(),
+        );
+        let token = |secret: Option<&str>| {
+            let request = client
+                .post(format!("{base}/token"))
+                .header("user-agent", "my-sdk/1.0")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("grant_type=client_credentials");
+            match secret {
+                Some(s) => request.basic_auth(&id, Some(s)),
+                None => request,
+            }
             .send()
-            .await
-            .unwrap();
+        };
+        let wrong = token(Some("not-the-secret")).await.unwrap();
+        assert_eq!(wrong.status().as_u16(), 401);
+        let none = token(None).await.unwrap();
+        assert_eq!(none.status().as_u16(), 599);
+        let r = token(Some(&secret)).await.unwrap();
         assert_eq!(r.status().as_u16(), 200);
         assert_eq!(
             r.headers()[tokenconf::mock::replay::REPLAYED_FROM],
