@@ -5,6 +5,7 @@
 
 pub mod basic;
 pub mod capability;
+pub mod cassette;
 pub mod check;
 pub mod discovery;
 pub mod error;

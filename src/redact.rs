@@ -412,6 +412,16 @@ pub fn decode_text(bytes: &[u8]) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Every form [`Redactor`] masks `value` in (its encodings, base64 cores at each alignment
+/// included), for a caller that searches them without building an automaton; empty for a
+/// value shorter than the redactor's floor.
+pub fn forms(value: &str) -> Vec<String> {
+    if value.len() < Redactor::MIN_LEN {
+        return Vec::new();
+    }
+    encodings(value)
+}
+
 /// Raw, URL-encoded (both forms), JSON-escaped (as several languages write it), markup-escaped
 /// and base64 forms of a secret, from its UTF-8 bytes and, when it has them, its ISO-8859-1 bytes.
 fn encodings(secret: &str) -> Vec<String> {

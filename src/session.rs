@@ -163,6 +163,8 @@ pub struct Finished {
     /// The report files written (and the expected-findings file, when asked), or why they
     /// could not be.
     pub written: Result<Vec<PathBuf>, ConfigError>,
+    /// What a person should know of the writing (an earlier recording's files left alone).
+    pub warnings: Vec<String>,
 }
 
 impl Finished {
@@ -427,8 +429,10 @@ impl Session {
         let mut recorder = self.record.as_ref().map(|dir| {
             let t = self.runner.target();
             let secrets: Vec<String> = t.secret_values().map(str::to_string).collect();
+            let mock_profile = self.mock.as_ref().map(|m| m.config.profile.name());
             crate::record::Recorder::new(dir, &secrets, base.clone())
                 .origins(t.allowed_origins().unwrap_or_default())
+                .runs_as(t, mock_profile)
         });
         let runner = self.runner.clone();
         // Each outcome is masked as it finishes, with the target's secrets and its own tokens:
@@ -468,6 +472,7 @@ impl Session {
                 written
             }
         };
+        let mut warnings = Vec::new();
         if let (Some(mut r), Ok(paths)) = (recorder, &mut written) {
             for (tag, recorded) in self.runner.take_recorded_fixtures() {
                 r.fixture(&tag, recorded);
@@ -479,7 +484,10 @@ impl Session {
                 .unwrap_or(0);
             let dir = self.record.clone().unwrap_or_default();
             match r.write(&report.target, started_ms) {
-                Ok(_) => paths.push(dir),
+                Ok(w) => {
+                    paths.push(dir);
+                    warnings.extend(w.kept);
+                }
                 Err(source) => written = Err(ConfigError::Write { file: dir, source }),
             }
         }
@@ -498,6 +506,7 @@ impl Session {
             report,
             selected: self.selected.len(),
             written,
+            warnings,
         }
     }
 }

@@ -105,7 +105,7 @@ pub async fn serve_replay(
     let server = tokenconf::mock::replay::start(&dir, addr).await?;
     let _ = writeln!(
         std::io::stdout().lock(),
-        "tokenconf mock replaying {} on {}\n  a request names its case in the {} header; one the recording lacks gets {}\nCtrl-C stops",
+        "tokenconf mock replaying {} on {}\n  a request may name its case in the {} header; without it, the recorded answer that fits it is served where there is one kind; otherwise {}\nCtrl-C stops",
         dir.display(),
         server.base_url(),
         tokenconf::http::CASE_HEADER,

@@ -101,6 +101,9 @@ pub async fn run(session: Session, format: Format) -> Exit {
             super::fail(e);
         }
     }
+    for w in &finished.warnings {
+        note(&format!("warning: {w}"));
+    }
     for r in &finished.report.resolved {
         info(
             format,

@@ -148,6 +148,8 @@ pub struct MockServer {
     oauth2: Arc<oauth2::Server>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// A replay's: what the recorded target's APIs declared, laid over [`MockServer::target`].
+    recorded_capabilities: BTreeMap<String, crate::cassette::ApiCapabilities>,
 }
 
 impl MockServer {
@@ -173,7 +175,7 @@ impl MockServer {
             "oauth2".to_string(),
             oauth2::api_target(&self.oauth2, &base_url),
         );
-        Target {
+        let mut target = Target {
             name: "mock".into(),
             apis,
             http: HttpOptions {
@@ -183,7 +185,9 @@ impl MockServer {
             allow_origins: Vec::new(),
             allow_http: false,
             embedded_mock: true,
-        }
+        };
+        replay::lay_over(&mut target, &self.recorded_capabilities);
+        target
     }
 
     /// `(what, URL)` for every endpoint, for the banner of `tokenconf mock`.
@@ -227,6 +231,7 @@ pub async fn start(config: MockConfig, addr: SocketAddr) -> std::io::Result<Mock
         oauth2,
         shutdown: Some(tx),
         task: Some(task),
+        recorded_capabilities: BTreeMap::new(),
     })
 }
 

@@ -55,8 +55,9 @@ pub struct Masker {
     /// The last pass over each written file: any secret or token still there, in any encoding
     /// (the target's secrets).
     last_pass: Redactor,
-    /// The same for one case's tokens, each in its raw, URL-encoded, base64 and JSON-escaped
-    /// forms: plain searches, since an automaton per case would cost more than the run.
+    /// The same for one case's tokens, in every form the report redactor masks them in (base64
+    /// inside a longer blob at any offset included): plain searches, since an automaton per
+    /// case would cost more than the run.
     token_forms: Vec<String>,
 }
 
@@ -95,15 +96,8 @@ impl Masker {
             .collect();
         tokens.sort();
         tokens.dedup();
-        for t in tokens.iter().filter(|t| t.len() >= 4) {
-            m.token_forms.push(t.clone());
-            m.token_forms
-                .push(form_urlencoded::byte_serialize(t.as_bytes()).collect());
-            m.token_forms
-                .push(base64::engine::general_purpose::STANDARD.encode(t));
-            m.token_forms.push(URL_SAFE_NO_PAD.encode(t));
-            let json = serde_json::to_string(t).unwrap_or_default();
-            m.token_forms.push(json.trim_matches('"').to_string());
+        for t in &tokens {
+            m.token_forms.extend(crate::redact::forms(t));
         }
         m.token_forms
             .sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
@@ -340,6 +334,30 @@ mod tests {
         assert_eq!(c["iss"], "https://i");
         assert!(c["sub"].is_string() && c["sub"] != "user-42");
         assert!(!p.ends_with("c2lnbmF0dXJl"));
+    }
+
+    #[test]
+    fn a_token_base64_encoded_inside_a_blob_is_masked_at_any_offset() {
+        let token = "RT-Fixed-Refresh-9911xyz";
+        let m = masker().with_tokens(&[token.to_string()]);
+        for prefix in ["x:", "xy:", "xyz:", "x:{\"refresh_token\": \""] {
+            let blob = base64::engine::general_purpose::STANDARD
+                .encode(format!("{prefix}{token}\"}}:Basic abc"));
+            let out = m.last_pass(&format!("{{\"blob\": \"{blob}\"}}"));
+            // What is left of the blob no longer decodes to the token at any alignment.
+            for piece in out.split(crate::redact::MASK) {
+                for skip in 0..4.min(piece.len()) {
+                    let p = &piece[skip..];
+                    let usable = p.len() / 4 * 4;
+                    let decoded = base64::engine::general_purpose::STANDARD
+                        .decode(&p[..usable])
+                        .unwrap_or_default();
+                    let decoded = String::from_utf8_lossy(&decoded);
+                    assert!(!decoded.contains("Refresh-99"), "{prefix:?}: {decoded:?}");
+                }
+            }
+            assert!(out.contains(crate::redact::MASK), "{prefix:?}: {out}");
+        }
     }
 
     #[test]

@@ -7,15 +7,18 @@ pub mod compare;
 pub mod mask;
 pub mod shape;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::error::ConfigError;
 use crate::outcome::{CaseOutcome, Exchange};
+use crate::report::escape::escape_control;
 use crate::run::Recorded;
 
-use cassette::{CaseShape, Cassette, Entry, FindingShape, Index, RequestShape, Response, Step};
+use cassette::{
+    ApiCapabilities, CaseShape, Cassette, Entry, FindingShape, Index, RequestShape, Response, Step,
+};
 use mask::Masker;
 
 /// Collects the cases of a run as they finish, already masked, and writes the folder at the end.
@@ -26,6 +29,8 @@ pub struct Recorder {
     fixtures: Vec<(Entry, String)>,
     taken: HashSet<String>,
     origins: Vec<String>,
+    mock_profile: Option<String>,
+    capabilities: BTreeMap<String, ApiCapabilities>,
 }
 
 impl Recorder {
@@ -75,7 +80,36 @@ impl Recorder {
             fixtures: Vec::new(),
             taken: HashSet::new(),
             origins: Vec::new(),
+            mock_profile: None,
+            capabilities: BTreeMap::new(),
         }
+    }
+
+    /// What the recorded target declares it does, per API and profile (names only), and the
+    /// embedded mock's profile when it is the mock: a replay runs as the recorded target did.
+    pub fn runs_as(
+        mut self,
+        target: &crate::target::Target,
+        mock_profile: Option<&str>,
+    ) -> Recorder {
+        self.capabilities = target
+            .apis
+            .iter()
+            .map(|(api, a)| {
+                let profiles = a
+                    .profiles
+                    .iter()
+                    .map(|p| (p.name.clone(), p.capabilities.clone()))
+                    .collect();
+                let declared = ApiCapabilities {
+                    capabilities: a.capabilities.clone(),
+                    profiles,
+                };
+                (api.clone(), declared)
+            })
+            .collect();
+        self.mock_profile = mock_profile.map(str::to_string);
+        self
     }
 
     /// The origins of the recorded target, written to the index for replays.
@@ -165,8 +199,9 @@ impl Recorder {
 
     /// Writes the folder: every file into a fresh folder beside `dir`, then renamed over it,
     /// so a reader never sees half a recording. An earlier recording there loses only the
-    /// files its index lists.
-    pub fn write(mut self, target: &str, started_ms: u128) -> io::Result<PathBuf> {
+    /// files its index lists that are names this build writes, reached without a link; what
+    /// it keeps is said in [`Written::kept`].
+    pub fn write(mut self, target: &str, started_ms: u128) -> io::Result<Written> {
         self.cases.sort_by(|a, b| a.0.test.cmp(&b.0.test));
         self.fixtures.sort_by(|a, b| a.0.test.cmp(&b.0.test));
         let index = Index {
@@ -176,6 +211,8 @@ impl Recorder {
             target: target.to_string(),
             recorded: crate::report::summary::rfc3339(started_ms),
             origins: self.origins.clone(),
+            mock_profile: self.mock_profile.clone(),
+            capabilities: self.capabilities.clone(),
             cases: self.cases.iter().map(|(e, _, _)| e.clone()).collect(),
             fixtures: self.fixtures.iter().map(|(e, _)| e.clone()).collect(),
         };
@@ -215,26 +252,145 @@ impl Recorder {
             }
             return Err(e);
         }
-        if let Some(old) = old {
-            remove_recording(&old);
-        }
-        Ok(self.dir.join(cassette::INDEX))
+        let kept = match old {
+            Some(old) => remove_recording(&old),
+            None => Vec::new(),
+        };
+        Ok(Written {
+            index: self.dir.join(cassette::INDEX),
+            kept,
+        })
     }
 }
 
+/// What [`Recorder::write`] did.
+#[derive(Debug)]
+pub struct Written {
+    /// The new recording's index file.
+    pub index: PathBuf,
+    /// What the earlier recording kept, one line each for a person (escaped): names its index
+    /// listed that this build does not write or that pass through a link, and the folder that
+    /// still holds them or other files.
+    pub kept: Vec<String>,
+}
+
 /// Removes the files an earlier recording's index lists, then its folders if empty: never a
-/// recursive delete of what a user may have put there.
-fn remove_recording(dir: &Path) {
-    if let Ok(index) = load_index(dir) {
-        for e in index.cases.iter().chain(&index.fixtures) {
-            let _ = std::fs::remove_file(dir.join(&e.cassette));
-            if let Some(s) = &e.shape {
-                let _ = std::fs::remove_file(dir.join(s));
+/// recursive delete of what a user may have put there. Only names the recorder writes are
+/// removed, each inside `dir` and reached through real folders, never a link: an index is text
+/// anyone may have edited (`../`, an absolute path, a linked folder). Returns what it kept.
+fn remove_recording(dir: &Path) -> Vec<String> {
+    let mut kept = Vec::new();
+    let index = load_index(dir);
+    if let Ok(index) = &index {
+        let names = index
+            .cases
+            .iter()
+            .chain(&index.fixtures)
+            .flat_map(|e| std::iter::once(e.cassette.as_str()).chain(e.shape.as_deref()));
+        let mut refused = Vec::new();
+        let mut removed = HashSet::new();
+        for rel in names {
+            if removed.contains(rel) {
+                continue;
+            }
+            if is_recorder_name(rel) && remove_plain_file(dir, rel) {
+                removed.insert(rel);
+            } else {
+                refused.push(rel);
             }
         }
+        if !refused.is_empty() {
+            kept.push(format!(
+                "the earlier recording listed {} file(s) that are not names tokenconf writes there \
+                 or pass through a link, left alone: {}",
+                refused.len(),
+                shown_names(&refused)
+            ));
+        }
     }
-    let _ = std::fs::remove_file(dir.join(cassette::INDEX));
+    remove_plain_file(dir, cassette::INDEX);
     remove_empty_dirs(dir);
+    if std::fs::symlink_metadata(dir).is_ok() {
+        kept.push(format!(
+            "the earlier recording's other files are kept in {}",
+            escape_control(&dir.display().to_string())
+        ));
+    }
+    if let Err(e) = index {
+        kept.push(format!("the earlier recording's index was not read: {e}"));
+    }
+    kept
+}
+
+/// Up to five names, quoted and escaped.
+fn shown_names(names: &[&str]) -> String {
+    let mut shown: Vec<String> = names
+        .iter()
+        .take(5)
+        .map(|n| format!("{:?}", crate::redact::shorten(n, 120)))
+        .collect();
+    if names.len() > 5 {
+        shown.push(format!("and {} more", names.len() - 5));
+    }
+    shown.join(", ")
+}
+
+/// Whether `rel` is a name this build writes in a recording: `cases/…/<stem>.cassette.json`,
+/// `cases/…/<stem>.shape.json` or `fixtures/…/<stem>.cassette.json`, every folder and stem as
+/// [`Recorder::stem`] makes them (so no `..`, no absolute path, no other file).
+fn is_recorder_name(rel: &str) -> bool {
+    let mut parts: Vec<&str> = rel.split('/').collect();
+    let Some(file) = parts.pop() else {
+        return false;
+    };
+    let stem = match parts.first().copied() {
+        Some("cases") => file
+            .strip_suffix(".cassette.json")
+            .or_else(|| file.strip_suffix(".shape.json")),
+        Some("fixtures") => file.strip_suffix(".cassette.json"),
+        _ => None,
+    };
+    let Some(stem) = stem else {
+        return false;
+    };
+    parts[1..]
+        .iter()
+        .chain(std::iter::once(&stem))
+        .all(|p| is_clean(p))
+}
+
+/// A folder or stem as [`clean`] makes it (a stem may end in `-N` when names collide).
+fn is_clean(part: &str) -> bool {
+    !part.is_empty()
+        && part.len() <= 120
+        && part
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Removes `dir/rel` when each folder on the way is a real folder and the file a regular file:
+/// never through a link. False when something on the way is not plain; true when it is gone
+/// (or was never there).
+fn remove_plain_file(dir: &Path, rel: &str) -> bool {
+    let parts: Vec<&str> = rel.split('/').collect();
+    let mut at = dir.to_path_buf();
+    for (i, part) in parts.iter().enumerate() {
+        at.push(part);
+        let meta = match std::fs::symlink_metadata(&at) {
+            Ok(meta) => meta,
+            Err(e) => return e.kind() == io::ErrorKind::NotFound,
+        };
+        let last = i + 1 == parts.len();
+        let plain = if last {
+            meta.file_type().is_file()
+        } else {
+            meta.file_type().is_dir()
+        };
+        if !plain {
+            return false;
+        }
+    }
+    std::fs::remove_file(&at).is_ok()
 }
 
 fn remove_empty_dirs(dir: &Path) {
@@ -374,70 +530,7 @@ fn response_of(e: &Exchange, masker: &Masker) -> Response {
     }
 }
 
-/// A recording's file that cannot be used: exit 2, naming the file.
-pub fn bad_file(path: &Path, message: impl Into<String>) -> ConfigError {
-    ConfigError::File {
-        path: path.to_path_buf(),
-        message: message.into(),
-    }
-}
-
-/// Reads and checks `dir/recording.json`.
-pub fn load_index(dir: &Path) -> Result<Index, ConfigError> {
-    let path = dir.join(cassette::INDEX);
-    if !dir.is_dir() {
-        return Err(bad_file(dir, "no such recording folder"));
-    }
-    let index: Index = read_json(&path)?;
-    if index.format != cassette::FORMAT {
-        return Err(bad_file(
-            &path,
-            format!(
-                "recording format {} (this tokenconf reads format {})",
-                index.format,
-                cassette::FORMAT
-            ),
-        ));
-    }
-    Ok(index)
-}
-
-/// A JSON file of a recording, parsed; a bad one is named with its line and column.
-pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| bad_file(path, e.to_string()))?;
-    let value: T = serde_json::from_str(&text).map_err(|e| {
-        bad_file(
-            path,
-            format!("line {} column {}: {e}", e.line(), e.column()),
-        )
-    })?;
-    Ok(value)
-}
-
-/// A file an index names, kept inside the recording folder.
-pub fn file_in(dir: &Path, rel: &str) -> Result<PathBuf, ConfigError> {
-    let p = Path::new(rel);
-    let inside = p
-        .components()
-        .all(|c| matches!(c, std::path::Component::Normal(_)));
-    if !inside {
-        return Err(bad_file(
-            &dir.join(cassette::INDEX),
-            format!("{rel:?} is not a path inside the recording"),
-        ));
-    }
-    Ok(dir.join(p))
-}
-
-/// A cassette file, checked.
-pub fn load_cassette(dir: &Path, rel: &str) -> Result<Cassette, ConfigError> {
-    let path = file_in(dir, rel)?;
-    let c: Cassette = read_json(&path)?;
-    if c.format != cassette::FORMAT {
-        return Err(bad_file(&path, format!("cassette format {}", c.format)));
-    }
-    Ok(c)
-}
+pub use crate::cassette::{bad_file, file_in, load_cassette, load_index, read_json};
 
 /// A shape file, checked.
 pub fn load_shape(dir: &Path, rel: &str) -> Result<CaseShape, ConfigError> {

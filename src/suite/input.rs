@@ -1,5 +1,5 @@
-//! Reading the files a user names (suites, targets, schemas, secret files, CA certificates):
-//! only regular files, and never more than a limit, so `/dev/zero` or a 10 GB log named by
+//! Reading the files tokenconf reads (suites, targets, schemas, secret files, CA certificates,
+//! recordings, earlier runs' summary.json): only regular files, and never more than a limit, so `/dev/zero` or a 10 GB log named by
 //! mistake is a clear error instead of memory growing until allocation fails.
 
 use std::fmt;
@@ -14,6 +14,10 @@ pub enum FileKind {
     Schema,
     SecretFile,
     CaCert,
+    /// A recording's index, cassette or shape.
+    Recording,
+    /// An earlier run's summary.json (`report --history`).
+    Summary,
 }
 
 impl FileKind {
@@ -25,6 +29,10 @@ impl FileKind {
             FileKind::Targets | FileKind::Schema => 4 << 20,
             FileKind::SecretFile => 1 << 20,
             FileKind::CaCert => 4 << 20,
+            // A cassette holds one case's exchanges; an index, one line per case.
+            FileKind::Recording => 64 << 20,
+            // 200,000 cases take about 25 MB.
+            FileKind::Summary => 256 << 20,
         }
     }
 
@@ -35,6 +43,8 @@ impl FileKind {
             FileKind::Schema => "schema",
             FileKind::SecretFile => "secret file",
             FileKind::CaCert => "CA certificate file",
+            FileKind::Recording => "recording file",
+            FileKind::Summary => "summary.json",
         }
     }
 }
@@ -84,6 +94,17 @@ pub fn read_bytes(path: &Path, kind: FileKind) -> Result<Vec<u8>, ReadError> {
         return Err(fail(too_large(kind, meta.len())));
     }
     let file = std::fs::File::open(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    // What was opened, checked again: the path may have been swapped since.
+    let opened = file
+        .metadata()
+        .map_err(|e| fail(format!("cannot read: {e}")))?;
+    if !opened.is_file() {
+        return Err(fail(format!(
+            "a {} must be a regular file, not {}",
+            kind.name(),
+            what_it_is(&opened)
+        )));
+    }
     // Sized at once: grown as it is read, a large file was copied several times over.
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0) + 1);
     // Capped again while reading: the file may grow between the check and the read.

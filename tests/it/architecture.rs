@@ -1,5 +1,5 @@
 //! ARCHITECTURE.md's invariants, checked on the source: no import cycle among the library's
-//! top-level modules, and `suite` imports no engine module.
+//! top-level modules, `suite` imports no engine module, and `mock` does not reach the runner.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -135,6 +135,33 @@ fn the_suite_model_imports_no_engine_module() {
         suite.is_subset(&allowed),
         "suite imports {suite:?}; only {allowed:?} is allowed"
     );
+}
+
+/// Every module `from` reaches through imports, itself excluded.
+fn reachable(graph: &BTreeMap<String, BTreeSet<String>>, from: &str) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![from.to_string()];
+    while let Some(module) = todo.pop() {
+        for next in graph.get(&module).into_iter().flatten() {
+            if seen.insert(next.clone()) {
+                todo.push(next.clone());
+            }
+        }
+    }
+    seen.remove(from);
+    seen
+}
+
+#[test]
+fn the_mock_does_not_depend_on_the_runner() {
+    let graph = imports();
+    let reached = reachable(&graph, "mock");
+    for engine in ["run", "record", "session", "check", "rules"] {
+        assert!(
+            !reached.contains(engine),
+            "mock reaches {engine} (it reaches {reached:?}); a replay reads recordings through `cassette`"
+        );
+    }
 }
 
 #[test]
