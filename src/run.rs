@@ -640,8 +640,15 @@ impl Runner {
             if !self.target.embedded_mock {
                 unconfirm(&step.expect, &mut findings, &self.target.name);
             }
+            for f in &mut findings {
+                f.step = Some(label.clone());
+            }
             if let (Some(expected), Some(test)) = (&self.expected, test) {
-                expected.apply(test, &mut findings, self.strict);
+                let at = crate::expected::StepAt {
+                    number: i + 1,
+                    label: &label,
+                };
+                expected.apply(test, at, &mut findings, self.strict);
             }
             earlier.push((sent, received.clone()));
             let failed = findings.iter().any(|f| fails(f.level, self.strict));

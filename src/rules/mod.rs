@@ -224,6 +224,7 @@ fn collect(
                 source: Some(rule.source.to_string()),
                 path: v.path,
                 accepted: None,
+                step: None,
             });
         }
     }

@@ -18,5 +18,6 @@ mod properties;
 mod reports;
 mod sandbox;
 mod schema;
+mod security_expected;
 mod servers;
 mod transport;
