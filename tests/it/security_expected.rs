@@ -391,3 +391,127 @@ fn a_written_expected_file_pins_step_and_actual_value() {
     assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
     assert!(!out.contains("resolved:"), "{out}");
 }
+
+/// `tokenconf list FILE` as user `uid`, with `envs`, through `setpriv` (the test runs as root).
+#[cfg(unix)]
+fn list_as(uid: u32, file: &Path, envs: &[(&str, &Path)]) -> Output {
+    let mut cmd = Command::new("setpriv");
+    cmd.args([
+        format!("--reuid={uid}"),
+        format!("--regid={uid}"),
+        "--clear-groups".to_string(),
+    ])
+    .arg(BIN)
+    .args(["list", arg(file)])
+    .current_dir(root())
+    .env("NO_COLOR", "1")
+    .env_remove("TOKENCONF_CACHE")
+    .env_remove("XDG_CACHE_HOME");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("setpriv runs")
+}
+
+/// F2 as two users (the report's `attack.sh`): the victim once listed the attacker's evil.yaml
+/// (same length as benign.yaml), so its own cache holds evil's model; the attacker plants, in a
+/// cache folder the victim is told to use, a link named as benign's entry to that entry. The
+/// victim must get benign's real model, and be warned about a root others can write. Before,
+/// `list benign.yaml` showed evil's case.
+#[cfg(unix)]
+#[test]
+fn a_shared_cache_folder_cannot_feed_another_model_to_its_user() {
+    use std::os::unix::fs::{chown, lchown, symlink, PermissionsExt};
+    let setpriv = Command::new("setpriv").arg("--version").output();
+    if !rustix::process::geteuid().is_root() || !setpriv.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: acting as two users needs root and setpriv");
+        return;
+    }
+    let (attacker, victim) = (4242, 4243);
+    let dir = scratch("f2");
+    let mode =
+        |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    mode(&dir, 0o755);
+    // Padded to one length, as the report did (the old key's only extra check).
+    let mut benign_text = String::from(
+        "api: oauth2\ncases:\n  - name: benign case\n    request: { path: /token }\n    expect: { status: 200 }\n#",
+    );
+    let mut evil_text = String::from(
+        "api: oauth2\ncases:\n  - name: evil secret in query\n    request: { path: /x }\n    expect: { status: 200 }\n#",
+    );
+    while benign_text.len() < evil_text.len() {
+        benign_text.push('#');
+    }
+    while evil_text.len() < benign_text.len() {
+        evil_text.push('#');
+    }
+    let benign = write(&dir, "benign.yaml", &benign_text);
+    let evil = write(&dir, "evil.yaml", &evil_text);
+    for f in [&benign, &evil] {
+        mode(f, 0o644);
+    }
+    let home = dir.join("victim-home");
+    std::fs::create_dir(&home).unwrap();
+    chown(&home, Some(victim), Some(victim)).unwrap();
+    mode(&home, 0o700);
+    // 1. The victim lists evil.yaml once (a PR it reviewed): its cache holds evil's model.
+    let o = list_as(victim, &evil, &[("HOME", &home)]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert!(text(&o).0.contains("evil-secret-in-query"));
+    let victim_cache = home.join(".cache/tokenconf");
+    let build = std::fs::read_dir(&victim_cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("model-")
+        })
+        .expect("the victim's build folder");
+    let evil_entry = std::fs::read_dir(&build)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    // 2. The attacker learns benign's entry name from a cache of its own.
+    let own = dir.join("attacker-cache");
+    std::fs::create_dir(&own).unwrap();
+    chown(&own, Some(attacker), Some(attacker)).unwrap();
+    let o = list_as(attacker, &benign, &[("TOKENCONF_CACHE", &own)]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let own_build = own.join(build.file_name().unwrap());
+    let benign_name = std::fs::read_dir(&own_build)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name();
+    // 3. The attacker plants the link in a shared folder: one open to all, one sticky like /tmp.
+    for (shared, root_mode, warned) in [("shared", 0o777, true), ("sticky", 0o1777, false)] {
+        let shared = dir.join(shared);
+        let planted = shared.join(build.file_name().unwrap());
+        std::fs::create_dir_all(&planted).unwrap();
+        symlink(&evil_entry, planted.join(&benign_name)).unwrap();
+        // The shared folder is root's, as /tmp is; what is in it is the attacker's.
+        chown(&planted, Some(attacker), Some(attacker)).unwrap();
+        lchown(planted.join(&benign_name), Some(attacker), Some(attacker)).unwrap();
+        mode(&planted, 0o777);
+        mode(&shared, root_mode);
+        // 4. The victim lists the reviewed, benign file through the shared cache.
+        let o = list_as(
+            victim,
+            &benign,
+            &[("HOME", &home), ("TOKENCONF_CACHE", &shared)],
+        );
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{out}\n{err}");
+        assert_eq!(out.trim(), "benign::benign-case", "{err}");
+        let warnings = err.matches("warning: the parse cache is not used").count();
+        assert_eq!(warnings, usize::from(warned), "{err}");
+        if warned {
+            assert!(err.contains("others can write"), "{err}");
+        }
+    }
+}
