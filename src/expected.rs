@@ -497,6 +497,11 @@ pub(crate) struct DeviationFile {
     /// Where the vendor documents it, and what it does instead.
     #[schemars(with = "String")]
     reason: Spanned<String>,
+    /// The APIs (a suite's `api:`, such as `salesforce`) it applies to; left out, every suite
+    /// that uses the set. Required for a set other vendors' sets include (`oauth2.*`), which
+    /// would otherwise silence the rule for every vendor.
+    #[schemars(with = "Option<Vec<String>>")]
+    apis: Option<Spanned<Vec<String>>>,
 }
 
 /// One entry of a known-deviations file.
@@ -505,6 +510,54 @@ pub struct Deviation {
     pub set: String,
     pub rule: String,
     pub reason: String,
+    /// The suites' APIs it applies to; `None`: every suite that uses the set.
+    pub apis: Option<Vec<String>>,
+    /// `file:line` of the entry.
+    pub at: String,
+    /// Findings it made known deviations (shared by the copies a run makes per API).
+    applied: std::sync::Arc<AtomicUsize>,
+}
+
+impl Deviation {
+    /// Counts a finding it made a known deviation.
+    pub fn applied_once(&self) {
+        self.applied.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn applied(&self) -> usize {
+        self.applied.load(Ordering::Relaxed)
+    }
+}
+
+/// A user's deviation that applied in a run: every report lists these.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AppliedDeviation {
+    /// `file:line` of the entry.
+    pub at: String,
+    pub set: String,
+    pub rule: String,
+    /// The APIs it is scoped to; empty: every suite that uses the set.
+    pub apis: Vec<String>,
+    /// Findings it made known deviations.
+    pub findings: usize,
+}
+
+impl std::fmt::Display for AppliedDeviation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scope = match self.apis.as_slice() {
+            [] => String::new(),
+            apis => format!(" for {}", apis.join(", ")),
+        };
+        write!(
+            f,
+            "{}: {} under {}{scope} ({} finding{})",
+            self.at,
+            self.rule,
+            self.set,
+            self.findings,
+            if self.findings == 1 { "" } else { "s" }
+        )
+    }
 }
 
 /// Every vendor's documented deviations, from data: the built-in files under `specs/` or the
@@ -514,6 +567,8 @@ pub struct KnownDeviations {
     /// The files they came from, as `tokenconf rules` names them.
     pub files: Vec<String>,
     pub entries: Vec<Deviation>,
+    /// Read from the user's files rather than built in.
+    pub user: bool,
 }
 
 /// The files compiled in, by the path they have in the repository.
@@ -522,12 +577,18 @@ const BUILT_IN: &[(&str, &str)] = &[(
     include_str!("../specs/salesforce/known-deviations.yaml"),
 )];
 
+/// A rule set's family: `oauth2` of `oauth2.token-response`, `salesforce` of its own sets.
+fn family(set: &str) -> &str {
+    set.split('.').next().unwrap_or(set)
+}
+
 impl KnownDeviations {
     /// None at all.
     pub fn none() -> KnownDeviations {
         KnownDeviations {
             files: Vec::new(),
             entries: Vec::new(),
+            user: false,
         }
     }
 
@@ -544,12 +605,12 @@ impl KnownDeviations {
     }
 
     /// Reads `files`, in place of the built-in ones; `sets` gives, per rule set name, the ids
-    /// of the rules it holds, so an entry naming neither is exit 2 with file:line:column.
-    pub fn load(
-        files: &[PathBuf],
-        sets: &[(&str, Vec<&str>)],
-    ) -> Result<KnownDeviations, ConfigError> {
+    /// of the rules it holds and the sets that include it, so an entry naming neither is exit
+    /// 2 with file:line:column, and one naming a set other vendors' sets include must say
+    /// which APIs it is for.
+    pub fn load(files: &[PathBuf], sets: &[SetMembers]) -> Result<KnownDeviations, ConfigError> {
         let mut out = KnownDeviations::none();
+        out.user = true;
         for file in files {
             let text = crate::suite::input::read_text(file, crate::suite::input::FileKind::Targets)
                 .map_err(|e| ConfigError::File {
@@ -562,7 +623,7 @@ impl KnownDeviations {
     }
 
     /// The built-in files, each checked against `sets` (for the test that keeps them right).
-    pub fn check_built_in(sets: &[(&str, Vec<&str>)]) -> Result<KnownDeviations, ConfigError> {
+    pub fn check_built_in(sets: &[SetMembers]) -> Result<KnownDeviations, ConfigError> {
         let mut out = KnownDeviations::none();
         for (path, text) in BUILT_IN {
             out.merge(Self::parse(text, Path::new(path), Some(sets))?);
@@ -578,12 +639,13 @@ impl KnownDeviations {
     fn parse(
         text: &str,
         file: &Path,
-        sets: Option<&[(&str, Vec<&str>)]>,
+        sets: Option<&[SetMembers]>,
     ) -> Result<KnownDeviations, ConfigError> {
         let raw: Option<Vec<Spanned<DeviationFile>>> = yaml::parse(text, file)?;
         let mut errors: Vec<SourceError> = Vec::new();
         let mut entries = Vec::new();
         for item in raw.unwrap_or_default() {
+            let line = item.referenced.line();
             let d = item.value;
             if d.reason.value.trim().is_empty() {
                 errors.push(yaml::error_at(
@@ -593,13 +655,21 @@ impl KnownDeviations {
                     "a known deviation needs a reason: where the vendor documents it",
                 ));
             }
+            if let Some(apis) = &d.apis {
+                if apis.value.is_empty() || apis.value.iter().any(|a| a.trim().is_empty()) {
+                    errors.push(yaml::error_at(
+                        file,
+                        text,
+                        apis.referenced,
+                        "`apis` lists the suites' APIs the deviation is for (`salesforce`, `talkdesk`, …); it must name at least one",
+                    ));
+                }
+            }
             if let Some(sets) = sets {
-                match sets.iter().find(|(name, _)| *name == d.set.value) {
+                match sets.iter().find(|s| s.name == d.set.value) {
                     None => {
-                        let hint = crate::suite::did_you_mean(
-                            &d.set.value,
-                            sets.iter().map(|(name, _)| *name),
-                        );
+                        let hint =
+                            crate::suite::did_you_mean(&d.set.value, sets.iter().map(|s| s.name));
                         errors.push(yaml::error_at(
                             file,
                             text,
@@ -607,22 +677,44 @@ impl KnownDeviations {
                             format!("unknown rule set `{}`{hint}", d.set.value),
                         ));
                     }
-                    Some((name, rules)) if !rules.contains(&d.rule.value.as_str()) => {
-                        let hint = crate::suite::did_you_mean(&d.rule.value, rules.iter().copied());
+                    Some(s) if !s.rules.contains(&d.rule.value.as_str()) => {
+                        let hint =
+                            crate::suite::did_you_mean(&d.rule.value, s.rules.iter().copied());
                         errors.push(yaml::error_at(
                             file,
                             text,
                             d.rule.referenced,
-                            format!("rule set {name} holds no rule `{}`{hint}", d.rule.value),
+                            format!("rule set {} holds no rule `{}`{hint}", s.name, d.rule.value),
                         ));
                     }
-                    Some(_) => {}
+                    Some(s) => {
+                        let others: Vec<&str> = (s.included_by.iter().copied())
+                            .filter(|by| family(by) != family(s.name))
+                            .collect();
+                        if !others.is_empty() && d.apis.is_none() {
+                            errors.push(yaml::error_at(
+                                file,
+                                text,
+                                d.set.referenced,
+                                format!(
+                                    "{} is included by other vendors' sets ({}{}): name the APIs this deviation is for, `apis: [salesforce]`, or it silences {} for every vendor",
+                                    s.name,
+                                    others.iter().take(3).copied().collect::<Vec<_>>().join(", "),
+                                    if others.len() > 3 { ", …" } else { "" },
+                                    d.rule.value
+                                ),
+                            ));
+                        }
+                    }
                 }
             }
             entries.push(Deviation {
                 set: d.set.value,
                 rule: d.rule.value,
                 reason: d.reason.value,
+                apis: d.apis.map(|a| a.value),
+                at: format!("{}:{line}", file.display()),
+                applied: Default::default(),
             });
         }
         if !errors.is_empty() {
@@ -631,6 +723,7 @@ impl KnownDeviations {
         Ok(KnownDeviations {
             files: vec![file.display().to_string()],
             entries,
+            user: false,
         })
     }
 
@@ -638,6 +731,48 @@ impl KnownDeviations {
     pub fn find(&self, set: &str, rule: &str) -> Option<&Deviation> {
         self.entries.iter().find(|d| d.set == set && d.rule == rule)
     }
+
+    /// The entries that apply to suites of `api`: those scoped to it, and those unscoped.
+    pub fn for_api(&self, api: &str) -> KnownDeviations {
+        KnownDeviations {
+            files: self.files.clone(),
+            entries: (self.entries.iter())
+                .filter(|d| {
+                    d.apis
+                        .as_ref()
+                        .is_none_or(|apis| apis.iter().any(|a| a == api))
+                })
+                .cloned()
+                .collect(),
+            user: self.user,
+        }
+    }
+
+    /// The user's deviations that made at least one finding a known deviation.
+    pub fn applied(&self) -> Vec<AppliedDeviation> {
+        if !self.user {
+            return Vec::new();
+        }
+        (self.entries.iter())
+            .filter(|d| d.applied() > 0)
+            .map(|d| AppliedDeviation {
+                at: d.at.clone(),
+                set: d.set.clone(),
+                rule: d.rule.clone(),
+                apis: d.apis.clone().unwrap_or_default(),
+                findings: d.applied(),
+            })
+            .collect()
+    }
+}
+
+/// A rule set as a known-deviations file may name it: its rules, and the sets that include it
+/// (directly or not).
+#[derive(Debug, Clone)]
+pub struct SetMembers {
+    pub name: &'static str,
+    pub rules: Vec<&'static str>,
+    pub included_by: Vec<&'static str>,
 }
 
 fn today() -> chrono::NaiveDate {
@@ -1018,6 +1153,36 @@ mod tests {
             )
             .is_some_and(|d| d.reason.contains("400")));
         assert_eq!(KnownDeviations::built_in().entries.len(), 4);
+    }
+
+    /// The security review's note: a user file naming a generic set silenced that MUST rule for
+    /// every vendor. It must name the APIs, and then applies to theirs alone.
+    #[test]
+    fn a_deviation_of_a_generic_set_names_its_apis_and_applies_to_them_alone() {
+        let sets = crate::rules::set_members();
+        let generic = "- set: oauth2.token-response\n  rule: RFC6749-5.1-no-store\n  reason: x\n";
+        let err = KnownDeviations::parse(generic, Path::new("kd.yaml"), Some(&sets))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("kd.yaml:1:8")
+                && err.contains("apis: [salesforce]")
+                && err.contains("every vendor"),
+            "{err}"
+        );
+        let scoped = format!("{generic}  apis: [salesforce]\n");
+        let known = KnownDeviations::parse(&scoped, Path::new("kd.yaml"), Some(&sets)).unwrap();
+        assert_eq!(known.for_api("salesforce").entries.len(), 1);
+        assert!(known.for_api("talkdesk").entries.is_empty());
+        assert_eq!(known.entries[0].at, "kd.yaml:1");
+        // A vendor's own set needs no scope; an empty one is refused.
+        let own = "- set: salesforce.error-response\n  rule: RFC6749-5.2-error-code\n  reason: x\n";
+        assert!(KnownDeviations::parse(own, Path::new("kd.yaml"), Some(&sets)).is_ok());
+        let empty = format!("{generic}  apis: []\n");
+        let err = KnownDeviations::parse(&empty, Path::new("kd.yaml"), Some(&sets))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("kd.yaml:4:9"), "{err}");
     }
 
     #[test]

@@ -142,6 +142,7 @@ pub struct Session {
     write_expected: Option<PathBuf>,
     jobs: usize,
     warnings: Vec<String>,
+    insecure: Vec<String>,
     record: Option<PathBuf>,
     allow_empty: bool,
 }
@@ -277,6 +278,8 @@ impl Session {
             }
         };
         let mut warnings = loaded.warnings.clone();
+        // What others on the network could read or change: every report records these too.
+        let mut insecure = Vec::new();
         if let Some(rate) = options.rate {
             target.http.rate_per_second = Some(rate);
         }
@@ -292,7 +295,7 @@ impl Session {
             target.http.insecure = true;
         }
         if target.http.insecure {
-            warnings.push(
+            insecure.push(
                 "--insecure: TLS certificates are NOT verified; anyone on the path can read every secret sent"
                     .to_string(),
             );
@@ -314,10 +317,11 @@ impl Session {
                     target.name
                 )));
             }
-            warnings.push(format!(
+            insecure.push(format!(
                 "{origin} is reached over cleartext http (allow_http): anyone on the path can read every secret sent"
             ));
         }
+        warnings.extend(insecure.iter().cloned());
         let mut runner = Runner::new(loaded, target, options.strict)?;
         if replaying {
             runner.tag_requests();
@@ -348,6 +352,15 @@ impl Session {
             runner.expect_findings(e);
         }
         if let Some(d) = deviations {
+            // The built-in files are replaced, not added to: said, so no vendor's documented
+            // deviation is dropped without a word.
+            let built_in = crate::expected::KnownDeviations::built_in();
+            warnings.push(format!(
+                "--known-deviations replaces the built-in {} ({} entries): only {} apply",
+                built_in.files.join(", "),
+                built_in.entries.len(),
+                d.files.join(", ")
+            ));
             runner.known_deviations(d);
         }
         // A starting file must hold every finding of a case, not only its first failing step's.
@@ -427,6 +440,7 @@ impl Session {
             write_expected: options.write_expected,
             jobs: options.jobs,
             warnings,
+            insecure,
             record: options.record,
             allow_empty: options.allow_empty,
         })
@@ -449,8 +463,9 @@ impl Session {
         self.mock.is_some()
     }
 
-    /// Things the caller should show before the run: unverified TLS, cleartext http; every
-    /// report records them too.
+    /// Things the caller should show before the run: unverified TLS, cleartext http (which
+    /// every report records too), a parse cache not used, expected-findings entries that name
+    /// no test or several, the built-in known deviations replaced.
     pub fn warnings(&self) -> &[String] {
         &self.warnings
     }
@@ -522,7 +537,8 @@ impl Session {
             report.resolved = expected.resolved(ran.clone());
             expected_entries = expected.uses(ran);
         }
-        report.insecure = self.warnings.clone();
+        report.insecure = self.insecure.clone();
+        report.user_deviations = self.runner.deviations().applied();
         let mut written = match &self.reports {
             None => Ok(Vec::new()),
             Some(plan) => {

@@ -79,8 +79,8 @@ pub struct RunArgs {
     /// Write this run's failing findings to FILE as a starting expected-findings file.
     #[arg(long, value_name = "FILE")]
     pub write_expected: Option<PathBuf>,
-    /// Vendors' documented deviations (YAML: rule set, rule id, reason) in place of the built-in
-    /// specs/salesforce/known-deviations.yaml (repeatable).
+    /// Vendors' documented deviations (YAML: rule set, rule id, reason, apis) in place of the
+    /// built-in specs/salesforce/known-deviations.yaml (repeatable).
     #[arg(long, value_name = "FILE")]
     pub known_deviations: Vec<PathBuf>,
     /// Output: human (default), json (a line per case), github (human + annotations).

@@ -194,6 +194,12 @@ pub fn styled_summary(report: &RunReport, styles: &Styles) -> String {
             let _ = writeln!(out, "    {} ({})", esc(&o.test), esc(&why));
         }
     }
+    if !report.user_deviations.is_empty() {
+        out.push_str("\nyour known deviations that applied:\n");
+        for d in &report.user_deviations {
+            let _ = writeln!(out, "    {}", esc(&d.to_string()));
+        }
+    }
     if !report.insecure.is_empty() {
         out.push('\n');
         for note in &report.insecure {

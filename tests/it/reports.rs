@@ -122,6 +122,7 @@ pub fn every_kind() -> RunReport {
         ],
         insecure: vec![],
         resolved: Vec::new(),
+        user_deviations: Vec::new(),
     }
 }
 
@@ -406,6 +407,7 @@ fn run_of(outcomes: Vec<CaseOutcome>) -> RunReport {
         outcomes,
         insecure: vec![],
         resolved: Vec::new(),
+        user_deviations: Vec::new(),
     }
 }
 

@@ -515,3 +515,129 @@ fn a_shared_cache_folder_cannot_feed_another_model_to_its_user() {
         }
     }
 }
+
+/// The review's note on known deviations (`sec/K`): a user file naming a generic rule set
+/// silenced RFC6749-5.1-no-store for every vendor and dropped the built-in Salesforce entries
+/// without a word. Now it must name its APIs, applies to theirs alone, the replacement is said,
+/// and every report lists the user deviations that applied.
+#[test]
+fn a_users_known_deviations_are_scoped_to_their_apis_and_listed_in_every_report() {
+    let dir = scratch("deviations");
+    let reports = dir.join("reports");
+    let run = |kd: &Path| {
+        let o = tokenconf(
+            &[
+                "run",
+                "suites/salesforce/token.yaml",
+                "suites/talkdesk/token.yaml",
+                "--mock-drift",
+                "no-store-dropped",
+                "--known-deviations",
+                arg(kd),
+                "--report-dir",
+                arg(&reports),
+            ],
+            &[],
+        );
+        let (out, err) = text(&o);
+        (o.status.code(), out, err)
+    };
+    let unscoped = write(
+        &dir,
+        "kd.yaml",
+        "- set: oauth2.token-response\n  rule: RFC6749-5.1-no-store\n  reason: \"our reading of RFC 6749 §5.1\"\n",
+    );
+    let (code, out, err) = run(&unscoped);
+    assert_eq!(code, Some(2), "{out}\n{err}");
+    assert!(
+        err.contains("kd.yaml:1:8") && err.contains("name the APIs"),
+        "{err}"
+    );
+    let scoped = write(
+        &dir,
+        "kd-scoped.yaml",
+        "- set: oauth2.token-response\n  rule: RFC6749-5.1-no-store\n  reason: \"our reading of RFC 6749 §5.1\"\n  apis: [salesforce]\n",
+    );
+    let (code, out, err) = run(&scoped);
+    assert_eq!(
+        code,
+        Some(1),
+        "talkdesk's missing no-store still fails:\n{out}\n{err}"
+    );
+    assert!(
+        err.contains("warning: --known-deviations replaces the built-in specs/salesforce/known-deviations.yaml (4 entries)"),
+        "{err}"
+    );
+    let line = |text: &str, test: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("test {test} ...")))
+            .unwrap_or_else(|| panic!("{test}: {text}"))
+            .to_string()
+    };
+    assert!(
+        line(
+            &out,
+            "talkdesk/token::client-credentials-carry-no-refresh-token"
+        )
+        .ends_with("FAILED"),
+        "{out}"
+    );
+    let talkdesk = out
+        .split("---- talkdesk/token::client-credentials-carry-no-refresh-token ----")
+        .nth(1)
+        .unwrap();
+    assert!(
+        talkdesk
+            .split("----")
+            .next()
+            .unwrap()
+            .contains("[MUST] RFC6749-5.1-no-store"),
+        "{out}"
+    );
+    assert!(
+        line(
+            &out,
+            "salesforce/token::client-credentials-carry-no-refresh-token"
+        )
+        .ends_with("ok"),
+        "{out}"
+    );
+    let applied = format!(
+        "{}:1: RFC6749-5.1-no-store under oauth2.token-response for salesforce (",
+        scoped.display()
+    );
+    assert!(
+        out.contains(&format!(
+            "your known deviations that applied:\n    {applied}"
+        )),
+        "{out}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(reports.join("summary.json")).unwrap())
+            .unwrap();
+    let listed = &summary["user_deviations"][0];
+    assert_eq!(listed["rule"], "RFC6749-5.1-no-store", "{summary}");
+    assert!(listed["findings"].as_u64().unwrap() > 0);
+    let junit = std::fs::read_to_string(reports.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("name=\"tokenconf.user-deviations\""),
+        "{junit}"
+    );
+    let html = std::fs::read_to_string(reports.join("index.html")).unwrap();
+    assert!(
+        html.contains("id=\"user-deviations\"")
+            && html.contains("under oauth2.token-response for salesforce")
+    );
+    // Without the user's file: the built-in ones, listed nowhere as the user's.
+    let o = tokenconf(
+        &[
+            "run",
+            "suites/salesforce/token.yaml",
+            "--report-dir",
+            arg(&reports),
+        ],
+        &[],
+    );
+    let (out, err) = text(&o);
+    assert!(!out.contains("your known deviations") && !err.contains("replaces the built-in"));
+}
