@@ -184,7 +184,7 @@ pub struct EntryUse {
     pub fate: Fate,
 }
 
-/// A check id a finding may carry besides a library rule id (see `crate::check`).
+/// A check id a finding may carry besides a library rule id (the checks name them so).
 fn is_check_id(rule: &str) -> bool {
     matches!(rule, "status" | "json")
         || rule
