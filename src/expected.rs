@@ -4,12 +4,12 @@
 //!
 //! ```yaml
 //! - test: "oauth2/token::unknown-client-is-401-invalid-client"   # a test name (or a glob)
-//!   rule: RFC6749-5.2-www-authenticate       # the finding's rule id, or check (`status`, `json $.x`)
+//!   rule: RFC6749-5.2-invalid_client-401     # the finding's rule id, or check (`status`, `json $.x`)
 //!   step: step 1                             # the step's `name:`, or `step N`
 //!   actual: "Bearer error=\"invalid_client\""  # the value reported; another one fails again
 //!   reason: "RFC 6749 §5.2: the server answers Bearer after Basic authentication"
 //!   expires: 2027-03-31                      # optional: from that day on it fails again
-//!   widen: [any_actual]                      # optional, on purpose: any_step, any_actual, many_tests
+//! # `widen: [any_step, any_actual, many_tests]` on an entry makes it wider, on purpose.
 //! ```
 //! Matching is by test, rule id, step and actual value, never by message text, so a stale entry
 //! cannot hide a new finding: not of another rule, not in another step (a second redemption of a
