@@ -283,8 +283,9 @@ fn expects_success(step: &Step) -> bool {
 }
 
 /// Why a case cannot run against a server whose metadata says `support`: a step to the token
-/// endpoint authenticating with a method it does not list, or a step that needs a success for
-/// a grant type it does not list. Probes of refused grants (an expected error) still run.
+/// endpoint that needs a success while authenticating with a method it does not list, or for a
+/// grant type it does not list. Probes (a step that expects an error) still run, whatever the
+/// metadata lists: a server must not skip its own refusals by publishing empty lists.
 pub fn unsupported(
     support: &Support,
     steps: &[Step],
@@ -303,6 +304,11 @@ pub fn unsupported(
         if path.render(&scope).ok().as_ref() != Some(token_path) {
             continue;
         }
+        // Only a step that needs a success needs what it sends to be supported: a probe that
+        // expects a refusal (a wrong secret, an unknown client) runs whatever the metadata says.
+        if !expects_success(step) {
+            continue;
+        }
         if let Some(method) = step.request.auth.as_ref().and_then(auth_method) {
             if !support.token_auth_methods.iter().any(|m| m == method) {
                 return Some(format!(
@@ -319,7 +325,7 @@ pub fn unsupported(
             .find(|(k, _)| k == "grant_type")
             .and_then(|(_, v)| v.render(&scope).ok());
         if let Some(grant) = grant {
-            if expects_success(step) && !support.grant_types.contains(&grant) {
+            if !support.grant_types.contains(&grant) {
                 return Some(format!(
                     "the server's metadata ({}) does not list {grant} in grant_types_supported",
                     support.metadata_url
@@ -362,6 +368,9 @@ cases:
   - name: elsewhere
     request: { path: /other, auth: { basic: { user: c, password: x } }, form: { grant_type: client_credentials } }
     expect: { status: 200 }
+  - name: a wrong secret is refused
+    request: { path: "{{ token_path }}", auth: { basic: { user: c, password: wrong } }, form: { grant_type: client_credentials } }
+    expect: { status: 401 }
 "#;
         let mut schemas = crate::suite::schema::SchemaRegistry::default();
         let names: Vec<&str> = crate::rules::sets().iter().map(|s| s.name).collect();
@@ -398,6 +407,17 @@ cases:
         // A probe that expects a refusal runs, and another endpoint is not the token endpoint's.
         assert_eq!(why(2), None);
         assert_eq!(why(3), None);
+        // A probe with an unlisted auth method runs: the server must refuse it all the same.
+        assert_eq!(why(4), None);
+        // Empty lists (the F8 reproduction) skip every success and no probe.
+        let empty = Support {
+            grant_types: vec![],
+            token_auth_methods: vec![],
+            ..support.clone()
+        };
+        let why = |i: usize| unsupported(&empty, &suite.cases[i].steps, &base);
+        assert!(why(0).is_some() && why(1).is_some());
+        assert_eq!((why(2), why(4)), (None, None));
     }
 
     #[test]

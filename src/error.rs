@@ -7,11 +7,11 @@ use std::path::PathBuf;
 /// How the process ends: the contract CI scripts rely on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
-    /// Every selected case passed (skips included).
+    /// Every selected case passed (skips included, unless every one was skipped).
     Passed = 0,
     /// A case failed or errored, or the run was interrupted.
     Failed = 1,
-    /// A suite, spec, target, flag or the report folder is unusable.
+    /// A suite, spec, target, flag or the report folder is unusable, or no case ran.
     Unusable = 2,
 }
 

@@ -62,6 +62,10 @@ pub struct Finding {
     /// Why the user expects it (the reason of their expected-findings entry).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accepted: Option<String>,
+    /// The step of the case it came from (`name:`, or `step N`): what an expected-findings
+    /// entry names (`--write-expected` writes it). Not part of the reports' JSON.
+    #[serde(skip)]
+    pub step: Option<String>,
 }
 
 impl Finding {
@@ -75,6 +79,7 @@ impl Finding {
             source: None,
             path: None,
             accepted: None,
+            step: None,
         }
     }
 

@@ -212,6 +212,8 @@ pub struct RunReport {
     pub insecure: Vec<String>,
     /// Expected-findings entries that matched no finding although their test ran.
     pub resolved: Vec<crate::expected::Resolved>,
+    /// The user's known deviations (`--known-deviations`) that applied: every report lists them.
+    pub user_deviations: Vec<crate::expected::AppliedDeviation>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

@@ -137,6 +137,11 @@ impl Runner {
         self.deviations = known;
     }
 
+    /// The deviations in force (built in, or the user's).
+    pub fn deviations(&self) -> &KnownDeviations {
+        &self.deviations
+    }
+
     /// Keeps every exchange of every case and fixture for the recorder (`--record`); the
     /// session takes them with [`Runner::take_recorded`].
     pub fn record(&mut self) {
@@ -537,6 +542,8 @@ impl Runner {
             step: None,
             exchanges: Vec::new(),
         };
+        // A deviation scoped to other APIs does not apply to this suite's.
+        let deviations = self.deviations.for_api(&suite.api);
         // What cross-response rules compare with (see `rules::Exchange::earlier`).
         let mut earlier: Vec<(crate::http::Sent, Received)> = Vec::new();
         for (i, step) in steps.iter().enumerate() {
@@ -615,7 +622,7 @@ impl Runner {
                 &received,
                 &scope,
                 &self.loaded.schemas,
-                &self.deviations,
+                &deviations,
                 &earlier,
             );
             rules_checked(&step.expect, &findings, &mut run.rules_checked);
@@ -641,8 +648,15 @@ impl Runner {
             if !self.target.embedded_mock {
                 unconfirm(&step.expect, &mut findings, &self.target.name);
             }
+            for f in &mut findings {
+                f.step = Some(label.clone());
+            }
             if let (Some(expected), Some(test)) = (&self.expected, test) {
-                expected.apply(test, &mut findings, self.strict);
+                let at = crate::expected::StepAt {
+                    number: i + 1,
+                    label: &label,
+                };
+                expected.apply(test, at, &mut findings, self.strict);
             }
             earlier.push((sent, received.clone()));
             let failed = findings.iter().any(|f| fails(f.level, self.strict));
@@ -716,6 +730,7 @@ impl Runner {
             outcomes: slots.into_iter().flatten().collect(),
             insecure: Vec::new(),
             resolved: Vec::new(),
+            user_deviations: Vec::new(),
         }
     }
 }

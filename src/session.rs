@@ -84,7 +84,8 @@ pub struct Options {
     pub ca_cert: Option<PathBuf>,
     /// TLS certificates are not verified.
     pub insecure: bool,
-    /// A selection of no case is a success instead of an error.
+    /// A selection of no case, or a run whose every case was skipped, is a success instead of
+    /// an error.
     pub allow_empty: bool,
     /// The user's expected-findings file (see [`crate::expected`]).
     pub expected: Option<PathBuf>,
@@ -141,7 +142,9 @@ pub struct Session {
     write_expected: Option<PathBuf>,
     jobs: usize,
     warnings: Vec<String>,
+    insecure: Vec<String>,
     record: Option<PathBuf>,
+    allow_empty: bool,
 }
 
 /// Stops a running session from starting more cases; those in flight finish and are reported.
@@ -165,6 +168,10 @@ pub struct Finished {
     pub written: Result<Vec<PathBuf>, ConfigError>,
     /// What a person should know of the writing (an earlier recording's files left alone).
     pub warnings: Vec<String>,
+    /// `--allow-empty`: a run in which every case was skipped is a success.
+    pub allow_empty: bool,
+    /// What became of each expected-findings entry (`--expected`), in file order.
+    pub expected_entries: Vec<crate::expected::EntryUse>,
 }
 
 impl Finished {
@@ -172,8 +179,49 @@ impl Finished {
         self.report.outcomes.len() < self.selected
     }
 
+    /// Why the run tested nothing, in one line, when every selected case was skipped (the
+    /// target lacks the API, a var or a capability, or discovery ruled the case out) and
+    /// `--allow-empty` was not given: such a run is not green.
+    pub fn nothing_ran(&self) -> Option<String> {
+        let outcomes = &self.report.outcomes;
+        if self.allow_empty
+            || self.interrupted()
+            || outcomes.is_empty()
+            || outcomes.iter().any(|o| o.status != Status::Skipped)
+        {
+            return None;
+        }
+        // The most common reason first: usually one cause skips them all.
+        let mut reasons: Vec<(&str, usize)> = Vec::new();
+        for o in outcomes {
+            let why = o.reason.as_deref().unwrap_or("no reason given");
+            match reasons.iter_mut().find(|(r, _)| *r == why) {
+                Some((_, n)) => *n += 1,
+                None => reasons.push((why, 1)),
+            }
+        }
+        reasons.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+        let cases = match outcomes.len() {
+            1 => "the 1 selected case was".to_string(),
+            n => format!("all {n} selected cases were"),
+        };
+        let why = match reasons.as_slice() {
+            [(only, _)] => (*only).to_string(),
+            [(first, n), rest @ ..] => format!(
+                "{n} for: {first}; {} for {} other reason{}",
+                rest.iter().map(|(_, n)| n).sum::<usize>(),
+                rest.len(),
+                if rest.len() == 1 { "" } else { "s" }
+            ),
+            [] => String::new(),
+        };
+        Some(format!(
+            "no case ran: {cases} skipped ({why}); --allow-empty accepts that"
+        ))
+    }
+
     pub fn exit(&self) -> Exit {
-        if self.written.is_err() {
+        if self.written.is_err() || self.nothing_ran().is_some() {
             Exit::Unusable
         } else if self.interrupted() || !self.report.all_passed() {
             Exit::Failed
@@ -191,7 +239,10 @@ impl Session {
         }
         let loaded = Arc::new(load_suites(&options.paths, &options.specs)?);
         let expected = match &options.expected {
-            Some(file) => Some(Arc::new(ExpectedFindings::load(file)?)),
+            Some(file) => {
+                let rules: Vec<&str> = crate::rules::all_rules().iter().map(|r| r.id).collect();
+                Some(Arc::new(ExpectedFindings::load(file, &rules)?))
+            }
             None => None,
         };
         let deviations = match options.known_deviations.as_slice() {
@@ -232,7 +283,9 @@ impl Session {
         if let Some(why) = target.short_secret() {
             return Err(ConfigError::Usage(why));
         }
-        let mut warnings = Vec::new();
+        let mut warnings = loaded.warnings.clone();
+        // What others on the network could read or change: every report records these too.
+        let mut insecure = Vec::new();
         if let Some(rate) = options.rate {
             target.http.rate_per_second = Some(rate);
         }
@@ -248,7 +301,7 @@ impl Session {
             target.http.insecure = true;
         }
         if target.http.insecure {
-            warnings.push(
+            insecure.push(
                 "--insecure: TLS certificates are NOT verified; anyone on the path can read every secret sent"
                     .to_string(),
             );
@@ -270,10 +323,11 @@ impl Session {
                     target.name
                 )));
             }
-            warnings.push(format!(
+            insecure.push(format!(
                 "{origin} is reached over cleartext http (allow_http): anyone on the path can read every secret sent"
             ));
         }
+        warnings.extend(insecure.iter().cloned());
         let mut runner = Runner::new(loaded, target, options.strict)?;
         if replaying {
             runner.tag_requests();
@@ -282,9 +336,37 @@ impl Session {
             runner.limit_to(&api, support);
         }
         if let Some(e) = expected {
+            // Each loaded test with its steps as reports name them (`name:`, or `step N`).
+            let tests: Vec<(String, Vec<String>)> = runner
+                .case_ids()
+                .into_iter()
+                .map(|id| {
+                    let case = &runner.loaded().suites[id.suite].cases[id.case];
+                    let steps = (case.steps.iter().enumerate())
+                        .map(|(i, s)| s.name.clone().unwrap_or_else(|| format!("step {}", i + 1)))
+                        .collect();
+                    (runner.test_name(id), steps)
+                })
+                .collect();
+            warnings.extend(
+                e.check_against(
+                    tests
+                        .iter()
+                        .map(|(t, steps)| (t.as_str(), steps.as_slice())),
+                ),
+            );
             runner.expect_findings(e);
         }
         if let Some(d) = deviations {
+            // The built-in files are replaced, not added to: said, so no vendor's documented
+            // deviation is dropped without a word.
+            let built_in = crate::expected::KnownDeviations::built_in();
+            warnings.push(format!(
+                "--known-deviations replaces the built-in {} ({} entries): only {} apply",
+                built_in.files.join(", "),
+                built_in.entries.len(),
+                d.files.join(", ")
+            ));
             runner.known_deviations(d);
         }
         // A starting file must hold every finding of a case, not only its first failing step's.
@@ -364,7 +446,9 @@ impl Session {
             write_expected: options.write_expected,
             jobs: options.jobs,
             warnings,
+            insecure,
             record: options.record,
+            allow_empty: options.allow_empty,
         })
     }
 
@@ -385,8 +469,9 @@ impl Session {
         self.mock.is_some()
     }
 
-    /// Things the caller should show before the run: unverified TLS, cleartext http; every
-    /// report records them too.
+    /// Things the caller should show before the run: unverified TLS, cleartext http (which
+    /// every report records too), a parse cache not used, expected-findings entries that name
+    /// no test or several, the built-in known deviations replaced.
     pub fn warnings(&self) -> &[String] {
         &self.warnings
     }
@@ -450,15 +535,18 @@ impl Session {
         if let Some(server) = self.mock.take() {
             server.stop().await;
         }
+        let mut expected_entries = Vec::new();
         if let Some(expected) = self.runner.expected_findings() {
             let ran = report
                 .outcomes
                 .iter()
                 .filter(|o| o.status != Status::Skipped)
                 .map(|o| o.test.as_str());
-            report.resolved = expected.resolved(ran);
+            report.resolved = expected.resolved(ran.clone());
+            expected_entries = expected.uses(ran);
         }
-        report.insecure = self.warnings.clone();
+        report.insecure = self.insecure.clone();
+        report.user_deviations = self.runner.deviations().applied();
         let mut written = match &self.reports {
             None => Ok(Vec::new()),
             Some(plan) => {
@@ -507,6 +595,8 @@ impl Session {
             selected: self.selected.len(),
             written,
             warnings,
+            allow_empty: self.allow_empty,
+            expected_entries,
         }
     }
 }

@@ -31,6 +31,7 @@ pub fn check(schema: &CompiledSchema, body: &Value) -> Vec<Finding> {
                 source: None,
                 path: Some(pointer.to_string()),
                 accepted: None,
+                step: None,
             }
         })
         .collect()

@@ -69,17 +69,18 @@ pub struct RunArgs {
     /// configured real org: login before authorize, no rotation, two MIAW deployments).
     #[arg(long, value_name = "PROFILE", value_parser = parse_profile, conflicts_with = "targets")]
     pub mock_profile: Option<tokenconf::mock::Profile>,
-    /// A selection of no case (a filter or shard that matches nothing) exits 0 instead of 2.
+    /// A selection of no case (a filter or shard that matches nothing), or a run whose every case
+    /// was skipped, exits 0 instead of 2.
     #[arg(long)]
     pub allow_empty: bool,
-    /// Findings you expect (YAML: test glob, rule id, reason): reported as expected, never failing.
+    /// Findings you expect (YAML: test, rule id, step, actual value, reason): reported as expected, never failing.
     #[arg(long, value_name = "FILE")]
     pub expected: Option<PathBuf>,
     /// Write this run's failing findings to FILE as a starting expected-findings file.
     #[arg(long, value_name = "FILE")]
     pub write_expected: Option<PathBuf>,
-    /// Vendors' documented deviations (YAML: rule set, rule id, reason) in place of the built-in
-    /// specs/salesforce/known-deviations.yaml (repeatable).
+    /// Vendors' documented deviations (YAML: rule set, rule id, reason, apis) in place of the
+    /// built-in specs/salesforce/known-deviations.yaml (repeatable).
     #[arg(long, value_name = "FILE")]
     pub known_deviations: Vec<PathBuf>,
     /// Output: human (default), json (a line per case), github (human + annotations).

@@ -24,6 +24,7 @@ macro_rules! say {
 
 pub fn list(paths: &[PathBuf], specs: &Path, sources: bool) -> Result<Exit, ConfigError> {
     let loaded = load_suites(paths, specs)?;
+    super::output::warn(&loaded.warnings);
     // Buffered: stdout alone is flushed at every line, a write per test name.
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for s in &loaded.suites {
@@ -75,6 +76,7 @@ pub fn validate(
     only: Option<&str>,
 ) -> Result<Exit, ConfigError> {
     let loaded = Arc::new(load_suites(paths, specs)?);
+    super::output::warn(&loaded.warnings);
     say!(
         "ok: {} suites, {} cases, {} schemas",
         loaded.suites.len(),

@@ -40,10 +40,15 @@ pub fn info(format: Format, line: &str) {
     }
 }
 
-pub async fn run(session: Session, format: Format) -> Exit {
-    for w in session.warnings() {
-        note(&format!("warning: {w}"));
+/// `warning: …` lines on stderr, escaped.
+pub fn warn(warnings: &[String]) {
+    for w in warnings {
+        note(&format!("warning: {}", report::escape_control(w)));
     }
+}
+
+pub async fn run(session: Session, format: Format) -> Exit {
+    warn(session.warnings());
     let locations = locations(&session);
     let styles = report::Styles::when(
         format != Format::Json && console::colour_wanted(std::io::stdout().is_terminal()),
@@ -104,14 +109,29 @@ pub async fn run(session: Session, format: Format) -> Exit {
     for w in &finished.warnings {
         note(&format!("warning: {w}"));
     }
-    for r in &finished.report.resolved {
-        info(
-            format,
-            &format!(
-                "resolved: {} [{}] no longer occurs; remove the entry at {}",
-                r.test, r.rule, r.at
+    for e in &finished.expected_entries {
+        use tokenconf::expected::Fate;
+        let line = match e.fate {
+            Fate::Absorbed(n) => format!(
+                "expected: {} absorbed {n} finding{} at {}",
+                e.what,
+                if n == 1 { "" } else { "s" },
+                e.at
             ),
-        );
+            Fate::Resolved => format!(
+                "resolved: {} no longer occurs; remove the entry at {}",
+                e.what, e.at
+            ),
+            Fate::NotReached => format!(
+                "not reached: {}: its step did not run (an earlier step failed or errored), so nothing is known; keep the entry at {}",
+                e.what, e.at
+            ),
+            Fate::Idle => continue,
+        };
+        info(format, &report::escape_control(&line));
+    }
+    if let Some(why) = finished.nothing_ran() {
+        note(&format!("error: {}", report::escape_control(&why)));
     }
     if finished.interrupted() {
         info(

@@ -69,6 +69,10 @@ fn finding_block(out: &mut String, f: &Finding, styles: &Styles) {
     if let Some(s) = &f.source {
         let _ = writeln!(out, "      source:   {}", esc(s));
     }
+    // An expected finding is listed with why the user accepts it.
+    if let Some(r) = &f.accepted {
+        let _ = writeln!(out, "      reason:   {}", esc(r));
+    }
 }
 
 /// Every finding of a failed or errored case, plain.
@@ -157,7 +161,10 @@ pub fn styled_summary(report: &RunReport, styles: &Styles) -> String {
         }
         for (f, tests) in groups {
             let level = level_tag(f, styles);
-            let (rule, message) = (esc(&f.rule), esc(&f.message));
+            let (rule, mut message) = (esc(&f.rule), esc(&f.message));
+            if let Some(reason) = &f.accepted {
+                message = format!("{message} (reason: {})", esc(reason)).into();
+            }
             match tests.as_slice() {
                 [one] => {
                     let _ = writeln!(out, "    {} {level} {rule}: {message}", esc(one));
@@ -185,6 +192,12 @@ pub fn styled_summary(report: &RunReport, styles: &Styles) -> String {
                 rules.join(", ")
             };
             let _ = writeln!(out, "    {} ({})", esc(&o.test), esc(&why));
+        }
+    }
+    if !report.user_deviations.is_empty() {
+        out.push_str("\nyour known deviations that applied:\n");
+        for d in &report.user_deviations {
+            let _ = writeln!(out, "    {}", esc(&d.to_string()));
         }
     }
     if !report.insecure.is_empty() {

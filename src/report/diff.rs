@@ -470,6 +470,7 @@ mod tests {
             source: None,
             path: path.map(str::to_string),
             accepted: None,
+            step: None,
         }
     }
 

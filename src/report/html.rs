@@ -98,6 +98,12 @@ fn page(report: &RunReport) -> Markup {
                     }
                     (expected_section(report))
                     (resolved_section(report))
+                    @if !report.user_deviations.is_empty() {
+                        section #user-deviations {
+                            h2 { "Your known deviations that applied" }
+                            ul { @for d in &report.user_deviations { li { (t(&d.to_string())) } } }
+                        }
+                    }
                     section #cases {
                         h2 { "Other cases" }
                         @if report.outcomes.is_empty() { p.none { "No case ran." } }
@@ -481,6 +487,7 @@ mod tests {
             ],
             insecure: Vec::new(),
             resolved: Vec::new(),
+            user_deviations: Vec::new(),
         };
         let m = Matrix::of(&report);
         assert_eq!(m.cell("R1", "a"), Cell::Fail);

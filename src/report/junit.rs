@@ -69,6 +69,12 @@ fn render_xml(report: &RunReport) -> String {
         if resolved > 0 {
             s.add_property(Property::new("tokenconf.resolved", resolved.to_string()));
         }
+        if !report.user_deviations.is_empty() {
+            let lines: Vec<String> = (report.user_deviations.iter())
+                .map(|d| esc(&d.to_string()).into_owned())
+                .collect();
+            s.add_property(Property::new("tokenconf.user-deviations", lines.join("; ")));
+        }
         s
     });
     junit.add_test_suites(suites);

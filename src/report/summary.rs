@@ -26,6 +26,9 @@ struct Summary<'a> {
     expected: Vec<Expected<'a>>,
     /// Expected-findings entries that matched no finding: the deviation is gone, remove them.
     resolved: &'a [crate::expected::Resolved],
+    /// The user's known deviations (`--known-deviations`) that applied, with their findings.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    user_deviations: &'a [crate::expected::AppliedDeviation],
 }
 
 #[derive(Serialize)]
@@ -90,6 +93,7 @@ fn render_json(report: &RunReport, diff_files: &[Option<String>]) -> String {
             })
             .collect(),
         resolved: &report.resolved,
+        user_deviations: &report.user_deviations,
     };
     // Sized from the case count up front: grown by doubling, the copies left behind were
     // as large as the file (10 MB over 10,000 full-check cases).

@@ -191,10 +191,25 @@ pub fn evaluate(set: &RuleSet, exchange: &Exchange, known: &KnownDeviations) -> 
     out
 }
 
-/// Per rule set, the ids of the rules it holds: what a known-deviations file may name.
-pub fn set_members() -> Vec<(&'static str, Vec<&'static str>)> {
+/// Per rule set, the ids of the rules it holds and the sets that include it: what a
+/// known-deviations file may name, and whether an entry reaches other vendors.
+pub fn set_members() -> Vec<crate::expected::SetMembers> {
+    fn includes(outer: &RuleSet, name: &str) -> bool {
+        outer
+            .includes
+            .iter()
+            .any(|i| i.name == name || includes(i, name))
+    }
     SETS.iter()
-        .map(|s| (s.name, s.members().iter().map(|r| r.id).collect()))
+        .map(|s| crate::expected::SetMembers {
+            name: s.name,
+            rules: s.members().iter().map(|r| r.id).collect(),
+            included_by: SETS
+                .iter()
+                .filter(|outer| includes(outer, s.name))
+                .map(|outer| outer.name)
+                .collect(),
+        })
         .collect()
 }
 
@@ -210,12 +225,16 @@ fn collect(
         collect(outer, inc, exchange, known, out);
     }
     for rule in set.rules {
-        let level = if outer.deviates(rule.id, known) {
-            Level::KnownDeviation
-        } else {
-            rule.level
+        let deviation = outer.deviation(rule.id, known);
+        let level = match deviation {
+            Some(_) => Level::KnownDeviation,
+            None => rule.level,
         };
         for v in (rule.check)(exchange) {
+            // Counted, so a run can list the user's deviations that applied.
+            if let Some(d) = deviation {
+                d.applied_once();
+            }
             out.push(Finding {
                 rule: rule.id.to_string(),
                 level,
@@ -225,6 +244,7 @@ fn collect(
                 source: Some(rule.source.to_string()),
                 path: v.path,
                 accepted: None,
+                step: None,
             });
         }
     }

@@ -16,7 +16,12 @@ pub static METADATA: RuleSet = RuleSet {
     includes: &[],
     name: "oauth2.metadata",
     summary: "an RFC 8414 authorization server metadata document: required members, issuer, https",
-    rules: &[&REQUIRED_MEMBERS, &ISSUER_IDENTICAL, &HTTPS_ENDPOINTS],
+    rules: &[
+        &REQUIRED_MEMBERS,
+        &ISSUER_IDENTICAL,
+        &HTTPS_ENDPOINTS,
+        &NONEMPTY_SUPPORT,
+    ],
 };
 
 /// Members whose value is a URL the client sends requests (or trusts keys) to.
@@ -184,6 +189,45 @@ pub static HTTPS_ENDPOINTS: Rule = Rule {
     },
 };
 
+/// The lists discovery skips cases by: empty, they would say the token endpoint serves no one.
+const SUPPORT_LISTS: &[&str] = &[
+    "grant_types_supported",
+    "token_endpoint_auth_methods_supported",
+];
+
+pub static NONEMPTY_SUPPORT: Rule = Rule {
+    id: "RFC8414-2-supported-not-empty",
+    level: Level::Must,
+    source: RFC8414_2,
+    title: "grant_types_supported and token_endpoint_auth_methods_supported are not empty lists",
+    explain: "RFC 8414 §2: grant_types_supported is the list of grant types \"this authorization \
+              server supports\" and token_endpoint_auth_methods_supported the \"client authentication \
+              methods supported by this token endpoint\" (a public client's is `none`); token_endpoint is \
+              REQUIRED unless only the implicit grant is supported. A server with a token endpoint \
+              supports at least one of each, so an empty list describes a server no client can use. \
+              Left out, each has its default; an empty one is not a default. Discovery skips the cases \
+              that need a success for what these lists leave out (never the probes that expect a \
+              refusal), so empty lists would otherwise turn a run into skips.",
+    check: |x| {
+        let r = x.received;
+        if !success(r) {
+            return vec![];
+        }
+        SUPPORT_LISTS
+            .iter()
+            .filter(|member| body_member(r, member).and_then(Value::as_array).is_some_and(Vec::is_empty))
+            .map(|member| {
+                Violation::new(format!(
+                    "{member} is an empty list: the server would support nothing; RFC 8414 §2"
+                ))
+                .expected("at least one value")
+                .actual("[]")
+                .at(format!("$.{member}"))
+            })
+            .collect()
+    },
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,6 +264,26 @@ mod tests {
             &s,
             &received(200, &[], json!(["not", "an object"])),
         );
+    }
+
+    /// The F8 reproduction's metadata: empty lists are a finding, left-out ones are defaults.
+    #[test]
+    fn empty_support_lists_are_a_finding() {
+        let s = bearer("x");
+        passes(&NONEMPTY_SUPPORT, &s, &json(200, good()));
+        let mut empty = good();
+        empty["grant_types_supported"] = json!([]);
+        empty["token_endpoint_auth_methods_supported"] = json!([]);
+        assert_eq!(
+            run_with(&NONEMPTY_SUPPORT, &s, &json(200, empty), &[]).len(),
+            2
+        );
+        let mut left_out = good();
+        left_out
+            .as_object_mut()
+            .unwrap()
+            .remove("grant_types_supported");
+        passes(&NONEMPTY_SUPPORT, &s, &json(200, left_out));
     }
 
     #[test]

@@ -7,11 +7,20 @@
 //! Where: `$TOKENCONF_CACHE` if set (`off` turns the cache off), else `tokenconf` under the
 //! platform's cache folder (`~/.cache` on Linux). One folder per build of tokenconf, since the
 //! model's layout is the build's; the last used few are kept.
+//!
+//! What another user cannot do (security review F2): each entry holds the SHA-256 of the text
+//! it was parsed from, compared on read, so an entry for another text (a link or a copy under
+//! this text's name) is a miss; entries are read only from a build folder that is ours and
+//! private, checked on the folder opened, and neither the folder nor the entry is opened
+//! through a link; a cache root that another user could change (it, a folder above it, or a
+//! link on the way) is not used, with a warning.
 
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Once;
+
+use sha2::Digest;
 
 use super::model::SuiteFile;
 use super::yaml;
@@ -26,6 +35,8 @@ const MAX_ENTRIES: usize = 10_000;
 #[derive(Debug)]
 pub struct ParseCache {
     dir: Option<PathBuf>,
+    /// Why the cache the environment names is not used, to be shown once.
+    warning: Option<String>,
     /// The folder is made (or trimmed) once per process, not at every entry written.
     prepared: Once,
     /// A folder read from is marked used once per process: builds are pruned by last use.
@@ -40,45 +51,66 @@ impl ParseCache {
             Some(v) if !v.is_empty() => Some(PathBuf::from(v)),
             _ => dirs::cache_dir().map(|d| d.join("tokenconf")),
         };
-        ParseCache::at(root.and_then(|root| Some(root.join(build_id()?))))
+        let refused = root.as_deref().and_then(open_to_others);
+        let mut cache = match refused {
+            Some(_) => ParseCache::at(None),
+            None => ParseCache::at(root.as_ref().and_then(|root| Some(root.join(build_id()?)))),
+        };
+        cache.warning = refused.map(|why| {
+            format!(
+                "the parse cache is not used: {why}, so another user could change the models read \
+                 from it; suites are parsed every time (point TOKENCONF_CACHE at a folder of your \
+                 own, or set it to `off`)"
+            )
+        });
+        cache
     }
 
     /// A cache kept in `dir` (used as given, no build folder), or none.
     pub fn at(dir: Option<PathBuf>) -> ParseCache {
         ParseCache {
             dir,
+            warning: None,
             prepared: Once::new(),
             used: Once::new(),
         }
     }
 
+    /// Why the cache the environment named is not used, if it is not.
+    pub fn warning(&self) -> Option<&str> {
+        self.warning.as_deref()
+    }
+
     /// The model cached for a file holding `text`.
     pub fn get(&self, text: &str) -> Option<SuiteFile> {
-        let mut file = fs::File::open(self.entry(text)?).ok()?;
+        let dir = self.dir.as_deref()?;
+        let digest = digest(text);
+        let folder = open_folder(dir)?;
+        let mut file = open_entry(&folder, &entry_name(&digest))?;
         let meta = file.metadata().ok()?;
         // Checked on the file opened, not its path: nothing can be swapped in between.
-        if !private(&meta) {
+        if !meta.is_file() || !private(&meta) {
             return None;
         }
         let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
         file.read_to_end(&mut bytes).ok()?;
-        let (stored, model) = bytes.split_at_checked(TEXT_LEN)?;
-        // The key is a 128-bit hash; the text's own length guards a collision too.
-        if stored != (text.len() as u64).to_le_bytes() {
+        let (stored, model) = bytes.split_at_checked(DIGEST_LEN)?;
+        // The entry is for this very text, whatever its name or the path that led to it.
+        if stored != digest.as_slice() {
             return None;
         }
         let model = yaml::reading_cache(|| serde_json::from_slice(model).ok())?;
-        if let Some(dir) = self.dir.as_deref() {
-            self.used.call_once(|| mark_used(dir));
-        }
+        self.used.call_once(|| mark_used(&folder));
         Some(model)
     }
 
     /// Keeps `model`, parsed from `text`, if it reads back as itself; best effort.
     pub fn put(&self, text: &str, model: &SuiteFile) {
-        let (Some(dir), Some(path)) = (self.dir.as_deref(), self.entry(text)) else {
+        let Some(dir) = self.dir.as_deref() else {
             return;
         };
+        let digest = digest(text);
+        let path = dir.join(entry_name(&digest));
         self.prepared.call_once(|| prepare(dir));
         let Ok(json) = serde_json::to_vec(model) else {
             return;
@@ -96,16 +128,98 @@ impl ParseCache {
         {
             return;
         }
-        let _ = store(dir, &path, text.len(), &json);
+        let _ = store(dir, &path, &digest, &json);
     }
 
+    #[cfg(test)]
     fn entry(&self, text: &str) -> Option<PathBuf> {
-        let key = xxhash_rust::xxh3::xxh3_128(text.as_bytes());
-        Some(self.dir.as_ref()?.join(format!("{key:032x}.json")))
+        Some(self.dir.as_ref()?.join(entry_name(&digest(text))))
     }
 }
 
-const TEXT_LEN: usize = 8;
+/// SHA-256 of a suite's text: a 3 MB suite hashes in ~2 ms, beside ~300 ms of parsing it.
+const DIGEST_LEN: usize = 32;
+
+fn digest(text: &str) -> [u8; DIGEST_LEN] {
+    sha2::Sha256::digest(text.as_bytes()).into()
+}
+
+/// An entry's file name: the digest's first 128 bits in hex (the whole digest is inside).
+fn entry_name(digest: &[u8; DIGEST_LEN]) -> String {
+    let mut name: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    name.push_str(".json");
+    name
+}
+
+/// A build folder opened without following a link, if it is a folder that is ours and
+/// private: checked on what was opened, so it cannot be swapped after the check.
+fn open_folder(dir: &Path) -> Option<fs::File> {
+    #[cfg(unix)]
+    let folder = {
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        fs::File::from(rustix::fs::open(dir, flags, Mode::empty()).ok()?)
+    };
+    #[cfg(not(unix))]
+    let folder = fs::File::open(dir).ok()?;
+    let meta = folder.metadata().ok()?;
+    (meta.is_dir() && private(&meta)).then_some(folder)
+}
+
+/// The entry `name` of `folder`, opened without following a link (and without waiting on a
+/// FIFO): an entry is never another file under this name.
+fn open_entry(folder: &fs::File, name: &str) -> Option<fs::File> {
+    #[cfg(unix)]
+    {
+        use rustix::fs::{Mode, OFlags};
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        Some(fs::File::from(
+            rustix::fs::openat(folder, name, flags, Mode::empty()).ok()?,
+        ))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (folder, name);
+        None
+    }
+}
+
+/// Why a cache under `root` could be changed by another user: `root`, or a folder above it,
+/// that is not ours (or root's), or that others can write without the sticky bit (in /tmp they
+/// cannot rename what is ours); or a link on the way that someone else made. Links are
+/// followed to what they point at, which is checked too. Folders not made yet are made ours.
+#[cfg(unix)]
+fn open_to_others(root: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let me = rustix::process::geteuid().as_raw();
+    let root = std::path::absolute(root).ok()?;
+    let mut at = Some(root.as_path());
+    while let Some(path) = at {
+        at = path.parent();
+        let Ok(link) = fs::symlink_metadata(path) else {
+            continue;
+        };
+        if link.file_type().is_symlink() && link.uid() != me && link.uid() != 0 {
+            return Some(format!("{} is a link another user made", path.display()));
+        }
+        let Ok(meta) = fs::metadata(path) else {
+            continue;
+        };
+        if meta.uid() != me && meta.uid() != 0 {
+            return Some(format!("{} belongs to another user", path.display()));
+        }
+        let sticky = meta.mode() & 0o1000 != 0;
+        if meta.mode() & 0o022 != 0 && !sticky {
+            return Some(format!("others can write {}", path.display()));
+        }
+    }
+    None
+}
+
+#[cfg(not(unix))]
+fn open_to_others(_root: &Path) -> Option<String> {
+    None
+}
 
 /// Makes the build's folder (trimming older builds), or empties it when it has grown too large.
 fn prepare(dir: &Path) {
@@ -129,16 +243,13 @@ fn ours(dir: &Path) -> bool {
     fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir() && private(&m))
 }
 
-/// Marks a build's folder as used now: pruning goes by this time.
-fn mark_used(dir: &Path) {
-    if ours(dir) {
-        if let Ok(folder) = fs::File::open(dir) {
-            let _ = folder.set_modified(std::time::SystemTime::now());
-        }
-    }
+/// Marks a build's folder (opened and checked by [`open_folder`]) as used now: pruning goes by
+/// this time.
+fn mark_used(folder: &fs::File) {
+    let _ = folder.set_modified(std::time::SystemTime::now());
 }
 
-fn store(dir: &Path, path: &Path, text_len: usize, json: &[u8]) -> std::io::Result<()> {
+fn store(dir: &Path, path: &Path, digest: &[u8], json: &[u8]) -> std::io::Result<()> {
     if !ours(dir) {
         return Ok(());
     }
@@ -147,7 +258,7 @@ fn store(dir: &Path, path: &Path, text_len: usize, json: &[u8]) -> std::io::Resu
     let mut file = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
         .tempfile_in(dir)?;
-    file.write_all(&(text_len as u64).to_le_bytes())?;
+    file.write_all(digest)?;
     file.write_all(json)?;
     file.persist(path)?;
     Ok(())
@@ -223,7 +334,7 @@ fn is_build_name(name: &str) -> bool {
         .is_some_and(|id| hex(id, 16))
 }
 
-/// `len` hex digits, as [`ParseCache::entry`] and [`build_id`] name what they write.
+/// `len` hex digits, as [`entry_name`] and [`build_id`] name what they write.
 fn hex(text: &str, len: usize) -> bool {
     text.len() == len && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
@@ -415,15 +526,93 @@ cases:
         let whole = fs::read(&entry).unwrap();
         fs::write(&entry, &whole[..whole.len() - 3]).unwrap();
         assert!(cache.get(text).is_none(), "a cut entry");
-        let mut other_len = whole.clone();
-        other_len[0] ^= 1;
-        fs::write(&entry, &other_len).unwrap();
+        let mut other_digest = whole.clone();
+        other_digest[0] ^= 1;
+        fs::write(&entry, &other_digest).unwrap();
         assert!(
             cache.get(text).is_none(),
-            "an entry for a text of another length"
+            "an entry whose digest is another text's"
         );
         fs::write(&entry, &whole).unwrap();
         assert!(cache.get(text).is_some());
+    }
+
+    /// F2: an entry put under another text's name (copied or linked, the texts of one length)
+    /// is a miss, and so is a link for an entry or for the build folder, even to our own.
+    #[cfg(unix)]
+    #[test]
+    fn an_entry_for_another_text_or_through_a_link_is_a_miss() {
+        let benign = "api: oauth2\ncases: [] # benign\n";
+        let evil = "api: oauth2\ncases: [] # evil!!\n";
+        assert_eq!(benign.len(), evil.len());
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("build");
+        let cache = ParseCache::at(Some(dir.clone()));
+        cache.put(evil, &parse(evil));
+        let (evil_entry, benign_entry) = (cache.entry(evil).unwrap(), cache.entry(benign).unwrap());
+        fs::copy(&evil_entry, &benign_entry).unwrap();
+        assert!(
+            cache.get(benign).is_none(),
+            "a copy of another text's entry"
+        );
+        fs::remove_file(&benign_entry).unwrap();
+        std::os::unix::fs::symlink(&evil_entry, &benign_entry).unwrap();
+        assert!(
+            cache.get(benign).is_none(),
+            "a link to another text's entry"
+        );
+        fs::remove_file(&benign_entry).unwrap();
+        // A link named as the entry, to the very entry for this text, is not followed either.
+        let elsewhere = root.path().join("elsewhere");
+        create_private_dir(&elsewhere).unwrap();
+        ParseCache::at(Some(elsewhere.clone())).put(benign, &parse(benign));
+        std::os::unix::fs::symlink(
+            elsewhere.join(benign_entry.file_name().unwrap()),
+            &benign_entry,
+        )
+        .unwrap();
+        assert!(cache.get(benign).is_none(), "an entry through a link");
+        // A build folder that is a link to a private folder of ours.
+        let linked = ParseCache::at(Some(root.path().join("linked")));
+        std::os::unix::fs::symlink(&elsewhere, root.path().join("linked")).unwrap();
+        assert!(
+            linked.get(benign).is_none(),
+            "a build folder through a link"
+        );
+        assert!(ParseCache::at(Some(elsewhere)).get(benign).is_some());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_root_others_can_change_is_named_and_a_private_one_is_not() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let mine = root.path().join("mine");
+        create_private_dir(&mine).unwrap();
+        // The scratch folder's own parents (/tmp is sticky) are fine.
+        assert_eq!(open_to_others(&mine.join("not-made-yet")), None);
+        let open = root.path().join("open");
+        create_private_dir(&open.join("cache")).unwrap();
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+        let why = open_to_others(&open.join("cache")).unwrap();
+        assert!(
+            why.contains("others can write") && why.contains("open"),
+            "{why}"
+        );
+        let link = root.path().join("link");
+        std::os::unix::fs::symlink(&open, &link).unwrap();
+        assert!(
+            open_to_others(&link.join("cache")).is_some(),
+            "through a link"
+        );
+        let sticky = root.path().join("sticky");
+        create_private_dir(&sticky).unwrap();
+        fs::set_permissions(&sticky, fs::Permissions::from_mode(0o1777)).unwrap();
+        assert_eq!(open_to_others(&sticky.join("cache")), None);
+        if rustix::process::geteuid().is_root() {
+            std::os::unix::fs::chown(&mine, Some(4242), None).unwrap();
+            assert!(open_to_others(&mine).unwrap().contains("another user"));
+        }
     }
 
     #[test]

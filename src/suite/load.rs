@@ -59,7 +59,12 @@ pub fn load(
         return Err(errors.into());
     }
     let schemas = schemas.into_inner().unwrap_or_else(|p| p.into_inner());
-    Ok(Loaded { suites, schemas })
+    let warnings = cache.warning().map(str::to_string).into_iter().collect();
+    Ok(Loaded {
+        suites,
+        schemas,
+        warnings,
+    })
 }
 
 type Compiled = Result<Result<Suite, Vec<SourceError>>, ConfigError>;

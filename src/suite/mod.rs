@@ -26,6 +26,8 @@ pub use load::{did_you_mean, load, load_text, slug};
 pub struct Loaded {
     pub suites: Vec<Suite>,
     pub schemas: SchemaRegistry,
+    /// What the caller should show once (a parse cache others could change, not used).
+    pub warnings: Vec<String>,
 }
 
 impl Loaded {

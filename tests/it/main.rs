@@ -21,5 +21,6 @@ mod reports;
 mod sandbox;
 mod schema;
 mod security_recording;
+mod security_expected;
 mod servers;
 mod transport;

@@ -28,6 +28,9 @@ const INSTALL: &str = "tests/servers/install.sh (or .ci/servers.sh)";
 struct Expected {
     test: String,
     rule: String,
+    // Read by the binary (one finding per entry); this test judges by test and rule.
+    step: Option<String>,
+    actual: Option<String>,
     reason: String,
 }
 
