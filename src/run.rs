@@ -14,7 +14,7 @@ use crate::expected::{ExpectedFindings, KnownDeviations};
 use crate::finding::{Finding, Level};
 use crate::http::{Http, Received, Retry, SendError};
 use crate::outcome::{
-    fails, CaseOutcome, ErrorKind, Exchange, ResponseSnapshot, RunReport, Status,
+    fails, CaseOutcome, ErrorKind, Exchange, RequestSnapshot, ResponseSnapshot, RunReport, Status,
 };
 use crate::redact::{is_sensitive_key, Redactor};
 use crate::sign::{MintError, Signer};
@@ -65,6 +65,8 @@ pub struct Runner {
     recorded: Option<std::sync::Mutex<HashMap<String, Recorded>>>,
     /// Each request names its case in [`crate::http::CASE_HEADER`] (`--mock-replay`).
     tag_requests: bool,
+    /// Every case keeps its requests (`--verbose`), not only a failed or errored one.
+    every_request: bool,
 }
 
 /// What a recorded case or fixture exchanged, and the token values it saw (which the recorder
@@ -90,9 +92,13 @@ struct StepsRun {
     end: Option<(Status, String)>,
     /// Set with an errored `end`.
     error_kind: Option<ErrorKind>,
+    /// Where a transport error happened.
+    origin: Option<String>,
     rules_checked: Vec<&'static str>,
     step: Option<String>,
     exchanges: Vec<Exchange>,
+    /// Each step's request as a report may show it (masked by name; the session masks the rest).
+    requests: Vec<RequestSnapshot>,
 }
 
 impl Runner {
@@ -129,6 +135,7 @@ impl Runner {
             deviations: KnownDeviations::built_in(),
             recorded: None,
             tag_requests: false,
+            every_request: false,
         })
     }
 
@@ -141,6 +148,11 @@ impl Runner {
     /// session takes them with [`Runner::take_recorded`].
     pub fn record(&mut self) {
         self.recorded = Some(Default::default());
+    }
+
+    /// Every case's outcome shows its requests (`--verbose`), a passing one's too.
+    pub fn show_every_request(&mut self) {
+        self.every_request = true;
     }
 
     /// Every request names its case in [`crate::http::CASE_HEADER`] (replay).
@@ -482,7 +494,13 @@ impl Runner {
         outcome.response = run.response;
         outcome.retries = run.retries;
         outcome.error_kind = run.error_kind;
+        outcome.origin = run.origin;
         outcome.rules_checked = run.rules_checked;
+        let shown =
+            self.every_request || matches!(run.end, Some((Status::Failed | Status::Errored, _)));
+        if shown {
+            outcome.requests = run.requests;
+        }
         match run.end {
             Some((status, why)) => finish(outcome, status, Some(why)),
             None => finish(outcome, Status::Passed, None),
@@ -532,9 +550,11 @@ impl Runner {
             sensitive: Vec::new(),
             end: None,
             error_kind: None,
+            origin: None,
             rules_checked: Vec::new(),
             step: None,
             exchanges: Vec::new(),
+            requests: Vec::new(),
         };
         // What cross-response rules compare with (see `rules::Exchange::earlier`).
         let mut earlier: Vec<(crate::http::Sent, Received)> = Vec::new();
@@ -584,6 +604,7 @@ impl Runner {
                         SendError::Invalid(why) => (Status::Errored, why, Some(ErrorKind::Request)),
                         SendError::Transport(e) => {
                             run.retries.extend(e.retries);
+                            run.origin = e.origin;
                             (
                                 Status::Errored,
                                 e.message,
@@ -608,6 +629,7 @@ impl Runner {
                 run.sensitive.push(value.clone());
             }
             collect_sensitive(received.json.as_ref(), &mut run.sensitive);
+            run.requests.push(RequestSnapshot::of(&label, &sent));
             let mut findings = check::check_step_after(
                 &step.expect,
                 &sent,

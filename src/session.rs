@@ -96,6 +96,8 @@ pub struct Options {
     pub record: Option<PathBuf>,
     /// How the embedded mock behaves when it is the target (`--mock-profile`).
     pub mock_profile: mock::Profile,
+    /// Every case's outcome keeps its requests (`--verbose`), not only a failing one's.
+    pub verbose: bool,
 }
 
 impl Options {
@@ -119,6 +121,7 @@ impl Options {
             known_deviations: Vec::new(),
             record: None,
             mock_profile: mock::Profile::Full,
+            verbose: false,
         }
     }
 }
@@ -271,6 +274,9 @@ impl Session {
         let mut runner = Runner::new(loaded, target, options.strict)?;
         if replaying {
             runner.tag_requests();
+        }
+        if options.verbose {
+            runner.show_every_request();
         }
         for (api, support) in discovered {
             runner.limit_to(&api, support);
@@ -543,7 +549,10 @@ impl OneByOne {
 /// nothing downstream can print them. A passing case without findings has no text to mask.
 fn mask(o: &mut CaseOutcome, base: &Redactor) {
     let sensitive = std::mem::take(&mut o.sensitive);
-    let has_text = o.status != Status::Passed || !o.findings.is_empty() || !o.retries.is_empty();
+    let has_text = o.status != Status::Passed
+        || !o.findings.is_empty()
+        || !o.retries.is_empty()
+        || !o.requests.is_empty();
     if !has_text {
         return;
     }

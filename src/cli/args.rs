@@ -85,6 +85,10 @@ pub struct RunArgs {
     /// Output: human (default), json (a line per case), github (human + annotations).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
+    /// Show every case's requests (method, URL, headers, body; credentials masked), not only
+    /// a failing case's.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
     #[command(flatten)]
     pub drift: super::drift::RunDriftArgs,
 }

@@ -76,6 +76,10 @@ pub async fn run(session: Session, format: Format) -> Exit {
                     Format::Json => out(&json_line(o)),
                     Format::Human | Format::Github => {
                         out(&console::styled_case_line(o, &styles));
+                        // Under --verbose; a failing case's are in its details at the end.
+                        if o.status == Status::Passed && !o.requests.is_empty() {
+                            let _ = write!(std::io::stdout().lock(), "{}", console::requests(o));
+                        }
                         if format == Format::Github {
                             if let Some(a) = annotation(o, &locations) {
                                 out(&a);
@@ -148,6 +152,7 @@ fn json_line(o: &CaseOutcome) -> String {
         "error_kind": o.error_kind,
         "step": o.step,
         "findings": o.findings,
+        "requests": o.requests,
         "duration_ms": o.duration.as_millis(),
     });
     value.to_string()

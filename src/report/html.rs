@@ -162,6 +162,12 @@ fn case(o: &CaseOutcome, strict: bool) -> Markup {
                 div {
                     h3 { (t(&o.case)) }
                     @if let Some(step) = &o.step { p { "at " (t(step)) } }
+                    @for q in &o.requests {
+                        div.request {
+                            h4 { "request (" (t(&q.step)) ")" }
+                            pre { @for line in q.lines() { (t(&line)) "\n" } }
+                        }
+                    }
                     @for f in failures.iter().chain(&warnings) { (finding(f)) }
                     @if !expected.is_empty() {
                         div.expected {

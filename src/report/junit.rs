@@ -144,6 +144,18 @@ fn body(findings: &[&Finding]) -> String {
     out
 }
 
+/// Each request the case sent, masked: `request (step):` then its lines, indented.
+fn requests(o: &CaseOutcome) -> String {
+    let mut out = String::new();
+    for q in &o.requests {
+        let _ = writeln!(out, "request ({}):", esc(&q.step));
+        for line in q.lines() {
+            let _ = writeln!(out, "{}", format!("    {}", esc(&line)).trim_end());
+        }
+    }
+    out
+}
+
 /// Retried attempts: `<flakyError>` on a case that then passed, `<rerunError>` on one that did
 /// not. Retries happen only for transport errors, 5xx and 429: infrastructure, so errors.
 fn reruns(o: &CaseOutcome) -> Vec<TestRerun> {
@@ -189,6 +201,7 @@ fn test_case(o: &CaseOutcome, strict: bool, resolved: &[&Resolved]) -> TestCase 
                 let _ = writeln!(text, "at {}", esc(step));
             }
             text.push_str(&body(&failures));
+            text.push_str(&requests(o));
             if let Some(unified) = super::diff::case_diff(o, strict).and_then(|d| d.unified) {
                 text.push('\n');
                 text.push_str(&unified);
@@ -206,6 +219,7 @@ fn test_case(o: &CaseOutcome, strict: bool, resolved: &[&Resolved]) -> TestCase 
                 let _ = writeln!(text, "at {}", esc(step));
             }
             let _ = writeln!(text, "{reason}");
+            text.push_str(&requests(o));
             s.set_message(reason);
             s.set_description(text);
             s

@@ -84,6 +84,7 @@ pub fn redact_outcome(o: &mut CaseOutcome, redactor: &Redactor) {
     let scrub_opt = |t: &Option<String>| t.as_ref().map(scrub);
     o.reason = scrub_opt(&o.reason);
     o.step = scrub_opt(&o.step);
+    o.origin = scrub_opt(&o.origin);
     for f in &mut o.findings {
         f.message = scrub(&f.message);
         f.expected = scrub_opt(&f.expected);
@@ -92,6 +93,14 @@ pub fn redact_outcome(o: &mut CaseOutcome, redactor: &Redactor) {
     }
     for r in &mut o.retries {
         r.reason = scrub(&r.reason);
+    }
+    for q in &mut o.requests {
+        q.step = scrub(&q.step);
+        q.url = scrub(&q.url);
+        for (_, v) in &mut q.headers {
+            *v = scrub(v);
+        }
+        q.body = scrub_opt(&q.body);
     }
     if let Some(resp) = &mut o.response {
         for (_, v) in &mut resp.headers {

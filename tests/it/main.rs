@@ -16,6 +16,7 @@ mod leak;
 mod mock;
 mod properties;
 mod reports;
+mod requests;
 mod sandbox;
 mod schema;
 mod servers;
