@@ -70,7 +70,7 @@ pub struct Options {
     pub target: TargetChoice,
     /// Where reports are written; `None` writes none.
     pub report_dir: Option<PathBuf>,
-    /// Only tests whose name contains this text.
+    /// Only tests whose name, or whose case's name as reports show it, contains this text.
     pub filter: Option<String>,
     /// Only shard K of N.
     pub shard: Option<(u64, u64)>,
@@ -306,10 +306,12 @@ impl Session {
             .into_iter()
             .filter(|id| {
                 let name = runner.test_name(*id);
+                // The slug, or the case's name as the reports show it (copied from one).
+                let case = &runner.loaded().suites[id.suite].cases[id.case].name;
                 let filtered = options
                     .filter
                     .as_ref()
-                    .is_none_or(|f| name.contains(f.as_str()));
+                    .is_none_or(|f| name.contains(f.as_str()) || case.contains(f.as_str()));
                 let sharded = options.shard.is_none_or(|(k, n)| in_shard(&name, k, n));
                 filtered && sharded
             })
@@ -327,7 +329,7 @@ impl Session {
         }
         if selected.is_empty() && !options.allow_empty {
             let why = match (&options.filter, options.shard) {
-                (Some(f), _) => Some(format!("no test name contains {f:?}")),
+                (Some(f), _) => Some(format!("no test or case name contains {f:?}")),
                 (None, Some((k, n))) => Some(format!("shard {k}/{n} holds no case")),
                 (None, None) => None,
             };

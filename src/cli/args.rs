@@ -41,7 +41,7 @@ pub struct RunArgs {
     pub targets: Option<PathBuf>,
     #[arg(long, default_value = "reports")]
     pub report_dir: PathBuf,
-    /// Run only tests whose name contains this text.
+    /// Run only tests whose name (`suite::slug`) or case name (as reports show it) contains this text.
     #[arg(long)]
     pub filter: Option<String>,
     /// Cases in flight at once (at least 1).

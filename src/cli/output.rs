@@ -68,7 +68,8 @@ pub async fn run(session: Session, format: Format) -> Exit {
         .run(|event| match event {
             Event::Started { cases, target } => {
                 if format != Format::Json {
-                    out(&format!("\nrunning {cases} cases against {target}"));
+                    let noun = if cases == 1 { "case" } else { "cases" };
+                    out(&format!("\nrunning {cases} {noun} against {target}"));
                 }
             }
             Event::CaseFinished(o) => {

@@ -14,6 +14,7 @@ mod hostile;
 mod html;
 mod leak;
 mod mock;
+mod names;
 mod properties;
 mod reports;
 mod requests;
