@@ -320,6 +320,50 @@ impl Runner {
         out
     }
 
+    /// Keys the target supplies that cannot sign the JWTs suites mint with them (a certificate
+    /// given as the private key, a public key, an encrypted key), each once: `api …: `var`
+    /// (jwt … of FILE) holds a CERTIFICATE, …`. Found before anything is sent, by `run` and
+    /// `validate` alike. Keys the target does not supply are the cases' skip reasons instead.
+    pub fn key_problems(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let captures = HashMap::new();
+        for (suite, bases) in self.loaded.suites.iter().zip(&self.bases) {
+            let Ok(bases) = bases else { continue };
+            for base in bases {
+                for spec in &suite.jwts {
+                    let scope = Scope {
+                        captures: &captures,
+                        base: &base.values,
+                    };
+                    let Ok(text) = spec.key.render(&scope) else {
+                        continue;
+                    };
+                    if let Err(why) = crate::sign::check_key(spec.alg, &text) {
+                        let vars: Vec<String> =
+                            spec.key.variables().map(|v| format!("`{v}`")).collect();
+                        let under = match &base.profile {
+                            None => format!("api {}", suite.api),
+                            Some(p) => format!("api {}, profile {p}", suite.api),
+                        };
+                        let line = format!(
+                            "target {}, {under}: {} (the key of jwt `{}` in {}) {why}",
+                            self.target.name,
+                            vars.join(", "),
+                            spec.name,
+                            suite.file.display()
+                        );
+                        if !out.contains(&line) {
+                            out.push(line);
+                        }
+                    }
+                }
+            }
+        }
+        // Several suites of one API share a key: one line per key and reason is enough.
+        out.dedup_by(|a, b| a.split(" (the key").next() == b.split(" (the key").next());
+        out
+    }
+
     /// Why a case cannot run on this target, known before sending anything.
     pub fn skip_reason(&self, id: CaseId) -> Option<String> {
         match self.profile_of(id) {
@@ -348,16 +392,10 @@ impl Runner {
         let suite = &self.loaded.suites[id.suite];
         let case = &suite.cases[id.case];
         let missing = |b: &Base| -> Vec<String> {
-            let vars = case
-                .requires
-                .iter()
-                .chain(&case.needs)
-                .filter(|r| b.values.get(*r).is_none_or(|v| v.is_empty()))
-                .map(|r| format!("`{r}`"));
-            let capabilities = case
-                .capabilities
-                .iter()
-                .filter(|c| !b.capabilities.contains(*c))
+            let (vars, capabilities) = lacks(case, b);
+            let vars = vars.into_iter().map(|r| format!("`{r}`"));
+            let capabilities = capabilities
+                .into_iter()
                 .map(|c| format!("capability `{c}`"));
             vars.chain(capabilities).collect()
         };
@@ -409,6 +447,20 @@ impl Runner {
                     .join("; ")
             ),
         })
+    }
+
+    /// The vars and secrets, and the capabilities, a case needs that its profile (the API
+    /// entry, unless the case names one) does not supply: what `validate` says to set.
+    pub fn missing(&self, id: CaseId) -> (Vec<String>, Vec<String>) {
+        let Ok(bases) = &self.bases[id.suite] else {
+            return (Vec::new(), Vec::new());
+        };
+        let case = &self.loaded.suites[id.suite].cases[id.case];
+        let base = match &case.profile {
+            Some(p) => bases.iter().find(|b| b.profile.as_deref() == Some(p)),
+            None => bases.first(),
+        };
+        base.map(|b| lacks(case, b)).unwrap_or_default()
     }
 
     pub fn test_name(&self, id: CaseId) -> String {
@@ -761,6 +813,23 @@ impl Runner {
             })
             .collect()
     }
+}
+
+/// What `case` needs that `b` does not supply: vars and secrets, then capabilities, each once.
+fn lacks(case: &crate::suite::Case, b: &Base) -> (Vec<String>, Vec<String>) {
+    let mut vars: Vec<String> = Vec::new();
+    for r in case.requires.iter().chain(&case.needs) {
+        if b.values.get(r).is_none_or(|v| v.is_empty()) && !vars.contains(r) {
+            vars.push(r.clone());
+        }
+    }
+    let capabilities = case
+        .capabilities
+        .iter()
+        .filter(|c| !b.capabilities.contains(*c))
+        .cloned()
+        .collect();
+    (vars, capabilities)
 }
 
 /// `K/N` → `(K, N)` with 1 ≤ K ≤ N.

@@ -126,6 +126,32 @@ impl Options {
     }
 }
 
+/// Refuses cleartext `http://` to a host that is not loopback unless the target accepts it
+/// (`allow_http`), before anything is sent; the warnings for those it accepts. `run` and
+/// `validate` both ask.
+pub fn cleartext(target: &Target) -> Result<Vec<String>, ConfigError> {
+    let mut warnings = Vec::new();
+    for origin in &target.allowed_origins()? {
+        let cleartext = reqwest::Url::parse(origin)
+            .is_ok_and(|url| crate::origin::is_cleartext_off_loopback(&url));
+        if !cleartext {
+            continue;
+        }
+        if !target.allow_http {
+            return Err(ConfigError::Usage(format!(
+                "target {}: {origin} is cleartext http to a host that is not loopback, so every \
+                 secret sent there can be read on the way; use https, or set `allow_http: true` \
+                 on the target to accept that",
+                target.name
+            )));
+        }
+        warnings.push(format!(
+            "{origin} is reached over cleartext http (allow_http): anyone on the path can read every secret sent"
+        ));
+    }
+    Ok(warnings)
+}
+
 /// What a session tells its caller while it runs.
 pub enum Event<'a> {
     /// About to start `cases` cases against `target`.
@@ -252,26 +278,15 @@ impl Session {
         }
         // Before anything else is sent: the endpoints of APIs that give only an issuer.
         let discovered = crate::discovery::discover(&mut target).await?;
-        let origins = target.allowed_origins()?;
-        for origin in &origins {
-            let cleartext = reqwest::Url::parse(origin)
-                .is_ok_and(|url| crate::origin::is_cleartext_off_loopback(&url));
-            if !cleartext {
-                continue;
-            }
-            if !target.allow_http {
-                return Err(ConfigError::Usage(format!(
-                    "target {}: {origin} is cleartext http to a host that is not loopback, so every \
-                     secret sent there can be read on the way; use https, or set `allow_http: true` \
-                     on the target to accept that",
-                    target.name
-                )));
-            }
-            warnings.push(format!(
-                "{origin} is reached over cleartext http (allow_http): anyone on the path can read every secret sent"
-            ));
-        }
+        warnings.extend(cleartext(&target)?);
         let mut runner = Runner::new(loaded, target, options.strict)?;
+        let keys = runner.key_problems();
+        if !keys.is_empty() {
+            if let Some(server) = mock {
+                server.stop().await;
+            }
+            return Err(ConfigError::Usage(keys.join("\n")));
+        }
         if replaying {
             runner.tag_requests();
         }

@@ -22,3 +22,4 @@ mod sandbox;
 mod schema;
 mod servers;
 mod transport;
+mod validate;
