@@ -69,6 +69,11 @@ pub struct CaseOutcome {
     pub case: String,
     /// `<suite>::<case slug>`, as `cargo test` and `tokenconf list` name it.
     pub test: String,
+    /// The suite file and the line of the case's `name:` (JUnit, annotations link there).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub file: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub line: u64,
     pub status: Status,
     /// Why it was skipped or errored.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -208,6 +213,10 @@ fn request_header(name: &str, value: &str) -> String {
     crate::redact::render_header(name, &serde_json::Value::String(value.to_string()))
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64((d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0)
 }
@@ -226,6 +235,8 @@ impl CaseOutcome {
             api: api.into(),
             case: case.into(),
             test: test.into(),
+            file: String::new(),
+            line: 0,
             status,
             reason: None,
             error_kind: None,

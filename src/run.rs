@@ -259,6 +259,8 @@ impl Runner {
             self.test_name(id),
             Status::Errored,
         );
+        o.file = suite.file.display().to_string();
+        o.line = suite.cases[id.case].line;
         o.reason = Some(format!(
             "internal error: the case {why} (a tokenconf bug; please report it)"
         ));
@@ -491,6 +493,8 @@ impl Runner {
             self.test_name(id),
             Status::Passed,
         );
+        outcome.file = suite.file.display().to_string();
+        outcome.line = case.line;
         let finish = |mut o: CaseOutcome, status: Status, reason: Option<String>| {
             o.status = status;
             o.reason = reason;

@@ -202,7 +202,9 @@ impl Finished {
     pub fn exit(&self) -> Exit {
         if self.written.is_err() {
             Exit::Unusable
-        } else if self.interrupted() || !self.report.all_passed() {
+        } else if self.interrupted() {
+            Exit::Interrupted
+        } else if !self.report.all_passed() {
             Exit::Failed
         } else {
             Exit::Passed

@@ -60,7 +60,7 @@ pub async fn run(session: Session, format: Format) -> Exit {
             // A second Ctrl-C does not wait for cases stuck in timeouts or retries.
             if tokio::signal::ctrl_c().await.is_ok() {
                 note("interrupted twice: stopping now, without reports");
-                std::process::exit(Exit::Failed as i32);
+                std::process::exit(Exit::Interrupted as i32);
             }
         }
     });
@@ -93,7 +93,9 @@ pub async fn run(session: Session, format: Format) -> Exit {
         })
         .await;
     bar.finish_and_clear();
-    if format != Format::Json {
+    if format == Format::Json {
+        out(&summary_line(&finished));
+    } else {
         let closing = console::styled_summary(&finished.report, &styles);
         let _ = write!(std::io::stdout().lock(), "{closing}");
     }
@@ -155,6 +157,28 @@ fn json_line(o: &CaseOutcome) -> String {
         "findings": o.findings,
         "requests": o.requests,
         "duration_ms": o.duration.as_millis(),
+    });
+    value.to_string()
+}
+
+/// The last JSON line: the run's counts and verdict, so a reader of the stream knows it ended
+/// and how, without summary.json. Told from a case's line by its `summary` member.
+fn summary_line(finished: &tokenconf::session::Finished) -> String {
+    let report = &finished.report;
+    let outcome = match finished.exit() {
+        Exit::Passed => "passed",
+        Exit::Interrupted => "interrupted",
+        Exit::Unusable => "unusable",
+        Exit::Failed => "failed",
+    };
+    let value = serde_json::json!({
+        "summary": report.counts(),
+        "outcome": outcome,
+        "target": report.target,
+        "selected": finished.selected,
+        "ran": report.outcomes.len(),
+        "hints": console::target_hints(report),
+        "duration_ms": report.duration.as_millis(),
     });
     value.to_string()
 }

@@ -325,3 +325,95 @@ fn a_timeout_names_the_limit_it_hit() {
         "{stdout}"
     );
 }
+
+/// A tmpfs of `kib` KiB at `path`, unmounted when dropped; `None` where mounting is not
+/// allowed (not root, no CAP_SYS_ADMIN): the injected-failure test in `report` covers the logic.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(path: &Path, kib: u32) -> Option<Tmpfs> {
+        std::fs::create_dir_all(path).ok()?;
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs"])
+            .arg(path)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+            return None;
+        }
+        Some(Tmpfs(path.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).output();
+    }
+}
+
+#[test]
+fn a_full_disk_keeps_the_reports_written_whole_and_names_the_rest() {
+    let dir = scratch("full-disk");
+    // Four pages: the diff, its manifest, junit.xml and summary.json fit; index.html does not.
+    let Some(disk) = Tmpfs::mount(&dir.join("tiny"), 16) else {
+        return;
+    };
+    let reports = disk.0.join("reports");
+    let out = Command::new(BIN)
+        .args(["run", "tests/fixtures/golden/failing.yaml", "--report-dir"])
+        .arg(&reports)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not written: index.html"), "{stderr}");
+    assert!(
+        stderr.contains("written completely: junit.xml, summary.json"),
+        "{stderr}"
+    );
+    let junit = std::fs::read_to_string(reports.join("junit.xml")).unwrap();
+    assert!(junit.trim_end().ends_with("</testsuites>"), "{junit}");
+    assert!(!reports.join("index.html").exists());
+    drop(disk);
+}
+
+#[test]
+fn junit_names_the_target_in_each_suite_and_where_each_failing_case_is() {
+    let dir = scratch("junit-ci");
+    let reports = dir.join("reports");
+    let out = Command::new(BIN)
+        .args(["run", "tests/fixtures/golden/failing.yaml", "--report-dir"])
+        .arg(&reports)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let junit = std::fs::read_to_string(reports.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("<testsuite name=\"failing [mock]\"")
+            && junit.contains("file=\"tests/fixtures/golden/failing.yaml\""),
+        "{junit}"
+    );
+    assert!(junit.contains("classname=\"failing [mock]\""), "{junit}");
+    assert!(
+        junit.contains("tests/fixtures/golden/failing.yaml:13\n"),
+        "{junit}"
+    );
+    let xmllint = Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(root().join("tests/fixtures/junit-10.xsd"))
+        .arg(reports.join("junit.xml"))
+        .output();
+    match xmllint {
+        Ok(o) => assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr)),
+        Err(_) => assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "xmllint is not on PATH under CI"
+        ),
+    }
+}
