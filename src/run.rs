@@ -712,7 +712,16 @@ impl Runner {
                         captures.insert(c.name.clone(), v.clone());
                         run.captures.insert(c.name.clone(), v);
                     }
-                    Err(why) => findings.push(Finding::must(format!("capture {}", c.name), why)),
+                    Err(why) => {
+                        // A header the step's expectations already found missing is one cause,
+                        // told once: the capture from it adds nothing.
+                        let told = matches!(&c.from, CaptureFrom::Header(h)
+                            if received.header(h).is_none()
+                                && findings.iter().any(|f| f.rule.eq_ignore_ascii_case(&format!("header {h}"))));
+                        if !told {
+                            findings.push(Finding::must(format!("capture {}", c.name), why));
+                        }
+                    }
                 }
             }
             if !self.target.embedded_mock {

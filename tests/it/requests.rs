@@ -417,3 +417,42 @@ fn junit_names_the_target_in_each_suite_and_where_each_failing_case_is() {
         ),
     }
 }
+
+#[test]
+fn one_missing_location_header_is_one_finding() {
+    let dir = scratch("location");
+    let server = serve(Some(response("302 Found", "text/plain", "")));
+    targets(
+        &dir,
+        &format!("http://127.0.0.1:{}", server.port),
+        "{ retries: 0 }",
+    );
+    suite(
+        &dir,
+        r#"  - name: authorize redirects with a code
+    steps:
+      - request: { method: GET, path: /authorize, query: { response_type: code, state: xyz } }
+        expect:
+          status: 302
+          headers:
+            location: { matches: "[?&]code=[^&]+", contains: "state=xyz" }
+        capture:
+          code: { header: location, regex: "[?&]code=([^&]+)" }
+      - request: { path: /token, form: { grant_type: authorization_code, code: "{{ code }}" } }
+        expect: { status: 200 }
+"#,
+    );
+    let out = run(&dir, &["--format", "json"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let case: serde_json::Value = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["test"].is_string())
+        .expect("the case's line");
+    let findings = case["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert_eq!(findings[0]["rule"], "header location");
+    let message = findings[0]["message"].as_str().unwrap();
+    assert!(message.contains("missing"), "{message}");
+}
