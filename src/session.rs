@@ -126,6 +126,28 @@ impl Options {
     }
 }
 
+/// `discovery: api oauth2 (metadata URL): token_path /token, …; grant types: …; client
+/// authentication: …`, from the vars discovery filled and what the metadata lists.
+fn discovery_note(target: &Target, api: &str, support: &crate::discovery::Support) -> String {
+    let vars = target.apis.get(api).map(|a| &a.vars);
+    let endpoints: Vec<String> = [
+        "token_path",
+        "authorize_path",
+        "revocation_path",
+        "introspection_path",
+    ]
+    .iter()
+    .filter_map(|v| Some(format!("{v} {}", vars?.get(*v)?)))
+    .collect();
+    format!(
+        "discovery: api {api} ({}): {}; grant types: {}; client authentication: {}",
+        support.metadata_url,
+        endpoints.join(", "),
+        support.grant_types.join(", "),
+        support.token_auth_methods.join(", ")
+    )
+}
+
 /// Refuses cleartext `http://` to a host that is not loopback unless the target accepts it
 /// (`allow_http`), before anything is sent; the warnings for those it accepts. `run` and
 /// `validate` both ask.
@@ -171,6 +193,8 @@ pub struct Session {
     jobs: usize,
     warnings: Vec<String>,
     record: Option<PathBuf>,
+    /// What discovery found, a line per `issuer:`-only API (see [`Session::discovered`]).
+    discovered: Vec<String>,
 }
 
 /// Stops a running session from starting more cases; those in flight finish and are reported.
@@ -280,8 +304,20 @@ impl Session {
         }
         // Before anything else is sent: the endpoints of APIs that give only an issuer.
         let discovered = crate::discovery::discover(&mut target).await?;
+        let found: Vec<String> = discovered
+            .iter()
+            .map(|(api, support)| discovery_note(&target, api, support))
+            .collect();
         warnings.extend(cleartext(&target)?);
         let mut runner = Runner::new(loaded, target, options.strict)?;
+        // A server's metadata may echo anything; what is printed passes the masks.
+        let found: Vec<String> = {
+            let redactor = runner.redactor();
+            found
+                .iter()
+                .map(|l| redactor.scrub(&crate::redact::mask_params(l)).into_owned())
+                .collect()
+        };
         let keys = runner.key_problems();
         if !keys.is_empty() {
             if let Some(server) = mock {
@@ -384,6 +420,7 @@ impl Session {
             jobs: options.jobs,
             warnings,
             record: options.record,
+            discovered: found,
         })
     }
 
@@ -408,6 +445,12 @@ impl Session {
     /// report records them too.
     pub fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+
+    /// What discovery read for each API that gives only an `issuer:`: where, the endpoints,
+    /// grant types and client authentication methods, one line each.
+    pub fn discovered(&self) -> &[String] {
+        &self.discovered
     }
 
     pub fn canceller(&self) -> Canceller {

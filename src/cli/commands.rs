@@ -127,13 +127,33 @@ pub fn validate(
             .iter()
             .filter_map(|id| runner.skip_reason(*id).map(|why| (*id, why)))
             .collect();
+        // Cases that lack only what discovery fills, on an API that gives an issuer: not
+        // skipped by `run`, which reads the metadata first.
+        type Skips = Vec<(CaseId, String)>;
+        let (waiting, skipped): (Skips, Skips) = skipped.into_iter().partition(|(id, _)| {
+            let suite = &loaded.suites[id.suite];
+            let issuer = runner
+                .target()
+                .api(&suite.api)
+                .is_some_and(|a| a.issuer.is_some());
+            let (vars, capabilities) = runner.missing(*id);
+            issuer
+                && !vars.is_empty()
+                && capabilities.is_empty()
+                && vars.iter().all(|v| DISCOVERED.contains(&v.as_str()))
+        });
+        let after = if waiting.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} of them after discovery)", waiting.len())
+        };
         runnable.push(format!(
-            "target {name} can run {} of {}",
+            "target {name} can run {} of {}{after}",
             ids.len() - skipped.len(),
             ids.len()
         ));
         lines.push(format!(
-            "target {name}: can run {} of {}",
+            "target {name}: can run {} of {}{after}",
             ids.len() - skipped.len(),
             plural(ids.len(), "case")
         ));
@@ -224,6 +244,24 @@ pub fn validate(
             }
         }
         lines.extend(how_to_supply(&runner, &skipped));
+        for (api, a) in &runner.target().apis {
+            let Some(issuer) = &a.issuer else { continue };
+            let n = waiting
+                .iter()
+                .filter(|(id, _)| loaded.suites[id.suite].api == *api)
+                .count();
+            if n == 0 {
+                continue;
+            }
+            let urls = tokenconf::discovery::metadata_urls(issuer).unwrap_or_default();
+            lines.push(format!(
+                "  {api}: {} depend on discovery: `run` first reads the issuer's metadata ({}) with \
+                 one unauthenticated GET of public metadata, and fills the endpoints from it; \
+                 validate sends nothing",
+                plural(n, "case"),
+                urls.join(", else ")
+            ));
+        }
     }
     verdict = format!("{verdict}; {}", runnable.join("; "));
     for line in lines {
@@ -232,6 +270,16 @@ pub fn validate(
     say!("{verdict}");
     Ok(Exit::Passed)
 }
+
+/// The vars discovery fills from an issuer's metadata.
+const DISCOVERED: &[&str] = &[
+    "token_path",
+    "authorize_path",
+    "revocation_path",
+    "introspection_path",
+    "issuer",
+    "metadata_path",
+];
 
 /// `1 case`, `2 cases`.
 fn plural(n: usize, noun: &str) -> String {
@@ -253,7 +301,15 @@ fn how_to_supply(runner: &Runner, skipped: &[(CaseId, String)]) -> Vec<String> {
         if runner.target().api(&suite.api).is_none() {
             continue;
         }
-        let (vars, capabilities) = runner.missing(*id);
+        let (mut vars, capabilities) = runner.missing(*id);
+        // Discovery fills these on an API that gives an issuer.
+        if runner
+            .target()
+            .api(&suite.api)
+            .is_some_and(|a| a.issuer.is_some())
+        {
+            vars.retain(|v| !DISCOVERED.contains(&v.as_str()));
+        }
         let keys: Vec<&str> = suite.jwts.iter().flat_map(|j| j.key.variables()).collect();
         let items = vars
             .into_iter()

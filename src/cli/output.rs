@@ -44,6 +44,9 @@ pub async fn run(session: Session, format: Format) -> Exit {
     for w in session.warnings() {
         note(&format!("warning: {w}"));
     }
+    for found in session.discovered() {
+        info(format, found);
+    }
     let locations = locations(&session);
     let styles = report::Styles::when(
         format != Format::Json && console::colour_wanted(std::io::stdout().is_terminal()),

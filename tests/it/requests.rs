@@ -38,6 +38,11 @@ impl Drop for Server {
 }
 
 fn serve(answer: Option<String>) -> Server {
+    serve_by(move |_| answer.clone())
+}
+
+/// [`serve`], the answer chosen by the request's path.
+fn serve_by(answer: impl Fn(&str) -> Option<String> + Send + 'static) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -48,10 +53,11 @@ fn serve(answer: Option<String>) -> Server {
         let mut held: Vec<TcpStream> = Vec::new();
         while !stopped.load(Ordering::SeqCst) && started.elapsed() < Duration::from_secs(60) {
             match listener.accept() {
-                Ok((stream, _)) => match &answer {
-                    Some(answer) => reply(stream, answer),
-                    None => held.push(stream),
-                },
+                Ok((stream, _)) => {
+                    if let Some(stream) = reply(stream, &answer) {
+                        held.push(stream);
+                    }
+                }
                 Err(_) => std::thread::sleep(Duration::from_millis(5)),
             }
         }
@@ -59,16 +65,19 @@ fn serve(answer: Option<String>) -> Server {
     Server { port, stop }
 }
 
-/// Reads the request head and its body (by content-length), then answers and closes.
-fn reply(mut stream: TcpStream, answer: &str) {
+/// Reads the request head and its body (by content-length), then answers and closes; a
+/// request `answer` has no answer for gets its connection back, to be held.
+fn reply(mut stream: TcpStream, answer: &dyn Fn(&str) -> Option<String>) -> Option<TcpStream> {
     let _ = stream.set_nonblocking(false);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
     let mut seen = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
-        let Ok(n) = stream.read(&mut buf) else { return };
+        let Ok(n) = stream.read(&mut buf) else {
+            return None;
+        };
         if n == 0 {
-            return;
+            return None;
         }
         seen.extend_from_slice(&buf[..n]);
         let text = String::from_utf8_lossy(&seen).to_string();
@@ -86,7 +95,15 @@ fn reply(mut stream: TcpStream, answer: &str) {
             }
         }
     }
-    let _ = stream.write_all(answer.as_bytes());
+    let head = String::from_utf8_lossy(&seen).to_string();
+    let path = head.split(' ').nth(1).unwrap_or("/").to_string();
+    match answer(&path) {
+        Some(text) => {
+            let _ = stream.write_all(text.as_bytes());
+            None
+        }
+        None => Some(stream),
+    }
 }
 
 fn response(status: &str, content_type: &str, body: &str) -> String {
@@ -455,4 +472,85 @@ fn one_missing_location_header_is_one_finding() {
     assert_eq!(findings[0]["rule"], "header location");
     let message = findings[0]["message"].as_str().unwrap();
     assert!(message.contains("missing"), "{message}");
+}
+
+#[test]
+fn run_says_what_discovery_found_and_validate_says_what_depends_on_it() {
+    let dir = scratch("discovery");
+    let port = Arc::new(std::sync::OnceLock::<u16>::new());
+    let known = port.clone();
+    let server = serve_by(move |path| {
+        let origin = format!("http://127.0.0.1:{}", known.get().copied().unwrap_or(0));
+        Some(if path == "/.well-known/oauth-authorization-server" {
+            let metadata = serde_json::json!({
+                "issuer": origin,
+                "token_endpoint": format!("{origin}/oauth/token"),
+                "revocation_endpoint": format!("{origin}/oauth/revoke"),
+                "grant_types_supported": ["client_credentials"],
+                "token_endpoint_auth_methods_supported": ["client_secret_basic"],
+            });
+            response("200 OK", "application/json", &metadata.to_string())
+        } else {
+            response(
+                "400 Bad Request",
+                "application/json",
+                r#"{"error":"invalid_request"}"#,
+            )
+        })
+    });
+    port.set(server.port).unwrap();
+    let issuer = format!("http://127.0.0.1:{}", server.port);
+    std::fs::write(
+        dir.join("targets.yaml"),
+        format!(
+            "targets:\n  t:\n    http: {{ retries: 0 }}\n    oauth2:\n      issuer: {issuer}\n      vars: {{ client_id: {CLIENT} }}\n      secrets: {{ client_secret: \"${{TC_REQ_SECRET}}\" }}\n"
+        ),
+    )
+    .unwrap();
+    let validate = || {
+        Command::new(BIN)
+            .args(["validate", "suites/oauth2/endpoints.yaml", "--targets"])
+            .arg(dir.join("targets.yaml"))
+            .args(["--target", "t"])
+            .current_dir(root())
+            .env("NO_COLOR", "1")
+            .env("TC_REQ_SECRET", SECRET)
+            .env_remove("GITHUB_ACTIONS")
+            .output()
+            .unwrap()
+    };
+    let out = validate();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("oauth2: ")
+            && stdout.contains("depend on discovery: `run` first reads the issuer's metadata"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("one unauthenticated GET"), "{stdout}");
+    assert!(
+        !stdout.contains("skip oauth2/endpoints::revoking-an-access-token-is-200"),
+        "a case waiting for discovery is not a skip: {stdout}"
+    );
+    let out = Command::new(BIN)
+        .args(["run", "suites/oauth2/token.yaml", "--targets"])
+        .arg(dir.join("targets.yaml"))
+        .args(["--target", "t", "--report-dir"])
+        .arg(dir.join("reports"))
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .env("TC_REQ_SECRET", SECRET)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let found = format!(
+        "discovery: api oauth2 ({issuer}/.well-known/oauth-authorization-server): token_path /oauth/token, revocation_path /oauth/revoke; grant types: client_credentials; client authentication: client_secret_basic"
+    );
+    assert!(stdout.contains(&found), "{stdout}");
+    drop(server);
 }
