@@ -27,7 +27,7 @@ pub struct Sent {
     /// Names of the headers sent (lower case; without [`CASE_HEADER`]), for recordings.
     pub header_names: Vec<String>,
     /// The headers as sent (without [`CASE_HEADER`]), for showing a failing case's request
-    /// (masked first: see [`crate::outcome::RequestSnapshot`]).
+    /// (masked first: see `outcome::RequestSnapshot`).
     pub headers: Vec<(String, String)>,
     /// The body as sent, as text.
     pub body: Option<String>,
