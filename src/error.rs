@@ -9,10 +9,13 @@ use std::path::PathBuf;
 pub enum Exit {
     /// Every selected case passed (skips included, unless every one was skipped).
     Passed = 0,
-    /// A case failed or errored, or the run was interrupted.
+    /// A case failed or errored.
     Failed = 1,
     /// A suite, spec, target, flag or the report folder is unusable, or no case ran.
     Unusable = 2,
+    /// Ctrl-C (SIGINT) stopped the run: 128 + 2, as shells report it, so CI tells a cancelled
+    /// run from a failing one.
+    Interrupted = 130,
 }
 
 impl From<Exit> for std::process::ExitCode {

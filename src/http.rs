@@ -26,6 +26,11 @@ pub struct Sent {
     pub authorization: Option<String>,
     /// Names of the headers sent (lower case; without [`CASE_HEADER`]), for recordings.
     pub header_names: Vec<String>,
+    /// The headers as sent (without [`CASE_HEADER`]), for showing a failing case's request
+    /// (masked first: see `outcome::RequestSnapshot`).
+    pub headers: Vec<(String, String)>,
+    /// The body as sent, as text.
+    pub body: Option<String>,
 }
 
 /// Names the case (or fixture) a request belongs to, sent only when a run is replayed
@@ -147,6 +152,9 @@ pub struct TransportError {
     pub message: String,
     /// The attempts before the last, when it was retried.
     pub retries: Vec<Retry>,
+    /// The origin (`scheme://host:port`) the request went to, when known: one line for a
+    /// target that cannot be reached instead of one error per case.
+    pub origin: Option<String>,
     /// Shared, so an error can be kept in a retry record and still returned.
     #[source]
     cause: Option<std::sync::Arc<reqwest::Error>>,
@@ -159,6 +167,7 @@ impl TransportError {
             kind,
             message: message.into(),
             retries: Vec::new(),
+            origin: None,
             cause: None,
         }
     }
@@ -183,6 +192,7 @@ impl TransportError {
             kind,
             message,
             retries: Vec::new(),
+            origin: e.url().map(|u| u.origin().ascii_serialization()),
             cause: Some(std::sync::Arc::new(e)),
         }
     }
@@ -334,6 +344,9 @@ type HostLimiter = governor::RateLimiter<
 pub struct Http {
     client: reqwest::Client,
     max_body: usize,
+    /// The limits a timeout names (`http.timeout_ms`, `http.connect_timeout_ms`).
+    timeout: Duration,
+    connect_timeout: Duration,
     retry: RetryPolicy,
     limiter: Option<HostLimiter>,
     allowed_origins: Vec<String>,
@@ -373,6 +386,8 @@ impl Http {
         Ok(Http {
             client,
             max_body: options.max_body,
+            timeout: options.timeout,
+            connect_timeout: options.connect_timeout,
             retry: options.retry.clone(),
             limiter,
             allowed_origins: options.allowed_origins.clone(),
@@ -410,6 +425,19 @@ impl Http {
         names.sort();
         names.dedup();
         sent.header_names = names;
+        sent.headers = prepared
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                let value = crate::redact::decode_text(v.as_bytes()).into_owned();
+                (k.as_str().to_string(), value)
+            })
+            .collect();
+        sent.body = prepared
+            .body()
+            .and_then(|b| b.as_bytes())
+            .filter(|b| !b.is_empty())
+            .map(|b| crate::redact::decode_text(b).into_owned());
         if let Some(case) = case {
             // Test names are ASCII in practice; anything else is percent-encoded to stay a
             // valid header value.
@@ -610,13 +638,16 @@ impl Http {
 
     async fn execute(&self, request: reqwest::Request) -> Result<Received, SendError> {
         let started = Instant::now();
+        let step_timeout = request.timeout().copied();
         let mut response = self.client.execute(request).await.map_err(|e| {
             // A request reqwest refuses to send (a scheme it cannot speak, a bad header)
             // fails the same way every time: not a transport error, never retried.
             if e.is_builder() {
                 SendError::Invalid(format!("cannot send the request: {}", error_chain(&e)))
             } else {
-                TransportError::from_reqwest(e, Phase::Send).into()
+                let connecting = e.is_connect();
+                let error = TransportError::from_reqwest(e, Phase::Send);
+                self.name_the_limit(error, step_timeout, connecting).into()
             }
         })?;
         let status = response.status().as_u16();
@@ -631,11 +662,10 @@ impl Http {
             })
             .collect();
         let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| TransportError::from_reqwest(e, Phase::Body))?
-        {
+        while let Some(chunk) = response.chunk().await.map_err(|e| {
+            let error = TransportError::from_reqwest(e, Phase::Body);
+            self.name_the_limit(error, step_timeout, false)
+        })? {
             if body.len() + chunk.len() > self.max_body {
                 return Err(TransportError::new(
                     TransportKind::TooLarge,
@@ -653,6 +683,37 @@ impl Http {
             json,
             elapsed: started.elapsed(),
         })
+    }
+}
+
+impl Http {
+    /// A timeout says which limit it hit and where that is set, so a user knows what to raise.
+    fn name_the_limit(
+        &self,
+        mut error: TransportError,
+        step_timeout: Option<Duration>,
+        connecting: bool,
+    ) -> TransportError {
+        if error.kind != TransportKind::Timeout {
+            return error;
+        }
+        let (limit, setting) = match step_timeout {
+            Some(t) => (t, "the step's timeout_ms"),
+            None if connecting => (self.connect_timeout, "http.connect_timeout_ms"),
+            None => (self.timeout, "http.timeout_ms"),
+        };
+        let after = format!("timed out after {} ({setting})", show_duration(limit));
+        error.message = error.message.replacen("timed out", &after, 1);
+        error
+    }
+}
+
+/// `3 s`, or `1500 ms` when not whole seconds.
+fn show_duration(d: Duration) -> String {
+    if d.subsec_millis() == 0 && d.as_secs() > 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{} ms", d.as_millis())
     }
 }
 

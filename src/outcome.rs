@@ -69,6 +69,11 @@ pub struct CaseOutcome {
     pub case: String,
     /// `<suite>::<case slug>`, as `cargo test` and `tokenconf list` name it.
     pub test: String,
+    /// The suite file and the line of the case's `name:` (JUnit, annotations link there).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub file: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub line: u64,
     pub status: Status,
     /// Why it was skipped or errored.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -76,6 +81,10 @@ pub struct CaseOutcome {
     /// What kind of error, when the case errored.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_kind: Option<ErrorKind>,
+    /// The origin (`scheme://host:port`) a transport error happened on, when the case errored
+    /// so: many cases that could not reach one origin are told as one line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
     /// The step that failed or errored, when the case has several.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
@@ -89,6 +98,10 @@ pub struct CaseOutcome {
     /// The response that failed the case, with credential members already masked by name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response: Option<ResponseSnapshot>,
+    /// Each step's request up to the one that failed (every case's under `--verbose`),
+    /// credentials masked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<RequestSnapshot>,
     /// Attempts that were retried (transport errors, 5xx, 429), in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub retries: Vec<crate::http::Retry>,
@@ -132,6 +145,78 @@ impl ResponseSnapshot {
     }
 }
 
+/// What a reporter may show of a request: method, full URL, headers and body. Credentials are
+/// masked by name here; the session masks the rest by value (the target's secrets in every
+/// encoding, the case's tokens) with the outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestSnapshot {
+    /// The step's name, or `step N`.
+    pub step: String,
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+}
+
+/// The longest request body a report shows.
+const MAX_REQUEST_BODY: usize = 2000;
+
+impl RequestSnapshot {
+    pub fn of(step: &str, sent: &crate::http::Sent) -> RequestSnapshot {
+        let body = match (&sent.json, &sent.body) {
+            (Some(json), _) => Some(crate::redact::mask_json(json).to_string()),
+            (None, Some(text)) => {
+                let masked = crate::redact::mask_params(text);
+                Some(crate::redact::mask_jwts(&masked).into_owned())
+            }
+            (None, None) => None,
+        };
+        RequestSnapshot {
+            step: step.to_string(),
+            method: sent.method.clone(),
+            url: crate::redact::mask_jwts(&crate::redact::mask_params(&sent.url)).into_owned(),
+            headers: sent
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), request_header(k, v)))
+                .collect(),
+            body: body.map(|b| crate::redact::shorten(&b, MAX_REQUEST_BODY)),
+        }
+    }
+
+    /// `POST url`, a header a line, then the body after a blank line.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = vec![format!("{} {}", self.method, self.url)];
+        out.extend(self.headers.iter().map(|(k, v)| format!("{k}: {v}")));
+        if let Some(body) = &self.body {
+            out.push(String::new());
+            out.push(body.clone());
+        }
+        out
+    }
+}
+
+/// A request header as shown: an `Authorization` keeps its scheme (`Basic [redacted]`), so a
+/// reader sees how the client authenticated.
+fn request_header(name: &str, value: &str) -> String {
+    if name.eq_ignore_ascii_case("authorization") {
+        return match value.split_once(' ') {
+            Some((scheme, _))
+                if scheme.len() <= 20 && scheme.bytes().all(|b| b.is_ascii_alphabetic()) =>
+            {
+                format!("{scheme} {}", crate::redact::MASK)
+            }
+            _ => crate::redact::MASK.to_string(),
+        };
+    }
+    crate::redact::render_header(name, &serde_json::Value::String(value.to_string()))
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64((d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0)
 }
@@ -150,14 +235,18 @@ impl CaseOutcome {
             api: api.into(),
             case: case.into(),
             test: test.into(),
+            file: String::new(),
+            line: 0,
             status,
             reason: None,
             error_kind: None,
+            origin: None,
             step: None,
             findings: Vec::new(),
             rules_checked: Vec::new(),
             duration: Duration::ZERO,
             response: None,
+            requests: Vec::new(),
             retries: Vec::new(),
             sensitive: Vec::new(),
         }

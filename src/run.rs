@@ -14,7 +14,7 @@ use crate::expected::{ExpectedFindings, KnownDeviations};
 use crate::finding::{Finding, Level};
 use crate::http::{Http, Received, Retry, SendError};
 use crate::outcome::{
-    fails, CaseOutcome, ErrorKind, Exchange, ResponseSnapshot, RunReport, Status,
+    fails, CaseOutcome, ErrorKind, Exchange, RequestSnapshot, ResponseSnapshot, RunReport, Status,
 };
 use crate::redact::{is_sensitive_key, Redactor};
 use crate::sign::{MintError, Signer};
@@ -65,6 +65,8 @@ pub struct Runner {
     recorded: Option<std::sync::Mutex<HashMap<String, Recorded>>>,
     /// Each request names its case in [`crate::http::CASE_HEADER`] (`--mock-replay`).
     tag_requests: bool,
+    /// Every case keeps its requests (`--verbose`), not only a failed or errored one.
+    every_request: bool,
 }
 
 /// What a recorded case or fixture exchanged, and the token values it saw (which the recorder
@@ -90,9 +92,13 @@ struct StepsRun {
     end: Option<(Status, String)>,
     /// Set with an errored `end`.
     error_kind: Option<ErrorKind>,
+    /// Where a transport error happened.
+    origin: Option<String>,
     rules_checked: Vec<&'static str>,
     step: Option<String>,
     exchanges: Vec<Exchange>,
+    /// Each step's request as a report may show it (masked by name; the session masks the rest).
+    requests: Vec<RequestSnapshot>,
 }
 
 impl Runner {
@@ -129,6 +135,7 @@ impl Runner {
             deviations: KnownDeviations::built_in(),
             recorded: None,
             tag_requests: false,
+            every_request: false,
         })
     }
 
@@ -146,6 +153,11 @@ impl Runner {
     /// session takes them with [`Runner::take_recorded`].
     pub fn record(&mut self) {
         self.recorded = Some(Default::default());
+    }
+
+    /// Every case's outcome shows its requests (`--verbose`), a passing one's too.
+    pub fn show_every_request(&mut self) {
+        self.every_request = true;
     }
 
     /// Every request names its case in [`crate::http::CASE_HEADER`] (replay).
@@ -252,6 +264,8 @@ impl Runner {
             self.test_name(id),
             Status::Errored,
         );
+        o.file = suite.file.display().to_string();
+        o.line = suite.cases[id.case].line;
         o.reason = Some(format!(
             "internal error: the case {why} (a tokenconf bug; please report it)"
         ));
@@ -314,6 +328,50 @@ impl Runner {
         out
     }
 
+    /// Keys the target supplies that cannot sign the JWTs suites mint with them (a certificate
+    /// given as the private key, a public key, an encrypted key), each once: `api …: `var`
+    /// (jwt … of FILE) holds a CERTIFICATE, …`. Found before anything is sent, by `run` and
+    /// `validate` alike. Keys the target does not supply are the cases' skip reasons instead.
+    pub fn key_problems(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let captures = HashMap::new();
+        for (suite, bases) in self.loaded.suites.iter().zip(&self.bases) {
+            let Ok(bases) = bases else { continue };
+            for base in bases {
+                for spec in &suite.jwts {
+                    let scope = Scope {
+                        captures: &captures,
+                        base: &base.values,
+                    };
+                    let Ok(text) = spec.key.render(&scope) else {
+                        continue;
+                    };
+                    if let Err(why) = crate::sign::check_key(spec.alg, &text) {
+                        let vars: Vec<String> =
+                            spec.key.variables().map(|v| format!("`{v}`")).collect();
+                        let under = match &base.profile {
+                            None => format!("api {}", suite.api),
+                            Some(p) => format!("api {}, profile {p}", suite.api),
+                        };
+                        let line = format!(
+                            "target {}, {under}: {} (the key of jwt `{}` in {}) {why}",
+                            self.target.name,
+                            vars.join(", "),
+                            spec.name,
+                            suite.file.display()
+                        );
+                        if !out.contains(&line) {
+                            out.push(line);
+                        }
+                    }
+                }
+            }
+        }
+        // Several suites of one API share a key: one line per key and reason is enough.
+        out.dedup_by(|a, b| a.split(" (the key").next() == b.split(" (the key").next());
+        out
+    }
+
     /// Why a case cannot run on this target, known before sending anything.
     pub fn skip_reason(&self, id: CaseId) -> Option<String> {
         match self.profile_of(id) {
@@ -342,16 +400,10 @@ impl Runner {
         let suite = &self.loaded.suites[id.suite];
         let case = &suite.cases[id.case];
         let missing = |b: &Base| -> Vec<String> {
-            let vars = case
-                .requires
-                .iter()
-                .chain(&case.needs)
-                .filter(|r| b.values.get(*r).is_none_or(|v| v.is_empty()))
-                .map(|r| format!("`{r}`"));
-            let capabilities = case
-                .capabilities
-                .iter()
-                .filter(|c| !b.capabilities.contains(*c))
+            let (vars, capabilities) = lacks(case, b);
+            let vars = vars.into_iter().map(|r| format!("`{r}`"));
+            let capabilities = capabilities
+                .into_iter()
                 .map(|c| format!("capability `{c}`"));
             vars.chain(capabilities).collect()
         };
@@ -405,6 +457,20 @@ impl Runner {
         })
     }
 
+    /// The vars and secrets, and the capabilities, a case needs that its profile (the API
+    /// entry, unless the case names one) does not supply: what `validate` says to set.
+    pub fn missing(&self, id: CaseId) -> (Vec<String>, Vec<String>) {
+        let Ok(bases) = &self.bases[id.suite] else {
+            return (Vec::new(), Vec::new());
+        };
+        let case = &self.loaded.suites[id.suite].cases[id.case];
+        let base = match &case.profile {
+            Some(p) => bases.iter().find(|b| b.profile.as_deref() == Some(p)),
+            None => bases.first(),
+        };
+        base.map(|b| lacks(case, b)).unwrap_or_default()
+    }
+
     pub fn test_name(&self, id: CaseId) -> String {
         let suite = &self.loaded.suites[id.suite];
         format!("{}::{}", suite.name, suite.cases[id.case].slug)
@@ -433,6 +499,8 @@ impl Runner {
             self.test_name(id),
             Status::Passed,
         );
+        outcome.file = suite.file.display().to_string();
+        outcome.line = case.line;
         let finish = |mut o: CaseOutcome, status: Status, reason: Option<String>| {
             o.status = status;
             o.reason = reason;
@@ -488,7 +556,13 @@ impl Runner {
         outcome.response = run.response;
         outcome.retries = run.retries;
         outcome.error_kind = run.error_kind;
+        outcome.origin = run.origin;
         outcome.rules_checked = run.rules_checked;
+        let shown =
+            self.every_request || matches!(run.end, Some((Status::Failed | Status::Errored, _)));
+        if shown {
+            outcome.requests = run.requests;
+        }
         match run.end {
             Some((status, why)) => finish(outcome, status, Some(why)),
             None => finish(outcome, Status::Passed, None),
@@ -538,9 +612,11 @@ impl Runner {
             sensitive: Vec::new(),
             end: None,
             error_kind: None,
+            origin: None,
             rules_checked: Vec::new(),
             step: None,
             exchanges: Vec::new(),
+            requests: Vec::new(),
         };
         // A deviation scoped to other APIs does not apply to this suite's.
         let deviations = self.deviations.for_api(&suite.api);
@@ -592,6 +668,7 @@ impl Runner {
                         SendError::Invalid(why) => (Status::Errored, why, Some(ErrorKind::Request)),
                         SendError::Transport(e) => {
                             run.retries.extend(e.retries);
+                            run.origin = e.origin;
                             (
                                 Status::Errored,
                                 e.message,
@@ -616,6 +693,7 @@ impl Runner {
                 run.sensitive.push(value.clone());
             }
             collect_sensitive(received.json.as_ref(), &mut run.sensitive);
+            run.requests.push(RequestSnapshot::of(&label, &sent));
             let mut findings = check::check_step_after(
                 &step.expect,
                 &sent,
@@ -642,7 +720,16 @@ impl Runner {
                         captures.insert(c.name.clone(), v.clone());
                         run.captures.insert(c.name.clone(), v);
                     }
-                    Err(why) => findings.push(Finding::must(format!("capture {}", c.name), why)),
+                    Err(why) => {
+                        // A header the step's expectations already found missing is one cause,
+                        // told once: the capture from it adds nothing.
+                        let told = matches!(&c.from, CaptureFrom::Header(h)
+                            if received.header(h).is_none()
+                                && findings.iter().any(|f| f.rule.eq_ignore_ascii_case(&format!("header {h}"))));
+                        if !told {
+                            findings.push(Finding::must(format!("capture {}", c.name), why));
+                        }
+                    }
                 }
             }
             if !self.target.embedded_mock {
@@ -755,6 +842,23 @@ impl Runner {
             })
             .collect()
     }
+}
+
+/// What `case` needs that `b` does not supply: vars and secrets, then capabilities, each once.
+fn lacks(case: &crate::suite::Case, b: &Base) -> (Vec<String>, Vec<String>) {
+    let mut vars: Vec<String> = Vec::new();
+    for r in case.requires.iter().chain(&case.needs) {
+        if b.values.get(r).is_none_or(|v| v.is_empty()) && !vars.contains(r) {
+            vars.push(r.clone());
+        }
+    }
+    let capabilities = case
+        .capabilities
+        .iter()
+        .filter(|c| !b.capabilities.contains(*c))
+        .cloned()
+        .collect();
+    (vars, capabilities)
 }
 
 /// `K/N` → `(K, N)` with 1 ≤ K ≤ N.

@@ -70,7 +70,7 @@ pub struct Options {
     pub target: TargetChoice,
     /// Where reports are written; `None` writes none.
     pub report_dir: Option<PathBuf>,
-    /// Only tests whose name contains this text.
+    /// Only tests whose name, or whose case's name as reports show it, contains this text.
     pub filter: Option<String>,
     /// Only shard K of N.
     pub shard: Option<(u64, u64)>,
@@ -97,6 +97,8 @@ pub struct Options {
     pub record: Option<PathBuf>,
     /// How the embedded mock behaves when it is the target (`--mock-profile`).
     pub mock_profile: mock::Profile,
+    /// Every case's outcome keeps its requests (`--verbose`), not only a failing one's.
+    pub verbose: bool,
 }
 
 impl Options {
@@ -120,8 +122,57 @@ impl Options {
             known_deviations: Vec::new(),
             record: None,
             mock_profile: mock::Profile::Full,
+            verbose: false,
         }
     }
+}
+
+/// `discovery: api oauth2 (metadata URL): token_path /token, …; grant types: …; client
+/// authentication: …`, from the vars discovery filled and what the metadata lists.
+fn discovery_note(target: &Target, api: &str, support: &crate::discovery::Support) -> String {
+    let vars = target.apis.get(api).map(|a| &a.vars);
+    let endpoints: Vec<String> = [
+        "token_path",
+        "authorize_path",
+        "revocation_path",
+        "introspection_path",
+    ]
+    .iter()
+    .filter_map(|v| Some(format!("{v} {}", vars?.get(*v)?)))
+    .collect();
+    format!(
+        "discovery: api {api} ({}): {}; grant types: {}; client authentication: {}",
+        support.metadata_url,
+        endpoints.join(", "),
+        support.grant_types.join(", "),
+        support.token_auth_methods.join(", ")
+    )
+}
+
+/// Refuses cleartext `http://` to a host that is not loopback unless the target accepts it
+/// (`allow_http`), before anything is sent; the warnings for those it accepts. `run` and
+/// `validate` both ask.
+pub fn cleartext(target: &Target) -> Result<Vec<String>, ConfigError> {
+    let mut warnings = Vec::new();
+    for origin in &target.allowed_origins()? {
+        let cleartext = reqwest::Url::parse(origin)
+            .is_ok_and(|url| crate::origin::is_cleartext_off_loopback(&url));
+        if !cleartext {
+            continue;
+        }
+        if !target.allow_http {
+            return Err(ConfigError::Usage(format!(
+                "target {}: {origin} is cleartext http to a host that is not loopback, so every \
+                 secret sent there can be read on the way; use https, or set `allow_http: true` \
+                 on the target to accept that",
+                target.name
+            )));
+        }
+        warnings.push(format!(
+            "{origin} is reached over cleartext http (allow_http): anyone on the path can read every secret sent"
+        ));
+    }
+    Ok(warnings)
 }
 
 /// What a session tells its caller while it runs.
@@ -145,6 +196,8 @@ pub struct Session {
     insecure: Vec<String>,
     record: Option<PathBuf>,
     allow_empty: bool,
+    /// What discovery found, a line per `issuer:`-only API (see [`Session::discovered`]).
+    discovered: Vec<String>,
 }
 
 /// Stops a running session from starting more cases; those in flight finish and are reported.
@@ -223,7 +276,9 @@ impl Finished {
     pub fn exit(&self) -> Exit {
         if self.written.is_err() || self.nothing_ran().is_some() {
             Exit::Unusable
-        } else if self.interrupted() || !self.report.all_passed() {
+        } else if self.interrupted() {
+            Exit::Interrupted
+        } else if !self.report.all_passed() {
             Exit::Failed
         } else {
             Exit::Passed
@@ -308,29 +363,33 @@ impl Session {
         }
         // Before anything else is sent: the endpoints of APIs that give only an issuer.
         let discovered = crate::discovery::discover(&mut target).await?;
-        let origins = target.allowed_origins()?;
-        for origin in &origins {
-            let cleartext = reqwest::Url::parse(origin)
-                .is_ok_and(|url| crate::origin::is_cleartext_off_loopback(&url));
-            if !cleartext {
-                continue;
-            }
-            if !target.allow_http {
-                return Err(ConfigError::Usage(format!(
-                    "target {}: {origin} is cleartext http to a host that is not loopback, so every \
-                     secret sent there can be read on the way; use https, or set `allow_http: true` \
-                     on the target to accept that",
-                    target.name
-                )));
-            }
-            insecure.push(format!(
-                "{origin} is reached over cleartext http (allow_http): anyone on the path can read every secret sent"
-            ));
-        }
+        let found: Vec<String> = discovered
+            .iter()
+            .map(|(api, support)| discovery_note(&target, api, support))
+            .collect();
+        insecure.extend(cleartext(&target)?);
         warnings.extend(insecure.iter().cloned());
         let mut runner = Runner::new(loaded, target, options.strict)?;
+        // A server's metadata may echo anything; what is printed passes the masks.
+        let found: Vec<String> = {
+            let redactor = runner.redactor();
+            found
+                .iter()
+                .map(|l| redactor.scrub(&crate::redact::mask_params(l)).into_owned())
+                .collect()
+        };
+        let keys = runner.key_problems();
+        if !keys.is_empty() {
+            if let Some(server) = mock {
+                server.stop().await;
+            }
+            return Err(ConfigError::Usage(keys.join("\n")));
+        }
         if replaying {
             runner.tag_requests();
+        }
+        if options.verbose {
+            runner.show_every_request();
         }
         for (api, support) in discovered {
             runner.limit_to(&api, support);
@@ -388,10 +447,12 @@ impl Session {
             .into_iter()
             .filter(|id| {
                 let name = runner.test_name(*id);
+                // The slug, or the case's name as the reports show it (copied from one).
+                let case = &runner.loaded().suites[id.suite].cases[id.case].name;
                 let filtered = options
                     .filter
                     .as_ref()
-                    .is_none_or(|f| name.contains(f.as_str()));
+                    .is_none_or(|f| name.contains(f.as_str()) || case.contains(f.as_str()));
                 let sharded = options.shard.is_none_or(|(k, n)| in_shard(&name, k, n));
                 filtered && sharded
             })
@@ -409,7 +470,7 @@ impl Session {
         }
         if selected.is_empty() && !options.allow_empty {
             let why = match (&options.filter, options.shard) {
-                (Some(f), _) => Some(format!("no test name contains {f:?}")),
+                (Some(f), _) => Some(format!("no test or case name contains {f:?}")),
                 (None, Some((k, n))) => Some(format!("shard {k}/{n} holds no case")),
                 (None, None) => None,
             };
@@ -449,6 +510,7 @@ impl Session {
             insecure,
             record: options.record,
             allow_empty: options.allow_empty,
+            discovered: found,
         })
     }
 
@@ -474,6 +536,12 @@ impl Session {
     /// no test or several, the built-in known deviations replaced.
     pub fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+
+    /// What discovery read for each API that gives only an `issuer:`: where, the endpoints,
+    /// grant types and client authentication methods, one line each.
+    pub fn discovered(&self) -> &[String] {
+        &self.discovered
     }
 
     pub fn canceller(&self) -> Canceller {
@@ -646,7 +714,10 @@ impl OneByOne {
 /// nothing downstream can print them. A passing case without findings has no text to mask.
 fn mask(o: &mut CaseOutcome, base: &Redactor) {
     let sensitive = std::mem::take(&mut o.sensitive);
-    let has_text = o.status != Status::Passed || !o.findings.is_empty() || !o.retries.is_empty();
+    let has_text = o.status != Status::Passed
+        || !o.findings.is_empty()
+        || !o.retries.is_empty()
+        || !o.requests.is_empty();
     if !has_text {
         return;
     }

@@ -61,6 +61,56 @@ impl Signer {
     }
 }
 
+/// Why `text` cannot sign `alg` tokens, found before anything is sent: a certificate or a
+/// public key where the private key belongs (a common mix-up), or a key that does not sign.
+/// The message names PEM labels only, never the key.
+pub fn check_key(alg: Algorithm, text: &str) -> Result<(), String> {
+    if matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
+        return Ok(());
+    }
+    let labels: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("-----BEGIN "))
+        .filter_map(|l| l.strip_suffix("-----"))
+        .collect();
+    let wanted = "give the private key (PEM: PKCS#8 `BEGIN PRIVATE KEY`, or PKCS#1/SEC1 `BEGIN RSA/EC PRIVATE KEY`)";
+    if !labels.iter().any(|l| l.ends_with("PRIVATE KEY")) {
+        return Err(match labels.first() {
+            Some(label) => format!("holds a {label}, not a private key; {wanted}"),
+            None => format!("is not PEM; {wanted}"),
+        });
+    }
+    if labels.iter().any(|l| l.contains("ENCRYPTED")) {
+        return Err(format!(
+            "holds an encrypted private key; {wanted}, unencrypted"
+        ));
+    }
+    let spec = JwtSpec {
+        name: "check".into(),
+        alg,
+        key: crate::suite::template::Template::literal(text),
+        kid: None,
+        typ: None,
+        claims: crate::suite::template::JsonTemplate::parse(&serde_json::json!({}))
+            .map_err(|e| e.to_string())?,
+    };
+    let values = std::collections::HashMap::new();
+    let captures = std::collections::HashMap::new();
+    let scope = Scope {
+        captures: &captures,
+        base: &values,
+    };
+    match Signer::default().mint(&spec, &scope) {
+        Ok(_) => Ok(()),
+        // The error names the jwt `check` and the crypto library's reason, never the key.
+        Err(MintError::Invalid(why)) | Err(MintError::Missing(why)) => Err(format!(
+            "cannot sign {alg:?} with it ({})",
+            why.replace("jwt `check`: ", "")
+                .replace("cannot sign jwt `check`: ", "")
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,7 +41,7 @@ pub struct RunArgs {
     pub targets: Option<PathBuf>,
     #[arg(long, default_value = "reports")]
     pub report_dir: PathBuf,
-    /// Run only tests whose name contains this text.
+    /// Run only tests whose name (`suite::slug`) or case name (as reports show it) contains this text.
     #[arg(long)]
     pub filter: Option<String>,
     /// Cases in flight at once (at least 1).
@@ -86,6 +86,10 @@ pub struct RunArgs {
     /// Output: human (default), json (a line per case), github (human + annotations).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
+    /// Show every case's requests (method, URL, headers, body; credentials masked), not only
+    /// a failing case's.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
     #[command(flatten)]
     pub drift: super::drift::RunDriftArgs,
 }

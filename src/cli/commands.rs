@@ -77,21 +77,27 @@ pub fn validate(
 ) -> Result<Exit, ConfigError> {
     let loaded = Arc::new(load_suites(paths, specs)?);
     super::output::warn(&loaded.warnings);
-    say!(
-        "ok: {} suites, {} cases, {} schemas",
-        loaded.suites.len(),
-        loaded.case_count(),
-        loaded.schemas.len()
-    );
+    // Printed only when every check passed, the verdict last: never "ok" and then an error.
+    let mut lines: Vec<String> = Vec::new();
     for s in &loaded.suites {
         let all: usize = s.cases.iter().map(expectations).sum();
-        say!(
+        lines.push(format!(
             "  {}: {} of {all} expectations assumed",
             s.name,
             s.assumed_count()
-        );
+        ));
     }
+    let mut verdict = format!(
+        "ok: {}, {}, {}",
+        plural(loaded.suites.len(), "suite"),
+        plural(loaded.case_count(), "case"),
+        plural(loaded.schemas.len(), "schema")
+    );
     let Some(file) = targets else {
+        for line in lines {
+            say!("{line}");
+        }
+        say!("{verdict}");
         // As in `list`: the process ends next.
         std::mem::forget(loaded);
         return Ok(Exit::Passed);
@@ -100,24 +106,67 @@ pub fn validate(
         Some(name) => vec![name.to_string()],
         None => target::target_names(file)?,
     };
+    let mut runnable = Vec::new();
     for name in names {
         let t = target::load_target(file, &name)?;
+        // What `run` refuses before sending, refused here too.
+        let warnings = tokenconf::session::cleartext(&t)?;
         let runner = Runner::new(loaded.clone(), t, false)?;
+        let keys = runner.key_problems();
+        if !keys.is_empty() {
+            return Err(ConfigError::Usage(keys.join("\n")));
+        }
         let ids = runner.case_ids();
+        let refused = runner.refused_destinations(&ids);
+        if !refused.is_empty() {
+            return Err(ConfigError::Usage(format!(
+                "{} would leave the target's origins:\n{}",
+                plural(refused.len(), "request"),
+                refused.join("\n")
+            )));
+        }
         let skipped: Vec<(CaseId, String)> = ids
             .iter()
             .filter_map(|id| runner.skip_reason(*id).map(|why| (*id, why)))
             .collect();
-        say!(
-            "target {name}: can run {} of {} cases",
+        // Cases that lack only what discovery fills, on an API that gives an issuer: not
+        // skipped by `run`, which reads the metadata first.
+        type Skips = Vec<(CaseId, String)>;
+        let (waiting, skipped): (Skips, Skips) = skipped.into_iter().partition(|(id, _)| {
+            let suite = &loaded.suites[id.suite];
+            let issuer = runner
+                .target()
+                .api(&suite.api)
+                .is_some_and(|a| a.issuer.is_some());
+            let (vars, capabilities) = runner.missing(*id);
+            issuer
+                && !vars.is_empty()
+                && capabilities.is_empty()
+                && vars.iter().all(|v| DISCOVERED.contains(&v.as_str()))
+        });
+        let after = if waiting.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} of them after discovery)", waiting.len())
+        };
+        runnable.push(format!(
+            "target {name} can run {} of {}{after}",
             ids.len() - skipped.len(),
             ids.len()
-        );
+        ));
+        lines.push(format!(
+            "target {name}: can run {} of {}{after}",
+            ids.len() - skipped.len(),
+            plural(ids.len(), "case")
+        ));
+        for w in warnings {
+            lines.push(format!("  warning: {w}"));
+        }
         let origins = runner.target().allowed_origins()?;
-        say!(
+        lines.push(format!(
             "  requests, and so secrets and tokens, go only to: {}",
             origins.join(", ")
-        );
+        ));
         for (api, a) in &runner.target().apis {
             for r in a.resolved() {
                 let secrets: Vec<&str> = r.secrets.keys().copied().collect();
@@ -133,12 +182,12 @@ pub fn validate(
                         names.join(", ")
                     }
                 };
-                say!(
+                lines.push(format!(
                     "  {label}: {} (secrets: {}; capabilities: {})",
                     tokenconf::origin::without_userinfo(r.base_url),
                     none_or(&secrets),
                     none_or(&capabilities)
-                );
+                ));
                 let runs: Vec<String> = ids
                     .iter()
                     .filter(|id| loaded.suites[id.suite].api == *api)
@@ -147,12 +196,12 @@ pub fn validate(
                     .collect();
                 match r.profile {
                     // The API entry runs most cases: a count; a profile's few are named.
-                    None => say!("    runs {} cases", runs.len()),
-                    Some(_) if runs.is_empty() => say!("    runs no case"),
+                    None => lines.push(format!("    runs {}", plural(runs.len(), "case"))),
+                    Some(_) if runs.is_empty() => lines.push("    runs no case".to_string()),
                     Some(_) => {
-                        say!("    runs {} cases:", runs.len());
+                        lines.push(format!("    runs {}:", plural(runs.len(), "case")));
                         for name in runs {
-                            say!("      {name}");
+                            lines.push(format!("      {name}"));
                         }
                     }
                 }
@@ -171,7 +220,9 @@ pub fn validate(
                 .flat_map(|p| p.vars.keys().chain(p.secrets.keys()));
             for k in a.vars.keys().chain(a.secrets.keys()).chain(profile_keys) {
                 if !declared(k) {
-                    say!("  note: `{k}` under {api} is not a var or secret of any {api} suite (a typo?)");
+                    lines.push(format!(
+                        "  note: `{k}` under {api} is not a var or secret of any {api} suite (a typo?)"
+                    ));
                 }
             }
         }
@@ -182,20 +233,187 @@ pub fn validate(
                 continue;
             }
             if runner.target().api(&suite.api).is_none() {
-                say!(
-                    "  skip {} ({} cases): no `{}` api",
+                lines.push(format!(
+                    "  skip {} ({}): no `{}` api",
                     suite.name,
-                    mine.len(),
+                    plural(mine.len(), "case"),
                     suite.api
-                );
+                ));
                 continue;
             }
             for (id, why) in mine {
-                say!("  skip {}: {why}", runner.test_name(*id));
+                lines.push(format!("  skip {}: {why}", runner.test_name(*id)));
+            }
+        }
+        lines.extend(how_to_supply(&runner, &skipped));
+        for (api, a) in &runner.target().apis {
+            let Some(issuer) = &a.issuer else { continue };
+            let n = waiting
+                .iter()
+                .filter(|(id, _)| loaded.suites[id.suite].api == *api)
+                .count();
+            if n == 0 {
+                continue;
+            }
+            let urls = tokenconf::discovery::metadata_urls(issuer).unwrap_or_default();
+            lines.push(format!(
+                "  {api}: {} depend on discovery: `run` first reads the issuer's metadata ({}) with \
+                 one unauthenticated GET of public metadata, and fills the endpoints from it; \
+                 validate sends nothing",
+                plural(n, "case"),
+                urls.join(", else ")
+            ));
+        }
+    }
+    verdict = format!("{verdict}; {}", runnable.join("; "));
+    for line in lines {
+        say!("{line}");
+    }
+    say!("{verdict}");
+    Ok(Exit::Passed)
+}
+
+/// The vars discovery fills from an issuer's metadata.
+const DISCOVERED: &[&str] = &[
+    "token_path",
+    "authorize_path",
+    "revocation_path",
+    "introspection_path",
+    "issuer",
+    "metadata_path",
+];
+
+/// `1 case`, `2 cases`.
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// For the skipped cases' missing vars, secrets and capabilities, each once: where to set it
+/// in the targets file and what it is for (the comment above it in the suite, or a line of
+/// [`SECRET_DOCS`]), and how many cases it would let run.
+fn how_to_supply(runner: &Runner, skipped: &[(CaseId, String)]) -> Vec<String> {
+    // (api, where in the targets file, name), what it is for, cases.
+    let mut wanted: Vec<(Wanted, Option<String>, usize)> = Vec::new();
+    for (id, _) in skipped {
+        let suite = &runner.loaded().suites[id.suite];
+        if runner.target().api(&suite.api).is_none() {
+            continue;
+        }
+        let (mut vars, capabilities) = runner.missing(*id);
+        // Discovery fills these on an API that gives an issuer.
+        if runner
+            .target()
+            .api(&suite.api)
+            .is_some_and(|a| a.issuer.is_some())
+        {
+            vars.retain(|v| !DISCOVERED.contains(&v.as_str()));
+        }
+        let keys: Vec<&str> = suite.jwts.iter().flat_map(|j| j.key.variables()).collect();
+        let items = vars
+            .into_iter()
+            .map(|v| {
+                let place = if keys.contains(&v.as_str()) {
+                    "secret_files"
+                } else if suite.secrets.contains(&v) {
+                    "secrets"
+                } else {
+                    "vars"
+                };
+                (place, v)
+            })
+            .chain(capabilities.into_iter().map(|c| ("capabilities", c)));
+        for (place, name) in items {
+            let key = (suite.api.clone(), place, name);
+            match wanted.iter_mut().find(|(k, _, _)| *k == key) {
+                Some((_, doc, n)) => {
+                    *n += 1;
+                    if doc.is_none() {
+                        *doc = var_doc(&suite.file, &key.2);
+                    }
+                }
+                None => {
+                    let doc = match place {
+                        "capabilities" => None,
+                        _ => var_doc(&suite.file, &key.2),
+                    };
+                    wanted.push((key, doc, 1));
+                }
             }
         }
     }
-    Ok(Exit::Passed)
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    let mut out =
+        vec!["  to run the skipped cases, set under the API in the targets file:".to_string()];
+    for ((api, place, name), doc, n) in wanted {
+        let what = match place {
+            "capabilities" => format!("`{name}` in `capabilities:`"),
+            "vars" => format!("`vars.{name}`"),
+            _ => format!("`{place}.{name}: \"${{ENV_VAR}}\"`"),
+        };
+        let doc = doc.map(|d| format!(": {d}")).unwrap_or_default();
+        out.push(format!(
+            "    {what} under `{api}` ({}){doc}",
+            plural(n, "case")
+        ));
+    }
+    out
+}
+
+/// A value to set: its API, where under it in the targets file (`vars`, `secrets`,
+/// `secret_files`, `capabilities`), and its name.
+type Wanted = (String, &'static str, String);
+
+/// What secrets that suites list without a comment are for.
+const SECRET_DOCS: &[(&str, &str)] = &[
+    ("client_secret", "the client's secret"),
+    (
+        "refresh_token",
+        "a refresh token issued to the client, e.g. by an earlier code flow",
+    ),
+    (
+        "signing_key",
+        "the PEM private key the client signs its assertions with",
+    ),
+    ("second_client_secret", "the second client's secret"),
+    ("special_client_secret", "the special client's secret"),
+];
+
+/// The comment above `name:` in a suite file (its `vars:` entry), with where it is:
+/// `A scope this client may not be granted… (suites/oauth2/token.yaml:12)`.
+fn var_doc(file: &Path, name: &str) -> Option<String> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines.iter().position(|l| {
+        l.starts_with(' ')
+            && l.trim_start()
+                .strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with(':'))
+    });
+    let comment = at.map(|i| {
+        let mut doc: Vec<&str> = lines[..i]
+            .iter()
+            .rev()
+            .take_while(|l| l.trim_start().starts_with('#'))
+            .map(|l| l.trim_start().trim_start_matches('#').trim())
+            .collect();
+        doc.reverse();
+        doc.join(" ")
+    });
+    match (comment, at) {
+        (Some(doc), Some(i)) if !doc.is_empty() => {
+            Some(format!("{doc} ({}:{})", file.display(), i + 1))
+        }
+        _ => SECRET_DOCS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, d)| d.to_string()),
+    }
 }
 
 pub async fn serve_mock(

@@ -49,6 +49,9 @@ pub fn warn(warnings: &[String]) {
 
 pub async fn run(session: Session, format: Format) -> Exit {
     warn(session.warnings());
+    for found in session.discovered() {
+        info(format, found);
+    }
     let locations = locations(&session);
     let styles = report::Styles::when(
         format != Format::Json && console::colour_wanted(std::io::stdout().is_terminal()),
@@ -65,7 +68,7 @@ pub async fn run(session: Session, format: Format) -> Exit {
             // A second Ctrl-C does not wait for cases stuck in timeouts or retries.
             if tokio::signal::ctrl_c().await.is_ok() {
                 note("interrupted twice: stopping now, without reports");
-                std::process::exit(Exit::Failed as i32);
+                std::process::exit(Exit::Interrupted as i32);
             }
         }
     });
@@ -73,7 +76,8 @@ pub async fn run(session: Session, format: Format) -> Exit {
         .run(|event| match event {
             Event::Started { cases, target } => {
                 if format != Format::Json {
-                    out(&format!("\nrunning {cases} cases against {target}"));
+                    let noun = if cases == 1 { "case" } else { "cases" };
+                    out(&format!("\nrunning {cases} {noun} against {target}"));
                 }
             }
             Event::CaseFinished(o) => {
@@ -81,6 +85,10 @@ pub async fn run(session: Session, format: Format) -> Exit {
                     Format::Json => out(&json_line(o)),
                     Format::Human | Format::Github => {
                         out(&console::styled_case_line(o, &styles));
+                        // Under --verbose; a failing case's are in its details at the end.
+                        if o.status == Status::Passed && !o.requests.is_empty() {
+                            let _ = write!(std::io::stdout().lock(), "{}", console::requests(o));
+                        }
                         if format == Format::Github {
                             if let Some(a) = annotation(o, &locations) {
                                 out(&a);
@@ -93,7 +101,9 @@ pub async fn run(session: Session, format: Format) -> Exit {
         })
         .await;
     bar.finish_and_clear();
-    if format != Format::Json {
+    if format == Format::Json {
+        out(&summary_line(&finished));
+    } else {
         let closing = console::styled_summary(&finished.report, &styles);
         let _ = write!(std::io::stdout().lock(), "{closing}");
     }
@@ -171,7 +181,30 @@ fn json_line(o: &CaseOutcome) -> String {
         "error_kind": o.error_kind,
         "step": o.step,
         "findings": o.findings,
+        "requests": o.requests,
         "duration_ms": o.duration.as_millis(),
+    });
+    value.to_string()
+}
+
+/// The last JSON line: the run's counts and verdict, so a reader of the stream knows it ended
+/// and how, without summary.json. Told from a case's line by its `summary` member.
+fn summary_line(finished: &tokenconf::session::Finished) -> String {
+    let report = &finished.report;
+    let outcome = match finished.exit() {
+        Exit::Passed => "passed",
+        Exit::Interrupted => "interrupted",
+        Exit::Unusable => "unusable",
+        Exit::Failed => "failed",
+    };
+    let value = serde_json::json!({
+        "summary": report.counts(),
+        "outcome": outcome,
+        "target": report.target,
+        "selected": finished.selected,
+        "ran": report.outcomes.len(),
+        "hints": console::target_hints(report),
+        "duration_ms": report.duration.as_millis(),
     });
     value.to_string()
 }

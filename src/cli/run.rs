@@ -31,6 +31,7 @@ pub async fn run(args: RunArgs) -> Result<Exit, ConfigError> {
         known_deviations: args.known_deviations,
         record: args.drift.record,
         mock_profile: args.mock_profile.unwrap_or_default(),
+        verbose: args.verbose,
     };
     let session = Session::open(options).await?;
     let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");

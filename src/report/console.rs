@@ -12,7 +12,8 @@ use std::fmt::Write;
 use super::escape::escape_control as esc;
 use super::style::{paint, paint_diff, Styles};
 use crate::finding::Finding;
-use crate::outcome::{CaseOutcome, RunReport, Status};
+use crate::http::TransportKind;
+use crate::outcome::{CaseOutcome, ErrorKind, RunReport, Status};
 
 /// Colour on a terminal only, and never with `NO_COLOR` set (<https://no-color.org>) or a dumb one.
 pub fn colour_wanted(is_terminal: bool) -> bool {
@@ -75,6 +76,24 @@ fn finding_block(out: &mut String, f: &Finding, styles: &Styles) {
     }
 }
 
+/// Each request a case sent (masked), indented under a `request:` line, for the details of a
+/// failing case and `--verbose`; empty when the outcome kept none.
+pub fn requests(o: &CaseOutcome) -> String {
+    let mut out = String::new();
+    let many = o.requests.len() > 1;
+    for q in &o.requests {
+        if many {
+            let _ = writeln!(out, "  request ({}):", esc(&q.step));
+        } else {
+            out.push_str("  request:\n");
+        }
+        for line in q.lines() {
+            let _ = writeln!(out, "{}", format!("    {}", esc(&line)).trim_end());
+        }
+    }
+    out
+}
+
 /// Every finding of a failed or errored case, plain.
 pub fn details(o: &CaseOutcome, strict: bool) -> String {
     styled_details(o, strict, &Styles::plain())
@@ -93,6 +112,7 @@ pub fn styled_details(o: &CaseOutcome, strict: bool, styles: &Styles) -> String 
             esc(o.reason.as_deref().unwrap_or("unknown"))
         );
     }
+    out.push_str(&requests(o));
     for f in o.failures(strict) {
         finding_block(&mut out, f, styles);
     }
@@ -116,6 +136,81 @@ pub fn styled_details(o: &CaseOutcome, strict: bool, styles: &Styles) -> String 
     out
 }
 
+/// Errored cases that could not reach one origin the same way: `(origin, what happened,
+/// tests)`, for groups of two cases or more. One line tells them all.
+pub fn unreachable(report: &RunReport) -> Vec<(String, String, Vec<&str>)> {
+    let mut groups: Vec<(String, String, Vec<&str>)> = Vec::new();
+    for o in &report.outcomes {
+        let (Some(ErrorKind::Transport(kind)), Some(origin)) = (o.error_kind, &o.origin) else {
+            continue;
+        };
+        let refused = o
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.to_ascii_lowercase().contains("refused"));
+        let what = match kind {
+            TransportKind::Connect if refused => "connection refused",
+            TransportKind::Connect => "could not connect",
+            TransportKind::Dns => "the host name does not resolve",
+            TransportKind::Tls => "TLS failed",
+            _ => continue,
+        };
+        match groups.iter_mut().find(|(g, w, _)| g == origin && w == what) {
+            Some((_, _, tests)) => tests.push(&o.test),
+            None => groups.push((origin.clone(), what.to_string(), vec![&o.test])),
+        }
+    }
+    groups.retain(|(_, _, tests)| tests.len() > 1);
+    groups
+}
+
+/// One line per cause that explains many failures at once: an origin that cannot be reached,
+/// or a target that answered every request with the same page that is not JSON (most often a
+/// `base_url` that is not the OAuth server).
+pub fn target_hints(report: &RunReport) -> Vec<String> {
+    let mut out: Vec<String> = unreachable(report)
+        .into_iter()
+        .map(|(origin, what, tests)| {
+            format!(
+                "cannot reach {origin} ({what}): {} cases errored the same way",
+                tests.len()
+            )
+        })
+        .collect();
+    let answered: Vec<&CaseOutcome> = report
+        .outcomes
+        .iter()
+        .filter(|o| o.status != Status::Skipped && o.error_kind.is_none())
+        .collect();
+    let not_json = |o: &CaseOutcome| {
+        let r = o.response.as_ref()?;
+        if r.json.is_some() {
+            return None;
+        }
+        let content_type = r
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            .map_or("no content-type", |(_, v)| {
+                v.split(';').next().unwrap_or(v).trim()
+            });
+        Some((content_type.to_string(), r.status))
+    };
+    let first = answered.first().and_then(|o| not_json(o));
+    if let Some((content_type, status)) = first {
+        let every = answered.len() > 1
+            && answered
+                .iter()
+                .all(|o| not_json(o).is_some_and(|(c, s)| c == content_type && s == status));
+        if every {
+            out.push(format!(
+                "every response was {content_type} {status}, not JSON: is base_url the OAuth server?"
+            ));
+        }
+    }
+    out
+}
+
 /// The closing block, plain.
 pub fn summary(report: &RunReport) -> String {
     styled_summary(report, &Styles::plain())
@@ -129,11 +224,26 @@ pub fn styled_summary(report: &RunReport, styles: &Styles) -> String {
         .iter()
         .filter(|o| matches!(o.status, Status::Failed | Status::Errored))
         .collect();
+    let unreachable = unreachable(report);
+    let told = |o: &CaseOutcome| {
+        unreachable
+            .iter()
+            .any(|(_, _, tests)| tests.contains(&o.test.as_str()))
+    };
     if !bad.is_empty() {
         out.push_str("\nfailures:\n\n");
-        for o in &bad {
+        // Cases that could not reach one origin share one line below, not a block each.
+        for o in bad.iter().filter(|o| !told(o)) {
             out.push_str(&styled_details(o, report.strict, styles));
             out.push('\n');
+        }
+        for (origin, what, tests) in &unreachable {
+            let _ = writeln!(
+                out,
+                "---- {} cases could not reach {} ({what}) ----",
+                tests.len(),
+                esc(origin)
+            );
         }
     }
     let warned: Vec<(&CaseOutcome, &Finding)> = report
@@ -186,7 +296,12 @@ pub fn styled_summary(report: &RunReport, styles: &Styles) -> String {
         for o in &bad {
             let mut rules: Vec<&str> = o.failures(report.strict).map(|f| f.rule.as_str()).collect();
             rules.dedup();
-            let why = if rules.is_empty() {
+            let unreached = unreachable
+                .iter()
+                .find(|(_, _, tests)| tests.contains(&o.test.as_str()));
+            let why = if let Some((origin, what, _)) = unreached {
+                format!("cannot reach {origin}: {what}")
+            } else if rules.is_empty() {
                 o.reason.clone().unwrap_or_default()
             } else {
                 rules.join(", ")
@@ -205,6 +320,17 @@ pub fn styled_summary(report: &RunReport, styles: &Styles) -> String {
         for note in &report.insecure {
             let line = format!("insecure: {}", esc(note));
             let _ = writeln!(out, "{}", paint(styles.insecure, &line));
+        }
+    }
+    let hints = target_hints(report);
+    if !hints.is_empty() {
+        out.push('\n');
+        for hint in &hints {
+            let _ = writeln!(
+                out,
+                "{}",
+                paint(styles.insecure, &format!("hint: {}", esc(hint)))
+            );
         }
     }
     let c = report.counts();

@@ -72,6 +72,12 @@ pub fn case_diff(o: &CaseOutcome, strict: bool) -> Option<CaseDiff> {
     if let Some(step) = &o.step {
         let _ = writeln!(out, "step: {}", esc(step));
     }
+    for q in &o.requests {
+        let _ = writeln!(out, "request ({}):", esc(&q.step));
+        for line in q.lines() {
+            let _ = writeln!(out, "{}", format!("  {}", esc(&line)).trim_end());
+        }
+    }
     out.push_str("findings:\n");
     for f in &failures {
         let at = f

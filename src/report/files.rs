@@ -38,15 +38,26 @@ const TEMP_PREFIX: &str = ".tokenconf-";
 pub struct ReportError {
     pub path: PathBuf,
     pub error: io::Error,
-    /// The previous run's reports were removed, so none can pass for this run's.
+    /// The previous run's copies of the files this run could not write were removed, so none
+    /// can pass for this run's.
     pub stale_removed: bool,
+    /// Report files this run wrote completely, relative to the report folder (kept).
+    pub written: Vec<String>,
+    /// Report files this run could not write, relative to the report folder.
+    pub not_written: Vec<String>,
 }
 
 impl fmt::Display for ReportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.path.display(), self.error)?;
-        if self.stale_removed {
-            f.write_str("; the previous run's reports were removed")?;
+        if !self.not_written.is_empty() {
+            write!(f, "; not written: {}", self.not_written.join(", "))?;
+            if self.stale_removed {
+                f.write_str(" (the previous run's copies removed)")?;
+            }
+        }
+        if !self.written.is_empty() {
+            write!(f, "; written completely: {}", self.written.join(", "))?;
         }
         Ok(())
     }
@@ -65,6 +76,8 @@ fn at(path: &Path) -> impl FnOnce(io::Error) -> ReportError + '_ {
         path: path.to_path_buf(),
         error,
         stale_removed: false,
+        written: Vec::new(),
+        not_written: Vec::new(),
     }
 }
 
@@ -418,22 +431,18 @@ pub fn write_manifest(report_dir: &Path, names: &[String]) -> io::Result<()> {
 
 /// After a failed write: the top report files and every recorded diff are removed, so CI
 /// cannot read an older run's passing junit.xml as this run's. True when nothing of them is left.
-pub fn remove_stale(report_dir: &Path, also: &[String]) -> bool {
+/// Removes the previous run's copy of each report file in `names` (relative to the folder:
+/// top files, or diffs), which this run could not write; `false` if one stays.
+pub fn remove_unwritten(report_dir: &Path, names: &[String]) -> bool {
     let mut clean = true;
-    for name in TOP_FILES {
+    // The diffs folder could not be made: whatever is in its way is not ours to remove.
+    for name in names.iter().filter(|n| *n != DIFFS) {
         let path = report_dir.join(name);
         match std::fs::symlink_metadata(&path) {
             Ok(m) if !m.is_dir() => clean &= std::fs::remove_file(&path).is_ok(),
             Ok(_) => clean = false,
             Err(_) => {}
         }
-    }
-    let mut names = recorded_diffs(report_dir);
-    names.extend(also.iter().cloned());
-    clean &= remove_diffs(report_dir, &names).is_empty();
-    let manifest = report_dir.join(DIFFS).join(MANIFEST);
-    if std::fs::symlink_metadata(report_dir.join(DIFFS)).is_ok_and(|m| m.is_dir()) {
-        let _ = std::fs::remove_file(manifest);
     }
     clean
 }

@@ -1,8 +1,8 @@
 //! `index.html`: one self-contained page (inline style and script, no external assets; its
 //! Content-Security-Policy forbids loading anything), from a maud template. At the top the
-//! counts and a matrix of rules × APIs; then the failing cases grouped by suite, the expected
-//! findings and resolved entries apart from them, and the other cases, grouped by suite. Each
-//! failing case shows its findings and its diff side by side.
+//! counts; then the failing cases grouped by suite, a matrix of rules × APIs led by the rules
+//! that failed or warned, the expected findings and resolved entries, and the other cases,
+//! grouped by suite. Each failing case shows its requests, its findings and its diff.
 //!
 //! Every text from a suite, a target or a server is spliced as `Text`, through the one
 //! escaper ([`escape_markup`](super::escape::escape_markup)): control characters shown as
@@ -89,13 +89,14 @@ fn page(report: &RunReport) -> Markup {
                         }
                     }
                 }
-                (matrix_section(&Matrix::of(report)))
                 main {
+                    // A failing run opens on its failures; the matrix follows them.
                     section #failures {
                         h2 { "Failures" }
                         @if failing.is_empty() { p.none { "No case failed or errored." } }
                         (by_suite(&failing, report.strict))
                     }
+                    (matrix_section(&Matrix::of(report)))
                     (expected_section(report))
                     (resolved_section(report))
                     @if !report.user_deviations.is_empty() {
@@ -168,6 +169,12 @@ fn case(o: &CaseOutcome, strict: bool) -> Markup {
                 div {
                     h3 { (t(&o.case)) }
                     @if let Some(step) = &o.step { p { "at " (t(step)) } }
+                    @for q in &o.requests {
+                        div.request {
+                            h4 { "request (" (t(&q.step)) ")" }
+                            pre { @for line in q.lines() { (t(&line)) "\n" } }
+                        }
+                    }
                     @for f in failures.iter().chain(&warnings) { (finding(f)) }
                     @if !expected.is_empty() {
                         div.expected {
@@ -369,6 +376,15 @@ impl Matrix {
         Matrix { apis, rows }
     }
 
+    /// The rules that failed first, then those that warned, then the rest; by id within each.
+    fn ordered(&self) -> Vec<(&String, &Vec<Tally>)> {
+        let worst = |tallies: &Vec<Tally>| tallies.iter().map(Tally::cell).max();
+        let mut rows: Vec<(&String, &Vec<Tally>)> = self.rows.iter().collect();
+        // Stable: the BTreeMap's id order stays within each kind of row.
+        rows.sort_by_key(|row| std::cmp::Reverse(worst(row.1)));
+        rows
+    }
+
     #[cfg(test)]
     fn cell(&self, rule: &str, api: &str) -> Cell {
         let Some(col) = self.apis.iter().position(|a| a == api) else {
@@ -395,7 +411,7 @@ fn matrix_section(m: &Matrix) -> Markup {
                     table.matrix {
                         thead { tr { th { "rule" } @for api in &m.apis { th { (t(api)) } } } }
                         tbody {
-                            @for (rule, tallies) in &m.rows {
+                            @for (rule, tallies) in m.ordered() {
                                 tr {
                                     th.rule scope="row" { (t(rule)) }
                                     @for (api, tally) in m.apis.iter().zip(tallies) {

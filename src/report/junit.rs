@@ -39,12 +39,22 @@ fn render_xml(report: &RunReport) -> String {
             .iter()
             .filter(|f| f.level == Level::Expected)
             .count();
-        let case = test_case(o, report.strict, &gone);
-        let name = esc(&o.suite);
+        // The target in the suite's name: a CI matrix over targets keeps one suite per target.
+        let name = format!("{} [{}]", esc(&o.suite), esc(&report.target));
+        let mut case = test_case(o, report.strict, &gone);
+        case.set_classname(name.clone());
         let at = match suites.iter().position(|(s, _, _)| s.name.as_str() == name) {
             Some(at) => at,
             None => {
-                suites.push((TestSuite::new(name.into_owned()), 0, 0));
+                let mut suite = TestSuite::new(name);
+                // Jenkins' schema takes `file` on `<testsuite>`, not on `<testcase>`: each
+                // case's line is in its failure text.
+                if !o.file.is_empty() {
+                    suite
+                        .extra
+                        .insert("file".into(), esc(&o.file).into_owned().into());
+                }
+                suites.push((suite, 0, 0));
                 suites.len() - 1
             }
         };
@@ -150,6 +160,26 @@ fn body(findings: &[&Finding]) -> String {
     out
 }
 
+/// `suite file:line` of the case, on a line of its own; empty when unknown.
+fn location(o: &CaseOutcome) -> String {
+    if o.file.is_empty() {
+        return String::new();
+    }
+    format!("{}:{}\n", esc(&o.file), o.line)
+}
+
+/// Each request the case sent, masked: `request (step):` then its lines, indented.
+fn requests(o: &CaseOutcome) -> String {
+    let mut out = String::new();
+    for q in &o.requests {
+        let _ = writeln!(out, "request ({}):", esc(&q.step));
+        for line in q.lines() {
+            let _ = writeln!(out, "{}", format!("    {}", esc(&line)).trim_end());
+        }
+    }
+    out
+}
+
 /// Retried attempts: `<flakyError>` on a case that then passed, `<rerunError>` on one that did
 /// not. Retries happen only for transport errors, 5xx and 429: infrastructure, so errors.
 fn reruns(o: &CaseOutcome) -> Vec<TestRerun> {
@@ -190,11 +220,12 @@ fn test_case(o: &CaseOutcome, strict: bool, resolved: &[&Resolved]) -> TestCase 
                     .first()
                     .map_or_else(|| "conformance".to_string(), |f| esc(&f.rule).into_owned()),
             );
-            let mut text = String::new();
+            let mut text = location(o);
             if let Some(step) = &o.step {
                 let _ = writeln!(text, "at {}", esc(step));
             }
             text.push_str(&body(&failures));
+            text.push_str(&requests(o));
             if let Some(unified) = super::diff::case_diff(o, strict).and_then(|d| d.unified) {
                 text.push('\n');
                 text.push_str(&unified);
@@ -207,11 +238,12 @@ fn test_case(o: &CaseOutcome, strict: bool, resolved: &[&Resolved]) -> TestCase 
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
             // An errored outcome always has a kind; "error" only for one built by hand.
             s.set_type(o.error_kind.map_or("error", |k| k.name()));
-            let mut text = String::new();
+            let mut text = location(o);
             if let Some(step) = &o.step {
                 let _ = writeln!(text, "at {}", esc(step));
             }
             let _ = writeln!(text, "{reason}");
+            text.push_str(&requests(o));
             s.set_message(reason);
             s.set_description(text);
             s

@@ -84,6 +84,8 @@ pub fn redact_outcome(o: &mut CaseOutcome, redactor: &Redactor) {
     let scrub_opt = |t: &Option<String>| t.as_ref().map(scrub);
     o.reason = scrub_opt(&o.reason);
     o.step = scrub_opt(&o.step);
+    o.origin = scrub_opt(&o.origin);
+    o.file = scrub(&o.file);
     for f in &mut o.findings {
         f.message = scrub(&f.message);
         f.expected = scrub_opt(&f.expected);
@@ -92,6 +94,14 @@ pub fn redact_outcome(o: &mut CaseOutcome, redactor: &Redactor) {
     }
     for r in &mut o.retries {
         r.reason = scrub(&r.reason);
+    }
+    for q in &mut o.requests {
+        q.step = scrub(&q.step);
+        q.url = scrub(&q.url);
+        for (_, v) in &mut q.headers {
+            *v = scrub(v);
+        }
+        q.body = scrub_opt(&q.body);
     }
     if let Some(resp) = &mut o.response {
         for (_, v) in &mut resp.headers {
@@ -129,11 +139,22 @@ pub fn write_all(
 /// under diffs/, whose files from the last run are removed first (only those; see
 /// [`files::MANIFEST`]). Returns what was written.
 ///
-/// On an error nothing of an older run is left to be mistaken for this one: its top report
-/// files and recorded diffs are removed (the error says so), and the caller exits with 2.
+/// A file that cannot be written (a full disk) does not stop the others: every file this run
+/// wrote completely is kept (each is written whole or not at all), the previous run's copy of
+/// each one it could not write is removed, so none passes for this run's, and the error names
+/// both lists. The caller exits with 2.
 pub fn write_planned(
     plan: &ReportPlan,
     report: &RedactedReport,
+) -> Result<Vec<PathBuf>, ReportError> {
+    write_planned_with(plan, report, &files::write_file)
+}
+
+/// [`write_planned`] through `write`, so a test can make one file fail as a full disk would.
+fn write_planned_with(
+    plan: &ReportPlan,
+    report: &RedactedReport,
+    write: &dyn Fn(&Path, &str) -> std::io::Result<()>,
 ) -> Result<Vec<PathBuf>, ReportError> {
     let dir = plan.dir();
     let diff_files = plan.diff_files(report);
@@ -154,59 +175,144 @@ pub fn write_planned(
         .filter_map(|(f, _)| f.strip_prefix(files::DIFFS)?.strip_prefix('/'))
         .map(str::to_string)
         .collect();
-    let mut written = Vec::new();
-    let result = write_files(dir, &diffs, &names, &tops, &mut written);
-    result.map_err(|mut e| {
-        e.stale_removed = files::remove_stale(dir, &names);
-        e
-    })?;
-    Ok(written)
-}
-
-fn write_files(
-    dir: &Path,
-    diffs: &[(String, String)],
-    names: &[String],
-    tops: &[&dyn Fn() -> String; 3],
-    written: &mut Vec<PathBuf>,
-) -> Result<(), ReportError> {
-    let fail = |path: &Path| {
-        let path = path.to_path_buf();
-        move |error| ReportError {
-            path,
-            error,
-            stale_removed: false,
+    let fail = |path: &Path, error| ReportError {
+        path: path.to_path_buf(),
+        error,
+        stale_removed: false,
+        written: Vec::new(),
+        not_written: Vec::new(),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| fail(dir, e))?;
+    let mut written: Vec<PathBuf> = Vec::new();
+    let mut first_error: Option<ReportError> = None;
+    let mut not_written: Vec<String> = Vec::new();
+    let mut failed = |name: &str, e: std::io::Error| {
+        not_written.push(name.to_string());
+        if first_error.is_none() {
+            first_error = Some(fail(&dir.join(name), e));
         }
     };
-    std::fs::create_dir_all(dir).map_err(fail(dir))?;
     let old = files::recorded_diffs(dir);
     let kept = files::remove_diffs(dir, &old);
     let diffs_dir = dir.join(files::DIFFS);
+    let mut diffs_ready = Ok(());
     if !diffs.is_empty() || !kept.is_empty() {
-        files::real_dir(dir, files::DIFFS).map_err(fail(&diffs_dir))?;
         // Recorded before the files exist, so a crash part-way still leaves them listed.
         let mut listed: Vec<String> = names.iter().chain(&kept).cloned().collect();
         listed.sort();
         listed.dedup();
-        files::write_manifest(dir, &listed).map_err(fail(&diffs_dir.join(files::MANIFEST)))?;
+        diffs_ready =
+            files::real_dir(dir, files::DIFFS).and_then(|_| files::write_manifest(dir, &listed));
     } else if std::fs::symlink_metadata(&diffs_dir).is_ok_and(|m| m.is_dir()) {
         let _ = std::fs::remove_file(diffs_dir.join(files::MANIFEST));
         // Only when nothing else is in it.
         let _ = std::fs::remove_dir(&diffs_dir);
     }
-    for (file, text) in diffs {
-        let path = dir.join(file);
-        let folder = file.rsplit_once('/').map_or("", |(f, _)| f);
-        files::real_dir(dir, folder).map_err(fail(&path))?;
-        files::write_file(&path, text).map_err(fail(&path))?;
+    let mut diffs_written = 0;
+    match diffs_ready {
+        Err(e) if !diffs.is_empty() => failed(files::DIFFS, e),
+        _ => {
+            for (file, text) in &diffs {
+                let path = dir.join(file);
+                let folder = file.rsplit_once('/').map_or("", |(f, _)| f);
+                match files::real_dir(dir, folder).and_then(|_| write(&path, text)) {
+                    Ok(()) => diffs_written += 1,
+                    Err(e) => failed(file, e),
+                }
+            }
+        }
     }
     for (name, render) in files::TOP_FILES.iter().zip(tops) {
         let path = dir.join(name);
-        files::write_file(&path, &render()).map_err(fail(&path))?;
-        written.push(path);
+        match write(&path, &render()) {
+            Ok(()) => written.push(path),
+            Err(e) => failed(name, e),
+        }
     }
-    if !diffs.is_empty() {
+    if diffs_written > 0 {
         written.push(diffs_dir);
     }
-    Ok(())
+    match first_error {
+        None => Ok(written),
+        Some(mut e) => {
+            e.stale_removed = files::remove_unwritten(dir, &not_written);
+            e.written = written
+                .iter()
+                .map(|p| p.strip_prefix(dir).unwrap_or(p).display().to_string())
+                .collect();
+            e.not_written = not_written;
+            Err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::{CaseOutcome, Status};
+
+    fn run(case: &str) -> RunReport {
+        let mut failed =
+            CaseOutcome::new("s", "oauth2", case, format!("s::{case}"), Status::Failed);
+        failed.findings.push(crate::finding::Finding::must(
+            "status",
+            "status 400, expected 200",
+        ));
+        failed.response = Some(crate::outcome::ResponseSnapshot {
+            status: 400,
+            headers: Vec::new(),
+            json: Some(serde_json::json!({"error": "invalid_request"})),
+            text: None,
+        });
+        RunReport {
+            target: "t".into(),
+            started: std::time::SystemTime::now(),
+            duration: std::time::Duration::ZERO,
+            strict: false,
+            outcomes: vec![failed],
+            insecure: Vec::new(),
+            resolved: Vec::new(),
+            user_deviations: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_full_disk_keeps_the_reports_written_whole_and_names_the_others() {
+        let dir = std::env::temp_dir().join(format!("tokenconf-full-disk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        // The previous run's reports, all of them.
+        write_all(&dir, &run("earlier"), &Redactor::default()).unwrap();
+        assert!(dir.join("index.html").is_file());
+        let report = run("now");
+        let plan = ReportPlan::for_report(&dir, &report);
+        let full = |path: &Path, text: &str| {
+            if path.ends_with("index.html") {
+                return Err(std::io::Error::from(std::io::ErrorKind::StorageFull));
+            }
+            files::write_file(path, text)
+        };
+        let redacted = Redacted::new(&report, &Redactor::default());
+        let err = write_planned_with(&plan, &redacted, &full).unwrap_err();
+        assert_eq!(err.not_written, ["index.html"]);
+        assert_eq!(err.written, ["junit.xml", "summary.json", "diffs"]);
+        assert!(err.stale_removed);
+        let message = err.to_string();
+        assert!(
+            message.contains("not written: index.html")
+                && message.contains("written completely: junit.xml, summary.json, diffs"),
+            "{message}"
+        );
+        // This run's files are there, whole; the old page is gone, not passed off as this run's.
+        let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+        assert!(
+            junit.contains("name=\"now\"") && !junit.contains("earlier"),
+            "{junit}"
+        );
+        assert!(std::fs::read_to_string(dir.join("summary.json"))
+            .unwrap()
+            .contains("s::now"));
+        assert!(dir.join("diffs/s/now.diff").is_file());
+        assert!(!dir.join("index.html").exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -76,15 +76,45 @@ fn authenticated(s: &Sent) -> bool {
 }
 
 /// A probe answer must be 400 with one of `codes`.
-fn refused_with(r: &Received, codes: &[&str], what: &str, clause: &str) -> Vec<Violation> {
-    if r.status == 400 && error_code(r).is_some_and(|c| codes.contains(&c)) {
+/// 400 with one of `codes`, else a violation. A server that refused, but with another code
+/// or status, is told so (`names` is the clause that names the code): that is a different fault
+/// from not refusing at all.
+fn refused_with(
+    r: &Received,
+    codes: &[&str],
+    what: &str,
+    clause: &str,
+    names: &str,
+) -> Vec<Violation> {
+    let code = error_code(r);
+    let right_code = code.is_some_and(|c| codes.contains(&c));
+    if r.status == 400 && right_code {
         return vec![];
     }
-    vec![
-        Violation::new(format!("{what} was answered {}; {clause}", answered(r)))
-            .expected(format!("400 {}", codes.join(" or ")))
-            .actual(answered(r)),
-    ]
+    let wanted = codes
+        .iter()
+        .map(|c| format!("`{c}`"))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let refused = (400..500).contains(&r.status) && !success(r);
+    let message = match code {
+        Some(c) if refused && !right_code => format!(
+            "{what} was refused ({}), but with `{c}` where {names} says {wanted}",
+            r.status
+        ),
+        Some(c) if refused => format!(
+            "{what} was refused with `{c}`, but with status {} where {names} says 400",
+            r.status
+        ),
+        None if refused => format!(
+            "{what} was refused ({}), but with no error code where {names} says {wanted}",
+            r.status
+        ),
+        _ => format!("{what} was answered {}; {clause}", answered(r)),
+    };
+    vec![Violation::new(message)
+        .expected(format!("400 {}", codes.join(" or ")))
+        .actual(answered(r))]
 }
 
 pub static RT_ROTATION: Rule = Rule {
@@ -139,6 +169,7 @@ pub static CODE_REUSE: Rule = Rule {
             &["invalid_grant"],
             "a second redemption of the same authorization code",
             "RFC 6749 §4.1.2 requires the server to deny it",
+            "RFC 6749 §5.2",
         )
     },
 };
@@ -160,6 +191,7 @@ pub static RT_REPLAY: Rule = Rule {
             &["invalid_grant"],
             "a replayed (already rotated) refresh token",
             "RFC 9700 §2.2.2 requires it to be refused",
+            "RFC 6749 §5.2",
         )
     },
 };
@@ -206,6 +238,7 @@ pub static PKCE_VERIFIER: Rule = Rule {
             codes,
             "a code redeemed with a wrong or missing code_verifier",
             "RFC 7636 §4.6 requires the server to refuse it",
+            "RFC 7636 §4.6",
         )
     },
 };
@@ -373,6 +406,35 @@ mod tests {
             &RT_REPLAY,
             &rt,
             &json(400, json!({"error": "invalid_request"})),
+        );
+        // Refused with the wrong code is told apart from not refused at all.
+        let wrong_code = run(
+            &RT_REPLAY,
+            &rt,
+            &json(400, json!({"error": "invalid_request"})),
+        );
+        assert_eq!(
+            wrong_code[0].message,
+            "a replayed (already rotated) refresh token was refused (400), but with \
+             `invalid_request` where RFC 6749 §5.2 says `invalid_grant`"
+        );
+        let wrong_status = run(
+            &CODE_REUSE,
+            &code,
+            &json(401, json!({"error": "invalid_grant"})),
+        );
+        assert!(
+            wrong_status[0].message.contains(
+                "was refused with `invalid_grant`, but with status 401 where RFC 6749 §5.2 says 400"
+            ),
+            "{}",
+            wrong_status[0].message
+        );
+        let granted = run(&CODE_REUSE, &code, &token("r2"));
+        assert!(
+            granted[0].message.contains("was answered 200 with an access token; RFC 6749 §4.1.2 requires the server to deny it"),
+            "{}",
+            granted[0].message
         );
         // Each applies only to its own grant type.
         passes(&CODE_REUSE, &rt, &token("r2"));

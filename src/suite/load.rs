@@ -28,9 +28,15 @@ pub fn load(
     specs_dir: &Path,
     rule_sets: &[&str],
 ) -> Result<Loaded, ConfigError> {
-    let mut files = Vec::new();
+    let mut files: Vec<(PathBuf, String)> = Vec::new();
     for path in paths {
-        files.extend(suite_files(path)?);
+        for (file, name) in suite_files(path)? {
+            // The same file reached twice (`suites suites/talkdesk`) is loaded once.
+            let same = |(f, n): &(PathBuf, String)| *n == name && same_file(f, &file);
+            if !files.iter().any(same) {
+                files.push((file, name));
+            }
+        }
     }
     let schemas = Mutex::new(SchemaRegistry::default());
     let mut suites: Vec<Suite> = Vec::new();
@@ -44,7 +50,9 @@ pub fn load(
                     return Err(ConfigError::File {
                         path: file.clone(),
                         message: format!(
-                            "suite name {:?} is already used by {}",
+                            "suite name {:?} is already used by {} (a suite is named by its path \
+                             below the nearest folder named `suites`, else by its file's stem; \
+                             give one of them its own `suite:` name)",
                             suite.name,
                             other.file.display()
                         ),
@@ -167,29 +175,54 @@ fn suite_files(path: &Path) -> Result<Vec<(PathBuf, String)>, ConfigError> {
         let p = entry.path();
         let is_yaml = matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
         if entry.file_type().is_file() && is_yaml {
-            let rel = p.strip_prefix(path).unwrap_or(p).with_extension("");
-            let name = rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/");
+            let name = name_below_suites(p).unwrap_or_else(|| {
+                let rel = p.strip_prefix(path).unwrap_or(p).with_extension("");
+                rel.components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            });
             out.push((p.to_path_buf(), name));
         }
     }
     Ok(out)
 }
 
+fn same_file(a: &Path, b: &Path) -> bool {
+    a == b
+        || matches!(
+            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+            (Ok(x), Ok(y)) if x == y
+        )
+}
+
 /// `suites/talkdesk/token.yaml` is `talkdesk/token`; a file outside a `suites` folder is its stem.
 fn name_for_file(path: &Path) -> String {
-    let parts: Vec<String> = path
-        .with_extension("")
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect();
-    match parts.iter().rposition(|p| p == "suites") {
-        Some(i) if i + 1 < parts.len() => parts[i + 1..].join("/"),
-        _ => parts.last().cloned().unwrap_or_default(),
+    name_below_suites(path).unwrap_or_else(|| {
+        let stem = path.file_stem().unwrap_or(path.as_os_str());
+        stem.to_string_lossy().into_owned()
+    })
+}
+
+/// The path of a suite file below the nearest folder named `suites` above it, without its
+/// extension: `talkdesk/token` however the file was reached (`suites`, `suites/talkdesk`,
+/// the file itself, `.` from inside `suites`), so names, expected-findings files and shards
+/// do not change with the command line. Read from the absolute path, so a relative one that
+/// starts inside `suites` still finds it.
+fn name_below_suites(path: &Path) -> Option<String> {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut parts: Vec<String> = Vec::new();
+    for c in absolute.with_extension("").components() {
+        match c {
+            std::path::Component::Normal(part) => parts.push(part.to_string_lossy().into_owned()),
+            std::path::Component::ParentDir => {
+                parts.pop();
+            }
+            _ => {}
+        }
     }
+    let i = parts.iter().rposition(|p| p == "suites")?;
+    (i + 1 < parts.len()).then(|| parts[i + 1..].join("/"))
 }
 
 /// Loads one suite from its text; all problems found, not just the first.

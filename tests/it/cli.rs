@@ -501,7 +501,7 @@ fn ctrl_c_still_writes_the_reports_of_the_cases_that_finished() {
     seen.extend(lines.map_while(Result::ok));
     let status = child.wait().unwrap();
     let out = seen.join("\n");
-    assert_eq!(status.code(), Some(1), "{status:?}\n{out}");
+    assert_eq!(status.code(), Some(130), "{status:?}\n{out}");
     let ran = out
         .lines()
         .filter(|l| l.starts_with("test ") && l.contains(" ... "))
@@ -825,7 +825,13 @@ fn the_json_format_prints_one_object_per_case_and_nothing_else_on_stdout() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
-    assert_eq!(objects.len(), 2, "{out}");
+    assert_eq!(objects.len(), 3, "two cases and the summary: {out}");
+    // The stream ends with the run's verdict.
+    let last = objects.last().unwrap();
+    assert_eq!(last["outcome"], "failed", "{last}");
+    assert_eq!(last["summary"]["passed"], 1, "{last}");
+    assert_eq!(last["summary"]["failed"], 1, "{last}");
+    assert_eq!(last["ran"], 2, "{last}");
     let failed = objects
         .iter()
         .find(|o| o["test"] == "annotated::expects-the-wrong-status")

@@ -152,11 +152,24 @@ fn the_index_shows_a_rules_by_apis_matrix_and_failures_first_grouped_by_suite() 
         );
     }
 
-    // Failures first, in groups of their suite; every other case after them.
+    // The page opens on the failures, then the matrix, led by the rule that failed; every
+    // other case after them.
     let failures = dom.find("id=\"failures\"").expect("a failures section");
     let others = dom.find("id=\"cases\"").expect("an other-cases section");
     let matrix = dom.find("id=\"matrix\"").expect("the matrix");
-    assert!(matrix < failures && failures < others);
+    assert!(failures < matrix && matrix < others);
+    assert_eq!(
+        cells[0].1,
+        "SF-issued_at",
+        "the first row: {:?}",
+        &cells[..3]
+    );
+    // Each failing case shows the request it sent.
+    let failing_section = &dom[failures..matrix];
+    assert!(
+        failing_section.contains("request (") && failing_section.contains("POST http://127.0.0.1:"),
+        "no request among the failures"
+    );
     let failed_at: Vec<usize> = dom
         .match_indices("data-status=\"failed\"")
         .map(|(i, _)| i)
@@ -165,7 +178,7 @@ fn the_index_shows_a_rules_by_apis_matrix_and_failures_first_grouped_by_suite() 
     assert!(failed_at.iter().all(|&i| failures < i && i < others));
     let passed_at = dom.find("data-status=\"passed\"").unwrap();
     assert!(passed_at > others, "a passed case among the failures");
-    let section = &dom[failures..others];
+    let section = &dom[failures..matrix];
     let groups: Vec<&str> = section
         .match_indices("<section class=\"suite\" data-suite=\"")
         .map(|(i, m)| {

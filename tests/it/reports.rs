@@ -553,7 +553,7 @@ fn only_files_tokenconf_wrote_are_cleared_from_diffs() {
 }
 
 #[test]
-fn when_reports_cannot_be_written_the_previous_runs_are_removed() {
+fn when_diffs_cannot_be_written_the_other_reports_are_still_this_runs() {
     let dir = scratch("reports-stale");
     let mut passing = every_kind();
     passing.outcomes.retain(|o| o.status == Status::Passed);
@@ -568,10 +568,19 @@ fn when_reports_cannot_be_written_the_previous_runs_are_removed() {
     let err =
         report::write_planned(&plan, &report::Redacted::new(&r, &Redactor::default())).unwrap_err();
     assert!(err.stale_removed, "{err}");
-    assert!(err.to_string().contains("diffs"), "{err}");
+    assert_eq!(err.not_written, ["diffs"], "{err}");
+    assert!(err.to_string().contains("not written: diffs"), "{err}");
+    // Every top report is this run's, whole: the failing cases are in them.
     for name in report::files::TOP_FILES {
-        assert!(!dir.join(name).exists(), "a stale {name} is left");
+        let text = std::fs::read_to_string(dir.join(name)).unwrap();
+        let this_runs = text.contains("wrong status") || text.contains("wrong-status");
+        assert!(this_runs, "{name} is not this run's");
     }
+    assert_eq!(
+        std::fs::read_to_string(dir.join("diffs")).unwrap(),
+        "a file where the diffs folder goes",
+        "what was in the way is left alone"
+    );
     // At load, the same obstacle is found before anything is sent.
     let plan = report::ReportPlan::new(&dir, [("s", "s::c")]);
     assert!(plan.check().is_err());
