@@ -247,10 +247,16 @@ pub struct KnownDeviations {
 }
 
 /// The files compiled in, by the path they have in the repository.
-const BUILT_IN: &[(&str, &str)] = &[(
-    "specs/salesforce/known-deviations.yaml",
-    include_str!("../specs/salesforce/known-deviations.yaml"),
-)];
+const BUILT_IN: &[(&str, &str)] = &[
+    (
+        "specs/salesforce/known-deviations.yaml",
+        include_str!("../specs/salesforce/known-deviations.yaml"),
+    ),
+    (
+        "specs/talkdesk/known-deviations.yaml",
+        include_str!("../specs/talkdesk/known-deviations.yaml"),
+    ),
+];
 
 impl KnownDeviations {
     /// None at all.
@@ -516,15 +522,21 @@ mod tests {
     #[test]
     fn the_built_in_deviations_name_real_sets_and_rules() {
         let known = KnownDeviations::check_built_in(&crate::rules::set_members()).unwrap();
-        assert_eq!(known.files, ["specs/salesforce/known-deviations.yaml"]);
-        assert_eq!(known.entries.len(), 4);
+        assert_eq!(
+            known.files,
+            [
+                "specs/salesforce/known-deviations.yaml",
+                "specs/talkdesk/known-deviations.yaml"
+            ]
+        );
+        assert_eq!(known.entries.len(), 5);
         assert!(known
             .find(
                 "salesforce.error-response",
                 "RFC6749-5.2-invalid_client-401"
             )
             .is_some_and(|d| d.reason.contains("400")));
-        assert_eq!(KnownDeviations::built_in().entries.len(), 4);
+        assert_eq!(KnownDeviations::built_in().entries.len(), 5);
     }
 
     #[test]

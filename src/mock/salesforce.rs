@@ -766,6 +766,8 @@ async fn userinfo(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),
         );
+        // Plain text for real: the mock's JSON rewrite of its own rejections leaves it.
+        r.extensions_mut().insert(super::PlainText);
         r
     };
     let Some(token) = token else {

@@ -1,6 +1,6 @@
 //! The drift self-test: the conformant mock passes every shipped case; every breaking drift mode
 //! fails at least one case with a MUST finding naming a rule the mode declares (or, for a mode
-//! whose declared rules are all below MUST, a failing status/json/schema check); every benign
+//! whose declared rules are all below MUST, a failing status/json/schema/header check); every benign
 //! mode passes everything. `cargo test --test drift -- --nocapture` prints the score.
 
 use std::collections::BTreeSet;
@@ -48,7 +48,10 @@ fn run(
 
 /// Checks that are not rules: the fallback evidence for a mode no MUST rule can see.
 fn is_plain_check(rule: &str) -> bool {
-    rule == "status" || rule.starts_with("json") || rule.starts_with("schema")
+    rule == "status"
+        || rule.starts_with("json")
+        || rule.starts_with("schema")
+        || rule.starts_with("header")
 }
 
 /// A mode may be caught by a plain check only when every rule it declares exists and is below MUST.

@@ -15,6 +15,7 @@ mod html;
 mod leak;
 mod mock;
 mod properties;
+mod rehearsal;
 mod reports;
 mod sandbox;
 mod schema;
