@@ -138,6 +138,10 @@ impl MockConfig {
             c.salesforce.documented_fields_only = true;
             // JWT-based access tokens are an app setting; a new app issues opaque ones.
             c.salesforce.jwt_access_tokens = false;
+            // Token exchange needs the flow enabled and an Apex handler (seed 002).
+            c.salesforce.token_exchange_handler = false;
+            // RFC 7523 §3 makes jti replay detection a MAY; Talkdesk documents neither way.
+            c.talkdesk.refuses_jti_replay = false;
             c.miaw = miaw::Config::sandbox();
         }
         c
