@@ -6,6 +6,7 @@ mod intern;
 mod load;
 pub mod model;
 pub mod schema;
+pub mod sources;
 pub mod template;
 pub mod yaml;
 

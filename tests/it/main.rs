@@ -20,4 +20,5 @@ mod reports;
 mod sandbox;
 mod schema;
 mod servers;
+mod sources;
 mod transport;
