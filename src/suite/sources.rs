@@ -7,6 +7,9 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::yaml::{self, Spanned};
+use crate::error::{ConfigError, SourceError};
+
 /// One stored page.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -64,6 +67,86 @@ pub fn is_clause(text: &str) -> bool {
     (text.starts_with("RFC ") || text.starts_with("OpenID ")) && text.contains('§')
 }
 
+/// One published response example (`specs/<vendor>/examples/*.yaml`), held by a test against
+/// the schema and rule sets the suites apply to that answer.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExampleFile {
+    url: Option<Spanned<String>>,
+    what: String,
+    #[serde(default)]
+    form: std::collections::BTreeMap<String, String>,
+    status: u16,
+    #[serde(default)]
+    headers: std::collections::BTreeMap<String, String>,
+    schema: Option<String>,
+    #[serde(default)]
+    rules: Vec<String>,
+    /// Rules about what the page does not show (headers): their findings are not held.
+    #[serde(default)]
+    not_shown: Vec<String>,
+    body: serde_json::Value,
+}
+
+#[derive(Debug)]
+pub struct Example {
+    pub url: String,
+    pub what: String,
+    pub form: Vec<(String, String)>,
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub schema: Option<String>,
+    pub rules: Vec<String>,
+    pub not_shown: Vec<String>,
+    pub body: serde_json::Value,
+}
+
+/// Reads an examples file; an example without its URL is an error naming file:line:column.
+pub fn read_examples(text: &str, file: &Path) -> Result<Vec<Example>, ConfigError> {
+    let raw: Option<Vec<Spanned<ExampleFile>>> = yaml::parse(text, file)?;
+    let mut errors: Vec<SourceError> = Vec::new();
+    let mut out = Vec::new();
+    for item in raw.unwrap_or_default() {
+        let e = item.value;
+        let url = match e.url {
+            Some(u) if u.value.starts_with("https://") => u.value,
+            Some(u) => {
+                errors.push(yaml::error_at(
+                    file,
+                    text,
+                    u.referenced,
+                    "an example's url must be the https page that shows it",
+                ));
+                continue;
+            }
+            None => {
+                errors.push(yaml::error_at(
+                    file,
+                    text,
+                    item.referenced,
+                    "an example needs the url of the page that shows it",
+                ));
+                continue;
+            }
+        };
+        out.push(Example {
+            url,
+            what: e.what,
+            form: e.form.into_iter().collect(),
+            status: e.status,
+            headers: e.headers.into_iter().collect(),
+            schema: e.schema,
+            rules: e.rules,
+            not_shown: e.not_shown,
+            body: e.body,
+        });
+    }
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
+    Ok(out)
+}
+
 /// Whether `source` text backs an expectation: a stored passage, an RFC clause, or a standard's
 /// own page. A vendor page cited as such (a URL, a note) backs nothing we can show.
 pub fn backs(source: &str) -> bool {
@@ -119,6 +202,19 @@ mod tests {
         let e = passage(&specs, "talkdesk/scopes#no-such-passage").unwrap_err();
         assert!(e.contains("new-scope-401"), "{e}");
         assert!(passage(&specs, "talkdesk/no-such-page#x").is_err());
+    }
+
+    #[test]
+    fn an_example_without_its_url_names_file_line_and_column() {
+        let text = "- what: x\n  status: 200\n  body: {}\n- url: http://a.test\n  what: y\n  status: 200\n  body: {}\n";
+        let e = read_examples(text, Path::new("ex.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("ex.yaml:1:3") && e.contains("needs the url"),
+            "{e}"
+        );
+        assert!(e.contains("ex.yaml:4:8") && e.contains("https page"), "{e}");
     }
 
     #[test]

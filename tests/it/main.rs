@@ -22,3 +22,4 @@ mod schema;
 mod servers;
 mod sources;
 mod transport;
+mod vendor_examples;

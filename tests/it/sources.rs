@@ -24,20 +24,31 @@ fn list_sources_shows_the_passage_the_clause_or_assumed() {
     std::fs::write(&file, SUITE).unwrap();
     let o = tokenconf(&["list", "--sources"], &file);
     let out = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(o.status.code(), Some(0), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let line = |name: &str| {
         out.lines()
             .find(|l| l.contains(&format!("::{name} ")))
             .unwrap_or_else(|| panic!("{name}: {out}"))
             .to_string()
     };
-    assert!(line("cited").contains("source: talkdesk/scopes#new-scope-401"), "{out}");
+    assert!(
+        line("cited").contains("source: talkdesk/scopes#new-scope-401"),
+        "{out}"
+    );
     assert!(!line("cited").contains("assumed"), "{out}");
     assert!(line("a-clause").contains("source: RFC 6749 §5.2"), "{out}");
     assert!(!line("a-clause").contains("assumed"), "{out}");
     // A vendor page as such backs nothing we can show: every expectation is assumed.
     assert!(line("the-page-only").contains("source: assumed"), "{out}");
-    assert!(line("the-page-only").contains("1 of 1 expectations assumed"), "{out}");
+    assert!(
+        line("the-page-only").contains("1 of 1 expectations assumed"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -46,7 +57,10 @@ fn a_citation_of_no_stored_passage_is_exit_2_at_its_place() {
     let file = dir.join("bad.yaml");
     std::fs::write(
         &file,
-        SUITE.replace("talkdesk/scopes#new-scope-401", "talkdesk/scopes#no-such-words"),
+        SUITE.replace(
+            "talkdesk/scopes#new-scope-401",
+            "talkdesk/scopes#no-such-words",
+        ),
     )
     .unwrap();
     let o = tokenconf(&["validate"], &file);
