@@ -88,3 +88,27 @@ fn both_rehearsal_profiles_exit_0_with_0_failed() {
         assert_eq!(summary["counts"]["errored"], 0, "{profile}");
     }
 }
+
+/// UserInfo's refusal is plain text on the mock, as its doc comment says: the mock's rewrite of
+/// its own non-JSON errors into JSON leaves it.
+#[tokio::test]
+async fn the_userinfo_refusal_is_plain_text_in_every_profile() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    for profile in Profile::ALL {
+        let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+        let server = mock::start(MockConfig::for_profile(profile), addr)
+            .await
+            .unwrap();
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let r = client
+            .get(format!("{}/services/oauth2/userinfo", server.base_url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 403, "{profile:?}");
+        let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(ct.starts_with("text/plain"), "{profile:?}: {ct}");
+        assert_eq!(r.text().await.unwrap(), "Missing_OAuth_Token");
+        server.stop().await;
+    }
+}

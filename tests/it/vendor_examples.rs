@@ -52,7 +52,10 @@ fn every_stored_vendor_example_passes_what_the_suites_apply_to_it() {
                     ..Sent::default()
                 };
                 let mut headers = ex.headers.clone();
-                if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+                if !headers
+                    .iter()
+                    .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                {
                     headers.push(("content-type".into(), "application/json".into()));
                 }
                 let body = serde_json::to_vec(&ex.body).unwrap();
