@@ -51,6 +51,14 @@ pub static CAPABILITIES: &[Capability] = &[
         meaning: "the authorize endpoint refuses a code request without a PKCE code_challenge (RFC 7636 §4.4.1; OAuth 2.1)",
     },
     Capability {
+        name: "token_exchange_handler",
+        meaning: "Salesforce token exchange is enabled on the app with an Apex token-exchange handler that accepts the target's external_subject_token (a token of the external identity provider it validates)",
+    },
+    Capability {
+        name: "refuses_jti_replay",
+        meaning: "the token endpoint refuses a client assertion whose jti it has seen (RFC 7523 §3 makes this a MAY)",
+    },
+    Capability {
         name: "refresh_only_revocation",
         meaning: "the revocation endpoint revokes refresh tokens only and answers unsupported_token_type for an access token (RFC 7009 §2.2.1)",
     },

@@ -572,10 +572,16 @@ pub struct KnownDeviations {
 }
 
 /// The files compiled in, by the path they have in the repository.
-const BUILT_IN: &[(&str, &str)] = &[(
-    "specs/salesforce/known-deviations.yaml",
-    include_str!("../specs/salesforce/known-deviations.yaml"),
-)];
+const BUILT_IN: &[(&str, &str)] = &[
+    (
+        "specs/salesforce/known-deviations.yaml",
+        include_str!("../specs/salesforce/known-deviations.yaml"),
+    ),
+    (
+        "specs/talkdesk/known-deviations.yaml",
+        include_str!("../specs/talkdesk/known-deviations.yaml"),
+    ),
+];
 
 /// A rule set's family: `oauth2` of `oauth2.token-response`, `salesforce` of its own sets.
 fn family(set: &str) -> &str {
@@ -1144,15 +1150,21 @@ mod tests {
     #[test]
     fn the_built_in_deviations_name_real_sets_and_rules() {
         let known = KnownDeviations::check_built_in(&crate::rules::set_members()).unwrap();
-        assert_eq!(known.files, ["specs/salesforce/known-deviations.yaml"]);
-        assert_eq!(known.entries.len(), 4);
+        assert_eq!(
+            known.files,
+            [
+                "specs/salesforce/known-deviations.yaml",
+                "specs/talkdesk/known-deviations.yaml"
+            ]
+        );
+        assert_eq!(known.entries.len(), 6);
         assert!(known
             .find(
                 "salesforce.error-response",
                 "RFC6749-5.2-invalid_client-401"
             )
             .is_some_and(|d| d.reason.contains("400")));
-        assert_eq!(KnownDeviations::built_in().entries.len(), 4);
+        assert_eq!(KnownDeviations::built_in().entries.len(), 6);
     }
 
     /// The security review's note: a user file naming a generic set silenced that MUST rule for

@@ -11,7 +11,7 @@ use tokio::sync::OnceCell;
 use crate::check::{self, eval_path};
 use crate::error::ConfigError;
 use crate::expected::{ExpectedFindings, KnownDeviations};
-use crate::finding::{Finding, Level};
+use crate::finding::Finding;
 use crate::http::{Http, Received, Retry, SendError};
 use crate::outcome::{
     fails, CaseOutcome, ErrorKind, Exchange, RequestSnapshot, ResponseSnapshot, RunReport, Status,
@@ -733,7 +733,8 @@ impl Runner {
                 }
             }
             if !self.target.embedded_mock {
-                unconfirm(&step.expect, &mut findings, &self.target.name);
+                let status = received.status;
+                check::unconfirm(&step.expect, status, &mut findings, &self.target.name);
             }
             for f in &mut findings {
                 f.step = Some(label.clone());
@@ -918,21 +919,6 @@ fn resolve(suite: &Suite, target: &Target) -> Result<Vec<Base>, String> {
         })
         .collect();
     Ok(bases)
-}
-
-/// Findings of assumed expectations (our guess where the docs are silent) become unconfirmed
-/// warnings: the target's answer may be as right as ours.
-fn unconfirm(expect: &crate::suite::Expect, findings: &mut [Finding], target: &str) {
-    for f in findings {
-        let counts = matches!(f.level, Level::Must | Level::Should);
-        if counts && expect.is_assumed(&f.rule) {
-            f.level = Level::Unconfirmed;
-            f.message = format!(
-                "{} (assumed: the docs are silent, and this is what target {target} answered)",
-                f.message
-            );
-        }
-    }
 }
 
 fn capture(c: &Capture, received: &Received) -> Result<String, String> {

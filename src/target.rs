@@ -25,8 +25,9 @@ pub struct Target {
     pub allow_origins: Vec<String>,
     /// Cleartext `http://` to a host that is not loopback is accepted (and warned about).
     pub allow_http: bool,
-    /// The embedded mock: the model our assumed expectations were written from, so they stay
-    /// strict against it; against any other target a failing one is only unconfirmed.
+    /// The embedded mock's `full` profile: the model our assumed expectations were written from,
+    /// so they stay strict against it; against any other target (a rehearsal profile of the mock
+    /// included) a failing one is only unconfirmed.
     pub embedded_mock: bool,
 }
 

@@ -54,6 +54,8 @@ pub fn check_step_after(
                     findings.extend(schema::check(schemas.get(id), body));
                 }
             }
+            // A body that is not JSON has no member: "no token" holds on a plain-text refusal.
+            None if only_absences(expect) => {}
             None => findings.push(not_json(received)),
         }
     }
@@ -95,6 +97,51 @@ pub fn check_step_after(
     findings
 }
 
+/// Against a real target (not the embedded mock), what rests on a guess only warns: findings of
+/// assumed expectations, every finding of a step whose status is assumed (its body, headers and
+/// rules rest on the same guess), and rules whose clause does not bind the vendor. Never the
+/// class of the answer: a step expecting an error that gets a 2xx, 3xx or 5xx still fails.
+pub fn unconfirm(expect: &Expect, status: u16, findings: &mut [Finding], target: &str) {
+    let same_class =
+        expect.status.is_empty() || expect.status.iter().any(|p| p.class() == status / 100);
+    if !same_class {
+        return;
+    }
+    let whole_step = expect.is_assumed("status");
+    for f in findings {
+        if !matches!(f.level, Level::Must | Level::Should) {
+            continue;
+        }
+        let why = if whole_step || expect.is_assumed(&f.rule) {
+            "assumed: the docs are silent".to_string()
+        } else if let Some(why) = not_binding(expect, &f.rule) {
+            format!("not binding here: {why}")
+        } else {
+            continue;
+        };
+        f.level = Level::Unconfirmed;
+        f.message = format!(
+            "{} ({why}, and this is what target {target} answered)",
+            f.message
+        );
+    }
+}
+
+/// Why rule `id` binds none of the step's rule sets that hold it, if none does.
+fn not_binding(expect: &Expect, id: &str) -> Option<&'static str> {
+    let holding: Vec<&crate::rules::RuleSet> = expect
+        .rules
+        .iter()
+        .filter_map(|&i| crate::rules::sets().get(i).copied())
+        .filter(|s| s.members().iter().any(|r| r.id == id))
+        .collect();
+    let mut why = None;
+    for set in holding {
+        why = Some(crate::rules::not_binding(set, id)?);
+    }
+    why
+}
+
 /// Characters in a finding's message, expected or actual value: a 1 MB value a server sent, or a
 /// 1 MB query a suite built, is not a 1 MB line in every report.
 const MAX_FINDING_TEXT: usize = 1000;
@@ -112,6 +159,16 @@ fn bound(f: &mut Finding) {
     {
         cap(t);
     }
+}
+
+/// Whether every JSON expectation of the step says a member is absent (and no schema applies).
+fn only_absences(expect: &Expect) -> bool {
+    expect.schema.is_none()
+        && !expect.json.is_empty()
+        && expect
+            .json
+            .iter()
+            .all(|j| j.predicate.presence == Some(crate::suite::model::Presence::Absent))
 }
 
 fn not_json(received: &Received) -> Finding {
@@ -205,6 +262,87 @@ mod tests {
         )
         .is_empty());
         assert!(crate::rules::find_rule("RFC8259-4-unique-names").is_some());
+    }
+
+    fn error_step(status: &[crate::suite::StatusPattern], assumed: &[&str]) -> Expect {
+        Expect {
+            status: status.to_vec(),
+            rules: vec![crate::rules::sets()
+                .iter()
+                .position(|s| s.name == "miaw.bearer-challenge")
+                .unwrap()],
+            assumed: assumed.iter().map(|a| a.to_string()).collect(),
+            ..Expect::default()
+        }
+    }
+
+    fn findings() -> Vec<Finding> {
+        vec![
+            Finding::must("status", "status 418"),
+            Finding::must("schema miaw.error-response", "not an object"),
+            Finding::must("json $.message", "missing"),
+            Finding::must("header www-authenticate", "missing"),
+            Finding::must("RFC6749-5.1-no-store", "missing"),
+        ]
+    }
+
+    #[test]
+    fn an_assumed_status_makes_the_whole_step_unconfirmed_within_the_class() {
+        use crate::suite::StatusPattern::Code;
+        let expect = error_step(&[Code(401)], &["status"]);
+        let mut got = findings();
+        unconfirm(&expect, 404, &mut got, "org");
+        assert!(got.iter().all(|f| f.level == Level::Unconfirmed), "{got:?}");
+        assert!(got[1].message.contains("assumed"), "{}", got[1].message);
+        // Another class is another kind of answer: nothing built on the guess is relaxed, and an
+        // error-body check that accepts any JSON object does not carry a 5xx (a replay's 599).
+        for status in [200, 302, 500, 599] {
+            let mut got = findings();
+            unconfirm(&expect, status, &mut got, "org");
+            assert!(
+                got.iter().all(|f| f.level == Level::Must),
+                "{status}: {got:?}"
+            );
+        }
+        // Without `status` assumed, only the named expectations are.
+        let expect = error_step(&[Code(401)], &["json $.message"]);
+        let mut got = findings();
+        unconfirm(&expect, 400, &mut got, "org");
+        let levels: Vec<Level> = got.iter().map(|f| f.level).collect();
+        assert_eq!(
+            levels,
+            [
+                Level::Must,
+                Level::Must,
+                Level::Unconfirmed,
+                Level::Must,
+                Level::Must
+            ]
+        );
+    }
+
+    #[test]
+    fn a_rule_that_does_not_bind_the_vendor_is_unconfirmed_on_a_real_target() {
+        use crate::suite::StatusPattern::Class;
+        let expect = error_step(&[Class(4)], &[]);
+        let mut got = vec![
+            Finding::must("RFC6750-3-challenge", "no challenge"),
+            Finding::must("RFC6749-10.3-no-token-in-error", "leak"),
+        ];
+        unconfirm(&expect, 401, &mut got, "org");
+        assert_eq!(got[0].level, Level::Unconfirmed);
+        assert!(got[0].message.contains("not binding"), "{}", got[0].message);
+        // What the set holds that does bind MIAW stays.
+        assert_eq!(got[1].level, Level::Must);
+        // The same rule through the generic set binds.
+        let mut generic = expect;
+        generic.rules = vec![crate::rules::sets()
+            .iter()
+            .position(|s| s.name == "oauth2.bearer-challenge")
+            .unwrap()];
+        let mut got = vec![Finding::must("RFC6750-3-challenge", "no challenge")];
+        unconfirm(&generic, 401, &mut got, "org");
+        assert_eq!(got[0].level, Level::Must);
     }
 
     #[test]

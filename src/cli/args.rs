@@ -65,8 +65,10 @@ pub struct RunArgs {
     /// Run against an embedded mock that drifts on purpose (repeatable; see `tokenconf mock --list-drifts`).
     #[arg(long, value_name = "NAME", value_parser = parse_drift)]
     pub mock_drift: Vec<&'static str>,
-    /// How the embedded mock behaves: full (default; every capability) or sandbox (as a freshly
-    /// configured real org: login before authorize, no rotation, two MIAW deployments).
+    /// How the embedded mock behaves: full (default; every capability), sandbox (as a freshly
+    /// configured real org: login before authorize, no rotation, two MIAW deployments; assumed
+    /// expectations only warn) or other-reading (the sandbox, answering every undocumented choice
+    /// the other plausible way).
     #[arg(long, value_name = "PROFILE", value_parser = parse_profile, conflicts_with = "targets")]
     pub mock_profile: Option<tokenconf::mock::Profile>,
     /// A selection of no case (a filter or shard that matches nothing), or a run whose every case
@@ -80,7 +82,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub write_expected: Option<PathBuf>,
     /// Vendors' documented deviations (YAML: rule set, rule id, reason, apis) in place of the
-    /// built-in specs/salesforce/known-deviations.yaml (repeatable).
+    /// built-in specs/*/known-deviations.yaml (repeatable).
     #[arg(long, value_name = "FILE")]
     pub known_deviations: Vec<PathBuf>,
     /// Output: human (default), json (a line per case), github (human + annotations).
@@ -146,7 +148,8 @@ pub struct MockArgs {
     pub list_drifts: bool,
     #[command(flatten)]
     pub replay: super::drift::MockReplayArgs,
-    /// full (default) or sandbox: behave as a freshly configured real org.
+    /// full (default), sandbox (behave as a freshly configured real org) or other-reading (the
+    /// sandbox, answering every undocumented choice the other plausible way).
     #[arg(long, value_name = "PROFILE", value_parser = parse_profile)]
     pub profile: Option<tokenconf::mock::Profile>,
 }

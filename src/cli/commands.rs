@@ -12,7 +12,7 @@ use tokenconf::mock::{self, MockConfig};
 use tokenconf::run::{CaseId, Runner};
 use tokenconf::schema_doc::{self, FileFormat};
 use tokenconf::session::load_suites;
-use tokenconf::suite::{Case, Suite};
+use tokenconf::suite::{Case, Source, Suite};
 use tokenconf::{rules, target};
 
 /// `println!` that ignores a closed stdout (`tokenconf list | head`) instead of panicking.
@@ -55,6 +55,14 @@ fn basis(suite: &Suite, case: &Case) -> String {
         " (suite doc)"
     };
     let text = match suite.basis(case) {
+        // A vendor page without a stored passage backs nothing: the case is assumed.
+        Some(Source::Document(d)) if case.source.is_some() || suite.source.is_some() => {
+            if tokenconf::suite::sources::backs(&d) {
+                format!("source: {d}{from}")
+            } else {
+                format!("source: assumed (no stored passage or clause: {d}{from})")
+            }
+        }
         Some(source) => format!("source: {source}{from}"),
         None => "no source".to_string(),
     };

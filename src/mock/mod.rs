@@ -5,6 +5,7 @@ pub mod drift;
 pub mod keys;
 mod miaw;
 mod oauth2;
+pub mod reading;
 pub mod replay;
 mod salesforce;
 mod store;
@@ -77,16 +78,26 @@ pub enum Profile {
     /// login page, refresh tokens do not rotate, MIAW has a guest and a verified deployment and
     /// none that serves both, the password grant is refused, only documented fields come back.
     Sandbox,
+    /// The sandbox, with every undocumented choice of the mock answered the other plausible way
+    /// (`reading::choices`): what the suites assume must only warn there.
+    OtherReading,
 }
 
 impl Profile {
-    pub const ALL: [Profile; 2] = [Profile::Full, Profile::Sandbox];
+    pub const ALL: [Profile; 3] = [Profile::Full, Profile::Sandbox, Profile::OtherReading];
 
     pub fn name(self) -> &'static str {
         match self {
             Profile::Full => "full",
             Profile::Sandbox => "sandbox",
+            Profile::OtherReading => "other-reading",
         }
+    }
+
+    /// Whether the mock stands for a real org (a rehearsal): assumed expectations only warn.
+    /// `full` is the embedded model the guesses were written from, where they stay strict.
+    pub fn rehearsal(self) -> bool {
+        self != Profile::Full
     }
 
     pub fn from_name(name: &str) -> Option<Profile> {
@@ -107,6 +118,8 @@ pub struct MockConfig {
     pub drifts: BTreeSet<&'static str>,
     pub limits: Limits,
     pub profile: Profile,
+    /// The undocumented choices requests reached (`reading`), in every profile.
+    pub reached: reading::Reached,
 }
 
 impl MockConfig {
@@ -116,7 +129,7 @@ impl MockConfig {
             profile,
             ..MockConfig::default()
         };
-        if profile == Profile::Sandbox {
+        if profile.rehearsal() {
             c.talkdesk.auto_approve = false;
             c.talkdesk.rotate_refresh_tokens = false;
             c.salesforce.auto_approve = false;
@@ -125,6 +138,10 @@ impl MockConfig {
             c.salesforce.documented_fields_only = true;
             // JWT-based access tokens are an app setting; a new app issues opaque ones.
             c.salesforce.jwt_access_tokens = false;
+            // Token exchange needs the flow enabled and an Apex handler (seed 002).
+            c.salesforce.token_exchange_handler = false;
+            // RFC 7523 §3 makes jti replay detection a MAY; Talkdesk documents neither way.
+            c.talkdesk.refuses_jti_replay = false;
             c.miaw = miaw::Config::sandbox();
         }
         c
@@ -184,7 +201,7 @@ impl MockServer {
             },
             allow_origins: Vec::new(),
             allow_http: false,
-            embedded_mock: true,
+            embedded_mock: !c.profile.rehearsal(),
         };
         replay::lay_over(&mut target, &self.recorded_capabilities);
         target
@@ -302,7 +319,11 @@ fn build_router(config: Arc<MockConfig>, base_url: &str, oauth2: Arc<oauth2::Ser
             )
         })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
-        .layer(axum::middleware::map_response(json_errors));
+        .layer(axum::middleware::map_response(json_errors))
+        .layer(axum::middleware::from_fn_with_state(
+            config.clone(),
+            reading::layer,
+        ));
     if config.drifts.is_empty() {
         return router;
     }
@@ -313,10 +334,17 @@ fn build_router(config: Arc<MockConfig>, base_url: &str, oauth2: Arc<oauth2::Ser
     ))
 }
 
+/// Marks an answer that is plain text on purpose (UserInfo's refusal), which `json_errors` leaves.
+#[derive(Clone, Copy)]
+struct PlainText;
+
 /// axum's own rejections (413 body too large, 405, 415, …) are plain text; a token endpoint's
 /// errors are JSON, so rewrite them.
 async fn json_errors(response: Response) -> Response {
     let status = response.status();
+    if response.extensions().get::<PlainText>().is_some() {
+        return response;
+    }
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)

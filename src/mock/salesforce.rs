@@ -83,6 +83,10 @@ pub struct Config {
     /// The connected app issues JWT-based access tokens instead of opaque ones ("depending on
     /// your connected app or external client app settings", seed 002).
     pub jwt_access_tokens: bool,
+    /// Token exchange is enabled with an Apex handler that accepts `external_subject_token`, a
+    /// token of an external identity provider (seed 002); a fresh org has neither.
+    pub token_exchange_handler: bool,
+    pub external_subject_token: String,
 }
 
 impl Default for Config {
@@ -99,6 +103,8 @@ impl Default for Config {
             auto_approve: true,
             documented_fields_only: false,
             jwt_access_tokens: true,
+            token_exchange_handler: true,
+            external_subject_token: "test-only-external-idp-token".into(),
         }
     }
 }
@@ -118,11 +124,15 @@ pub fn api_target(config: &Config, base_url: &str) -> ApiTarget {
         &[
             ("client_secret", &config.client_secret),
             ("signing_key", keys::RSA_PRIVATE_PEM),
+            ("external_subject_token", &config.external_subject_token),
         ],
     );
     let mut t = super::without_what_is_off(t, config.auto_approve, config.rotate_refresh_tokens);
     if !config.jwt_access_tokens {
         t.capabilities.remove("jwt_access_tokens");
+    }
+    if !config.token_exchange_handler {
+        t.capabilities.remove("token_exchange_handler");
     }
     t
 }
@@ -573,7 +583,23 @@ fn jwt_bearer(app: &App, form: &Form) -> Response {
         Err(EXPIRED) if app.drifting("sf-expired-assertion-accepted") => {}
         Err(description) => return invalid_grant(description),
     }
-    app_scoped_token(app)
+    if !app.cfg().documented_fields_only {
+        return app_scoped_token(app);
+    }
+    // The JWT-flow sample and Salesforce's Postman "SuccessfulJWTBearerTokenFlow" show
+    // access_token, scope, instance_url, id and token_type only: no signature or issued_at.
+    let scope = scopes_without_refresh(app.cfg());
+    let mut store = app.store();
+    let family = store.families.create();
+    let access = store.issue_access(app.new_access_token(&scope), &scope, family);
+    drop(store);
+    let mut body = app.token_members(&access, &scope, json!({}));
+    if let Some(members) = body.as_object_mut() {
+        for name in ["signature", "issued_at", "api_instance_url"] {
+            members.remove(name);
+        }
+    }
+    token_json(StatusCode::OK, body)
 }
 
 fn token_exchange(app: &App, headers: &HeaderMap, form: &Form) -> Response {
@@ -595,12 +621,21 @@ fn token_exchange(app: &App, headers: &HeaderMap, form: &Form) -> Response {
     if field(form, "requested_token_type").is_some_and(|t| t != TOKEN_TYPE_ACCESS) {
         return bad_request("invalid_request", "unsupported requested_token_type");
     }
+    if !app.cfg().token_exchange_handler {
+        return bad_request("unsupported_grant_type", "grant type not supported");
+    }
     let mut store = app.store();
-    let Some(subject) = store.active_access(subject) else {
-        // RFC 8693 §2.2.2: an invalid subject token is invalid_request.
-        return bad_request("invalid_request", "invalid subject token");
+    // The handler validates the external identity provider's token (seed 002); the mock's
+    // handler also takes a token this org issued.
+    let subject_scope = if subject == app.cfg().external_subject_token {
+        scopes_without_refresh(app.cfg())
+    } else {
+        match store.active_access(subject) {
+            Some(s) => s.grant.clone(),
+            // RFC 8693 §2.2.2: an invalid subject token is invalid_request.
+            None => return bad_request("invalid_request", "invalid subject token"),
+        }
     };
-    let subject_scope = subject.grant.clone();
     let scope = match narrow_scope(field(form, "scope"), &scope_list(&subject_scope)) {
         Ok(s) => s,
         Err(bad) => {
@@ -766,6 +801,8 @@ async fn userinfo(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),
         );
+        // Plain text for real: the mock's JSON rewrite of its own rejections leaves it.
+        r.extensions_mut().insert(super::PlainText);
         r
     };
     let Some(token) = token else {

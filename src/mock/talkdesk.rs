@@ -86,6 +86,9 @@ pub struct Config {
     /// Every refresh returns a new refresh token and retires the old one; otherwise the same
     /// refresh token comes back and stays valid (Talkdesk documents neither).
     pub rotate_refresh_tokens: bool,
+    /// A client assertion's jti is refused the second time (RFC 7523 §3: MAY; Talkdesk documents
+    /// neither way).
+    pub refuses_jti_replay: bool,
 }
 
 impl Default for Config {
@@ -107,6 +110,7 @@ impl Default for Config {
             id_token_private_pem: keys::EC_PRIVATE_PEM.into(),
             auto_approve: true,
             rotate_refresh_tokens: true,
+            refuses_jti_replay: true,
         }
     }
 }
@@ -128,7 +132,11 @@ pub fn api_target(config: &Config, base_url: &str) -> ApiTarget {
             ("signing_key", &config.assertion_private_pem),
         ],
     );
-    super::without_what_is_off(t, config.auto_approve, config.rotate_refresh_tokens)
+    let mut t = super::without_what_is_off(t, config.auto_approve, config.rotate_refresh_tokens);
+    if !config.refuses_jti_replay {
+        t.capabilities.remove("refuses_jti_replay");
+    }
+    t
 }
 
 pub fn routes(config: Arc<MockConfig>, base_url: &str) -> Router {
@@ -317,7 +325,7 @@ fn verify_assertion(s: &Shared, jwt: &str, client_id: Option<&str>) -> Result<()
         return Err("client_id does not match the client_assertion issuer");
     }
     let mut used = lock(&s.used_jti);
-    if used.get(jti).is_some() {
+    if used.get(jti).is_some() && s.config.talkdesk.refuses_jti_replay {
         return Err("client_assertion jti was already used");
     }
     used.insert(jti.to_string(), ());
@@ -336,7 +344,10 @@ fn client_credentials(s: &Shared, form: &[(String, String)]) -> Response {
                 .iter()
                 .find(|t| !config.scopes.iter().any(|c| c == *t))
             {
-                return bad_request(
+                // docs/scopes: a scope that is not (yet) effective for the app gives "a 401
+                // error message ... when requesting a token"; the code is not documented.
+                return error(
+                    StatusCode::UNAUTHORIZED,
                     "invalid_scope",
                     &format!("scope {bad} is not allowed for this client"),
                 );

@@ -68,6 +68,59 @@ pub static ERROR_RESPONSE: RuleSet = RuleSet {
     rules: &[&ERROR_JSON],
 };
 
+/// RFC 6750's challenge on a MIAW bearer request: held, but MIAW documents no challenge.
+pub static BEARER_CHALLENGE: RuleSet = RuleSet {
+    includes: &[&super::oauth2_probes::BEARER_CHALLENGE],
+    name: "miaw.bearer-challenge",
+    summary: "oauth2.bearer-challenge on MIAW, whose documents name no challenge: unconfirmed on a real target",
+    rules: &[],
+};
+
+/// `(set, rule, why)`: rules these sets hold whose clause does not bind MIAW. Against a real
+/// target their findings are unconfirmed, as an assumed expectation's are.
+pub static NOT_BINDING: &[(&str, &str, &str)] = &[
+    ("miaw.bearer-challenge", "RFC6750-3-challenge", NO_CHALLENGE),
+    (
+        "miaw.bearer-challenge",
+        "RFC6750-3.1-error-status",
+        NO_CHALLENGE,
+    ),
+    (
+        "miaw.continuation-response",
+        "RFC6750-3-challenge",
+        NO_CHALLENGE,
+    ),
+    (
+        "miaw.continuation-response",
+        "RFC6750-3.1-error-status",
+        NO_CHALLENGE,
+    ),
+    (
+        "miaw.continuation-response",
+        "MIAW-error-json",
+        ERROR_BODY_UNDOCUMENTED,
+    ),
+    (
+        "miaw.access-token-response",
+        "MIAW-error-json",
+        ERROR_BODY_UNDOCUMENTED,
+    ),
+    (
+        "miaw.authenticated-access-token",
+        "MIAW-error-json",
+        ERROR_BODY_UNDOCUMENTED,
+    ),
+    (
+        "miaw.error-response",
+        "MIAW-error-json",
+        ERROR_BODY_UNDOCUMENTED,
+    ),
+];
+
+const NO_CHALLENGE: &str = "MIAW uses bearer tokens but documents no WWW-Authenticate challenge";
+const ERROR_BODY_UNDOCUMENTED: &str =
+    "MIAW documents no error body; the official sample falls back when it is not JSON";
+
 fn access_token(r: &Received) -> Option<&Value> {
     body_member(r, "accessToken")
 }

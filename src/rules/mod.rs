@@ -143,6 +143,7 @@ static SETS: &[&RuleSet] = &[
     &talkdesk::TOKEN_RESPONSE,
     &talkdesk::REFRESH_RESPONSE,
     &talkdesk::ERROR_RESPONSE,
+    &talkdesk::AUTHORIZE_REFUSED,
     &salesforce::TOKEN_RESPONSE,
     &salesforce::REFRESH_RESPONSE,
     &salesforce::ERROR_RESPONSE,
@@ -150,10 +151,12 @@ static SETS: &[&RuleSet] = &[
     &salesforce::REVOCATION_INVALID_TOKEN,
     &salesforce::INTROSPECTION_RESPONSE,
     &salesforce::JWT_ACCESS_TOKEN,
+    &salesforce::AUTHORIZE_REFUSED,
     &miaw::ACCESS_TOKEN_RESPONSE,
     &miaw::AUTHENTICATED_ACCESS_TOKEN,
     &miaw::CONTINUATION_RESPONSE,
     &miaw::ERROR_RESPONSE,
+    &miaw::BEARER_CHALLENGE,
     &json::UNIQUE_NAMES_SET,
 ];
 
@@ -182,6 +185,15 @@ pub fn find_rule(id: &str) -> Option<&'static Rule> {
     all_rules()
         .into_iter()
         .find(|r| r.id.eq_ignore_ascii_case(id))
+}
+
+/// Why rule `id` does not bind the vendor of `set` (RFC 6750's challenge on MIAW, which documents
+/// none), if so: against a real target its findings under `set` are unconfirmed.
+pub fn not_binding(set: &RuleSet, id: &str) -> Option<&'static str> {
+    miaw::NOT_BINDING
+        .iter()
+        .find(|(s, r, _)| *s == set.name && *r == id)
+        .map(|(_, _, why)| *why)
 }
 
 /// Every rule of `set` held against `exchange`; a rule `known` lists under it is a known deviation.
@@ -254,6 +266,21 @@ fn collect(
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn every_not_binding_entry_names_a_rule_its_set_holds() {
+        for (set, rule, _) in miaw::NOT_BINDING {
+            let s = find_set(set).unwrap_or_else(|| panic!("no set {set}"));
+            assert!(
+                s.members().iter().any(|r| r.id == *rule),
+                "{set} holds no {rule}"
+            );
+        }
+        let miaw = find_set("miaw.bearer-challenge").unwrap();
+        assert!(not_binding(miaw, "RFC6750-3-challenge").is_some());
+        let generic = find_set("oauth2.bearer-challenge").unwrap();
+        assert!(not_binding(generic, "RFC6750-3-challenge").is_none());
+    }
 
     #[test]
     fn included_rules_run_once_under_the_outer_sets_deviations() {

@@ -29,6 +29,8 @@ const SF_JWT_ACCESS_TOKENS: &str =
 const SF_INTROSPECT: &str =
     "https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_oidc_token_introspection_endpoint.htm";
 
+const RFC6749_4_1_2_1: &str = "https://www.rfc-editor.org/rfc/rfc6749#section-4.1.2.1";
+
 /// How far issued_at may be from the response's Date (or our clock).
 const ISSUED_AT_SKEW_MS: i64 = 300_000;
 
@@ -83,6 +85,13 @@ pub static INTROSPECTION_RESPONSE: RuleSet = RuleSet {
     ],
 };
 
+pub static AUTHORIZE_REFUSED: RuleSet = RuleSet {
+    includes: &[],
+    name: "salesforce.authorize-refused",
+    summary: "an authorize request with an unknown client or an unregistered redirect_uri: an error page, or a redirect with error= that is not to that redirect_uri",
+    rules: &[&AUTHORIZE_NO_REDIRECT],
+};
+
 pub static JWT_ACCESS_TOKEN: RuleSet = RuleSet {
     includes: &[],
     name: "salesforce.jwt-access-token",
@@ -110,12 +119,72 @@ fn required_string<'a>(
     }
 }
 
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+/// Whether the flow's own answer, as Salesforce shows it, lacks `name` and this one does too: the
+/// JWT bearer sample and Postman's SuccessfulJWTBearerTokenFlow have no signature or issued_at.
+fn shown_without(x: &super::Exchange, name: &str) -> bool {
+    x.sent.grant_type() == Some(JWT_BEARER) && body_member(x.received, name).is_none()
+}
+
 fn missing(name: &str) -> Violation {
     Violation::new(format!(
-        "{name} is missing; Salesforce returns it in every token response"
+        "{name} is missing; Salesforce returns it in every token response but the JWT bearer flow's"
     ))
     .at(format!("$.{name}"))
 }
+
+/// The `redirect_uri` query parameter of the request as sent.
+fn sent_redirect_uri(url: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    let query = query.split('#').next().unwrap_or(query);
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "redirect_uri")
+        .map(|(_, v)| v.into_owned())
+}
+
+pub static AUTHORIZE_NO_REDIRECT: Rule = Rule {
+    id: "RFC6749-4.1.2.1-no-redirect",
+    level: Level::Must,
+    source: RFC6749_4_1_2_1,
+    title: "a refused authorize request does not redirect to the unverified redirect_uri",
+    explain: "RFC 6749 §4.1.2.1: if the client_id is invalid or the redirection URI is missing, invalid or \
+              mismatching, the server SHOULD inform the resource owner and MUST NOT automatically redirect \
+              the user-agent to it. The vendors show an error page (Salesforce: an error page with \
+              error= in its URL), so no JSON body is expected: any page, or a redirect that is not to the \
+              request's redirect_uri, carries no code, and names the error with error=.",
+    check: |x| {
+        let r = x.received;
+        if !(300..400).contains(&r.status) {
+            return vec![];
+        }
+        let location = r.header("location").unwrap_or_default();
+        let mut out = Vec::new();
+        if let Some(uri) = sent_redirect_uri(&x.sent.url).filter(|u| !u.is_empty()) {
+            if location.starts_with(&uri) {
+                out.push(
+                    Violation::new("the refusal redirects to the unverified redirect_uri")
+                        .expected("an error page, or a redirect elsewhere")
+                        .actual(crate::redact::shorten(location, 200)),
+                );
+            }
+        }
+        let query = location.split_once('?').map_or("", |(_, q)| q);
+        let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if params.iter().any(|(k, _)| k == "code") {
+            out.push(Violation::new("the refusal's redirect carries a code").at("Location"));
+        } else if !params.iter().any(|(k, _)| k == "error") {
+            out.push(
+                Violation::new("the refusal redirects without error=")
+                    .expected("error=... in the Location")
+                    .actual(crate::redact::shorten(location, 200)),
+            );
+        }
+        out
+    },
+};
 
 pub static SIGNATURE: Rule = Rule {
     id: "SF-signature",
@@ -128,7 +197,7 @@ pub static SIGNATURE: Rule = Rule {
               time; without the secret the rule is skipped.",
     check: |x| {
         let r = x.received;
-        if !success(r) {
+        if !success(r) || shown_without(x, "signature") {
             return vec![];
         }
         let Some(secret) = x.values.get("client_secret").filter(|s| !s.is_empty()) else {
@@ -210,7 +279,7 @@ pub static ISSUED_AT: Rule = Rule {
               seconds, or far off, breaks clients that check token age.",
     check: |x| {
         let r = x.received;
-        if !success(r) {
+        if !success(r) || shown_without(x, "issued_at") {
             return vec![];
         }
         let issued_at = match required_string(r, "issued_at", "Salesforce sends a string of 13 digits") {
@@ -562,6 +631,25 @@ mod tests {
             .headers
             .push(("date".into(), "Sun, 06 Nov 1994 08:49:37 GMT".into()));
         passes(&ISSUED_AT, &s, &dated);
+    }
+
+    #[test]
+    fn the_jwt_bearer_answer_needs_no_signature_or_issued_at() {
+        // Salesforce's JWT-flow sample: access_token, scope, instance_url, id, token_type only.
+        let mut r = token(ID, "1", "x");
+        if let Some(Value::Object(m)) = r.json.as_mut() {
+            m.remove("issued_at");
+            m.remove("signature");
+        }
+        r.body = serde_json::to_vec(r.json.as_ref().unwrap()).unwrap();
+        let jwt = sent(&[("grant_type", JWT_BEARER)], false);
+        passes(&ISSUED_AT, &jwt, &r);
+        passes(&SIGNATURE, &jwt, &r);
+        // Every other flow's answer has them.
+        let cc = sent(&[("grant_type", "client_credentials")], true);
+        fails(&ISSUED_AT, &cc, &r);
+        // Sent anyway on JWT bearer, they are held as usual.
+        fails(&ISSUED_AT, &jwt, &token(ID, "1000000000000", "x"));
     }
 
     #[test]

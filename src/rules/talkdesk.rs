@@ -1,5 +1,5 @@
 //! Talkdesk token endpoint: what its reference documents beyond RFC 6749
-//! (<https://docs.talkdesk.com/reference/cc-basic>, /docs/authentication).
+//! (<https://docs.talkdesk.com/reference/cc-basic>, /docs/authenticating-requests-and-authenticating-via-appconnect).
 
 use serde_json::Value;
 
@@ -9,7 +9,9 @@ use super::{Rule, RuleSet, Violation};
 use crate::finding::Level;
 
 const TD_TOKEN: &str = "https://docs.talkdesk.com/reference/cc-basic";
-const TD_AUTH: &str = "https://docs.talkdesk.com/docs/authentication";
+/// "For security purposes, access tokens are valid for 10 minutes": the Partner App Authentication page.
+const TD_AUTH: &str =
+    "https://docs.talkdesk.com/docs/authenticating-requests-and-authenticating-via-appconnect";
 
 /// Seconds: "access tokens are valid for 10 minutes".
 const TD_LIFETIME: u64 = 600;
@@ -40,6 +42,13 @@ pub static ERROR_RESPONSE: RuleSet = RuleSet {
     summary:
         "a Talkdesk token error: RFC 6749 §5.2 plus a 400 or 401 with error and error_description",
     rules: &[&ERROR_BODY],
+};
+
+pub static AUTHORIZE_REFUSED: RuleSet = RuleSet {
+    includes: &[],
+    name: "talkdesk.authorize-refused",
+    summary: "an authorize request with an unknown client or an unregistered redirect_uri: an error page, or a redirect with error= that is not to that redirect_uri",
+    rules: &[&super::salesforce::AUTHORIZE_NO_REDIRECT],
 };
 
 pub static TOKEN_SCOPE: Rule = Rule {

@@ -469,8 +469,9 @@ impl Compiler<'_> {
             self.used_fixtures.clear();
             self.used_names.clear();
             let mut steps = self.steps(request, expect, capture, steps, at, "case");
-            if source.as_ref().or(suite_source.as_ref()) == Some(&Source::Assumed) {
-                // Every expectation, not the rules: each rule cites its own clause.
+            if guessed(source.as_ref().or(suite_source.as_ref())) {
+                // Every expectation, not the rules: each rule cites its own clause. A vendor page
+                // cited without a stored passage backs nothing we can show: assumed by default.
                 for step in &mut steps {
                     step.expect.assumed = step.expect.names();
                 }
@@ -535,6 +536,11 @@ impl Compiler<'_> {
                 "`source` names a vendor document (URL), an RFC clause, or `assumed`",
             );
             return None;
+        }
+        if super::sources::citation(text).is_some() {
+            if let Err(why) = super::sources::passage(self.specs_dir, text) {
+                self.error(s.referenced, why);
+            }
         }
         Some(if text == "assumed" {
             Source::Assumed
@@ -1140,6 +1146,16 @@ fn first_line(s: &str) -> String {
 }
 
 /// `header Cache-Control` as its findings name it (`header cache-control`); `schema x` as `schema`.
+/// Whether a case's expectations are a guess: `source: assumed`, or a source that backs nothing
+/// we can show (a vendor page as such, not one of its stored passages).
+fn guessed(basis: Option<&Source>) -> bool {
+    match basis {
+        Some(Source::Assumed) => true,
+        Some(Source::Document(d)) => !super::sources::backs(d),
+        None => false,
+    }
+}
+
 fn normalize_assumed(name: &str) -> String {
     let name = name.trim();
     match name.split_once(' ') {

@@ -6,6 +6,7 @@ mod intern;
 mod load;
 pub mod model;
 pub mod schema;
+pub mod sources;
 pub mod template;
 pub mod yaml;
 
@@ -248,6 +249,14 @@ pub enum StatusPattern {
 }
 
 impl StatusPattern {
+    /// The hundreds digit: what kind of answer the pattern expects (4 for an error).
+    pub fn class(self) -> u16 {
+        match self {
+            StatusPattern::Code(c) => c / 100,
+            StatusPattern::Class(c) => c,
+        }
+    }
+
     pub fn matches(self, status: u16) -> bool {
         match self {
             StatusPattern::Code(c) => c == status,

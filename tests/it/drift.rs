@@ -1,6 +1,6 @@
 //! The drift self-test: the conformant mock passes every shipped case; every breaking drift mode
 //! fails at least one case with a MUST finding naming a rule the mode declares (or, for a mode
-//! whose declared rules are all below MUST, a failing status/json/schema check); every benign
+//! whose declared rules are all below MUST, a failing status/json/schema/header check); every benign
 //! mode passes everything. `cargo test --test drift -- --nocapture` prints the score.
 
 use std::collections::BTreeSet;

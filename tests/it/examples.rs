@@ -21,6 +21,7 @@ fn the_example_targets_file_loads_with_its_environment() {
         ("SF_ORG_ID", "00D000000000001"),
         ("MIAW_SCRT_ACCOUNT", "acme"),
         ("MIAW_DEPLOYMENT", "Web_Chat"),
+        ("MIAW_VERIFIED_DEPLOYMENT", "Verified_Chat"),
     ] {
         std::env::set_var(k, v);
     }
@@ -43,6 +44,10 @@ fn the_example_targets_file_loads_with_its_environment() {
         sf.api("miaw").unwrap().base_url,
         "https://acme.salesforce-scrt.com"
     );
+    // The MIAW refusal cases name the other deployment; without these vars they would skip.
+    let miaw = &sf.api("miaw").unwrap().vars;
+    assert_eq!(miaw["verified_es_developer_name"], "Verified_Chat");
+    assert_eq!(miaw["guest_es_developer_name"], "Web_Chat");
 }
 
 #[test]
