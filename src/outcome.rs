@@ -212,6 +212,21 @@ pub struct RunReport {
     pub insecure: Vec<String>,
     /// Expected-findings entries that matched no finding although their test ran.
     pub resolved: Vec<crate::expected::Resolved>,
+    /// Which suites ran: built in or files, and their digest.
+    pub suites: SuitesVersion,
+}
+
+/// Which suites a run ran, for reports: two runs with the same digest ran the same suites and
+/// schemas, wherever they were read from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SuitesVersion {
+    /// `built-in` or `files`.
+    pub from: &'static str,
+    /// tokenconf's version, when the suites are the built-in ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<&'static str>,
+    /// A hash over every suite's and schema's bytes (16 hex digits).
+    pub digest: String,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

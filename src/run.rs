@@ -715,6 +715,7 @@ impl Runner {
             outcomes: slots.into_iter().flatten().collect(),
             insecure: Vec::new(),
             resolved: Vec::new(),
+            suites: Default::default(),
         }
     }
 }

@@ -5,16 +5,17 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use tokenconf::error::ConfigError;
 use tokenconf::mock::drift;
 
 #[derive(Args)]
 pub struct SuiteArgs {
-    /// Suite files or folders (default: suites/).
+    /// Suite files or folders (default: the built-in suites; a folder holding suites/ stands
+    /// for its suites/ and specs/).
     pub paths: Vec<PathBuf>,
-    /// Folder of JSON Schemas that suites name in `schema:`.
-    #[arg(long, default_value = "specs")]
-    pub specs: PathBuf,
+    /// Folder of JSON Schemas that suites name in `schema:` (default: the specs/ beside the
+    /// suites folder, else ./specs, else the built-in specs).
+    #[arg(long, value_name = "DIR")]
+    pub specs: Option<PathBuf>,
 }
 
 /// How `run` prints its progress.
@@ -114,6 +115,17 @@ pub struct ListArgs {
     /// and how many of them are assumed.
     #[arg(long)]
     pub sources: bool,
+    /// After each name, where its suite came from: `built in` or its file.
+    #[arg(long)]
+    pub origin: bool,
+}
+
+/// `tokenconf suites …`: the built-in suites.
+#[derive(clap::Subcommand)]
+pub enum SuitesCommand {
+    /// Write the built-in suites and specs under DIR (DIR/suites, DIR/specs) to edit and run as
+    /// a folder (`tokenconf run DIR`); never overwrites a file.
+    Export { dir: PathBuf },
 }
 
 #[derive(Args)]
@@ -144,19 +156,4 @@ pub struct MockArgs {
     /// full (default) or sandbox: behave as a freshly configured real org.
     #[arg(long, value_name = "PROFILE", value_parser = parse_profile)]
     pub profile: Option<tokenconf::mock::Profile>,
-}
-
-pub fn suite_paths(args: &SuiteArgs) -> Result<Vec<PathBuf>, ConfigError> {
-    if !args.paths.is_empty() {
-        return Ok(args.paths.clone());
-    }
-    let default = PathBuf::from("suites");
-    if default.is_dir() {
-        Ok(vec![default])
-    } else {
-        Err(ConfigError::Usage(
-            "no suites/ folder here; run from the project folder or name suite files or folders"
-                .into(),
-        ))
-    }
 }

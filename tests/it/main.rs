@@ -4,6 +4,7 @@
 mod support;
 
 mod architecture;
+mod builtin;
 mod capabilities;
 mod cli;
 mod drift;

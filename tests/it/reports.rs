@@ -121,6 +121,7 @@ pub fn every_kind() -> RunReport {
         ],
         insecure: vec![],
         resolved: Vec::new(),
+        suites: Default::default(),
     }
 }
 
@@ -405,6 +406,7 @@ fn run_of(outcomes: Vec<CaseOutcome>) -> RunReport {
         outcomes,
         insecure: vec![],
         resolved: Vec::new(),
+        suites: Default::default(),
     }
 }
 
