@@ -134,7 +134,7 @@ pub struct Options {
     pub report_dir: Option<PathBuf>,
     /// Only tests whose name contains this text.
     pub filter: Option<String>,
-    /// Only shard K of N.
+    /// Only shard K of N; the per-host rate is divided by N.
     pub shard: Option<(u64, u64)>,
     /// Cases in flight at once (at least 1).
     pub jobs: usize,
@@ -292,6 +292,11 @@ impl Session {
         let mut warnings = Vec::new();
         if let Some(rate) = options.rate {
             target.http.rate_per_second = Some(rate);
+        }
+        // N shards of one target run at once in CI: each gets 1/N of the rate, so together
+        // they stay within what the target allows.
+        if let (Some(rate), Some((_, n))) = (target.http.rate_per_second, options.shard) {
+            target.http.rate_per_second = Some(rate / n as f64);
         }
         if let Some(file) = &options.ca_cert {
             let pem = crate::suite::input::read_bytes(file, crate::suite::input::FileKind::CaCert)?;

@@ -51,7 +51,8 @@ pub struct RunArgs {
     /// SHOULD-level findings fail the case too.
     #[arg(long)]
     pub strict: bool,
-    /// Run only shard K of N (a stable hash of the test name: each case once over N runs).
+    /// Run only shard K of N (a stable hash of the test name: each case once over N runs); the
+    /// per-host rate is divided by N, so N shards at once stay within it.
     #[arg(long, value_name = "K/N", value_parser = tokenconf::run::parse_shard)]
     pub shard: Option<(u64, u64)>,
     /// At most N requests per second to any one host, e.g. 5/s or 100/m (overrides the target's).

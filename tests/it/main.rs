@@ -6,6 +6,7 @@ mod support;
 mod architecture;
 mod builtin;
 mod capabilities;
+mod ci;
 mod cli;
 mod drift;
 mod drift_watch;
