@@ -33,6 +33,8 @@ enum Command {
     /// The built-in suites: `suites export DIR` writes them out to edit.
     #[command(subcommand)]
     Suites(cli::args::SuitesCommand),
+    /// Write a starting targets file for talkdesk, salesforce, miaw or oauth2 (stdout, or -o FILE).
+    Init(cli::args::InitArgs),
     /// Serve the embedded mock until Ctrl-C.
     Mock(cli::args::MockArgs),
     /// List every rule: id, level, source.
@@ -85,6 +87,15 @@ fn main() -> ExitCode {
             ),
             Command::Suites(cli::args::SuitesCommand::Export { dir }) => {
                 cli::commands::export_suites(&dir)
+            }
+            Command::Init(args) => {
+                cli::init::init(
+                    args.kind,
+                    args.issuer.as_deref(),
+                    args.name.as_deref(),
+                    args.output.as_deref(),
+                )
+                .await
             }
             Command::Mock(args) if args.replay.replay.is_some() => {
                 cli::drift::serve_replay(args.host, args.port, args.replay.replay).await

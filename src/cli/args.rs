@@ -158,3 +158,20 @@ pub struct MockArgs {
     #[arg(long, value_name = "PROFILE", value_parser = parse_profile)]
     pub profile: Option<tokenconf::mock::Profile>,
 }
+
+#[derive(Args)]
+pub struct InitArgs {
+    /// Which API: talkdesk, salesforce, miaw or oauth2 (any RFC 6749 server).
+    #[arg(value_enum)]
+    pub kind: super::init::Kind,
+    /// oauth2: the server's issuer (https://…); its RFC 8414 metadata fills what it can (one
+    /// unauthenticated GET).
+    #[arg(long, value_name = "URL")]
+    pub issuer: Option<String>,
+    /// The target's name (default: KIND-sandbox, oauth2-server).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Write to FILE instead of stdout; an existing file is never overwritten.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}

@@ -14,6 +14,7 @@ mod examples;
 mod golden;
 mod hostile;
 mod html;
+mod init;
 mod leak;
 mod mock;
 mod properties;
