@@ -24,12 +24,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run suites (default: every suite under suites/ against the embedded mock) and write reports.
+    /// Run suites (default: the built-in suites, against the embedded mock) and write reports.
     Run(Box<cli::args::RunArgs>),
     /// List every test name (<suite>::<case>), one per line.
     List(cli::args::ListArgs),
     /// Load and check suites, specs and targets; send nothing.
     Validate(cli::args::ValidateArgs),
+    /// The built-in suites: `suites export DIR` writes them out to edit.
+    #[command(subcommand)]
+    Suites(cli::args::SuitesCommand),
+    /// Write a starting targets file for talkdesk, salesforce, miaw or oauth2 (stdout, or -o FILE).
+    Init(cli::args::InitArgs),
     /// Serve the embedded mock until Ctrl-C.
     Mock(cli::args::MockArgs),
     /// List every rule: id, level, source.
@@ -69,16 +74,29 @@ fn main() -> ExitCode {
                 },
             },
             Command::List(args) => cli::commands::list(
-                &cli::args::suite_paths(&args.suites)?,
-                &args.suites.specs,
+                &args.suites.paths,
+                args.suites.specs.as_deref(),
                 args.sources,
+                args.origin,
             ),
             Command::Validate(args) => cli::commands::validate(
-                &cli::args::suite_paths(&args.suites)?,
-                &args.suites.specs,
+                &args.suites.paths,
+                args.suites.specs.as_deref(),
                 args.targets.as_deref(),
                 args.target.as_deref(),
             ),
+            Command::Suites(cli::args::SuitesCommand::Export { dir }) => {
+                cli::commands::export_suites(&dir)
+            }
+            Command::Init(args) => {
+                cli::init::init(
+                    args.kind,
+                    args.issuer.as_deref(),
+                    args.name.as_deref(),
+                    args.output.as_deref(),
+                )
+                .await
+            }
             Command::Mock(args) if args.replay.replay.is_some() => {
                 cli::drift::serve_replay(args.host, args.port, args.replay.replay).await
             }

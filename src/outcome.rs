@@ -303,6 +303,21 @@ pub struct RunReport {
     pub resolved: Vec<crate::expected::Resolved>,
     /// The user's known deviations (`--known-deviations`) that applied: every report lists them.
     pub user_deviations: Vec<crate::expected::AppliedDeviation>,
+    /// Which suites ran: built in or files, and their digest.
+    pub suites: SuitesVersion,
+}
+
+/// Which suites a run ran, for reports: two runs with the same digest ran the same suites and
+/// schemas, wherever they were read from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SuitesVersion {
+    /// `built-in` or `files`.
+    pub from: &'static str,
+    /// tokenconf's version, when the suites are the built-in ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<&'static str>,
+    /// A hash over every suite's and schema's bytes (16 hex digits).
+    pub digest: String,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

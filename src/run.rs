@@ -819,6 +819,7 @@ impl Runner {
             insecure: Vec::new(),
             resolved: Vec::new(),
             user_deviations: Vec::new(),
+            suites: Default::default(),
         }
     }
 }

@@ -8,7 +8,7 @@
 //!
 //! let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
 //! let mut options = Options::new(vec![root.join("suites/talkdesk/token.yaml")]);
-//! options.specs = root.join("specs");
+//! options.specs = Some(root.join("specs")); // None: found beside the suites, else built in
 //! options.report_dir = None; // or Some(folder) for junit.xml, summary.json, index.html
 //! let runtime = tokio::runtime::Runtime::new()?;
 //! let finished = runtime.block_on(async {
@@ -48,6 +48,68 @@ pub fn load_suites(paths: &[PathBuf], specs_dir: &Path) -> Result<Loaded, Config
     suite::load(paths, specs_dir, &names)
 }
 
+/// Loads what `tokenconf run [PATH...] [--specs DIR]` runs (see [`sources`]).
+pub fn load(paths: &[PathBuf], specs: Option<&Path>) -> Result<Loaded, ConfigError> {
+    let names: Vec<&str> = crate::rules::sets().iter().map(|s| s.name).collect();
+    let (source, specs) = sources(paths, specs);
+    suite::load_from(&source, &specs, &names)
+}
+
+/// Where the suites and specs of `tokenconf run [PATH...] [--specs DIR]` come from:
+/// - no PATH: the built-in suites;
+/// - a PATH that is a folder holding `suites/` (an export, a checkout) stands for its `suites/`;
+/// - the specs: `--specs DIR`; else the `specs/` beside the nearest folder named `suites` (or
+///   beside the `suites/` of such a folder) above the first PATH; else `./specs`; else the
+///   built-in specs.
+pub fn sources(paths: &[PathBuf], specs: Option<&Path>) -> (suite::SuiteSource, suite::Specs) {
+    if paths.is_empty() {
+        let specs = specs.map_or(suite::Specs::BuiltIn, |d| {
+            suite::Specs::Dir(d.to_path_buf())
+        });
+        return (suite::SuiteSource::BuiltIn, specs);
+    }
+    let paths: Vec<PathBuf> = paths
+        .iter()
+        .map(|p| {
+            let inner = p.join(suite::builtin::SUITES_DIR);
+            if p.is_dir() && inner.is_dir() {
+                inner
+            } else {
+                p.clone()
+            }
+        })
+        .collect();
+    let specs = match specs {
+        Some(dir) => suite::Specs::Dir(dir.to_path_buf()),
+        None => paths
+            .iter()
+            .find_map(|p| specs_beside(p))
+            .or_else(|| Some(PathBuf::from(suite::builtin::SPECS_DIR)).filter(|d| d.is_dir()))
+            .map_or(suite::Specs::BuiltIn, suite::Specs::Dir),
+    };
+    (suite::SuiteSource::Paths(paths), specs)
+}
+
+/// `X/specs` for a path under a folder `X/suites`, if that folder exists; the path as given
+/// first (errors then name `specs/…` as the user would), else its absolute form.
+fn specs_beside(path: &Path) -> Option<PathBuf> {
+    let find = |p: &Path| {
+        p.ancestors()
+            .find(|a| {
+                a.file_name()
+                    .is_some_and(|n| n == suite::builtin::SUITES_DIR)
+            })
+            .map(|suites| {
+                suites
+                    .parent()
+                    .unwrap_or(Path::new(""))
+                    .join(suite::builtin::SPECS_DIR)
+            })
+            .filter(|specs| specs.is_dir())
+    };
+    find(path).or_else(|| find(&std::path::absolute(path).ok()?))
+}
+
 /// Where the cases are sent.
 pub enum TargetChoice {
     /// The embedded mock on an ephemeral loopback port, drifting on purpose in the named modes.
@@ -63,16 +125,16 @@ pub enum TargetChoice {
 
 /// Everything a run needs besides the suites' own text.
 pub struct Options {
-    /// Suite files or folders.
+    /// Suite files or folders; none: the built-in suites (see [`sources`]).
     pub paths: Vec<PathBuf>,
-    /// The folder `schema:` names are relative to.
-    pub specs: PathBuf,
+    /// The folder `schema:` names are relative to; `None`: found as [`sources`] says.
+    pub specs: Option<PathBuf>,
     pub target: TargetChoice,
     /// Where reports are written; `None` writes none.
     pub report_dir: Option<PathBuf>,
     /// Only tests whose name, or whose case's name as reports show it, contains this text.
     pub filter: Option<String>,
-    /// Only shard K of N.
+    /// Only shard K of N; the per-host rate is divided by N.
     pub shard: Option<(u64, u64)>,
     /// Cases in flight at once (at least 1).
     pub jobs: usize,
@@ -102,11 +164,12 @@ pub struct Options {
 }
 
 impl Options {
-    /// The defaults of `tokenconf run`: the embedded mock, specs/, 8 jobs, reports/.
+    /// The defaults of `tokenconf run`: the embedded mock, the specs beside the suites (or
+    /// built in), 8 jobs, reports/.
     pub fn new(paths: Vec<PathBuf>) -> Options {
         Options {
             paths,
-            specs: PathBuf::from("specs"),
+            specs: None,
             target: TargetChoice::Mock { drifts: Vec::new() },
             report_dir: Some(PathBuf::from("reports")),
             filter: None,
@@ -292,7 +355,7 @@ impl Session {
         if options.jobs == 0 {
             return Err(ConfigError::Usage("--jobs must be at least 1".to_string()));
         }
-        let loaded = Arc::new(load_suites(&options.paths, &options.specs)?);
+        let loaded = Arc::new(load(&options.paths, options.specs.as_deref())?);
         let expected = match &options.expected {
             Some(file) => {
                 let rules: Vec<&str> = crate::rules::all_rules().iter().map(|r| r.id).collect();
@@ -343,6 +406,11 @@ impl Session {
         let mut insecure = Vec::new();
         if let Some(rate) = options.rate {
             target.http.rate_per_second = Some(rate);
+        }
+        // N shards of one target run at once in CI: each gets 1/N of the rate, so together
+        // they stay within what the target allows.
+        if let (Some(rate), Some((_, n))) = (target.http.rate_per_second, options.shard) {
+            target.http.rate_per_second = Some(rate / n as f64);
         }
         if let Some(file) = &options.ca_cert {
             let pem = crate::suite::input::read_bytes(file, crate::suite::input::FileKind::CaCert)?;
@@ -615,6 +683,7 @@ impl Session {
         }
         report.insecure = self.insecure.clone();
         report.user_deviations = self.runner.deviations().applied();
+        report.suites = suites_version(self.runner.loaded());
         let mut written = match &self.reports {
             None => Ok(Vec::new()),
             Some(plan) => {
@@ -666,6 +735,15 @@ impl Session {
             allow_empty: self.allow_empty,
             expected_entries,
         }
+    }
+}
+
+/// Which suites `loaded` holds, as reports name them.
+pub fn suites_version(loaded: &Loaded) -> crate::outcome::SuitesVersion {
+    crate::outcome::SuitesVersion {
+        from: if loaded.built_in { "built-in" } else { "files" },
+        version: loaded.built_in.then_some(env!("CARGO_PKG_VERSION")),
+        digest: loaded.digest.clone(),
     }
 }
 

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         .ok()
         .zip(std::env::var("TOKENCONF_TARGET").ok());
     let mut options = Options::new(vec![root.join("suites")]);
-    options.specs = root.join("specs");
+    options.specs = Some(root.join("specs"));
     options.report_dir = None;
     options.allow_empty = true;
     if let Some((file, name)) = real_target {

@@ -5,16 +5,17 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use tokenconf::error::ConfigError;
 use tokenconf::mock::drift;
 
 #[derive(Args)]
 pub struct SuiteArgs {
-    /// Suite files or folders (default: suites/).
+    /// Suite files or folders (default: the built-in suites; a folder holding suites/ stands
+    /// for its suites/ and specs/).
     pub paths: Vec<PathBuf>,
-    /// Folder of JSON Schemas that suites name in `schema:`.
-    #[arg(long, default_value = "specs")]
-    pub specs: PathBuf,
+    /// Folder of JSON Schemas that suites name in `schema:` (default: the specs/ beside the
+    /// suites folder, else ./specs, else the built-in specs).
+    #[arg(long, value_name = "DIR")]
+    pub specs: Option<PathBuf>,
 }
 
 /// How `run` prints its progress.
@@ -50,7 +51,8 @@ pub struct RunArgs {
     /// SHOULD-level findings fail the case too.
     #[arg(long)]
     pub strict: bool,
-    /// Run only shard K of N (a stable hash of the test name: each case once over N runs).
+    /// Run only shard K of N (a stable hash of the test name: each case once over N runs); the
+    /// per-host rate is divided by N, so N shards at once stay within it.
     #[arg(long, value_name = "K/N", value_parser = tokenconf::run::parse_shard)]
     pub shard: Option<(u64, u64)>,
     /// At most N requests per second to any one host, e.g. 5/s or 100/m (overrides the target's).
@@ -121,6 +123,17 @@ pub struct ListArgs {
     /// and how many of them are assumed.
     #[arg(long)]
     pub sources: bool,
+    /// After each name, where its suite came from: `built in` or its file.
+    #[arg(long)]
+    pub origin: bool,
+}
+
+/// `tokenconf suites …`: the built-in suites.
+#[derive(clap::Subcommand)]
+pub enum SuitesCommand {
+    /// Write the built-in suites and specs under DIR (DIR/suites, DIR/specs) to edit and run as
+    /// a folder (`tokenconf run DIR`); never overwrites a file.
+    Export { dir: PathBuf },
 }
 
 #[derive(Args)]
@@ -154,17 +167,19 @@ pub struct MockArgs {
     pub profile: Option<tokenconf::mock::Profile>,
 }
 
-pub fn suite_paths(args: &SuiteArgs) -> Result<Vec<PathBuf>, ConfigError> {
-    if !args.paths.is_empty() {
-        return Ok(args.paths.clone());
-    }
-    let default = PathBuf::from("suites");
-    if default.is_dir() {
-        Ok(vec![default])
-    } else {
-        Err(ConfigError::Usage(
-            "no suites/ folder here; run from the project folder or name suite files or folders"
-                .into(),
-        ))
-    }
+#[derive(Args)]
+pub struct InitArgs {
+    /// Which API: talkdesk, salesforce, miaw or oauth2 (any RFC 6749 server).
+    #[arg(value_enum)]
+    pub kind: super::init::Kind,
+    /// oauth2: the server's issuer (https://…); its RFC 8414 metadata fills what it can (one
+    /// unauthenticated GET).
+    #[arg(long, value_name = "URL")]
+    pub issuer: Option<String>,
+    /// The target's name (default: KIND-sandbox, oauth2-server).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Write to FILE instead of stdout; an existing file is never overwritten.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }

@@ -11,7 +11,7 @@ use tokenconf::mock::drift::{self, DriftKind};
 use tokenconf::mock::{self, MockConfig};
 use tokenconf::run::{CaseId, Runner};
 use tokenconf::schema_doc::{self, FileFormat};
-use tokenconf::session::load_suites;
+use tokenconf::session;
 use tokenconf::suite::{Case, Source, Suite};
 use tokenconf::{rules, target};
 
@@ -22,8 +22,13 @@ macro_rules! say {
     }};
 }
 
-pub fn list(paths: &[PathBuf], specs: &Path, sources: bool) -> Result<Exit, ConfigError> {
-    let loaded = load_suites(paths, specs)?;
+pub fn list(
+    paths: &[PathBuf],
+    specs: Option<&Path>,
+    sources: bool,
+    origin: bool,
+) -> Result<Exit, ConfigError> {
+    let loaded = session::load(paths, specs)?;
     super::output::warn(&loaded.warnings);
     // Buffered: stdout alone is flushed at every line, a write per test name.
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -33,6 +38,10 @@ pub fn list(paths: &[PathBuf], specs: &Path, sources: bool) -> Result<Exit, Conf
             let mut line = name;
             if sources {
                 line = format!("{line}  {}", basis(s, c));
+            }
+            if origin {
+                let from = if loaded.built_in { "built in: " } else { "" };
+                line = format!("{line}  {from}{}", s.file.display());
             }
             let _ = writeln!(out, "{}", tokenconf::report::escape_control(&line));
         }
@@ -79,11 +88,11 @@ fn expectations(case: &Case) -> usize {
 
 pub fn validate(
     paths: &[PathBuf],
-    specs: &Path,
+    specs: Option<&Path>,
     targets: Option<&Path>,
     only: Option<&str>,
 ) -> Result<Exit, ConfigError> {
-    let loaded = Arc::new(load_suites(paths, specs)?);
+    let loaded = Arc::new(session::load(paths, specs)?);
     super::output::warn(&loaded.warnings);
     // Printed only when every check passed, the verdict last: never "ok" and then an error.
     let mut lines: Vec<String> = Vec::new();
@@ -554,4 +563,20 @@ pub fn schema(of: SchemaOf) -> Exit {
         .lock()
         .write_all(schema_doc::to_json(format).as_bytes());
     Exit::Passed
+}
+
+/// `tokenconf suites export DIR`.
+pub fn export_suites(dir: &Path) -> Result<Exit, ConfigError> {
+    let written = tokenconf::suite::builtin::export(dir)?;
+    let suites = written
+        .iter()
+        .filter(|p| p.starts_with(dir.join(tokenconf::suite::builtin::SUITES_DIR)))
+        .count();
+    say!(
+        "wrote {suites} suites and {} specs under {}; run them with: tokenconf run {}",
+        written.len() - suites,
+        dir.display(),
+        dir.display()
+    );
+    Ok(Exit::Passed)
 }

@@ -3,6 +3,7 @@
 pub mod args;
 pub mod commands;
 pub mod drift;
+pub mod init;
 pub mod output;
 pub mod run;
 

@@ -3,7 +3,7 @@
 use tokenconf::error::{ConfigError, Exit};
 use tokenconf::session::{Options, Session, TargetChoice};
 
-use super::args::{suite_paths, Format, RunArgs};
+use super::args::{Format, RunArgs};
 
 pub async fn run(args: RunArgs) -> Result<Exit, ConfigError> {
     let target = match (args.targets, args.target, args.drift.mock_replay) {
@@ -14,7 +14,7 @@ pub async fn run(args: RunArgs) -> Result<Exit, ConfigError> {
         },
     };
     let options = Options {
-        paths: suite_paths(&args.suites)?,
+        paths: args.suites.paths,
         specs: args.suites.specs,
         target,
         report_dir: Some(args.report_dir),

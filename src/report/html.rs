@@ -504,6 +504,7 @@ mod tests {
             insecure: Vec::new(),
             resolved: Vec::new(),
             user_deviations: Vec::new(),
+            suites: Default::default(),
         };
         let m = Matrix::of(&report);
         assert_eq!(m.cell("R1", "a"), Cell::Fail);

@@ -71,6 +71,7 @@ fn render_xml(report: &RunReport) -> String {
         let time = s.test_cases.iter().filter_map(|c| c.time).sum();
         s.set_time(time);
         mark_insecure(&mut s, &report.insecure);
+        mark_suites(&mut s, &report.suites);
         // `<testcase>` takes no properties in Jenkins' schema: the counts go on its suite,
         // each finding and entry in the case's `<system-out>`.
         if expected > 0 {
@@ -101,6 +102,22 @@ fn test_matcher(glob: &str) -> globset::GlobMatcher {
         .or_else(|_| globset::Glob::new(&globset::escape(glob)))
         .map(|g| g.compile_matcher())
         .unwrap_or_else(|_| globset::Glob::new("").unwrap().compile_matcher())
+}
+
+/// Which suites ran, on every suite: `tokenconf.suites` (built-in or files), `tokenconf.version`
+/// (when built in) and `tokenconf.suites.digest`.
+fn mark_suites(suite: &mut TestSuite, suites: &crate::outcome::SuitesVersion) {
+    if suites.digest.is_empty() {
+        return;
+    }
+    suite.add_property(Property::new("tokenconf.suites", suites.from));
+    if let Some(version) = suites.version {
+        suite.add_property(Property::new("tokenconf.version", version));
+    }
+    suite.add_property(Property::new(
+        "tokenconf.suites.digest",
+        suites.digest.as_str(),
+    ));
 }
 
 /// An insecure run says so on every suite, where CI shows it: a `tokenconf.insecure` property

@@ -273,6 +273,7 @@ mod tests {
             insecure: Vec::new(),
             resolved: Vec::new(),
             user_deviations: Vec::new(),
+            suites: Default::default(),
         }
     }
 

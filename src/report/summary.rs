@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::finding::Level;
-use crate::outcome::{CaseOutcome, Counts, RunReport};
+use crate::outcome::{CaseOutcome, Counts, RunReport, SuitesVersion};
 
 #[derive(Serialize)]
 struct Summary<'a> {
@@ -19,6 +19,9 @@ struct Summary<'a> {
     strict: bool,
     /// Why others could read or change the run's traffic; empty for a safe run.
     insecure: &'a [String],
+    /// Which suites ran: `from` built-in or files, tokenconf's `version` when built in, and a
+    /// `digest` of every suite and schema (the same suites give the same digest).
+    suites: &'a SuitesVersion,
     counts: Counts,
     cases: Vec<Case<'a>>,
     /// Every finding the user's expected-findings file accepts, apart from failures (each is
@@ -70,6 +73,7 @@ fn render_json(report: &RunReport, diff_files: &[Option<String>]) -> String {
         duration_ms: report.duration.as_millis(),
         strict: report.strict,
         insecure: &report.insecure,
+        suites: &report.suites,
         counts: report.counts(),
         cases: report
             .outcomes

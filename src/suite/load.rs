@@ -8,12 +8,13 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
+use super::builtin;
 use super::cache::ParseCache;
 use super::model::{
     AuthFile, CaptureFile, CaseFile, ExpectFile, FixtureFile, JwtFile, JwtKind, PredicateFile,
     RequestFile, Scalar, StatusFile, StepFile, SuiteFile,
 };
-use super::schema::SchemaRegistry;
+use super::schema::{SchemaRegistry, Specs};
 use super::template::{JsonTemplate, Template};
 use super::yaml::{self, Location, Spanned};
 use super::*;
@@ -28,27 +29,57 @@ pub fn load(
     specs_dir: &Path,
     rule_sets: &[&str],
 ) -> Result<Loaded, ConfigError> {
-    let mut files: Vec<(PathBuf, String)> = Vec::new();
-    for path in paths {
-        for (file, name) in suite_files(path)? {
-            // The same file reached twice (`suites suites/talkdesk`) is loaded once.
-            let same = |(f, n): &(PathBuf, String)| *n == name && same_file(f, &file);
-            if !files.iter().any(same) {
-                files.push((file, name));
+    load_from(
+        &SuiteSource::Paths(paths.to_vec()),
+        &Specs::Dir(specs_dir.to_path_buf()),
+        rule_sets,
+    )
+}
+
+/// Loads the suites of `source` (files and folders, or the built-in ones), compiling the
+/// schemas they name from `specs`.
+pub fn load_from(
+    source: &SuiteSource,
+    specs: &Specs,
+    rule_sets: &[&str],
+) -> Result<Loaded, ConfigError> {
+    let mut files = Vec::new();
+    match source {
+        SuiteSource::Paths(paths) => {
+            for path in paths {
+                for (file, name) in suite_files(path)? {
+                    // The same file reached twice (`suites suites/talkdesk`) is loaded once.
+                    let same =
+                        |i: &Input| i.name == name && i.text.is_none() && same_file(&i.file, &file);
+                    if !files.iter().any(same) {
+                        files.push(Input {
+                            file,
+                            name,
+                            text: None,
+                        });
+                    }
+                }
             }
         }
+        SuiteSource::BuiltIn => files.extend(builtin::suites().into_iter().map(|s| Input {
+            file: s.file,
+            name: s.name,
+            text: Some(s.text),
+        })),
     }
     let schemas = Mutex::new(SchemaRegistry::default());
     let mut suites: Vec<Suite> = Vec::new();
     let mut errors = Vec::new();
+    let mut hashes = Vec::new();
     let cache = ParseCache::from_env();
-    let compiled = compile_files(&files, specs_dir, rule_sets, &schemas, &cache);
-    for ((file, _), compiled) in files.iter().zip(compiled) {
-        match compiled? {
+    let compiled = compile_files(&files, specs, rule_sets, &schemas, &cache);
+    for (input, compiled) in files.iter().zip(compiled) {
+        let (hash, compiled) = compiled?;
+        match compiled {
             Ok(suite) => {
                 if let Some(other) = suites.iter().find(|s| s.name == suite.name) {
                     return Err(ConfigError::File {
-                        path: file.clone(),
+                        path: input.file.clone(),
                         message: format!(
                             "suite name {:?} is already used by {} (a suite is named by its path \
                              below the nearest folder named `suites`, else by its file's stem; \
@@ -58,6 +89,7 @@ pub fn load(
                         ),
                     });
                 }
+                hashes.push((suite.name.clone(), hash));
                 suites.push(suite)
             }
             Err(mut e) => errors.append(&mut e),
@@ -68,43 +100,80 @@ pub fn load(
     }
     let schemas = schemas.into_inner().unwrap_or_else(|p| p.into_inner());
     let warnings = cache.warning().map(str::to_string).into_iter().collect();
+    hashes.extend(
+        schemas
+            .iter()
+            .map(|s| (format!("specs/{}", s.name), s.hash)),
+    );
     Ok(Loaded {
         suites,
         schemas,
+        built_in: matches!(source, SuiteSource::BuiltIn),
+        digest: digest(hashes),
         warnings,
     })
 }
 
-type Compiled = Result<Result<Suite, Vec<SourceError>>, ConfigError>;
+/// One hash over every suite and schema a run loaded, by name: the same files give the same
+/// digest wherever they were read from (built in, or exported to a folder).
+fn digest(mut hashes: Vec<(String, u64)>) -> String {
+    hashes.sort();
+    let mut text = String::new();
+    for (name, hash) in hashes {
+        text.push_str(&format!("{name}\0{hash:016x}\n"));
+    }
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
+}
+
+/// A suite to compile: its file (as errors name it), default name, and its text if built in.
+struct Input {
+    file: PathBuf,
+    name: String,
+    text: Option<std::borrow::Cow<'static, [u8]>>,
+}
+
+/// A file's text hash, and its suite or what is wrong with it.
+type Compiled = Result<(u64, Result<Suite, Vec<SourceError>>), ConfigError>;
 
 /// Each file read, parsed and compiled, in the order of `files`, on every core. A file's YAML
 /// model is dropped as soon as it is compiled: holding every file's at once was most of the
 /// peak memory of a large run.
 fn compile_files(
-    files: &[(PathBuf, String)],
-    specs_dir: &Path,
+    files: &[Input],
+    specs: &Specs,
     rule_sets: &[&str],
     schemas: &Mutex<SchemaRegistry>,
     cache: &ParseCache,
 ) -> Vec<Compiled> {
-    let one = |(file, default_name): &(PathBuf, String)| -> Compiled {
-        let text = crate::suite::input::read_text(file, FileKind::Suite)?;
+    let one = |input: &Input| -> Compiled {
+        let (file, default_name) = (&input.file, &input.name);
+        let text = match &input.text {
+            Some(bytes) => String::from_utf8(bytes.to_vec()).map_err(|_| ConfigError::File {
+                path: file.clone(),
+                message: "a built-in suite is not UTF-8 (a tokenconf bug; please report it)".into(),
+            })?,
+            None => crate::suite::input::read_text(file, FileKind::Suite)?,
+        };
+        let hash = xxhash_rust::xxh3::xxh3_64(text.as_bytes());
         let parsed = match cache.get(&text) {
             Some(raw) => Ok(raw),
             None => yaml::parse::<SuiteFile>(&text, file).inspect(|raw| cache.put(&text, raw)),
         };
-        Ok(match parsed {
-            Ok(raw) => compile(
-                raw,
-                &text,
-                file,
-                default_name.clone(),
-                specs_dir,
-                rule_sets,
-                schemas,
-            ),
-            Err(e) => Err(vec![e]),
-        })
+        Ok((
+            hash,
+            match parsed {
+                Ok(raw) => compile(
+                    raw,
+                    &text,
+                    file,
+                    default_name.clone(),
+                    specs,
+                    rule_sets,
+                    schemas,
+                ),
+                Err(e) => Err(vec![e]),
+            },
+        ))
     };
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -140,10 +209,10 @@ fn compile_files(
     slots
         .into_iter()
         .zip(files)
-        .map(|(slot, (file, _))| {
+        .map(|(slot, input)| {
             slot.unwrap_or_else(|| {
                 Err(ConfigError::File {
-                    path: file.clone(),
+                    path: input.file.clone(),
                     message:
                         "the YAML parser failed on this file (a tokenconf bug; please report it)"
                             .into(),
@@ -236,7 +305,8 @@ pub fn load_text(
 ) -> Result<Suite, Vec<SourceError>> {
     let raw: SuiteFile = yaml::parse(text, file).map_err(|e| vec![e])?;
     let shared = Mutex::new(std::mem::take(schemas));
-    let suite = compile(raw, text, file, default_name, specs_dir, rule_sets, &shared);
+    let specs = Specs::Dir(specs_dir.to_path_buf());
+    let suite = compile(raw, text, file, default_name, &specs, rule_sets, &shared);
     *schemas = shared.into_inner().unwrap_or_else(|p| p.into_inner());
     suite
 }
@@ -247,14 +317,14 @@ fn compile(
     text: &str,
     file: &Path,
     default_name: String,
-    specs_dir: &Path,
+    specs: &Specs,
     rule_sets: &[&str],
     schemas: &Mutex<SchemaRegistry>,
 ) -> Result<Suite, Vec<SourceError>> {
     let mut c = Compiler {
         file,
         text,
-        specs_dir,
+        specs,
         rule_sets,
         schemas,
         errors: Vec::new(),
@@ -290,7 +360,7 @@ pub fn slug(name: &str) -> String {
 struct Compiler<'a> {
     file: &'a Path,
     text: &'a str,
-    specs_dir: &'a Path,
+    specs: &'a Specs,
     rule_sets: &'a [&'a str],
     schemas: &'a Mutex<SchemaRegistry>,
     errors: Vec<SourceError>,
@@ -538,7 +608,7 @@ impl Compiler<'_> {
             return None;
         }
         if super::sources::citation(text).is_some() {
-            if let Err(why) = super::sources::passage(self.specs_dir, text) {
+            if let Err(why) = super::sources::passage(self.specs, text) {
                 self.error(s.referenced, why);
             }
         }
@@ -936,7 +1006,7 @@ impl Compiler<'_> {
                 .schemas
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .add(self.specs_dir, &s.value);
+                .add(self.specs, &s.value);
             match added {
                 Ok(id) => Some(id),
                 Err(message) => {

@@ -1,5 +1,6 @@
 //! The suite model: loaded once from YAML, checked, compiled, then shared read-only by every case.
 
+pub mod builtin;
 mod cache;
 pub mod input;
 mod intern;
@@ -21,7 +22,17 @@ use model::{JsonType, Presence};
 use schema::{SchemaId, SchemaRegistry};
 use template::{JsonTemplate, Template};
 
-pub use load::{did_you_mean, load, load_text, slug};
+pub use load::{did_you_mean, load, load_from, load_text, slug};
+pub use schema::Specs;
+
+/// Where a run's suites come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SuiteSource {
+    /// The suites built into tokenconf (see [`builtin`]).
+    BuiltIn,
+    /// Suite files, or folders searched for `*.yaml`.
+    Paths(Vec<PathBuf>),
+}
 
 /// All suites of a run and the schemas they name, each compiled once.
 pub struct Loaded {
@@ -29,6 +40,11 @@ pub struct Loaded {
     pub schemas: SchemaRegistry,
     /// What the caller should show once (a parse cache others could change, not used).
     pub warnings: Vec<String>,
+    /// The suites are the built-in ones (not files).
+    pub built_in: bool,
+    /// A hash over every suite's and schema's bytes (16 hex digits): the same suites give the
+    /// same digest, built in or exported to a folder.
+    pub digest: String,
 }
 
 impl Loaded {

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::schema::Specs;
 use super::yaml::{self, Spanned};
 use crate::error::{ConfigError, SourceError};
 
@@ -38,21 +39,20 @@ pub fn citation(text: &str) -> Option<(&str, &str, &str)> {
     (word(vendor) && word(page) && word(passage)).then_some((vendor, page, passage))
 }
 
-/// Reads `specs_dir/<vendor>/sources/<page>.yaml`.
-pub fn read_page(specs_dir: &Path, vendor: &str, page: &str) -> Result<Page, String> {
-    let file = specs_dir
-        .join(vendor)
-        .join("sources")
-        .join(format!("{page}.yaml"));
-    let text = std::fs::read_to_string(&file)
-        .map_err(|e| format!("no stored source {vendor}/{page} ({}: {e})", file.display()))?;
+/// Reads `<specs>/<vendor>/sources/<page>.yaml`, through the capped reader (or built in).
+pub fn read_page(specs: &Specs, vendor: &str, page: &str) -> Result<Page, String> {
+    let name = format!("{vendor}/sources/{page}.yaml");
+    let (bytes, file) = specs
+        .read_kind(&name, crate::suite::input::FileKind::Schema)
+        .map_err(|e| format!("no stored source {vendor}/{page} ({e})"))?;
+    let text = String::from_utf8_lossy(&bytes);
     serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))
 }
 
 /// The quoted words of citation `text` (`vendor/page#passage`), or why there are none.
-pub fn passage(specs_dir: &Path, text: &str) -> Result<String, String> {
+pub fn passage(specs: &Specs, text: &str) -> Result<String, String> {
     let (vendor, page, id) = citation(text).ok_or_else(|| format!("{text:?} is no citation"))?;
-    let stored = read_page(specs_dir, vendor, page)?;
+    let stored = read_page(specs, vendor, page)?;
     stored.passages.get(id).cloned().ok_or_else(|| {
         let known: Vec<&str> = stored.passages.keys().map(String::as_str).collect();
         format!(
@@ -176,7 +176,8 @@ mod tests {
             for entry in std::fs::read_dir(&dir).unwrap() {
                 let path = entry.unwrap().path();
                 let name = path.file_stem().unwrap().to_str().unwrap().to_string();
-                let page = read_page(&specs, vendor, &name).unwrap_or_else(|e| panic!("{e}"));
+                let page = read_page(&Specs::Dir(specs.clone()), vendor, &name)
+                    .unwrap_or_else(|e| panic!("{e}"));
                 assert!(page.url.starts_with("https://"), "{}", path.display());
                 assert!(
                     chrono::NaiveDate::parse_from_str(&page.read, "%Y-%m-%d").is_ok(),
@@ -191,7 +192,8 @@ mod tests {
                         "{vendor}/{name}#{id} is not in its stored excerpt: {words:?}"
                     );
                     assert_eq!(
-                        passage(&specs, &format!("{vendor}/{name}#{id}")).as_deref(),
+                        passage(&Specs::Dir(specs.clone()), &format!("{vendor}/{name}#{id}"))
+                            .as_deref(),
                         Ok(words.as_str())
                     );
                 }
@@ -199,9 +201,13 @@ mod tests {
             }
         }
         assert!(pages >= 8, "{pages} pages");
-        let e = passage(&specs, "talkdesk/scopes#no-such-passage").unwrap_err();
+        let e = passage(
+            &Specs::Dir(specs.clone()),
+            "talkdesk/scopes#no-such-passage",
+        )
+        .unwrap_err();
         assert!(e.contains("new-scope-401"), "{e}");
-        assert!(passage(&specs, "talkdesk/no-such-page#x").is_err());
+        assert!(passage(&Specs::Dir(specs.clone()), "talkdesk/no-such-page#x").is_err());
     }
 
     #[test]

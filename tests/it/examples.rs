@@ -51,22 +51,38 @@ fn the_example_targets_file_loads_with_its_environment() {
 }
 
 #[test]
-fn the_nightly_workflow_is_yaml_and_shards_the_run() {
+fn the_nightly_workflow_installs_once_and_runs_one_job_per_target() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(root.join("examples/ci/nightly.yml")).unwrap();
     let doc: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
-    let steps = doc["jobs"]["conformance"]["steps"].as_array().unwrap();
-    let run = steps
+    assert_eq!(doc["permissions"]["contents"], "read");
+    let install = &doc["jobs"]["install"];
+    let job = &doc["jobs"]["conformance"];
+    for j in [install, job] {
+        assert!(j["timeout-minutes"].as_u64().is_some(), "{j}");
+    }
+    assert_eq!(install["steps"][0]["with"]["install-only"], "true");
+    assert_eq!(job["needs"], "install");
+    let targets = job["strategy"]["matrix"]["target"].as_array().unwrap();
+    assert_eq!(targets.len(), 2);
+    assert!(job["strategy"]["matrix"].get("shard").is_none());
+    let steps = job["steps"].as_array().unwrap();
+    let action = steps
         .iter()
-        .filter_map(|s| s["run"].as_str())
-        .find(|r| r.contains("--shard"))
-        .unwrap();
-    assert!(run.contains("--targets examples/targets.yaml"), "{run}");
-    assert_eq!(
-        doc["jobs"]["conformance"]["strategy"]["matrix"]["shard"]
-            .as_array()
-            .unwrap()
-            .len(),
-        4
-    );
+        .find(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("tokenconf/tokenconf@"))
+        })
+        .expect("a step uses the action");
+    // The matrix reuses the binary the install job made: nothing is built per target.
+    assert!(action["with"]["binary"]
+        .as_str()
+        .unwrap()
+        .contains("tokenconf"));
+    assert!(action["with"]["args"]
+        .as_str()
+        .unwrap()
+        .contains("--target ${{ matrix.target }}"));
+    assert!(!text.contains("cargo run"), "{text}");
 }

@@ -229,6 +229,7 @@ fn hostile_text_in_a_case_name_a_finding_and_a_response_body_comes_out_escaped()
         insecure: Vec::new(),
         resolved: Vec::new(),
         user_deviations: Vec::new(),
+        suites: Default::default(),
     };
     tokenconf::report::write_all(&dir, &report, &tokenconf::redact::Redactor::default()).unwrap();
     let html = std::fs::read_to_string(dir.join("index.html")).unwrap();

@@ -4,7 +4,9 @@
 mod support;
 
 mod architecture;
+mod builtin;
 mod capabilities;
+mod ci;
 mod cli;
 mod drift;
 mod drift_watch;
@@ -13,6 +15,7 @@ mod examples;
 mod golden;
 mod hostile;
 mod html;
+mod init;
 mod leak;
 mod mock;
 mod names;

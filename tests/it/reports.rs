@@ -123,6 +123,7 @@ pub fn every_kind() -> RunReport {
         insecure: vec![],
         resolved: Vec::new(),
         user_deviations: Vec::new(),
+        suites: Default::default(),
     }
 }
 
@@ -408,6 +409,7 @@ fn run_of(outcomes: Vec<CaseOutcome>) -> RunReport {
         insecure: vec![],
         resolved: Vec::new(),
         user_deviations: Vec::new(),
+        suites: Default::default(),
     }
 }
 

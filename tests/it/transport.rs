@@ -207,6 +207,7 @@ fn junit_error_type(out: Vec<CaseOutcome>) -> String {
         insecure: Vec::new(),
         resolved: Vec::new(),
         user_deviations: Vec::new(),
+        suites: Default::default(),
     };
     let xml = report::junit::render(&report::Redacted::new(&report, &Redactor::default()));
     assert_eq!(xml.matches("<error ").count(), 1, "{xml}");

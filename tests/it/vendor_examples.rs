@@ -28,10 +28,11 @@ fn every_stored_vendor_example_passes_what_the_suites_apply_to_it() {
             let examples = read_examples(&text, &file).unwrap_or_else(|e| panic!("{e}"));
             for ex in examples {
                 let mut schemas = SchemaRegistry::default();
-                let schema = ex
-                    .schema
-                    .as_ref()
-                    .map(|name| schemas.add(&specs, name).unwrap_or_else(|e| panic!("{e}")));
+                let schema = ex.schema.as_ref().map(|name| {
+                    schemas
+                        .add(&tokenconf::suite::Specs::Dir(specs.clone()), name)
+                        .unwrap_or_else(|e| panic!("{e}"))
+                });
                 let rules: Vec<usize> = ex
                     .rules
                     .iter()
