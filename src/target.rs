@@ -681,7 +681,14 @@ impl Loader<'_> {
                 );
                 continue;
             }
-            let value = self.expand(&v.value, v.referenced);
+            // An unset variable is its own error: no second one about an empty value's length.
+            let value = match expand_env(&v.value) {
+                Ok(value) => value,
+                Err(message) => {
+                    self.error(v.referenced, message);
+                    continue;
+                }
+            };
             if self.long_enough(k, &value, v.referenced) {
                 out_secrets.insert(k.clone(), value);
             }

@@ -565,7 +565,7 @@ fn a_users_known_deviations_are_scoped_to_their_apis_and_listed_in_every_report(
         "talkdesk's missing no-store still fails:\n{out}\n{err}"
     );
     assert!(
-        err.contains("warning: --known-deviations replaces the built-in specs/salesforce/known-deviations.yaml (4 entries)"),
+        err.contains("warning: --known-deviations replaces the built-in specs/salesforce/known-deviations.yaml, specs/talkdesk/known-deviations.yaml (6 entries)"),
         "{err}"
     );
     let line = |text: &str, test: &str| {
