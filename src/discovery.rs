@@ -252,10 +252,17 @@ fn strings(document: &Value, member: &str, default: &[&str]) -> Result<Vec<Strin
         None => Ok(default.iter().map(|s| s.to_string()).collect()),
         Some(Value::Array(items)) => items
             .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| format!("member `{member}` holds {v}, not a string"))
+            .map(|v| match v.as_str() {
+                // Grant types and method names are RFC 6749 names or URIs: visible ASCII. Anything
+                // else (a newline, an escape) would reach the terminal, a CI log or `init`'s file.
+                Some(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic()) => {
+                    Ok(s.to_string())
+                }
+                Some(_) => Err(format!(
+                    "member `{member}` holds a value that is not a grant type or method name \
+                     (only visible ASCII characters, no spaces)"
+                )),
+                None => Err(format!("member `{member}` holds {v}, not a string")),
             })
             .collect(),
         Some(other) => Err(format!(
@@ -347,6 +354,30 @@ mod tests {
             issuer: Some(base.to_string()),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_listed_name_with_a_newline_or_an_escape_is_refused() {
+        for bad in [
+            "client_credentials\n::add-mask::x",
+            "x\u{1b}]52;c;aGk=\u{7}",
+            "a b",
+            "",
+        ] {
+            let doc = json!({ "grant_types_supported": [bad] });
+            let e = strings(&doc, "grant_types_supported", &[]).unwrap_err();
+            assert!(e.contains("grant_types_supported"), "{e}");
+            assert!(
+                !e.contains(bad) || bad.is_empty(),
+                "the value is quoted back: {e}"
+            );
+        }
+        let doc =
+            json!({ "grant_types_supported": ["urn:ietf:params:oauth:grant-type:jwt-bearer"] });
+        assert_eq!(
+            strings(&doc, "grant_types_supported", &[]).unwrap().len(),
+            1
+        );
     }
 
     #[test]

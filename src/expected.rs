@@ -216,7 +216,7 @@ impl ExpectedFindings {
     /// `rules` are the rule library's ids: an entry naming neither one nor a check is an error.
     pub fn load(file: &Path, rules: &[&str]) -> Result<ExpectedFindings, ConfigError> {
         // The capped reader: a regular file of at most a few MiB, never a device.
-        let text = crate::suite::input::read_text(file, crate::suite::input::FileKind::Targets)
+        let text = crate::suite::input::read_text(file, crate::suite::input::FileKind::Expected)
             .map_err(|e| ConfigError::File {
                 path: file.to_path_buf(),
                 message: e.reason,
@@ -618,11 +618,14 @@ impl KnownDeviations {
         let mut out = KnownDeviations::none();
         out.user = true;
         for file in files {
-            let text = crate::suite::input::read_text(file, crate::suite::input::FileKind::Targets)
-                .map_err(|e| ConfigError::File {
-                    path: file.to_path_buf(),
-                    message: e.reason,
-                })?;
+            let text = crate::suite::input::read_text(
+                file,
+                crate::suite::input::FileKind::KnownDeviations,
+            )
+            .map_err(|e| ConfigError::File {
+                path: file.to_path_buf(),
+                message: e.reason,
+            })?;
             out.merge(Self::parse(&text, file, Some(sets))?);
         }
         Ok(out)

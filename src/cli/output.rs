@@ -50,7 +50,7 @@ pub fn warn(warnings: &[String]) {
 pub async fn run(session: Session, format: Format) -> Exit {
     warn(session.warnings());
     for found in session.discovered() {
-        info(format, found);
+        info(format, &report::escape_control(found));
     }
     let locations = locations(&session);
     let styles = report::Styles::when(

@@ -477,7 +477,8 @@ pub static ERROR_CODE: Rule = Rule {
               Clients branch on it; an unknown code is an unhandled case.",
     check: |x| {
         let r = x.received;
-        if !is_error(r) {
+        // §5.2 is a 4xx answer; a 5xx (server_error, temporarily_unavailable) is not judged here.
+        if !(400..500).contains(&r.status) {
             return vec![];
         }
         if let Some(v) = not_json_object(r) {
@@ -906,6 +907,9 @@ mod tests {
             let r = super::super::testutil::json(400, serde_json::json!({ "error": made_up }));
             assert_eq!(ids(&ERROR_CODE, &s, &r), 1, "{made_up} passed");
         }
+        // A 5xx is not a §5.2 answer: its code is not judged.
+        let r = super::super::testutil::json(500, serde_json::json!({ "error": "server_error" }));
+        assert_eq!(ids(&ERROR_CODE, &s, &r), 0);
     }
 
     #[test]

@@ -197,7 +197,9 @@ const SUPPORT_LISTS: &[&str] = &[
 
 pub static NONEMPTY_SUPPORT: Rule = Rule {
     id: "RFC8414-2-supported-not-empty",
-    level: Level::Must,
+    // §2 forbids no empty list in words; that one contradicts the token_endpoint the document
+    // names is an inference, so a warning.
+    level: Level::Should,
     source: RFC8414_2,
     title: "grant_types_supported and token_endpoint_auth_methods_supported are not empty lists",
     explain: "RFC 8414 §2: grant_types_supported is the list of grant types \"this authorization \
@@ -207,7 +209,8 @@ pub static NONEMPTY_SUPPORT: Rule = Rule {
               supports at least one of each, so an empty list describes a server no client can use. \
               Left out, each has its default; an empty one is not a default. Discovery skips the cases \
               that need a success for what these lists leave out (never the probes that expect a \
-              refusal), so empty lists would otherwise turn a run into skips.",
+              refusal), so empty lists would otherwise turn a run into skips. A SHOULD: §2 does not forbid \
+              an empty list in words.",
     check: |x| {
         let r = x.received;
         if !success(r) {

@@ -18,6 +18,12 @@ pub enum FileKind {
     Recording,
     /// An earlier run's summary.json (`report --history`).
     Summary,
+    /// An expected-findings file (`--expected`).
+    Expected,
+    /// A known-deviations file (`--known-deviations`, or a built-in one).
+    KnownDeviations,
+    /// A vendor page's stored passages (`specs/<vendor>/sources/`).
+    StoredSource,
 }
 
 impl FileKind {
@@ -27,6 +33,7 @@ impl FileKind {
             // 100,000 cases of a few hundred bytes each fit; parsed, such a file takes a few GB.
             FileKind::Suite => 64 << 20,
             FileKind::Targets | FileKind::Schema => 4 << 20,
+            FileKind::Expected | FileKind::KnownDeviations | FileKind::StoredSource => 4 << 20,
             FileKind::SecretFile => 1 << 20,
             FileKind::CaCert => 4 << 20,
             // A cassette holds one case's exchanges; an index, one line per case.
@@ -45,6 +52,9 @@ impl FileKind {
             FileKind::CaCert => "CA certificate file",
             FileKind::Recording => "recording file",
             FileKind::Summary => "summary.json",
+            FileKind::Expected => "expected-findings file",
+            FileKind::KnownDeviations => "known-deviations file",
+            FileKind::StoredSource => "stored vendor page",
         }
     }
 }

@@ -43,7 +43,7 @@ pub fn citation(text: &str) -> Option<(&str, &str, &str)> {
 pub fn read_page(specs: &Specs, vendor: &str, page: &str) -> Result<Page, String> {
     let name = format!("{vendor}/sources/{page}.yaml");
     let (bytes, file) = specs
-        .read_kind(&name, crate::suite::input::FileKind::Schema)
+        .read_kind(&name, crate::suite::input::FileKind::StoredSource)
         .map_err(|e| format!("no stored source {vendor}/{page} ({e})"))?;
     let text = String::from_utf8_lossy(&bytes);
     serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))
