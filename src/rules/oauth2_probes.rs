@@ -75,16 +75,35 @@ fn authenticated(s: &Sent) -> bool {
         || s.form_value("client_assertion").is_some()
 }
 
-/// A probe answer must be 400 with one of `codes`.
-fn refused_with(r: &Received, codes: &[&str], what: &str, clause: &str) -> Vec<Violation> {
+/// A probe answer must be 400 with one of `codes`, the codes `named_by` gives. A denial with
+/// another code is said to be one: the server refused, only with the wrong error.
+fn refused_with(
+    r: &Received,
+    codes: &[&str],
+    what: &str,
+    clause: &str,
+    named_by: &str,
+) -> Vec<Violation> {
     if r.status == 400 && error_code(r).is_some_and(|c| codes.contains(&c)) {
         return vec![];
     }
-    vec![
-        Violation::new(format!("{what} was answered {}; {clause}", answered(r)))
-            .expected(format!("400 {}", codes.join(" or ")))
-            .actual(answered(r)),
-    ]
+    let want: Vec<String> = codes.iter().map(|c| format!("`{c}`")).collect();
+    let refused = (400..500).contains(&r.status) && body_member(r, "access_token").is_none();
+    let message = if refused {
+        let got = match error_code(r) {
+            Some(code) if r.status == 400 => code.to_string(),
+            _ => answered(r),
+        };
+        format!(
+            "{what} was refused, but with `{got}` where {named_by} says {}",
+            want.join(" or ")
+        )
+    } else {
+        format!("{what} was answered {}; {clause}", answered(r))
+    };
+    vec![Violation::new(message)
+        .expected(format!("400 {}", codes.join(" or ")))
+        .actual(answered(r))]
 }
 
 pub static RT_ROTATION: Rule = Rule {
@@ -139,6 +158,7 @@ pub static CODE_REUSE: Rule = Rule {
             &["invalid_grant"],
             "a second redemption of the same authorization code",
             "RFC 6749 §4.1.2 requires the server to deny it",
+            "RFC 6749 §5.2",
         )
     },
 };
@@ -160,6 +180,7 @@ pub static RT_REPLAY: Rule = Rule {
             &["invalid_grant"],
             "a replayed (already rotated) refresh token",
             "RFC 9700 §2.2.2 requires it to be refused",
+            "RFC 6749 §5.2",
         )
     },
 };
@@ -206,6 +227,7 @@ pub static PKCE_VERIFIER: Rule = Rule {
             codes,
             "a code redeemed with a wrong or missing code_verifier",
             "RFC 7636 §4.6 requires the server to refuse it",
+            "RFC 7636 §4.6",
         )
     },
 };
@@ -374,6 +396,33 @@ mod tests {
             &rt,
             &json(400, json!({"error": "invalid_request"})),
         );
+        // A denial with the wrong code is called a denial, not a missing one.
+        let wrong_code = run(
+            &CODE_REUSE,
+            &code,
+            &json(400, json!({"error": "invalid_request"})),
+        );
+        assert_eq!(
+            wrong_code[0].message,
+            "a second redemption of the same authorization code was refused, but with \
+             `invalid_request` where RFC 6749 §5.2 says `invalid_grant`"
+        );
+        let unauthorized = run(
+            &RT_REPLAY,
+            &rt,
+            &json(401, json!({"error": "invalid_client"})),
+        );
+        assert!(
+            unauthorized[0]
+                .message
+                .contains("refused, but with `401 invalid_client` where RFC 6749 §5.2"),
+            "{}",
+            unauthorized[0].message
+        );
+        let granted = run(&RT_REPLAY, &rt, &token("r2"));
+        assert!(granted[0]
+            .message
+            .contains("was answered 200 with an access token; RFC 9700"));
         // Each applies only to its own grant type.
         passes(&CODE_REUSE, &rt, &token("r2"));
         passes(&RT_REPLAY, &code, &token("r2"));
