@@ -311,6 +311,54 @@ static MODES: &[DriftMode] = &[
         "authorize issues a code without a PKCE code_challenge although the server requires PKCE; no rule: the suites' location check catches it",
     ),
     breaking(
+        "oauth2-introspection-text-plain",
+        "oauth2",
+        &["RFC7662-2.2-content-type"],
+        "successful introspection answers are served as text/plain",
+    ),
+    breaking(
+        "oauth2-revocation-unauthenticated",
+        "oauth2",
+        &[],
+        "revocation with a wrong secret or no client credentials answers 200 (and revokes nothing); no rule: the suites' status checks catch it",
+    ),
+    breaking(
+        "oauth2-revocation-any-client",
+        "oauth2",
+        &[],
+        "a client may revoke a token issued to another client; no rule: the suites' status and introspection checks catch it",
+    ),
+    breaking(
+        "oauth2-revocation-hint-binding",
+        "oauth2",
+        &[],
+        "revocation searches only the hinted kind of token (access tokens without a hint), so a refresh token revoked without a hint stays valid; no rule: the suites' refresh check catches it",
+    ),
+    breaking(
+        "oauth2-introspection-hint-binding",
+        "oauth2",
+        &[],
+        "introspection finds a refresh token only with token_type_hint refresh_token; no rule: the suites' active checks catch it",
+    ),
+    breaking(
+        "oauth2-redirect-mismatch-invalid-request",
+        "oauth2",
+        &[],
+        "a redirect_uri at the token endpoint that differs from the authorize request's gets invalid_request instead of invalid_grant; no rule: the suites' error check catches it",
+    ),
+    breaking(
+        "oauth2-authorize-error-json",
+        "oauth2",
+        &[],
+        "authorize errors for a valid client and redirect URI are a 400 JSON body instead of a redirect with error and state; no rule: the suites' status and location checks catch it",
+    ),
+    breaking(
+        "oauth2-scope-wider",
+        "oauth2",
+        &["RFC6749-3.3-scope-not-wider"],
+        "client_credentials grants every scope of the client whatever was asked; no MUST rule: scope-not-wider is a SHOULD, so the suites' scope check catches it",
+    ),
+    breaking(
         "oauth2-revoked-still-active",
         "oauth2",
         &[],
@@ -411,7 +459,8 @@ pub(crate) async fn post_process(
             };
         }
     }
-    rewrite_headers(&on, status, is_json, &mut parts.headers);
+    let introspection = path.ends_with("/introspect");
+    rewrite_headers(&on, status, is_json, introspection, &mut parts.headers);
     if on("html-error-page") && status.is_client_error() {
         let reason = status.canonical_reason().unwrap_or("Error");
         body = format!(
@@ -523,6 +572,7 @@ fn rewrite_headers(
     on: &dyn Fn(&str) -> bool,
     status: StatusCode,
     is_json: bool,
+    introspection: bool,
     headers: &mut HeaderMap,
 ) {
     if on("no-store-dropped") {
@@ -540,6 +590,12 @@ fn rewrite_headers(
         headers.remove(header::PRAGMA);
     }
     if is_json && on("json-as-text-plain") && status.is_success() {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain;charset=UTF-8"),
+        );
+    }
+    if is_json && on("oauth2-introspection-text-plain") && status.is_success() && introspection {
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain;charset=UTF-8"),

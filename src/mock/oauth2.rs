@@ -146,6 +146,8 @@ pub fn api_target(server: &Server, base_url: &str) -> ApiTarget {
             ("special_client_id", &special.id),
             ("redirect_uri", &redirect_uri),
             ("authorize_scope", "read"),
+            // Narrower than the first client's scopes, so a widened grant shows.
+            ("allowed_scope", "read"),
             ("forbidden_scope", &c.forbidden_scope),
             ("metadata_path", METADATA_PATH),
             ("issuer", &server.issuer),
@@ -380,9 +382,13 @@ fn token_response(access: &str, scope: &[String], refresh: Option<&str>) -> Resp
 }
 
 fn client_credentials(s: &Server, client: &Client, form: &[(String, String)]) -> Response {
-    let Some(scope) = grant_scope(non_empty(form, "scope"), &client.scopes) else {
+    let Some(mut scope) = grant_scope(non_empty(form, "scope"), &client.scopes) else {
         return invalid_scope();
     };
+    // Drift: every scope of the client, whatever was asked (RFC 6749 §3.3, a SHOULD).
+    if s.config.drifting("oauth2-scope-wider") {
+        scope = client.scopes.clone();
+    }
     let grant = Grant {
         client_id: client.id.clone(),
         scope: scope.clone(),
@@ -425,6 +431,12 @@ fn authorization_code(s: &Server, client: &Client, form: &[(String, String)]) ->
         .as_deref()
         .is_some_and(|r| Some(r) != field(form, "redirect_uri"))
     {
+        // Drift: §5.2 names this invalid_grant.
+        if s.config
+            .drifting("oauth2-redirect-mismatch-invalid-request")
+        {
+            return bad_request("invalid_request", "redirect_uri does not match");
+        }
         return invalid("redirect_uri does not match the authorization request");
     }
     match (&entry.challenge, field(form, "code_verifier")) {
@@ -510,6 +522,10 @@ async fn authorize(State(s): State<Arc<Server>>, RawQuery(query): RawQuery) -> R
     };
     let state = field(&params, "state");
     let fail = |code: &str, description: &str| {
+        // Drift: an error page although the client and redirect URI are valid (§4.1.2.1).
+        if s.config.drifting("oauth2-authorize-error-json") {
+            return bad_request(code, description);
+        }
         redirect(
             &redirect_uri,
             &[("error", code), ("error_description", description)],
@@ -615,28 +631,38 @@ fn revoke_tokens(s: &Server, headers: &HeaderMap, body: &[u8], access_tokens: bo
     };
     let client = match authenticate(s, headers, &form) {
         Ok(c) => c,
+        // Drift: 200 to a caller that did not authenticate, and nothing revoked.
+        Err(_) if s.config.drifting("oauth2-revocation-unauthenticated") => {
+            return StatusCode::OK.into_response()
+        }
         Err(r) => return *r,
     };
     let Some(token) = non_empty(&form, "token") else {
         return bad_request("invalid_request", "token is required");
     };
     // The hint only orders the search (§2.1); both kinds are looked up whatever it says.
+    // Drift: only the hinted kind is searched, access tokens when there is no hint.
+    let hinted_refresh = field(&form, "token_type_hint") == Some("refresh_token");
+    let binding = s.config.drifting("oauth2-revocation-hint-binding");
     let mut store = s.store();
     let key = token.to_string();
     let owner = store
         .access
         .get(&key)
+        .filter(|_| !binding || !hinted_refresh)
         .map(|a| (a.grant.client_id.clone(), None))
         .or_else(|| {
             store
                 .refresh
                 .get(&key)
+                .filter(|_| !binding || hinted_refresh)
                 .map(|r| (r.grant.client_id.clone(), Some(r.family)))
         });
+    let any_client = s.config.drifting("oauth2-revocation-any-client");
     match owner {
         // §2.2: an invalid or unknown token is not an error.
         None => {}
-        Some((owner, _)) if owner != client.id => {
+        Some((owner, _)) if owner != client.id && !any_client => {
             return bad_request(
                 "unauthorized_client",
                 "the token was not issued to this client",
@@ -681,12 +707,16 @@ async fn introspect(State(s): State<Arc<Server>>, headers: HeaderMap, body: Byte
     let Some(token) = non_empty(&form, "token") else {
         return bad_request("invalid_request", "token is required");
     };
+    // Drift: the hint binds, so a refresh token is found only when it is named one (§2.1: a hint).
+    let hidden_refresh = s.config.drifting("oauth2-introspection-hint-binding")
+        && field(&form, "token_type_hint") != Some("refresh_token");
     let store = s.store();
     let described = if let Some(a) = store.active_access(token) {
         Some((&a.grant, "access_token", a.iat, Some(a.exp)))
     } else {
         store
             .active_refresh(token)
+            .filter(|_| !hidden_refresh)
             .map(|r| (&r.grant, "refresh_token", r.iat, None))
     };
     let body = match described {

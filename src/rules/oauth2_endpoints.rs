@@ -4,7 +4,8 @@ use serde_json::Value;
 
 use super::oauth2 as o;
 use super::read::{
-    body_member, describe, error_code, is_error, not_json_object, success, REGISTERED_ERRORS,
+    body_member, describe, error_code, is_error, is_json_media_type, not_json_object, success,
+    REGISTERED_ERRORS,
 };
 use super::{Rule, RuleSet, Violation};
 use crate::finding::Level;
@@ -54,6 +55,7 @@ pub static INTROSPECTION_RESPONSE: RuleSet = RuleSet {
     summary: "an introspection answer as RFC 7662 §2.2 defines it",
     rules: &[
         &INTROSPECTION_ACTIVE,
+        &INTROSPECTION_CONTENT_TYPE,
         &INTROSPECTION_INACTIVE_ONLY,
         &INTROSPECTION_CLAIM_TYPES,
         &o::ERROR_CONTENT_TYPE,
@@ -176,6 +178,28 @@ pub static REVOCATION_ERROR: Rule = Rule {
 fn active(r: &Received) -> Option<&Value> {
     body_member(r, "active")
 }
+
+pub static INTROSPECTION_CONTENT_TYPE: Rule = Rule {
+    id: "RFC7662-2.2-content-type",
+    level: Level::Must,
+    source: RFC7662_2_2,
+    title: "a successful introspection answer is application/json",
+    explain:
+        "RFC 7662 §2.2: the server responds with a JSON object in \"application/json\" format. A \
+              resource server that parses by content type cannot read a text/plain answer, and may \
+              take it for an inactive token.",
+    check: |x| {
+        let r = x.received;
+        if !success(r) || is_json_media_type(r) {
+            return vec![];
+        }
+        vec![
+            Violation::new("the introspection answer is not served as application/json")
+                .expected("application/json")
+                .actual(r.header("content-type").unwrap_or("(no content-type)")),
+        ]
+    },
+};
 
 pub static INTROSPECTION_ACTIVE: Rule = Rule {
     id: "RFC7662-2.2-active",
@@ -443,6 +467,32 @@ mod tests {
             &json(404, json!({"error": "not_found"})),
         );
         fails(&REVOCATION_ERROR, &s, &json(400, json!({"message": "bad"})));
+    }
+
+    #[test]
+    fn introspection_content_type() {
+        let s = sent(&[("token", "t")], true);
+        let body = json!({"active": true});
+        passes(&INTROSPECTION_CONTENT_TYPE, &s, &json(200, body.clone()));
+        let with_charset = [("content-type", "application/json; charset=utf-8")];
+        passes(
+            &INTROSPECTION_CONTENT_TYPE,
+            &s,
+            &received(200, &with_charset, body.clone()),
+        );
+        let plain = [("content-type", "text/plain;charset=UTF-8")];
+        fails(
+            &INTROSPECTION_CONTENT_TYPE,
+            &s,
+            &received(200, &plain, body.clone()),
+        );
+        fails(&INTROSPECTION_CONTENT_TYPE, &s, &received(200, &[], body));
+        // An error is held to the error content-type rule instead.
+        passes(
+            &INTROSPECTION_CONTENT_TYPE,
+            &s,
+            &received(401, &plain, json!({"error": "invalid_client"})),
+        );
     }
 
     #[test]
