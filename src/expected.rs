@@ -1160,14 +1160,14 @@ mod tests {
                 "specs/talkdesk/known-deviations.yaml"
             ]
         );
-        assert_eq!(known.entries.len(), 6);
+        assert_eq!(known.entries.len(), 5);
         assert!(known
             .find(
                 "salesforce.error-response",
                 "RFC6749-5.2-invalid_client-401"
             )
             .is_some_and(|d| d.reason.contains("400")));
-        assert_eq!(KnownDeviations::built_in().entries.len(), 6);
+        assert_eq!(KnownDeviations::built_in().entries.len(), 5);
     }
 
     /// The security review's note: a user file naming a generic set silenced that MUST rule for

@@ -349,13 +349,13 @@ fn how_to_supply(runner: &Runner, skipped: &[(CaseId, String)]) -> Vec<String> {
                 Some((_, doc, n)) => {
                     *n += 1;
                     if doc.is_none() {
-                        *doc = var_doc(&suite.file, &key.2);
+                        *doc = var_doc(&suite.file, runner.loaded().built_in, &key.2);
                     }
                 }
                 None => {
                     let doc = match place {
                         "capabilities" => None,
-                        _ => var_doc(&suite.file, &key.2),
+                        _ => var_doc(&suite.file, runner.loaded().built_in, &key.2),
                     };
                     wanted.push((key, doc, 1));
                 }
@@ -403,8 +403,14 @@ const SECRET_DOCS: &[(&str, &str)] = &[
 
 /// The comment above `name:` in a suite file (its `vars:` entry), with where it is:
 /// `A scope this client may not be granted… (suites/oauth2/token.yaml:12)`.
-fn var_doc(file: &Path, name: &str) -> Option<String> {
-    let text = std::fs::read_to_string(file).ok()?;
+fn var_doc(file: &Path, built_in: bool, name: &str) -> Option<String> {
+    // A built-in suite's path names no file on disk (one there would be somebody else's).
+    let text = if built_in {
+        let bytes = tokenconf::suite::builtin::suite_text(file)?;
+        String::from_utf8(bytes.into_owned()).ok()?
+    } else {
+        tokenconf::suite::input::read_text(file, tokenconf::suite::input::FileKind::Suite).ok()?
+    };
     let lines: Vec<&str> = text.lines().collect();
     let at = lines.iter().position(|l| {
         l.starts_with(' ')

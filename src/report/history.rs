@@ -438,12 +438,13 @@ mod tests {
 
     #[test]
     fn the_history_of_20000_failing_cases_over_three_runs_is_linear() {
-        // Quadratic, 20,000 cases took 16 times as long as 5,000 (1.8 s in a release build,
-        // far more in a debug one); linear, about 4 times.
+        // Quadratic, 20,000 cases took 16 to 24 times as long as 5,000 (1.8 s in a release
+        // build, far more in a debug one); linear, about 4 times. 12 keeps both sides clear of
+        // a busy machine's noise.
         let small = seconds_for_current_failures(5_000);
         let large = seconds_for_current_failures(20_000);
         assert!(
-            large < 8.0 * small.max(0.005) && large < 5.0,
+            large < 12.0 * small.max(0.005) && large < 5.0,
             "5,000 cases: {small:.3} s; 20,000 cases: {large:.3} s"
         );
         let runs: Vec<RunSummary> = (0..3).map(|_| run("", 20_000, 0, 0)).collect();

@@ -50,6 +50,12 @@ pub fn suites() -> Vec<BuiltInSuite> {
         .collect()
 }
 
+/// A built-in suite's text by its path as shipped (`suites/talkdesk/token.yaml`).
+pub fn suite_text(file: &Path) -> Option<Cow<'static, [u8]>> {
+    let name = file.strip_prefix(SUITES_DIR).ok()?.to_str()?;
+    Suites::get(&name.replace('\\', "/")).map(|f| f.data)
+}
+
 /// A built-in spec by its name under `specs/` (`talkdesk/token-response.schema.json`).
 pub fn spec(name: &str) -> Option<Cow<'static, [u8]>> {
     Specs::get(name).map(|f| f.data)

@@ -160,7 +160,7 @@ fn the_verdict_is_one_line_at_the_end_and_skips_say_where_to_set_what() {
     assert_eq!(verdicts.len(), 1, "{out}");
     let last = lines.last().unwrap();
     assert!(
-        last.starts_with("ok: 1 suite, ") && last.ends_with("; target t can run 8 of 10"),
+        last.starts_with("ok: 1 suite, ") && last.ends_with("; target t can run 8 of 11"),
         "{out}"
     );
     assert!(
