@@ -3,6 +3,7 @@
 
 mod support;
 
+mod api_names;
 mod architecture;
 mod builtin;
 mod capabilities;
