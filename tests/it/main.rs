@@ -21,6 +21,7 @@ mod leak;
 mod mock;
 mod names;
 mod properties;
+mod readme;
 mod rehearsal;
 mod replay;
 mod reports;
