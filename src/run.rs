@@ -103,6 +103,7 @@ struct StepsRun {
 
 impl Runner {
     pub fn new(loaded: Arc<Loaded>, target: Target, strict: bool) -> Result<Runner, ConfigError> {
+        unknown_apis(&loaded, &target)?;
         // Requests, and the secrets and tokens they carry, go only to the target's own origins.
         let mut options = target.http.clone();
         options.allowed_origins = target.allowed_origins()?;
@@ -881,6 +882,31 @@ pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
 /// once over the `n` machines, whatever the order or number of suites.
 pub fn in_shard(name: &str, k: u64, n: u64) -> bool {
     xxhash_rust::xxh3::xxh3_64(name.as_bytes()) % n == k - 1
+}
+
+/// A suite whose `api:` names no API the target could have (a typo) is an error at its
+/// `api:`, not a suite skipped for ever: `run` and `validate` both build a runner.
+fn unknown_apis(loaded: &Loaded, target: &Target) -> Result<(), ConfigError> {
+    let errors: Vec<crate::error::SourceError> = (loaded.suites.iter())
+        .filter_map(|suite| {
+            let message = target.unknown_api(&suite.api)?;
+            // Read again for the caret; without its text the error still names file:line:column.
+            let text =
+                crate::suite::input::read_text(&suite.file, crate::suite::input::FileKind::Suite)
+                    .unwrap_or_default();
+            Some(crate::suite::yaml::error_at(
+                &suite.file,
+                &text,
+                suite.api_at,
+                message,
+            ))
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.into())
+    }
 }
 
 /// Per profile of the suite's API (the API entry first): suite vars, overridden by the

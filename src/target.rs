@@ -16,6 +16,10 @@ use crate::suite::input::{read_bytes, read_text, FileKind};
 use crate::suite::model::Scalar;
 use crate::suite::yaml::{self, Location, Spanned};
 
+/// The vendors' APIs, each a key of its own in a targets file; any other api a suite names
+/// must be an entry under the target's `apis:`.
+pub const VENDOR_APIS: [&str; 4] = ["talkdesk", "salesforce", "miaw", "oauth2"];
+
 #[derive(Debug, Clone, Default)]
 pub struct Target {
     pub name: String,
@@ -116,6 +120,28 @@ impl ApiTarget {
 impl Target {
     pub fn api(&self, name: &str) -> Option<&ApiTarget> {
         self.apis.get(name)
+    }
+
+    /// Why a suite's `api:` names no API at all (neither a vendor's nor one of this target's
+    /// `apis:`), with a did-you-mean; `None` when it is known. A vendor API this target does
+    /// not configure is known: its suites are skipped with that reason.
+    pub fn unknown_api(&self, api: &str) -> Option<String> {
+        if VENDOR_APIS.contains(&api) || self.apis.contains_key(api) {
+            return None;
+        }
+        let own: Vec<&str> = (self.apis.keys())
+            .map(String::as_str)
+            .filter(|a| !VENDOR_APIS.contains(a))
+            .collect();
+        let hint = crate::suite::did_you_mean(api, VENDOR_APIS.iter().chain(&own));
+        let listed = match own.as_slice() {
+            [] => format!("target {} lists none", self.name),
+            names => format!("target {} lists {}", self.name, names.join(", ")),
+        };
+        Some(format!(
+            "unknown api `{api}`{hint}: an api is {} or one the target lists under `apis:` ({listed})",
+            VENDOR_APIS.join(", ")
+        ))
     }
 
     /// The origins requests may go to: each API's base URL's, then the allow-list.

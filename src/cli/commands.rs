@@ -111,6 +111,24 @@ pub fn validate(
         plural(loaded.schemas.len(), "schema")
     );
     let Some(file) = targets else {
+        // No target to hold the api names against: a name that is no vendor's is told, so a
+        // typo shows before `run` refuses it.
+        let own: Vec<String> = (loaded.suites.iter())
+            .filter(|s| !target::VENDOR_APIS.contains(&s.api.as_str()))
+            .map(|s| {
+                format!(
+                    "{}:{}:{}: api `{}` is none of {}{}; `run` needs a targets file that lists it \
+                     under `apis:` (`validate --targets FILE` checks it)",
+                    s.file.display(),
+                    s.api_at.line(),
+                    s.api_at.column(),
+                    s.api,
+                    target::VENDOR_APIS.join(", "),
+                    tokenconf::suite::did_you_mean(&s.api, target::VENDOR_APIS.iter())
+                )
+            })
+            .collect();
+        super::output::warn(&own);
         for line in lines {
             say!("{line}");
         }

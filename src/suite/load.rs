@@ -585,6 +585,7 @@ impl Compiler<'_> {
         Suite {
             name,
             file: self.file.to_path_buf(),
+            api_at: raw.api.referenced,
             api: raw.api.value,
             doc: raw.doc,
             source: suite_source,

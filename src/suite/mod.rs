@@ -59,6 +59,8 @@ pub struct Suite {
     pub file: PathBuf,
     /// Which base URL of the target this suite talks to.
     pub api: String,
+    /// Where `api:` is written: an api no target knows is an error pointing there.
+    pub api_at: yaml::Location,
     pub doc: Option<String>,
     /// The basis of its cases' expectations where a case gives none; `None`: `doc`.
     pub source: Option<Source>,

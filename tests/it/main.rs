@@ -3,6 +3,7 @@
 
 mod support;
 
+mod api_names;
 mod architecture;
 mod builtin;
 mod capabilities;
@@ -20,6 +21,7 @@ mod leak;
 mod mock;
 mod names;
 mod properties;
+mod readme;
 mod rehearsal;
 mod replay;
 mod reports;

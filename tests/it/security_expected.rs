@@ -161,8 +161,8 @@ fn a_run_whose_every_case_is_skipped_exits_2_unless_allowed() {
     let dir = scratch("all-skipped");
     let suite = write(
         &dir,
-        "typo.yaml",
-        "api: talkdsk\ncases:\n  - name: a token\n    request: { path: /oauth/token, form: { grant_type: client_credentials } }\n    expect: { status: 200 }\n",
+        "unsupplied.yaml",
+        "api: talkdesk\nvars: { unset: \"\" }\ncases:\n  - name: a token\n    requires: [unset]\n    request: { path: /oauth/token, form: { grant_type: client_credentials } }\n    expect: { status: 200 }\n",
     );
     let reports = dir.join("reports");
     let o = tokenconf(&["run", arg(&suite), "--report-dir", arg(&reports)], &[]);
@@ -172,7 +172,7 @@ fn a_run_whose_every_case_is_skipped_exits_2_unless_allowed() {
     assert_eq!(line.len(), 1, "{err}");
     assert!(
         line[0].starts_with("error: no case ran: the 1 selected case was skipped (")
-            && line[0].contains("talkdsk")
+            && line[0].contains("unset")
             && line[0].ends_with("--allow-empty accepts that"),
         "{}",
         line[0]
