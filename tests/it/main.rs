@@ -12,6 +12,7 @@ mod drift;
 mod drift_watch;
 mod error_text;
 mod examples;
+mod explain;
 mod golden;
 mod hostile;
 mod html;
