@@ -8,6 +8,7 @@ mod builtin;
 mod capabilities;
 mod ci;
 mod cli;
+mod diff_summary;
 mod drift;
 mod drift_watch;
 mod error_text;
