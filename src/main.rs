@@ -39,7 +39,7 @@ enum Command {
     Mock(cli::args::MockArgs),
     /// List every rule: id, level, source.
     Rules,
-    /// Explain what a rule checks and why.
+    /// Explain what a rule checks and why, a rule set's rules, or a check (status, json, header, schema).
     Explain { id: String },
     /// Print the JSON Schema (2020-12) of a file format, for editors and CI.
     Schema { format: cli::commands::SchemaOf },

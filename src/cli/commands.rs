@@ -532,10 +532,47 @@ pub fn rules() -> Exit {
     Exit::Passed
 }
 
+/// What each plain check of a case (its finding id's first word) holds a response against.
+const CHECKS: &[(&str, &str)] = &[
+    (
+        "status",
+        "the check of a step's `status:` expectation: the response's HTTP status is the one (or one of those) the case expects",
+    ),
+    (
+        "json",
+        "a check of a step's `json:` expectation: the value at a JSONPath (`json $.expires_in`) satisfies its predicate (equals, type, min, one_of, ...)",
+    ),
+    (
+        "header",
+        "a check of a step's `headers:` expectation: a response header (`header cache-control`) is present, or satisfies its predicate",
+    ),
+    (
+        "schema",
+        "the check of a step's `schema:` expectation: the JSON body is valid against that JSON Schema (2020-12) under specs/",
+    ),
+];
+
+/// `tokenconf explain ID`: a rule, a rule set (what suites name in `rules:`), or a plain check.
 pub fn explain(id: &str) -> Result<Exit, ConfigError> {
+    if let Some(set) = rules::find_set(id) {
+        explain_set(set);
+        return Ok(Exit::Passed);
+    }
+    let word = id.split_whitespace().next().unwrap_or_default();
+    if let Some((name, what)) = CHECKS.iter().find(|(c, _)| c.eq_ignore_ascii_case(word)) {
+        say!("{id}: a check, not a rule ({name})\n{what}");
+        return Ok(Exit::Passed);
+    }
     let Some(rule) = rules::find_rule(id) else {
+        let known: Vec<&str> = rules::all_rules()
+            .iter()
+            .map(|r| r.id)
+            .chain(rules::sets().iter().map(|s| s.name))
+            .chain(CHECKS.iter().map(|(c, _)| *c))
+            .collect();
+        let hint = tokenconf::suite::did_you_mean(id, known.iter().copied());
         return Err(ConfigError::Usage(format!(
-            "no rule {id:?}; `tokenconf rules` lists them"
+            "no rule, rule set or check {id:?}{hint}; `tokenconf rules` lists them"
         )));
     };
     say!(
@@ -564,6 +601,19 @@ pub fn explain(id: &str) -> Result<Exit, ConfigError> {
         }
     }
     Ok(Exit::Passed)
+}
+
+fn explain_set(set: &'static rules::RuleSet) {
+    say!("{} (rule set)\n{}", set.name, set.summary);
+    if !set.includes.is_empty() {
+        let names: Vec<&str> = set.includes.iter().map(|s| s.name).collect();
+        say!("includes: {}", names.join(", "));
+    }
+    let members = set.members();
+    say!("\n{} rule(s):", members.len());
+    for rule in members {
+        say!("  {}  {}  {}", rule.id, rule.level.name(), rule.title);
+    }
 }
 
 /// The file whose JSON Schema `tokenconf schema` prints.

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 
@@ -40,10 +40,13 @@ pub enum FailOn {
 
 #[derive(Args)]
 pub struct DiffArgs {
-    /// The earlier recording (a `run --record` folder).
-    pub old: PathBuf,
-    /// The later recording.
-    pub new: PathBuf,
+    /// The earlier recording (a `run --record` folder); several, comma-separated (A,B), are the
+    /// shards of one run, combined.
+    #[arg(value_name = "OLD[,OLD]", value_parser = folders)]
+    pub old: Folders,
+    /// The later recording; several, comma-separated (C,D), are combined as OLD's are.
+    #[arg(value_name = "NEW[,NEW]", value_parser = folders)]
+    pub new: Folders,
     /// The diff as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -53,6 +56,22 @@ pub struct DiffArgs {
     /// Exit 1 on breaking changes (default) or on any change.
     #[arg(long, value_enum, default_value_t = FailOn::Breaking)]
     pub fail_on: FailOn,
+}
+
+/// One side of `diff`: one recording, or several (comma-separated) combined.
+#[derive(Clone, Debug)]
+pub struct Folders(pub Vec<PathBuf>);
+
+fn folders(arg: &str) -> Result<Folders, String> {
+    let dirs: Vec<PathBuf> = arg
+        .split(',')
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .collect();
+    if dirs.is_empty() {
+        return Err("no recording folder given".into());
+    }
+    Ok(Folders(dirs))
 }
 
 #[derive(Args)]
@@ -66,7 +85,16 @@ pub struct ReportArgs {
 }
 
 pub fn diff(args: &DiffArgs) -> Result<Exit, ConfigError> {
-    let d = compare::compare(&args.old, &args.new)?;
+    let old: Vec<&Path> = args.old.0.iter().map(PathBuf::as_path).collect();
+    let new: Vec<&Path> = args.new.0.iter().map(PathBuf::as_path).collect();
+    let d = compare::compare(&old, &new)?;
+    if d.compared == 0 {
+        return Err(ConfigError::Usage(format!(
+            "nothing compared: no case is recorded on both sides ({} only in the old run, {} only in the new); are these recordings of the same suites?",
+            d.only_old.len(),
+            d.only_new.len()
+        )));
+    }
     let text = if args.json { d.json() } else { d.text() };
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
     if let Some(file) = &args.html {

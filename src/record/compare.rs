@@ -69,6 +69,9 @@ pub struct Diff {
     pub compared: usize,
     pub breaking: usize,
     pub conformant: usize,
+    /// The same change (class, kind, what, old and new value) across cases, once each with the
+    /// number of cases it occurs in: breaking first, then the most frequent.
+    pub summary: Vec<Group>,
     /// Cases with at least one change.
     pub cases: Vec<CaseDiff>,
     /// Cases recorded in one run only: not compared.
@@ -76,17 +79,73 @@ pub struct Diff {
     pub only_new: Vec<String>,
 }
 
-/// Loads both recordings (exit 2 naming the file on anything unreadable) and compares them.
-pub fn compare(old_dir: &Path, new_dir: &Path) -> Result<Diff, ConfigError> {
-    let old = load_shapes(old_dir)?;
-    let new = load_shapes(new_dir)?;
+/// One change as it occurs in `cases` cases (steps aside: they are named per case).
+#[derive(Debug, Clone, Serialize)]
+pub struct Group {
+    pub class: Class,
+    pub how: How,
+    pub what: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new: Option<String>,
+    pub cases: usize,
+}
+
+fn group(cases: &[CaseDiff]) -> Vec<Group> {
+    type Key<'a> = (Class, u8, &'a str, Option<&'a str>, Option<&'a str>);
+    let mut counts: BTreeMap<Key, (How, BTreeSet<&str>)> = BTreeMap::new();
+    for case in cases {
+        for ch in &case.changes {
+            let key = (
+                ch.class,
+                ch.how as u8,
+                ch.what.as_str(),
+                ch.old.as_deref(),
+                ch.new.as_deref(),
+            );
+            counts
+                .entry(key)
+                .or_insert((ch.how, BTreeSet::new()))
+                .1
+                .insert(case.test.as_str());
+        }
+    }
+    let mut out: Vec<Group> = counts
+        .into_iter()
+        .map(|((class, _, what, old, new), (how, tests))| Group {
+            class,
+            how,
+            what: what.to_string(),
+            old: old.map(str::to_string),
+            new: new.map(str::to_string),
+            cases: tests.len(),
+        })
+        .collect();
+    // Stable: equal counts keep the key order (class, kind, what).
+    out.sort_by(|a, b| a.class.cmp(&b.class).then(b.cases.cmp(&a.cases)));
+    out
+}
+
+/// Loads both sides, each one or more recordings (shards of one run), and compares them; exit 2
+/// naming the file on anything unreadable, or the case recorded twice on one side.
+pub fn compare(old_dirs: &[&Path], new_dirs: &[&Path]) -> Result<Diff, ConfigError> {
+    let old = load_side(old_dirs)?;
+    let new = load_side(new_dirs)?;
+    let names = |dirs: &[&Path]| {
+        dirs.iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
     let mut diff = Diff {
         format: super::cassette::FORMAT,
-        old: old_dir.display().to_string(),
-        new: new_dir.display().to_string(),
+        old: names(old_dirs),
+        new: names(new_dirs),
         compared: 0,
         breaking: 0,
         conformant: 0,
+        summary: Vec::new(),
         cases: Vec::new(),
         only_old: old
             .keys()
@@ -118,7 +177,29 @@ pub fn compare(old_dir: &Path, new_dir: &Path) -> Result<Diff, ConfigError> {
             });
         }
     }
+    diff.summary = group(&diff.cases);
     Ok(diff)
+}
+
+/// The shapes of several recordings of one side, as one; a case in two of them is refused.
+fn load_side(dirs: &[&Path]) -> Result<BTreeMap<String, CaseShape>, ConfigError> {
+    let mut out: BTreeMap<String, CaseShape> = BTreeMap::new();
+    let mut from: BTreeMap<String, &Path> = BTreeMap::new();
+    for dir in dirs {
+        for (test, shape) in load_shapes(dir)? {
+            if let Some(first) = from.get(&test) {
+                return Err(ConfigError::Usage(format!(
+                    "case {} is recorded in both {} and {}: give each case's recording once per side",
+                    escape_control(&test),
+                    escape_control(&first.display().to_string()),
+                    escape_control(&dir.display().to_string())
+                )));
+            }
+            from.insert(test.clone(), dir);
+            out.insert(test, shape);
+        }
+    }
+    Ok(out)
 }
 
 fn load_shapes(dir: &Path) -> Result<BTreeMap<String, CaseShape>, ConfigError> {
@@ -539,9 +620,44 @@ fn compare_jwts(o: &StepShape, n: &StepShape, c: &mut Collect) {
     }
 }
 
+fn mark(how: How) -> char {
+    match how {
+        How::Removed => '-',
+        How::Added => '+',
+        How::Changed => '~',
+    }
+}
+
+fn values(old: Option<&str>, new: Option<&str>) -> String {
+    match (old, new) {
+        (Some(a), Some(b)) => format!(" {} -> {}", escape_control(a), escape_control(b)),
+        (Some(a), None) => format!(" (was {})", escape_control(a)),
+        (None, Some(b)) => format!(" ({})", escape_control(b)),
+        (None, None) => String::new(),
+    }
+}
+
 impl Diff {
     pub fn changes(&self) -> usize {
         self.breaking + self.conformant
+    }
+
+    /// Cases recorded on one side only.
+    pub fn not_compared(&self) -> usize {
+        self.only_old.len() + self.only_new.len()
+    }
+
+    /// The line saying the comparison is partial, when it is.
+    pub fn partial(&self) -> Option<String> {
+        (self.not_compared() > 0).then(|| {
+            format!(
+                "partial comparison: {} case(s) compared, {} not compared (recorded on one side only: {} old, {} new)",
+                self.compared,
+                self.not_compared(),
+                self.only_old.len(),
+                self.only_new.len()
+            )
+        })
     }
 
     /// A unified-diff-like text, one block per changed case.
@@ -551,27 +667,30 @@ impl Diff {
             escape_control(&self.old),
             escape_control(&self.new)
         );
+        if !self.summary.is_empty() {
+            out.push_str("summary (each change once, with the cases it occurs in):\n");
+            for g in &self.summary {
+                out.push_str(&format!(
+                    "{} [{}] {}{} in {} case(s)\n",
+                    mark(g.how),
+                    g.class.name(),
+                    escape_control(&g.what),
+                    values(g.old.as_deref(), g.new.as_deref()),
+                    g.cases
+                ));
+            }
+            out.push_str("details per case:\n");
+        }
         for case in &self.cases {
             out.push_str(&format!("@@ {} @@\n", escape_control(&case.test)));
             for ch in &case.changes {
-                let mark = match ch.how {
-                    How::Removed => '-',
-                    How::Added => '+',
-                    How::Changed => '~',
-                };
+                let mark = mark(ch.how);
                 let step = ch
                     .step
                     .as_ref()
                     .map(|s| format!("{}: ", escape_control(s)))
                     .unwrap_or_default();
-                let values = match (&ch.old, &ch.new) {
-                    (Some(a), Some(b)) => {
-                        format!(" {} -> {}", escape_control(a), escape_control(b))
-                    }
-                    (Some(a), None) => format!(" (was {})", escape_control(a)),
-                    (None, Some(b)) => format!(" ({})", escape_control(b)),
-                    (None, None) => String::new(),
-                };
+                let values = values(ch.old.as_deref(), ch.new.as_deref());
                 out.push_str(&format!(
                     "{mark} [{}] {step}{}{values}  ({})\n",
                     ch.class.name(),
@@ -587,6 +706,9 @@ impl Diff {
                     tests.len()
                 ));
             }
+        }
+        if let Some(partial) = self.partial() {
+            out.push_str(&format!("{partial}\n"));
         }
         if self.cases.is_empty() {
             out.push_str(&format!("no drift: {} cases compared\n", self.compared));
@@ -610,6 +732,25 @@ impl Diff {
     pub fn html(&self) -> String {
         let e = |t: &str| escape_markup(t).into_owned();
         let mut body = String::new();
+        if let Some(partial) = self.partial() {
+            body.push_str(&format!("<p id=\"partial\">{}</p>\n", e(&partial)));
+        }
+        if !self.summary.is_empty() {
+            body.push_str("<section id=\"summary\"><h2>summary</h2><table><tr><th>class</th><th></th><th>what</th><th>old</th><th>new</th><th>cases</th></tr>");
+            for g in &self.summary {
+                body.push_str(&format!(
+                    "<tr class=\"{}\"><td>{}</td><td>{}</td><td><code>{}</code></td><td><code>{}</code></td><td><code>{}</code></td><td>{}</td></tr>",
+                    g.class.name(),
+                    g.class.name(),
+                    mark(g.how),
+                    e(&g.what),
+                    e(g.old.as_deref().unwrap_or("")),
+                    e(g.new.as_deref().unwrap_or("")),
+                    g.cases
+                ));
+            }
+            body.push_str("</table></section>\n");
+        }
         for case in &self.cases {
             body.push_str(&format!("<section><h2>{}</h2><table><tr><th>class</th><th></th><th>step</th><th>what</th><th>old</th><th>new</th><th>why</th></tr>", e(&case.test)));
             for ch in &case.changes {
