@@ -88,7 +88,7 @@ pub static INTROSPECTION_RESPONSE: RuleSet = RuleSet {
 pub static AUTHORIZE_REFUSED: RuleSet = RuleSet {
     includes: &[],
     name: "salesforce.authorize-refused",
-    summary: "an authorize request with an unknown client or an unregistered redirect_uri: an error page, or a redirect with error= that is not to that redirect_uri",
+    summary: "an authorize request with an unknown client or an unregistered redirect_uri: an error page, or a redirect that is not to that redirect_uri and carries no code",
     rules: &[&AUTHORIZE_NO_REDIRECT],
 };
 
@@ -152,7 +152,7 @@ pub static AUTHORIZE_NO_REDIRECT: Rule = Rule {
               mismatching, the server SHOULD inform the resource owner and MUST NOT automatically redirect \
               the user-agent to it. The vendors show an error page (Salesforce: an error page with \
               error= in its URL), so no JSON body is expected: any page, or a redirect that is not to the \
-              request's redirect_uri, carries no code, and names the error with error=.",
+              request's redirect_uri and carries no code. How the page names the error is left open.",
     check: |x| {
         let r = x.received;
         if !(300..400).contains(&r.status) {
@@ -173,14 +173,10 @@ pub static AUTHORIZE_NO_REDIRECT: Rule = Rule {
         let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
+        // An error page elsewhere need not carry error= (§4.1.2.1 only SHOULD inform the
+        // resource owner), but a code there would be an authorization for a refused request.
         if params.iter().any(|(k, _)| k == "code") {
             out.push(Violation::new("the refusal's redirect carries a code").at("Location"));
-        } else if !params.iter().any(|(k, _)| k == "error") {
-            out.push(
-                Violation::new("the refusal redirects without error=")
-                    .expected("error=... in the Location")
-                    .actual(crate::redact::shorten(location, 200)),
-            );
         }
         out
     },
@@ -560,6 +556,42 @@ mod tests {
 
     const SECRET: &str = "test-secret";
     const ID: &str = "https://login.example.test/id/00DTCONF0000001AAA/005TCONF0000001AAA";
+
+    #[test]
+    fn a_refused_authorize_request_does_not_redirect_to_its_redirect_uri_or_carry_a_code() {
+        let s = crate::http::Sent {
+            method: "GET".into(),
+            url: "https://as.test/authorize?client_id=nobody&redirect_uri=https%3A%2F%2Fapp.test%2Fcb".into(),
+            ..Default::default()
+        };
+        let answer =
+            |status: u16, location: &str| received(status, &[("location", location)], json!({}));
+        let fired = |r: &crate::http::Received| run(&AUTHORIZE_NO_REDIRECT, &s, r).len();
+        assert_eq!(
+            fired(&answer(302, "https://app.test/cb?error=invalid_client")),
+            1
+        );
+        assert_eq!(fired(&answer(302, "https://as.test/error?code=abc")), 1);
+        // An error page elsewhere, with or without error=, and a page with no redirect, pass.
+        assert_eq!(
+            fired(&answer(
+                302,
+                "https://as.test/setup/secur/RemoteAccessErrorPage.apexp"
+            )),
+            0
+        );
+        assert_eq!(
+            fired(&answer(
+                302,
+                "https://as.test/error?error=redirect_uri_mismatch"
+            )),
+            0
+        );
+        assert_eq!(
+            fired(&received(400, &[("content-type", "text/html")], json!({}))),
+            0
+        );
+    }
 
     fn sign(id: &str, issued_at: &str) -> String {
         let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
