@@ -559,11 +559,7 @@ impl Runner {
         outcome.error_kind = run.error_kind;
         outcome.origin = run.origin;
         outcome.rules_checked = run.rules_checked;
-        let shown =
-            self.every_request || matches!(run.end, Some((Status::Failed | Status::Errored, _)));
-        if shown {
-            outcome.requests = run.requests;
-        }
+        outcome.requests = run.requests;
         match run.end {
             Some((status, why)) => finish(outcome, status, Some(why)),
             None => finish(outcome, Status::Passed, None),
@@ -623,6 +619,8 @@ impl Runner {
         let deviations = self.deviations.for_api(&suite.api);
         // What cross-response rules compare with (see `rules::Exchange::earlier`).
         let mut earlier: Vec<(crate::http::Sent, Received)> = Vec::new();
+        // Each answered step's label, beside `earlier`: the requests shown are built from both.
+        let mut labels: Vec<String> = Vec::new();
         for (i, step) in steps.iter().enumerate() {
             let label = step
                 .name
@@ -683,6 +681,7 @@ impl Runner {
                         run.error_kind = kind;
                         run.step = (steps.len() > 1).then_some(label);
                     }
+                    self.keep_requests(&mut run, &labels, &earlier);
                     return run;
                 }
             };
@@ -694,7 +693,7 @@ impl Runner {
                 run.sensitive.push(value.clone());
             }
             collect_sensitive(received.json.as_ref(), &mut run.sensitive);
-            run.requests.push(RequestSnapshot::of(&label, &sent));
+            labels.push(label.clone());
             let mut findings = check::check_step_after(
                 &step.expect,
                 &sent,
@@ -765,11 +764,32 @@ impl Runner {
                 // Only a failing response is shown (diffs, HTML); passing ones cost nothing more.
                 run.response = Some(ResponseSnapshot::of(&received));
                 if !self.keep_going {
+                    self.keep_requests(&mut run, &labels, &earlier);
                     return run;
                 }
             }
         }
+        self.keep_requests(&mut run, &labels, &earlier);
         run
+    }
+
+    /// The requests a failing case (or every case, `--verbose`) shows, masked: built only then,
+    /// since masking every request of every passing case is work per request for nothing.
+    fn keep_requests(
+        &self,
+        run: &mut StepsRun,
+        labels: &[String],
+        earlier: &[(crate::http::Sent, Received)],
+    ) {
+        let shown =
+            self.every_request || matches!(run.end, Some((Status::Failed | Status::Errored, _)));
+        if shown {
+            run.requests = labels
+                .iter()
+                .zip(earlier)
+                .map(|(label, (sent, _))| RequestSnapshot::of(label, sent))
+                .collect();
+        }
     }
 
     /// Runs `ids` with at most `jobs` at once; `on_done` sees (and may mask) each outcome as it
