@@ -67,6 +67,14 @@ function configuration() {
       client('tokenconf-oidc-second', env('OIDC_PROVIDER_SECOND_CLIENT_SECRET')),
       // RFC 6749 §2.3.1: characters that form-encoding changes, in both id and secret.
       client('tokenconf special:client+1%', env('OIDC_PROVIDER_SPECIAL_CLIENT_SECRET')),
+      // A public client (no secret): the library requires PKCE of it and rotates its refresh
+      // tokens, or binds them under DPoP. suites/oauth2 does not use it; DPoP cases may.
+      {
+        ...client('tokenconf-oidc-public'),
+        client_secret: undefined,
+        grant_types: ['authorization_code', 'refresh_token'],
+        token_endpoint_auth_method: 'none',
+      },
     ],
     scopes: ['openid', 'offline_access', 'read', 'write', 'admin'],
     jwks: { keys: [{ ...signing.export({ format: 'jwk' }), alg: 'RS256', use: 'sig' }] },
