@@ -658,6 +658,8 @@ impl Runner {
                     (exchanged.sent, exchanged.received)
                 }
                 Err(e) => {
+                    // A request that left but got no answer is shown like a failing one's.
+                    let mut unanswered = None;
                     let (status, why, kind) = match e {
                         SendError::Missing(var) => (
                             Status::Skipped,
@@ -668,6 +670,7 @@ impl Runner {
                         SendError::Transport(e) => {
                             run.retries.extend(e.retries);
                             run.origin = e.origin;
+                            unanswered = e.sent;
                             (
                                 Status::Errored,
                                 e.message,
@@ -679,19 +682,18 @@ impl Runner {
                     if run.end.is_none() {
                         run.end = Some((status, crate::redact::reason_line(&why, &run.sensitive)));
                         run.error_kind = kind;
-                        run.step = (steps.len() > 1).then_some(label);
+                        run.step = (steps.len() > 1).then(|| label.clone());
                     }
                     self.keep_requests(&mut run, &labels, &earlier);
+                    if let Some(sent) = unanswered {
+                        push_authorization(&sent, &mut run.sensitive);
+                        // The case ends failed or errored here, so its requests are shown.
+                        run.requests.push(RequestSnapshot::of(&label, &sent));
+                    }
                     return run;
                 }
             };
-            // Whatever its user part (a probe's unknown client id with the real secret), the
-            // Authorization value as sent is a credential a server may echo back.
-            if let Some(value) = &sent.authorization {
-                let credentials = value.split_once(' ').map_or(value.as_str(), |(_, c)| c);
-                run.sensitive.push(credentials.trim().to_string());
-                run.sensitive.push(value.clone());
-            }
+            push_authorization(&sent, &mut run.sensitive);
             collect_sensitive(received.json.as_ref(), &mut run.sensitive);
             labels.push(label.clone());
             let mut findings = check::check_step_after(
@@ -998,6 +1000,16 @@ fn capture(c: &Capture, received: &Received) -> Result<String, String> {
                 .map(|m| m.as_str().to_string())
                 .unwrap_or_default())
         }
+    }
+}
+
+/// Whatever its user part (a probe's unknown client id with the real secret), the
+/// Authorization value as sent is a credential a server may echo back.
+fn push_authorization(sent: &crate::http::Sent, sensitive: &mut Vec<String>) {
+    if let Some(value) = &sent.authorization {
+        let credentials = value.split_once(' ').map_or(value.as_str(), |(_, c)| c);
+        sensitive.push(credentials.trim().to_string());
+        sensitive.push(value.clone());
     }
 }
 
