@@ -181,3 +181,39 @@ fn every_junit_testcase_output_opens_with_its_file_and_line() {
         "{failing}"
     );
 }
+
+#[test]
+fn validate_warns_of_a_base_url_whose_path_the_suites_paths_repeat() {
+    let dir = scratch("base-path");
+    // The token URL pasted as base_url: every request would go to /v1/token/v1/token.
+    targets(&dir, "http://127.0.0.1:4910/v1/token", "{ retries: 0 }");
+    suite(&dir, THREE_CASES);
+    let validate = |dir: &std::path::Path| {
+        Command::new(BIN)
+            .arg("validate")
+            .arg(dir.join("acme.yaml"))
+            .arg("--targets")
+            .arg(dir.join("targets.yaml"))
+            .current_dir(root())
+            .env("TC_REQ_SECRET", crate::requests::SECRET)
+            .output()
+            .unwrap()
+    };
+    let out = validate(&dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let warning = "warning: api `acme`: base_url http://127.0.0.1:4910/v1/token has the path /v1/token, and each suite's path is appended to it";
+    assert_eq!(stdout.matches(warning).count(), 1, "{stdout}");
+    assert!(
+        stdout.contains("goes to http://127.0.0.1:4910/v1/token/v1/token;"),
+        "{stdout}"
+    );
+    // A prefix the paths go on from is not a mistake.
+    let prefix = scratch("base-prefix");
+    targets(&prefix, "http://127.0.0.1:4910/tenant-a", "{ retries: 0 }");
+    suite(&prefix, THREE_CASES);
+    let out = validate(&prefix);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(!stdout.contains("has the path"), "{stdout}");
+}
