@@ -15,10 +15,16 @@ use crate::outcome::{CaseOutcome, RunReport, Status};
 
 /// junit.xml, scrubbed once more after rendering.
 pub fn render(report: &super::RedactedReport) -> String {
-    report.scrub(render_xml(report))
+    render_with(report, false)
 }
 
-fn render_xml(report: &RunReport) -> String {
+/// junit.xml; with `file_attributes`, each `<testcase>` also carries `file` and `line` as GitLab
+/// and JUnit report actions read them, which Jenkins' schema does not allow there.
+pub fn render_with(report: &super::RedactedReport, file_attributes: bool) -> String {
+    report.scrub(render_xml(report, file_attributes))
+}
+
+fn render_xml(report: &RunReport, file_attributes: bool) -> String {
     let mut junit = Report::new("tokenconf");
     junit.set_time(report.duration);
     let resolved: Vec<(&Resolved, globset::GlobMatcher)> = report
@@ -43,6 +49,11 @@ fn render_xml(report: &RunReport) -> String {
         let name = format!("{} [{}]", esc(&o.suite), esc(&report.target));
         let mut case = test_case(o, report.strict, &gone);
         case.set_classname(name.clone());
+        if file_attributes && !o.file.is_empty() {
+            case.extra
+                .insert("file".into(), esc(&o.file).into_owned().into());
+            case.extra.insert("line".into(), o.line.to_string().into());
+        }
         let at = match suites.iter().position(|(s, _, _)| s.name.as_str() == name) {
             Some(at) => at,
             None => {

@@ -1,7 +1,8 @@
 //! Issue 23's leftovers: a case that errors in transport shows the request it sent; the
 //! closing `summary:` line counts errors apart; the hints for an unreachable origin and for a
 //! target that answers HTML to everything reach index.html and junit.xml too; every JUnit
-//! testcase's output opens with its suite file and line.
+//! testcase's output opens with its suite file and line (and, with `--junit-file-attributes`,
+//! carries them as attributes); `validate` warns of a base_url whose path the suites' paths repeat.
 
 use std::net::TcpListener;
 use std::process::Command;
@@ -179,6 +180,42 @@ fn every_junit_testcase_output_opens_with_its_file_and_line() {
     assert!(
         failing.contains("<system-out>tests/fixtures/golden/failing.yaml:13\n"),
         "{failing}"
+    );
+    // Jenkins' schema has no `line` on a testcase: only the opt-in below adds it.
+    assert!(!junit.contains(" line=\""), "{junit}");
+}
+
+#[test]
+fn junit_file_attributes_put_file_and_line_on_each_testcase_when_asked() {
+    let dir = scratch("junit-attributes");
+    let reports = dir.join("reports");
+    let out = Command::new(BIN)
+        .args([
+            "run",
+            "tests/fixtures/golden/failing.yaml",
+            "--junit-file-attributes",
+        ])
+        .arg("--report-dir")
+        .arg(&reports)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let junit = std::fs::read_to_string(reports.join("junit.xml")).unwrap();
+    let cases: Vec<&str> = junit
+        .split("<testcase ")
+        .skip(1)
+        .map(|c| c.split('>').next().unwrap_or_default())
+        .collect();
+    assert_eq!(cases.len(), 2, "{junit}");
+    assert!(
+        cases[0].contains("file=\"tests/fixtures/golden/failing.yaml\" line=\"7\""),
+        "{junit}"
+    );
+    assert!(
+        cases[1].contains("file=\"tests/fixtures/golden/failing.yaml\" line=\"13\""),
+        "{junit}"
     );
 }
 
