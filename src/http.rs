@@ -155,6 +155,9 @@ pub struct TransportError {
     /// The origin (`scheme://host:port`) the request went to, when known: one line for a
     /// target that cannot be reached instead of one error per case.
     pub origin: Option<String>,
+    /// The request as it left, so an errored case shows what it sent like a failing one.
+    /// Holds secrets: shown only through `outcome::RequestSnapshot` and the session's masking.
+    pub sent: Option<Box<Sent>>,
     /// Shared, so an error can be kept in a retry record and still returned.
     #[source]
     cause: Option<std::sync::Arc<reqwest::Error>>,
@@ -168,6 +171,7 @@ impl TransportError {
             message: message.into(),
             retries: Vec::new(),
             origin: None,
+            sent: None,
             cause: None,
         }
     }
@@ -193,6 +197,7 @@ impl TransportError {
             message,
             retries: Vec::new(),
             origin: e.url().map(|u| u.origin().ascii_serialization()),
+            sent: None,
             cause: Some(std::sync::Arc::new(e)),
         }
     }
@@ -202,6 +207,11 @@ impl TransportError {
     fn giving_up(mut self, more: &str, retries: Vec<Retry>) -> TransportError {
         self.message = format!("{}{more}", self.message);
         self.retries = retries;
+        self
+    }
+
+    fn after_sending(mut self, sent: Sent) -> TransportError {
+        self.sent = Some(Box::new(sent));
         self
     }
 }
@@ -469,7 +479,7 @@ impl Http {
             if n >= self.retry.max_retries {
                 if n > 0 {
                     let note = format!(" after {} attempts", n + 1);
-                    return Err(failure.giving_up(&note, retries).into());
+                    return Err(failure.giving_up(&note, retries).after_sending(sent).into());
                 }
                 break self.finish(sent, result, retries);
             }
@@ -480,7 +490,7 @@ impl Http {
                         w.as_secs(),
                         self.retry.max_retry_after.as_secs()
                     );
-                    return Err(failure.giving_up(&note, retries).into());
+                    return Err(failure.giving_up(&note, retries).after_sending(sent).into());
                 }
                 Some(w) => w,
                 None => backoff(&self.retry, n),
@@ -500,11 +510,15 @@ impl Http {
         result: Result<Received, SendError>,
         retries: Vec<Retry>,
     ) -> Result<Exchanged, SendError> {
-        result.map(|received| Exchanged {
-            sent,
-            received,
-            retries,
-        })
+        match result {
+            Ok(received) => Ok(Exchanged {
+                sent,
+                received,
+                retries,
+            }),
+            Err(SendError::Transport(e)) => Err(e.after_sending(sent).into()),
+            Err(e) => Err(e),
+        }
     }
 
     fn prepare(

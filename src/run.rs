@@ -329,6 +329,62 @@ impl Runner {
         out
     }
 
+    /// A base URL with a path that the suites' paths repeat (the token URL pasted as
+    /// `base_url`: `/v1/token` + `/v1/token`), once per base URL: `validate` warns of it, since
+    /// `run` would only see 404s. Paths are appended to the base URL's path, so one that does not
+    /// repeat it is a prefix, meant.
+    pub fn doubled_paths(&self, ids: &[CaseId]) -> Vec<String> {
+        let redactor = self.redactor();
+        let captures = HashMap::new();
+        let mut told: Vec<String> = Vec::new();
+        let mut out = Vec::new();
+        for id in ids {
+            let Ok((_, profile)) = self.profile_of(*id) else {
+                continue;
+            };
+            let base = &profile.values;
+            let Some(base_url) = base.get("base_url") else {
+                continue;
+            };
+            let Ok(parsed) = reqwest::Url::parse(base_url) else {
+                continue;
+            };
+            let base_path = parsed.path().trim_end_matches('/');
+            if base_path.is_empty() || told.contains(base_url) {
+                continue;
+            }
+            let suite = &self.loaded.suites[id.suite];
+            let case = &suite.cases[id.case];
+            let scope = Scope {
+                captures: &captures,
+                base,
+            };
+            let repeated = case.steps.iter().find_map(|step| match &step.request.url {
+                UrlTemplate::Path(p) => p
+                    .render(&scope)
+                    .ok()
+                    .filter(|path| repeats_base_path(base_path, path)),
+                UrlTemplate::Absolute(_) => None,
+            });
+            if let Some(path) = repeated {
+                told.push(base_url.clone());
+                let line = format!(
+                    "api `{}`: base_url {} has the path {base_path}, and each suite's path is \
+                     appended to it: {}:{} `{}` goes to {}{path}; is base_url the server's \
+                     root (or the prefix its paths start after)?",
+                    suite.api,
+                    crate::origin::without_userinfo(base_url),
+                    suite.file.display(),
+                    case.line,
+                    case.name,
+                    crate::origin::without_userinfo(base_url).trim_end_matches('/'),
+                );
+                out.push(redactor.scrub(&line).into_owned());
+            }
+        }
+        out
+    }
+
     /// Keys the target supplies that cannot sign the JWTs suites mint with them (a certificate
     /// given as the private key, a public key, an encrypted key), each once: `api …: `var`
     /// (jwt … of FILE) holds a CERTIFICATE, …`. Found before anything is sent, by `run` and
@@ -658,6 +714,8 @@ impl Runner {
                     (exchanged.sent, exchanged.received)
                 }
                 Err(e) => {
+                    // A request that left but got no answer is shown like a failing one's.
+                    let mut unanswered = None;
                     let (status, why, kind) = match e {
                         SendError::Missing(var) => (
                             Status::Skipped,
@@ -668,6 +726,7 @@ impl Runner {
                         SendError::Transport(e) => {
                             run.retries.extend(e.retries);
                             run.origin = e.origin;
+                            unanswered = e.sent;
                             (
                                 Status::Errored,
                                 e.message,
@@ -679,19 +738,18 @@ impl Runner {
                     if run.end.is_none() {
                         run.end = Some((status, crate::redact::reason_line(&why, &run.sensitive)));
                         run.error_kind = kind;
-                        run.step = (steps.len() > 1).then_some(label);
+                        run.step = (steps.len() > 1).then(|| label.clone());
                     }
                     self.keep_requests(&mut run, &labels, &earlier);
+                    if let Some(sent) = unanswered {
+                        push_authorization(&sent, &mut run.sensitive);
+                        // The case ends failed or errored here, so its requests are shown.
+                        run.requests.push(RequestSnapshot::of(&label, &sent));
+                    }
                     return run;
                 }
             };
-            // Whatever its user part (a probe's unknown client id with the real secret), the
-            // Authorization value as sent is a credential a server may echo back.
-            if let Some(value) = &sent.authorization {
-                let credentials = value.split_once(' ').map_or(value.as_str(), |(_, c)| c);
-                run.sensitive.push(credentials.trim().to_string());
-                run.sensitive.push(value.clone());
-            }
+            push_authorization(&sent, &mut run.sensitive);
             collect_sensitive(received.json.as_ref(), &mut run.sensitive);
             labels.push(label.clone());
             let mut findings = check::check_step_after(
@@ -1001,6 +1059,33 @@ fn capture(c: &Capture, received: &Received) -> Result<String, String> {
     }
 }
 
+/// Whether `path` starts over what `base_path` already says: the whole base path again, or
+/// its last segment (`/oauth` + `/oauth/token`).
+fn repeats_base_path(base_path: &str, path: &str) -> bool {
+    let segments = |p: &str| -> Vec<String> {
+        let p = p.split(['?', '#']).next().unwrap_or_default();
+        p.split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let (base, path) = (segments(base_path), segments(path));
+    match (base.last(), path.first()) {
+        (Some(last), Some(first)) => path.starts_with(&base) || last == first,
+        _ => false,
+    }
+}
+
+/// Whatever its user part (a probe's unknown client id with the real secret), the
+/// Authorization value as sent is a credential a server may echo back.
+fn push_authorization(sent: &crate::http::Sent, sensitive: &mut Vec<String>) {
+    if let Some(value) = &sent.authorization {
+        let credentials = value.split_once(' ').map_or(value.as_str(), |(_, c)| c);
+        sensitive.push(credentials.trim().to_string());
+        sensitive.push(value.clone());
+    }
+}
+
 fn is_sensitive_capture(c: &Capture) -> bool {
     let from = match &c.from {
         CaptureFrom::Json { text, .. } => text.rsplit('.').next().unwrap_or(text).to_string(),
@@ -1049,6 +1134,24 @@ fn rules_checked(expect: &crate::suite::Expect, findings: &[Finding], out: &mut 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_that_repeats_its_base_url_s_path_is_told_and_a_prefix_is_not() {
+        assert!(repeats_base_path("/v1/token", "/v1/token"));
+        assert!(repeats_base_path("/oauth", "/oauth/token"));
+        assert!(repeats_base_path(
+            "/services/oauth2",
+            "/services/oauth2/token?x=1"
+        ));
+        // A prefix the suites' paths go on from is what a path in base_url is for.
+        assert!(!repeats_base_path(
+            "/iamessage/api/v2",
+            "/authorization/unauthenticated"
+        ));
+        assert!(!repeats_base_path("/tenant-a", "/oauth/token"));
+        assert!(!repeats_base_path("", "/oauth/token"));
+        assert!(!repeats_base_path("/oauth", ""));
+    }
 
     #[test]
     fn shards_cover_every_name_exactly_once() {

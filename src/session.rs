@@ -161,6 +161,8 @@ pub struct Options {
     pub mock_profile: mock::Profile,
     /// Every case's outcome keeps its requests (`--verbose`), not only a failing one's.
     pub verbose: bool,
+    /// junit.xml carries `file` and `line` on each `<testcase>` (`--junit-file-attributes`).
+    pub junit_file_attributes: bool,
 }
 
 impl Options {
@@ -186,6 +188,7 @@ impl Options {
             record: None,
             mock_profile: mock::Profile::Full,
             verbose: false,
+            junit_file_attributes: false,
         }
     }
 }
@@ -554,7 +557,8 @@ impl Session {
                     let suite = &runner.loaded().suites[id.suite];
                     (suite.name.clone(), runner.test_name(*id))
                 });
-                let plan = ReportPlan::new(dir, cases);
+                let plan = ReportPlan::new(dir, cases)
+                    .with_junit_file_attributes(options.junit_file_attributes);
                 if let Err(source) = plan.check() {
                     if let Some(server) = mock {
                         server.stop().await;

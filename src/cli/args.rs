@@ -94,6 +94,10 @@ pub struct RunArgs {
     /// a failing case's.
     #[arg(long, short = 'v')]
     pub verbose: bool,
+    /// Put `file` and `line` on each JUnit `<testcase>`, as GitLab and JUnit report actions read
+    /// them (Jenkins' junit-10.xsd does not allow them there; without it junit.xml validates).
+    #[arg(long)]
+    pub junit_file_attributes: bool,
     #[command(flatten)]
     pub drift: super::drift::RunDriftArgs,
 }

@@ -194,7 +194,7 @@ pub fn validate(
             ids.len() - skipped.len(),
             plural(ids.len(), "case")
         ));
-        for w in warnings {
+        for w in warnings.iter().chain(&runner.doubled_paths(&ids)) {
             lines.push(format!("  warning: {w}"));
         }
         let origins = runner.target().allowed_origins()?;

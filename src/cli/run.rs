@@ -32,6 +32,7 @@ pub async fn run(args: RunArgs) -> Result<Exit, ConfigError> {
         record: args.drift.record,
         mock_profile: args.mock_profile.unwrap_or_default(),
         verbose: args.verbose,
+        junit_file_attributes: args.junit_file_attributes,
     };
     let session = Session::open(options).await?;
     let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");

@@ -236,7 +236,47 @@ static REWRITES: &[(&str, Rewrite)] = &[
             },
         ),
     ),
+    (
+        "talkdesk-authorize-checks-before-login",
+        (
+            |q, a| q.path == "/oauth/authorize" && refused_before_login(a),
+            login_page_first,
+        ),
+    ),
+    (
+        "salesforce-authorize-checks-before-login",
+        (
+            |q, a| q.path == "/services/oauth2/authorize" && refused_before_login(a),
+            login_page_first,
+        ),
+    ),
 ];
+
+/// An authorize refusal a server could also give only after sign-in: a redirect carrying
+/// `error=invalid_scope` or `error=unsupported_response_type` (the client and redirect_uri were
+/// valid, or there would be no redirect).
+fn refused_before_login(a: &Answer) -> bool {
+    a.status.is_redirection()
+        && a.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|l| {
+                ["invalid_scope", "unsupported_response_type"]
+                    .iter()
+                    .any(|code| l.contains(&format!("error={code}")))
+            })
+}
+
+/// The other order: the login page first, the request's own checks after sign-in.
+fn login_page_first(a: &mut Answer) {
+    a.status = StatusCode::OK;
+    a.headers.remove(header::LOCATION);
+    a.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    a.body = b"<!doctype html><title>Log in</title><form method=post><input name=username><input name=password type=password><button>Log in</button></form>".to_vec();
+}
 
 fn has_challenge(a: &Answer, scheme: &str) -> bool {
     a.status == StatusCode::UNAUTHORIZED
@@ -299,6 +339,35 @@ mod tests {
         let rewrites: Vec<&str> = REWRITES.iter().map(|(id, _)| *id).collect();
         assert_eq!(ids, rewrites);
         assert_eq!(choices().len(), table.len());
+    }
+
+    #[test]
+    fn only_a_refusal_that_could_come_after_sign_in_gets_the_login_page_first() {
+        let redirect = |location: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::LOCATION, HeaderValue::from_str(location).unwrap());
+            Answer {
+                status: StatusCode::FOUND,
+                headers,
+                body: Vec::new(),
+            }
+        };
+        let mut a = redirect("https://app.example/cb?error=invalid_scope&state=s");
+        assert!(refused_before_login(&a));
+        login_page_first(&mut a);
+        assert_eq!(a.status, StatusCode::OK);
+        assert!(!a.headers.contains_key(header::LOCATION));
+        assert!(String::from_utf8_lossy(&a.body).contains("<form"));
+        assert!(refused_before_login(&redirect(
+            "https://app.example/cb?error=unsupported_response_type"
+        )));
+        // A code, or an error only the request itself explains, stays as the mock answers.
+        assert!(!refused_before_login(&redirect(
+            "https://app.example/cb?code=c"
+        )));
+        assert!(!refused_before_login(&redirect(
+            "https://app.example/cb?error=invalid_request"
+        )));
     }
 
     #[test]

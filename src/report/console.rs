@@ -244,6 +244,13 @@ pub fn styled_summary(report: &RunReport, styles: &Styles) -> String {
                 tests.len(),
                 esc(origin)
             );
+            // One request stands for all: the URL shows where they went.
+            if let Some(first) = bad.iter().find(|o| o.test == tests[0]) {
+                if !first.requests.is_empty() {
+                    let _ = writeln!(out, "  e.g. {}:", esc(&first.test));
+                    out.push_str(&requests(first));
+                }
+            }
         }
     }
     let warned: Vec<(&CaseOutcome, &Finding)> = report
@@ -361,10 +368,8 @@ pub fn styled_summary(report: &RunReport, styles: &Styles) -> String {
     );
     let _ = writeln!(
         out,
-        "summary: {} passed, {} failed, {} skipped",
-        c.passed,
-        c.failed + c.errored,
-        c.skipped
+        "summary: {} passed, {} failed, {} errored, {} skipped",
+        c.passed, c.failed, c.errored, c.skipped
     );
     out
 }

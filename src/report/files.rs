@@ -87,6 +87,8 @@ pub struct ReportPlan {
     dir: PathBuf,
     /// Test name (`<suite>::<case slug>`) → `diffs/…/<name>.diff`, `/`-separated.
     diffs: HashMap<String, String>,
+    /// `file` and `line` on each JUnit `<testcase>` (outside Jenkins' schema; opt-in).
+    junit_file_attributes: bool,
 }
 
 impl ReportPlan {
@@ -114,7 +116,18 @@ impl ReportPlan {
         ReportPlan {
             dir: dir.to_path_buf(),
             diffs,
+            junit_file_attributes: false,
         }
+    }
+
+    /// This plan, with `file` and `line` on each JUnit `<testcase>` when `on`.
+    pub fn with_junit_file_attributes(mut self, on: bool) -> ReportPlan {
+        self.junit_file_attributes = on;
+        self
+    }
+
+    pub fn junit_file_attributes(&self) -> bool {
+        self.junit_file_attributes
     }
 
     /// The plan for the cases of a finished run.

@@ -76,6 +76,15 @@ fn page(report: &RunReport) -> Markup {
                         ul { @for note in &report.insecure { li { (t(note)) } } }
                     }
                 }
+                // One line for a cause behind many failures (an unreachable origin, HTML to
+                // everything), above the failures it explains.
+                @let hints = super::console::target_hints(report);
+                @if !hints.is_empty() {
+                    div.hints id="hints" role="note" {
+                        b { "Hint:" }
+                        ul { @for hint in &hints { li { (t(hint)) } } }
+                    }
+                }
                 // Static counts for readers without JavaScript; the script fills the buttons'.
                 noscript {
                     p { (c.passed) " passed, " (c.failed) " failed, " (c.errored) " errored, "

@@ -15,10 +15,16 @@ use crate::outcome::{CaseOutcome, RunReport, Status};
 
 /// junit.xml, scrubbed once more after rendering.
 pub fn render(report: &super::RedactedReport) -> String {
-    report.scrub(render_xml(report))
+    render_with(report, false)
 }
 
-fn render_xml(report: &RunReport) -> String {
+/// junit.xml; with `file_attributes`, each `<testcase>` also carries `file` and `line` as GitLab
+/// and JUnit report actions read them, which Jenkins' schema does not allow there.
+pub fn render_with(report: &super::RedactedReport, file_attributes: bool) -> String {
+    report.scrub(render_xml(report, file_attributes))
+}
+
+fn render_xml(report: &RunReport, file_attributes: bool) -> String {
     let mut junit = Report::new("tokenconf");
     junit.set_time(report.duration);
     let resolved: Vec<(&Resolved, globset::GlobMatcher)> = report
@@ -43,6 +49,11 @@ fn render_xml(report: &RunReport) -> String {
         let name = format!("{} [{}]", esc(&o.suite), esc(&report.target));
         let mut case = test_case(o, report.strict, &gone);
         case.set_classname(name.clone());
+        if file_attributes && !o.file.is_empty() {
+            case.extra
+                .insert("file".into(), esc(&o.file).into_owned().into());
+            case.extra.insert("line".into(), o.line.to_string().into());
+        }
         let at = match suites.iter().position(|(s, _, _)| s.name.as_str() == name) {
             Some(at) => at,
             None => {
@@ -67,10 +78,14 @@ fn render_xml(report: &RunReport) -> String {
         // Nowhere else to record it: the root element takes no properties.
         suites.push((TestSuite::new("tokenconf"), 0, 0));
     }
+    let hints: Vec<String> = super::console::target_hints(report)
+        .iter()
+        .map(|h| esc(h).into_owned())
+        .collect();
     let suites = suites.into_iter().map(|(mut s, expected, resolved)| {
         let time = s.test_cases.iter().filter_map(|c| c.time).sum();
         s.set_time(time);
-        mark_insecure(&mut s, &report.insecure);
+        mark_insecure(&mut s, &report.insecure, &hints);
         mark_suites(&mut s, &report.suites);
         // `<testcase>` takes no properties in Jenkins' schema: the counts go on its suite,
         // each finding and entry in the case's `<system-out>`.
@@ -121,18 +136,26 @@ fn mark_suites(suite: &mut TestSuite, suites: &crate::outcome::SuitesVersion) {
 }
 
 /// An insecure run says so on every suite, where CI shows it: a `tokenconf.insecure` property
-/// (the reasons, `; `-separated) and a line each in the suite's `<system-out>`.
-fn mark_insecure(suite: &mut TestSuite, insecure: &[String]) {
-    if insecure.is_empty() {
-        return;
-    }
-    let reasons: Vec<String> = insecure.iter().map(|n| esc(n).into_owned()).collect();
-    suite.add_property(Property::new("tokenconf.insecure", reasons.join("; ")));
+/// (the reasons, `; `-separated) and a line each in the suite's `<system-out>`. So does a hint
+/// at one cause behind many failures (`tokenconf.hints`, `hint:` lines).
+fn mark_insecure(suite: &mut TestSuite, insecure: &[String], hints: &[String]) {
     let mut out = String::new();
-    for r in &reasons {
-        let _ = writeln!(out, "insecure: {r}");
+    if !insecure.is_empty() {
+        let reasons: Vec<String> = insecure.iter().map(|n| esc(n).into_owned()).collect();
+        suite.add_property(Property::new("tokenconf.insecure", reasons.join("; ")));
+        for r in &reasons {
+            let _ = writeln!(out, "insecure: {r}");
+        }
     }
-    suite.set_system_out(out);
+    if !hints.is_empty() {
+        suite.add_property(Property::new("tokenconf.hints", hints.join("; ")));
+        for h in hints {
+            let _ = writeln!(out, "hint: {h}");
+        }
+    }
+    if !out.is_empty() {
+        suite.set_system_out(out);
+    }
 }
 
 /// Jenkins' JUnit schema has no `skipped` attribute on `<testsuites>` (only on `<testsuite>`),
@@ -273,7 +296,9 @@ fn test_case(o: &CaseOutcome, strict: bool, resolved: &[&Resolved]) -> TestCase 
     let mut case = TestCase::new(esc(&o.case).into_owned(), status);
     case.set_classname(esc(&o.suite).into_owned());
     case.set_time(o.duration);
-    let mut out = String::new();
+    // Jenkins' schema allows no `file` or `line` on `<testcase>`: every case's output opens
+    // with `file:line`, where a reader (or a script) finds the case in its suite.
+    let mut out = location(o);
     if let Some(tries) = o.tries() {
         let what = if o.is_flaky() {
             "flaky: passed on attempt"

@@ -166,7 +166,7 @@ fn write_planned_with(
     }
     // Rendered one at a time as they are written: over 10,000 cases each is megabytes.
     let tops: [&dyn Fn() -> String; 3] = [
-        &|| junit::render(report),
+        &|| junit::render_with(report, plan.junit_file_attributes()),
         &|| summary::render(report, &diff_files),
         &|| html::render(report),
     ];

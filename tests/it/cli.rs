@@ -223,7 +223,7 @@ fn a_failing_case_exits_1_with_its_findings_in_console_and_reports() {
     );
     assert!(out.contains("[MUST] json $.token_type"), "{out}");
     assert!(
-        out.contains("summary: 1 passed, 1 failed, 0 skipped"),
+        out.contains("summary: 1 passed, 1 failed, 0 errored, 0 skipped"),
         "{out}"
     );
     let junit = std::fs::read_to_string(reports.join("junit.xml")).unwrap();

@@ -15,6 +15,7 @@ mod drift_watch;
 mod error_text;
 mod examples;
 mod explain;
+mod first_hour;
 mod golden;
 mod hostile;
 mod html;

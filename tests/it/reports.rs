@@ -345,7 +345,7 @@ fn console_reads_like_cargo_test_and_colours_only_when_asked() {
         .contains("    talkdesk/token::expects-the-wrong-status (status, json $.token_type)"));
     assert_eq!(
         summary.lines().last(),
-        Some("summary: 3 passed, 3 failed, 1 skipped")
+        Some("summary: 3 passed, 1 failed, 2 errored, 1 skipped")
     );
     let styles = report::Styles::colored();
     let painted = report::console::styled_summary(&r, &styles);

@@ -16,8 +16,8 @@ use base64::Engine;
 use crate::support::{root, BIN};
 
 /// Unlike its own encodings: `+`, `/`, a space and `&` differ in each.
-const SECRET: &str = "ReqCanary+4e/1 x&y";
-const CLIENT: &str = "req-client";
+pub(crate) const SECRET: &str = "ReqCanary+4e/1 x&y";
+pub(crate) const CLIENT: &str = "req-client";
 
 fn scratch(name: &str) -> PathBuf {
     crate::support::scratch(module_path!(), name)
@@ -26,8 +26,8 @@ fn scratch(name: &str) -> PathBuf {
 /// A loopback server answering every request with `answer` (a whole HTTP response), or, with
 /// `None`, holding each connection without a word. Stops when dropped, and by itself after a
 /// minute.
-struct Server {
-    port: u16,
+pub(crate) struct Server {
+    pub(crate) port: u16,
     stop: Arc<AtomicBool>,
 }
 
@@ -37,7 +37,7 @@ impl Drop for Server {
     }
 }
 
-fn serve(answer: Option<String>) -> Server {
+pub(crate) fn serve(answer: Option<String>) -> Server {
     serve_by(move |_| answer.clone())
 }
 
@@ -106,7 +106,7 @@ fn reply(mut stream: TcpStream, answer: &dyn Fn(&str) -> Option<String>) -> Opti
     }
 }
 
-fn response(status: &str, content_type: &str, body: &str) -> String {
+pub(crate) fn response(status: &str, content_type: &str, body: &str) -> String {
     format!(
         "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
         body.len()
@@ -114,7 +114,7 @@ fn response(status: &str, content_type: &str, body: &str) -> String {
 }
 
 /// A targets file naming api `acme` at `base_url`, its secret from TC_REQ_SECRET.
-fn targets(dir: &Path, base_url: &str, http: &str) -> PathBuf {
+pub(crate) fn targets(dir: &Path, base_url: &str, http: &str) -> PathBuf {
     let file = dir.join("targets.yaml");
     std::fs::write(
         &file,
@@ -126,7 +126,7 @@ fn targets(dir: &Path, base_url: &str, http: &str) -> PathBuf {
     file
 }
 
-fn suite(dir: &Path, cases: &str) -> PathBuf {
+pub(crate) fn suite(dir: &Path, cases: &str) -> PathBuf {
     let file = dir.join("acme.yaml");
     std::fs::write(
         &file,
@@ -136,7 +136,7 @@ fn suite(dir: &Path, cases: &str) -> PathBuf {
     file
 }
 
-fn run(dir: &Path, extra: &[&str]) -> Output {
+pub(crate) fn run(dir: &Path, extra: &[&str]) -> Output {
     let mut cmd = Command::new(BIN);
     cmd.arg("run")
         .arg(dir.join("acme.yaml"))
@@ -157,7 +157,7 @@ fn run(dir: &Path, extra: &[&str]) -> Output {
 }
 
 /// stdout, stderr and every report file, as text.
-fn everything(dir: &Path, out: &Output) -> Vec<(String, String)> {
+pub(crate) fn everything(dir: &Path, out: &Output) -> Vec<(String, String)> {
     let mut texts = vec![
         (
             "stdout".to_string(),
@@ -251,7 +251,7 @@ fn a_failing_case_shows_its_request_and_never_the_secret() {
     assert_no_secret(&everything(&dir, &out));
 }
 
-fn assert_no_secret(texts: &[(String, String)]) {
+pub(crate) fn assert_no_secret(texts: &[(String, String)]) {
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let form: String = form_urlencoded::byte_serialize(SECRET.as_bytes()).collect();
     let forms = [
@@ -272,7 +272,7 @@ fn assert_no_secret(texts: &[(String, String)]) {
     }
 }
 
-const THREE_CASES: &str = r#"  - name: one
+pub(crate) const THREE_CASES: &str = r#"  - name: one
     request: { path: /v1/token, form: { grant_type: client_credentials } }
     expect: { status: 200 }
   - name: two
