@@ -151,6 +151,9 @@ pub fn api_target(server: &Server, base_url: &str) -> ApiTarget {
             ("forbidden_scope", &c.forbidden_scope),
             ("metadata_path", METADATA_PATH),
             ("issuer", &server.issuer),
+            // What discovery reads from the metadata above (S256 only; iss in responses).
+            ("pkce_plain_unsupported", "true"),
+            ("authorization_response_iss_parameter_supported", "true"),
         ],
         &[
             ("client_secret", &first.secret),
@@ -444,6 +447,8 @@ fn authorization_code(s: &Server, client: &Client, form: &[(String, String)]) ->
         (Some(c), Some(v)) if is_code_verifier(v) && s256(v) == *c => {}
         (Some(_), Some(_)) => return invalid("code_verifier does not match the code_challenge"),
         (Some(_), None) => return invalid("code_verifier is required for this code"),
+        // Drift: the PKCE downgrade RFC 9700 §2.1.1 forbids.
+        (None, Some(_)) if s.config.drifting("oauth2-pkce-downgrade") => {}
         (None, Some(_)) => {
             return invalid("code_verifier sent, but the authorization request had no challenge")
         }
@@ -456,6 +461,10 @@ fn authorization_code(s: &Server, client: &Client, form: &[(String, String)]) ->
     let access = store.issue_access(grant.clone(), family);
     let refresh = store.issue_refresh(grant.clone(), family);
     drop(store);
+    // Drift: every scope of the client, whatever authorize asked for (RFC 6749 §3.3).
+    if s.config.drifting("oauth2-code-scope-wider") {
+        return token_response(&access, &client.scopes, Some(&refresh));
+    }
     token_response(&access, &grant.scope, Some(&refresh))
 }
 
@@ -511,6 +520,16 @@ async fn authorize(State(s): State<Arc<Server>>, RawQuery(query): RawQuery) -> R
     let named = field(&params, "redirect_uri");
     let redirect_uri = match named {
         Some(r) if client.redirect_uris.iter().any(|u| u == r) => r.to_string(),
+        // Drift: prefix matching, which OAuth 2.1 (§2.3.1) and RFC 9700 §4.1.3 forbid.
+        Some(r)
+            if s.config.drifting("oauth2-redirect-prefix-match")
+                && client
+                    .redirect_uris
+                    .iter()
+                    .any(|u| r.starts_with(u.as_str())) =>
+        {
+            r.to_string()
+        }
         // §3.1.2.3: may be left out when exactly one is registered.
         None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
         _ => {
@@ -521,19 +540,30 @@ async fn authorize(State(s): State<Arc<Server>>, RawQuery(query): RawQuery) -> R
         }
     };
     let state = field(&params, "state");
+    // RFC 9207 §2: iss in every authorization response, errors included (the metadata says so).
+    let iss: &[(&str, &str)] = if s.config.drifting("oauth2-authorize-no-iss") {
+        &[]
+    } else {
+        &[("iss", s.issuer.as_str())]
+    };
     let fail = |code: &str, description: &str| {
         // Drift: an error page although the client and redirect URI are valid (§4.1.2.1).
         if s.config.drifting("oauth2-authorize-error-json") {
             return bad_request(code, description);
         }
-        redirect(
-            &redirect_uri,
-            &[("error", code), ("error_description", description)],
-            state,
-        )
+        let mut params = vec![("error", code), ("error_description", description)];
+        params.extend_from_slice(iss);
+        redirect(&redirect_uri, &params, state)
     };
     match field(&params, "response_type") {
         Some("code") => {}
+        // Drift: the implicit grant, which OAuth 2.1 omits (draft-ietf-oauth-v2-1-16 §10.1).
+        Some("token") if s.config.drifting("oauth2-implicit-grant") => {
+            let access = new_token("o2_implicit_");
+            let location = format!("{redirect_uri}#access_token={access}&token_type=Bearer");
+            return super::found(&location)
+                .unwrap_or_else(|| bad_request("invalid_request", "bad redirect_uri"));
+        }
         None | Some("") => return fail("invalid_request", "response_type is required"),
         Some(_) => {
             return fail(
@@ -550,13 +580,20 @@ async fn authorize(State(s): State<Arc<Server>>, RawQuery(query): RawQuery) -> R
         field(&params, "code_challenge_method"),
     ) {
         // The mock requires PKCE (it declares pkce_required): RFC 7636 §4.4.1's answer.
-        (None, None) if !s.config.drifting("oauth2-pkce-optional") => {
+        (None, None)
+            if !s.config.drifting("oauth2-pkce-optional")
+                && !s.config.drifting("oauth2-pkce-downgrade") =>
+        {
             return fail("invalid_request", "code_challenge is required (PKCE)")
         }
         (None, None) => None,
         (Some(c), Some("S256")) if is_s256_challenge(c) => Some(c.to_string()),
         (Some(_), Some("S256")) => {
             return fail("invalid_request", "code_challenge is not an S256 challenge")
+        }
+        // Drift: `plain` although the metadata offers only S256 (RFC 7636 §4.4.1).
+        (Some(c), Some("plain")) if s.config.drifting("oauth2-pkce-plain-accepted") => {
+            Some(s256(c))
         }
         // RFC 9700 §2.1.1: S256; a missing method would mean `plain`.
         (Some(_), _) => {
@@ -586,7 +623,9 @@ async fn authorize(State(s): State<Arc<Server>>, RawQuery(query): RawQuery) -> R
         spent: false,
     };
     s.store().codes.insert(code.clone(), entry);
-    redirect(&redirect_uri, &[("code", &code)], state)
+    let mut params = vec![("code", code.as_str())];
+    params.extend_from_slice(iss);
+    redirect(&redirect_uri, &params, state)
 }
 
 // ---- metadata ----
@@ -604,7 +643,18 @@ async fn metadata(State(s): State<Arc<Server>>) -> Response {
         "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": true,
     });
+    let mut body = body;
+    if s.config.drifting("oauth2-implicit-grant") {
+        body["response_types_supported"] = json!(["code", "token"]);
+        body["grant_types_supported"] = json!([
+            "authorization_code",
+            "implicit",
+            "client_credentials",
+            "refresh_token"
+        ]);
+    }
     token_json(StatusCode::OK, body)
 }
 

@@ -210,7 +210,10 @@ mod tests {
             &[("grant_type", "authorization_code"), ("code", "C1")],
             true,
         );
-        let token = json(200, json!({"access_token": "a".repeat(32), "token_type": "Bearer"}));
+        let token = json(
+            200,
+            json!({"access_token": "a".repeat(32), "token_type": "Bearer"}),
+        );
         let without = [(
             get("response_type=code"),
             redirect("https://c.example/cb?code=C1"),
@@ -238,7 +241,10 @@ mod tests {
             1
         );
         assert_eq!(
-            check(&redirect("https://c.example/cb/other?error=invalid_request")).len(),
+            check(&redirect(
+                "https://c.example/cb/other?error=invalid_request"
+            ))
+            .len(),
             1
         );
         assert_eq!(check(&redirect("https://c.example/cb?code=C1")).len(), 1);
