@@ -88,10 +88,12 @@ mod tests {
     #[test]
     fn names_are_unique_snake_case_and_each_is_explained() {
         for (i, c) in CAPABILITIES.iter().enumerate() {
+            // Snake case: digits allowed after a letter (`oauth_2_1`).
             assert!(
-                c.name
-                    .chars()
-                    .all(|ch| ch.is_ascii_lowercase() || ch == '_'),
+                c.name.starts_with(|ch: char| ch.is_ascii_lowercase())
+                    && c.name
+                        .chars()
+                        .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_'),
                 "{}",
                 c.name
             );
