@@ -8,12 +8,13 @@ use super::oauth2_authorize::{self as authorize, param, url_params};
 use super::{Rule, RuleSet, Violation};
 use crate::finding::Level;
 
-const DRAFT: &str = "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-16";
 const DRAFT_2_3_1: &str =
     "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-16#section-2.3.1";
 const DRAFT_4_1_3: &str =
     "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-16#section-4.1.3";
 const DRAFT_10: &str = "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-16#section-10";
+const DRAFT_10_1: &str =
+    "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-16#section-10.1";
 
 pub static AUTHORIZE: RuleSet = RuleSet {
     includes: &[],
@@ -106,7 +107,7 @@ pub static NO_IMPLICIT: Rule = Rule {
     // The draft omits the grant (§10.1) without a keyword of its own; RFC 9700 §2.1.2, which it
     // follows, says clients SHOULD NOT use it.
     level: Level::Should,
-    source: DRAFT_10,
+    source: DRAFT_10_1,
     title: "response_type=token is not answered with an access token",
     explain: "draft-ietf-oauth-v2-1-16 §10.1: the implicit grant (response_type=token) is omitted from OAuth \
               2.1, \"to no longer issue access tokens in the authorization response\"; §4.1.1 defines only \
@@ -145,7 +146,7 @@ pub static OMITTED_GRANTS: Rule = Rule {
     id: "OAUTH21-10-omitted-grants",
     // As NO_IMPLICIT: the draft omits them without a keyword (§10 is a non-normative list).
     level: Level::Should,
-    source: DRAFT,
+    source: DRAFT_10,
     title: "metadata offers neither the password grant nor the implicit grant",
     explain: "draft-ietf-oauth-v2-1-16 §10: the resource owner password credentials grant and the implicit \
               grant (response_type=token) are omitted from OAuth 2.1 (as RFC 9700 §2.4 and §2.1.2 advise). \
