@@ -395,6 +395,12 @@ static MODES: &[DriftMode] = &[
         "authorize accepts any redirect_uri that starts with a registered one",
     ),
     breaking(
+        "oauth2-public-refresh-not-rotated",
+        "oauth2",
+        &["OAUTH21-4.3-public-refresh"],
+        "a public client's refresh answers with the refresh token it was sent, which stays valid; no MUST rule: §4.3 is a SHOULD, the suites' refresh_token check catches it",
+    ),
+    breaking(
         "oauth2-revoked-still-active",
         "oauth2",
         &[],

@@ -10,6 +10,9 @@
 //!   their first redemption, good or bad; redeeming a spent code revokes what it issued (§4.1.2).
 //! - PKCE (RFC 7636, RFC 9700 §2.1.1): S256 only; a verifier for a code without a challenge is
 //!   refused (RFC 9700 §4.8.2).
+//! - RFC 9207: `iss` in every authorization response, errors included, as its metadata says.
+//! - A public client (RFC 6749 §2.1, no secret) names itself with client_id at the token endpoint,
+//!   for codes (with PKCE) and refresh; its refresh tokens rotate (OAuth 2.1 §4.3).
 //! - Refresh (§6, RFC 9700 §4.14.2): rotation on every use; replaying a rotated refresh token is
 //!   `invalid_grant` and revokes its whole family.
 //! - `grant_type=password` is `unsupported_grant_type` (RFC 9700 §2.4).
@@ -115,6 +118,8 @@ impl Default for Config {
                     &["read"],
                     cb,
                 ),
+                // A public client (RFC 6749 §2.1): no secret, PKCE only.
+                client("tokenconf-oauth2-public", "", &["read"], cb),
             ],
             user: "tokenconf-oauth2-user".into(),
             forbidden_scope: "admin".into(),
@@ -131,7 +136,7 @@ pub fn api_target(server: &Server, base_url: &str) -> ApiTarget {
             .cloned()
             .unwrap_or_else(|| client("", "", &[], ""))
     };
-    let (first, second, special) = (get(0), get(1), get(2));
+    let (first, second, special, public) = (get(0), get(1), get(2), get(3));
     let redirect_uri = first.redirect_uris.first().cloned().unwrap_or_default();
     let refresh_token = server.issue_refresh_token(&first);
     let mut t = super::api_target(
@@ -144,6 +149,7 @@ pub fn api_target(server: &Server, base_url: &str) -> ApiTarget {
             ("client_id", &first.id),
             ("second_client_id", &second.id),
             ("special_client_id", &special.id),
+            ("public_client_id", &public.id),
             ("redirect_uri", &redirect_uri),
             ("authorize_scope", "read"),
             // Narrower than the first client's scopes, so a widened grant shows.
@@ -342,23 +348,47 @@ fn authenticate<'a>(
         (Ok(None), None) => return Err(invalid_client("client authentication is required", true)),
     };
     match server.find_client(&id) {
-        Some(c) if constant_time_eq(&c.secret, &secret) => Ok(c),
+        // A public client has no secret to match, not an empty one.
+        Some(c) if !c.secret.is_empty() && constant_time_eq(&c.secret, &secret) => Ok(c),
         _ => Err(invalid_client("client authentication failed", used_basic)),
     }
 }
 
 // ---- token endpoint ----
 
+/// A public client (RFC 6749 §2.1, no secret) names itself with client_id alone (§3.2.1), at
+/// the token endpoint only: revocation and introspection take confidential clients.
+fn public_client<'a>(
+    server: &'a Server,
+    headers: &HeaderMap,
+    form: &[(String, String)],
+) -> Option<&'a Client> {
+    if headers.contains_key(header::AUTHORIZATION) || field(form, "client_secret").is_some() {
+        return None;
+    }
+    field(form, "client_id")
+        .and_then(|id| server.find_client(id))
+        .filter(|c| c.secret.is_empty())
+}
+
 async fn token(State(s): State<Arc<Server>>, headers: HeaderMap, body: Bytes) -> Response {
     let form = match parse_form(&headers, &body) {
         Ok(f) => f,
         Err(r) => return *r,
     };
-    let client = match authenticate(&s, &headers, &form) {
-        Ok(c) => c,
-        Err(r) => return *r,
+    let client = match public_client(&s, &headers, &form) {
+        Some(c) => c,
+        None => match authenticate(&s, &headers, &form) {
+            Ok(c) => c,
+            Err(r) => return *r,
+        },
     };
     match field(&form, "grant_type") {
+        // RFC 6749 §4.4: for confidential clients only.
+        Some("client_credentials") if client.secret.is_empty() => bad_request(
+            "unauthorized_client",
+            "a public client cannot use the client credentials grant",
+        ),
         None | Some("") => bad_request("invalid_request", "grant_type is required"),
         Some("client_credentials") => client_credentials(&s, client, &form),
         Some("authorization_code") => authorization_code(&s, client, &form),
@@ -493,6 +523,13 @@ fn refresh(s: &Server, client: &Client, form: &[(String, String)]) -> Response {
     let Some(scope) = grant_scope(non_empty(form, "scope"), &grant.scope) else {
         return invalid_scope();
     };
+    // Drift: a public client keeps its refresh token, neither rotated nor sender-constrained.
+    if client.secret.is_empty() && s.config.drifting("oauth2-public-refresh-not-rotated") {
+        grant.scope = scope.clone();
+        let access = store.issue_access(grant, family);
+        drop(store);
+        return token_response(&access, &scope, Some(&old));
+    }
     if let Some(entry) = store.refresh.get_mut(&old) {
         entry.rotated = true;
     }
@@ -866,6 +903,45 @@ mod tests {
         let r = token(State(s), raw, form).await;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         assert!(r.headers().get(header::WWW_AUTHENTICATE).is_some());
+    }
+
+    #[tokio::test]
+    async fn the_public_client_names_itself_at_the_token_endpoint_only_and_never_by_an_empty_secret(
+    ) {
+        let s = server();
+        let public = s.cfg().clients[3].clone();
+        assert!(public.secret.is_empty());
+        let mut plain = HeaderMap::new();
+        plain.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        // Known to the token endpoint by client_id alone: an unknown code, not an unknown client.
+        let redeem = body(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", &public.id),
+            ("code", "o2_code_none"),
+        ]);
+        let (status, json) = json_of(token(State(s.clone()), plain.clone(), redeem).await).await;
+        assert_eq!(
+            (status, json["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+        );
+        // §4.4: client credentials are for confidential clients.
+        let cc = body(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &public.id),
+        ]);
+        let (_, json) = json_of(token(State(s.clone()), plain.clone(), cc).await).await;
+        assert_eq!(json["error"], "unauthorized_client");
+        // An empty secret is not a public client's credential.
+        let cc = body(&[("grant_type", "client_credentials")]);
+        let r = token(State(s.clone()), basic(&public.id, ""), cc).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        // Introspection wants a confidential client.
+        let ask = body(&[("token", "x"), ("client_id", &public.id)]);
+        let r = introspect(State(s), plain, ask).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     }
 
     #[tokio::test]

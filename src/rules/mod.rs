@@ -146,6 +146,7 @@ static SETS: &[&RuleSet] = &[
     &oauth2_jwt::ID_TOKEN,
     &oauth21::AUTHORIZE,
     &oauth21::TOKEN,
+    &oauth21::REFRESH,
     &oauth21::METADATA,
     &talkdesk::TOKEN_RESPONSE,
     &talkdesk::REFRESH_RESPONSE,

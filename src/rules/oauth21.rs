@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use super::oauth2_authorize::{self as authorize, param, url_params};
+use super::read::body_member;
 use super::{Rule, RuleSet, Violation};
 use crate::finding::Level;
 
@@ -12,6 +13,8 @@ const DRAFT_2_3_1: &str =
     "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-16#section-2.3.1";
 const DRAFT_4_1_3: &str =
     "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-16#section-4.1.3";
+const DRAFT_4_3: &str =
+    "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-16#section-4.3";
 const DRAFT_10: &str = "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-16#section-10";
 const DRAFT_10_1: &str =
     "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-16#section-10.1";
@@ -28,6 +31,13 @@ pub static TOKEN: RuleSet = RuleSet {
     name: "oauth21.token",
     summary: "OAuth 2.1 (draft-ietf-oauth-v2-1-16) at the token endpoint: no code without PKCE, no verifier without a challenge",
     rules: &[&PKCE_REQUIRED, &authorize::PKCE_DOWNGRADE],
+};
+
+pub static REFRESH: RuleSet = RuleSet {
+    includes: &[],
+    name: "oauth21.refresh",
+    summary: "OAuth 2.1 (draft-ietf-oauth-v2-1-16) refresh for a public client: a rotated or sender-constrained refresh token",
+    rules: &[&PUBLIC_REFRESH],
 };
 
 pub static METADATA: RuleSet = RuleSet {
@@ -131,6 +141,47 @@ pub static NO_IMPLICIT: Rule = Rule {
         .expected("error=unsupported_response_type")
         .actual("an access_token in the redirect")
         .at("Location")]
+    },
+};
+
+pub static PUBLIC_REFRESH: Rule = Rule {
+    id: "OAUTH21-4.3-public-refresh",
+    level: Level::Should,
+    source: DRAFT_4_3,
+    title: "a public client's refresh gets a new refresh token, unless the token is sender-constrained",
+    explain: "draft-ietf-oauth-v2-1-16 §4.3: \"When client authentication is not possible, the authorization \
+              server SHOULD issue sender-constrained refresh tokens or use refresh token rotation as described \
+              in Section 4.3.1\" (RFC 9700 §4.14.2). Applied to a refresh_token grant that authenticates no \
+              client (no Basic, client_secret or client_assertion: a public client) answered with a token: \
+              unless the token is DPoP-bound (token_type DPoP, RFC 9449), the answer must carry a refresh \
+              token other than the one sent. Whether the old one is then refused is the case's next step \
+              (RFC9700-2.2.2-rt-replay). A SHOULD, as the draft says.",
+    check: |x| {
+        let (s, r) = (x.sent, x.received);
+        if s.grant_type() != Some("refresh_token")
+            || authorize::sent_client_auth(s)
+            || !super::read::success(r)
+            || body_member(r, "access_token").is_none()
+        {
+            return vec![];
+        }
+        let bound = body_member(r, "token_type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.eq_ignore_ascii_case("dpop"));
+        if bound {
+            return vec![];
+        }
+        let sent = s.form_value("refresh_token");
+        match body_member(r, "refresh_token").and_then(Value::as_str) {
+            Some(new) if Some(new) != sent => vec![],
+            got => vec![Violation::new(format!(
+                "a public client's refresh was answered with {}; draft-ietf-oauth-v2-1-16 §4.3: rotate it or sender-constrain it",
+                if got.is_some() { "the same refresh token" } else { "no new refresh token" }
+            ))
+            .expected("a new refresh_token, or token_type DPoP")
+            .actual(if got.is_some() { "the refresh token sent" } else { "no refresh_token" })
+            .at("$.refresh_token")],
+        }
     },
 };
 
@@ -270,6 +321,48 @@ mod tests {
         let code = get("response_type=code");
         let r = redirect("https://c.example/cb?code=C1");
         assert!(run_with(&NO_IMPLICIT, &code, &r, &[]).is_empty());
+    }
+
+    #[test]
+    fn a_public_clients_refresh_needs_a_new_refresh_token_or_dpop() {
+        let public = sent(
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "R1"),
+                ("client_id", "c"),
+            ],
+            false,
+        );
+        let answer = |rt: Option<&str>, kind: &str| {
+            let mut body = json!({"access_token": "a".repeat(32), "token_type": kind});
+            if let Some(rt) = rt {
+                body["refresh_token"] = json!(rt);
+            }
+            json(200, body)
+        };
+        let check = |s: &Sent, r: &Received| run_with(&PUBLIC_REFRESH, s, r, &[]);
+        assert!(check(&public, &answer(Some("R2"), "Bearer")).is_empty());
+        assert_eq!(check(&public, &answer(Some("R1"), "Bearer")).len(), 1);
+        assert_eq!(check(&public, &answer(None, "Bearer")).len(), 1);
+        assert!(check(&public, &answer(Some("R1"), "DPoP")).is_empty());
+        // A confidential client is bound by its authentication.
+        let confidential = sent(
+            &[("grant_type", "refresh_token"), ("refresh_token", "R1")],
+            true,
+        );
+        assert!(check(&confidential, &answer(Some("R1"), "Bearer")).is_empty());
+        let posted = sent(
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "R1"),
+                ("client_id", "c"),
+                ("client_secret", "s"),
+            ],
+            false,
+        );
+        assert!(check(&posted, &answer(Some("R1"), "Bearer")).is_empty());
+        let refused = json(400, json!({"error": "invalid_grant"}));
+        assert!(check(&public, &refused).is_empty());
     }
 
     #[test]

@@ -54,6 +54,15 @@ pub(super) fn location_params(r: &Received) -> Option<Vec<(String, String)>> {
     r.header("location").map(url_params)
 }
 
+/// Whether the request authenticated a client (Basic, a posted secret or an assertion): a request
+/// without is a public client's (RFC 6749 §2.1).
+pub(super) fn sent_client_auth(s: &Sent) -> bool {
+    s.basic_auth
+        || s.form_value("client_secret").is_some()
+        || s.form_value("client_assertion").is_some()
+        || s.authorization.is_some()
+}
+
 /// The earlier authorize step whose redirect carried `code`: its request's parameters.
 pub(super) fn authorize_request_of(
     earlier: &[(Sent, Received)],

@@ -375,6 +375,7 @@ const DOT: Server = Server {
     lacks: &[
         "refresh_only_revocation",
         "oauth_2_1",
+        "public_client_id",
         "pkce_plain_unsupported",
         "authorization_response_iss_parameter_supported",
     ],
@@ -386,6 +387,7 @@ const AUTHLIB: Server = Server {
         "refresh_only_revocation",
         "pkce_required",
         "oauth_2_1",
+        "public_client_id",
         "pkce_plain_unsupported",
     ],
 };
