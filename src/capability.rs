@@ -51,6 +51,10 @@ pub static CAPABILITIES: &[Capability] = &[
         meaning: "the authorize endpoint refuses a code request without a PKCE code_challenge (RFC 7636 §4.4.1; OAuth 2.1)",
     },
     Capability {
+        name: "oauth_2_1",
+        meaning: "the server follows OAuth 2.1 (draft-ietf-oauth-v2-1-16): PKCE on every code, exact redirect URIs, no implicit or password grant; adds the oauth21.* rules' cases",
+    },
+    Capability {
         name: "token_exchange_handler",
         meaning: "Salesforce token exchange is enabled on the app with an Apex token-exchange handler that accepts the target's external_subject_token (a token of the external identity provider it validates)",
     },
@@ -84,10 +88,12 @@ mod tests {
     #[test]
     fn names_are_unique_snake_case_and_each_is_explained() {
         for (i, c) in CAPABILITIES.iter().enumerate() {
+            // Snake case: digits allowed after a letter (`oauth_2_1`).
             assert!(
-                c.name
-                    .chars()
-                    .all(|ch| ch.is_ascii_lowercase() || ch == '_'),
+                c.name.starts_with(|ch: char| ch.is_ascii_lowercase())
+                    && c.name
+                        .chars()
+                        .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_'),
                 "{}",
                 c.name
             );

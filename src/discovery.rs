@@ -230,6 +230,9 @@ pub fn apply(
     api.vars
         .entry("issuer".to_string())
         .or_insert_with(|| issuer.to_string());
+    for (var, value) in metadata_flags(document) {
+        api.vars.entry(var.to_string()).or_insert(value.to_string());
+    }
     let metadata_path = Url::parse(metadata_url)
         .map(|u| u.path().to_string())
         .unwrap_or_default();
@@ -245,6 +248,23 @@ pub fn apply(
             DEFAULT_AUTH_METHODS,
         )?,
     })
+}
+
+/// Vars for cases that hold only where the metadata is evidence: RFC 9207 §3's flag (a server
+/// that sets it MUST send iss), and a code_challenge_methods_supported without `plain` (RFC 7636
+/// §4.4.1: an unsupported method MUST be refused). The list does not say PKCE is required
+/// (RFC 8414 §2: the methods supported), so `pkce_required` stays the target's to declare.
+fn metadata_flags(document: &Value) -> Vec<(&'static str, &'static str)> {
+    let mut out = Vec::new();
+    if document.get("authorization_response_iss_parameter_supported") == Some(&Value::Bool(true)) {
+        out.push(("authorization_response_iss_parameter_supported", "true"));
+    }
+    if let Some(Value::Array(methods)) = document.get("code_challenge_methods_supported") {
+        if !methods.is_empty() && !methods.iter().any(|m| m.as_str() == Some("plain")) {
+            out.push(("pkce_plain_unsupported", "true"));
+        }
+    }
+    out
 }
 
 fn strings(document: &Value, member: &str, default: &[&str]) -> Result<Vec<String>, String> {
@@ -354,6 +374,28 @@ mod tests {
             issuer: Some(base.to_string()),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn metadata_fills_the_iss_and_plain_vars_only_where_it_is_evidence() {
+        let flags = |doc: serde_json::Value| metadata_flags(&doc);
+        assert_eq!(
+            flags(
+                json!({"authorization_response_iss_parameter_supported": true, "code_challenge_methods_supported": ["S256"]})
+            ),
+            vec![
+                ("authorization_response_iss_parameter_supported", "true"),
+                ("pkce_plain_unsupported", "true")
+            ]
+        );
+        assert!(flags(json!({"authorization_response_iss_parameter_supported": false})).is_empty());
+        assert!(
+            flags(json!({"authorization_response_iss_parameter_supported": "true"})).is_empty()
+        );
+        assert!(flags(json!({"code_challenge_methods_supported": ["plain", "S256"]})).is_empty());
+        // No list says nothing about plain; an empty one is no PKCE support to judge.
+        assert!(flags(json!({})).is_empty());
+        assert!(flags(json!({"code_challenge_methods_supported": []})).is_empty());
     }
 
     #[test]

@@ -307,8 +307,8 @@ static MODES: &[DriftMode] = &[
     breaking(
         "oauth2-pkce-optional",
         "oauth2",
-        &[],
-        "authorize issues a code without a PKCE code_challenge although the server requires PKCE; no rule: the suites' location check catches it",
+        &["OAUTH21-4.1.3-pkce-required"],
+        "authorize issues a code without a PKCE code_challenge although the server requires PKCE, and the token endpoint redeems it",
     ),
     breaking(
         "oauth2-introspection-text-plain",
@@ -357,6 +357,48 @@ static MODES: &[DriftMode] = &[
         "oauth2",
         &["RFC6749-3.3-scope-not-wider"],
         "client_credentials grants every scope of the client whatever was asked; no MUST rule: scope-not-wider is a SHOULD, so the suites' scope check catches it",
+    ),
+    breaking(
+        "oauth2-code-scope-wider",
+        "oauth2",
+        &["RFC6749-3.3-code-scope-not-wider"],
+        "a code redemption grants every scope of the client, not the scope asked for at authorize; no MUST rule: the rule is a SHOULD, the suites' scope check catches it",
+    ),
+    breaking(
+        "oauth2-pkce-downgrade",
+        "oauth2",
+        &["RFC9700-2.1.1-pkce-downgrade"],
+        "authorize issues a code without a code_challenge, and the token endpoint accepts a code_verifier for it",
+    ),
+    breaking(
+        "oauth2-pkce-plain-accepted",
+        "oauth2",
+        &[],
+        "authorize accepts code_challenge_method plain although the metadata offers only S256; no rule: the suites' location check catches it",
+    ),
+    breaking(
+        "oauth2-authorize-no-iss",
+        "oauth2",
+        &["RFC9207-2-iss"],
+        "authorization responses carry no iss although the metadata says authorization_response_iss_parameter_supported",
+    ),
+    breaking(
+        "oauth2-implicit-grant",
+        "oauth2",
+        &["OAUTH21-10.1-no-implicit", "OAUTH21-10-omitted-grants"],
+        "response_type=token redirects with an access token in the fragment, and the metadata offers implicit; no MUST rule: OAuth 2.1 omits the grant without a keyword, the suites' location check catches it",
+    ),
+    breaking(
+        "oauth2-redirect-prefix-match",
+        "oauth2",
+        &["OAUTH21-2.3.1-exact-redirect"],
+        "authorize accepts any redirect_uri that starts with a registered one",
+    ),
+    breaking(
+        "oauth2-public-refresh-not-rotated",
+        "oauth2",
+        &["OAUTH21-4.3-public-refresh"],
+        "a public client's refresh answers with the refresh token it was sent, which stays valid; no MUST rule: §4.3 is a SHOULD, the suites' refresh_token check catches it",
     ),
     breaking(
         "oauth2-revoked-still-active",

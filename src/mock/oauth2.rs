@@ -10,6 +10,9 @@
 //!   their first redemption, good or bad; redeeming a spent code revokes what it issued (§4.1.2).
 //! - PKCE (RFC 7636, RFC 9700 §2.1.1): S256 only; a verifier for a code without a challenge is
 //!   refused (RFC 9700 §4.8.2).
+//! - RFC 9207: `iss` in every authorization response, errors included, as its metadata says.
+//! - A public client (RFC 6749 §2.1, no secret) names itself with client_id at the token endpoint,
+//!   for codes (with PKCE) and refresh; its refresh tokens rotate (OAuth 2.1 §4.3).
 //! - Refresh (§6, RFC 9700 §4.14.2): rotation on every use; replaying a rotated refresh token is
 //!   `invalid_grant` and revokes its whole family.
 //! - `grant_type=password` is `unsupported_grant_type` (RFC 9700 §2.4).
@@ -115,6 +118,8 @@ impl Default for Config {
                     &["read"],
                     cb,
                 ),
+                // A public client (RFC 6749 §2.1): no secret, PKCE only.
+                client("tokenconf-oauth2-public", "", &["read"], cb),
             ],
             user: "tokenconf-oauth2-user".into(),
             forbidden_scope: "admin".into(),
@@ -131,7 +136,7 @@ pub fn api_target(server: &Server, base_url: &str) -> ApiTarget {
             .cloned()
             .unwrap_or_else(|| client("", "", &[], ""))
     };
-    let (first, second, special) = (get(0), get(1), get(2));
+    let (first, second, special, public) = (get(0), get(1), get(2), get(3));
     let redirect_uri = first.redirect_uris.first().cloned().unwrap_or_default();
     let refresh_token = server.issue_refresh_token(&first);
     let mut t = super::api_target(
@@ -144,6 +149,7 @@ pub fn api_target(server: &Server, base_url: &str) -> ApiTarget {
             ("client_id", &first.id),
             ("second_client_id", &second.id),
             ("special_client_id", &special.id),
+            ("public_client_id", &public.id),
             ("redirect_uri", &redirect_uri),
             ("authorize_scope", "read"),
             // Narrower than the first client's scopes, so a widened grant shows.
@@ -151,6 +157,9 @@ pub fn api_target(server: &Server, base_url: &str) -> ApiTarget {
             ("forbidden_scope", &c.forbidden_scope),
             ("metadata_path", METADATA_PATH),
             ("issuer", &server.issuer),
+            // What discovery reads from the metadata above (S256 only; iss in responses).
+            ("pkce_plain_unsupported", "true"),
+            ("authorization_response_iss_parameter_supported", "true"),
         ],
         &[
             ("client_secret", &first.secret),
@@ -339,23 +348,47 @@ fn authenticate<'a>(
         (Ok(None), None) => return Err(invalid_client("client authentication is required", true)),
     };
     match server.find_client(&id) {
-        Some(c) if constant_time_eq(&c.secret, &secret) => Ok(c),
+        // A public client has no secret to match, not an empty one.
+        Some(c) if !c.secret.is_empty() && constant_time_eq(&c.secret, &secret) => Ok(c),
         _ => Err(invalid_client("client authentication failed", used_basic)),
     }
 }
 
 // ---- token endpoint ----
 
+/// A public client (RFC 6749 §2.1, no secret) names itself with client_id alone (§3.2.1), at
+/// the token endpoint only: revocation and introspection take confidential clients.
+fn public_client<'a>(
+    server: &'a Server,
+    headers: &HeaderMap,
+    form: &[(String, String)],
+) -> Option<&'a Client> {
+    if headers.contains_key(header::AUTHORIZATION) || field(form, "client_secret").is_some() {
+        return None;
+    }
+    field(form, "client_id")
+        .and_then(|id| server.find_client(id))
+        .filter(|c| c.secret.is_empty())
+}
+
 async fn token(State(s): State<Arc<Server>>, headers: HeaderMap, body: Bytes) -> Response {
     let form = match parse_form(&headers, &body) {
         Ok(f) => f,
         Err(r) => return *r,
     };
-    let client = match authenticate(&s, &headers, &form) {
-        Ok(c) => c,
-        Err(r) => return *r,
+    let client = match public_client(&s, &headers, &form) {
+        Some(c) => c,
+        None => match authenticate(&s, &headers, &form) {
+            Ok(c) => c,
+            Err(r) => return *r,
+        },
     };
     match field(&form, "grant_type") {
+        // RFC 6749 §4.4: for confidential clients only.
+        Some("client_credentials") if client.secret.is_empty() => bad_request(
+            "unauthorized_client",
+            "a public client cannot use the client credentials grant",
+        ),
         None | Some("") => bad_request("invalid_request", "grant_type is required"),
         Some("client_credentials") => client_credentials(&s, client, &form),
         Some("authorization_code") => authorization_code(&s, client, &form),
@@ -444,6 +477,8 @@ fn authorization_code(s: &Server, client: &Client, form: &[(String, String)]) ->
         (Some(c), Some(v)) if is_code_verifier(v) && s256(v) == *c => {}
         (Some(_), Some(_)) => return invalid("code_verifier does not match the code_challenge"),
         (Some(_), None) => return invalid("code_verifier is required for this code"),
+        // Drift: the PKCE downgrade RFC 9700 §2.1.1 forbids.
+        (None, Some(_)) if s.config.drifting("oauth2-pkce-downgrade") => {}
         (None, Some(_)) => {
             return invalid("code_verifier sent, but the authorization request had no challenge")
         }
@@ -456,6 +491,10 @@ fn authorization_code(s: &Server, client: &Client, form: &[(String, String)]) ->
     let access = store.issue_access(grant.clone(), family);
     let refresh = store.issue_refresh(grant.clone(), family);
     drop(store);
+    // Drift: every scope of the client, whatever authorize asked for (RFC 6749 §3.3).
+    if s.config.drifting("oauth2-code-scope-wider") {
+        return token_response(&access, &client.scopes, Some(&refresh));
+    }
     token_response(&access, &grant.scope, Some(&refresh))
 }
 
@@ -484,6 +523,13 @@ fn refresh(s: &Server, client: &Client, form: &[(String, String)]) -> Response {
     let Some(scope) = grant_scope(non_empty(form, "scope"), &grant.scope) else {
         return invalid_scope();
     };
+    // Drift: a public client keeps its refresh token, neither rotated nor sender-constrained.
+    if client.secret.is_empty() && s.config.drifting("oauth2-public-refresh-not-rotated") {
+        grant.scope = scope.clone();
+        let access = store.issue_access(grant, family);
+        drop(store);
+        return token_response(&access, &scope, Some(&old));
+    }
     if let Some(entry) = store.refresh.get_mut(&old) {
         entry.rotated = true;
     }
@@ -511,6 +557,16 @@ async fn authorize(State(s): State<Arc<Server>>, RawQuery(query): RawQuery) -> R
     let named = field(&params, "redirect_uri");
     let redirect_uri = match named {
         Some(r) if client.redirect_uris.iter().any(|u| u == r) => r.to_string(),
+        // Drift: prefix matching, which OAuth 2.1 (§2.3.1) and RFC 9700 §4.1.3 forbid.
+        Some(r)
+            if s.config.drifting("oauth2-redirect-prefix-match")
+                && client
+                    .redirect_uris
+                    .iter()
+                    .any(|u| r.starts_with(u.as_str())) =>
+        {
+            r.to_string()
+        }
         // §3.1.2.3: may be left out when exactly one is registered.
         None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
         _ => {
@@ -521,19 +577,30 @@ async fn authorize(State(s): State<Arc<Server>>, RawQuery(query): RawQuery) -> R
         }
     };
     let state = field(&params, "state");
+    // RFC 9207 §2: iss in every authorization response, errors included (the metadata says so).
+    let iss: &[(&str, &str)] = if s.config.drifting("oauth2-authorize-no-iss") {
+        &[]
+    } else {
+        &[("iss", s.issuer.as_str())]
+    };
     let fail = |code: &str, description: &str| {
         // Drift: an error page although the client and redirect URI are valid (§4.1.2.1).
         if s.config.drifting("oauth2-authorize-error-json") {
             return bad_request(code, description);
         }
-        redirect(
-            &redirect_uri,
-            &[("error", code), ("error_description", description)],
-            state,
-        )
+        let mut params = vec![("error", code), ("error_description", description)];
+        params.extend_from_slice(iss);
+        redirect(&redirect_uri, &params, state)
     };
     match field(&params, "response_type") {
         Some("code") => {}
+        // Drift: the implicit grant, which OAuth 2.1 omits (draft-ietf-oauth-v2-1-16 §10.1).
+        Some("token") if s.config.drifting("oauth2-implicit-grant") => {
+            let access = new_token("o2_implicit_");
+            let location = format!("{redirect_uri}#access_token={access}&token_type=Bearer");
+            return super::found(&location)
+                .unwrap_or_else(|| bad_request("invalid_request", "bad redirect_uri"));
+        }
         None | Some("") => return fail("invalid_request", "response_type is required"),
         Some(_) => {
             return fail(
@@ -550,13 +617,20 @@ async fn authorize(State(s): State<Arc<Server>>, RawQuery(query): RawQuery) -> R
         field(&params, "code_challenge_method"),
     ) {
         // The mock requires PKCE (it declares pkce_required): RFC 7636 §4.4.1's answer.
-        (None, None) if !s.config.drifting("oauth2-pkce-optional") => {
+        (None, None)
+            if !s.config.drifting("oauth2-pkce-optional")
+                && !s.config.drifting("oauth2-pkce-downgrade") =>
+        {
             return fail("invalid_request", "code_challenge is required (PKCE)")
         }
         (None, None) => None,
         (Some(c), Some("S256")) if is_s256_challenge(c) => Some(c.to_string()),
         (Some(_), Some("S256")) => {
             return fail("invalid_request", "code_challenge is not an S256 challenge")
+        }
+        // Drift: `plain` although the metadata offers only S256 (RFC 7636 §4.4.1).
+        (Some(c), Some("plain")) if s.config.drifting("oauth2-pkce-plain-accepted") => {
+            Some(s256(c))
         }
         // RFC 9700 §2.1.1: S256; a missing method would mean `plain`.
         (Some(_), _) => {
@@ -586,7 +660,9 @@ async fn authorize(State(s): State<Arc<Server>>, RawQuery(query): RawQuery) -> R
         spent: false,
     };
     s.store().codes.insert(code.clone(), entry);
-    redirect(&redirect_uri, &[("code", &code)], state)
+    let mut params = vec![("code", code.as_str())];
+    params.extend_from_slice(iss);
+    redirect(&redirect_uri, &params, state)
 }
 
 // ---- metadata ----
@@ -604,7 +680,18 @@ async fn metadata(State(s): State<Arc<Server>>) -> Response {
         "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": true,
     });
+    let mut body = body;
+    if s.config.drifting("oauth2-implicit-grant") {
+        body["response_types_supported"] = json!(["code", "token"]);
+        body["grant_types_supported"] = json!([
+            "authorization_code",
+            "implicit",
+            "client_credentials",
+            "refresh_token"
+        ]);
+    }
     token_json(StatusCode::OK, body)
 }
 
@@ -816,6 +903,45 @@ mod tests {
         let r = token(State(s), raw, form).await;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         assert!(r.headers().get(header::WWW_AUTHENTICATE).is_some());
+    }
+
+    #[tokio::test]
+    async fn the_public_client_names_itself_at_the_token_endpoint_only_and_never_by_an_empty_secret(
+    ) {
+        let s = server();
+        let public = s.cfg().clients[3].clone();
+        assert!(public.secret.is_empty());
+        let mut plain = HeaderMap::new();
+        plain.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        // Known to the token endpoint by client_id alone: an unknown code, not an unknown client.
+        let redeem = body(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", &public.id),
+            ("code", "o2_code_none"),
+        ]);
+        let (status, json) = json_of(token(State(s.clone()), plain.clone(), redeem).await).await;
+        assert_eq!(
+            (status, json["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+        );
+        // §4.4: client credentials are for confidential clients.
+        let cc = body(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &public.id),
+        ]);
+        let (_, json) = json_of(token(State(s.clone()), plain.clone(), cc).await).await;
+        assert_eq!(json["error"], "unauthorized_client");
+        // An empty secret is not a public client's credential.
+        let cc = body(&[("grant_type", "client_credentials")]);
+        let r = token(State(s.clone()), basic(&public.id, ""), cc).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        // Introspection wants a confidential client.
+        let ask = body(&[("token", "x"), ("client_id", &public.id)]);
+        let r = introspect(State(s), plain, ask).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     }
 
     #[tokio::test]

@@ -163,13 +163,22 @@ impl Relocate {
         if origins.is_empty() {
             return None;
         }
+        // Each origin also form-encoded, as it appears in a redirect's query (RFC 9207's iss).
+        let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let (mut from, mut into) = (Vec::new(), Vec::new());
+        for o in origins {
+            from.push(o.clone());
+            into.push(to.to_string());
+            from.push(encode(o));
+            into.push(encode(to));
+        }
         let matcher = AhoCorasick::builder()
             .match_kind(aho_corasick::MatchKind::LeftmostLongest)
-            .build(&origins)
+            .build(&from)
             .ok()?;
         Some(Relocate {
             origins: matcher,
-            to: vec![to.to_string(); origins.len()],
+            to: into,
         })
     }
 

@@ -5,6 +5,8 @@ pub mod json;
 pub mod jwt;
 mod miaw;
 mod oauth2;
+mod oauth21;
+mod oauth2_authorize;
 mod oauth2_cross;
 mod oauth2_endpoints;
 mod oauth2_jwt;
@@ -127,6 +129,8 @@ static SETS: &[&RuleSet] = &[
     &oauth2_probes::REPLAY_REFUSED,
     &oauth2_probes::PASSWORD_GRANT_REFUSED,
     &oauth2_probes::PKCE_REFUSED,
+    &oauth2_authorize::PKCE_DOWNGRADE_REFUSED,
+    &oauth2_authorize::AUTHORIZATION_RESPONSE_ISS,
     &oauth2_endpoints::REVOCATION_RESPONSE,
     &oauth2_endpoints::REVOCATION_INVALID_TOKEN,
     &oauth2_endpoints::REVOCATION_ERROR_RESPONSE,
@@ -140,6 +144,10 @@ static SETS: &[&RuleSet] = &[
     &oauth2_metadata::METADATA,
     &oauth2_jwt::JWT_ACCESS_TOKEN,
     &oauth2_jwt::ID_TOKEN,
+    &oauth21::AUTHORIZE,
+    &oauth21::TOKEN,
+    &oauth21::REFRESH,
+    &oauth21::METADATA,
     &talkdesk::TOKEN_RESPONSE,
     &talkdesk::REFRESH_RESPONSE,
     &talkdesk::ERROR_RESPONSE,

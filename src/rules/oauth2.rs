@@ -37,6 +37,7 @@ pub static TOKEN_RESPONSE: RuleSet = RuleSet {
         &PRAGMA,
         &SCOPE,
         &SCOPE_NOT_WIDER,
+        &super::oauth2_authorize::CODE_SCOPE_NOT_WIDER,
         &NO_REFRESH_TOKEN_ON_CLIENT_CREDENTIALS,
         &TOKEN_CHARSET,
         &TOKEN_ENTROPY,

@@ -22,6 +22,7 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
+from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask, request
 from werkzeug.serving import make_server
 
@@ -235,6 +236,13 @@ class Introspection(IntrospectionEndpoint):
         return out
 
 
+class Issuer(IssuerParameter):
+    """RFC 9207: Authlib's iss extension; the issuer is where this server listens."""
+
+    def get_issuer(self):
+        return request.host_url.rstrip("/")
+
+
 def create_app():
     app = Flask(__name__)
     app.config["OAUTH2_REFRESH_TOKEN_GENERATOR"] = True
@@ -244,7 +252,9 @@ def create_app():
     )
     # The library's default. Authlib requires PKCE of public clients only (at the token endpoint),
     # so for these confidential clients it is optional: the target does not declare pkce_required.
-    server.register_grant(AuthorizationCodeGrant, [CodeChallenge()])
+    # RFC 9207 as a grant extension: as a server extension (register_extension) Authlib 1.9.10
+    # registers a hook its authorization server never runs.
+    server.register_grant(AuthorizationCodeGrant, [CodeChallenge(), Issuer()])
     server.register_grant(grants.ClientCredentialsGrant)
     server.register_grant(RefreshTokenGrant)
     server.register_endpoint(Revocation)
@@ -281,6 +291,7 @@ def create_app():
             "revocation_endpoint_auth_methods_supported": Revocation.CLIENT_AUTH_METHODS,
             "introspection_endpoint_auth_methods_supported": Introspection.CLIENT_AUTH_METHODS,
             "code_challenge_methods_supported": ["S256", "plain"],
+            "authorization_response_iss_parameter_supported": True,
             "scopes_supported": sorted(SCOPES),
         })
         doc.validate()
