@@ -692,6 +692,9 @@ impl Runner {
                 run.sensitive.push(credentials.trim().to_string());
                 run.sensitive.push(value.clone());
             }
+            if let Some(proof) = sent.header("dpop") {
+                run.sensitive.push(proof.to_string());
+            }
             collect_sensitive(received.json.as_ref(), &mut run.sensitive);
             labels.push(label.clone());
             let mut findings = check::check_step_after(

@@ -6,9 +6,11 @@ pub mod jwt;
 mod miaw;
 mod oauth2;
 mod oauth2_cross;
+mod oauth2_dpop;
 mod oauth2_endpoints;
 mod oauth2_jwt;
 mod oauth2_metadata;
+mod oauth2_par;
 mod oauth2_probes;
 mod read;
 mod salesforce;
@@ -140,6 +142,15 @@ static SETS: &[&RuleSet] = &[
     &oauth2_metadata::METADATA,
     &oauth2_jwt::JWT_ACCESS_TOKEN,
     &oauth2_jwt::ID_TOKEN,
+    &oauth2_dpop::TOKEN_RESPONSE,
+    &oauth2_dpop::INTROSPECTION,
+    &oauth2_dpop::PROOF_REFUSED,
+    &oauth2_dpop::REPLAY_REFUSED,
+    &oauth2_dpop::REFRESH_BOUND_SET,
+    &oauth2_par::PUSH_RESPONSE,
+    &oauth2_par::PUSH_REFUSED,
+    &oauth2_par::REUSE_REFUSED,
+    &oauth2_par::REQUIRED,
     &talkdesk::TOKEN_RESPONSE,
     &talkdesk::REFRESH_RESPONSE,
     &talkdesk::ERROR_RESPONSE,
