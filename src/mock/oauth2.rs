@@ -19,6 +19,11 @@
 //!   MUST (refresh tokens): an access token gets 400 `unsupported_token_type` (§2.2.1).
 //! - Introspection (RFC 7662): client authentication required (401 otherwise); an inactive token is
 //!   `{"active": false}` and nothing else.
+//! - DPoP (RFC 9449) and PAR (RFC 9126): see `dpop.rs`. One public client (no secret) for the
+//!   flows RFC 9449 §5 binds refresh tokens in.
+
+#[path = "dpop.rs"]
+mod dpop;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -56,6 +61,18 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
     ),
     ("OAuth 2.0 introspect (RFC 7662)", INTROSPECT_PATH),
     ("OAuth 2.0 metadata (RFC 8414)", METADATA_PATH),
+    (
+        "OAuth 2.0 pushed authorization requests (RFC 9126)",
+        dpop::PAR_PATH,
+    ),
+    (
+        "OAuth 2.0 authorize, pushed requests only",
+        dpop::PAR_ONLY_AUTHORIZE_PATH,
+    ),
+    (
+        "OAuth 2.0 token, DPoP proofs required (RFC 9449)",
+        dpop::DPOP_ONLY_TOKEN_PATH,
+    ),
 ];
 
 const ACCESS_TTL: u64 = 3600;
@@ -69,6 +86,8 @@ pub struct Client {
     /// Granted when a request names none.
     pub scopes: Vec<String>,
     pub redirect_uris: Vec<String>,
+    /// A public client (RFC 6749 §2.1): no secret, authenticates by `client_id` alone.
+    pub public: bool,
 }
 
 /// The clients of the generic server. Every secret here is TEST-ONLY.
@@ -87,6 +106,7 @@ fn client(id: &str, secret: &str, scopes: &[&str], redirect_uri: &str) -> Client
         secret: secret.into(),
         scopes: scopes.iter().map(|s| s.to_string()).collect(),
         redirect_uris: vec![redirect_uri.into()],
+        public: false,
     }
 }
 
@@ -115,6 +135,10 @@ impl Default for Config {
                     &["read"],
                     cb,
                 ),
+                Client {
+                    public: true,
+                    ..client("tokenconf-oauth2-public", "", &["read"], cb)
+                },
             ],
             user: "tokenconf-oauth2-user".into(),
             forbidden_scope: "admin".into(),
@@ -132,6 +156,8 @@ pub fn api_target(server: &Server, base_url: &str) -> ApiTarget {
             .unwrap_or_else(|| client("", "", &[], ""))
     };
     let (first, second, special) = (get(0), get(1), get(2));
+    let public = c.clients.iter().find(|c| c.public).cloned();
+    let public_id = public.map(|c| c.id).unwrap_or_default();
     let redirect_uri = first.redirect_uris.first().cloned().unwrap_or_default();
     let refresh_token = server.issue_refresh_token(&first);
     let mut t = super::api_target(
@@ -151,6 +177,8 @@ pub fn api_target(server: &Server, base_url: &str) -> ApiTarget {
             ("forbidden_scope", &c.forbidden_scope),
             ("metadata_path", METADATA_PATH),
             ("issuer", &server.issuer),
+            ("par_path", dpop::PAR_PATH),
+            ("public_client_id", &public_id),
         ],
         &[
             ("client_secret", &first.secret),
@@ -165,13 +193,28 @@ pub fn api_target(server: &Server, base_url: &str) -> ApiTarget {
     let capability = "refresh_only_revocation";
     let profile = super::profile_of(&t, capability, &vars, &[], capability);
     t.profiles.push(profile);
+    // Endpoints that refuse what the API entry's cases send: each a profile of its own.
+    for (capability, var, path) in [
+        ("dpop_required", "token_path", dpop::DPOP_ONLY_TOKEN_PATH),
+        (
+            "par_required",
+            "auto_authorize_path",
+            dpop::PAR_ONLY_AUTHORIZE_PATH,
+        ),
+    ] {
+        let profile = super::profile_of(&t, capability, &[(var, path)], &[], capability);
+        t.profiles.push(profile);
+    }
     t
 }
 
 pub fn routes(server: Arc<Server>) -> Router {
     Router::new()
         .route(TOKEN_PATH, post(token))
+        .route(dpop::DPOP_ONLY_TOKEN_PATH, post(token_dpop_only))
         .route(AUTHORIZE_PATH, get(authorize))
+        .route(dpop::PAR_ONLY_AUTHORIZE_PATH, get(authorize_par_only))
+        .route(dpop::PAR_PATH, post(dpop::par))
         .route(REVOKE_PATH, post(revoke))
         .route(REFRESH_ONLY_REVOKE_PATH, post(revoke_refresh_only))
         .route(INTROSPECT_PATH, post(introspect))
@@ -184,6 +227,7 @@ pub struct Server {
     config: Arc<MockConfig>,
     issuer: String,
     store: Mutex<Store>,
+    dpop: dpop::Dpop,
 }
 
 impl Server {
@@ -192,6 +236,7 @@ impl Server {
             config,
             issuer: base_url.trim_end_matches('/').to_string(),
             store: Mutex::new(Store::default()),
+            dpop: dpop::Dpop::default(),
         }
     }
 
@@ -209,6 +254,7 @@ impl Server {
             client_id: client.id.clone(),
             scope: client.scopes.iter().take(1).cloned().collect(),
             sub: Some(self.cfg().user.clone()),
+            jkt: None,
         };
         let mut store = self.store();
         let family = store.families.create();
@@ -228,6 +274,8 @@ struct Grant {
     client_id: String,
     scope: Vec<String>,
     sub: Option<String>,
+    /// The DPoP key's thumbprint the tokens are bound to (RFC 9449 §6).
+    jkt: Option<String>,
 }
 
 struct Code {
@@ -344,22 +392,62 @@ fn authenticate<'a>(
     }
 }
 
+/// [`authenticate`], or a public client named by `client_id` alone (token and PAR requests).
+fn authenticate_or_public<'a>(
+    server: &'a Server,
+    headers: &HeaderMap,
+    form: &[(String, String)],
+) -> Result<&'a Client, Box<Response>> {
+    let unauthenticated =
+        headers.get(header::AUTHORIZATION).is_none() && field(form, "client_secret").is_none();
+    let public = field(form, "client_id")
+        .and_then(|id| server.find_client(id))
+        .filter(|c| c.public);
+    match public {
+        Some(c) if unauthenticated => Ok(c),
+        _ => authenticate(server, headers, form),
+    }
+}
+
 // ---- token endpoint ----
 
 async fn token(State(s): State<Arc<Server>>, headers: HeaderMap, body: Bytes) -> Response {
-    let form = match parse_form(&headers, &body) {
+    token_at(&s, TOKEN_PATH, &headers, &body)
+}
+
+async fn token_dpop_only(
+    State(s): State<Arc<Server>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    token_at(&s, dpop::DPOP_ONLY_TOKEN_PATH, &headers, &body)
+}
+
+fn token_at(s: &Server, path: &str, headers: &HeaderMap, body: &[u8]) -> Response {
+    let form = match parse_form(headers, body) {
         Ok(f) => f,
         Err(r) => return *r,
     };
-    let client = match authenticate(&s, &headers, &form) {
+    let client = match authenticate_or_public(s, headers, &form) {
         Ok(c) => c,
         Err(r) => return *r,
     };
+    let jkt = match dpop::check_proof(s, headers, path) {
+        Ok(j) => j,
+        Err(r) => return *r,
+    };
+    if jkt.is_none() && path == dpop::DPOP_ONLY_TOKEN_PATH {
+        return bad_request(
+            "invalid_dpop_proof",
+            "this token endpoint requires a DPoP proof",
+        );
+    }
+    let jkt = jkt.as_deref();
     match field(&form, "grant_type") {
         None | Some("") => bad_request("invalid_request", "grant_type is required"),
-        Some("client_credentials") => client_credentials(&s, client, &form),
-        Some("authorization_code") => authorization_code(&s, client, &form),
-        Some("refresh_token") => refresh(&s, client, &form),
+        Some("client_credentials") => client_credentials(s, client, &form, jkt),
+        Some("authorization_code") => authorization_code(s, client, &form, jkt),
+        Some("refresh_token") => refresh(s, client, &form, jkt),
         // RFC 9700 §2.4: the password grant MUST NOT be used.
         Some(_) => bad_request(
             "unsupported_grant_type",
@@ -368,10 +456,18 @@ async fn token(State(s): State<Arc<Server>>, headers: HeaderMap, body: Bytes) ->
     }
 }
 
-fn token_response(access: &str, scope: &[String], refresh: Option<&str>) -> Response {
+fn token_response(
+    s: &Server,
+    access: &str,
+    scope: &[String],
+    refresh: Option<&str>,
+    jkt: Option<&str>,
+) -> Response {
+    // Drift: a bound token announced as Bearer (RFC 9449 §5).
+    let bound = jkt.is_some() && !s.config.drifting("oauth2-dpop-token-type-bearer");
     let mut body = json!({
         "access_token": access,
-        "token_type": "Bearer",
+        "token_type": if bound { "DPoP" } else { "Bearer" },
         "expires_in": ACCESS_TTL,
         "scope": scope.join(" "),
     });
@@ -381,7 +477,12 @@ fn token_response(access: &str, scope: &[String], refresh: Option<&str>) -> Resp
     token_json(StatusCode::OK, body)
 }
 
-fn client_credentials(s: &Server, client: &Client, form: &[(String, String)]) -> Response {
+fn client_credentials(
+    s: &Server,
+    client: &Client,
+    form: &[(String, String)],
+    jkt: Option<&str>,
+) -> Response {
     let Some(mut scope) = grant_scope(non_empty(form, "scope"), &client.scopes) else {
         return invalid_scope();
     };
@@ -393,16 +494,22 @@ fn client_credentials(s: &Server, client: &Client, form: &[(String, String)]) ->
         client_id: client.id.clone(),
         scope: scope.clone(),
         sub: None,
+        jkt: jkt.map(str::to_string),
     };
     let mut store = s.store();
     let family = store.families.create();
     let access = store.issue_access(grant, family);
     drop(store);
     // RFC 6749 §4.4.3: no refresh token.
-    token_response(&access, &scope, None)
+    token_response(s, &access, &scope, None, jkt)
 }
 
-fn authorization_code(s: &Server, client: &Client, form: &[(String, String)]) -> Response {
+fn authorization_code(
+    s: &Server,
+    client: &Client,
+    form: &[(String, String)],
+    jkt: Option<&str>,
+) -> Response {
     let invalid = |why: &str| bad_request("invalid_grant", why);
     let Some(code) = non_empty(form, "code") else {
         return bad_request("invalid_request", "code is required");
@@ -448,7 +555,8 @@ fn authorization_code(s: &Server, client: &Client, form: &[(String, String)]) ->
             return invalid("code_verifier sent, but the authorization request had no challenge")
         }
     }
-    let grant = entry.grant.clone();
+    let mut grant = entry.grant.clone();
+    grant.jkt = jkt.map(str::to_string);
     let family = store.families.create();
     if let Some(entry) = store.codes.get_mut(code) {
         entry.redeemed = Some(family);
@@ -456,10 +564,10 @@ fn authorization_code(s: &Server, client: &Client, form: &[(String, String)]) ->
     let access = store.issue_access(grant.clone(), family);
     let refresh = store.issue_refresh(grant.clone(), family);
     drop(store);
-    token_response(&access, &grant.scope, Some(&refresh))
+    token_response(s, &access, &grant.scope, Some(&refresh), jkt)
 }
 
-fn refresh(s: &Server, client: &Client, form: &[(String, String)]) -> Response {
+fn refresh(s: &Server, client: &Client, form: &[(String, String)], jkt: Option<&str>) -> Response {
     let invalid = || bad_request("invalid_grant", "the refresh token is invalid or revoked");
     let Some(old) = non_empty(form, "refresh_token") else {
         return bad_request("invalid_request", "refresh_token is required");
@@ -480,6 +588,16 @@ fn refresh(s: &Server, client: &Client, form: &[(String, String)]) -> Response {
         return invalid();
     }
     let mut grant = entry.grant.clone();
+    // RFC 9449 §5: a public client's refresh token is bound to its DPoP key.
+    // Drift: any key (or none) may refresh it.
+    let bound_elsewhere = client.public && grant.jkt.is_some() && grant.jkt.as_deref() != jkt;
+    if bound_elsewhere && !s.config.drifting("oauth2-dpop-refresh-unbound") {
+        return bad_request(
+            "invalid_dpop_proof",
+            "the refresh token is bound to another DPoP key",
+        );
+    }
+    grant.jkt = jkt.map(str::to_string);
     // §6: a narrower scope may be asked for; the new refresh token keeps the original one.
     let Some(scope) = grant_scope(non_empty(form, "scope"), &grant.scope) else {
         return invalid_scope();
@@ -491,18 +609,30 @@ fn refresh(s: &Server, client: &Client, form: &[(String, String)]) -> Response {
     grant.scope = scope.clone();
     let access = store.issue_access(grant, family);
     drop(store);
-    token_response(&access, &scope, Some(&refresh))
+    token_response(s, &access, &scope, Some(&refresh), jkt)
 }
 
 // ---- authorize ----
 
 async fn authorize(State(s): State<Arc<Server>>, RawQuery(query): RawQuery) -> Response {
+    authorize_at(&s, AUTHORIZE_PATH, query)
+}
+
+async fn authorize_par_only(State(s): State<Arc<Server>>, RawQuery(query): RawQuery) -> Response {
+    authorize_at(&s, dpop::PAR_ONLY_AUTHORIZE_PATH, query)
+}
+
+fn authorize_at(s: &Server, path: &str, query: Option<String>) -> Response {
     let params: Form = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .into_owned()
         .collect();
     if repeated(&params).is_some() {
         return bad_request("invalid_request", "a parameter is repeated");
     }
+    let params = match dpop::authorization_request(s, path, params) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
     // Without a known client and one of its redirect URIs there is nowhere safe to redirect to
     // (§4.1.2.1): answer here.
     let Some(client) = field(&params, "client_id").and_then(|id| s.find_client(id)) else {
@@ -578,6 +708,7 @@ async fn authorize(State(s): State<Arc<Server>>, RawQuery(query): RawQuery) -> R
             client_id: client.id.clone(),
             scope,
             sub: Some(s.cfg().user.clone()),
+            jkt: None,
         },
         redirect_uri: named.map(str::to_string),
         challenge,
@@ -604,6 +735,9 @@ async fn metadata(State(s): State<Arc<Server>>) -> Response {
         "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
+        "dpop_signing_alg_values_supported": ["ES256"],
+        "pushed_authorization_request_endpoint": at(dpop::PAR_PATH),
+        "require_pushed_authorization_requests": false,
     });
     token_json(StatusCode::OK, body)
 }
@@ -733,6 +867,8 @@ async fn introspect(State(s): State<Arc<Server>>, headers: HeaderMap, body: Byte
                 if kind == "access_token" {
                     let said = if s.config.drifting("oauth2-introspection-token-kind") {
                         "access_token"
+                    } else if grant.jkt.is_some() {
+                        "DPoP"
                     } else {
                         "Bearer"
                     };
@@ -743,6 +879,12 @@ async fn introspect(State(s): State<Arc<Server>>, headers: HeaderMap, body: Byte
                 }
                 if let Some(sub) = &grant.sub {
                     map.insert("sub".into(), json!(sub));
+                }
+                // RFC 9449 §6.2. Drift: the binding is not said.
+                if let (Some(jkt), "access_token") = (&grant.jkt, kind) {
+                    if !s.config.drifting("oauth2-dpop-no-cnf") {
+                        map.insert("cnf".into(), json!({ "jkt": jkt }));
+                    }
                 }
             }
             body
