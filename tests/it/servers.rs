@@ -2,8 +2,10 @@
 //! tests/servers/<name>/ starts one on 127.0.0.1 with test-only clients, the real binary runs the
 //! generic suite against it through tests/servers/<name>/targets.yaml, and every failing finding
 //! must be one that tests/servers/<name>/expected.yaml explains with its RFC clause, while every
-//! entry there must still occur (checked here, and by the binary's own `--expected`). Installed by tests/servers/install.sh (`.ci/servers.sh`); when it
-//! is missing the test fails under CI=true and passes with a note elsewhere.
+//! entry there must still occur (checked here, and by the binary's own `--expected`). Installed by
+//! tests/servers/install.sh (`.ci/servers.sh`): django-oauth-toolkit and Authlib in a Python venv,
+//! oidc-provider with npm; when one is missing its test fails under CI=true and passes with a note
+//! elsewhere.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
@@ -38,10 +40,20 @@ struct Expected {
 struct Server {
     /// Folder under tests/servers/ and the target's name in its targets.yaml.
     name: &'static str,
+    /// What runs its launcher.
+    runtime: Runtime,
     /// Prefix of the environment variables its launcher and targets.yaml read.
     env: &'static str,
     /// Capabilities the server, as set up, does not have: the only reasons a case may skip.
     lacks: &'static [&'static str],
+}
+
+#[derive(Clone, Copy)]
+enum Runtime {
+    /// server.py in tests/servers/.venv.
+    Python,
+    /// server.mjs with the `node` on PATH and the packages of the server's package-lock.json.
+    Node,
 }
 
 /// The server's own process; killed when the test ends, however it ends.
@@ -54,7 +66,7 @@ impl Drop for Running {
     }
 }
 
-/// Missing installation: a failure under CI, a note elsewhere (a developer without Python).
+/// Missing installation: a failure under CI, a note elsewhere (a developer without Python or Node).
 fn not_installed(what: &str) {
     let message = format!("{what}; install with {INSTALL}");
     if std::env::var("CI").is_ok_and(|v| v == "true") {
@@ -67,22 +79,43 @@ fn venv_python() -> PathBuf {
     root().join("tests/servers/.venv/bin/python")
 }
 
-/// Whether install.sh ran with the current requirements.txt (it stamps the venv with its hash).
-fn installed() -> Result<(), String> {
-    let python = venv_python();
-    if !python.exists() {
-        return Err(format!("{} does not exist", python.display()));
-    }
+/// Whether install.sh ran with the current pinned list (it stamps what it installed with the
+/// list's hash): requirements.txt for the venv, the server's package-lock.json for its node_modules.
+fn installed(server: &Server) -> Result<(), String> {
+    let (list, stamp, what) = match server.runtime {
+        Runtime::Python => {
+            let python = venv_python();
+            if !python.exists() {
+                return Err(format!("{} does not exist", python.display()));
+            }
+            (
+                "tests/servers/requirements.txt".to_string(),
+                "tests/servers/.venv/.requirements.sha256".to_string(),
+                "tests/servers/.venv".to_string(),
+            )
+        }
+        Runtime::Node => {
+            let node = Command::new("node").arg("--version").output();
+            if !node.is_ok_and(|o| o.status.success()) {
+                return Err("`node` is not on PATH (Node.js 20 or later)".into());
+            }
+            let dir = format!("tests/servers/{}", server.name);
+            (
+                format!("{dir}/package-lock.json"),
+                format!("{dir}/node_modules/.package-lock.sha256"),
+                format!("{dir}/node_modules"),
+            )
+        }
+    };
     use sha2::Digest;
-    let req = std::fs::read(root().join("tests/servers/requirements.txt")).unwrap();
-    let want: String = sha2::Sha256::digest(&req)
+    let pinned = std::fs::read(root().join(&list)).unwrap();
+    let want: String = sha2::Sha256::digest(&pinned)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let stamp = root().join("tests/servers/.venv/.requirements.sha256");
-    match std::fs::read_to_string(&stamp) {
+    match std::fs::read_to_string(root().join(&stamp)) {
         Ok(s) if s.trim() == want => Ok(()),
-        _ => Err("tests/servers/.venv is older than tests/servers/requirements.txt".into()),
+        _ => Err(format!("{what} is missing or older than {list}")),
     }
 }
 
@@ -114,12 +147,13 @@ fn scratch(name: &str) -> PathBuf {
 
 /// Starts the launcher and waits for its "listening on URL" line.
 fn start(server: &Server, envs: &[(String, String)], dir: &Path) -> (Running, String) {
-    let launcher = root()
-        .join("tests/servers")
-        .join(server.name)
-        .join("server.py");
+    let (program, file) = match server.runtime {
+        Runtime::Python => (venv_python(), "server.py"),
+        Runtime::Node => (PathBuf::from("node"), "server.mjs"),
+    };
+    let launcher = root().join("tests/servers").join(server.name).join(file);
     let log = dir.join("server.log");
-    let mut child = Command::new(venv_python())
+    let mut child = Command::new(program)
         .arg(&launcher)
         .args(["--port", "0", "--lifetime", &SERVER_LIFETIME_S.to_string()])
         .envs(envs.iter().map(|(k, v)| (k, v)))
@@ -234,7 +268,7 @@ fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
 /// RFC 8414 discovery) and holds the failing findings to its expected.yaml.
 fn check(server: Server, target: &str) {
     let started = Instant::now();
-    if let Err(what) = installed() {
+    if let Err(what) = installed(&server) {
         return not_installed(&what);
     }
     let dir = scratch(target);
@@ -368,13 +402,27 @@ fn check(server: Server, target: &str) {
 // PKCE of public clients only; django-oauth-toolkit, at its default, of every client.
 const DOT: Server = Server {
     name: "django-oauth-toolkit",
+    runtime: Runtime::Python,
     env: "DOT",
     lacks: &["refresh_only_revocation"],
 };
 const AUTHLIB: Server = Server {
     name: "authlib",
+    runtime: Runtime::Python,
     env: "AUTHLIB",
     lacks: &["refresh_only_revocation", "pkce_required"],
+};
+// At its defaults oidc-provider requires PKCE of public clients only and rotates their refresh
+// tokens only; the clients here are confidential.
+const OIDC_PROVIDER: Server = Server {
+    name: "oidc-provider",
+    runtime: Runtime::Node,
+    env: "OIDC_PROVIDER",
+    lacks: &[
+        "refresh_only_revocation",
+        "pkce_required",
+        "rotates_refresh_tokens",
+    ],
 };
 
 #[test]
@@ -385,6 +433,16 @@ fn suites_oauth2_against_django_oauth_toolkit_fails_only_where_the_server_deviat
 #[test]
 fn suites_oauth2_against_authlib_fails_only_where_the_server_deviates() {
     check(AUTHLIB, AUTHLIB.name);
+}
+
+#[test]
+fn suites_oauth2_against_oidc_provider_fails_only_where_the_server_deviates() {
+    check(OIDC_PROVIDER, OIDC_PROVIDER.name);
+}
+
+#[test]
+fn oidc_provider_given_only_its_issuer_runs_the_generic_suite_through_discovery() {
+    check(OIDC_PROVIDER, "oidc-provider-discovered");
 }
 
 #[test]
