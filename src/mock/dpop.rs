@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::super::{bad_request, field, lock, new_token, now, token_json};
+use super::super::{bad_request, field, lock, new_token, now, redirect, token_json};
 use super::{authenticate_or_public, parse_form, Form, Server};
 
 pub const PAR_PATH: &str = "/oauth2/par";
@@ -38,6 +38,8 @@ struct Pushed {
     client_id: String,
     params: Form,
     expires_at: u64,
+    /// Spent by its first use; kept, so a second use is told apart from an unknown URI.
+    used: bool,
 }
 
 impl Default for Dpop {
@@ -146,6 +148,13 @@ pub(super) async fn par(State(s): State<Arc<Server>>, headers: HeaderMap, body: 
     if field(&form, "response_type").is_none() {
         return bad_request("invalid_request", "response_type is required");
     }
+    // Checked here as authorize would (§2.1), so an error may later be redirected there.
+    if field(&form, "redirect_uri").is_some_and(|r| !client.redirect_uris.iter().any(|u| u == r)) {
+        return bad_request(
+            "invalid_request",
+            "redirect_uri is not registered for the client",
+        );
+    }
     let request_uri = format!("urn:ietf:params:oauth:request_uri:{}", new_token("o2_par_"));
     // What authorize will read: the pushed parameters, without the client's credentials.
     let params: Form = form
@@ -163,6 +172,7 @@ pub(super) async fn par(State(s): State<Arc<Server>>, headers: HeaderMap, body: 
             client_id: client.id.clone(),
             params,
             expires_at: now() + PAR_TTL,
+            used: false,
         },
     );
     // Drift: 200 instead of 201 Created (§2.2).
@@ -195,27 +205,33 @@ pub(super) fn authorization_request(
         return Ok(params);
     };
     let mut pushed = lock(&s.dpop.pushed);
-    // Drift: a request_uri may be used again (§4: SHOULD be one-time use).
-    let entry = if s.config.drifting("oauth2-par-reusable") {
-        pushed.get(uri).map(|p| Pushed {
-            client_id: p.client_id.clone(),
-            params: p.params.clone(),
-            expires_at: p.expires_at,
-        })
-    } else {
-        pushed.remove(uri)
-    };
     let invalid = || {
         Box::new(bad_request(
             "invalid_request_uri",
-            "the request_uri is unknown, used or expired",
+            "the request_uri is unknown or expired",
         ))
     };
-    let Some(entry) = entry else {
+    let Some(entry) = pushed.get_mut(uri) else {
         return Err(invalid());
     };
     if now() > entry.expires_at || field(&params, "client_id") != Some(entry.client_id.as_str()) {
         return Err(invalid());
     }
-    Ok(entry.params)
+    // Drift: a request_uri may be used again (§4: SHOULD be one-time use).
+    if entry.used && !s.config.drifting("oauth2-par-reusable") {
+        // The pushed redirect_uri was checked at the push: the error may go there (§4.1.2.1).
+        let to = field(&entry.params, "redirect_uri").unwrap_or_default();
+        let state = field(&entry.params, "state");
+        let answer = redirect(
+            to,
+            &[
+                ("error", "invalid_request_uri"),
+                ("error_description", "the request_uri was already used"),
+            ],
+            state,
+        );
+        return Err(Box::new(answer));
+    }
+    entry.used = true;
+    Ok(entry.params.clone())
 }
