@@ -200,11 +200,11 @@ impl Dpop {
         let key = self.key(r.key_pem)?;
         let htu_value = htu(r.url);
         let method = r.method.to_ascii_uppercase();
-        let jti_key = (method.clone(), htu_value.clone());
         let jti = match r.variant {
             "reused_jti" => {
                 let last = self.last_jti.lock().unwrap_or_else(|e| e.into_inner());
-                last.get(&jti_key).cloned().ok_or_else(|| {
+                let key = (method.clone(), htu_value.clone());
+                last.get(&key).cloned().ok_or_else(|| {
                     format!("`dpop: reused_jti` needs an earlier proof for {method} {htu_value} in this case")
                 })?
             }
@@ -260,11 +260,19 @@ impl Dpop {
             }
             _ => signer.sign(&input),
         };
-        if r.variant == "valid" {
-            let mut last = self.last_jti.lock().unwrap_or_else(|e| e.into_inner());
-            last.insert(jti_key, jti);
-        }
         Ok(format!("{input}.{}", B64.encode(signature)))
+    }
+
+    /// A valid `proof` was answered (not with a nonce request): its jti is what a later
+    /// `reused_jti` proof for the same method and URL repeats. Only once answered, so a replay
+    /// never reaches the server before the proof it repeats.
+    pub fn answered(&self, method: &str, url: &str, proof: &str) {
+        let Some(jti) = decode(proof).and_then(|d| d.claims["jti"].as_str().map(str::to_string))
+        else {
+            return;
+        };
+        let mut last = self.last_jti.lock().unwrap_or_else(|e| e.into_inner());
+        last.insert((method.to_ascii_uppercase(), htu(url)), jti);
     }
 }
 
@@ -410,7 +418,11 @@ mod tests {
     fn each_negative_variant_breaks_what_it_names() {
         let dpop = Dpop::default();
         let d = |v: &str| decode(&dpop.proof(&request(v, None)).unwrap()).unwrap();
-        let valid = d("valid");
+        // No valid proof answered yet: nothing to reuse.
+        assert!(dpop.proof(&request("reused_jti", None)).is_err());
+        let valid_proof = dpop.proof(&request("valid", None)).unwrap();
+        dpop.answered("POST", request("valid", None).url, &valid_proof);
+        let valid = decode(&valid_proof).unwrap();
         assert_eq!(d("wrong_htm").claims["htm"], "GET");
         assert_ne!(d("wrong_htu").claims["htu"], valid.claims["htu"]);
         assert!(

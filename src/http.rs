@@ -434,6 +434,13 @@ impl Http {
         if request.dpop.is_none() {
             return Ok(first);
         }
+        let settled = |e: &Exchanged| {
+            if request.dpop.as_deref() == Some("valid") {
+                if let Some(proof) = e.sent.header("dpop") {
+                    self.dpop.answered(&e.sent.method, &e.sent.url, proof);
+                }
+            }
+        };
         let r = &first.received;
         let error = r
             .json
@@ -450,6 +457,7 @@ impl Http {
             self.dpop.remember_nonce(&first.sent.url, nonce);
         }
         if asked.is_none() {
+            settled(&first);
             return Ok(first);
         }
         let mut again = self
@@ -458,6 +466,7 @@ impl Http {
         if let Some(nonce) = again.received.header("dpop-nonce") {
             self.dpop.remember_nonce(&again.sent.url, nonce);
         }
+        settled(&again);
         let mut retries = first.retries;
         retries.append(&mut again.retries);
         again.retries = retries;

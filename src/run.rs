@@ -960,6 +960,10 @@ fn resolve(suite: &Suite, target: &Target) -> Result<Vec<Base>, String> {
                     values.insert(name.clone(), v.to_string());
                 }
             }
+            // The harness's own secret, whatever the suite declares: the key of its DPoP proofs.
+            if let Some(v) = r.secrets.get(crate::dpop::KEY_VAR) {
+                values.insert(crate::dpop::KEY_VAR.to_string(), v.to_string());
+            }
             values.insert("base_url".into(), r.base_url.to_string());
             Base {
                 profile: r.profile.map(str::to_string),

@@ -185,6 +185,9 @@ pub fn api_target(server: &Server, base_url: &str) -> ApiTarget {
             ("second_client_secret", &second.secret),
             ("special_client_secret", &special.secret),
             ("refresh_token", &refresh_token),
+            // A fixed TEST-ONLY DPoP key: a recording and its replay bind tokens to the same
+            // thumbprint (a key made per run would not match the recorded cnf.jkt).
+            (crate::dpop::KEY_VAR, super::keys::EC_PRIVATE_PEM),
         ],
     );
     // The refresh-only endpoint is a profile: the API entry's revocation cases revoke access

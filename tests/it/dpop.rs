@@ -145,7 +145,7 @@ fn no_proof_and_no_private_key_material_reaches_any_output() {
             })
             .await;
     });
-    // The mock's own target for this URL: its vars and secrets, plus the DPoP key.
+    // The mock's own target for this URL: its vars and secrets.
     let server = rt
         .block_on(mock::start(MockConfig::default(), loopback))
         .unwrap();
@@ -163,11 +163,9 @@ fn no_proof_and_no_private_key_material_reaches_any_output() {
     }
     yaml.push_str("      secrets:\n");
     let mut env: Vec<(String, String)> = Vec::new();
-    for (k, v) in api
-        .secrets
-        .iter()
-        .chain([(&"dpop_key".to_string(), &keys::EC_PRIVATE_PEM.to_string())])
-    {
+    // The mock's target gives its TEST-ONLY key as `dpop_key`: the proofs are signed with it.
+    assert_eq!(api.secrets["dpop_key"], keys::EC_PRIVATE_PEM);
+    for (k, v) in &api.secrets {
         let var = format!("DPOP_LEAK_{}", k.to_ascii_uppercase());
         yaml.push_str(&format!("        {}: \"${{{var}}}\"\n", q(k)));
         env.push((var, v.clone()));
