@@ -390,7 +390,8 @@ fn authenticate<'a>(
         (Ok(None), None) => return Err(invalid_client("client authentication is required", true)),
     };
     match server.find_client(&id) {
-        Some(c) if constant_time_eq(&c.secret, &secret) => Ok(c),
+        // A public client has no secret to authenticate with (RFC 6749 §2.1).
+        Some(c) if !c.public && constant_time_eq(&c.secret, &secret) => Ok(c),
         _ => Err(invalid_client("client authentication failed", used_basic)),
     }
 }
@@ -486,6 +487,13 @@ fn client_credentials(
     form: &[(String, String)],
     jkt: Option<&str>,
 ) -> Response {
+    // RFC 6749 §4.4: the client credentials grant is for confidential clients only.
+    if client.public {
+        return bad_request(
+            "unauthorized_client",
+            "a public client may not use the client credentials grant",
+        );
+    }
     let Some(mut scope) = grant_scope(non_empty(form, "scope"), &client.scopes) else {
         return invalid_scope();
     };
@@ -941,6 +949,28 @@ mod tests {
             status,
             serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         )
+    }
+
+    #[tokio::test]
+    async fn the_public_client_has_no_secret_and_no_client_credentials_grant() {
+        let s = server();
+        let form = |pairs: &[(&str, &str)]| body(pairs);
+        let mut plain = HeaderMap::new();
+        plain.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        let public = "tokenconf-oauth2-public";
+        let by_id = form(&[("grant_type", "client_credentials"), ("client_id", public)]);
+        let (status, json) = json_of(token(State(s.clone()), plain, by_id).await).await;
+        assert_eq!(
+            (status, &json["error"]),
+            (StatusCode::BAD_REQUEST, &json!("unauthorized_client"))
+        );
+        // An empty secret is no secret: Basic with it does not authenticate the public client.
+        let basic_empty = form(&[("grant_type", "client_credentials")]);
+        let (status, _) = json_of(token(State(s), basic(public, ""), basic_empty).await).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
 
     #[tokio::test]
