@@ -63,6 +63,22 @@ pub static CAPABILITIES: &[Capability] = &[
         meaning: "the token endpoint refuses a client assertion whose jti it has seen (RFC 7523 §3 makes this a MAY)",
     },
     Capability {
+        name: "dpop",
+        meaning: "the server binds tokens to a DPoP key (RFC 9449) when a request carries a proof; taken from metadata (dpop_signing_alg_values_supported with ES256) where given",
+    },
+    Capability {
+        name: "dpop_required",
+        meaning: "the token endpoint refuses a request without a DPoP proof (RFC 9449 §5: a server may require DPoP of a client)",
+    },
+    Capability {
+        name: "par",
+        meaning: "the server takes pushed authorization requests (RFC 9126); taken from metadata (pushed_authorization_request_endpoint) where given",
+    },
+    Capability {
+        name: "par_required",
+        meaning: "the authorize endpoint refuses a request not pushed first (RFC 9126 §5 require_pushed_authorization_requests); taken from metadata where given",
+    },
+    Capability {
         name: "refresh_only_revocation",
         meaning: "the revocation endpoint revokes refresh tokens only and answers unsupported_token_type for an access token (RFC 7009 §2.2.1)",
     },

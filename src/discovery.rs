@@ -30,6 +30,7 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("revocation_endpoint", "revocation_path"),
     ("introspection_endpoint", "introspection_path"),
     ("authorization_endpoint", "authorize_path"),
+    ("pushed_authorization_request_endpoint", "par_path"),
 ];
 
 /// What the metadata says an API supports: cases that need anything else are skipped.
@@ -239,6 +240,7 @@ pub fn apply(
     api.vars
         .entry("metadata_path".to_string())
         .or_insert(metadata_path);
+    api.capabilities.extend(said_capabilities(document));
     Ok(Support {
         metadata_url: metadata_url.to_string(),
         grant_types: strings(document, "grant_types_supported", DEFAULT_GRANT_TYPES)?,
@@ -262,6 +264,29 @@ fn metadata_flags(document: &Value) -> Vec<(&'static str, &'static str)> {
     if let Some(Value::Array(methods)) = document.get("code_challenge_methods_supported") {
         if !methods.is_empty() && !methods.iter().any(|m| m.as_str() == Some("plain")) {
             out.push(("pkce_plain_unsupported", "true"));
+        }
+    }
+    out
+}
+
+/// Capabilities the metadata declares: `dpop` (RFC 9449 §5.1, ES256 among its algs: the
+/// harness's proofs), `par` and `par_required` (RFC 9126 §5).
+fn said_capabilities(document: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let dpop_algs = document.get("dpop_signing_alg_values_supported");
+    if dpop_algs
+        .and_then(Value::as_array)
+        .is_some_and(|a| a.iter().any(|v| v == "ES256"))
+    {
+        out.push("dpop".to_string());
+    }
+    if document
+        .get("pushed_authorization_request_endpoint")
+        .is_some_and(Value::is_string)
+    {
+        out.push("par".to_string());
+        if document.get("require_pushed_authorization_requests") == Some(&Value::Bool(true)) {
+            out.push("par_required".to_string());
         }
     }
     out
@@ -537,6 +562,35 @@ cases:
         assert_eq!(support.grant_types, ["client_credentials", "refresh_token"]);
         // RFC 8414 §2's default when the member is left out.
         assert_eq!(support.token_auth_methods, ["client_secret_basic"]);
+        assert!(a.capabilities.is_empty());
+    }
+
+    #[test]
+    fn dpop_and_par_capabilities_come_from_the_metadata() {
+        let url = "https://as.example/.well-known/oauth-authorization-server";
+        let mut a = api("https://as.example");
+        let doc = json!({
+            "issuer": "https://as.example",
+            "token_endpoint": "https://as.example/token",
+            "pushed_authorization_request_endpoint": "https://as.example/par",
+            "require_pushed_authorization_requests": true,
+            "dpop_signing_alg_values_supported": ["PS256", "ES256"],
+        });
+        apply(&mut a, "https://as.example", url, &doc).unwrap();
+        assert_eq!(a.vars["par_path"], "/par");
+        let caps: Vec<&str> = a.capabilities.iter().map(String::as_str).collect();
+        assert_eq!(caps, ["dpop", "par", "par_required"]);
+        // Algs the harness cannot sign with, and PAR not required: neither is declared.
+        let mut b = api("https://as.example");
+        let doc = json!({
+            "issuer": "https://as.example",
+            "token_endpoint": "https://as.example/token",
+            "pushed_authorization_request_endpoint": "https://as.example/par",
+            "dpop_signing_alg_values_supported": ["EdDSA"],
+        });
+        apply(&mut b, "https://as.example", url, &doc).unwrap();
+        let caps: Vec<&str> = b.capabilities.iter().map(String::as_str).collect();
+        assert_eq!(caps, ["par"]);
     }
 
     #[test]

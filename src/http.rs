@@ -38,6 +38,14 @@ pub struct Sent {
 pub const CASE_HEADER: &str = "x-tokenconf-case";
 
 impl Sent {
+    /// A header as sent (the first of that name).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
     pub fn form_value(&self, name: &str) -> Option<&str> {
         self.form
             .iter()
@@ -360,6 +368,8 @@ pub struct Http {
     retry: RetryPolicy,
     limiter: Option<HostLimiter>,
     allowed_origins: Vec<String>,
+    /// The run's DPoP keys and the nonces servers gave (RFC 9449).
+    dpop: crate::dpop::Dpop,
 }
 
 /// One retried attempt: why, and how long the harness waited before the next.
@@ -401,6 +411,7 @@ impl Http {
             retry: options.retry.clone(),
             limiter,
             allowed_origins: options.allowed_origins.clone(),
+            dpop: crate::dpop::Dpop::default(),
         })
     }
 
@@ -417,8 +428,62 @@ impl Http {
             .await
     }
 
-    /// [`Http::send`], with a [`CASE_HEADER`] naming `case` when it is given.
+    /// [`Http::send`], with a [`CASE_HEADER`] naming `case` when it is given. A DPoP request
+    /// the server answers with `use_dpop_nonce` is sent once more with its nonce (RFC 9449 §8).
     pub async fn send_tagged(
+        &self,
+        base_url: &str,
+        basic: BasicEncoding,
+        request: &Request,
+        scope: &Scope<'_>,
+        case: Option<&str>,
+    ) -> Result<Exchanged, SendError> {
+        let first = self
+            .send_once(base_url, basic, request, scope, case)
+            .await?;
+        if request.dpop.is_none() {
+            return Ok(first);
+        }
+        let settled = |e: &Exchanged| {
+            if request.dpop.as_deref() == Some("valid") {
+                if let Some(proof) = e.sent.header("dpop") {
+                    self.dpop.answered(&e.sent.method, &e.sent.url, proof);
+                }
+            }
+        };
+        let r = &first.received;
+        let error = r
+            .json
+            .as_ref()
+            .and_then(|j| j.get("error"))
+            .and_then(Value::as_str);
+        let asked = crate::dpop::nonce_asked(
+            r.status,
+            error,
+            r.header("www-authenticate"),
+            r.header("dpop-nonce"),
+        );
+        if let Some(nonce) = r.header("dpop-nonce") {
+            self.dpop.remember_nonce(&first.sent.url, nonce);
+        }
+        if asked.is_none() {
+            settled(&first);
+            return Ok(first);
+        }
+        let mut again = self
+            .send_once(base_url, basic, request, scope, case)
+            .await?;
+        if let Some(nonce) = again.received.header("dpop-nonce") {
+            self.dpop.remember_nonce(&again.sent.url, nonce);
+        }
+        settled(&again);
+        let mut retries = first.retries;
+        retries.append(&mut again.retries);
+        again.retries = retries;
+        Ok(again)
+    }
+
+    async fn send_once(
         &self,
         base_url: &str,
         basic: BasicEncoding,
@@ -591,7 +656,13 @@ impl Http {
             }
             Some(Auth::Bearer(token)) => {
                 let token = render(token)?;
-                let value = format!("Bearer {token}");
+                // A DPoP-bound token travels under its own scheme (RFC 9449 §7.1).
+                let scheme = if request.dpop.is_some() {
+                    "DPoP"
+                } else {
+                    "Bearer"
+                };
+                let value = format!("{scheme} {token}");
                 builder = builder.header("authorization", &value);
                 sent.authorization = Some(value);
                 sent.bearer_token = Some(token);
@@ -640,6 +711,19 @@ impl Http {
             builder = builder
                 .header("content-type", "application/x-www-form-urlencoded")
                 .body(form.finish());
+        }
+        if let Some(variant) = &request.dpop {
+            let proof = self
+                .dpop
+                .proof(&crate::dpop::ProofRequest {
+                    variant,
+                    method: &sent.method,
+                    url: &sent.url,
+                    access_token: sent.bearer_token.as_deref(),
+                    key_pem: scope.get(crate::dpop::KEY_VAR),
+                })
+                .map_err(SendError::Invalid)?;
+            builder = builder.header("dpop", proof);
         }
         if let Some(t) = request.timeout {
             builder = builder.timeout(t);
@@ -914,6 +998,7 @@ W88YVL1GgapMo9UXL4O5lEkD8oux1dXC6E3tFDb1\n\
             auth: None,
             body: None,
             timeout: None,
+            dpop: None,
         };
         let empty = std::collections::HashMap::new();
         let scope = Scope {

@@ -8,6 +8,7 @@ pub mod capability;
 pub mod cassette;
 pub mod check;
 pub mod discovery;
+pub mod dpop;
 pub mod error;
 pub mod expected;
 pub mod finding;

@@ -32,6 +32,8 @@ const SENSITIVE: &[&str] = &[
     "signature",
     "secret",
     "authorization",
+    // RFC 9449 proofs: signed with the run's DPoP key, replayable within their window.
+    "dpop",
     "api_key",
     "apikey",
     "cookie",

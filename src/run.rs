@@ -1015,6 +1015,10 @@ fn resolve(suite: &Suite, target: &Target) -> Result<Vec<Base>, String> {
                     values.insert(name.clone(), v.to_string());
                 }
             }
+            // The harness's own secret, whatever the suite declares: the key of its DPoP proofs.
+            if let Some(v) = r.secrets.get(crate::dpop::KEY_VAR) {
+                values.insert(crate::dpop::KEY_VAR.to_string(), v.to_string());
+            }
             values.insert("base_url".into(), r.base_url.to_string());
             Base {
                 profile: r.profile.map(str::to_string),
@@ -1083,6 +1087,10 @@ fn push_authorization(sent: &crate::http::Sent, sensitive: &mut Vec<String>) {
         let credentials = value.split_once(' ').map_or(value.as_str(), |(_, c)| c);
         sensitive.push(credentials.trim().to_string());
         sensitive.push(value.clone());
+    }
+    // A DPoP proof carries the access token's hash and is a credential for its lifetime.
+    if let Some(proof) = sent.header("dpop") {
+        sensitive.push(proof.to_string());
     }
 }
 

@@ -679,6 +679,24 @@ impl Loader<'_> {
         Some(out)
     }
 
+    /// Whether `value`, when it is the DPoP key (`dpop_key`), is a P-256 private key; the error
+    /// names PEM labels only, never the key.
+    fn dpop_key(&mut self, name: &str, value: &str, at: Location) -> bool {
+        if name != crate::dpop::KEY_VAR {
+            return true;
+        }
+        match crate::dpop::check_key(value) {
+            Ok(()) => true,
+            Err(why) => {
+                self.error(
+                    at,
+                    format!("secret `{name}` (the DPoP key of RFC 9449 proofs) {why}"),
+                );
+                false
+            }
+        }
+    }
+
     /// Vars, secrets (each exactly one `${ENV_VAR}`) and secret files, expanded.
     fn values(
         &mut self,
@@ -715,7 +733,7 @@ impl Loader<'_> {
                     continue;
                 }
             };
-            if self.long_enough(k, &value, v.referenced) {
+            if self.long_enough(k, &value, v.referenced) && self.dpop_key(k, &value, v.referenced) {
                 out_secrets.insert(k.clone(), value);
             }
         }
@@ -726,7 +744,9 @@ impl Loader<'_> {
             }
             match read_text(Path::new(&file), FileKind::SecretFile) {
                 Ok(content) => {
-                    if self.long_enough(k, &content, v.referenced) {
+                    if self.long_enough(k, &content, v.referenced)
+                        && self.dpop_key(k, &content, v.referenced)
+                    {
                         out_secrets.insert(k.clone(), content);
                     }
                 }

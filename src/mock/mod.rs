@@ -575,7 +575,12 @@ fn without_what_is_off(mut t: ApiTarget, auto_approve: bool, rotates: bool) -> A
 
 /// Capabilities that say what a deployment or server refuses: the API entry, which serves every
 /// other case, never declares them; a vendor module adds a profile that does.
-pub const PROFILE_ONLY: &[&str] = &["captcha", "refresh_only_revocation"];
+pub const PROFILE_ONLY: &[&str] = &[
+    "captcha",
+    "refresh_only_revocation",
+    "dpop_required",
+    "par_required",
+];
 
 /// A profile of `t` that differs in `vars` and in capabilities: a second deployment or endpoint of
 /// the same server, which a case reaches by what it `requires:`.

@@ -22,6 +22,11 @@
 //!   MUST (refresh tokens): an access token gets 400 `unsupported_token_type` (§2.2.1).
 //! - Introspection (RFC 7662): client authentication required (401 otherwise); an inactive token is
 //!   `{"active": false}` and nothing else.
+//! - DPoP (RFC 9449) and PAR (RFC 9126): see `dpop.rs`. One public client (no secret) for the
+//!   flows RFC 9449 §5 binds refresh tokens in.
+
+#[path = "dpop.rs"]
+mod dpop;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -59,6 +64,18 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
     ),
     ("OAuth 2.0 introspect (RFC 7662)", INTROSPECT_PATH),
     ("OAuth 2.0 metadata (RFC 8414)", METADATA_PATH),
+    (
+        "OAuth 2.0 pushed authorization requests (RFC 9126)",
+        dpop::PAR_PATH,
+    ),
+    (
+        "OAuth 2.0 authorize, pushed requests only",
+        dpop::PAR_ONLY_AUTHORIZE_PATH,
+    ),
+    (
+        "OAuth 2.0 token, DPoP proofs required (RFC 9449)",
+        dpop::DPOP_ONLY_TOKEN_PATH,
+    ),
 ];
 
 const ACCESS_TTL: u64 = 3600;
@@ -72,6 +89,8 @@ pub struct Client {
     /// Granted when a request names none.
     pub scopes: Vec<String>,
     pub redirect_uris: Vec<String>,
+    /// A public client (RFC 6749 §2.1): no secret, authenticates by `client_id` alone.
+    pub public: bool,
 }
 
 /// The clients of the generic server. Every secret here is TEST-ONLY.
@@ -90,6 +109,7 @@ fn client(id: &str, secret: &str, scopes: &[&str], redirect_uri: &str) -> Client
         secret: secret.into(),
         scopes: scopes.iter().map(|s| s.to_string()).collect(),
         redirect_uris: vec![redirect_uri.into()],
+        public: false,
     }
 }
 
@@ -118,8 +138,10 @@ impl Default for Config {
                     &["read"],
                     cb,
                 ),
-                // A public client (RFC 6749 §2.1): no secret, PKCE only.
-                client("tokenconf-oauth2-public", "", &["read"], cb),
+                Client {
+                    public: true,
+                    ..client("tokenconf-oauth2-public", "", &["read"], cb)
+                },
             ],
             user: "tokenconf-oauth2-user".into(),
             forbidden_scope: "admin".into(),
@@ -136,7 +158,9 @@ pub fn api_target(server: &Server, base_url: &str) -> ApiTarget {
             .cloned()
             .unwrap_or_else(|| client("", "", &[], ""))
     };
-    let (first, second, special, public) = (get(0), get(1), get(2), get(3));
+    let (first, second, special) = (get(0), get(1), get(2));
+    let public = c.clients.iter().find(|c| c.public).cloned();
+    let public_id = public.map(|c| c.id).unwrap_or_default();
     let redirect_uri = first.redirect_uris.first().cloned().unwrap_or_default();
     let refresh_token = server.issue_refresh_token(&first);
     let mut t = super::api_target(
@@ -149,7 +173,6 @@ pub fn api_target(server: &Server, base_url: &str) -> ApiTarget {
             ("client_id", &first.id),
             ("second_client_id", &second.id),
             ("special_client_id", &special.id),
-            ("public_client_id", &public.id),
             ("redirect_uri", &redirect_uri),
             ("authorize_scope", "read"),
             // Narrower than the first client's scopes, so a widened grant shows.
@@ -160,12 +183,17 @@ pub fn api_target(server: &Server, base_url: &str) -> ApiTarget {
             // What discovery reads from the metadata above (S256 only; iss in responses).
             ("pkce_plain_unsupported", "true"),
             ("authorization_response_iss_parameter_supported", "true"),
+            ("par_path", dpop::PAR_PATH),
+            ("public_client_id", &public_id),
         ],
         &[
             ("client_secret", &first.secret),
             ("second_client_secret", &second.secret),
             ("special_client_secret", &special.secret),
             ("refresh_token", &refresh_token),
+            // A fixed TEST-ONLY DPoP key: a recording and its replay bind tokens to the same
+            // thumbprint (a key made per run would not match the recorded cnf.jkt).
+            (crate::dpop::KEY_VAR, super::keys::EC_PRIVATE_PEM),
         ],
     );
     // The refresh-only endpoint is a profile: the API entry's revocation cases revoke access
@@ -174,13 +202,28 @@ pub fn api_target(server: &Server, base_url: &str) -> ApiTarget {
     let capability = "refresh_only_revocation";
     let profile = super::profile_of(&t, capability, &vars, &[], capability);
     t.profiles.push(profile);
+    // Endpoints that refuse what the API entry's cases send: each a profile of its own.
+    for (capability, var, path) in [
+        ("dpop_required", "token_path", dpop::DPOP_ONLY_TOKEN_PATH),
+        (
+            "par_required",
+            "auto_authorize_path",
+            dpop::PAR_ONLY_AUTHORIZE_PATH,
+        ),
+    ] {
+        let profile = super::profile_of(&t, capability, &[(var, path)], &[], capability);
+        t.profiles.push(profile);
+    }
     t
 }
 
 pub fn routes(server: Arc<Server>) -> Router {
     Router::new()
         .route(TOKEN_PATH, post(token))
+        .route(dpop::DPOP_ONLY_TOKEN_PATH, post(token_dpop_only))
         .route(AUTHORIZE_PATH, get(authorize))
+        .route(dpop::PAR_ONLY_AUTHORIZE_PATH, get(authorize_par_only))
+        .route(dpop::PAR_PATH, post(dpop::par))
         .route(REVOKE_PATH, post(revoke))
         .route(REFRESH_ONLY_REVOKE_PATH, post(revoke_refresh_only))
         .route(INTROSPECT_PATH, post(introspect))
@@ -193,6 +236,7 @@ pub struct Server {
     config: Arc<MockConfig>,
     issuer: String,
     store: Mutex<Store>,
+    dpop: dpop::Dpop,
 }
 
 impl Server {
@@ -201,6 +245,7 @@ impl Server {
             config,
             issuer: base_url.trim_end_matches('/').to_string(),
             store: Mutex::new(Store::default()),
+            dpop: dpop::Dpop::default(),
         }
     }
 
@@ -218,6 +263,7 @@ impl Server {
             client_id: client.id.clone(),
             scope: client.scopes.iter().take(1).cloned().collect(),
             sub: Some(self.cfg().user.clone()),
+            jkt: None,
         };
         let mut store = self.store();
         let family = store.families.create();
@@ -237,6 +283,8 @@ struct Grant {
     client_id: String,
     scope: Vec<String>,
     sub: Option<String>,
+    /// The DPoP key's thumbprint the tokens are bound to (RFC 9449 §6).
+    jkt: Option<String>,
 }
 
 struct Code {
@@ -348,51 +396,73 @@ fn authenticate<'a>(
         (Ok(None), None) => return Err(invalid_client("client authentication is required", true)),
     };
     match server.find_client(&id) {
-        // A public client has no secret to match, not an empty one.
-        Some(c) if !c.secret.is_empty() && constant_time_eq(&c.secret, &secret) => Ok(c),
+        // A public client has no secret to authenticate with (RFC 6749 §2.1).
+        Some(c) if !c.public && constant_time_eq(&c.secret, &secret) => Ok(c),
         _ => Err(invalid_client("client authentication failed", used_basic)),
+    }
+}
+
+/// [`authenticate`], or a public client named by `client_id` alone (token and PAR requests).
+fn authenticate_or_public<'a>(
+    server: &'a Server,
+    headers: &HeaderMap,
+    form: &[(String, String)],
+) -> Result<&'a Client, Box<Response>> {
+    let unauthenticated =
+        headers.get(header::AUTHORIZATION).is_none() && field(form, "client_secret").is_none();
+    let public = field(form, "client_id")
+        .and_then(|id| server.find_client(id))
+        .filter(|c| c.public);
+    match public {
+        Some(c) if unauthenticated => Ok(c),
+        _ => authenticate(server, headers, form),
     }
 }
 
 // ---- token endpoint ----
 
-/// A public client (RFC 6749 §2.1, no secret) names itself with client_id alone (§3.2.1), at
-/// the token endpoint only: revocation and introspection take confidential clients.
-fn public_client<'a>(
-    server: &'a Server,
-    headers: &HeaderMap,
-    form: &[(String, String)],
-) -> Option<&'a Client> {
-    if headers.contains_key(header::AUTHORIZATION) || field(form, "client_secret").is_some() {
-        return None;
-    }
-    field(form, "client_id")
-        .and_then(|id| server.find_client(id))
-        .filter(|c| c.secret.is_empty())
+async fn token(State(s): State<Arc<Server>>, headers: HeaderMap, body: Bytes) -> Response {
+    token_at(&s, TOKEN_PATH, &headers, &body)
 }
 
-async fn token(State(s): State<Arc<Server>>, headers: HeaderMap, body: Bytes) -> Response {
-    let form = match parse_form(&headers, &body) {
+async fn token_dpop_only(
+    State(s): State<Arc<Server>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    token_at(&s, dpop::DPOP_ONLY_TOKEN_PATH, &headers, &body)
+}
+
+fn token_at(s: &Server, path: &str, headers: &HeaderMap, body: &[u8]) -> Response {
+    let form = match parse_form(headers, body) {
         Ok(f) => f,
         Err(r) => return *r,
     };
-    let client = match public_client(&s, &headers, &form) {
-        Some(c) => c,
-        None => match authenticate(&s, &headers, &form) {
-            Ok(c) => c,
-            Err(r) => return *r,
-        },
+    let client = match authenticate_or_public(s, headers, &form) {
+        Ok(c) => c,
+        Err(r) => return *r,
     };
+    let jkt = match dpop::check_proof(s, headers, path) {
+        Ok(j) => j,
+        Err(r) => return *r,
+    };
+    if jkt.is_none() && path == dpop::DPOP_ONLY_TOKEN_PATH {
+        return bad_request(
+            "invalid_dpop_proof",
+            "this token endpoint requires a DPoP proof",
+        );
+    }
+    let jkt = jkt.as_deref();
     match field(&form, "grant_type") {
         // RFC 6749 §4.4: for confidential clients only.
-        Some("client_credentials") if client.secret.is_empty() => bad_request(
+        Some("client_credentials") if client.public => bad_request(
             "unauthorized_client",
             "a public client cannot use the client credentials grant",
         ),
         None | Some("") => bad_request("invalid_request", "grant_type is required"),
-        Some("client_credentials") => client_credentials(&s, client, &form),
-        Some("authorization_code") => authorization_code(&s, client, &form),
-        Some("refresh_token") => refresh(&s, client, &form),
+        Some("client_credentials") => client_credentials(s, client, &form, jkt),
+        Some("authorization_code") => authorization_code(s, client, &form, jkt),
+        Some("refresh_token") => refresh(s, client, &form, jkt),
         // RFC 9700 §2.4: the password grant MUST NOT be used.
         Some(_) => bad_request(
             "unsupported_grant_type",
@@ -401,10 +471,18 @@ async fn token(State(s): State<Arc<Server>>, headers: HeaderMap, body: Bytes) ->
     }
 }
 
-fn token_response(access: &str, scope: &[String], refresh: Option<&str>) -> Response {
+fn token_response(
+    s: &Server,
+    access: &str,
+    scope: &[String],
+    refresh: Option<&str>,
+    jkt: Option<&str>,
+) -> Response {
+    // Drift: a bound token announced as Bearer (RFC 9449 §5).
+    let bound = jkt.is_some() && !s.config.drifting("oauth2-dpop-token-type-bearer");
     let mut body = json!({
         "access_token": access,
-        "token_type": "Bearer",
+        "token_type": if bound { "DPoP" } else { "Bearer" },
         "expires_in": ACCESS_TTL,
         "scope": scope.join(" "),
     });
@@ -414,7 +492,19 @@ fn token_response(access: &str, scope: &[String], refresh: Option<&str>) -> Resp
     token_json(StatusCode::OK, body)
 }
 
-fn client_credentials(s: &Server, client: &Client, form: &[(String, String)]) -> Response {
+fn client_credentials(
+    s: &Server,
+    client: &Client,
+    form: &[(String, String)],
+    jkt: Option<&str>,
+) -> Response {
+    // RFC 6749 §4.4: the client credentials grant is for confidential clients only.
+    if client.public {
+        return bad_request(
+            "unauthorized_client",
+            "a public client may not use the client credentials grant",
+        );
+    }
     let Some(mut scope) = grant_scope(non_empty(form, "scope"), &client.scopes) else {
         return invalid_scope();
     };
@@ -426,16 +516,22 @@ fn client_credentials(s: &Server, client: &Client, form: &[(String, String)]) ->
         client_id: client.id.clone(),
         scope: scope.clone(),
         sub: None,
+        jkt: jkt.map(str::to_string),
     };
     let mut store = s.store();
     let family = store.families.create();
     let access = store.issue_access(grant, family);
     drop(store);
     // RFC 6749 §4.4.3: no refresh token.
-    token_response(&access, &scope, None)
+    token_response(s, &access, &scope, None, jkt)
 }
 
-fn authorization_code(s: &Server, client: &Client, form: &[(String, String)]) -> Response {
+fn authorization_code(
+    s: &Server,
+    client: &Client,
+    form: &[(String, String)],
+    jkt: Option<&str>,
+) -> Response {
     let invalid = |why: &str| bad_request("invalid_grant", why);
     let Some(code) = non_empty(form, "code") else {
         return bad_request("invalid_request", "code is required");
@@ -483,7 +579,8 @@ fn authorization_code(s: &Server, client: &Client, form: &[(String, String)]) ->
             return invalid("code_verifier sent, but the authorization request had no challenge")
         }
     }
-    let grant = entry.grant.clone();
+    let mut grant = entry.grant.clone();
+    grant.jkt = jkt.map(str::to_string);
     let family = store.families.create();
     if let Some(entry) = store.codes.get_mut(code) {
         entry.redeemed = Some(family);
@@ -493,12 +590,12 @@ fn authorization_code(s: &Server, client: &Client, form: &[(String, String)]) ->
     drop(store);
     // Drift: every scope of the client, whatever authorize asked for (RFC 6749 §3.3).
     if s.config.drifting("oauth2-code-scope-wider") {
-        return token_response(&access, &client.scopes, Some(&refresh));
+        return token_response(s, &access, &client.scopes, Some(&refresh), jkt);
     }
-    token_response(&access, &grant.scope, Some(&refresh))
+    token_response(s, &access, &grant.scope, Some(&refresh), jkt)
 }
 
-fn refresh(s: &Server, client: &Client, form: &[(String, String)]) -> Response {
+fn refresh(s: &Server, client: &Client, form: &[(String, String)], jkt: Option<&str>) -> Response {
     let invalid = || bad_request("invalid_grant", "the refresh token is invalid or revoked");
     let Some(old) = non_empty(form, "refresh_token") else {
         return bad_request("invalid_request", "refresh_token is required");
@@ -519,16 +616,26 @@ fn refresh(s: &Server, client: &Client, form: &[(String, String)]) -> Response {
         return invalid();
     }
     let mut grant = entry.grant.clone();
+    // RFC 9449 §5: a public client's refresh token is bound to its DPoP key.
+    // Drift: any key (or none) may refresh it.
+    let bound_elsewhere = client.public && grant.jkt.is_some() && grant.jkt.as_deref() != jkt;
+    if bound_elsewhere && !s.config.drifting("oauth2-dpop-refresh-unbound") {
+        return bad_request(
+            "invalid_dpop_proof",
+            "the refresh token is bound to another DPoP key",
+        );
+    }
+    grant.jkt = jkt.map(str::to_string);
     // §6: a narrower scope may be asked for; the new refresh token keeps the original one.
     let Some(scope) = grant_scope(non_empty(form, "scope"), &grant.scope) else {
         return invalid_scope();
     };
     // Drift: a public client keeps its refresh token, neither rotated nor sender-constrained.
-    if client.secret.is_empty() && s.config.drifting("oauth2-public-refresh-not-rotated") {
+    if client.public && s.config.drifting("oauth2-public-refresh-not-rotated") {
         grant.scope = scope.clone();
         let access = store.issue_access(grant, family);
         drop(store);
-        return token_response(&access, &scope, Some(&old));
+        return token_response(s, &access, &scope, Some(&old), jkt);
     }
     if let Some(entry) = store.refresh.get_mut(&old) {
         entry.rotated = true;
@@ -537,18 +644,30 @@ fn refresh(s: &Server, client: &Client, form: &[(String, String)]) -> Response {
     grant.scope = scope.clone();
     let access = store.issue_access(grant, family);
     drop(store);
-    token_response(&access, &scope, Some(&refresh))
+    token_response(s, &access, &scope, Some(&refresh), jkt)
 }
 
 // ---- authorize ----
 
 async fn authorize(State(s): State<Arc<Server>>, RawQuery(query): RawQuery) -> Response {
+    authorize_at(&s, AUTHORIZE_PATH, query)
+}
+
+async fn authorize_par_only(State(s): State<Arc<Server>>, RawQuery(query): RawQuery) -> Response {
+    authorize_at(&s, dpop::PAR_ONLY_AUTHORIZE_PATH, query)
+}
+
+fn authorize_at(s: &Server, path: &str, query: Option<String>) -> Response {
     let params: Form = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .into_owned()
         .collect();
     if repeated(&params).is_some() {
         return bad_request("invalid_request", "a parameter is repeated");
     }
+    let params = match dpop::authorization_request(s, path, params) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
     // Without a known client and one of its redirect URIs there is nowhere safe to redirect to
     // (§4.1.2.1): answer here.
     let Some(client) = field(&params, "client_id").and_then(|id| s.find_client(id)) else {
@@ -652,6 +771,7 @@ async fn authorize(State(s): State<Arc<Server>>, RawQuery(query): RawQuery) -> R
             client_id: client.id.clone(),
             scope,
             sub: Some(s.cfg().user.clone()),
+            jkt: None,
         },
         redirect_uri: named.map(str::to_string),
         challenge,
@@ -681,6 +801,9 @@ async fn metadata(State(s): State<Arc<Server>>) -> Response {
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": true,
+        "dpop_signing_alg_values_supported": ["ES256"],
+        "pushed_authorization_request_endpoint": at(dpop::PAR_PATH),
+        "require_pushed_authorization_requests": false,
     });
     let mut body = body;
     if s.config.drifting("oauth2-implicit-grant") {
@@ -820,6 +943,8 @@ async fn introspect(State(s): State<Arc<Server>>, headers: HeaderMap, body: Byte
                 if kind == "access_token" {
                     let said = if s.config.drifting("oauth2-introspection-token-kind") {
                         "access_token"
+                    } else if grant.jkt.is_some() {
+                        "DPoP"
                     } else {
                         "Bearer"
                     };
@@ -830,6 +955,12 @@ async fn introspect(State(s): State<Arc<Server>>, headers: HeaderMap, body: Byte
                 }
                 if let Some(sub) = &grant.sub {
                     map.insert("sub".into(), json!(sub));
+                }
+                // RFC 9449 §6.2. Drift: the binding is not said.
+                if let (Some(jkt), "access_token") = (&grant.jkt, kind) {
+                    if !s.config.drifting("oauth2-dpop-no-cnf") {
+                        map.insert("cnf".into(), json!({ "jkt": jkt }));
+                    }
                 }
             }
             body
@@ -883,6 +1014,28 @@ mod tests {
             status,
             serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         )
+    }
+
+    #[tokio::test]
+    async fn the_public_client_has_no_secret_and_no_client_credentials_grant() {
+        let s = server();
+        let form = |pairs: &[(&str, &str)]| body(pairs);
+        let mut plain = HeaderMap::new();
+        plain.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        let public = "tokenconf-oauth2-public";
+        let by_id = form(&[("grant_type", "client_credentials"), ("client_id", public)]);
+        let (status, json) = json_of(token(State(s.clone()), plain, by_id).await).await;
+        assert_eq!(
+            (status, &json["error"]),
+            (StatusCode::BAD_REQUEST, &json!("unauthorized_client"))
+        );
+        // An empty secret is no secret: Basic with it does not authenticate the public client.
+        let basic_empty = form(&[("grant_type", "client_credentials")]);
+        let (status, _) = json_of(token(State(s), basic(public, ""), basic_empty).await).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
 
     #[tokio::test]

@@ -8,9 +8,11 @@ mod oauth2;
 mod oauth21;
 mod oauth2_authorize;
 mod oauth2_cross;
+mod oauth2_dpop;
 mod oauth2_endpoints;
 mod oauth2_jwt;
 mod oauth2_metadata;
+mod oauth2_par;
 mod oauth2_probes;
 mod read;
 mod salesforce;
@@ -148,6 +150,15 @@ static SETS: &[&RuleSet] = &[
     &oauth21::TOKEN,
     &oauth21::REFRESH,
     &oauth21::METADATA,
+    &oauth2_dpop::TOKEN_RESPONSE,
+    &oauth2_dpop::INTROSPECTION,
+    &oauth2_dpop::PROOF_REFUSED,
+    &oauth2_dpop::REPLAY_REFUSED,
+    &oauth2_dpop::REFRESH_BOUND_SET,
+    &oauth2_par::PUSH_RESPONSE,
+    &oauth2_par::PUSH_REFUSED,
+    &oauth2_par::REUSE_REFUSED,
+    &oauth2_par::REQUIRED,
     &talkdesk::TOKEN_RESPONSE,
     &talkdesk::REFRESH_RESPONSE,
     &talkdesk::ERROR_RESPONSE,

@@ -329,6 +329,7 @@ fn compile(
         schemas,
         errors: Vec::new(),
         known: BTreeSet::new(),
+        url_known: BTreeSet::new(),
         fixture_names: Vec::new(),
         used_fixtures: BTreeSet::new(),
         used_names: BTreeSet::new(),
@@ -366,6 +367,8 @@ struct Compiler<'a> {
     errors: Vec<SourceError>,
     /// Names a template may use at this point.
     known: BTreeSet<String>,
+    /// The suite's vars and secrets: what a `dpop:` request's URL may be built from.
+    url_known: BTreeSet<String>,
     fixture_names: Vec<String>,
     /// Fixtures the current case's templates use.
     used_fixtures: BTreeSet<usize>,
@@ -427,6 +430,7 @@ impl Compiler<'_> {
             .collect();
 
         self.known = base.clone();
+        self.url_known = base.clone();
         let mut jwts = Vec::new();
         for (jname, spec) in raw.jwts {
             if !is_name(&jname) {
@@ -866,6 +870,7 @@ impl Compiler<'_> {
             }
         };
         let query = self.pairs(&r.query);
+        let dpop = self.dpop(&r);
         let mut headers = Vec::new();
         for (name, value) in &r.headers {
             if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
@@ -907,7 +912,43 @@ impl Compiler<'_> {
             auth,
             body,
             timeout: r.timeout_ms.map(Duration::from_millis),
+            dpop,
         }
+    }
+
+    /// A `dpop:` names a proof variant, on a request whose URL (the proof's `htu`) is known
+    /// before the case runs: a path or URL from literals, vars and secrets, not a capture.
+    fn dpop(&mut self, r: &RequestFile) -> Option<String> {
+        let d = r.dpop.as_ref()?;
+        if !super::DPOP_PROOFS.iter().any(|(n, _)| *n == d.value) {
+            let names = super::DPOP_PROOFS.iter().map(|(n, _)| *n);
+            let hint = did_you_mean(&d.value, names.clone());
+            let all: Vec<&str> = names.collect();
+            self.error(
+                d.referenced,
+                format!(
+                    "unknown DPoP proof `{}`{hint}; one of {}",
+                    d.value,
+                    all.join(", ")
+                ),
+            );
+            return None;
+        }
+        let url = r.path.as_ref().or(r.url.as_ref())?;
+        if let Ok(t) = Template::parse(&url.value) {
+            if let Some(v) = t.variables().find(|v| !self.url_known.contains(*v)) {
+                self.error(
+                    d.referenced,
+                    format!(
+                        "`dpop:` needs the request's URL before the case runs (its proof's htu), \
+                         but `{v}` in it is captured by a step or fixture; use a var or an \
+                         endpoint the target gives"
+                    ),
+                );
+                return None;
+            }
+        }
+        Some(d.value.clone())
     }
 
     fn pairs(&mut self, map: &IndexMap<String, Spanned<Scalar>>) -> Vec<(String, Template)> {

@@ -111,6 +111,29 @@ pub struct Case {
     pub steps: Vec<Step>,
 }
 
+/// The proofs a request may ask for: `valid`, or one that RFC 9449 §4.3 makes a server refuse.
+pub const DPOP_PROOFS: &[(&str, &str)] = &[
+    ("valid", "a well-formed proof for this request"),
+    ("wrong_htm", "htm names another HTTP method"),
+    ("wrong_htu", "htu names another URL"),
+    ("stale_iat", "iat an hour ago"),
+    (
+        "reused_jti",
+        "the jti of the run's last proof for the same method and URL",
+    ),
+    ("alg_none", "alg none, no signature"),
+    ("symmetric_alg", "alg HS256, signed with a shared secret"),
+    (
+        "private_key_in_jwk",
+        "the jwk header carries the private key (d)",
+    ),
+    ("bad_signature", "a signature that does not verify"),
+    (
+        "other_key",
+        "signed by a second key of the run, not the one tokens are bound to",
+    ),
+];
+
 pub struct Step {
     pub name: Option<String>,
     /// Indices into the suite's `jwts` this step's request uses: minted just before it is sent.
@@ -128,6 +151,8 @@ pub struct Request {
     pub auth: Option<Auth>,
     pub body: Option<Body>,
     pub timeout: Option<Duration>,
+    /// The DPoP proof to mint (a name of `dpop::VARIANTS`), if any.
+    pub dpop: Option<String>,
 }
 
 pub enum UrlTemplate {

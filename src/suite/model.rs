@@ -219,6 +219,15 @@ pub struct RequestFile {
     /// Per-request total timeout in milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
+    /// A DPoP proof (RFC 9449) minted for this request: `valid`, or one a server must refuse
+    /// (`wrong_htm`, `wrong_htu`, `stale_iat`, `reused_jti`, `alg_none`, `symmetric_alg`,
+    /// `private_key_in_jwk`, `bad_signature`, `other_key`). With `auth: bearer` the token is
+    /// sent as `Authorization: DPoP`.
+    #[schemars(with = "Option<String>")]
+    #[schemars(extend("enum" = ["valid", "wrong_htm", "wrong_htu", "stale_iat", "reused_jti",
+        "alg_none", "symmetric_alg", "private_key_in_jwk", "bad_signature", "other_key"]))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dpop: Option<Spanned<String>>,
 }
 
 /// One of: `basic` (= `client_secret_basic`), `client_secret_post`, `private_key_jwt`, `bearer`.

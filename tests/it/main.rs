@@ -10,6 +10,7 @@ mod capabilities;
 mod ci;
 mod cli;
 mod diff_summary;
+mod dpop;
 mod drift;
 mod drift_watch;
 mod error_text;

@@ -413,6 +413,8 @@ const DOT: Server = Server {
         "public_client_id",
         "pkce_plain_unsupported",
         "authorization_response_iss_parameter_supported",
+        "dpop",
+        "par",
     ],
 };
 const AUTHLIB: Server = Server {
@@ -425,10 +427,13 @@ const AUTHLIB: Server = Server {
         "oauth_2_1",
         "public_client_id",
         "pkce_plain_unsupported",
+        "dpop",
+        "par",
     ],
 };
 // At its defaults oidc-provider requires PKCE of public clients only and rotates their refresh
-// tokens only; the clients here are confidential.
+// tokens only; the clients here are confidential. So it does not follow OAuth 2.1 (PKCE on every
+// code grant), and it does not require DPoP or PAR (it offers both: their cases run).
 const OIDC_PROVIDER: Server = Server {
     name: "oidc-provider",
     runtime: Runtime::Node,
@@ -437,6 +442,9 @@ const OIDC_PROVIDER: Server = Server {
         "refresh_only_revocation",
         "pkce_required",
         "rotates_refresh_tokens",
+        "oauth_2_1",
+        "dpop_required",
+        "par_required",
     ],
 };
 

@@ -1,0 +1,370 @@
+//! DPoP (RFC 9449): what a server that binds tokens to the client's key answers. The key is read
+//! from the proof the request carried (its `jwk` header), so no rule needs the harness's state.
+
+use serde_json::Value;
+
+use super::read::{body_member, error_code, success};
+use super::{Rule, RuleSet, Violation};
+use crate::finding::Level;
+use crate::http::{Received, Sent};
+
+const RFC9449_4_3: &str = "https://www.rfc-editor.org/rfc/rfc9449#section-4.3";
+const RFC9449_5: &str = "https://www.rfc-editor.org/rfc/rfc9449#section-5";
+const RFC9449_6: &str = "https://www.rfc-editor.org/rfc/rfc9449#section-6";
+const RFC9449_11_1: &str = "https://www.rfc-editor.org/rfc/rfc9449#section-11.1";
+
+pub static TOKEN_RESPONSE: RuleSet = RuleSet {
+    includes: &[],
+    name: "oauth2.dpop-token-response",
+    summary: "a token response to a request with a DPoP proof binds the token to the proof's key",
+    rules: &[&TOKEN_TYPE, &CNF_JKT, &REFRESH_BOUND],
+};
+
+pub static INTROSPECTION: RuleSet = RuleSet {
+    includes: &[],
+    name: "oauth2.dpop-introspection",
+    summary: "introspecting a DPoP-bound access token names the key's thumbprint (cnf.jkt)",
+    rules: &[&CNF_JKT],
+};
+
+pub static PROOF_REFUSED: RuleSet = RuleSet {
+    includes: &[],
+    name: "oauth2.dpop-proof-refused",
+    summary: "a request with an invalid DPoP proof is refused with invalid_dpop_proof",
+    rules: &[&PROOF_REFUSED_RULE],
+};
+
+pub static REPLAY_REFUSED: RuleSet = RuleSet {
+    includes: &[],
+    name: "oauth2.dpop-replay-refused",
+    summary: "a DPoP proof whose jti was already used is refused with invalid_dpop_proof",
+    rules: &[&JTI_REPLAY_REFUSED],
+};
+
+pub static REFRESH_BOUND_SET: RuleSet = RuleSet {
+    includes: &[],
+    name: "oauth2.dpop-refresh-bound",
+    summary: "a public client's DPoP-bound refresh token is refused with another key's proof",
+    rules: &[&REFRESH_BOUND],
+};
+
+/// The RFC 7638 thumbprint of the key in the proof `sent` carried.
+fn proof_jkt(sent: &Sent) -> Option<String> {
+    let proof = crate::dpop::decode(sent.header("dpop")?)?;
+    crate::dpop::thumbprint(proof.header.get("jwk")?)
+}
+
+/// The client authenticated itself (Basic, a secret or an assertion): a confidential client.
+fn confidential(sent: &Sent) -> bool {
+    sent.basic_auth
+        || sent.form_value("client_secret").is_some()
+        || sent.form_value("client_assertion").is_some()
+}
+
+pub static TOKEN_TYPE: Rule = Rule {
+    id: "RFC9449-5-token_type-dpop",
+    level: Level::Must,
+    source: RFC9449_5,
+    title: "a token issued for a DPoP proof has token_type DPoP",
+    explain: "RFC 9449 §5: when the authorization server binds the access token to the proof's key, \
+              \"the authorization server MUST\" answer with a token_type of DPoP, so the client knows \
+              to send it under the DPoP scheme (§7.1). Checked on a success response to a request that \
+              carried a proof, in cases whose target declares `dpop`.",
+    check: |x| {
+        let r = x.received;
+        if !success(r) || x.sent.header("dpop").is_none() || body_member(r, "access_token").is_none()
+        {
+            return vec![];
+        }
+        match body_member(r, "token_type").and_then(Value::as_str) {
+            Some(t) if t.eq_ignore_ascii_case("DPoP") => vec![],
+            other => vec![Violation::new(
+                "the request carried a DPoP proof, but the token is not issued as DPoP-bound",
+            )
+            .expected("DPoP")
+            .actual(other.unwrap_or("(none)"))
+            .at("$.token_type")],
+        }
+    },
+};
+
+/// The thumbprint a token should be bound to: the proof's of the step that issued `token`.
+fn issuing_jkt(earlier: &[(Sent, Received)], token: &str) -> Option<String> {
+    earlier.iter().rev().find_map(|(s, r)| {
+        let issued = ["access_token", "refresh_token"]
+            .iter()
+            .any(|m| body_member(r, m).and_then(Value::as_str) == Some(token));
+        issued.then(|| proof_jkt(s)).flatten()
+    })
+}
+
+fn jkt_violation(found: Option<&Value>, want: &str, at: &str) -> Vec<Violation> {
+    match found.and_then(Value::as_str) {
+        Some(j) if j == want => vec![],
+        Some(_) => vec![Violation::new(
+            "cnf.jkt is not the thumbprint of the key whose proof the token was issued for",
+        )
+        .expected(format!("the proof key's RFC 7638 thumbprint ({want})"))
+        .actual("another thumbprint")
+        .at(at)],
+        None => vec![Violation::new(
+            "the DPoP-bound token's cnf.jkt is missing, so a resource server cannot check the binding",
+        )
+        .expected(format!("cnf.jkt = {want}"))
+        .at(at)],
+    }
+}
+
+pub static CNF_JKT: Rule = Rule {
+    id: "RFC9449-6-cnf-jkt",
+    level: Level::Must,
+    source: RFC9449_6,
+    title: "a DPoP-bound token names its key: cnf.jkt in a JWT access token or in introspection",
+    explain: "RFC 9449 §6.1: a JWT access token bound to a DPoP key \"MUST\" carry the key's JWK \
+              SHA-256 thumbprint (RFC 7638) as cnf.jkt; §6.2: the introspection response for such a \
+              token \"MUST\" carry the same cnf.jkt. Checked on a token response with token_type DPoP \
+              whose access token is a JWT, and on an active introspection of a token an earlier step \
+              obtained with a proof.",
+    check: |x| {
+        let r = x.received;
+        if !success(r) {
+            return vec![];
+        }
+        // An introspection: the token a step before obtained with a proof.
+        if let Some(token) = x.sent.form_value("token") {
+            if body_member(r, "active") != Some(&Value::Bool(true)) {
+                return vec![];
+            }
+            let Some(want) = issuing_jkt(x.earlier, token) else {
+                return vec![];
+            };
+            let found = body_member(r, "cnf").and_then(|c| c.get("jkt"));
+            return jkt_violation(found, &want, "$.cnf.jkt");
+        }
+        // A token response: a JWT access token carries cnf itself.
+        let bound = body_member(r, "token_type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.eq_ignore_ascii_case("DPoP"));
+        let (Some(want), true) = (proof_jkt(x.sent), bound) else {
+            return vec![];
+        };
+        let Some(token) = body_member(r, "access_token").and_then(Value::as_str) else {
+            return vec![];
+        };
+        let Ok(jws) = super::jwt::decode(token) else {
+            return vec![];
+        };
+        let found = jws.claim("cnf").and_then(|c| c.get("jkt"));
+        jkt_violation(found, &want, "$.access_token (claim cnf.jkt)")
+    },
+};
+
+pub static REFRESH_BOUND: Rule = Rule {
+    id: "RFC9449-5-refresh-bound",
+    level: Level::Must,
+    source: RFC9449_5,
+    title: "a public client's refresh token issued under DPoP works only with proofs of that key",
+    explain: "RFC 9449 §5: refresh tokens issued to public clients \"MUST be bound\" to the DPoP \
+              key, and §5 has the server check that a refresh request's proof is signed by that key. \
+              Checked when a public client (no client authentication) refreshes, with a proof, a \
+              refresh token an earlier step obtained with a proof of another key: the server must \
+              refuse. A confidential client's refresh token is already sender-constrained by its \
+              authentication (§5), so it is not checked.",
+    check: |x| {
+        let sent = x.sent;
+        if sent.grant_type() != Some("refresh_token") || confidential(sent) {
+            return vec![];
+        }
+        let (Some(token), Some(now)) = (sent.form_value("refresh_token"), proof_jkt(sent)) else {
+            return vec![];
+        };
+        let Some(then) = issuing_jkt(x.earlier, token) else {
+            return vec![];
+        };
+        if now == then || !success(x.received) {
+            return vec![];
+        }
+        vec![Violation::new(
+            "a refresh token bound to one DPoP key was accepted with a proof signed by another key",
+        )
+        .expected("400 invalid_dpop_proof (or invalid_grant)")
+        .actual(format!("{}", x.received.status))]
+    },
+};
+
+/// The refusal a proof check owes: 400 (token endpoint) or 401 (resource) with the error code in
+/// the body or in `WWW-Authenticate` (§7.1).
+fn refused_with(r: &Received, codes: &[&str]) -> Vec<Violation> {
+    let challenge = r.header("www-authenticate").unwrap_or_default();
+    let named = error_code(r).map(|c| codes.contains(&c)).unwrap_or(false)
+        || codes.iter().any(|c| challenge.contains(c));
+    if success(r) {
+        return vec![
+            Violation::new("the request with an invalid DPoP proof was accepted")
+                .expected(format!("400 or 401 with error {}", codes.join(" or ")))
+                .actual(format!("{}", r.status)),
+        ];
+    }
+    if matches!(r.status, 400 | 401) && named {
+        return vec![];
+    }
+    vec![
+        Violation::new("the invalid DPoP proof was refused, but not as RFC 9449 §5/§7.1 say")
+            .expected(format!("400 or 401 with error {}", codes.join(" or ")))
+            .actual(format!(
+                "{} with error {}",
+                r.status,
+                error_code(r).unwrap_or("(none)")
+            ))
+            .at("$.error"),
+    ]
+}
+
+pub static PROOF_REFUSED_RULE: Rule = Rule {
+    id: "RFC9449-4.3-proof-refused",
+    level: Level::Must,
+    source: RFC9449_4_3,
+    title: "a DPoP proof that fails a §4.3 check is refused with invalid_dpop_proof",
+    explain: "RFC 9449 §4.3: \"the receiving server MUST ensure\" that the proof is a JWT of typ \
+              dpop+jwt, with an asymmetric alg (not none), a signature that verifies with the public \
+              key in jwk (which holds no private key), htm and htu matching the request, and an iat \
+              within an acceptable window. §5: an authorization server answers an invalid proof with \
+              error invalid_dpop_proof (RFC 6749 §5.2); §7.1: a resource server answers 401 with that \
+              error in WWW-Authenticate. Held in cases that send such a proof on purpose \
+              (`dpop: wrong_htm`, …).",
+    check: |x| refused_with(x.received, &["invalid_dpop_proof"]),
+};
+
+pub static JTI_REPLAY_REFUSED: Rule = Rule {
+    id: "RFC9449-11.1-jti-replay-refused",
+    level: Level::Should,
+    source: RFC9449_11_1,
+    title: "a DPoP proof whose jti the server has seen is refused",
+    explain: "RFC 9449 §11.1: to detect a replayed proof a server can keep the jti of each proof for \
+              the window in which it accepts the proof, and decline a request whose jti it has seen. \
+              §4.3 leaves jti tracking to the server, so a replay that is accepted is a warning; when \
+              refused, the error is invalid_dpop_proof (§5).",
+    check: |x| refused_with(x.received, &["invalid_dpop_proof"]),
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dpop::{Dpop, ProofRequest};
+    use crate::rules::testutil::{self, json};
+    use serde_json::json;
+
+    fn with_proof(dpop: &Dpop, variant: &str, form: &[(&str, &str)], basic: bool) -> Sent {
+        let mut s = testutil::sent(form, basic);
+        s.url = "https://as.test/token".into();
+        let proof = dpop
+            .proof(&ProofRequest {
+                variant,
+                method: "POST",
+                url: &s.url,
+                access_token: None,
+                key_pem: None,
+            })
+            .unwrap();
+        s.headers.push(("dpop".into(), proof));
+        s
+    }
+
+    #[test]
+    fn token_type_must_be_dpop_when_a_proof_was_sent() {
+        let dpop = Dpop::default();
+        let s = with_proof(
+            &dpop,
+            "valid",
+            &[("grant_type", "client_credentials")],
+            true,
+        );
+        let ok = json(200, json!({"access_token": "a", "token_type": "dpop"}));
+        let bearer = json(200, json!({"access_token": "a", "token_type": "Bearer"}));
+        testutil::passes(&TOKEN_TYPE, &s, &ok);
+        testutil::fails(&TOKEN_TYPE, &s, &bearer);
+        // No proof: not this rule's business.
+        testutil::passes(&TOKEN_TYPE, &testutil::sent(&[], true), &bearer);
+    }
+
+    #[test]
+    fn introspection_and_jwt_access_tokens_carry_the_proof_keys_thumbprint() {
+        let dpop = Dpop::default();
+        let issued = with_proof(
+            &dpop,
+            "valid",
+            &[("grant_type", "client_credentials")],
+            true,
+        );
+        let jkt = proof_jkt(&issued).unwrap();
+        let token_response = json(200, json!({"access_token": "tok1", "token_type": "DPoP"}));
+        let earlier = vec![(issued.clone(), token_response)];
+        let introspect = testutil::sent(&[("token", "tok1")], true);
+        let good = json(200, json!({"active": true, "cnf": {"jkt": jkt}}));
+        let missing = json(200, json!({"active": true}));
+        let other = json(200, json!({"active": true, "cnf": {"jkt": "x"}}));
+        assert!(testutil::run_after(&CNF_JKT, &introspect, &good, &earlier).is_empty());
+        assert!(!testutil::run_after(&CNF_JKT, &introspect, &missing, &earlier).is_empty());
+        assert!(!testutil::run_after(&CNF_JKT, &introspect, &other, &earlier).is_empty());
+        // An inactive token says nothing more.
+        let inactive = json(200, json!({"active": false}));
+        assert!(testutil::run_after(&CNF_JKT, &introspect, &inactive, &earlier).is_empty());
+        // A JWT access token carries cnf itself.
+        let header = json!({"alg": "RS256", "typ": "at+jwt"});
+        let bound = crate::rules::jwt::encode_for_test(&header, &json!({"cnf": {"jkt": jkt}}));
+        let unbound = crate::rules::jwt::encode_for_test(&header, &json!({"sub": "u"}));
+        let r = |t: &str| json(200, json!({"access_token": t, "token_type": "DPoP"}));
+        testutil::passes(&CNF_JKT, &issued, &r(&bound));
+        testutil::fails(&CNF_JKT, &issued, &r(&unbound));
+    }
+
+    #[test]
+    fn a_public_clients_bound_refresh_token_is_refused_with_another_key() {
+        let dpop = Dpop::default();
+        let issued = with_proof(
+            &dpop,
+            "valid",
+            &[("grant_type", "authorization_code")],
+            false,
+        );
+        let earlier = vec![(
+            issued,
+            json(
+                200,
+                json!({"access_token": "a", "token_type": "DPoP", "refresh_token": "rt1"}),
+            ),
+        )];
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "rt1"),
+            ("client_id", "pub"),
+        ];
+        let other = with_proof(&dpop, "other_key", &form, false);
+        let same = with_proof(&dpop, "valid", &form, false);
+        let accepted = json(200, json!({"access_token": "b", "token_type": "DPoP"}));
+        let refused = json(400, json!({"error": "invalid_dpop_proof"}));
+        assert!(!testutil::run_after(&REFRESH_BOUND, &other, &accepted, &earlier).is_empty());
+        assert!(testutil::run_after(&REFRESH_BOUND, &other, &refused, &earlier).is_empty());
+        assert!(testutil::run_after(&REFRESH_BOUND, &same, &accepted, &earlier).is_empty());
+        // A confidential client's refresh token need not be bound (§5).
+        let confidential = with_proof(&dpop, "other_key", &form, true);
+        assert!(testutil::run_after(&REFRESH_BOUND, &confidential, &accepted, &earlier).is_empty());
+    }
+
+    #[test]
+    fn an_invalid_proof_is_refused_with_invalid_dpop_proof() {
+        let s = testutil::sent(&[], true);
+        for rule in [&PROOF_REFUSED_RULE, &JTI_REPLAY_REFUSED] {
+            testutil::passes(rule, &s, &json(400, json!({"error": "invalid_dpop_proof"})));
+            let challenge = testutil::received(
+                401,
+                &[("www-authenticate", "DPoP error=\"invalid_dpop_proof\"")],
+                json!({}),
+            );
+            testutil::passes(rule, &s, &challenge);
+            testutil::fails(rule, &s, &json(200, json!({"access_token": "a"})));
+            testutil::fails(rule, &s, &json(400, json!({"error": "invalid_request"})));
+            testutil::fails(rule, &s, &json(500, json!({"error": "invalid_dpop_proof"})));
+        }
+    }
+}
