@@ -35,7 +35,7 @@ struct Expected {
     reason: String,
 }
 
-struct Server {
+pub(crate) struct Server {
     /// Folder under tests/servers/ and the target's name in its targets.yaml.
     name: &'static str,
     /// Prefix of the environment variables its launcher and targets.yaml read.
@@ -232,7 +232,7 @@ fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
 /// Runs suites/oauth2 against a fresh `server` through `target` of its targets.yaml (the
 /// server's name: every var given; `<name>-discovered`: only the issuer, the endpoints found by
 /// RFC 8414 discovery) and holds the failing findings to its expected.yaml.
-fn check(server: Server, target: &str) {
+pub(crate) fn check(server: Server, target: &str) {
     let started = Instant::now();
     if let Err(what) = installed() {
         return not_installed(&what);
@@ -366,7 +366,7 @@ fn check(server: Server, target: &str) {
 
 // Both revoke access tokens, so the refresh-only revocation case is not theirs. Authlib requires
 // PKCE of public clients only; django-oauth-toolkit, at its default, of every client.
-const DOT: Server = Server {
+pub(crate) const DOT: Server = Server {
     name: "django-oauth-toolkit",
     env: "DOT",
     lacks: &["refresh_only_revocation"],
