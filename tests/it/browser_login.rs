@@ -117,6 +117,10 @@ fn files(dir: &Path, base_url: &str, redirect_uri: &str, steps: &str) {
 }
 
 fn run(dir: &Path) -> Output {
+    run_with(dir, &[], &[])
+}
+
+fn run_with(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
     let mut child = Command::new(BIN)
         .arg("run")
         .arg(dir.join("idp.yaml"))
@@ -127,6 +131,8 @@ fn run(dir: &Path) -> Output {
         .arg(dir.join("reports"))
         .env("TC_LOGIN_PASSWORD", PASSWORD)
         .env("NO_COLOR", "1")
+        .args(args)
+        .envs(envs.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -271,6 +277,13 @@ fn a_selector_that_never_appears_errors_the_case_within_the_step_timeout_with_a_
     assert_eq!(shots.len(), 1, "{reason}");
     assert!(reason.contains("screenshot: "), "{reason}");
     assert!(std::fs::read(&shots[0]).unwrap().starts_with(b"\x89PNG"));
+    // index.html links it, beside the reports.
+    let name = shots[0].file_name().unwrap().to_string_lossy().to_string();
+    let index = std::fs::read_to_string(dir.join("reports/index.html")).unwrap();
+    assert!(
+        index.contains(&format!("href=\"screenshots/{name}\"")),
+        "index.html does not link {name}"
+    );
     assert_nothing_typed_is_shown(&out, &dir);
 }
 
@@ -327,4 +340,40 @@ fn a_script_with_an_unknown_step_a_literal_value_or_an_undeclared_origin_is_exit
         assert!(stderr.contains(place), "{steps}{stderr}");
         assert!(!stderr.contains("hunter2-literal"), "{stderr}");
     }
+}
+
+#[test]
+fn without_chromium_the_run_says_so_once_and_the_login_cases_skip() {
+    let dir = scratch(module_path!(), "no-chromium");
+    files(
+        &dir,
+        "http://127.0.0.1:9",
+        "https://c.example/cb",
+        LOGIN_STEPS,
+    );
+    let out = run_with(
+        &dir,
+        &["--allow-empty"],
+        &[("TOKENCONF_CHROMIUM", "/nonexistent/chromium")],
+    );
+    let console = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{console}");
+    assert_eq!(
+        console.matches("Chromium was not found").count(),
+        1,
+        "{console}"
+    );
+    let case = summary_case(&dir);
+    assert_eq!(case["status"], "skipped", "{case}");
+    assert!(
+        case["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("auto_authorize"),
+        "{case}"
+    );
 }
