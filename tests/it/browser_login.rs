@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use crate::support::{chromium, scratch, BIN};
 
-const PASSWORD: &str = "test-only-typed-Pa55word-7f3c9e";
+/// Unlike its own encodings: `+`, `/`, a space, a quote and `&` change in each.
+const PASSWORD: &str = "test-only typed+Pa55/word&\"7f3c9e";
 const USER: &str = "test-only-login-user-5b1d";
 
 #[test]
@@ -129,6 +130,9 @@ fn run_with(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
         .args(["--target", "t"])
         .arg("--report-dir")
         .arg(dir.join("reports"))
+        // The recording lands among the reports, so its files are searched too.
+        .arg("--record")
+        .arg(dir.join("reports/recording"))
         .env("TC_LOGIN_PASSWORD", PASSWORD)
         .env("NO_COLOR", "1")
         .args(args)
@@ -163,25 +167,37 @@ fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
-/// No typed value in the console or in any report file.
+/// A typed value as outputs might hold it: raw, form- and percent-encoded, JSON-escaped, base64.
+fn encodings(value: &str) -> Vec<String> {
+    use base64::Engine;
+    let form: String = form_urlencoded::byte_serialize(value.as_bytes()).collect();
+    let json = serde_json::to_string(value).unwrap();
+    vec![
+        value.to_string(),
+        form.clone(),
+        form.replace('+', "%20"),
+        json.trim_matches('"').to_string(),
+        base64::engine::general_purpose::STANDARD.encode(value),
+    ]
+}
+
+/// No typed value, in any encoding, in the console or in any report or recording file.
 fn assert_nothing_typed_is_shown(out: &Output, dir: &Path) {
     let console = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    for typed in [PASSWORD, USER] {
+    let files = files_under(&dir.join("reports"));
+    assert!(files.len() >= 3, "the reports were written");
+    for typed in [PASSWORD, USER].iter().flat_map(|v| encodings(v)) {
         assert!(
-            !console.contains(typed),
-            "console shows a typed value:\n{console}"
+            !console.contains(&typed),
+            "console shows {typed:?}:\n{console}"
         );
-        for (path, bytes) in files_under(&dir.join("reports")) {
-            let text = String::from_utf8_lossy(&bytes);
-            assert!(
-                !text.contains(typed),
-                "{} shows a typed value",
-                path.display()
-            );
+        for (path, bytes) in &files {
+            let text = String::from_utf8_lossy(bytes);
+            assert!(!text.contains(&typed), "{} shows {typed:?}", path.display());
         }
     }
 }
@@ -240,7 +256,8 @@ fn a_login_script_gets_the_code_without_loading_redirect_uri_and_shows_nothing_i
         .into_iter()
         .find(|r| r.starts_with("POST /approved"))
         .expect("the form was posted");
-    assert!(posted.contains(&format!("password={PASSWORD}")), "{posted}");
+    let form: String = form_urlencoded::byte_serialize(PASSWORD.as_bytes()).collect();
+    assert!(posted.contains(&format!("password={form}")), "{posted}");
     assert_nothing_typed_is_shown(&out, &dir);
     assert!(started.elapsed() < Duration::from_secs(30));
 }
@@ -306,7 +323,12 @@ fn a_form_that_posts_to_another_origin_sends_it_nothing() {
     let carried: Vec<String> = elsewhere
         .requests()
         .into_iter()
-        .filter(|r| r.contains(PASSWORD) || r.contains(USER))
+        .filter(|r| {
+            [PASSWORD, USER]
+                .iter()
+                .flat_map(|v| encodings(v))
+                .any(|e| r.contains(&e))
+        })
         .collect();
     assert!(carried.is_empty(), "the other origin got: {carried:?}");
     assert!(
