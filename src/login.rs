@@ -260,7 +260,9 @@ impl Logins {
             *slot = Some(start(chromium, &dir, origins).await?);
         }
         let Some(live) = slot.as_mut() else {
-            unreachable!("started above")
+            return Err(LoginError {
+                message: "Chromium did not start".into(),
+            });
         };
         {
             let mut seen = live.seen.lock().unwrap_or_else(|e| e.into_inner());
