@@ -943,6 +943,38 @@ mod tests {
     }
 
     #[test]
+    fn a_profile_s_login_types_its_own_values_and_every_typed_value_is_masked() {
+        std::env::set_var("TOKENCONF_TEST_LOGIN_PW", "api-login-Passw0rd");
+        std::env::set_var("TOKENCONF_TEST_LOGIN_PW2", "second-login-Passw0rd");
+        let text = "targets:\n  t:\n    oauth2:\n      base_url: https://idp.example\n      vars: { user: api-login-user }\n      secrets: { pw: \"${TOKENCONF_TEST_LOGIN_PW}\" }\n      login:\n        origins: [\"https://cdn.idp.example\"]\n        steps:\n          - fill: { selector: \"#u\", var: user }\n          - fill: { selector: \"#p\", secret: pw }\n          - click: \"#go\"\n          - wait: { url: \"https://cdn.idp.example/done\" }\n      profiles:\n        second:\n          secrets: { pw: \"${TOKENCONF_TEST_LOGIN_PW2}\" }\n          login:\n            steps:\n              - fill: { selector: \"#p\", secret: pw }\n              - consent: \"#ok\"\n";
+        let t = parse_target(text, Path::new("targets.yaml"), "t").unwrap();
+        let api = &t.apis["oauth2"];
+        let login = api.login.as_ref().unwrap();
+        assert_eq!(login.origins, ["https://cdn.idp.example"]);
+        assert_eq!(login.steps.len(), 4);
+        let second = api.profiles[0].login.as_ref().unwrap();
+        assert_eq!(
+            second.steps[0],
+            crate::login::LoginStep::Fill {
+                selector: "#p".into(),
+                value: "second-login-Passw0rd".into(),
+                secret: true
+            }
+        );
+        let masked: Vec<&str> = t.secret_values().collect();
+        for typed in [
+            "api-login-user",
+            "api-login-Passw0rd",
+            "second-login-Passw0rd",
+        ] {
+            assert!(masked.contains(&typed), "{typed} is not masked");
+        }
+        // A profile with its own script runs that one, not the API's.
+        let resolved = api.resolved();
+        assert!(resolved[1].login.is_some_and(|l| l.steps.len() == 2));
+    }
+
+    #[test]
     fn rates_and_presets() {
         assert_eq!(parse_rate("5/s").unwrap(), 5.0);
         assert_eq!(parse_rate("120/m").unwrap(), 2.0);
