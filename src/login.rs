@@ -302,13 +302,14 @@ impl Logins {
         Err(LoginError { message })
     }
 
-    /// Closes every browser; their profile folders go with `self`.
+    /// Closes every browser and deletes its profile folder (the binary exits without running
+    /// destructors, so this is where they go); the scratch folder too unless it holds screenshots.
     pub async fn close(&self) {
         let slots: Vec<_> = {
             let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
-            live.drain().map(|(_, s)| s).collect()
+            live.drain().collect()
         };
-        for slot in slots {
+        for (key, slot) in slots {
             if let Some(mut live) = slot.lock().await.take() {
                 let _ = tokio::time::timeout(Duration::from_secs(5), live.browser.close()).await;
                 let _ = tokio::time::timeout(Duration::from_secs(5), live.browser.wait()).await;
@@ -316,7 +317,9 @@ impl Logins {
                     t.abort();
                 }
             }
+            let _ = std::fs::remove_dir_all(self.scratch.path().join(profile_dir_name(&key)));
         }
+        let _ = std::fs::remove_dir(self.scratch.path());
     }
 }
 

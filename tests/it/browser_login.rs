@@ -121,6 +121,17 @@ fn run(dir: &Path) -> Output {
     run_with(dir, &[], &[])
 }
 
+/// The login's scratch folders left in `tmp`: none, once the run is over.
+fn profiles_left(tmp: &Path) -> Vec<String> {
+    std::fs::read_dir(tmp)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("tokenconf-login-"))
+        .collect()
+}
+
 fn run_with(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
     let mut child = Command::new(BIN)
         .arg("run")
@@ -239,7 +250,13 @@ fn a_login_script_gets_the_code_without_loading_redirect_uri_and_shows_nothing_i
     let server = idp(|| "/approved".to_string(), redirect_uri.clone());
     files(&dir, &server.origin(), &redirect_uri, LOGIN_STEPS);
     let started = Instant::now();
-    let out = run(&dir);
+    // Its own temporary folder, to see Chromium's profile deleted; short, since Chromium puts a
+    // socket there.
+    let tmp = tempfile::Builder::new()
+        .prefix("tc-login-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let out = run_with(&dir, &[], &[("TMPDIR", tmp.path().to_str().unwrap())]);
     let case = summary_case(&dir);
     assert_eq!(
         case["status"],
@@ -251,6 +268,8 @@ fn a_login_script_gets_the_code_without_loading_redirect_uri_and_shows_nothing_i
         client.requests().is_empty(),
         "redirect_uri's host was asked"
     );
+    // The fresh Chromium profile is deleted with the run.
+    assert_eq!(profiles_left(tmp.path()), Vec::<String>::new());
     let posted = server
         .requests()
         .into_iter()
