@@ -201,11 +201,12 @@ struct Live {
 /// The run's browsers, one per API profile with a login, started when first needed.
 pub struct Logins {
     chromium: Option<PathBuf>,
+    /// Dropped before `scratch` (fields drop in order): the browsers go before their folders.
+    live: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Live>>>>>,
     /// Profile folders and screenshots' default place; deleted with the run.
     scratch: tempfile::TempDir,
     /// Where screenshots of a failed login go (the reports folder), if any.
     screenshots: Option<PathBuf>,
-    live: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Live>>>>>,
 }
 
 impl Logins {
