@@ -569,6 +569,18 @@ impl Http {
         }
     }
 
+    /// The request `send` would make, not sent: what a browser login opens.
+    pub fn prepare_only(
+        &self,
+        base_url: &str,
+        basic: BasicEncoding,
+        request: &Request,
+        scope: &Scope<'_>,
+    ) -> Result<Sent, SendError> {
+        self.prepare(base_url, basic, request, scope)
+            .map(|(sent, _)| sent)
+    }
+
     fn finish(
         &self,
         sent: Sent,

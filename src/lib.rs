@@ -13,6 +13,7 @@ pub mod error;
 pub mod expected;
 pub mod finding;
 pub mod http;
+pub mod login;
 pub mod mock;
 pub mod origin;
 pub mod outcome;

@@ -623,8 +623,9 @@ struct YamlMask {
 }
 
 /// Keys whose whole value is secret, whatever the names under them.
+/// `value` is a login step's literal value, refused at load: shown masked in that error too.
 fn holds_secrets(key: &str) -> bool {
-    matches!(key, "secrets" | "secret_files") || is_sensitive_key(key)
+    matches!(key, "secrets" | "secret_files" | "value") || is_sensitive_key(key)
 }
 
 impl YamlMask {

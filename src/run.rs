@@ -29,6 +29,8 @@ pub struct CaseId {
 }
 
 type FixtureResult = Result<HashMap<String, String>, String>;
+/// A profile's login script and the key of its browser session (`api/profile`).
+type ProfileLogin = (String, Arc<crate::login::Login>);
 
 /// A suite's values against one profile of its API (the API entry itself first).
 struct Base {
@@ -36,6 +38,7 @@ struct Base {
     profile: Option<String>,
     values: HashMap<String, String>,
     capabilities: std::collections::BTreeSet<String>,
+    login: Option<ProfileLogin>,
 }
 
 pub struct Runner {
@@ -67,6 +70,8 @@ pub struct Runner {
     tag_requests: bool,
     /// Every case keeps its requests (`--verbose`), not only a failed or errored one.
     every_request: bool,
+    /// The browsers of the target's login scripts, when it has any.
+    logins: Option<crate::login::Logins>,
 }
 
 /// What a recorded case or fixture exchanged, and the token values it saw (which the recorder
@@ -102,12 +107,30 @@ struct StepsRun {
 }
 
 impl Runner {
-    pub fn new(loaded: Arc<Loaded>, target: Target, strict: bool) -> Result<Runner, ConfigError> {
+    pub fn new(
+        loaded: Arc<Loaded>,
+        mut target: Target,
+        strict: bool,
+    ) -> Result<Runner, ConfigError> {
         unknown_apis(&loaded, &target)?;
         // Requests, and the secrets and tokens they carry, go only to the target's own origins.
         let mut options = target.http.clone();
         options.allowed_origins = target.allowed_origins()?;
         let http = Http::new(&options).map_err(ConfigError::Client)?;
+        let logins = login_scripts(&target)
+            .then(|| crate::login::Logins::new(crate::login::find_chromium()))
+            .transpose()
+            .map_err(|e| {
+                ConfigError::Usage(format!("cannot make the login's scratch folder: {e}"))
+            })?;
+        // A login script gets a code as auto_authorize does (and a recording says so); without
+        // a browser, those cases skip as they would without the script.
+        if logins
+            .as_ref()
+            .is_some_and(crate::login::Logins::has_browser)
+        {
+            grant_auto_authorize(&mut target);
+        }
         let bases: Vec<Result<Vec<Base>, String>> =
             loaded.suites.iter().map(|s| resolve(s, &target)).collect();
         let fixtures = loaded
@@ -137,7 +160,30 @@ impl Runner {
             recorded: None,
             tag_requests: false,
             every_request: false,
+            logins,
         })
+    }
+
+    /// Why a login script cannot run (no Chromium), told once at the start of a run.
+    pub fn login_warning(&self) -> Option<String> {
+        let logins = self.logins.as_ref()?;
+        (!logins.has_browser()).then(|| {
+            "the target has a login script but Chromium was not found (install `chromium` or set TOKENCONF_CHROMIUM): cases that need a login skip or error".to_string()
+        })
+    }
+
+    /// Screenshots of failed logins go under `dir` (the reports folder).
+    pub fn login_screenshots_in(&mut self, dir: &std::path::Path) {
+        if let Some(l) = &mut self.logins {
+            l.screenshots_in(dir);
+        }
+    }
+
+    /// Closes the login browsers; their profile folders are deleted.
+    pub async fn close_logins(&self) {
+        if let Some(l) = &self.logins {
+            l.close().await;
+        }
     }
 
     /// Vendors' deviations from `known` in place of the built-in files.
@@ -564,8 +610,8 @@ impl Runner {
             o.duration = started.elapsed();
             o
         };
-        let (profile, base) = match self.profile_of(id) {
-            Ok((i, b)) => (i, &b.values),
+        let (profile, base, login) = match self.profile_of(id) {
+            Ok((i, b)) => (i, &b.values, b.login.as_ref().filter(|_| needs_login(case))),
             Err(why) => return finish(outcome, Status::Skipped, Some(why)),
         };
         if let Some(why) = self.unsupported(id, base) {
@@ -597,7 +643,7 @@ impl Runner {
         let run = self
             .run_steps(
                 suite,
-                base,
+                (base, login),
                 &case.steps,
                 captures,
                 Some(&outcome.test),
@@ -630,7 +676,7 @@ impl Runner {
         tag: String,
     ) -> FixtureResult {
         let run = self
-            .run_steps(suite, base, steps, HashMap::new(), None, &tag)
+            .run_steps(suite, (base, None), steps, HashMap::new(), None, &tag)
             .await;
         if self.recorded.is_some() {
             let mut sensitive = run.sensitive.clone();
@@ -646,7 +692,7 @@ impl Runner {
     async fn run_steps(
         &self,
         suite: &Suite,
-        base: &HashMap<String, String>,
+        (base, login): (&HashMap<String, String>, Option<&ProfileLogin>),
         steps: &[Step],
         mut captures: HashMap<String, String>,
         test: Option<&str>,
@@ -698,9 +744,17 @@ impl Runner {
                         base,
                     };
                     let tag = self.tag_requests.then_some(tag);
-                    self.http
-                        .send_tagged(base_url, basic, &step.request, &scope, tag)
-                        .await
+                    match login {
+                        Some(login) if crate::login::is_authorize(&step.request) => {
+                            self.log_in(login, base_url, basic, &step.request, &scope, tag)
+                                .await
+                        }
+                        _ => {
+                            self.http
+                                .send_tagged(base_url, basic, &step.request, &scope, tag)
+                                .await
+                        }
+                    }
                 }
                 Err(e) => Err(e),
             };
@@ -831,6 +885,42 @@ impl Runner {
         run
     }
 
+    /// An authorize step answered by the target's login script in the browser: the redirect it
+    /// caught becomes the step's 302, so its checks and captures read it as the mock's.
+    async fn log_in(
+        &self,
+        (key, login): &ProfileLogin,
+        base_url: &str,
+        basic: crate::basic::BasicEncoding,
+        request: &crate::suite::Request,
+        scope: &Scope<'_>,
+        tag: Option<&str>,
+    ) -> Result<crate::http::Exchanged, SendError> {
+        let Some(logins) = &self.logins else {
+            return Err(SendError::Invalid("no login browsers".into()));
+        };
+        let started = Instant::now();
+        let sent = self.http.prepare_only(base_url, basic, request, scope)?;
+        let allowed = self.target.allowed_origins().unwrap_or_default();
+        let shot = tag.map_or_else(|| key.clone(), str::to_string);
+        let to = logins
+            .authorize(key, login, &sent.url, &allowed, &shot)
+            .await
+            .map_err(|e| SendError::Invalid(e.message))?;
+        let received = Received {
+            status: 302,
+            headers: vec![("location".into(), to)],
+            body: Vec::new(),
+            json: None,
+            elapsed: started.elapsed(),
+        };
+        Ok(crate::http::Exchanged {
+            sent,
+            received,
+            retries: Vec::new(),
+        })
+    }
+
     /// The requests a failing case (or every case, `--verbose`) shows, masked: built only then,
     /// since masking every request of every passing case is work per request for nothing.
     fn keep_requests(
@@ -923,6 +1013,37 @@ impl Runner {
             })
             .collect()
     }
+}
+
+/// Whether a case's authorize step is one a login script answers: it requires a code without a
+/// login page (`auto_authorize`, or the generic suite's `auto_authorize_path`). Other authorize
+/// requests (the error cases) go to the server as they are.
+fn needs_login(case: &crate::suite::Case) -> bool {
+    case.capabilities.iter().any(|c| c == "auto_authorize")
+        || case.requires.iter().any(|r| r == "auto_authorize_path")
+}
+
+/// `auto_authorize` for every API and profile a login script serves.
+fn grant_auto_authorize(target: &mut Target) {
+    for a in target.apis.values_mut() {
+        let api_login = a.login.is_some();
+        if api_login {
+            a.capabilities.insert("auto_authorize".into());
+        }
+        for p in &mut a.profiles {
+            if api_login || p.login.is_some() {
+                p.capabilities.insert("auto_authorize".into());
+            }
+        }
+    }
+}
+
+/// Whether any API or profile of `target` has a login script.
+fn login_scripts(target: &Target) -> bool {
+    target
+        .apis
+        .values()
+        .any(|a| a.login.is_some() || a.profiles.iter().any(|p| p.login.is_some()))
 }
 
 /// What `case` needs that `b` does not supply: vars and secrets, then capabilities, each once.
@@ -1020,10 +1141,12 @@ fn resolve(suite: &Suite, target: &Target) -> Result<Vec<Base>, String> {
                 values.insert(crate::dpop::KEY_VAR.to_string(), v.to_string());
             }
             values.insert("base_url".into(), r.base_url.to_string());
+            let key = format!("{}/{}", suite.api, r.profile.unwrap_or_default());
             Base {
                 profile: r.profile.map(str::to_string),
                 values,
                 capabilities: r.capabilities.clone(),
+                login: r.login.map(|l| (key, l.clone())),
             }
         })
         .collect();

@@ -512,6 +512,12 @@ impl Session {
             }
             runner.record();
         }
+        if let Some(w) = runner.login_warning() {
+            warnings.push(w);
+        }
+        if let Some(dir) = &options.report_dir {
+            runner.login_screenshots_in(dir);
+        }
         let runner = Arc::new(runner);
         let selected: Vec<CaseId> = runner
             .case_ids()
@@ -672,6 +678,7 @@ impl Session {
                 on_event(Event::CaseFinished(o));
             })
             .await;
+        self.runner.close_logins().await;
         if let Some(server) = self.mock.take() {
             server.stop().await;
         }

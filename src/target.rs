@@ -49,6 +49,8 @@ pub struct ApiTarget {
     pub capabilities: BTreeSet<String>,
     /// Other clients or deployments of the same API, in file order.
     pub profiles: Vec<Profile>,
+    /// The browser login that gets an authorization code from a real login page.
+    pub login: Option<std::sync::Arc<crate::login::Login>>,
 }
 
 /// A second client or deployment under one API: its values override the API's; its
@@ -61,6 +63,8 @@ pub struct Profile {
     pub vars: BTreeMap<String, String>,
     pub secrets: BTreeMap<String, String>,
     pub capabilities: BTreeSet<String>,
+    /// Its own login script, if not the API's.
+    pub login: Option<std::sync::Arc<crate::login::Login>>,
 }
 
 /// An API entry or one of its profiles, with the profile's values laid over the API's.
@@ -72,6 +76,7 @@ pub struct Resolved<'a> {
     pub vars: BTreeMap<&'a str, &'a str>,
     pub secrets: BTreeMap<&'a str, &'a str>,
     pub capabilities: &'a BTreeSet<String>,
+    pub login: Option<&'a std::sync::Arc<crate::login::Login>>,
 }
 
 impl ApiTarget {
@@ -87,6 +92,7 @@ impl ApiTarget {
             vars: own(&self.vars),
             secrets: own(&self.secrets),
             capabilities: &self.capabilities,
+            login: self.login.as_ref(),
         }];
         for p in &self.profiles {
             let mut vars = own(&self.vars);
@@ -99,6 +105,7 @@ impl ApiTarget {
                 vars,
                 secrets,
                 capabilities: &p.capabilities,
+                login: p.login.as_ref().or(self.login.as_ref()),
             });
         }
         out
@@ -186,12 +193,18 @@ impl Target {
     }
 
     /// Every secret value, to be masked in every output.
+    /// What a login script types counts as a secret, a var (a user name) too.
     pub fn secret_values(&self) -> impl Iterator<Item = &str> {
         self.apis.values().flat_map(|a| {
+            let logins = a
+                .login
+                .iter()
+                .chain(a.profiles.iter().filter_map(|p| p.login.as_ref()));
             a.secrets
                 .values()
                 .chain(a.profiles.iter().flat_map(|p| p.secrets.values()))
                 .map(String::as_str)
+                .chain(logins.flat_map(|l| l.typed_values()))
         })
     }
 
@@ -318,6 +331,10 @@ struct ApiFile {
     #[serde(default)]
     #[schemars(with = "Vec<CapabilityName>")]
     capabilities: Vec<Spanned<String>>,
+    /// A browser login for the authorization-code cases (see the README's "Code flows on a real
+    /// login page"): steps run in headless Chromium after it opens the case's authorize URL.
+    #[schemars(with = "Option<crate::login::LoginFile>")]
+    login: Option<Spanned<crate::login::LoginFile>>,
     /// Other clients or deployments of this API by name (a verification-on MIAW deployment, a
     /// second client). A case runs against the API entry if it has everything the case
     /// requires, else the first profile that has, else the one its `profile:` names.
@@ -349,6 +366,9 @@ struct ProfileFile {
     #[serde(default)]
     #[schemars(with = "Vec<CapabilityName>")]
     capabilities: Vec<Spanned<String>>,
+    /// Its own browser login, over the API's.
+    #[schemars(with = "Option<crate::login::LoginFile>")]
+    login: Option<Spanned<crate::login::LoginFile>>,
 }
 
 /// One of the capability names `tokenconf validate` lists.
@@ -465,6 +485,7 @@ pub fn parse_target(text: &str, path: &Path, name: &str) -> Result<Target, Confi
         path,
         shown: &shown,
         errors: Vec::new(),
+        login_urls: Vec::new(),
     };
     let t = &spec.value;
     let mut target = Target {
@@ -496,6 +517,14 @@ pub fn parse_target(text: &str, path: &Path, name: &str) -> Result<Target, Confi
             target.apis.insert(api, built);
         }
     }
+    // A login may go only where the target's requests may, and where its script declares.
+    if let Ok(allowed) = target.allowed_origins() {
+        for (origin, at) in std::mem::take(&mut l.login_urls) {
+            if !allowed.contains(&origin) {
+                l.error(at, format!("the login script names {origin}, which is neither one of the target's origins nor in the script's `origins:`"));
+            }
+        }
+    }
     if target.apis.is_empty() && l.errors.is_empty() {
         l.error(
             spec.referenced,
@@ -513,6 +542,8 @@ struct Loader<'a> {
     path: &'a Path,
     shown: &'a Shown,
     errors: Vec<SourceError>,
+    /// Origins login scripts name in their steps, to be one of the target's.
+    login_urls: Vec<(String, Location)>,
 }
 
 impl Loader<'_> {
@@ -637,6 +668,7 @@ impl Loader<'_> {
             );
         }
         let (vars, secrets) = self.values(&s.vars, &s.secrets, &s.secret_files);
+        let login = self.login(s.login.as_ref(), &vars, &secrets);
         let mut out = ApiTarget {
             base_url,
             vars,
@@ -645,6 +677,7 @@ impl Loader<'_> {
             profiles: Vec::new(),
             issuer,
             basic_encoding: s.basic_encoding,
+            login,
         };
         for (name, p) in &s.profiles {
             if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || name.is_empty() {
@@ -668,12 +701,24 @@ impl Loader<'_> {
                 url
             });
             let (vars, secrets) = self.values(&p.vars, &p.secrets, &p.secret_files);
+            // A profile's script types the profile's values, laid over the API's.
+            let login = match &p.login {
+                Some(l) => {
+                    let mut all_vars = out.vars.clone();
+                    all_vars.extend(vars.clone());
+                    let mut all_secrets = out.secrets.clone();
+                    all_secrets.extend(secrets.clone());
+                    self.login(Some(l), &all_vars, &all_secrets)
+                }
+                None => None,
+            };
             out.profiles.push(Profile {
                 name: name.clone(),
                 base_url,
                 vars,
                 secrets,
                 capabilities: self.capabilities(&p.capabilities),
+                login,
             });
         }
         Some(out)
@@ -790,6 +835,32 @@ impl Loader<'_> {
         false
     }
 
+    /// A login script resolved against `vars` and `secrets`; the URLs its steps name are kept
+    /// to be checked against the target's origins once every API is read.
+    fn login(
+        &mut self,
+        file: Option<&Spanned<crate::login::LoginFile>>,
+        vars: &BTreeMap<String, String>,
+        secrets: &BTreeMap<String, String>,
+    ) -> Option<std::sync::Arc<crate::login::Login>> {
+        let file = file?;
+        let mut errors = Vec::new();
+        let login = crate::login::resolve(&file.value, vars, secrets, file.referenced, |at, m| {
+            errors.push((at, m))
+        });
+        for (at, m) in errors {
+            self.error(at, m);
+        }
+        for (origin, at) in crate::login::named_origins(&file.value) {
+            match origin {
+                Ok(o) if login.origins.contains(&o) => {}
+                Ok(o) => self.login_urls.push((o, at)),
+                Err(why) => self.error(at, format!("wait url: {why}")),
+            }
+        }
+        Some(std::sync::Arc::new(login))
+    }
+
     /// Capability names, each known (else an error with a did-you-mean).
     fn capabilities(&mut self, names: &[Spanned<String>]) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
@@ -889,6 +960,38 @@ mod tests {
         );
         let err = expand_env("${TOKENCONF_TEST_SURELY_UNSET}").unwrap_err();
         assert!(err.contains("TOKENCONF_TEST_SURELY_UNSET"), "{err}");
+    }
+
+    #[test]
+    fn a_profile_s_login_types_its_own_values_and_every_typed_value_is_masked() {
+        std::env::set_var("TOKENCONF_TEST_LOGIN_PW", "api-login-Passw0rd");
+        std::env::set_var("TOKENCONF_TEST_LOGIN_PW2", "second-login-Passw0rd");
+        let text = "targets:\n  t:\n    oauth2:\n      base_url: https://idp.example\n      vars: { user: api-login-user }\n      secrets: { pw: \"${TOKENCONF_TEST_LOGIN_PW}\" }\n      login:\n        origins: [\"https://cdn.idp.example\"]\n        steps:\n          - fill: { selector: \"#u\", var: user }\n          - fill: { selector: \"#p\", secret: pw }\n          - click: \"#go\"\n          - wait: { url: \"https://cdn.idp.example/done\" }\n      profiles:\n        second:\n          secrets: { pw: \"${TOKENCONF_TEST_LOGIN_PW2}\" }\n          login:\n            steps:\n              - fill: { selector: \"#p\", secret: pw }\n              - consent: \"#ok\"\n";
+        let t = parse_target(text, Path::new("targets.yaml"), "t").unwrap();
+        let api = &t.apis["oauth2"];
+        let login = api.login.as_ref().unwrap();
+        assert_eq!(login.origins, ["https://cdn.idp.example"]);
+        assert_eq!(login.steps.len(), 4);
+        let second = api.profiles[0].login.as_ref().unwrap();
+        assert_eq!(
+            second.steps[0],
+            crate::login::LoginStep::Fill {
+                selector: "#p".into(),
+                value: "second-login-Passw0rd".into(),
+                secret: true
+            }
+        );
+        let masked: Vec<&str> = t.secret_values().collect();
+        for typed in [
+            "api-login-user",
+            "api-login-Passw0rd",
+            "second-login-Passw0rd",
+        ] {
+            assert!(masked.contains(&typed), "{typed} is not masked");
+        }
+        // A profile with its own script runs that one, not the API's.
+        let resolved = api.resolved();
+        assert!(resolved[1].login.is_some_and(|l| l.steps.len() == 2));
     }
 
     #[test]

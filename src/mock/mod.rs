@@ -311,6 +311,7 @@ fn build_router(config: Arc<MockConfig>, base_url: &str, oauth2: Arc<oauth2::Ser
         .merge(salesforce::routes(config.clone(), base_url))
         .merge(miaw::routes(config.clone(), base_url))
         .merge(oauth2::routes(oauth2))
+        .route(LOGIN_PATH, axum::routing::post(login_post))
         .fallback(|| async {
             error(
                 StatusCode::NOT_FOUND,
@@ -521,13 +522,129 @@ fn found(location: &str) -> Option<Response> {
     Some(r)
 }
 
-/// What a real authorization server answers a valid authorization request with before anyone
-/// has signed in: a 200 HTML login page, no code.
-fn login_page(vendor: &str) -> Response {
-    let html = format!(
-        "<!doctype html><html><head><title>Log in | {vendor}</title></head><body><form method=\"post\"><input name=\"username\"><input name=\"password\" type=\"password\"><button>Log in</button></form></body></html>"
-    );
-    let mut r = (StatusCode::OK, html).into_response();
+/// The sandbox's one user, who signs in at [`LOGIN_PATH`]. TEST-ONLY values: they open nothing
+/// but this mock.
+pub const LOGIN_USER: &str = "tokenconf-mock-user";
+pub const LOGIN_PASSWORD: &str = "tokenconf-mock-Passw0rd-test-only";
+/// Where the sandbox's login form posts, for every vendor.
+const LOGIN_PATH: &str = "/tokenconf-mock/login";
+const SESSION_COOKIE: &str = "tokenconf_mock_session";
+/// The consent form's answer, added to the authorize request it repeats.
+const CONSENT_PARAM: &str = "tokenconf_consent";
+
+/// Session cookies of signed-in browsers, across every mock of the process (each is random).
+static SESSIONS: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+/// The login script that signs in at the sandbox's login form and consents (`run --mock-profile
+/// sandbox` runs its code flows through it when Chromium is there).
+pub fn sandbox_login() -> crate::login::Login {
+    use crate::login::LoginStep;
+    crate::login::Login {
+        origins: Vec::new(),
+        steps: vec![
+            LoginStep::Fill {
+                selector: "#username".into(),
+                value: LOGIN_USER.into(),
+                secret: false,
+            },
+            LoginStep::Fill {
+                selector: "#password".into(),
+                value: LOGIN_PASSWORD.into(),
+                secret: true,
+            },
+            LoginStep::Click("#Login".into()),
+            LoginStep::Consent("#approve".into()),
+        ],
+        step_timeout: Duration::from_secs(5),
+        timeout: Duration::from_secs(20),
+    }
+}
+
+/// What the sandbox's authorize endpoint shows before it issues a code: the login form to a
+/// browser without a session, else the consent page until it is approved (`None`: go on).
+fn authorize_gate(vendor: &str, headers: &HeaderMap, path: &str, query: &str) -> Option<Response> {
+    let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    if !signed_in(headers) {
+        let return_to = format!("{path}?{query}");
+        return Some(html_page(&format!(
+            "<!doctype html><html><head><title>Log in | {vendor}</title></head><body><form method=\"post\" action=\"{LOGIN_PATH}\"><input type=\"hidden\" name=\"return_to\" value=\"{}\"><label>Username <input id=\"username\" name=\"username\"></label><label>Password <input id=\"password\" name=\"password\" type=\"password\"></label><input type=\"submit\" id=\"Login\" value=\"Log In\"></form></body></html>",
+            escape(&return_to)
+        )));
+    }
+    if params
+        .iter()
+        .any(|(k, v)| k == CONSENT_PARAM && v == "approve")
+    {
+        return None;
+    }
+    let hidden: String = params
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                escape(k),
+                escape(v)
+            )
+        })
+        .collect();
+    Some(html_page(&format!(
+        "<!doctype html><html><head><title>Allow access? | {vendor}</title></head><body><form method=\"get\" action=\"{path}\">{hidden}<button id=\"approve\" name=\"{CONSENT_PARAM}\" value=\"approve\">Allow</button></form></body></html>"
+    )))
+}
+
+fn signed_in(headers: &HeaderMap) -> bool {
+    let sessions = lock(&SESSIONS);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .any(|(k, v)| k == SESSION_COOKIE && sessions.contains(v))
+}
+
+/// The login form's POST: the right user and password get a session cookie and go back to the
+/// authorize request; anything else sees the form's refusal.
+async fn login_post(body: axum::body::Bytes) -> Response {
+    let form: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let right = get("username") == Some(LOGIN_USER)
+        && get("password").is_some_and(|p| constant_time_eq(p, LOGIN_PASSWORD));
+    // Only back to a path of this server.
+    let return_to = get("return_to").filter(|r| r.starts_with('/') && !r.starts_with("//"));
+    let (true, Some(return_to)) = (right, return_to) else {
+        let mut r =
+            html_page("<!doctype html><title>Log in</title><p>Wrong username or password.</p>");
+        *r.status_mut() = StatusCode::UNAUTHORIZED;
+        return r;
+    };
+    let session = new_token("mock_sid_");
+    lock(&SESSIONS).insert(session.clone());
+    let Some(mut r) = found(return_to) else {
+        return bad_request("invalid_request", "return_to is not a valid location");
+    };
+    if let Ok(cookie) = HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={session}; Path=/; HttpOnly; SameSite=Lax"
+    )) {
+        r.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    r
+}
+
+/// `&`, `<`, `>` and quotes as HTML entities, for attribute values.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// A 200 HTML page that is not cached.
+fn html_page(html: &str) -> Response {
+    let mut r = (StatusCode::OK, html.to_string()).into_response();
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -603,6 +720,7 @@ fn profile_of(
             .collect(),
         secrets: Default::default(),
         capabilities,
+        login: None,
     }
 }
 
@@ -625,6 +743,7 @@ pub fn api_target(base_url: &str, vars: &[(&str, &str)], secrets: &[(&str, &str)
         profiles: Vec::new(),
         issuer: None,
         basic_encoding: None,
+        login: None,
     }
 }
 

@@ -139,8 +139,11 @@ pub fn lay_over(target: &mut crate::target::Target, recorded: &BTreeMap<String, 
             continue;
         };
         a.capabilities = rec.capabilities.clone();
+        // The recorded redirect of a browser login is replayed as it was: no browser.
+        a.login = None;
         a.profiles.retain(|p| rec.profiles.contains_key(&p.name));
         for p in &mut a.profiles {
+            p.login = None;
             if let Some(c) = rec.profiles.get(&p.name) {
                 p.capabilities = c.clone();
             }

@@ -134,6 +134,9 @@ pub fn api_target(config: &Config, base_url: &str) -> ApiTarget {
     if !config.token_exchange_handler {
         t.capabilities.remove("token_exchange_handler");
     }
+    if !config.auto_approve {
+        t.login = Some(Arc::new(super::sandbox_login()));
+    }
     t
 }
 
@@ -659,9 +662,14 @@ fn token_exchange(app: &App, headers: &HeaderMap, form: &Form) -> Response {
 
 /// Approves at once (the user is always logged in and consenting) and redirects with a code;
 /// without `auto_approve`, a valid request gets the login page instead.
-async fn authorize(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Response {
+async fn authorize(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let cfg = app.cfg();
-    let q: Form = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+    let query = query.unwrap_or_default();
+    let q: Form = form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
     if non_empty(&q, "client_id") != Some(cfg.client_id.as_str()) {
@@ -700,7 +708,11 @@ async fn authorize(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Re
         Err(_) => return fail("invalid_scope", "the requested scope is not allowed"),
     };
     if !cfg.auto_approve {
-        return super::login_page("Salesforce");
+        let gate =
+            super::authorize_gate("Salesforce", &headers, "/services/oauth2/authorize", &query);
+        if let Some(page) = gate {
+            return page;
+        }
     }
     if hybrid {
         return hybrid_token(&app, redirect_uri, &scope, state);
@@ -1058,7 +1070,7 @@ mod tests {
                 ("state", "s"),
             ])
             .finish();
-        let r = authorize(State(app.clone()), RawQuery(Some(query))).await;
+        let r = authorize(State(app.clone()), HeaderMap::new(), RawQuery(Some(query))).await;
         assert_eq!(r.status(), StatusCode::FOUND);
         let location = r.headers()[header::LOCATION].to_str().unwrap().to_string();
         let (_, fragment) = location.split_once('#').expect("a fragment");

@@ -136,6 +136,9 @@ pub fn api_target(config: &Config, base_url: &str) -> ApiTarget {
     if !config.refuses_jti_replay {
         t.capabilities.remove("refuses_jti_replay");
     }
+    if !config.auto_approve {
+        t.login = Some(Arc::new(super::sandbox_login()));
+    }
     t
 }
 
@@ -381,7 +384,7 @@ fn client_credentials(s: &Shared, form: &[(String, String)]) -> Response {
     token_json(StatusCode::OK, body)
 }
 
-async fn authorize(State(s): State<Arc<Shared>>, uri: Uri) -> Response {
+async fn authorize(State(s): State<Arc<Shared>>, headers: HeaderMap, uri: Uri) -> Response {
     let config = s.talkdesk();
     let params: Vec<(String, String)> =
         form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
@@ -456,7 +459,10 @@ async fn authorize(State(s): State<Arc<Shared>>, uri: Uri) -> Response {
         return redirect_error("invalid_request", "nonce is too long");
     }
     if !config.auto_approve {
-        return super::login_page("Talkdesk");
+        let query = uri.query().unwrap_or("");
+        if let Some(page) = super::authorize_gate("Talkdesk", &headers, uri.path(), query) {
+            return page;
+        }
     }
     let code = new_token("td_code_");
     lock(&s.codes).insert(

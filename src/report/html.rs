@@ -30,6 +30,20 @@ impl Render for Text<'_> {
     }
 }
 
+/// The file name of a failed browser login's screenshot named in a case's reason (written
+/// to `screenshots/` beside index.html): only a name the login writes, safe in a link.
+fn screenshot_file(reason: &str) -> Option<&str> {
+    let (_, path) = reason.rsplit_once("screenshot: ")?;
+    let path = path.split(';').next()?.trim();
+    let name = path.rsplit(['/', '\\']).next()?;
+    let stem = name.strip_suffix(".png")?;
+    let plain = !stem.is_empty()
+        && stem
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    plain.then_some(name)
+}
+
 fn t(text: &str) -> Text<'_> {
     Text(text)
 }
@@ -178,6 +192,9 @@ fn case(o: &CaseOutcome, strict: bool) -> Markup {
                 div {
                     h3 { (t(&o.case)) }
                     @if let Some(step) = &o.step { p { "at " (t(step)) } }
+                    @if let Some(shot) = o.reason.as_deref().and_then(screenshot_file) {
+                        p.screenshot { a href=(format!("screenshots/{shot}")) { "What the browser saw" } " (the login's screenshot)" }
+                    }
                     @for q in &o.requests {
                         div.request {
                             h4 { "request (" (t(&q.step)) ")" }
@@ -462,6 +479,20 @@ use super::escape::escape_markup as esc;
 mod tests {
     use super::*;
     use std::time::{Duration, SystemTime};
+
+    #[test]
+    fn only_a_screenshot_name_the_login_writes_becomes_a_link() {
+        let said = "login step 2 (click `#go`): `#go` did not appear; screenshot: r/screenshots/idp_a-b.png";
+        assert_eq!(screenshot_file(said), Some("idp_a-b.png"));
+        for odd in [
+            "no screenshot",
+            "screenshot: r/screenshots/x\"onclick=\"y.png",
+            "screenshot: r/screenshots/.png",
+            "screenshot: r/x.svg",
+        ] {
+            assert_eq!(screenshot_file(odd), None, "{odd}");
+        }
+    }
 
     #[test]
     fn escapes_markup() {

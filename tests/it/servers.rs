@@ -37,7 +37,7 @@ struct Expected {
     reason: String,
 }
 
-struct Server {
+pub(crate) struct Server {
     /// Folder under tests/servers/ and the target's name in its targets.yaml.
     name: &'static str,
     /// What runs its launcher.
@@ -266,7 +266,7 @@ fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
 /// Runs suites/oauth2 against a fresh `server` through `target` of its targets.yaml (the
 /// server's name: every var given; `<name>-discovered`: only the issuer, the endpoints found by
 /// RFC 8414 discovery) and holds the failing findings to its expected.yaml.
-fn check(server: Server, target: &str) {
+pub(crate) fn check(server: Server, target: &str) {
     let started = Instant::now();
     if let Err(what) = installed(&server) {
         return not_installed(&what);
@@ -403,7 +403,7 @@ fn check(server: Server, target: &str) {
 // Neither says it follows OAuth 2.1, and both offer PKCE `plain` (RFC 7636 §4.2), so the cases
 // for `oauth_2_1` and `pkce_plain_unsupported` are not theirs; django-oauth-toolkit does not send
 // RFC 9207's iss, Authlib does (its extension, which this test server turns on).
-const DOT: Server = Server {
+pub(crate) const DOT: Server = Server {
     name: "django-oauth-toolkit",
     runtime: Runtime::Python,
     env: "DOT",

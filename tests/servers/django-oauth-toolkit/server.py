@@ -5,6 +5,9 @@
 Registers test-only clients, scopes, a user and a refresh token (secrets from the environment, see
 targets.yaml), prints "listening on http://127.0.0.1:PORT" and serves until --lifetime has passed.
 Everything here is the unmodified toolkit except two test-only additions, both marked TEST-ONLY.
+/o/authorize/ is the toolkit's own: Django's LoginView (django.contrib.auth) signs the user in at
+/accounts/login/, then the toolkit's consent page asks to authorize (tests/it/browser_login.rs logs
+in through both in headless Chromium).
 """
 
 import argparse
@@ -21,6 +24,17 @@ import django
 from django.conf import settings
 
 REDIRECT_URI = "https://client.tokenconf.invalid/cb"
+
+# Django ships LoginView but no template for it: a plain one, as a project would write.
+LOGIN_TEMPLATE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Log in</title></head>
+<body><h1>Log in</h1>
+<form method="post" action="">{% csrf_token %}
+{{ form.as_p }}
+<input type="hidden" name="next" value="{{ next }}">
+<button type="submit" id="log-in">Log in</button>
+</form></body></html>
+"""
 
 
 def env(name):
@@ -42,6 +56,20 @@ def configure(db_path):
             "django.contrib.sessions",
             "oauth2_provider",
         ],
+        TEMPLATES=[
+            {
+                "BACKEND": "django.template.backends.django.DjangoTemplates",
+                "OPTIONS": {
+                    "loaders": [
+                        ("django.template.loaders.locmem.Loader", {"registration/login.html": LOGIN_TEMPLATE}),
+                        "django.template.loaders.app_directories.Loader",
+                    ],
+                    "context_processors": ["django.template.context_processors.request"],
+                },
+            }
+        ],
+        STATIC_URL="/static/",
+        LOGIN_URL="/accounts/login/",
         MIDDLEWARE=[
             "django.contrib.sessions.middleware.SessionMiddleware",
             "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -69,20 +97,28 @@ def configure(db_path):
 
 
 def authorize_as_test_user(request):
-    """TEST-ONLY: sign the fixed user in, then answer with the toolkit's own authorize view."""
+    """TEST-ONLY: sign the fixed user in, then answer with the toolkit's own authorize view as
+    its consent form's "Authorize" button would (the clients ask for consent at /o/authorize/)."""
     from django.contrib.auth import get_user_model, login
     from oauth2_provider.views import AuthorizationView
 
     user = get_user_model().objects.get(username="tokenconf-user")
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    if request.method == "GET":
+        approved = request.GET.copy()
+        approved["allow"] = "Authorize"
+        request.method = "POST"
+        request.POST = approved
     return AuthorizationView.as_view()(request)
 
 
 def urls():
+    from django.contrib.auth.views import LoginView
     from django.urls import include, path
     import oauth2_provider.urls as dot
 
     return [
+        path("accounts/login/", LoginView.as_view()),
         path("o/", include((dot.base_urlpatterns, "oauth2_provider"))),
         path("", include((dot.metadata_urlpatterns, "metadata"))),
         path("test/authorize/", authorize_as_test_user),
@@ -119,7 +155,8 @@ def register():
             client_type=Application.CLIENT_CONFIDENTIAL,
             authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
             redirect_uris=REDIRECT_URI,
-            skip_authorization=True,
+            # The consent page shows at /o/authorize/ (the browser login clicks Authorize).
+            skip_authorization=False,
             user=user,
         )
 
