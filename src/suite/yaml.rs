@@ -106,6 +106,17 @@ pub fn parse_shown<T: DeserializeOwned>(
     shown: Option<&str>,
     file: &Path,
 ) -> Result<T, SourceError> {
+    if let Some((line, column)) = lone_carriage_return(text) {
+        // YAML counts a lone CR as a line break and every reader of ours counts LF: one would
+        // point at another line than the other. Old Mac line ends are refused, at their place.
+        return Err(render_at(
+            file,
+            shown.unwrap_or(text),
+            line,
+            column,
+            "a carriage return without a line feed: save the file with LF or CRLF line ends".into(),
+        ));
+    }
     let name = file.display().to_string();
     let budget = budget_for(text.len());
     let plain = Plain(budget.clone());
@@ -243,6 +254,16 @@ pub fn error_at(
     )
 }
 
+/// Line and column (1-based, lines counted by LF) of the first CR not followed by LF.
+fn lone_carriage_return(text: &str) -> Option<(u64, u64)> {
+    let bytes = text.as_bytes();
+    let at = (0..bytes.len()).find(|&i| bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n'))?;
+    let before = &text[..at];
+    let line = before.matches('\n').count() as u64 + 1;
+    let start = before.rfind('\n').map_or(0, |i| i + 1);
+    Some((line, text[start..at].chars().count() as u64 + 1))
+}
+
 fn render_at(file: &Path, text: &str, line: u64, column: u64, message: String) -> SourceError {
     let message = match message.char_indices().nth(MAX_MESSAGE) {
         // Cut as `redact::shorten` marks a cut, so the redactor knows the mark.
@@ -320,6 +341,14 @@ mod tests {
     #[expect(dead_code, reason = "only parsed")]
     struct Doc {
         a: Option<String>,
+    }
+
+    #[test]
+    fn a_lone_carriage_return_is_refused_where_it_is_and_crlf_loads() {
+        let e = parse::<serde_json::Value>("a: 1\nb: [x,\r y]\n", Path::new("f.yaml")).unwrap_err();
+        assert!(e.rendered.contains("f.yaml:2:7"), "{}", e.rendered);
+        assert!(e.message.contains("carriage return"), "{}", e.message);
+        assert!(parse::<serde_json::Value>("a: 1\r\nb: 2\r\n", Path::new("f.yaml")).is_ok());
     }
 
     #[test]
