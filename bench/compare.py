@@ -13,7 +13,8 @@ Prints min and median wall time of --runs interleaved runs, cases/s, peak RSS, t
 `list` and `validate`, and wrk -t2 -c8 on the same mock; each warm (suites read back from the
 parse cache, as every run after the first) and cold (TOKENCONF_CACHE=off, as a first run). --scale adds the cost per case from
 1,000 to 100,000 cases in one file. Needs a release build (it runs `cargo build --release`)
-and wrk (`apt-get install wrk`).
+and wrk (`apt-get install wrk`); with `hurl` on PATH, Hurl runs the lean checks on the same
+mock (best of --jobs 2, 4, 8), interleaved with the rest, and the ratio is printed beside wrk's.
 """
 
 import argparse
@@ -78,6 +79,36 @@ def write_suites(folder, cases, files, expect):
             lines.append(expect)
         with open(os.path.join(folder, f"bench-{f:03}.yaml"), "w") as out:
             out.writelines(lines)
+
+
+HURL_CHECKS = """HTTP 200
+[Asserts]
+header "Cache-Control" contains "no-store"
+jsonpath "$.token_type" matches /^(?i)bearer$/
+jsonpath "$.expires_in" isInteger
+jsonpath "$.expires_in" >= 1
+jsonpath "$.access_token" exists
+"""
+
+
+def write_hurl(folder, cases, files, port):
+    """The lean workload as Hurl files: the same request and checks, one entry per case."""
+    os.makedirs(folder, exist_ok=True)
+    per_file = cases // files
+    entry = (
+        f"POST http://127.0.0.1:{port}/oauth/token\n"
+        f"[BasicAuth]\nconformance-client: {SECRET}\n"
+        "[FormParams]\ngrant_type: client_credentials\n"
+        + HURL_CHECKS
+        + "\n"
+    )
+    paths = []
+    for f in range(files):
+        path = os.path.join(folder, f"bench-{f:03}.hurl")
+        with open(path, "w") as out:
+            out.write(entry * per_file)
+        paths.append(path)
+    return paths
 
 
 def free_port():
@@ -189,6 +220,10 @@ def main():
                 "--jobs", str(args.jobs), "--report-dir", os.path.join(work, "reports-" + name),
             ]
 
+        hurl = shutil.which("hurl")
+        hurl_files = write_hurl(os.path.join(work, "hurl"), args.cases, args.files, port) if hurl else []
+        hurl_jobs = (2, 4, 8)
+        hurl_times = {jobs: [] for jobs in hurl_jobs}
         for name in workloads:  # fills the cache
             timed([BIN, "list", os.path.join(work, name)], env)
         kinds = [(name, cache) for cache in ("warm", "cold") for name in workloads]
@@ -202,6 +237,9 @@ def main():
                 if cache == "warm":
                     with open(os.path.join(work, "reports-" + name, "summary.json")) as f:
                         phase[name].append(json.load(f)["duration_ms"] / 1000)
+            for jobs in hurl_times if hurl else ():
+                hurl_args = [hurl, "--test", "--jobs", str(jobs), "--no-output"] + hurl_files
+                hurl_times[jobs].append(timed(hurl_args)[0])
         print(f"{args.cases} cases in {args.files} files, --jobs {args.jobs}, {args.runs} runs each")
         print("warm: suites read from the parse cache; cold: TOKENCONF_CACHE=off (a first run)")
         print(f"{'workload':<12}{'min s':>8}{'median s':>10}{'cases/s':>10}{'peak MB':>9}")
@@ -230,6 +268,16 @@ def main():
             print(f"  run phase alone: lean {lean_phase / rps:.0%} of wrk")
         else:
             print("wrk not found: apt-get install wrk")
+        if hurl:
+            best = min(hurl_jobs, key=lambda j: statistics.median(hurl_times[j]))
+            hurl_rate = args.cases / statistics.median(hurl_times[best])
+            print(
+                f"hurl --test, best --jobs {best}: min {min(hurl_times[best]):.3f} s, median "
+                f"{statistics.median(hurl_times[best]):.3f} s, {hurl_rate:.0f} cases/s; tokenconf lean is "
+                f"{rates[('lean', 'warm')]/hurl_rate:.2f}x it, full {rates[('full', 'warm')]/hurl_rate:.2f}x"
+            )
+        else:
+            print("hurl not found: cargo install --locked hurl (needs libcurl's development package)")
         if args.scale:
             print("\ncost per case, one file, lean checks:")
             for n in (1000, 10000, 100000):

@@ -24,8 +24,6 @@ pub struct Sent {
     /// The `Authorization` value as sent (from `auth:` or `headers:`): masked in every report
     /// whatever its user part, since a server may echo it.
     pub authorization: Option<String>,
-    /// Names of the headers sent (lower case; without [`CASE_HEADER`]), for recordings.
-    pub header_names: Vec<String>,
     /// The headers as sent (without [`CASE_HEADER`]), for showing a failing case's request
     /// (masked first: see `outcome::RequestSnapshot`).
     pub headers: Vec<(String, String)>,
@@ -55,6 +53,15 @@ impl Sent {
 
     pub fn grant_type(&self) -> Option<&str> {
         self.form_value("grant_type")
+    }
+
+    /// Names of the headers sent (lower case, sorted, each once; without [`CASE_HEADER`]), for
+    /// recordings: built when asked, not for every request.
+    pub fn header_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.headers.iter().map(|(k, _)| k.clone()).collect();
+        names.sort();
+        names.dedup();
+        names
     }
 }
 
@@ -492,14 +499,6 @@ impl Http {
         case: Option<&str>,
     ) -> Result<Exchanged, SendError> {
         let (mut sent, mut prepared) = self.prepare(base_url, basic, request, scope)?;
-        let mut names: Vec<String> = prepared
-            .headers()
-            .keys()
-            .map(|k| k.as_str().to_string())
-            .collect();
-        names.sort();
-        names.dedup();
-        sent.header_names = names;
         sent.headers = prepared
             .headers()
             .iter()

@@ -39,7 +39,7 @@ pub fn without_userinfo(url: &str) -> String {
 pub fn join(base: &str, path: &str) -> Result<Url, String> {
     // The rendered path is never quoted: it may hold a secret, in a form (`{:?}`-escaped,
     // percent-encoded) no mask would find. The step's `path:` names the place.
-    let base_url = Url::parse(base)
+    let base_url = parse_base(base)
         .map_err(|e| format!("base URL {:?} is not a URL: {e}", without_userinfo(base)))?;
     let joined = format!("{}{}", base.trim_end_matches('/'), path);
     let url = Url::parse(&joined)
@@ -62,6 +62,25 @@ pub fn join(base: &str, path: &str) -> Result<Url, String> {
         ));
     }
     Ok(url)
+}
+
+/// `base` parsed, from a one-entry cache per thread: a run joins thousands of paths to the
+/// same few base URLs.
+fn parse_base(base: &str) -> Result<Url, url::ParseError> {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(String, Url)>> = const { std::cell::RefCell::new(None) };
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some((text, url)) = last.as_ref() {
+            if text == base {
+                return Ok(url.clone());
+            }
+        }
+        let url = Url::parse(base)?;
+        *last = Some((base.to_string(), url.clone()));
+        Ok(url)
+    })
 }
 
 /// Whether `url` is plain `http://` to a host that is not loopback.

@@ -63,6 +63,8 @@ pub struct Runner {
     supported: HashMap<String, crate::discovery::Support>,
     /// Vendors' documented deviations: the built-in files, or the user's.
     deviations: KnownDeviations,
+    /// [`Runner::deviations`] for each API, filtered once per run instead of once per case.
+    deviations_by_api: std::sync::OnceLock<HashMap<String, KnownDeviations>>,
     /// While recording (`--record`): each case's and fixture's exchanges, by tag (see
     /// [`Runner::record`]), until the session takes them.
     recorded: Option<std::sync::Mutex<HashMap<String, Recorded>>>,
@@ -157,6 +159,7 @@ impl Runner {
             keep_going: false,
             supported: HashMap::new(),
             deviations: KnownDeviations::built_in(),
+            deviations_by_api: std::sync::OnceLock::new(),
             recorded: None,
             tag_requests: false,
             every_request: false,
@@ -189,11 +192,29 @@ impl Runner {
     /// Vendors' deviations from `known` in place of the built-in files.
     pub fn known_deviations(&mut self, known: KnownDeviations) {
         self.deviations = known;
+        self.deviations_by_api = std::sync::OnceLock::new();
     }
 
     /// The deviations in force (built in, or the user's).
     pub fn deviations(&self) -> &KnownDeviations {
         &self.deviations
+    }
+
+    /// The deviations that apply to `api`'s suites (a deviation scoped to other APIs does not).
+    fn deviations_for(&self, api: &str) -> std::borrow::Cow<'_, KnownDeviations> {
+        let by_api = self.deviations_by_api.get_or_init(|| {
+            let mut by_api = HashMap::new();
+            for suite in &self.loaded.suites {
+                if !by_api.contains_key(&suite.api) {
+                    by_api.insert(suite.api.clone(), self.deviations.for_api(&suite.api));
+                }
+            }
+            by_api
+        });
+        match by_api.get(api) {
+            Some(known) => std::borrow::Cow::Borrowed(known),
+            None => std::borrow::Cow::Owned(self.deviations.for_api(api)),
+        }
     }
 
     /// Keeps every exchange of every case and fixture for the recorder (`--record`); the
@@ -718,7 +739,7 @@ impl Runner {
             requests: Vec::new(),
         };
         // A deviation scoped to other APIs does not apply to this suite's.
-        let deviations = self.deviations.for_api(&suite.api);
+        let deviations = self.deviations_for(&suite.api);
         // What cross-response rules compare with (see `rules::Exchange::earlier`).
         let mut earlier: Vec<(crate::http::Sent, Received)> = Vec::new();
         // Each answered step's label, beside `earlier`: the requests shown are built from both.
@@ -858,8 +879,13 @@ impl Runner {
                 };
                 expected.apply(test, at, &mut findings, self.strict);
             }
-            earlier.push((sent, received.clone()));
             let failed = findings.iter().any(|f| fails(f.level, self.strict));
+            // Only a failing response is shown (diffs, HTML); passing ones cost nothing more.
+            if failed && run.end.is_none() {
+                run.response = Some(ResponseSnapshot::of(&received));
+            }
+            // Moved, not copied: the body and its parsed JSON are kept once per step.
+            earlier.push((sent, received));
             run.findings.extend(findings);
             if failed && run.end.is_none() {
                 let first = run
@@ -873,8 +899,6 @@ impl Runner {
                     crate::redact::reason_line(&first, &run.sensitive),
                 ));
                 run.step = (steps.len() > 1).then_some(label);
-                // Only a failing response is shown (diffs, HTML); passing ones cost nothing more.
-                run.response = Some(ResponseSnapshot::of(&received));
                 if !self.keep_going {
                     self.keep_requests(&mut run, &labels, &earlier);
                     return run;

@@ -468,7 +468,7 @@ fn request_shape(e: &Exchange) -> RequestShape {
         "json"
     } else if !e.sent.form.is_empty() {
         "form"
-    } else if e.sent.header_names.iter().any(|h| h == "content-type") {
+    } else if e.sent.headers.iter().any(|(h, _)| h == "content-type") {
         "raw"
     } else {
         "none"
@@ -487,7 +487,7 @@ fn request_shape(e: &Exchange) -> RequestShape {
         method: e.sent.method.clone(),
         path,
         query,
-        headers: e.sent.header_names.clone(),
+        headers: e.sent.header_names(),
         body: body.into(),
         form,
         json: e.sent.json.as_ref().map(cassette::json_shape),

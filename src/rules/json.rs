@@ -2,6 +2,7 @@
 //! which duplicate wins, so a token response with two `token_type`s means different things to
 //! different clients; the harness's own parser keeps the last, and would check only that one.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::fmt;
@@ -52,34 +53,114 @@ const MAX_REPORTED: usize = 20;
 /// The JSONPath of each member that repeats a name in its object (`$.token_type`), in document
 /// order; empty when `body` is not JSON or has none.
 pub fn duplicate_names(body: &[u8]) -> Vec<String> {
-    let found = RefCell::new(Vec::new());
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let walk = Walk {
+    let state = RefCell::new(State {
         path: "$".to_string(),
-        found: &found,
-    };
-    if walk.deserialize(&mut de).is_err() {
+        found: Vec::new(),
+    });
+    let mut de = serde_json::Deserializer::from_slice(body);
+    if (Walk { state: &state }).deserialize(&mut de).is_err() {
         return Vec::new();
     }
-    found.into_inner()
+    state.into_inner().found
+}
+
+/// Checked on every JSON response: one path buffer for the whole walk, extended and cut back
+/// around each member, so a path is written out only for a duplicate.
+struct State {
+    path: String,
+    found: Vec<String>,
 }
 
 struct Walk<'a> {
-    path: String,
-    found: &'a RefCell<Vec<String>>,
+    state: &'a RefCell<State>,
 }
 
-fn member_path(parent: &str, name: &str) -> String {
+impl Walk<'_> {
+    /// Walks the value under the path extended by `segment`, then cuts the path back.
+    fn under<T>(&self, segment: impl FnOnce(&mut String), walk: impl FnOnce() -> T) -> T {
+        let len = {
+            let mut state = self.state.borrow_mut();
+            let len = state.path.len();
+            segment(&mut state.path);
+            len
+        };
+        let result = walk();
+        self.state.borrow_mut().path.truncate(len);
+        result
+    }
+}
+
+fn push_member(path: &mut String, name: &str) {
     let plain = name
         .chars()
         .next()
         .is_some_and(|c| c.is_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_alphanumeric() || c == '_');
     if plain {
-        format!("{parent}.{name}")
+        path.push('.');
+        path.push_str(name);
     } else {
         let quoted = name.replace('\\', "\\\\").replace('\'', "\\'");
-        format!("{parent}['{quoted}']")
+        path.push_str("['");
+        path.push_str(&quoted);
+        path.push_str("']");
+    }
+}
+
+/// A member name, borrowed from the body unless it has escapes.
+struct Name;
+
+impl<'de> DeserializeSeed<'de> for Name {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Name {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a member name")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v))
+    }
+}
+
+/// The names met in one object: a list for the few members most objects have, a set beyond.
+enum Seen<'de> {
+    Few(Vec<Cow<'de, str>>),
+    Many(HashSet<Cow<'de, str>>),
+}
+
+impl<'de> Seen<'de> {
+    /// False when `name` was met before.
+    fn insert(&mut self, name: Cow<'de, str>) -> bool {
+        match self {
+            Seen::Few(names) if names.contains(&name) => false,
+            Seen::Few(names) if names.len() < 16 => {
+                names.push(name);
+                true
+            }
+            Seen::Few(names) => {
+                let mut set: HashSet<Cow<'de, str>> = names.drain(..).collect();
+                set.insert(name);
+                *self = Seen::Many(set);
+                true
+            }
+            Seen::Many(set) => set.insert(name),
+        }
     }
 }
 
@@ -124,11 +205,14 @@ impl<'de> Visitor<'de> for Walk<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut i = 0usize;
-        while seq
-            .next_element_seed(Walk {
-                path: format!("{}[{i}]", self.path),
-                found: self.found,
-            })?
+        while self
+            .under(
+                |path| {
+                    use std::fmt::Write;
+                    let _ = write!(path, "[{i}]");
+                },
+                || seq.next_element_seed(Walk { state: self.state }),
+            )?
             .is_some()
         {
             i += 1;
@@ -137,19 +221,22 @@ impl<'de> Visitor<'de> for Walk<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut seen = HashSet::new();
-        while let Some(name) = map.next_key::<String>()? {
-            let path = member_path(&self.path, &name);
-            if !seen.insert(name) {
-                let mut found = self.found.borrow_mut();
-                if found.len() < MAX_REPORTED && !found.contains(&path) {
-                    found.push(path.clone());
-                }
-            }
-            map.next_value_seed(Walk {
-                path,
-                found: self.found,
-            })?;
+        let mut seen = Seen::Few(Vec::new());
+        while let Some(name) = map.next_key_seed(Name)? {
+            let fresh = seen.insert(name.clone());
+            self.under(
+                |path| push_member(path, &name),
+                || {
+                    if !fresh {
+                        let mut state = self.state.borrow_mut();
+                        let State { path, found } = &mut *state;
+                        if found.len() < MAX_REPORTED && !found.contains(path) {
+                            found.push(path.clone());
+                        }
+                    }
+                    map.next_value_seed(Walk { state: self.state })
+                },
+            )?;
         }
         Ok(())
     }
@@ -168,6 +255,16 @@ mod tests {
         );
         assert!(duplicate_names(br#"{"a":{"a":1},"b":[{"a":1},{"a":2}]}"#).is_empty());
         assert!(duplicate_names(b"not json").is_empty());
+        // Escaped names are compared decoded; objects past the short list use a set.
+        assert_eq!(
+            duplicate_names(br#"{"a\u0062":1,"ab":2,"x y":[3,{"q":1,"q":1}]}"#),
+            ["$.ab", "$['x y'][1].q"]
+        );
+        let many: Vec<String> = (0..40).map(|i| format!("\"k{}\":{i}", i % 30)).collect();
+        let body = format!("{{{}}}", many.join(","));
+        let found = duplicate_names(body.as_bytes());
+        assert_eq!(found.len(), 10, "{found:?}");
+        assert_eq!(found[0], "$.k0");
     }
 
     #[test]
