@@ -223,7 +223,8 @@ impl Dpop {
         if let Some(nonce) = self.nonce(r.url) {
             claims["nonce"] = nonce.into();
         }
-        let signer: &KeyPair = if r.variant == "other_key" {
+        // A proof that shows a private key shows a throwaway one, never the target's key.
+        let signer: &KeyPair = if r.variant == "other_key" || r.variant == "private_key_in_jwk" {
             &self.other
         } else {
             &key
@@ -464,6 +465,22 @@ mod tests {
         dpop.remember_nonce("https://as.example/par", "n1");
         let d = decode(&dpop.proof(&request("valid", None)).unwrap()).unwrap();
         assert_eq!(d.claims["nonce"], "n1");
+    }
+
+    #[test]
+    fn a_proof_that_shows_a_private_key_never_shows_the_targets_key() {
+        let dpop = Dpop::default();
+        let pem = crate::mock::keys::EC_PRIVATE_PEM;
+        let with_key = |variant| ProofRequest {
+            key_pem: Some(pem),
+            ..request(variant, None)
+        };
+        let valid = decode(&dpop.proof(&with_key("valid")).unwrap()).unwrap();
+        let shown = decode(&dpop.proof(&with_key("private_key_in_jwk")).unwrap()).unwrap();
+        assert!(shown.header["jwk"].get("d").is_some());
+        assert_ne!(shown.header["jwk"]["x"], valid.header["jwk"]["x"]);
+        let target = dpop.key(Some(pem)).unwrap().private_jwk();
+        assert_ne!(shown.header["jwk"]["d"], target["d"]);
     }
 
     #[test]

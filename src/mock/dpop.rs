@@ -90,7 +90,7 @@ pub(super) fn check_proof(
             Some("htm does not match the request's method")
         } else if claim("htu").as_str() != Some(htu.as_str()) {
             Some("htu does not match the request's URI")
-        } else if (iat - now() as i64).abs() > IAT_WINDOW {
+        } else if iat.saturating_sub(now() as i64).unsigned_abs() > IAT_WINDOW as u64 {
             Some("iat is outside the accepted window")
         } else if jkt.is_none() || claim("jti").as_str().is_none_or(str::is_empty) {
             Some("jti or a usable jwk is missing")

@@ -24,7 +24,7 @@ pub static INTROSPECTION: RuleSet = RuleSet {
     includes: &[],
     name: "oauth2.dpop-introspection",
     summary: "introspecting a DPoP-bound access token names the key's thumbprint (cnf.jkt)",
-    rules: &[&CNF_JKT],
+    rules: &[&CNF_JKT, &TOKEN_TYPE],
 };
 
 pub static PROOF_REFUSED: RuleSet = RuleSet {
@@ -65,28 +65,70 @@ pub static TOKEN_TYPE: Rule = Rule {
     id: "RFC9449-5-token_type-dpop",
     level: Level::Must,
     source: RFC9449_5,
-    title: "a token issued for a DPoP proof has token_type DPoP",
-    explain: "RFC 9449 §5: when the authorization server binds the access token to the proof's key, \
-              \"the authorization server MUST\" answer with a token_type of DPoP, so the client knows \
-              to send it under the DPoP scheme (§7.1). Checked on a success response to a request that \
-              carried a proof, in cases whose target declares `dpop`.",
+    title: "a token bound to a DPoP key is issued with token_type DPoP",
+    explain: "RFC 9449 §5: \"A token_type of DPoP MUST be included in the access token response to \
+              signal to the client that the access token was bound to its DPoP key\"; the server \
+              \"MAY elect to issue access tokens that are not DPoP bound\", signalled with Bearer. So \
+              a Bearer answer to a proof passes, and the rule fails only a token that is bound all \
+              the same: a JWT access token carrying cnf.jkt, or a token whose introspection shows \
+              cnf.jkt, issued under another token_type.",
     check: |x| {
         let r = x.received;
-        if !success(r) || x.sent.header("dpop").is_none() || body_member(r, "access_token").is_none()
-        {
+        if !success(r) {
             return vec![];
         }
-        match body_member(r, "token_type").and_then(Value::as_str) {
-            Some(t) if t.eq_ignore_ascii_case("DPoP") => vec![],
-            other => vec![Violation::new(
-                "the request carried a DPoP proof, but the token is not issued as DPoP-bound",
-            )
-            .expected("DPoP")
-            .actual(other.unwrap_or("(none)"))
-            .at("$.token_type")],
+        // An introspection that shows the binding: the response that issued the token owed DPoP.
+        if let Some(token) = x.sent.form_value("token") {
+            let shown = body_member(r, "active") == Some(&Value::Bool(true))
+                && body_member(r, "cnf").and_then(|c| c.get("jkt")).is_some();
+            return match issuing_token_type(x.earlier, token) {
+                Some(said) if shown && !said.eq_ignore_ascii_case("DPoP") => vec![Violation::new(
+                    "introspection shows the token bound to a DPoP key (cnf.jkt), but it was issued under another token_type",
+                )
+                .expected("token_type DPoP when it was issued")
+                .actual(said)
+                .at("$.cnf.jkt")],
+                _ => vec![],
+            };
         }
+        if x.sent.header("dpop").is_none() {
+            return vec![];
+        }
+        let Some(token) = body_member(r, "access_token").and_then(Value::as_str) else {
+            return vec![];
+        };
+        let said = body_member(r, "token_type").and_then(Value::as_str);
+        if said.is_some_and(|t| t.eq_ignore_ascii_case("DPoP")) {
+            return vec![];
+        }
+        let bound = super::jwt::decode(token)
+            .ok()
+            .and_then(|jws| jws.claim("cnf").and_then(|c| c.get("jkt")).cloned())
+            .is_some();
+        if !bound {
+            return vec![];
+        }
+        vec![Violation::new(
+            "the access token is bound to the proof's key (its cnf.jkt), but it is not issued as DPoP",
+        )
+        .expected("DPoP")
+        .actual(said.unwrap_or("(none)"))
+        .at("$.token_type")]
     },
 };
+
+/// The token_type of the response that issued `token` to a request carrying a proof.
+fn issuing_token_type(earlier: &[(Sent, Received)], token: &str) -> Option<String> {
+    earlier.iter().rev().find_map(|(s, r)| {
+        let issued = body_member(r, "access_token").and_then(Value::as_str) == Some(token);
+        (issued && s.header("dpop").is_some()).then(|| {
+            body_member(r, "token_type")
+                .and_then(Value::as_str)
+                .unwrap_or("(none)")
+                .to_string()
+        })
+    })
+}
 
 /// The thumbprint a token should be bound to: the proof's of the step that issued `token`.
 fn issuing_jkt(earlier: &[(Sent, Received)], token: &str) -> Option<String> {
@@ -107,11 +149,9 @@ fn jkt_violation(found: Option<&Value>, want: &str, at: &str) -> Vec<Violation> 
         .expected(format!("the proof key's RFC 7638 thumbprint ({want})"))
         .actual("another thumbprint")
         .at(at)],
-        None => vec![Violation::new(
-            "the DPoP-bound token's cnf.jkt is missing, so a resource server cannot check the binding",
-        )
-        .expected(format!("cnf.jkt = {want}"))
-        .at(at)],
+        // §6 lets the binding travel by other means (an agreement with the resource server), so
+        // a missing cnf is not this MUST's; the suites check its presence as an assumed check.
+        None => vec![],
     }
 }
 
@@ -119,12 +159,13 @@ pub static CNF_JKT: Rule = Rule {
     id: "RFC9449-6-cnf-jkt",
     level: Level::Must,
     source: RFC9449_6,
-    title: "a DPoP-bound token names its key: cnf.jkt in a JWT access token or in introspection",
-    explain: "RFC 9449 §6.1: a JWT access token bound to a DPoP key \"MUST\" carry the key's JWK \
-              SHA-256 thumbprint (RFC 7638) as cnf.jkt; §6.2: the introspection response for such a \
-              token \"MUST\" carry the same cnf.jkt. Checked on a token response with token_type DPoP \
-              whose access token is a JWT, and on an active introspection of a token an earlier step \
-              obtained with a proof.",
+    title: "a DPoP-bound token's cnf.jkt is the thumbprint of the proof's key",
+    explain: "RFC 9449 §6.1: \"The value of the jkt member MUST be the base64url encoding of the JWK \
+              SHA-256 Thumbprint\" (RFC 7638) of the key the token is bound to; §6.1 and §6.2 carry it \
+              in a JWT access token or the introspection response. Checked on a token response with \
+              token_type DPoP whose access token is a JWT, and on an active introspection of a token \
+              issued as DPoP to a request with a proof. A missing cnf is not this rule's: §6 lets the \
+              binding reach the resource server by other means.",
     check: |x| {
         let r = x.received;
         if !success(r) {
@@ -135,7 +176,9 @@ pub static CNF_JKT: Rule = Rule {
             if body_member(r, "active") != Some(&Value::Bool(true)) {
                 return vec![];
             }
-            let Some(want) = issuing_jkt(x.earlier, token) else {
+            let issued_bound = issuing_token_type(x.earlier, token)
+                .is_some_and(|t| t.eq_ignore_ascii_case("DPoP"));
+            let (Some(want), true) = (issuing_jkt(x.earlier, token), issued_bound) else {
                 return vec![];
             };
             let found = body_member(r, "cnf").and_then(|c| c.get("jkt"));
@@ -231,8 +274,23 @@ pub static PROOF_REFUSED_RULE: Rule = Rule {
               within an acceptable window. §5: an authorization server answers an invalid proof with \
               error invalid_dpop_proof (RFC 6749 §5.2); §7.1: a resource server answers 401 with that \
               error in WWW-Authenticate. Held in cases that send such a proof on purpose \
-              (`dpop: wrong_htm`, …).",
-    check: |x| refused_with(x.received, &["invalid_dpop_proof"]),
+              (`dpop: wrong_htm`, …). §4.3 item 11 judges freshness by iat \"or a server managed \
+              timestamp via the nonce claim\": an old iat in a proof that carries the server's nonce \
+              may be accepted.",
+    check: |x| {
+        let proof = x.sent.header("dpop").and_then(crate::dpop::decode);
+        let nonce_judged = proof.is_some_and(|p| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            let stale = p.claims.get("iat").and_then(Value::as_i64).is_some_and(|iat| iat < now - 300);
+            stale && p.claims.get("nonce").is_some()
+        });
+        if nonce_judged && success(x.received) {
+            return vec![];
+        }
+        refused_with(x.received, &["invalid_dpop_proof"])
+    },
 };
 
 pub static JTI_REPLAY_REFUSED: Rule = Rule {
@@ -271,7 +329,7 @@ mod tests {
     }
 
     #[test]
-    fn token_type_must_be_dpop_when_a_proof_was_sent() {
+    fn a_bound_token_must_be_issued_as_dpop_and_an_unbound_bearer_may_be() {
         let dpop = Dpop::default();
         let s = with_proof(
             &dpop,
@@ -279,12 +337,30 @@ mod tests {
             &[("grant_type", "client_credentials")],
             true,
         );
-        let ok = json(200, json!({"access_token": "a", "token_type": "dpop"}));
-        let bearer = json(200, json!({"access_token": "a", "token_type": "Bearer"}));
+        let jkt = proof_jkt(&s).unwrap();
+        let header = json!({"alg": "RS256", "typ": "at+jwt"});
+        let bound = crate::rules::jwt::encode_for_test(&header, &json!({"cnf": {"jkt": jkt}}));
+        let ok = json(200, json!({"access_token": bound, "token_type": "dpop"}));
+        let bound_bearer = json(200, json!({"access_token": bound, "token_type": "Bearer"}));
+        // §5: the server MAY issue a token that is not bound, as Bearer.
+        let unbound_bearer = json(200, json!({"access_token": "a", "token_type": "Bearer"}));
         testutil::passes(&TOKEN_TYPE, &s, &ok);
-        testutil::fails(&TOKEN_TYPE, &s, &bearer);
+        testutil::fails(&TOKEN_TYPE, &s, &bound_bearer);
+        testutil::passes(&TOKEN_TYPE, &s, &unbound_bearer);
         // No proof: not this rule's business.
-        testutil::passes(&TOKEN_TYPE, &testutil::sent(&[], true), &bearer);
+        testutil::passes(&TOKEN_TYPE, &testutil::sent(&[], true), &bound_bearer);
+        // Introspection shows the binding of a token issued as Bearer.
+        let earlier = vec![(s.clone(), unbound_bearer.clone())];
+        let introspect = testutil::sent(&[("token", "a")], true);
+        let shows = json(200, json!({"active": true, "cnf": {"jkt": jkt}}));
+        let plain = json(200, json!({"active": true}));
+        assert!(!testutil::run_after(&TOKEN_TYPE, &introspect, &shows, &earlier).is_empty());
+        assert!(testutil::run_after(&TOKEN_TYPE, &introspect, &plain, &earlier).is_empty());
+        let earlier = vec![(
+            s.clone(),
+            json(200, json!({"access_token": "a", "token_type": "DPoP"})),
+        )];
+        assert!(testutil::run_after(&TOKEN_TYPE, &introspect, &shows, &earlier).is_empty());
     }
 
     #[test]
@@ -304,8 +380,15 @@ mod tests {
         let missing = json(200, json!({"active": true}));
         let other = json(200, json!({"active": true, "cnf": {"jkt": "x"}}));
         assert!(testutil::run_after(&CNF_JKT, &introspect, &good, &earlier).is_empty());
-        assert!(!testutil::run_after(&CNF_JKT, &introspect, &missing, &earlier).is_empty());
+        // §6 allows other means: a missing cnf is the suites' assumed check, not this MUST.
+        assert!(testutil::run_after(&CNF_JKT, &introspect, &missing, &earlier).is_empty());
         assert!(!testutil::run_after(&CNF_JKT, &introspect, &other, &earlier).is_empty());
+        // A token issued as Bearer is not held to a binding.
+        let as_bearer = vec![(
+            issued.clone(),
+            json(200, json!({"access_token": "tok1", "token_type": "Bearer"})),
+        )];
+        assert!(testutil::run_after(&CNF_JKT, &introspect, &other, &as_bearer).is_empty());
         // An inactive token says nothing more.
         let inactive = json(200, json!({"active": false}));
         assert!(testutil::run_after(&CNF_JKT, &introspect, &inactive, &earlier).is_empty());
@@ -314,8 +397,10 @@ mod tests {
         let bound = crate::rules::jwt::encode_for_test(&header, &json!({"cnf": {"jkt": jkt}}));
         let unbound = crate::rules::jwt::encode_for_test(&header, &json!({"sub": "u"}));
         let r = |t: &str| json(200, json!({"access_token": t, "token_type": "DPoP"}));
+        let elsewhere = crate::rules::jwt::encode_for_test(&header, &json!({"cnf": {"jkt": "x"}}));
         testutil::passes(&CNF_JKT, &issued, &r(&bound));
-        testutil::fails(&CNF_JKT, &issued, &r(&unbound));
+        testutil::passes(&CNF_JKT, &issued, &r(&unbound));
+        testutil::fails(&CNF_JKT, &issued, &r(&elsewhere));
     }
 
     #[test]
@@ -349,6 +434,36 @@ mod tests {
         // A confidential client's refresh token need not be bound (§5).
         let confidential = with_proof(&dpop, "other_key", &form, true);
         assert!(testutil::run_after(&REFRESH_BOUND, &confidential, &accepted, &earlier).is_empty());
+    }
+
+    #[test]
+    fn an_old_iat_under_the_servers_nonce_may_be_accepted() {
+        let accepted = json(200, json!({"access_token": "a", "token_type": "DPoP"}));
+        let dpop = Dpop::default();
+        let stale = with_proof(
+            &dpop,
+            "stale_iat",
+            &[("grant_type", "client_credentials")],
+            true,
+        );
+        testutil::fails(&PROOF_REFUSED_RULE, &stale, &accepted);
+        // §4.3 item 11: freshness by the server's nonce instead of iat.
+        dpop.remember_nonce("https://as.test/token", "n1");
+        let under_nonce = with_proof(
+            &dpop,
+            "stale_iat",
+            &[("grant_type", "client_credentials")],
+            true,
+        );
+        testutil::passes(&PROOF_REFUSED_RULE, &under_nonce, &accepted);
+        // A nonce does not excuse another defect.
+        let wrong = with_proof(
+            &dpop,
+            "wrong_htm",
+            &[("grant_type", "client_credentials")],
+            true,
+        );
+        testutil::fails(&PROOF_REFUSED_RULE, &wrong, &accepted);
     }
 
     #[test]
