@@ -52,7 +52,7 @@ pub static CAPABILITIES: &[Capability] = &[
     },
     Capability {
         name: "oauth_2_1",
-        meaning: "the server follows OAuth 2.1 (draft-ietf-oauth-v2-1-16): PKCE on every code, exact redirect URIs, no implicit or password grant; adds the oauth21.* rules' cases",
+        meaning: "the server follows OAuth 2.1 (draft-ietf-oauth-v2-1-16): PKCE on every code, exact redirect URIs, no implicit or password grant, no access token in a URI query; adds the oauth21.* rules' cases",
     },
     Capability {
         name: "token_exchange_handler",

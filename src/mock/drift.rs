@@ -456,6 +456,12 @@ static MODES: &[DriftMode] = &[
         "a public client's refresh answers with the refresh token it was sent, which stays valid; no MUST rule: §4.3 is a SHOULD, the suites' refresh_token check catches it",
     ),
     breaking(
+        "oauth2-query-token-accepted",
+        "oauth2",
+        &["OAUTH21-5.1-no-query-token"],
+        "the protected resource accepts an access token given only as ?access_token= in the URI query",
+    ),
+    breaking(
         "oauth2-revoked-still-active",
         "oauth2",
         &[],

@@ -22,6 +22,8 @@
 //!   MUST (refresh tokens): an access token gets 400 `unsupported_token_type` (§2.2.1).
 //! - Introspection (RFC 7662): client authentication required (401 otherwise); an inactive token is
 //!   `{"active": false}` and nothing else.
+//! - A protected resource, `GET /oauth2/resource`: 200 for an active access token in
+//!   `Authorization: Bearer`, 401 otherwise; a token in the query is ignored (OAuth 2.1 §5.1).
 //! - DPoP (RFC 9449) and PAR (RFC 9126): see `dpop.rs`. One public client (no secret) for the
 //!   flows RFC 9449 §5 binds refresh tokens in.
 
@@ -53,6 +55,7 @@ const REVOKE_PATH: &str = "/oauth2/revoke";
 const REFRESH_ONLY_REVOKE_PATH: &str = "/oauth2/revoke-refresh-only";
 const INTROSPECT_PATH: &str = "/oauth2/introspect";
 const METADATA_PATH: &str = "/.well-known/oauth-authorization-server";
+const RESOURCE_PATH: &str = "/oauth2/resource";
 
 pub const ENDPOINTS: &[(&str, &str)] = &[
     ("OAuth 2.0 token", TOKEN_PATH),
@@ -75,6 +78,10 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
     (
         "OAuth 2.0 token, DPoP proofs required (RFC 9449)",
         dpop::DPOP_ONLY_TOKEN_PATH,
+    ),
+    (
+        "protected resource, Authorization: Bearer only (OAuth 2.1 §5.1)",
+        RESOURCE_PATH,
     ),
 ];
 
@@ -185,6 +192,7 @@ pub fn api_target(server: &Server, base_url: &str) -> ApiTarget {
             ("authorization_response_iss_parameter_supported", "true"),
             ("par_path", dpop::PAR_PATH),
             ("public_client_id", &public_id),
+            ("resource_path", RESOURCE_PATH),
         ],
         &[
             ("client_secret", &first.secret),
@@ -228,6 +236,7 @@ pub fn routes(server: Arc<Server>) -> Router {
         .route(REFRESH_ONLY_REVOKE_PATH, post(revoke_refresh_only))
         .route(INTROSPECT_PATH, post(introspect))
         .route(METADATA_PATH, get(metadata))
+        .route(RESOURCE_PATH, get(resource))
         .with_state(server)
 }
 
@@ -783,6 +792,54 @@ fn authorize_at(s: &Server, path: &str, query: Option<String>) -> Response {
     let mut params = vec![("code", code.as_str())];
     params.extend_from_slice(iss);
     redirect(&redirect_uri, &params, state)
+}
+
+// ---- protected resource ----
+
+/// A protected resource: who the `Authorization: Bearer` token was issued to. A token in the
+/// query is ignored (draft-ietf-oauth-v2-1-16 §5.1: resource servers MUST ignore it).
+async fn resource(
+    State(s): State<Arc<Server>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let from_header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(super::bearer_token)
+        .map(str::to_string);
+    // Drift: the token is taken from `?access_token=` too.
+    let from_query = || {
+        let query = query.as_deref().unwrap_or_default();
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == "access_token")
+            .map(|(_, v)| v.into_owned())
+    };
+    let token = from_header.or_else(|| {
+        s.config
+            .drifting("oauth2-query-token-accepted")
+            .then(from_query)
+            .flatten()
+    });
+    let store = s.store();
+    match token.as_deref().and_then(|t| store.active_access(t)) {
+        Some(a) => {
+            let body = json!({ "sub": a.grant.sub.as_ref().unwrap_or(&a.grant.client_id) });
+            (StatusCode::OK, axum::Json(body)).into_response()
+        }
+        None => {
+            let challenge = if token.is_some() {
+                "Bearer error=\"invalid_token\""
+            } else {
+                "Bearer"
+            };
+            let mut r = StatusCode::UNAUTHORIZED.into_response();
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+            r
+        }
+    }
 }
 
 // ---- metadata ----

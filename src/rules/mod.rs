@@ -150,6 +150,7 @@ static SETS: &[&RuleSet] = &[
     &oauth21::TOKEN,
     &oauth21::REFRESH,
     &oauth21::METADATA,
+    &oauth21::RESOURCE,
     &oauth2_dpop::TOKEN_RESPONSE,
     &oauth2_dpop::INTROSPECTION,
     &oauth2_dpop::PROOF_REFUSED,

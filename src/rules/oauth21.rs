@@ -15,6 +15,8 @@ const DRAFT_4_1_3: &str =
     "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-16#section-4.1.3";
 const DRAFT_4_3: &str =
     "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-16#section-4.3";
+const DRAFT_5_1: &str =
+    "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-16#section-5.1";
 const DRAFT_10: &str = "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-16#section-10";
 const DRAFT_10_1: &str =
     "https://datatracker.ietf.org/doc/html/draft-ietf-oauth-v2-1-16#section-10.1";
@@ -45,6 +47,13 @@ pub static METADATA: RuleSet = RuleSet {
     name: "oauth21.metadata",
     summary: "OAuth 2.1 (draft-ietf-oauth-v2-1-16) in RFC 8414 metadata: no password or implicit grant offered",
     rules: &[&OMITTED_GRANTS],
+};
+
+pub static RESOURCE: RuleSet = RuleSet {
+    includes: &[],
+    name: "oauth21.resource",
+    summary: "OAuth 2.1 (draft-ietf-oauth-v2-1-16) at a protected resource: an access token in the URI query is ignored",
+    rules: &[&NO_QUERY_TOKEN],
 };
 
 pub static PKCE_REQUIRED: Rule = Rule {
@@ -182,6 +191,39 @@ pub static PUBLIC_REFRESH: Rule = Rule {
             .actual(if got.is_some() { "the refresh token sent" } else { "no refresh_token" })
             .at("$.refresh_token")],
         }
+    },
+};
+
+pub static NO_QUERY_TOKEN: Rule = Rule {
+    id: "OAUTH21-5.1-no-query-token",
+    level: Level::Must,
+    source: DRAFT_5_1,
+    title: "a protected resource does not accept an access token sent only in the URI query",
+    explain: "draft-ietf-oauth-v2-1-16 §5.1: \"In particular, clients MUST NOT send the access token in a \
+              URI query parameter, and resource servers MUST ignore access tokens in a URI query \
+              parameter.\" Applied to a request to a protected resource with `access_token` in the query \
+              and no Authorization header: ignored, the request is unauthenticated, so a 2xx answer fails. \
+              The case first shows the same token is accepted in the Authorization header.",
+    check: |x| {
+        let s = x.sent;
+        let in_query = s
+            .url
+            .split_once('#')
+            .map_or(s.url.as_str(), |(u, _)| u)
+            .split_once('?')
+            .is_some_and(|(_, q)| {
+                form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "access_token")
+            });
+        if !in_query || s.authorization.is_some() || !super::read::success(x.received) {
+            return vec![];
+        }
+        vec![Violation::new(format!(
+            "a request with the access token only in the URI query was answered {}; draft-ietf-oauth-v2-1-16 §5.1: resource servers MUST ignore it",
+            x.received.status
+        ))
+        .expected("the request treated as unauthenticated (401)")
+        .actual(format!("{}", x.received.status))
+        .at("access_token")]
     },
 };
 
@@ -363,6 +405,29 @@ mod tests {
         assert!(check(&posted, &answer(Some("R1"), "Bearer")).is_empty());
         let refused = json(400, json!({"error": "invalid_grant"}));
         assert!(check(&public, &refused).is_empty());
+    }
+
+    #[test]
+    fn a_token_only_in_the_query_must_not_be_accepted() {
+        let at = |url: &str, authorization: Option<&str>| Sent {
+            method: "GET".into(),
+            url: url.into(),
+            authorization: authorization.map(String::from),
+            ..Default::default()
+        };
+        let ok = json(200, json!({"sub": "u"}));
+        let refused = received(401, &[("www-authenticate", "Bearer")], json!(null));
+        let check = |s: &Sent, r: &Received| run_with(&NO_QUERY_TOKEN, s, r, &[]);
+        let query = at("https://rs.example/me?x=1&access_token=T", None);
+        assert_eq!(check(&query, &ok).len(), 1);
+        assert!(check(&query, &refused).is_empty());
+        // The header's token is accepted; a query parameter beside it is not this rule's business.
+        let header = at("https://rs.example/me", Some("Bearer T"));
+        assert!(check(&header, &ok).is_empty());
+        let both = at("https://rs.example/me?access_token=T", Some("Bearer T"));
+        assert!(check(&both, &ok).is_empty());
+        let fragment = at("https://rs.example/me#access_token=T", None);
+        assert!(check(&fragment, &ok).is_empty());
     }
 
     #[test]
