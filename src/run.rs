@@ -182,6 +182,14 @@ impl Runner {
         }
     }
 
+    /// Kills the login browsers and deletes their profile folders at once (see
+    /// [`crate::login::Logins::stop_now`]).
+    pub fn stop_logins_now(&self) {
+        if let Some(l) = &self.logins {
+            l.stop_now();
+        }
+    }
+
     /// Closes the login browsers; their profile folders are deleted.
     pub async fn close_logins(&self) {
         if let Some(l) = &self.logins {
