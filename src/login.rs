@@ -6,8 +6,8 @@
 //!
 //! Safety: every request the browser makes is paused (CDP `Fetch`) and sent on only when its
 //! origin is the target's or one the script declares; a navigation anywhere else ends the login
-//! before another key is typed. Chromium runs with a fresh profile folder per API profile, deleted
-//! when the run ends.
+//! before another key is typed. Chromium runs sandboxed (unless as root, where it cannot), with a
+//! fresh profile folder per API profile, deleted when the run ends, a second Ctrl-C included.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -207,6 +207,9 @@ pub struct Logins {
     scratch: tempfile::TempDir,
     /// Where screenshots of a failed login go (the reports folder), if any.
     screenshots: Option<PathBuf>,
+    /// The Chromium processes started, for [`Logins::stop_now`], which cannot wait for a login
+    /// in flight to release its browser.
+    pids: Mutex<Vec<u32>>,
 }
 
 impl Logins {
@@ -218,6 +221,7 @@ impl Logins {
                 .tempdir()?,
             screenshots: None,
             live: Mutex::new(HashMap::new()),
+            pids: Mutex::new(Vec::new()),
         })
     }
 
@@ -258,7 +262,7 @@ impl Logins {
             let mut origins: Vec<String> = allowed.to_vec();
             origins.extend(login.origins.iter().cloned());
             let dir = self.scratch.path().join(profile_dir_name(key));
-            *slot = Some(start(chromium, &dir, origins).await?);
+            *slot = Some(start(chromium, &dir, origins, &self.pids).await?);
         }
         let Some(live) = slot.as_mut() else {
             return Err(LoginError {
@@ -324,6 +328,55 @@ impl Logins {
     }
 }
 
+impl Logins {
+    /// On a second Ctrl-C, before the process exits without destructors: kills every Chromium
+    /// (a login in flight holds its browser, so there is no waiting for a clean close) and
+    /// deletes the profile folders, whose cookies are real login sessions. Bounded: about 1 s.
+    pub fn stop_now(&self) {
+        let pids = std::mem::take(&mut *self.pids.lock().unwrap_or_else(|e| e.into_inner()));
+        for pid in pids {
+            kill(pid);
+        }
+        let keys: Vec<String> = {
+            let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+            live.keys().cloned().collect()
+        };
+        for key in keys {
+            let dir = self.scratch.path().join(profile_dir_name(&key));
+            // A dying Chromium may still write a file or two: a few tries.
+            for _ in 0..10 {
+                if std::fs::remove_dir_all(&dir).is_ok() || !dir.exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        let _ = std::fs::remove_dir(self.scratch.path());
+    }
+}
+
+#[cfg(unix)]
+fn kill(pid: u32) {
+    let pid = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw);
+    if let Some(pid) = pid {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+    }
+}
+
+#[cfg(not(unix))]
+fn kill(_pid: u32) {}
+
+/// Chromium's sandbox stays on, since the logins load real identity providers' pages; only
+/// as root, where Chromium refuses to start sandboxed, does it run without.
+fn sandboxed() -> bool {
+    #[cfg(unix)]
+    return !rustix::process::geteuid().is_root();
+    #[cfg(not(unix))]
+    return true;
+}
+
 /// A folder name for an API profile key.
 fn profile_dir_name(key: &str) -> String {
     key.chars()
@@ -354,23 +407,34 @@ fn is_redirect(url: &str, redirect_uri: &str) -> bool {
     u.as_str() == redirect_uri
 }
 
-async fn start(chromium: &Path, dir: &Path, allowed: Vec<String>) -> Result<Live, LoginError> {
+async fn start(
+    chromium: &Path,
+    dir: &Path,
+    allowed: Vec<String>,
+    pids: &Mutex<Vec<u32>>,
+) -> Result<Live, LoginError> {
     let failed = |why: String| LoginError {
         message: format!("Chromium did not start: {why}"),
     };
-    let config = BrowserConfig::builder()
+    let mut config = BrowserConfig::builder()
         .chrome_executable(chromium)
-        .user_data_dir(dir)
-        .no_sandbox()
+        .user_data_dir(dir);
+    if !sandboxed() {
+        config = config.no_sandbox();
+    }
+    let config = config
         .enable_request_intercept()
         .launch_timeout(Duration::from_secs(20))
         .request_timeout(Duration::from_secs(10))
         .arg("disable-gpu")
         .build()
         .map_err(failed)?;
-    let (browser, mut handler) = Browser::launch(config)
+    let (mut browser, mut handler) = Browser::launch(config)
         .await
         .map_err(|e| failed(e.to_string()))?;
+    if let Some(pid) = browser.get_mut_child().and_then(|c| c.as_mut_inner().id()) {
+        pids.lock().unwrap_or_else(|e| e.into_inner()).push(pid);
+    }
     let mut tasks = vec![tokio::spawn(async move {
         while let Some(event) = handler.next().await {
             if event.is_err() {
@@ -784,5 +848,49 @@ mod tests {
         assert!(is_redirect("https://client.example/cb#code=x", &r));
         assert!(!is_redirect("https://client.example/cb2?code=x", &r));
         assert!(!is_redirect("https://evil.example/cb?code=x", &r));
+    }
+
+    /// The second Ctrl-C's path: a browser busy in a login (its slot locked) is killed and its
+    /// profile folder deleted, in well under the time a clean close could take.
+    #[cfg(unix)]
+    #[test]
+    fn stop_now_kills_the_browsers_and_deletes_their_profiles_without_waiting() {
+        let logins = Logins::new(None).unwrap();
+        let key = "oauth2 profile x";
+        let profile = logins.scratch.path().join(profile_dir_name(key));
+        std::fs::create_dir_all(profile.join("Default")).unwrap();
+        std::fs::write(profile.join("Default/Cookies"), "session").unwrap();
+        let slot: Arc<tokio::sync::Mutex<Option<Live>>> = Arc::default();
+        let _busy = slot.try_lock().unwrap();
+        logins
+            .live
+            .lock()
+            .unwrap()
+            .insert(key.to_string(), slot.clone());
+        // Stands in for Chromium: it would outlive the run if not killed.
+        let mut browser = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        logins.pids.lock().unwrap().push(browser.id());
+        let scratch = logins.scratch.path().to_path_buf();
+        let started = std::time::Instant::now();
+        logins.stop_now();
+        let took = started.elapsed();
+        let mut status = None;
+        for _ in 0..50 {
+            status = browser.try_wait().unwrap();
+            if status.is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if status.is_none() {
+            let _ = browser.kill();
+        }
+        assert!(status.is_some_and(|s| !s.success()), "the browser runs on");
+        assert!(took < Duration::from_secs(2), "{took:?}");
+        assert!(!profile.exists(), "the profile folder is left");
+        assert!(!scratch.exists(), "the scratch folder is left");
     }
 }

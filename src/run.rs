@@ -182,6 +182,14 @@ impl Runner {
         }
     }
 
+    /// Kills the login browsers and deletes their profile folders at once (see
+    /// [`crate::login::Logins::stop_now`]).
+    pub fn stop_logins_now(&self) {
+        if let Some(l) = &self.logins {
+            l.stop_now();
+        }
+    }
+
     /// Closes the login browsers; their profile folders are deleted.
     pub async fn close_logins(&self) {
         if let Some(l) = &self.logins {
@@ -499,16 +507,21 @@ impl Runner {
     /// Why a case cannot run on this target, known before sending anything.
     pub fn skip_reason(&self, id: CaseId) -> Option<String> {
         match self.profile_of(id) {
-            Ok((_, base)) => self.unsupported(id, &base.values),
+            Ok((_, base)) => self.unsupported(id, base),
             Err(why) => Some(why),
         }
     }
 
-    /// Why the API's discovered metadata says the case cannot run with `values`, if it does.
-    fn unsupported(&self, id: CaseId, values: &HashMap<String, String>) -> Option<String> {
+    /// Why the case cannot run on `base`: a request the server declares it refuses (see
+    /// `REFUSED`), or what the API's discovered metadata does not list.
+    fn unsupported(&self, id: CaseId, base: &Base) -> Option<String> {
         let suite = &self.loaded.suites[id.suite];
+        let case = &suite.cases[id.case];
+        if let Some(why) = refused(suite, case, &base.capabilities) {
+            return Some(why.to_string());
+        }
         let support = self.supported.get(&suite.api)?;
-        crate::discovery::unsupported(support, &suite.cases[id.case].steps, values)
+        crate::discovery::unsupported(support, &case.steps, &base.values)
     }
 
     /// The profile a case runs against (`None`: the API entry), or why it cannot run.
@@ -632,12 +645,14 @@ impl Runner {
             o
         };
         let (profile, base, login) = match self.profile_of(id) {
-            Ok((i, b)) => (i, &b.values, b.login.as_ref().filter(|_| needs_login(case))),
+            Ok((i, b)) => {
+                if let Some(why) = self.unsupported(id, b) {
+                    return finish(outcome, Status::Skipped, Some(why));
+                }
+                (i, &b.values, b.login.as_ref().filter(|_| needs_login(case)))
+            }
             Err(why) => return finish(outcome, Status::Skipped, Some(why)),
         };
-        if let Some(why) = self.unsupported(id, base) {
-            return finish(outcome, Status::Skipped, Some(why));
-        }
         let mut captures = HashMap::new();
         for &f in &case.fixtures {
             let fixture = &suite.fixtures[f];
@@ -1037,6 +1052,49 @@ impl Runner {
             })
             .collect()
     }
+}
+
+/// Requests a server may refuse by a capability it declares, whatever a case expects of them:
+/// a case sending one would fail for what the server is allowed to do, so it skips with the
+/// reason. A case that requires the capability tests the refusal itself and runs.
+/// A capability, the requests a server declaring it refuses, and why a case sending one skips.
+type Refused = (
+    &'static str,
+    fn(&crate::suite::Request) -> bool,
+    &'static str,
+);
+
+const REFUSED: &[Refused] = &[(
+    "par_required",
+    unpushed_authorize,
+    "the server requires pushed authorization requests (RFC 9126 §5); this case's authorize request is not pushed",
+)];
+
+/// An authorization request (its query has `response_type`, as `login::is_authorize` sees one)
+/// that does not refer to a pushed one by `request_uri`.
+fn unpushed_authorize(request: &crate::suite::Request) -> bool {
+    let has = |name: &str| request.query.iter().any(|(k, _)| k == name);
+    has("response_type") && !has("request_uri")
+}
+
+/// Why `case` (its steps and its fixtures') sends a request a server with `capabilities`
+/// refuses, per `REFUSED`.
+fn refused(
+    suite: &crate::suite::Suite,
+    case: &crate::suite::Case,
+    capabilities: &std::collections::BTreeSet<String>,
+) -> Option<&'static str> {
+    let requests: Vec<&crate::suite::Request> = case
+        .steps
+        .iter()
+        .chain(case.fixtures.iter().flat_map(|&f| &suite.fixtures[f].steps))
+        .map(|s| &s.request)
+        .collect();
+    REFUSED
+        .iter()
+        .filter(|(c, _, _)| capabilities.contains(*c) && !case.capabilities.iter().any(|r| r == c))
+        .find(|(_, sends, _)| requests.iter().any(|r| sends(r)))
+        .map(|(_, _, why)| *why)
 }
 
 /// Whether a case's authorize step is one a login script answers: it requires a code without a

@@ -274,6 +274,12 @@ impl Canceller {
     pub fn cancel(&self) {
         self.0.cancel();
     }
+
+    /// Kills the login browsers and deletes their profile folders, before an exit that runs
+    /// no destructors.
+    pub fn stop_logins_now(&self) {
+        self.0.stop_logins_now();
+    }
 }
 
 /// What a finished session leaves: the masked report and where it was written.

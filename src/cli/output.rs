@@ -68,6 +68,8 @@ pub async fn run(session: Session, format: Format) -> Exit {
             // A second Ctrl-C does not wait for cases stuck in timeouts or retries.
             if tokio::signal::ctrl_c().await.is_ok() {
                 note("interrupted twice: stopping now, without reports");
+                // process::exit runs no destructors: the login profiles go first.
+                canceller.stop_logins_now();
                 std::process::exit(Exit::Interrupted as i32);
             }
         }

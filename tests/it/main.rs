@@ -25,6 +25,7 @@ mod init;
 mod leak;
 mod mock;
 mod names;
+mod par_required;
 mod properties;
 mod readme;
 mod rehearsal;
