@@ -522,7 +522,7 @@ fn found(location: &str) -> Option<Response> {
     Some(r)
 }
 
-/// The sandbox's one user, who signs in at [`LOGIN_PATH`]. TEST-ONLY values: they open nothing
+/// The sandbox's one user, who signs in at `LOGIN_PATH`. TEST-ONLY values: they open nothing
 /// but this mock.
 pub const LOGIN_USER: &str = "tokenconf-mock-user";
 pub const LOGIN_PASSWORD: &str = "tokenconf-mock-Passw0rd-test-only";
