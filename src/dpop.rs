@@ -24,7 +24,8 @@ pub fn is_variant(name: &str) -> bool {
 pub const KEY_VAR: &str = "dpop_key";
 
 /// How old a `stale_iat` proof is: far beyond the minutes servers allow (§11.1).
-const STALE_SECONDS: i64 = 3600;
+/// How old a `stale_iat` proof is; anything older than half of it was minted stale on purpose.
+pub const STALE_SECONDS: i64 = 3600;
 
 pub struct KeyPair {
     signing: SigningKey,
@@ -309,7 +310,7 @@ fn origin(url: &str) -> String {
     }
 }
 
-fn chrono_now() -> i64 {
+pub fn chrono_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)

@@ -832,14 +832,14 @@ impl Runner {
                     }
                     self.keep_requests(&mut run, &labels, &earlier);
                     if let Some(sent) = unanswered {
-                        push_authorization(&sent, &mut run.sensitive);
+                        push_sent_credentials(&sent, &mut run.sensitive);
                         // The case ends failed or errored here, so its requests are shown.
                         run.requests.push(RequestSnapshot::of(&label, &sent));
                     }
                     return run;
                 }
             };
-            push_authorization(&sent, &mut run.sensitive);
+            push_sent_credentials(&sent, &mut run.sensitive);
             collect_sensitive(received.json.as_ref(), &mut run.sensitive);
             labels.push(label.clone());
             let mut findings = check::check_step_after(
@@ -1287,7 +1287,7 @@ fn repeats_base_path(base_path: &str, path: &str) -> bool {
 
 /// Whatever its user part (a probe's unknown client id with the real secret), the
 /// Authorization value as sent is a credential a server may echo back.
-fn push_authorization(sent: &crate::http::Sent, sensitive: &mut Vec<String>) {
+fn push_sent_credentials(sent: &crate::http::Sent, sensitive: &mut Vec<String>) {
     if let Some(value) = &sent.authorization {
         let credentials = value.split_once(' ').map_or(value.as_str(), |(_, c)| c);
         sensitive.push(credentials.trim().to_string());

@@ -280,10 +280,8 @@ pub static PROOF_REFUSED_RULE: Rule = Rule {
     check: |x| {
         let proof = x.sent.header("dpop").and_then(crate::dpop::decode);
         let nonce_judged = proof.is_some_and(|p| {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64);
-            let stale = p.claims.get("iat").and_then(Value::as_i64).is_some_and(|iat| iat < now - 300);
+            let old = crate::dpop::chrono_now() - crate::dpop::STALE_SECONDS / 2;
+            let stale = p.claims.get("iat").and_then(Value::as_i64).is_some_and(|iat| iat < old);
             stale && p.claims.get("nonce").is_some()
         });
         if nonce_judged && success(x.received) {
