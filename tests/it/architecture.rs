@@ -1,5 +1,6 @@
 //! ARCHITECTURE.md's invariants, checked on the source: no import cycle among the library's
-//! top-level modules, `suite` imports no engine module, and `mock` does not reach the runner.
+//! top-level modules, `suite` imports no engine module, `mock` does not reach the runner, and the
+//! code map's "may import" column names every import shipped code has.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -172,5 +173,65 @@ fn the_cycle_finder_finds_a_cycle() {
     assert_eq!(
         find_cycle(&graph),
         Some(vec!["a".to_string(), "b".to_string(), "a".to_string()])
+    );
+}
+
+/// ARCHITECTURE.md's code map: module → the modules its "may import" column names (`None` for
+/// "everything"), with "everything above" read as every module of the rows above it.
+fn module_map() -> BTreeMap<String, Option<BTreeSet<String>>> {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("ARCHITECTURE.md"))
+            .expect("ARCHITECTURE.md is readable");
+    let ticked = |cell: &str| -> BTreeSet<String> {
+        cell.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(|name| name.split("::").next().unwrap_or(name).to_string())
+            .collect()
+    };
+    let mut map = BTreeMap::new();
+    let mut above = BTreeSet::new();
+    for line in text.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = line.split(" | ").collect();
+        let module = ticked(cells[0]).into_iter().next().expect("a module name");
+        let column = cells
+            .last()
+            .expect("a may-import column")
+            .trim_end_matches(" |");
+        let allowed = if column.trim_end_matches('|').trim() == "everything" {
+            None
+        } else if column.starts_with("everything above") {
+            Some(above.clone())
+        } else {
+            Some(ticked(column))
+        };
+        above.insert(module.clone());
+        map.insert(module, allowed);
+    }
+    map
+}
+
+#[test]
+fn the_module_map_names_every_module_and_every_import_its_shipped_code_has() {
+    let map = module_map();
+    assert!(map.len() > 10, "read the code map: {map:?}");
+    let mut wrong = Vec::new();
+    for (module, uses) in imports() {
+        match map.get(&module) {
+            None => wrong.push(format!("`{module}` has no row")),
+            Some(None) => {}
+            Some(Some(allowed)) => {
+                for used in uses.difference(allowed) {
+                    wrong.push(format!(
+                        "`{module}` imports `{used}`, which its row does not name"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "ARCHITECTURE.md's code map is out of date:\n{}",
+        wrong.join("\n")
     );
 }
