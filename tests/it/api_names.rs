@@ -4,7 +4,8 @@
 //! still a skip with its reason.
 
 use crate::support::{root, BIN};
-use std::path::{Path, PathBuf};
+use crate::support::{text, write};
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn tokenconf(args: &[&str]) -> Output {
@@ -15,20 +16,6 @@ fn tokenconf(args: &[&str]) -> Output {
         .env_remove("GITHUB_ACTIONS")
         .output()
         .expect("the binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, body).unwrap();
-    p
 }
 
 fn arg(p: &Path) -> &str {

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use crate::support::streams;
 use crate::support::{root, scratch, BIN};
 
 const MODULE: &str = module_path!();
@@ -16,13 +17,6 @@ fn tokenconf(args: &[&str], cwd: &Path) -> Output {
         .env_remove("GITHUB_ACTIONS")
         .output()
         .expect("the binary runs")
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
 }
 
 fn summary(dir: &Path) -> serde_json::Value {
@@ -44,13 +38,13 @@ fn names(summary: &serde_json::Value) -> Vec<String> {
 fn run_with_no_path_runs_every_built_in_suite_from_a_folder_without_suites() {
     let dir = scratch(MODULE, "empty");
     let o = tokenconf(&["run", "--report-dir", "r"], &dir);
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
     let s = summary(&dir.join("r"));
     assert_eq!(s["suites"]["from"], "built-in");
     assert_eq!(s["suites"]["version"], env!("CARGO_PKG_VERSION"));
     // Every case of the checkout's suites/ ran, by the names a run of the folder gives.
-    let listed = text(&tokenconf(&["list", "suites"], root())).0;
+    let listed = streams(&tokenconf(&["list", "suites"], root())).0;
     let listed: Vec<&str> = listed.lines().collect();
     assert!(listed.len() > 100, "{listed:?}");
     assert_eq!(names(&s), listed);
@@ -73,7 +67,7 @@ fn run_with_no_path_runs_every_built_in_suite_from_a_folder_without_suites() {
 fn an_exported_folder_runs_the_same_tests_with_the_same_digest() {
     let dir = scratch(MODULE, "export");
     let o = tokenconf(&["suites", "export", "d"], &dir);
-    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{:?}", streams(&o));
     assert!(dir.join("d/suites/talkdesk/token.yaml").is_file());
     assert!(dir
         .join("d/specs/talkdesk/token-response.schema.json")
@@ -84,8 +78,8 @@ fn an_exported_folder_runs_the_same_tests_with_the_same_digest() {
 
     let built_in = tokenconf(&["run", "--report-dir", "built-in"], &dir);
     let exported = tokenconf(&["run", "d", "--report-dir", "exported"], &dir);
-    assert_eq!(built_in.status.code(), Some(0), "{:?}", text(&built_in));
-    assert_eq!(exported.status.code(), Some(0), "{:?}", text(&exported));
+    assert_eq!(built_in.status.code(), Some(0), "{:?}", streams(&built_in));
+    assert_eq!(exported.status.code(), Some(0), "{:?}", streams(&exported));
     let (a, b) = (
         summary(&dir.join("built-in")),
         summary(&dir.join("exported")),
@@ -101,7 +95,7 @@ fn an_exported_folder_runs_the_same_tests_with_the_same_digest() {
     let edited = std::fs::read_to_string(&token).unwrap() + "\n# edited\n";
     std::fs::write(&token, edited).unwrap();
     let o = tokenconf(&["run", "d", "--report-dir", "edited"], &dir);
-    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{:?}", streams(&o));
     assert_ne!(
         summary(&dir.join("edited"))["suites"]["digest"],
         a["suites"]["digest"]
@@ -115,7 +109,7 @@ fn export_never_overwrites_a_file_and_names_it() {
     std::fs::create_dir_all(mine.parent().unwrap()).unwrap();
     std::fs::write(&mine, "my own suite\n").unwrap();
     let o = tokenconf(&["suites", "export", "d"], &dir);
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(o.status.code(), Some(2), "{out}{err}");
     assert!(err.contains("d/suites/talkdesk/token.yaml"), "{err}");
     assert!(err.contains("already exists"), "{err}");
@@ -134,7 +128,7 @@ fn schemas_resolve_beside_the_suites_folder_from_any_working_folder() {
     // From inside the suites folder, the specs beside it are found (not ./specs).
     let inside = dir.join("d/suites");
     let o = tokenconf(&["validate", "talkdesk"], &inside);
-    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{:?}", streams(&o));
     // A schema edited there is the one used: it is read, not the built-in copy.
     std::fs::write(
         dir.join("d/specs/talkdesk/token-response.schema.json"),
@@ -142,7 +136,7 @@ fn schemas_resolve_beside_the_suites_folder_from_any_working_folder() {
     )
     .unwrap();
     let o = tokenconf(&["validate", "talkdesk"], &inside);
-    let (_, err) = text(&o);
+    let (_, err) = streams(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
         err.contains("token-response.schema.json is not JSON"),
@@ -153,10 +147,10 @@ fn schemas_resolve_beside_the_suites_folder_from_any_working_folder() {
     let suite = std::fs::read_to_string(root().join("suites/talkdesk/token.yaml")).unwrap();
     std::fs::write(own.join("mine.yaml"), suite).unwrap();
     let o = tokenconf(&["validate", "mine.yaml"], &own);
-    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{:?}", streams(&o));
     // --specs still wins, over the built-in specs too.
     let o = tokenconf(&["validate", "--specs", "nowhere"], &own);
-    let (_, err) = text(&o);
+    let (_, err) = streams(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("nowhere/"), "{err}");
 }
@@ -164,13 +158,13 @@ fn schemas_resolve_beside_the_suites_folder_from_any_working_folder() {
 #[test]
 fn list_says_where_each_suite_came_from() {
     let dir = scratch(MODULE, "origin");
-    let built_in = text(&tokenconf(&["list", "--origin"], &dir)).0;
+    let built_in = streams(&tokenconf(&["list", "--origin"], &dir)).0;
     assert!(
         built_in.lines().any(|l| l.starts_with("talkdesk/token::")
             && l.ends_with("  built in: suites/talkdesk/token.yaml")),
         "{built_in}"
     );
-    let files = text(&tokenconf(
+    let files = streams(&tokenconf(
         &["list", "--origin", "suites/talkdesk/token.yaml"],
         root(),
     ))

@@ -10,6 +10,7 @@ use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::text;
 use crate::support::{root, scratch, BIN};
 
 const SUITE: &str = "tests/fixtures/capabilities/sources.yaml";
@@ -93,14 +94,6 @@ fn tokenconf(args: &[&str], env: &[(&str, String)]) -> Output {
         cmd.env(k, v);
     }
     cmd.output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn env(first: u16, second: u16) -> Vec<(&'static str, String)> {

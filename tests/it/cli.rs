@@ -1,36 +1,15 @@
 //! The real binary against fixture suites: exit codes, error locations, findings, reports.
 
 use crate::support::{root, BIN};
+use crate::support::{streams, tokenconf, write};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 fn scratch(name: &str) -> PathBuf {
     crate::support::scratch(module_path!(), name)
-}
-
-fn tokenconf(args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args).current_dir(root()).env("NO_COLOR", "1");
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("the binary runs")
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, body).unwrap();
-    p
 }
 
 const CC_REQUEST: &str = r#"
@@ -46,7 +25,7 @@ fn suite(cases: &str) -> String {
 #[test]
 fn an_unknown_key_exits_2_with_file_line_column_and_a_caret() {
     let o = tokenconf(&["validate", "tests/fixtures/broken/unknown-key.yaml"], &[]);
-    let (_, err) = text(&o);
+    let (_, err) = streams(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("unknown-key.yaml:6:5"), "{err}");
     assert!(err.contains("unknown field `expct`"), "{err}");
@@ -83,7 +62,7 @@ cases:
         ],
         &[],
     );
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(o.status.code(), Some(2), "{out}{err}");
     for needle in [
         "bad.yaml:6:13",
@@ -159,14 +138,22 @@ cases:
     assert_eq!(off.status.code(), Some(2));
     for (name, o) in [("miss", &miss), ("hit", &hit)] {
         assert_eq!(o.status.code(), Some(2), "{name}");
-        assert_eq!(text(o), text(&off), "{name} against no cache");
+        assert_eq!(streams(o), streams(&off), "{name} against no cache");
     }
-    assert!(text(&hit).1.contains("bad.yaml:6:13"), "{}", text(&hit).1);
-    assert!(text(&hit).1.contains("bad.yaml:11:15"), "{}", text(&hit).1);
+    assert!(
+        streams(&hit).1.contains("bad.yaml:6:13"),
+        "{}",
+        streams(&hit).1
+    );
+    assert!(
+        streams(&hit).1.contains("bad.yaml:11:15"),
+        "{}",
+        streams(&hit).1
+    );
 
     // Edited: the new text is parsed, not the cached model of the old one.
     write(&dir, "bad.yaml", &bad.replace("token_pth", "token_path"));
-    let edited = text(&validate(cache_env)).1;
+    let edited = streams(&validate(cache_env)).1;
     assert!(!edited.contains("token_pth"), "{edited}");
     assert!(edited.contains("bad.yaml:11:15"), "{edited}");
 
@@ -178,9 +165,13 @@ cases:
     };
     let listed = list("off");
     assert_eq!(listed.status.code(), Some(0));
-    assert!(text(&listed).0.lines().count() > 100);
+    assert!(streams(&listed).0.lines().count() > 100);
     list(cache_env);
-    assert_eq!(text(&list(cache_env)), text(&listed), "list from the cache");
+    assert_eq!(
+        streams(&list(cache_env)),
+        streams(&listed),
+        "list from the cache"
+    );
 }
 
 #[test]
@@ -188,7 +179,7 @@ fn broken_yaml_exits_2() {
     let dir = scratch("broken-yaml");
     let file = write(&dir, "b.yaml", "api: talkdesk\ncases: [\n");
     let o = tokenconf(&["validate", file.to_str().unwrap()], &[]);
-    let (_, err) = text(&o);
+    let (_, err) = streams(&o);
     assert_eq!(o.status.code(), Some(2));
     assert!(err.contains("b.yaml:2:8"), "{err}");
 }
@@ -210,7 +201,7 @@ fn a_failing_case_exits_1_with_its_findings_in_console_and_reports() {
         ],
         &[],
     );
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(o.status.code(), Some(1), "{out}{err}");
     assert!(
         out.contains("test failing::expects-the-wrong-status ... FAILED"),
@@ -292,7 +283,7 @@ fn a_refused_connection_is_an_error_and_the_run_goes_on() {
         ],
         &[("TOKENCONF_CLI_TEST_SECRET", "s3cret-value-for-refused")],
     );
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(o.status.code(), Some(1), "{out}{err}");
     assert_eq!(out.matches("ERROR (could not connect").count(), 2, "{out}");
     assert!(out.contains("0 passed; 0 failed; 2 errored"), "{out}");
@@ -323,7 +314,7 @@ fn a_non_json_answer_fails_with_a_one_line_reason() {
         ],
         &[("TOKENCONF_CLI_TEST_SECRET", "s3cret-value-for-html")],
     );
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(o.status.code(), Some(1), "{out}{err}");
     assert!(
         out.contains("the body is not JSON (content-type text/html"),
@@ -352,7 +343,7 @@ fn a_missing_environment_variable_exits_2_naming_it() {
         ],
         &[],
     );
-    let (_, err) = text(&o);
+    let (_, err) = streams(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("TOKENCONF_CLI_TEST_SECRET"), "{err}");
 }
@@ -385,7 +376,7 @@ fn a_known_secret_never_reaches_console_or_reports() {
         ],
         &[("TOKENCONF_CLI_TEST_SECRET", secret)],
     );
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(o.status.code(), Some(1), "{out}{err}");
     assert!(out.contains("[redacted]"), "{out}");
     let mut texts = vec![out, err];
@@ -407,7 +398,7 @@ fn a_known_secret_never_reaches_console_or_reports() {
 #[test]
 fn list_rules_and_explain() {
     let o = tokenconf(&["list", "suites/talkdesk/token.yaml"], &[]);
-    let (out, _) = text(&o);
+    let (out, _) = streams(&o);
     assert_eq!(o.status.code(), Some(0));
     assert!(
         out.lines()
@@ -417,7 +408,7 @@ fn list_rules_and_explain() {
     );
 
     let o = tokenconf(&["rules"], &[]);
-    let (out, _) = text(&o);
+    let (out, _) = streams(&o);
     assert!(out.contains("RFC6749-5.1-no-store"), "{out}");
     assert!(
         out.contains("https://www.rfc-editor.org/rfc/rfc6749#section-5.1"),
@@ -425,7 +416,7 @@ fn list_rules_and_explain() {
     );
 
     let o = tokenconf(&["explain", "RFC6749-5.1-no-store"], &[]);
-    assert!(text(&o)
+    assert!(streams(&o)
         .0
         .contains("MUST include the HTTP \"Cache-Control\""));
     let o = tokenconf(&["explain", "no-such-rule"], &[]);
@@ -536,7 +527,7 @@ fn summary_counts(out: &str) -> (usize, usize) {
 #[test]
 fn shards_split_the_cases_and_cover_each_once() {
     let dir = scratch("shards");
-    let all = text(&tokenconf(&["list"], &[])).0.lines().count();
+    let all = streams(&tokenconf(&["list"], &[])).0.lines().count();
     let mut total = 0;
     for k in 1..=3 {
         let reports = dir.join(format!("r{k}"));
@@ -551,7 +542,7 @@ fn shards_split_the_cases_and_cover_each_once() {
             ],
             &[],
         );
-        let (out, err) = text(&o);
+        let (out, err) = streams(&o);
         assert_eq!(o.status.code(), Some(0), "{out}{err}");
         let (passed, failed) = summary_counts(&out);
         assert_eq!(failed, 0);
@@ -564,7 +555,7 @@ fn shards_split_the_cases_and_cover_each_once() {
     assert_eq!(total, all, "the three shards ran every case exactly once");
     let o = tokenconf(&["run", "--shard", "4/3"], &[]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o).1.contains("1 <= K <= N"), "{}", text(&o).1);
+    assert!(streams(&o).1.contains("1 <= K <= N"), "{}", streams(&o).1);
 }
 
 #[test]
@@ -582,7 +573,7 @@ fn a_drift_mode_fails_cases_with_its_rule_and_an_unknown_one_exits_2() {
         ],
         &[],
     );
-    let (out, _) = text(&o);
+    let (out, _) = streams(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(
         out.contains("mock drifts on purpose: no-store-dropped"),
@@ -592,12 +583,12 @@ fn a_drift_mode_fails_cases_with_its_rule_and_an_unknown_one_exits_2() {
     let o = tokenconf(&["run", "--mock-drift", "no-such-drift"], &[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        text(&o).1.contains("no drift mode \"no-such-drift\""),
+        streams(&o).1.contains("no drift mode \"no-such-drift\""),
         "{}",
-        text(&o).1
+        streams(&o).1
     );
     let o = tokenconf(&["mock", "--list-drifts"], &[]);
-    let (out, _) = text(&o);
+    let (out, _) = streams(&o);
     assert!(
         out.lines().filter(|l| l.contains(" breaking ")).count() >= 20,
         "{out}"
@@ -622,7 +613,7 @@ fn insecure_is_warned_about_on_every_run() {
         ],
         &[],
     );
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
     assert!(
         err.contains("warning: --insecure: TLS certificates are NOT verified"),
@@ -642,7 +633,7 @@ fn validate_lists_what_a_target_can_and_cannot_run() {
         &["validate", "--targets", targets.to_str().unwrap()],
         &[("TOKENCONF_CLI_VALIDATE_SECRET", "v-secret")],
     );
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
     assert!(
         out.contains("talkdesk: https://acme.talkdeskid.eu"),
@@ -656,7 +647,7 @@ fn validate_lists_what_a_target_can_and_cannot_run() {
     );
     let o = tokenconf(&["validate", "--targets", targets.to_str().unwrap()], &[]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o).1.contains("TOKENCONF_CLI_VALIDATE_SECRET"));
+    assert!(streams(&o).1.contains("TOKENCONF_CLI_VALIDATE_SECRET"));
     // A case that sends a secret the target lacks is skipped, named, before anything is sent.
     let bare = write(
         &dir,
@@ -664,7 +655,7 @@ fn validate_lists_what_a_target_can_and_cannot_run() {
         "targets:\n  bare:\n    talkdesk:\n      base_url: https://td.test\n      vars: { client-id: typo }\n",
     );
     let o = tokenconf(&["validate", "--targets", bare.to_str().unwrap()], &[]);
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
     assert!(
         out.contains("skip talkdesk/token::client-credentials-with-basic-auth-returns-a-bearer-token: target bare does not supply `client_secret`"),
@@ -700,7 +691,7 @@ fn a_secret_in_an_expectation_is_masked_before_html_xml_or_json_escape_it() {
         ],
         &[("TOKENCONF_CLI_TEST_SECRET", "Canary<x>&\"y\"'Q9")],
     );
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(o.status.code(), Some(1), "{out}{err}");
     let mut texts = vec![("stdout".to_string(), out), ("stderr".to_string(), err)];
     for entry in walkdir::WalkDir::new(&reports).into_iter().flatten() {
@@ -731,7 +722,7 @@ fn a_selection_of_no_case_exits_2_unless_allowed() {
         reports.to_str().unwrap(),
     ];
     let o = tokenconf(&args, &[]);
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(o.status.code(), Some(2), "{out}{err}");
     assert!(err.contains("no case selected"), "{err}");
     assert!(err.contains("no-such-case"), "{err}");
@@ -739,7 +730,7 @@ fn a_selection_of_no_case_exits_2_unless_allowed() {
     let mut allowed = args.to_vec();
     allowed.push("--allow-empty");
     let o = tokenconf(&allowed, &[]);
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
     assert!(out.contains("running 0 cases"), "{out}");
 }
@@ -747,7 +738,7 @@ fn a_selection_of_no_case_exits_2_unless_allowed() {
 #[test]
 fn zero_jobs_exits_2() {
     let o = tokenconf(&["run", "--jobs", "0"], &[]);
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(o.status.code(), Some(2), "{out}{err}");
     assert!(err.contains("--jobs"), "{err}");
 }
@@ -780,7 +771,7 @@ fn under_github_actions_each_failing_case_is_annotated_at_its_line() {
         ],
         &[("GITHUB_ACTIONS", "true")],
     );
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(o.status.code(), Some(1), "{out}{err}");
     let annotations: Vec<&str> = out.lines().filter(|l| l.starts_with("::error ")).collect();
     assert_eq!(annotations.len(), 1, "{out}");
@@ -799,7 +790,7 @@ fn under_github_actions_each_failing_case_is_annotated_at_its_line() {
         ],
         &[],
     );
-    let (out, _) = text(&o);
+    let (out, _) = streams(&o);
     assert!(!out.contains("::error"), "{out}");
 }
 
@@ -819,7 +810,7 @@ fn the_json_format_prints_one_object_per_case_and_nothing_else_on_stdout() {
         ],
         &[],
     );
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(o.status.code(), Some(1), "{out}{err}");
     let objects: Vec<serde_json::Value> = out
         .lines()
@@ -855,14 +846,14 @@ fn written_expected_findings_turn_a_drifting_run_green_and_name_resolved_entries
         let written = std::fs::read_to_string(file).unwrap();
         assert!(written.contains("reason: "), "{written}");
         let o = tokenconf(&[&drifting[..], &["--expected", file]].concat(), &[]);
-        let (out, err) = text(&o);
+        let (out, err) = streams(&o);
         assert_eq!(o.status.code(), Some(0), "{mode}: {out}{err}");
         assert!(
             out.contains("[EXPECTED]") || out.contains("0 failed"),
             "{out}"
         );
         let o = tokenconf(&["run", "--report-dir", reports, "--expected", file], &[]);
-        let (out, err) = text(&o);
+        let (out, err) = streams(&o);
         assert_eq!(o.status.code(), Some(0), "{mode}: {out}{err}");
         let resolved = out.lines().filter(|l| l.starts_with("resolved: ")).count();
         assert_eq!(resolved, written.matches("- test:").count(), "{out}");
@@ -883,7 +874,7 @@ fn a_bad_expected_findings_file_exits_2_with_its_line_and_column() {
         "- test: \"oauth2/*\"\n  rule: status\n  reason: \"\"\n- test: x\n  rule: y\n  reasn: z\n",
     );
     let o = tokenconf(&["run", "--expected", file.to_str().unwrap()], &[]);
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(o.status.code(), Some(2), "{out}{err}");
     assert!(err.contains("expected.yaml:"), "{err}");
     assert!(!out.contains("running"), "nothing ran: {out}");
@@ -903,7 +894,7 @@ fn an_unwritable_report_folder_exits_2_before_anything_is_sent() {
         ],
         &[],
     );
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(o.status.code(), Some(2), "{out}{err}");
     assert!(err.contains("cannot write reports"), "{err}");
     assert!(!out.contains("running"), "nothing was sent: {out}");
@@ -1011,7 +1002,7 @@ fn secrets_never_leave_the_targets_origins_by_any_route() {
     };
     // Every destination is known at load: exit 2, nothing sent anywhere.
     let o = run(&file, &targets);
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(o.status.code(), Some(2), "{out}{err}");
     assert_eq!(
         err.matches("refused before sending").count(),
@@ -1030,7 +1021,7 @@ fn secrets_never_leave_the_targets_origins_by_any_route() {
     let captured = "  - name: captured\n    steps:\n      - request: { path: /oauth/token, auth: { basic: { user: a, password: \"{{ client_secret }}\" } } }\n        capture: { next: $.next, tok: $.access_token }\n      - request: { url: \"{{ next }}\", auth: { bearer: \"{{ tok }}\" } }\n        expect: { status: 200 }\n";
     let file = write(&dir, "captured.yaml", &suite(captured));
     let o = run(&file, &targets);
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(o.status.code(), Some(1), "{out}{err}");
     assert!(out.contains("refused before sending"), "{out}");
     assert_eq!(
@@ -1054,7 +1045,7 @@ fn secrets_never_leave_the_targets_origins_by_any_route() {
         ),
     );
     let o = run(&file, &allowed);
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
     assert_eq!(
         stolen.load(Ordering::SeqCst),
@@ -1082,7 +1073,7 @@ fn cleartext_http_off_loopback_is_refused_unless_allowed() {
     let env = [("TOKENCONF_CLI_TEST_SECRET", "Cleartext-Secret-1")];
     let a = args(&targets);
     let o = tokenconf(&a.iter().map(String::as_str).collect::<Vec<_>>(), &env);
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(o.status.code(), Some(2), "{out}{err}");
     assert!(err.contains("allow_http: true"), "{err}");
     let allowed = write(
@@ -1095,7 +1086,7 @@ fn cleartext_http_off_loopback_is_refused_unless_allowed() {
     );
     let a = args(&allowed);
     let o = tokenconf(&a.iter().map(String::as_str).collect::<Vec<_>>(), &env);
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_ne!(o.status.code(), Some(2), "{out}{err}");
     assert!(err.contains("cleartext http"), "{err}");
 }
@@ -1124,7 +1115,7 @@ fn a_secret_must_be_one_env_var_and_a_key_where_a_path_belongs_is_never_printed(
             ],
             &env,
         );
-        let (out, err) = text(&o);
+        let (out, err) = streams(&o);
         assert_eq!(o.status.code(), Some(2), "{target}: {out}{err}");
         assert!(err.contains(needle), "{target}: {err}");
         assert!(
@@ -1173,7 +1164,7 @@ fn no_proxy_star_bypasses_the_proxy_for_ip_literal_targets() {
             ("NO_PROXY", "*"),
         ],
     );
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
     assert_eq!(proxied.load(Ordering::SeqCst), 0, "the proxy saw nothing");
     assert_eq!(served.load(Ordering::SeqCst), 1);
@@ -1199,7 +1190,7 @@ fn a_refused_destination_built_from_a_secret_does_not_print_it() {
         ],
         &[("TOKENCONF_CLI_TEST_SECRET", "Path-Secret-77")],
     );
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(o.status.code(), Some(2), "{out}{err}");
     assert!(err.contains("refused before sending"), "{err}");
     assert!(

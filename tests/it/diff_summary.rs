@@ -1,6 +1,7 @@
 //! `tokenconf diff`: the grouped summary before the per-case detail, several recordings per side
 //! (shards combined), and a partial or empty comparison said plainly.
 
+use crate::support::text;
 use crate::support::{root, BIN};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -13,14 +14,6 @@ fn tokenconf(args: &[&str], dir: &Path) -> Output {
         .env("NO_COLOR", "1")
         .output()
         .expect("the binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// `run` of the shipped Talkdesk suites recorded to `dir/name`, with `extra` flags.

@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 
 use base64::Engine;
 
+use crate::support::text;
 use crate::support::{chromium, dump_dom, root, BIN};
 use tokenconf::mock::drift::{self, DriftKind};
 
@@ -24,14 +25,6 @@ fn tokenconf(args: &[&str], dir: &Path) -> Output {
         .current_dir(dir)
         .output()
         .expect("the binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// `run` of the shipped suites (those whose names contain `filter`) against the mock with

@@ -4,6 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::support::streams;
 use crate::support::{root, scratch, BIN};
 
 const MODULE: &str = module_path!();
@@ -17,13 +18,6 @@ fn tokenconf(args: &[&str], dir: &Path, names: &[String], env: &[(String, String
     }
     cmd.envs(env.iter().map(|(k, v)| (k, v)));
     cmd.output().expect("the binary runs")
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
 }
 
 /// The `${VAR}` names a file asks for outside comments, in order, once each.
@@ -71,7 +65,7 @@ fn init_then_validate(kind: &str, target: &str, extra: &[&str]) -> PathBuf {
     let mut args = vec!["init", kind];
     args.extend_from_slice(extra);
     let o = tokenconf(&args, &dir, &[], &[]);
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(o.status.code(), Some(0), "{err}");
     std::fs::write(&file, &out).unwrap();
     let names = asked_for(&file);
@@ -80,7 +74,7 @@ fn init_then_validate(kind: &str, target: &str, extra: &[&str]) -> PathBuf {
     // Without its variables: exit 2, naming each of them and nothing else.
     let validate = ["validate", "--targets", "t.yaml", "--target", target];
     let o = tokenconf(&validate, &dir, &names, &[]);
-    let (_, err) = text(&o);
+    let (_, err) = streams(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     for n in &names {
         assert!(
@@ -99,7 +93,7 @@ fn init_then_validate(kind: &str, target: &str, extra: &[&str]) -> PathBuf {
 
     // With them: what runs and what is skipped, exit 0.
     let o = tokenconf(&validate, &dir, &names, &values(&names));
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
     assert!(out.contains(&format!("target {target}: can run")), "{out}");
     assert!(out.contains("skip "), "{out}");
@@ -130,18 +124,18 @@ fn init_never_overwrites_a_file_and_names_it() {
     let file = dir.join("t.yaml");
     std::fs::write(&file, "mine\n").unwrap();
     let o = tokenconf(&["init", "talkdesk", "-o", "t.yaml"], &dir, &[], &[]);
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(o.status.code(), Some(2), "{out}{err}");
     assert!(err.contains("t.yaml: already exists"), "{err}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine\n");
     assert_eq!(out, "");
     // A new file is written, and only there.
     let o = tokenconf(&["init", "talkdesk", "-o", "new.yaml"], &dir, &[], &[]);
-    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{:?}", streams(&o));
     assert!(std::fs::read_to_string(dir.join("new.yaml"))
         .unwrap()
         .contains("talkdesk-sandbox:"));
-    assert_eq!(text(&o).0, "");
+    assert_eq!(streams(&o).0, "");
 }
 
 #[test]
@@ -157,7 +151,7 @@ fn init_oauth2_with_an_issuer_fills_in_what_its_metadata_says() {
     let issuer = server.target().api("oauth2").unwrap().base_url.clone();
     let dir = scratch(MODULE, "issuer");
     let o = tokenconf(&["init", "oauth2", "--issuer", &issuer], &dir, &[], &[]);
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     rt.block_on(server.stop());
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(out.contains(&format!("issuer: \"{issuer}\"")), "{out}");
@@ -174,7 +168,7 @@ fn init_oauth2_with_an_issuer_fills_in_what_its_metadata_says() {
         &[],
         &[],
     );
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(o.status.code(), Some(2), "{out}{err}");
     assert!(err.contains("discovery"), "{err}");
     assert_eq!(out, "");

@@ -8,18 +8,11 @@ use std::process::{Command, Output};
 
 use serde_json::{json, Value};
 
+use crate::support::text;
 use crate::support::{root, BIN};
 
 fn scratch(name: &str) -> PathBuf {
     crate::support::scratch(module_path!(), name)
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// A recording of `cases`: (test, [(request, response)]).

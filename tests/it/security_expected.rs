@@ -3,6 +3,7 @@
 //! a cache folder others can write, a user's deviations file.
 
 use crate::support::{root, BIN};
+use crate::support::{streams, tokenconf, write};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -11,28 +12,6 @@ use std::time::Duration;
 
 fn scratch(name: &str) -> PathBuf {
     crate::support::scratch(module_path!(), name)
-}
-
-fn tokenconf(args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args).current_dir(root()).env("NO_COLOR", "1");
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("the binary runs")
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, body).unwrap();
-    p
 }
 
 fn arg(p: &Path) -> &str {
@@ -118,7 +97,7 @@ fn empty_metadata_lists_skip_no_probe_and_are_a_finding() {
         &[&["run", "suites/oauth2/token.yaml"][..], &common].concat(),
         &[SECRET],
     );
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
     let probe = out
         .lines()
@@ -143,7 +122,7 @@ fn empty_metadata_lists_skip_no_probe_and_are_a_finding() {
         .concat(),
         &[SECRET],
     );
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
     assert_eq!(
         out.matches("[SHOULD] RFC8414-2-supported-not-empty")
@@ -166,7 +145,7 @@ fn a_run_whose_every_case_is_skipped_exits_2_unless_allowed() {
     );
     let reports = dir.join("reports");
     let o = tokenconf(&["run", arg(&suite), "--report-dir", arg(&reports)], &[]);
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(o.status.code(), Some(2), "{out}\n{err}");
     let line: Vec<&str> = err.lines().filter(|l| l.contains("no case ran")).collect();
     assert_eq!(line.len(), 1, "{err}");
@@ -187,7 +166,7 @@ fn a_run_whose_every_case_is_skipped_exits_2_unless_allowed() {
         ],
         &[],
     );
-    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{:?}", streams(&o));
     // One case ran and one was skipped: the run is judged by the one that ran.
     let mixed = write(
         &dir,
@@ -195,7 +174,7 @@ fn a_run_whose_every_case_is_skipped_exits_2_unless_allowed() {
         "api: talkdesk\nvars: { client_id: conformance-client, unset: \"\" }\nsecrets: [client_secret]\ncases:\n  - name: runs\n    request: { path: /oauth/token, auth: { basic: { user: \"{{ client_id }}\", password: \"{{ client_secret }}\" } }, form: { grant_type: client_credentials } }\n    expect: { status: 200 }\n  - name: skipped\n    requires: [unset]\n    request: { path: /oauth/token }\n    expect: { status: 200 }\n",
     );
     let o = tokenconf(&["run", arg(&mixed), "--report-dir", arg(&reports)], &[]);
-    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert_eq!(o.status.code(), Some(0), "{:?}", streams(&o));
 }
 
 /// A server for F3's reproduction: the first redemption of a code answers 201 (the accepted
@@ -267,7 +246,7 @@ fn an_expected_finding_hides_one_finding_and_says_what_became_of_each_entry() {
             ],
             &[SECRET],
         );
-        let (out, err) = text(&o);
+        let (out, err) = streams(&o);
         (o.status.code(), out, err)
     };
     // The report's expected-1.yaml: test and check only. It hid the second redemption's 200.
@@ -376,7 +355,7 @@ fn a_written_expected_file_pins_step_and_actual_value() {
         &[&base[..], &["--write-expected", arg(&file)]].concat(),
         &[SECRET],
     );
-    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
+    assert_eq!(o.status.code(), Some(1), "{:?}", streams(&o));
     let written = std::fs::read_to_string(&file).unwrap();
     assert!(
         written.contains("  step: \"first redemption\"\n  actual: \"201\"\n")
@@ -388,7 +367,7 @@ fn a_written_expected_file_pins_step_and_actual_value() {
         &[&base[..], &["--expected", arg(&file)]].concat(),
         &[SECRET],
     );
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
     assert!(!out.contains("resolved:"), "{out}");
 }
@@ -457,8 +436,8 @@ fn a_shared_cache_folder_cannot_feed_another_model_to_its_user() {
     mode(&home, 0o700);
     // 1. The victim lists evil.yaml once (a PR it reviewed): its cache holds evil's model.
     let o = list_as(victim, &evil, &[("HOME", &home)]);
-    assert!(o.status.success(), "{:?}", text(&o));
-    assert!(text(&o).0.contains("evil-secret-in-query"));
+    assert!(o.status.success(), "{:?}", streams(&o));
+    assert!(streams(&o).0.contains("evil-secret-in-query"));
     let victim_cache = home.join(".cache/tokenconf");
     let build = std::fs::read_dir(&victim_cache)
         .unwrap()
@@ -481,7 +460,7 @@ fn a_shared_cache_folder_cannot_feed_another_model_to_its_user() {
     std::fs::create_dir(&own).unwrap();
     chown(&own, Some(attacker), Some(attacker)).unwrap();
     let o = list_as(attacker, &benign, &[("TOKENCONF_CACHE", &own)]);
-    assert!(o.status.success(), "{:?}", text(&o));
+    assert!(o.status.success(), "{:?}", streams(&o));
     let own_build = own.join(build.file_name().unwrap());
     let benign_name = std::fs::read_dir(&own_build)
         .unwrap()
@@ -506,7 +485,7 @@ fn a_shared_cache_folder_cannot_feed_another_model_to_its_user() {
             &benign,
             &[("HOME", &home), ("TOKENCONF_CACHE", &shared)],
         );
-        let (out, err) = text(&o);
+        let (out, err) = streams(&o);
         assert!(o.status.success(), "{out}\n{err}");
         assert_eq!(out.trim(), "benign::benign-case", "{err}");
         let warnings = err.matches("warning: the parse cache is not used").count();
@@ -540,7 +519,7 @@ fn a_users_known_deviations_are_scoped_to_their_apis_and_listed_in_every_report(
             ],
             &[],
         );
-        let (out, err) = text(&o);
+        let (out, err) = streams(&o);
         (o.status.code(), out, err)
     };
     let unscoped = write(
@@ -639,6 +618,6 @@ fn a_users_known_deviations_are_scoped_to_their_apis_and_listed_in_every_report(
         ],
         &[],
     );
-    let (out, err) = text(&o);
+    let (out, err) = streams(&o);
     assert!(!out.contains("your known deviations") && !err.contains("replaces the built-in"));
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 
+use crate::support::text;
 use crate::support::{root, BIN};
 
 fn scratch(name: &str) -> PathBuf {
@@ -62,14 +63,6 @@ fn tokenconf_within(
 
 fn tokenconf(args: &[&str], dir: &Path) -> Output {
     tokenconf_within(args, dir, &[], Duration::from_secs(120)).0
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn path(p: &Path) -> String {
