@@ -5,7 +5,8 @@
 //! entry there must still occur (checked here, and by the binary's own `--expected`). Installed by
 //! tests/servers/install.sh (`.ci/servers.sh`): django-oauth-toolkit and Authlib in a Python venv,
 //! oidc-provider with npm; when one is missing its test fails under CI=true and passes with a note
-//! elsewhere.
+//! elsewhere. oidc-provider also runs in its strict profile (`launcher_env`), with its own
+//! expected-strict.yaml.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
@@ -444,6 +445,10 @@ const AUTHLIB: Server = Server {
 // At its defaults oidc-provider requires PKCE of public clients only and rotates their refresh
 // tokens only; the clients here are confidential. So it does not follow OAuth 2.1 (PKCE on every
 // code grant), and it does not require DPoP or PAR (it offers both: their cases run).
+// oidc-provider 9.13.3's request_uri lives 60 s, fixed (MAX_TTL in its
+// lib/actions/authorization/pushed_authorization_requests.js; no ttl option): a case that waits
+// out expires_in skips as waiting longer than the suite's max_wait_seconds.
+const OIDC_PROVIDER_PAR_LIFETIME: &str = "it would wait 61 s, more than the";
 const OIDC_PROVIDER: Server = Server {
     name: "oidc-provider",
     runtime: Runtime::Node,
@@ -455,6 +460,7 @@ const OIDC_PROVIDER: Server = Server {
         "oauth_2_1",
         "dpop_required",
         "par_required",
+        OIDC_PROVIDER_PAR_LIFETIME,
     ],
     launcher_env: &[],
     expected: "expected.yaml",
@@ -470,6 +476,7 @@ const OIDC_PROVIDER_STRICT: Server = Server {
         "rotates_refresh_tokens",
         "resource_path",
         "requires pushed authorization requests (RFC 9126 §5)",
+        OIDC_PROVIDER_PAR_LIFETIME,
     ],
     launcher_env: &[("OIDC_PROVIDER_PROFILE", "strict")],
     expected: "expected-strict.yaml",
