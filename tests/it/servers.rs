@@ -5,7 +5,8 @@
 //! entry there must still occur (checked here, and by the binary's own `--expected`). Installed by
 //! tests/servers/install.sh (`.ci/servers.sh`): django-oauth-toolkit and Authlib in a Python venv,
 //! oidc-provider with npm; when one is missing its test fails under CI=true and passes with a note
-//! elsewhere.
+//! elsewhere. oidc-provider also runs in its strict profile (`launcher_env`), with its own
+//! expected-strict.yaml.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
@@ -46,6 +47,10 @@ pub(crate) struct Server {
     env: &'static str,
     /// Capabilities the server, as set up, does not have: the only reasons a case may skip.
     lacks: &'static [&'static str],
+    /// Environment for its launcher beyond the secrets: a profile of the same server.
+    launcher_env: &'static [(&'static str, &'static str)],
+    /// Its expected findings, a file in its folder: one per profile.
+    expected: &'static str,
 }
 
 #[derive(Clone, Copy)]
@@ -133,6 +138,7 @@ fn secrets(prefix: &str) -> Vec<(String, String)> {
         ),
         pair("REFRESH_TOKEN", format!("test-only-rt-{}", id())),
         pair("USER_PASSWORD", format!("test-only-{}", id())),
+        pair("DPOP_CLIENT_SECRET", format!("test-only-{}", id())),
     ]
 }
 
@@ -157,6 +163,7 @@ fn start(server: &Server, envs: &[(String, String)], dir: &Path) -> (Running, St
         .arg(&launcher)
         .args(["--port", "0", "--lifetime", &SERVER_LIFETIME_S.to_string()])
         .envs(envs.iter().map(|(k, v)| (k, v)))
+        .envs(server.launcher_env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log).unwrap())
@@ -186,7 +193,7 @@ fn start(server: &Server, envs: &[(String, String)], dir: &Path) -> (Running, St
 /// targets.yaml; returns summary.json and the exit code.
 fn run_suite(server: &Server, target: &str, envs: &[(String, String)], dir: &Path) -> (Value, i32) {
     let targets = format!("tests/servers/{}/targets.yaml", server.name);
-    let expected = format!("tests/servers/{}/expected.yaml", server.name);
+    let expected = format!("tests/servers/{}/{}", server.name, server.expected);
     let reports = dir.join("reports");
     let (out, err) = (dir.join("tokenconf.out"), dir.join("tokenconf.err"));
     let mut child = Command::new(BIN)
@@ -241,7 +248,7 @@ fn expected(server: &Server) -> Vec<Expected> {
     let path = root()
         .join("tests/servers")
         .join(server.name)
-        .join("expected.yaml");
+        .join(server.expected);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let list: Option<Vec<Expected>> =
@@ -416,6 +423,8 @@ pub(crate) const DOT: Server = Server {
         "dpop",
         "par",
     ],
+    launcher_env: &[],
+    expected: "expected.yaml",
 };
 const AUTHLIB: Server = Server {
     name: "authlib",
@@ -430,10 +439,16 @@ const AUTHLIB: Server = Server {
         "dpop",
         "par",
     ],
+    launcher_env: &[],
+    expected: "expected.yaml",
 };
 // At its defaults oidc-provider requires PKCE of public clients only and rotates their refresh
 // tokens only; the clients here are confidential. So it does not follow OAuth 2.1 (PKCE on every
 // code grant), and it does not require DPoP or PAR (it offers both: their cases run).
+// oidc-provider 9.13.3's request_uri lives 60 s, fixed (MAX_TTL in its
+// lib/actions/authorization/pushed_authorization_requests.js; no ttl option): a case that waits
+// out expires_in skips as waiting longer than the suite's max_wait_seconds.
+const OIDC_PROVIDER_PAR_LIFETIME: &str = "it would wait 61 s, more than the";
 const OIDC_PROVIDER: Server = Server {
     name: "oidc-provider",
     runtime: Runtime::Node,
@@ -445,7 +460,27 @@ const OIDC_PROVIDER: Server = Server {
         "oauth_2_1",
         "dpop_required",
         "par_required",
+        OIDC_PROVIDER_PAR_LIFETIME,
     ],
+    launcher_env: &[],
+    expected: "expected.yaml",
+};
+
+// The same server in its strict profile (server.mjs, OIDC_PROVIDER_PROFILE=strict): DPoP nonces
+// required, JWT access tokens for DPoP requests, PAR required, PKCE of every client, response_type
+// code only. PAR required skips every case whose authorize request is not pushed; it does not
+// revoke access tokens alone or offer a resource for the query-token case (no resource_path).
+const OIDC_PROVIDER_STRICT: Server = Server {
+    lacks: &[
+        "refresh_only_revocation",
+        "rotates_refresh_tokens",
+        "resource_path",
+        "requires pushed authorization requests (RFC 9126 §5)",
+        OIDC_PROVIDER_PAR_LIFETIME,
+    ],
+    launcher_env: &[("OIDC_PROVIDER_PROFILE", "strict")],
+    expected: "expected-strict.yaml",
+    ..OIDC_PROVIDER
 };
 
 #[test]
@@ -466,6 +501,12 @@ fn suites_oauth2_against_oidc_provider_fails_only_where_the_server_deviates() {
 #[test]
 fn oidc_provider_given_only_its_issuer_runs_the_generic_suite_through_discovery() {
     check(OIDC_PROVIDER, "oidc-provider-discovered");
+}
+
+#[test]
+fn oidc_provider_strict_requires_dpop_nonces_and_par_and_issues_jwts_and_passes_but_for_its_deviations(
+) {
+    check(OIDC_PROVIDER_STRICT, "oidc-provider-strict");
 }
 
 #[test]

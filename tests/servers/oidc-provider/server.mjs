@@ -9,6 +9,9 @@
 // see targets.yaml), and the two routes of ours marked TEST-ONLY: an auto-approving interaction and
 // a signed-in browser for /auth. Storage is the library's built-in in-memory adapter. Prints
 // "listening on http://127.0.0.1:PORT" (the issuer) and serves until --lifetime has passed.
+//
+// OIDC_PROVIDER_PROFILE=strict turns on the library's stricter settings (see STRICT below) for
+// the target oidc-provider-strict; unset, the server is as the other targets expect.
 
 import crypto from 'node:crypto';
 import http from 'node:http';
@@ -22,6 +25,16 @@ const REDIRECT_URI = 'https://client.tokenconf.invalid/cb';
 const RESOURCE = 'urn:tokenconf:api';
 const RESOURCE_SCOPES = 'read write';
 const USER = 'tokenconf-user-1';
+
+// The strict profile, all of it library options: DPoP nonces required (RFC 9449 §8), JWT access
+// tokens for DPoP requests (RFC 9068, so a bound one carries cnf.jkt), every authorization request pushed
+// (RFC 9126 §5), PKCE on every code grant (OAuth 2.1 §4.1.1) and response_type code only (OAuth
+// 2.1 §10.1), and one client whose tokens must be DPoP-bound.
+const STRICT = process.env.OIDC_PROVIDER_PROFILE === 'strict';
+if (![undefined, '', 'strict'].includes(process.env.OIDC_PROVIDER_PROFILE)) {
+  console.error('oidc-provider launcher: OIDC_PROVIDER_PROFILE is unset or strict');
+  process.exit(2);
+}
 
 function env(name) {
   const value = process.env[name];
@@ -75,7 +88,12 @@ function configuration() {
         grant_types: ['authorization_code', 'refresh_token'],
         token_endpoint_auth_method: 'none',
       },
+      // RFC 9449 §5: the library refuses this client's token requests without a proof.
+      ...(STRICT
+        ? [{ ...client('tokenconf-oidc-dpop', env('OIDC_PROVIDER_DPOP_CLIENT_SECRET')), dpop_bound_access_tokens: true }]
+        : []),
     ],
+    ...(STRICT ? { responseTypes: ['code'], pkce: { required: () => true } } : {}),
     scopes: ['openid', 'offline_access', 'read', 'write', 'admin'],
     jwks: { keys: [{ ...signing.export({ format: 'jwk' }), alg: 'RS256', use: 'sig' }] },
     cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
@@ -90,15 +108,21 @@ function configuration() {
       introspection: { enabled: true },
       revocation: { enabled: true },
       // For the DPoP and PAR cases (issue 27); a request without a proof or a push is unchanged.
-      dPoP: { enabled: true },
-      pushedAuthorizationRequests: { enabled: true },
+      dPoP: STRICT
+        ? { enabled: true, nonceSecret: crypto.randomBytes(32), requireNonce: () => true }
+        : { enabled: true },
+      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: STRICT },
       resourceIndicators: {
         enabled: true,
         defaultResource: (_ctx, _client, oneOf) => oneOf ?? RESOURCE,
         useGrantedResource: () => true,
-        getResourceServerInfo: (_ctx, indicator) => {
+        getResourceServerInfo: (ctx, indicator) => {
           if (indicator !== RESOURCE) throw new Provider.errors.InvalidTarget();
-          return { scope: RESOURCE_SCOPES, accessTokenFormat: 'opaque' };
+          // Strict: a token asked for with a DPoP proof is a JWT (RFC 9068), so its binding
+          // shows as cnf.jkt (RFC 9449 §6.1). Bearer tokens stay opaque: the library answers
+          // 400 unsupported_token_type to introspecting or revoking any JWT access token.
+          const jwt = STRICT && ctx.get('DPoP') !== '';
+          return { scope: RESOURCE_SCOPES, accessTokenFormat: jwt ? 'jwt' : 'opaque' };
         },
       },
     },
