@@ -1057,24 +1057,65 @@ impl Runner {
 /// Requests a server may refuse by a capability it declares, whatever a case expects of them:
 /// a case sending one would fail for what the server is allowed to do, so it skips with the
 /// reason. A case that requires the capability tests the refusal itself and runs.
-/// A capability, the requests a server declaring it refuses, and why a case sending one skips.
+/// A capability, whether a case's steps (fixtures' first) send what a server declaring it
+/// refuses, and why such a case skips.
 type Refused = (
     &'static str,
-    fn(&crate::suite::Request) -> bool,
+    fn(&[&crate::suite::Step]) -> bool,
     &'static str,
 );
 
-const REFUSED: &[Refused] = &[(
-    "par_required",
-    unpushed_authorize,
-    "the server requires pushed authorization requests (RFC 9126 §5); this case's authorize request is not pushed",
-)];
+const REFUSED: &[Refused] = &[
+    (
+        "par_required",
+        unpushed_authorize,
+        "the server requires pushed authorization requests (RFC 9126 §5); this case's authorize request is not pushed",
+    ),
+    (
+        "refresh_only_revocation",
+        revokes_an_access_token,
+        "the server revokes refresh tokens only (RFC 7009 §2.1: revoking access tokens is a SHOULD; §2.2.1 unsupported_token_type); this case expects an access token revoked",
+    ),
+];
 
 /// An authorization request (its query has `response_type`, as `login::is_authorize` sees one)
 /// that does not refer to a pushed one by `request_uri`.
-fn unpushed_authorize(request: &crate::suite::Request) -> bool {
-    let has = |name: &str| request.query.iter().any(|(k, _)| k == name);
-    has("response_type") && !has("request_uri")
+fn unpushed_authorize(steps: &[&crate::suite::Step]) -> bool {
+    steps.iter().any(|step| {
+        let has = |name: &str| step.request.query.iter().any(|(k, _)| k == name);
+        has("response_type") && !has("request_uri")
+    })
+}
+
+/// A step to `revocation_path` whose `token` is a captured `$.access_token` and which expects a
+/// 2xx answer: the revocation a refresh-only server refuses. Refusal cases (401, 400) still run.
+fn revokes_an_access_token(steps: &[&crate::suite::Step]) -> bool {
+    use crate::suite::{Body, CaptureFrom, UrlTemplate};
+    let mut access_tokens: Vec<&str> = Vec::new();
+    for step in steps {
+        let url = match &step.request.url {
+            UrlTemplate::Path(t) | UrlTemplate::Absolute(t) => t,
+        };
+        let to_revocation = url.variables().any(|v| v == "revocation_path");
+        let token_is_access = match &step.request.body {
+            Some(Body::Form(fields)) => fields
+                .iter()
+                .any(|(k, t)| k == "token" && t.variables().any(|v| access_tokens.contains(&v))),
+            _ => false,
+        };
+        let expects_success = step.expect.status.iter().any(|s| s.class() == 2);
+        if to_revocation && token_is_access && expects_success {
+            return true;
+        }
+        for capture in &step.captures {
+            if let CaptureFrom::Json { text, .. } = &capture.from {
+                if text == "$.access_token" {
+                    access_tokens.push(&capture.name);
+                }
+            }
+        }
+    }
+    false
 }
 
 /// Why `case` (its steps and its fixtures') sends a request a server with `capabilities`
@@ -1084,16 +1125,16 @@ fn refused(
     case: &crate::suite::Case,
     capabilities: &std::collections::BTreeSet<String>,
 ) -> Option<&'static str> {
-    let requests: Vec<&crate::suite::Request> = case
-        .steps
+    let steps: Vec<&crate::suite::Step> = case
+        .fixtures
         .iter()
-        .chain(case.fixtures.iter().flat_map(|&f| &suite.fixtures[f].steps))
-        .map(|s| &s.request)
+        .flat_map(|&f| &suite.fixtures[f].steps)
+        .chain(case.steps.iter())
         .collect();
     REFUSED
         .iter()
         .filter(|(c, _, _)| capabilities.contains(*c) && !case.capabilities.iter().any(|r| r == c))
-        .find(|(_, sends, _)| requests.iter().any(|r| sends(r)))
+        .find(|(_, sends, _)| sends(&steps))
         .map(|(_, _, why)| *why)
 }
 

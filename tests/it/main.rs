@@ -28,6 +28,7 @@ mod names;
 mod par_required;
 mod properties;
 mod readme;
+mod refresh_only_revocation;
 mod rehearsal;
 mod replay;
 mod reports;
