@@ -31,6 +31,7 @@ mod readme;
 mod rehearsal;
 mod replay;
 mod reports;
+mod request_paths;
 mod requests;
 mod sandbox;
 mod schema;
