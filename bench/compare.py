@@ -15,6 +15,9 @@ parse cache, as every run after the first) and cold (TOKENCONF_CACHE=off, as a f
 1,000 to 100,000 cases in one file. Needs a release build (it runs `cargo build --release`)
 and wrk (`apt-get install wrk`); with `hurl` on PATH, Hurl runs the lean checks on the same
 mock (best of --jobs 2, 4, 8), interleaved with the rest, and the ratio is printed beside wrk's.
+CPU s is the tokenconf process's user + sys time (median), the steady figure on a busy machine.
+`--files 1` is the harder layout (one file, loading not spread over files);
+`TOKENCONF_HTTP=reqwest python3 bench/compare.py` measures the old request path.
 """
 
 import argparse
@@ -118,8 +121,10 @@ def free_port():
 
 
 def timed(args, env=None):
-    """Wall seconds and peak RSS (MB) of one run of the binary."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Wall seconds, peak RSS (MB) and CPU seconds (user + sys) of one run of the binary."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = usage.ru_maxrss
+    cpu_before = usage.ru_utime + usage.ru_stime
     start = time.perf_counter()
     proc = subprocess.run(
         args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT
@@ -127,9 +132,10 @@ def timed(args, env=None):
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         sys.exit(f"{' '.join(args)} exited {proc.returncode}: {proc.stderr.decode()[-2000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = usage.ru_utime + usage.ru_stime - cpu_before
     # ru_maxrss of children is the largest child so far; a smaller one reads as the old peak.
-    return wall, max(peak, before) / 1024
+    return wall, max(usage.ru_maxrss, before) / 1024, cpu
 
 
 def peak_rss(args, env=None):
@@ -228,12 +234,16 @@ def main():
             timed([BIN, "list", os.path.join(work, name)], env)
         kinds = [(name, cache) for cache in ("warm", "cold") for name in workloads]
         times = {kind: [] for kind in kinds}
+        # CPU seconds of the tokenconf process: on a busy machine, the steadier figure.
+        cpus = {kind: [] for kind in kinds}
         # The run phase alone (summary.json's duration_ms: first request to last outcome),
         # beside the whole process, to show what loading and reports add.
         phase = {name: [] for name in workloads}
         for _ in range(args.runs):  # interleaved, so drift in the machine hits all alike
             for name, cache in kinds:
-                times[(name, cache)].append(timed(run_args(name), env if cache == "warm" else cold_env)[0])
+                wall, _, cpu = timed(run_args(name), env if cache == "warm" else cold_env)
+                times[(name, cache)].append(wall)
+                cpus[(name, cache)].append(cpu)
                 if cache == "warm":
                     with open(os.path.join(work, "reports-" + name, "summary.json")) as f:
                         phase[name].append(json.load(f)["duration_ms"] / 1000)
@@ -242,7 +252,7 @@ def main():
                 hurl_times[jobs].append(timed(hurl_args)[0])
         print(f"{args.cases} cases in {args.files} files, --jobs {args.jobs}, {args.runs} runs each")
         print("warm: suites read from the parse cache; cold: TOKENCONF_CACHE=off (a first run)")
-        print(f"{'workload':<12}{'min s':>8}{'median s':>10}{'cases/s':>10}{'peak MB':>9}")
+        print(f"{'workload':<12}{'min s':>8}{'median s':>10}{'cases/s':>10}{'peak MB':>9}{'CPU s':>8}{'CPU µs/case':>13}")
         rates = {}
         for (name, cache), walls in times.items():
             median = statistics.median(walls)
@@ -250,7 +260,11 @@ def main():
             rss = peak_rss(run_args(name), env if cache == "warm" else cold_env)
             rss_text = f"{rss:>9.0f}" if rss else f"{'-':>9}"
             label = f"{name} {cache}"
-            print(f"{label:<12}{min(walls):>8.3f}{median:>10.3f}{rates[(name, cache)]:>10.0f}{rss_text}")
+            cpu = statistics.median(cpus[(name, cache)])
+            print(
+                f"{label:<12}{min(walls):>8.3f}{median:>10.3f}{rates[(name, cache)]:>10.0f}{rss_text}"
+                f"{cpu:>8.3f}{cpu / args.cases * 1e6:>13.0f}"
+            )
         for command in ("list", "validate"):
             for cache, e in (("warm", env), ("cold", cold_env)):
                 walls = [timed([BIN, command, os.path.join(work, "full")], e)[0] for _ in range(args.runs)]
@@ -283,7 +297,7 @@ def main():
             for n in (1000, 10000, 100000):
                 folder = os.path.join(work, f"scale-{n}")
                 write_suites(folder, n, 1, LEAN)
-                wall, _ = timed(run_args("scale", folder), env)
+                wall, _, _ = timed(run_args("scale", folder), env)
                 rss = peak_rss(run_args("scale", folder), env)
                 print(f"  {n:>7} cases: {wall:.2f} s, {wall/n*1e6:.0f} µs per case, peak {rss or 0:.0f} MB")
     finally:

@@ -8,6 +8,8 @@ use crate::basic::BasicEncoding;
 use crate::suite::template::{Scope, Template};
 use crate::suite::{Auth, Body, Request, UrlTemplate};
 
+mod lean;
+
 /// What was sent, as the rules need it. Holds secrets: never rendered in any report.
 #[derive(Debug, Clone, Default)]
 pub struct Sent {
@@ -175,8 +177,11 @@ pub struct TransportError {
     pub sent: Option<Box<Sent>>,
     /// Shared, so an error can be kept in a retry record and still returned.
     #[source]
-    cause: Option<std::sync::Arc<reqwest::Error>>,
+    cause: Option<Cause>,
 }
+
+/// The HTTP stack's error behind a [`TransportError`] (reqwest's, or the lean path's hyper or io).
+type Cause = std::sync::Arc<dyn std::error::Error + Send + Sync>;
 
 impl TransportError {
     /// An error of `kind` that no error value explains (an oversized body, a 5xx every time).
@@ -194,15 +199,7 @@ impl TransportError {
     /// `e` classified by its type and source chain (see [`classify`]).
     fn from_reqwest(e: reqwest::Error, phase: Phase) -> TransportError {
         let kind = classify(&e, phase);
-        let what = match kind {
-            TransportKind::Timeout => "timed out",
-            TransportKind::Connect => "could not connect",
-            TransportKind::Dns => "could not resolve the host",
-            TransportKind::Tls => "TLS failed",
-            TransportKind::Reset => "the connection was closed",
-            TransportKind::Body => "broken response body",
-            _ => "request failed",
-        };
+        let what = what_failed(kind);
         let message = match phase {
             Phase::Send => format!("{what}: {}", error_chain(&e)),
             Phase::Body => format!("reading the body: {what}: {}", error_chain(&e)),
@@ -231,6 +228,19 @@ impl TransportError {
     }
 }
 
+/// The start of a transport error's message.
+fn what_failed(kind: TransportKind) -> &'static str {
+    match kind {
+        TransportKind::Timeout => "timed out",
+        TransportKind::Connect => "could not connect",
+        TransportKind::Dns => "could not resolve the host",
+        TransportKind::Tls => "TLS failed",
+        TransportKind::Reset => "the connection was closed",
+        TransportKind::Body => "broken response body",
+        _ => "request failed",
+    }
+}
+
 /// Where a reqwest error happened: before the response head, or while reading its body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -241,29 +251,37 @@ enum Phase {
 /// The kind of a reqwest error, from reqwest's own tests and the types in its source chain
 /// (rustls, hyper, io), never from message text.
 fn classify(e: &reqwest::Error, phase: Phase) -> TransportKind {
-    use std::io::ErrorKind as Io;
     if e.is_timeout() {
         return TransportKind::Timeout;
     }
     if e.is_dns() {
         return TransportKind::Dns;
     }
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    if let Some(kind) = std::error::Error::source(e).and_then(|s| classify_source(s, phase)) {
+        return kind;
+    }
+    if e.is_connect() {
+        TransportKind::Connect
+    } else if phase == Phase::Body || e.is_body() || e.is_decode() {
+        TransportKind::Body
+    } else {
+        TransportKind::Other
+    }
+}
+
+/// The kind an error chain starting at `first` shows by its types (rustls, hyper, io).
+fn classify_source(
+    first: &(dyn std::error::Error + 'static),
+    phase: Phase,
+) -> Option<TransportKind> {
+    let mut source = Some(first);
     while let Some(s) = source {
         if s.is::<rustls::Error>() {
-            return TransportKind::Tls;
+            return Some(TransportKind::Tls);
         }
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            match io.kind() {
-                Io::TimedOut => return TransportKind::Timeout,
-                Io::ConnectionRefused
-                | Io::HostUnreachable
-                | Io::NetworkUnreachable
-                | Io::AddrNotAvailable => return TransportKind::Connect,
-                Io::ConnectionReset | Io::ConnectionAborted | Io::BrokenPipe => {
-                    return TransportKind::Reset
-                }
-                _ => {}
+            if let Some(kind) = classify_io(io) {
+                return Some(kind);
             }
             // An io::Error's source() skips the error it wraps (rustls's, or another io::Error):
             // go on with that one.
@@ -276,20 +294,28 @@ fn classify(e: &reqwest::Error, phase: Phase) -> TransportKind {
             // The server hung up before a whole answer: before the head a reset, inside
             // the body a broken body.
             if h.is_incomplete_message() {
-                return match phase {
+                return Some(match phase {
                     Phase::Send => TransportKind::Reset,
                     Phase::Body => TransportKind::Body,
-                };
+                });
             }
         }
         source = s.source();
     }
-    if e.is_connect() {
-        TransportKind::Connect
-    } else if phase == Phase::Body || e.is_body() || e.is_decode() {
-        TransportKind::Body
-    } else {
-        TransportKind::Other
+    None
+}
+
+/// The kind an io error's own kind names, if any.
+fn classify_io(io: &std::io::Error) -> Option<TransportKind> {
+    use std::io::ErrorKind as Io;
+    match io.kind() {
+        Io::TimedOut => Some(TransportKind::Timeout),
+        Io::ConnectionRefused
+        | Io::HostUnreachable
+        | Io::NetworkUnreachable
+        | Io::AddrNotAvailable => Some(TransportKind::Connect),
+        Io::ConnectionReset | Io::ConnectionAborted | Io::BrokenPipe => Some(TransportKind::Reset),
+        _ => None,
     }
 }
 
@@ -342,6 +368,28 @@ pub struct HttpOptions {
     pub insecure: bool,
     /// The only origins requests may go to (see [`crate::origin`]); empty allows any.
     pub allowed_origins: Vec<String>,
+    /// Which client sends plain `http://` requests; see [`RequestPath`].
+    pub request_path: RequestPath,
+}
+
+/// The client plain `http://` requests go through. `https://`, and every request when a proxy
+/// is set in the environment, always go through reqwest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestPath {
+    /// hyper's HTTP/1.1 connections, kept alive and reused (`http/lean.rs`): less CPU per case.
+    Lean,
+    /// reqwest for everything, as before the lean path: `TOKENCONF_HTTP=reqwest`.
+    Reqwest,
+}
+
+impl RequestPath {
+    /// `TOKENCONF_HTTP=reqwest` chooses the old path; anything else, or nothing, the lean one.
+    pub fn from_env() -> RequestPath {
+        match std::env::var("TOKENCONF_HTTP") {
+            Ok(v) if v.eq_ignore_ascii_case("reqwest") => RequestPath::Reqwest,
+            _ => RequestPath::Lean,
+        }
+    }
 }
 
 impl Default for HttpOptions {
@@ -356,6 +404,7 @@ impl Default for HttpOptions {
             ca_cert_pem: None,
             allowed_origins: Vec::new(),
             insecure: false,
+            request_path: RequestPath::from_env(),
         }
     }
 }
@@ -377,6 +426,8 @@ pub struct Http {
     allowed_origins: Vec<String>,
     /// The run's DPoP keys and the nonces servers gave (RFC 9449).
     dpop: crate::dpop::Dpop,
+    /// Plain `http://` requests go here when set (no proxy applies): see [`RequestPath`].
+    lean: Option<lean::Lean>,
 }
 
 /// One retried attempt: why, and how long the harness waited before the next.
@@ -419,6 +470,8 @@ impl Http {
             limiter,
             allowed_origins: options.allowed_origins.clone(),
             dpop: crate::dpop::Dpop::default(),
+            lean: (options.request_path == RequestPath::Lean && !proxy_in_env(options))
+                .then(lean::Lean::default),
         })
     }
 
@@ -746,6 +799,62 @@ impl Http {
     }
 
     async fn execute(&self, request: reqwest::Request) -> Result<Received, SendError> {
+        match &self.lean {
+            Some(lean) if request.url().scheme() == "http" => {
+                self.execute_lean(lean, request).await
+            }
+            _ => self.execute_reqwest(request).await,
+        }
+    }
+
+    /// [`Http::execute`] on the lean path, with reqwest's timeouts: the connect timeout for
+    /// connecting, the step's or the target's total timeout around the whole exchange.
+    async fn execute_lean(
+        &self,
+        lean: &lean::Lean,
+        request: reqwest::Request,
+    ) -> Result<Received, SendError> {
+        let started = Instant::now();
+        let step_timeout = request.timeout().copied();
+        let url = request.url().clone();
+        let exchange = lean.exchange(request, self.connect_timeout, self.max_body);
+        let answer =
+            match tokio::time::timeout(step_timeout.unwrap_or(self.timeout), exchange).await {
+                Ok(Ok(answer)) => answer,
+                Ok(Err(failure)) => {
+                    let (error, connecting) = failure.into_error(&url, self.max_body);
+                    return Err(self.name_the_limit(error, step_timeout, connecting).into());
+                }
+                Err(_) => {
+                    let sending = format!(
+                        "timed out: error sending request for url ({url}): operation timed out"
+                    );
+                    let mut error = TransportError::new(TransportKind::Timeout, sending);
+                    error.origin = Some(url.origin().ascii_serialization());
+                    return Err(self.name_the_limit(error, step_timeout, false).into());
+                }
+            };
+        let headers = answer
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    crate::redact::decode_text(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let json = serde_json::from_slice(&answer.body).ok();
+        Ok(Received {
+            status: answer.status,
+            headers,
+            body: answer.body,
+            json,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    async fn execute_reqwest(&self, request: reqwest::Request) -> Result<Received, SendError> {
         let started = Instant::now();
         let step_timeout = request.timeout().copied();
         let mut response = self.client.execute(request).await.map_err(|e| {
@@ -898,6 +1007,20 @@ pub(crate) fn client_builder(options: &HttpOptions) -> Result<reqwest::ClientBui
     Ok(builder)
 }
 
+/// Whether reqwest would send through a proxy from the environment (`HTTP_PROXY`, `ALL_PROXY`):
+/// then the lean path, which speaks no proxy, is not used at all.
+fn proxy_in_env(options: &HttpOptions) -> bool {
+    let set = |k: &str| std::env::var(k).is_ok_and(|v| !v.trim().is_empty());
+    let no_proxy_all = ["NO_PROXY", "no_proxy"]
+        .iter()
+        .any(|k| std::env::var(k).is_ok_and(|v| v.trim() == "*"));
+    options.use_env_proxy
+        && !no_proxy_all
+        && ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+            .iter()
+            .any(|k| set(k))
+}
+
 /// An error and its causes on one line, each once, joined with `: ` (reqwest hides the useful
 /// part in the source chain).
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
@@ -1031,5 +1154,160 @@ W88YVL1GgapMo9UXL4O5lEkD8oux1dXC6E3tFDb1\n\
             "{:?}",
             started.elapsed()
         );
+    }
+
+    /// A server that records every request's bytes and how many connections it took, and
+    /// answers each with a small JSON body, keeping the connection open.
+    /// With `hang_up`, it closes each connection after its answer, without saying so.
+    async fn recording_server(
+        hang_up: bool,
+    ) -> (u16, std::sync::Arc<std::sync::Mutex<(Vec<Vec<u8>>, usize)>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new((Vec::new(), 0)));
+        let record = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                record.lock().unwrap().1 += 1;
+                let record = record.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                            match stream.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                            continue;
+                        };
+                        let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+                        let length: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length: "))
+                            .map_or(0, |n| n.trim().parse().unwrap());
+                        while buf.len() < end + 4 + length {
+                            match stream.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        let request: Vec<u8> = buf.drain(..end + 4 + length).collect();
+                        record.lock().unwrap().0.push(request);
+                        let answer = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n{\"ok\":true}";
+                        if stream.write_all(answer).await.is_err() || hang_up {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (port, seen)
+    }
+
+    #[test]
+    fn the_lean_path_sends_the_bytes_reqwest_sends_on_one_kept_connection() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let empty = std::collections::HashMap::new();
+        let scope = Scope {
+            captures: &empty,
+            base: &empty,
+        };
+        let mut sent_by = Vec::new();
+        for path in [RequestPath::Lean, RequestPath::Reqwest] {
+            let (port, seen) = rt.block_on(recording_server(false));
+            let http = Http::new(&HttpOptions {
+                use_env_proxy: false,
+                request_path: path,
+                ..HttpOptions::default()
+            })
+            .unwrap();
+            assert_eq!(http.lean.is_some(), path == RequestPath::Lean);
+            let request = Request {
+                method: reqwest::Method::POST,
+                url: UrlTemplate::Absolute(Template::literal(&format!(
+                    "http://127.0.0.1:{port}/token?x=1"
+                ))),
+                query: vec![("q".into(), Template::literal("a b"))],
+                headers: vec![("x-extra".into(), Template::literal("1"))],
+                auth: Some(Auth::Basic {
+                    user: Template::literal("client"),
+                    password: Template::literal("pw"),
+                }),
+                body: Some(Body::Form(vec![(
+                    "grant_type".into(),
+                    Template::literal("client_credentials"),
+                )])),
+                timeout: None,
+                dpop: None,
+            };
+            for _ in 0..3 {
+                let got = rt
+                    .block_on(http.send("", BasicEncoding::Form, &request, &scope))
+                    .unwrap();
+                assert_eq!(got.received.status, 200);
+                assert_eq!(got.received.json, Some(serde_json::json!({"ok": true})));
+            }
+            let seen = seen.lock().unwrap();
+            assert_eq!(seen.1, 1, "{path:?}: one connection for three requests");
+            assert_eq!(seen.0.len(), 3);
+            // The port aside (one server per path).
+            let bytes =
+                String::from_utf8_lossy(&seen.0.concat()).replace(&port.to_string(), "PORT");
+            sent_by.push(bytes);
+        }
+        assert_eq!(
+            sent_by[0], sent_by[1],
+            "the lean path sends other bytes than reqwest"
+        );
+    }
+
+    #[test]
+    fn the_lean_path_opens_a_new_connection_when_the_server_closed_the_kept_one() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let empty = std::collections::HashMap::new();
+        let scope = Scope {
+            captures: &empty,
+            base: &empty,
+        };
+        let (port, seen) = rt.block_on(recording_server(true));
+        let http = Http::new(&HttpOptions {
+            use_env_proxy: false,
+            request_path: RequestPath::Lean,
+            retry: RetryPolicy::none(),
+            ..HttpOptions::default()
+        })
+        .unwrap();
+        let request = Request {
+            method: reqwest::Method::GET,
+            url: UrlTemplate::Absolute(Template::literal(&format!("http://127.0.0.1:{port}/x"))),
+            query: Vec::new(),
+            headers: Vec::new(),
+            auth: None,
+            body: None,
+            timeout: None,
+            dpop: None,
+        };
+        for n in 0..3 {
+            let got = rt.block_on(http.send("", BasicEncoding::Form, &request, &scope));
+            assert_eq!(
+                got.map(|e| e.received.status).ok(),
+                Some(200),
+                "request {n}"
+            );
+            // Let the connection's task see the close before the next request (or not: both
+            // must work).
+            if n == 1 {
+                rt.block_on(async { tokio::time::sleep(Duration::from_millis(20)).await });
+            }
+        }
+        assert_eq!(seen.lock().unwrap().1, 3);
     }
 }

@@ -32,6 +32,7 @@ mod refresh_only_revocation;
 mod rehearsal;
 mod replay;
 mod reports;
+mod request_paths;
 mod requests;
 mod sandbox;
 mod schema;

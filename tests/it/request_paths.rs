@@ -1,0 +1,100 @@
+//! The lean request path (hyper's HTTP/1.1 connections) and the old one (reqwest,
+//! `TOKENCONF_HTTP=reqwest`) come to the same outcome on every shipped case: every suite under
+//! suites/ against one embedded mock, once per path.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+
+use tokenconf::http::RequestPath;
+use tokenconf::mock::{self, MockConfig};
+use tokenconf::outcome::{CaseOutcome, RunReport};
+use tokenconf::run::Runner;
+use tokenconf::suite::Loaded;
+
+fn run(
+    rt: &tokio::runtime::Runtime,
+    loaded: &Arc<Loaded>,
+    server: &mock::MockServer,
+    path: RequestPath,
+) -> RunReport {
+    let mut target = server.target();
+    target.http.request_path = path;
+    let runner = Arc::new(Runner::new(loaded.clone(), target, false).expect("the runner builds"));
+    let ids = runner.case_ids();
+    rt.block_on(runner.run_all(&ids, 8, |_| {}))
+}
+
+/// What must not depend on the request path: status, reason, findings, the checks run, what
+/// was sent, and the answer's status and header names (values hold dates and fresh tokens).
+fn seen(o: &CaseOutcome) -> String {
+    let findings: Vec<String> = o
+        .findings
+        .iter()
+        .map(|f| format!("{} {:?} {}", f.rule, f.level, f.message))
+        .collect();
+    let requests: Vec<String> = o
+        .requests
+        .iter()
+        .map(|r| {
+            let names: Vec<&str> = r.headers.iter().map(|(k, _)| k.as_str()).collect();
+            format!("{} {} {} {:?}", r.step, r.method, r.url, names)
+        })
+        .collect();
+    let response = o.response.as_ref().map(|r| {
+        let names: Vec<&str> = r.headers.iter().map(|(k, _)| k.as_str()).collect();
+        format!("{} {:?}", r.status, names)
+    });
+    format!(
+        "status {:?}\nreason {:?}\nerror {:?}\nfindings {findings:#?}\nrules {:?}\nrequests {requests:#?}\nresponse {response:?}",
+        o.status, o.reason, o.error_kind, o.rules_checked
+    )
+}
+
+fn by_test(report: &RunReport) -> BTreeMap<&str, String> {
+    report
+        .outcomes
+        .iter()
+        .map(|o| (o.test.as_str(), seen(o)))
+        .collect()
+}
+
+#[test]
+fn the_lean_and_the_reqwest_request_paths_agree_on_every_shipped_case() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let loaded = Arc::new(
+        tokenconf::session::load_suites(&[root.join("suites")], &root.join("specs"))
+            .expect("suites load"),
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+    let server = rt
+        .block_on(mock::start(MockConfig::default(), addr))
+        .expect("the mock starts");
+    let lean = run(&rt, &loaded, &server, RequestPath::Lean);
+    let old = run(&rt, &loaded, &server, RequestPath::Reqwest);
+    rt.block_on(server.stop());
+
+    let (lean, old) = (by_test(&lean), by_test(&old));
+    assert!(lean.len() > 100, "only {} cases ran", lean.len());
+    assert_eq!(
+        lean.keys().collect::<Vec<_>>(),
+        old.keys().collect::<Vec<_>>()
+    );
+    let differ: Vec<String> = lean
+        .iter()
+        .filter(|(test, seen)| old[*test] != **seen)
+        .map(|(test, seen)| format!("{test}\n--- lean\n{seen}\n--- reqwest\n{}", old[test]))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "{} case(s) differ:\n{}",
+        differ.len(),
+        differ.join("\n\n")
+    );
+}
