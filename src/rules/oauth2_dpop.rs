@@ -293,13 +293,15 @@ pub static PROOF_REFUSED_RULE: Rule = Rule {
 
 pub static JTI_REPLAY_REFUSED: Rule = Rule {
     id: "RFC9449-11.1-jti-replay-refused",
-    level: Level::Should,
+    // §11.1 says "can", no keyword, and §4.3's MUST list has no jti item: advice only.
+    level: Level::Info,
     source: RFC9449_11_1,
     title: "a DPoP proof whose jti the server has seen is refused",
-    explain: "RFC 9449 §11.1: to detect a replayed proof a server can keep the jti of each proof for \
-              the window in which it accepts the proof, and decline a request whose jti it has seen. \
-              §4.3 leaves jti tracking to the server, so a replay that is accepted is a warning; when \
-              refused, the error is invalid_dpop_proof (§5).",
+    explain: "RFC 9449 §11.1: \"servers can store the jti value of each DPoP proof for the time \
+              window in which the respective DPoP proof JWT would be accepted to prevent multiple \
+              uses of the same DPoP proof\"; it \"may not always be feasible in practice\". No \
+              keyword, and §4.3's list of MUST checks has no jti item, so an accepted replay is \
+              shown, never failing; when refused, the error is invalid_dpop_proof (§5).",
     check: |x| refused_with(x.received, &["invalid_dpop_proof"]),
 };
 
@@ -462,6 +464,11 @@ mod tests {
             true,
         );
         testutil::fails(&PROOF_REFUSED_RULE, &wrong, &accepted);
+    }
+
+    #[test]
+    fn a_replayed_jti_is_advice_since_section_11_1_says_can() {
+        assert_eq!(JTI_REPLAY_REFUSED.level, Level::Info);
     }
 
     #[test]
