@@ -5,12 +5,14 @@
 //!   `token_type: DPoP`, introspects with `cnf.jkt`, and a public client's refresh token works only
 //!   with proofs of its key (§5). `/oauth2/token-dpop-only` refuses a request without a proof.
 //! - PAR: `POST /oauth2/par` with client authentication answers 201 with a single-use
-//!   `request_uri` that lives 60 s; a pushed `request_uri` is refused (§2.1);
+//!   `request_uri` that lives 2 s (short, so a case can wait it out; §4: an expired one is
+//!   refused); a pushed `request_uri` is refused (§2.1);
 //!   `/oauth2/authorize-par-only` takes pushed requests only.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -24,7 +26,8 @@ use super::{authenticate_or_public, parse_form, Form, Server};
 pub const PAR_PATH: &str = "/oauth2/par";
 pub const PAR_ONLY_AUTHORIZE_PATH: &str = "/oauth2/authorize-par-only";
 pub const DPOP_ONLY_TOKEN_PATH: &str = "/oauth2/token-dpop-only";
-const PAR_TTL: u64 = 60;
+/// Short, so the expiry case's wait stays within its default bound and adds little test time.
+const PAR_TTL: u64 = 2;
 /// How far a proof's iat may be from the server's clock (§4.3 item 11, §11.1).
 const IAT_WINDOW: i64 = 300;
 
@@ -37,7 +40,8 @@ pub struct Dpop {
 struct Pushed {
     client_id: String,
     params: Form,
-    expires_at: u64,
+    /// An instant, not whole seconds: a 2 s lifetime is 2 s, wherever in a second it began.
+    expires_at: Instant,
     /// Spent by its first use; kept, so a second use is told apart from an unknown URI.
     used: bool,
 }
@@ -171,7 +175,7 @@ pub(super) async fn par(State(s): State<Arc<Server>>, headers: HeaderMap, body: 
         Pushed {
             client_id: client.id.clone(),
             params,
-            expires_at: now() + PAR_TTL,
+            expires_at: Instant::now() + Duration::from_secs(PAR_TTL),
             used: false,
         },
     );
@@ -214,7 +218,10 @@ pub(super) fn authorization_request(
     let Some(entry) = pushed.get_mut(uri) else {
         return Err(invalid());
     };
-    if now() > entry.expires_at || field(&params, "client_id") != Some(entry.client_id.as_str()) {
+    // Drift: an expired request_uri is still taken (§4: it MUST be rejected).
+    let expired =
+        Instant::now() > entry.expires_at && !s.config.drifting("oauth2-par-expired-accepted");
+    if expired || field(&params, "client_id") != Some(entry.client_id.as_str()) {
         return Err(invalid());
     }
     // Drift: a request_uri may be used again (§4: SHOULD be one-time use).

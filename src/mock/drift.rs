@@ -360,6 +360,12 @@ static MODES: &[DriftMode] = &[
         "a request_uri issues a code each time it is used",
     ),
     breaking(
+        "oauth2-par-expired-accepted",
+        "oauth2",
+        &["RFC9126-4-request-uri-expired"],
+        "a request_uri used after its expires_in still issues a code",
+    ),
+    breaking(
         "oauth2-par-not-required",
         "oauth2",
         &["RFC9126-5-par-required"],

@@ -159,6 +159,7 @@ static SETS: &[&RuleSet] = &[
     &oauth2_par::PUSH_RESPONSE,
     &oauth2_par::PUSH_REFUSED,
     &oauth2_par::REUSE_REFUSED,
+    &oauth2_par::EXPIRED_REFUSED,
     &oauth2_par::REQUIRED,
     &talkdesk::TOKEN_RESPONSE,
     &talkdesk::REFRESH_RESPONSE,

@@ -136,11 +136,31 @@ pub const DPOP_PROOFS: &[(&str, &str)] = &[
 
 pub struct Step {
     pub name: Option<String>,
+    /// A pause before the request (`wait:`).
+    pub wait: Option<Wait>,
     /// Indices into the suite's `jwts` this step's request uses: minted just before it is sent.
     pub jwts: Vec<usize>,
     pub request: Request,
     pub expect: Expect,
     pub captures: Vec<Capture>,
+}
+
+/// `wait:` on a step: `seconds` + `plus`, unless that is more than `at_most` (the case skips).
+pub struct Wait {
+    pub seconds: Template,
+    pub plus: u64,
+    pub at_most: Template,
+}
+
+/// The longest wait when a step gives no `at_most`.
+pub const DEFAULT_MAX_WAIT_SECONDS: u64 = 10;
+
+/// A number of seconds as a `wait:` takes it: finite and 0 or more.
+pub fn wait_seconds(text: &str) -> Option<f64> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite() && *n >= 0.0)
 }
 
 pub struct Request {

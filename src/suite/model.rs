@@ -165,6 +165,9 @@ pub struct StepFile {
     /// Shown in failures.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// A pause before the request, e.g. to outlive a lifetime an earlier step captured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait: Option<WaitFile>,
     /// What to send.
     pub request: RequestFile,
     /// What the answer must satisfy.
@@ -174,6 +177,25 @@ pub struct StepFile {
     #[serde(default)]
     #[schemars(with = "IndexMap<String, CaptureFile>")]
     pub capture: IndexMap<String, Spanned<CaptureFile>>,
+}
+
+/// `wait:` on a step: how long to pause before its request, and the longest pause the target
+/// allows (a longer one skips the case).
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WaitFile {
+    /// Seconds: a number (0 or more), or a template such as `{{ expires_in }}` an earlier step captured.
+    #[schemars(with = "Scalar")]
+    pub seconds: Spanned<Scalar>,
+    /// Whole seconds added to `seconds`, e.g. 1 to be past a lifetime. Default 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<u64>")]
+    pub plus: Option<Spanned<Scalar>>,
+    /// The longest wait allowed, a number or a template such as `{{ max_wait_seconds }}`;
+    /// a longer wait skips the case with the reason. Default 10.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Scalar>")]
+    pub at_most: Option<Spanned<Scalar>>,
 }
 
 /// What to send; every string may hold `{{ name }}` templates.
