@@ -473,7 +473,8 @@ impl Http {
         if let Some(nonce) = r.header("dpop-nonce") {
             self.dpop.remember_nonce(&first.sent.url, nonce);
         }
-        if asked.is_none() {
+        // A `no_nonce` proof is the §11.3 test itself: its refusal is the answer, not retried.
+        if asked.is_none() || request.dpop.as_deref() == Some("no_nonce") {
             settled(&first);
             return Ok(first);
         }

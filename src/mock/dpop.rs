@@ -56,24 +56,52 @@ impl Default for Dpop {
     }
 }
 
-fn invalid_proof(why: &str) -> Box<Response> {
-    Box::new(bad_request("invalid_dpop_proof", why))
+/// Why a proof was not taken: invalid (§4.3), or without the server's current nonce (§8).
+pub(super) enum Refusal {
+    Invalid(&'static str),
+    Nonce,
 }
 
-/// The thumbprint of the key the request's proof was signed with; `None` without a proof.
+/// The thumbprint of the key the request's proof was signed with; `None` without a proof. A
+/// token endpoint's refusal: 400 with `invalid_dpop_proof`, or `use_dpop_nonce` and the nonce.
 pub(super) fn check_proof(
     s: &Server,
     headers: &HeaderMap,
     path: &str,
 ) -> Result<Option<String>, Box<Response>> {
+    proof_key(s, headers, "POST", path).map_err(|r| {
+        Box::new(match r {
+            Refusal::Invalid(why) => bad_request("invalid_dpop_proof", why),
+            Refusal::Nonce => {
+                let mut r = bad_request(
+                    "use_dpop_nonce",
+                    "the DPoP proof must carry the server's nonce",
+                );
+                if let Ok(v) = HeaderValue::from_str(&s.dpop.nonce) {
+                    r.headers_mut().insert("dpop-nonce", v);
+                }
+                r
+            }
+        })
+    })
+}
+
+/// The proof's key thumbprint after every §4.3 check for a `method` request to `path`, the
+/// server's nonce (§8) and jti replay (§11.1); `None` without a proof.
+pub(super) fn proof_key(
+    s: &Server,
+    headers: &HeaderMap,
+    method: &str,
+    path: &str,
+) -> Result<Option<String>, Refusal> {
     let proofs: Vec<&HeaderValue> = headers.get_all("dpop").iter().collect();
     let proof = match proofs.as_slice() {
         [] => return Ok(None),
         [one] => one.to_str().unwrap_or_default(),
-        _ => return Err(invalid_proof("exactly one DPoP header is allowed")),
+        _ => return Err(Refusal::Invalid("exactly one DPoP header is allowed")),
     };
     let Some(d) = crate::dpop::decode(proof) else {
-        return Err(invalid_proof("the DPoP proof is not a JWT"));
+        return Err(Refusal::Invalid("the DPoP proof is not a JWT"));
     };
     let jkt = d.header.get("jwk").and_then(crate::dpop::thumbprint);
     // Drift: anything that decodes is taken as a proof of its jwk.
@@ -90,7 +118,7 @@ pub(super) fn check_proof(
             Some("the jwk header holds a private key")
         } else if !crate::dpop::verifies(&d) {
             Some("the signature does not verify with the jwk header")
-        } else if claim("htm") != "POST" {
+        } else if claim("htm") != method {
             Some("htm does not match the request's method")
         } else if claim("htu").as_str() != Some(htu.as_str()) {
             Some("htu does not match the request's URI")
@@ -102,18 +130,11 @@ pub(super) fn check_proof(
             None
         };
         if let Some(why) = why {
-            return Err(invalid_proof(why));
+            return Err(Refusal::Invalid(why));
         }
     }
     if d.claims.get("nonce").and_then(Value::as_str) != Some(s.dpop.nonce.as_str()) {
-        let mut r = bad_request(
-            "use_dpop_nonce",
-            "the DPoP proof must carry the server's nonce",
-        );
-        if let Ok(v) = HeaderValue::from_str(&s.dpop.nonce) {
-            r.headers_mut().insert("dpop-nonce", v);
-        }
-        return Err(Box::new(r));
+        return Err(Refusal::Nonce);
     }
     let jti = d
         .claims
@@ -124,10 +145,22 @@ pub(super) fn check_proof(
     if checked && !s.config.drifting("oauth2-dpop-jti-replay") {
         let mut seen = lock(&s.dpop.seen_jti);
         if !seen.insert(jti.to_string()) {
-            return Err(invalid_proof("the proof's jti was already used"));
+            return Err(Refusal::Invalid("the proof's jti was already used"));
         }
     }
     Ok(jkt)
+}
+
+/// The proof's `ath` (§4.2), if it carries one.
+pub(super) fn proof_ath(headers: &HeaderMap) -> Option<String> {
+    let proof = headers.get("dpop")?.to_str().ok()?;
+    let d = crate::dpop::decode(proof)?;
+    d.claims.get("ath")?.as_str().map(str::to_string)
+}
+
+/// The nonce a resource's `use_dpop_nonce` challenge hands out (§9).
+pub(super) fn nonce(s: &Server) -> &str {
+    &s.dpop.nonce
 }
 
 /// RFC 9126 §2.1-2.2.

@@ -156,6 +156,7 @@ static SETS: &[&RuleSet] = &[
     &oauth2_dpop::PROOF_REFUSED,
     &oauth2_dpop::REPLAY_REFUSED,
     &oauth2_dpop::REFRESH_BOUND_SET,
+    &oauth2_dpop::RESOURCE,
     &oauth2_par::PUSH_RESPONSE,
     &oauth2_par::PUSH_REFUSED,
     &oauth2_par::REUSE_REFUSED,

@@ -11,6 +11,8 @@ use crate::http::{Received, Sent};
 const RFC9449_4_3: &str = "https://www.rfc-editor.org/rfc/rfc9449#section-4.3";
 const RFC9449_5: &str = "https://www.rfc-editor.org/rfc/rfc9449#section-5";
 const RFC9449_6: &str = "https://www.rfc-editor.org/rfc/rfc9449#section-6";
+const RFC9449_7_1: &str = "https://www.rfc-editor.org/rfc/rfc9449#section-7.1";
+const RFC9449_7_2: &str = "https://www.rfc-editor.org/rfc/rfc9449#section-7.2";
 const RFC9449_11_1: &str = "https://www.rfc-editor.org/rfc/rfc9449#section-11.1";
 
 pub static TOKEN_RESPONSE: RuleSet = RuleSet {
@@ -46,6 +48,13 @@ pub static REFRESH_BOUND_SET: RuleSet = RuleSet {
     name: "oauth2.dpop-refresh-bound",
     summary: "a public client's DPoP-bound refresh token is refused with another key's proof",
     rules: &[&REFRESH_BOUND],
+};
+
+pub static RESOURCE: RuleSet = RuleSet {
+    includes: &[],
+    name: "oauth2.dpop-resource",
+    summary: "a protected resource takes a DPoP-bound access token only under the DPoP scheme with a proof of its key and its ath",
+    rules: &[&RESOURCE_PROOF_CHECKED, &BEARER_DOWNGRADE, &RESOURCE_CHALLENGE],
 };
 
 /// The RFC 7638 thumbprint of the key in the proof `sent` carried.
@@ -232,6 +241,157 @@ pub static REFRESH_BOUND: Rule = Rule {
         )
         .expected("400 invalid_dpop_proof (or invalid_grant)")
         .actual(format!("{}", x.received.status))]
+    },
+};
+
+/// The scheme and access token of the request's `Authorization` header.
+fn presented(sent: &Sent) -> Option<(&str, &str)> {
+    let value = sent
+        .authorization
+        .as_deref()
+        .or_else(|| sent.header("authorization"))?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    Some((scheme, token.trim()))
+}
+
+/// `token` was issued earlier in the case as DPoP, to a request with a proof: it is bound.
+fn issued_bound(earlier: &[(Sent, Received)], token: &str) -> bool {
+    issuing_token_type(earlier, token).is_some_and(|t| t.eq_ignore_ascii_case("DPoP"))
+}
+
+pub static RESOURCE_PROOF_CHECKED: Rule = Rule {
+    id: "RFC9449-7.1-resource-proof-checked",
+    level: Level::Must,
+    source: RFC9449_7_1,
+    title: "a protected resource takes a DPoP-bound token only with a proof of its key whose ath is the token's hash",
+    explain: "RFC 9449 §7.1: for a DPoP-bound access token \"a resource server MUST check that a \
+              DPoP proof was also received in the DPoP header field\", check it per §4.3 (item 12: \
+              ath equals the hash of the access token) and \"check that the public key of the DPoP \
+              proof matches the public key to which the access token is bound\"; it \"MUST NOT \
+              grant access to the resource unless all checks are successful\". Checked on a \
+              request under the DPoP scheme with a token issued as DPoP earlier in the case: a \
+              success fails when the proof is missing, has no ath or another token's, or is signed \
+              by another key (other §4.3 defects are RFC9449-4.3-proof-refused's).",
+    check: |x| {
+        let Some((scheme, token)) = presented(x.sent) else {
+            return vec![];
+        };
+        if !scheme.eq_ignore_ascii_case("DPoP")
+            || !issued_bound(x.earlier, token)
+            || !success(x.received)
+        {
+            return vec![];
+        }
+        let proof = x.sent.header("dpop").and_then(crate::dpop::decode);
+        let defect = match &proof {
+            None => Some("no DPoP proof"),
+            Some(p) => match p.claims.get("ath").and_then(Value::as_str) {
+                None => Some("a proof without ath"),
+                Some(a) if a != crate::dpop::ath(token) => {
+                    Some("a proof whose ath is not the token's hash")
+                }
+                Some(_) => {
+                    let key = p.header.get("jwk").and_then(crate::dpop::thumbprint);
+                    let bound = issuing_jkt(x.earlier, token);
+                    (key.is_some() && bound.is_some() && key != bound)
+                        .then_some("a proof signed by another key than the token's")
+                }
+            },
+        };
+        match defect {
+            None => vec![],
+            Some(what) => vec![Violation::new(format!(
+                "the DPoP-bound access token was accepted with {what}"
+            ))
+            .expected("401 (RFC 9449 §7.1: no access unless every check passes)")
+            .actual(x.received.status.to_string())],
+        }
+    },
+};
+
+pub static BEARER_DOWNGRADE: Rule = Rule {
+    id: "RFC9449-7.2-bound-token-not-bearer",
+    level: Level::Must,
+    source: RFC9449_7_2,
+    title: "a protected resource refuses a DPoP-bound token presented as a Bearer token",
+    explain: "RFC 9449 §7.2: protected resources supporting both the DPoP and Bearer schemes \
+              \"MUST reject a DPoP-bound access token received as a bearer token per [RFC6750]\", \
+              to prevent its downgraded use. Checked on a request under the Bearer scheme with a \
+              token issued as DPoP earlier in the case, at a resource the target names as taking \
+              DPoP (`dpop_resource_path`): a success fails.",
+    check: |x| {
+        let Some((scheme, token)) = presented(x.sent) else {
+            return vec![];
+        };
+        if !scheme.eq_ignore_ascii_case("Bearer")
+            || !issued_bound(x.earlier, token)
+            || !success(x.received)
+        {
+            return vec![];
+        }
+        vec![
+            Violation::new("a DPoP-bound access token was accepted as a Bearer token")
+                .expected("401 (RFC 9449 §7.2)")
+                .actual(x.received.status.to_string()),
+        ]
+    },
+};
+
+/// The parameters of the `DPoP` challenge in a `WWW-Authenticate` value, if it has one.
+fn dpop_challenge(value: &str) -> Option<&str> {
+    let at = value
+        .match_indices("DPoP")
+        .find(|(i, _)| {
+            let before = value[..*i].trim_end();
+            before.is_empty() || before.ends_with(',')
+        })?
+        .0;
+    let rest = &value[at + 4..];
+    // Up to the next challenge (a scheme name follows a comma without `=`), roughly: Bearer.
+    Some(rest.split("Bearer").next().unwrap_or(rest))
+}
+
+pub static RESOURCE_CHALLENGE: Rule = Rule {
+    id: "RFC9449-7.1-challenge-error",
+    level: Level::Should,
+    source: RFC9449_7_1,
+    title: "a resource's DPoP challenge to a request with a token names the error and the algs",
+    explain: "RFC 9449 §7.1: in a DPoP challenge (401 with WWW-Authenticate) \"An error parameter \
+              ([RFC6750], Section 3) SHOULD be included to indicate the reason why the request was \
+              declined, if the request included an access token but failed authentication\", and \
+              \"An algs parameter SHOULD be included\". Checked on a 401 to a request under the \
+              DPoP scheme whose WWW-Authenticate has a DPoP challenge (the challenge itself is a \
+              \"can\").",
+    check: |x| {
+        let r = x.received;
+        let dpop_scheme =
+            presented(x.sent).is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("DPoP"));
+        if r.status != 401 || !dpop_scheme {
+            return vec![];
+        }
+        let Some(params) = r.header("www-authenticate").and_then(dpop_challenge) else {
+            return vec![];
+        };
+        let mut out = Vec::new();
+        for (name, why) in [
+            (
+                "error",
+                "the reason the request with an access token was declined",
+            ),
+            ("algs", "the JWS algorithms acceptable for proofs"),
+        ] {
+            if !params.contains(&format!("{name}=")) {
+                out.push(
+                    Violation::new(format!(
+                        "the DPoP challenge has no {name} parameter ({why})"
+                    ))
+                    .expected(format!("DPoP {name}=\"…\""))
+                    .actual(params.trim().to_string())
+                    .at("header www-authenticate"),
+                );
+            }
+        }
+        out
     },
 };
 
@@ -464,6 +624,101 @@ mod tests {
             true,
         );
         testutil::fails(&PROOF_REFUSED_RULE, &wrong, &accepted);
+    }
+
+    /// A GET to the resource with `token` under `scheme`, and a `variant` proof if any.
+    fn at_resource(dpop: &Dpop, scheme: &str, token: &str, variant: Option<&str>) -> Sent {
+        let mut s = testutil::sent(&[], false);
+        s.method = "GET".into();
+        s.url = "https://rs.test/resource".into();
+        s.authorization = Some(format!("{scheme} {token}"));
+        if let Some(variant) = variant {
+            let proof = dpop
+                .proof(&ProofRequest {
+                    variant,
+                    method: "GET",
+                    url: &s.url,
+                    access_token: Some(token),
+                    key_pem: None,
+                })
+                .unwrap();
+            s.headers.push(("dpop".into(), proof));
+        }
+        s
+    }
+
+    #[test]
+    fn a_bound_token_works_at_the_resource_only_with_a_proof_of_its_key_and_its_ath() {
+        let dpop = Dpop::default();
+        let issued = with_proof(
+            &dpop,
+            "valid",
+            &[("grant_type", "client_credentials")],
+            true,
+        );
+        let as_dpop = json(200, json!({"access_token": "at1", "token_type": "DPoP"}));
+        let earlier = vec![(issued.clone(), as_dpop)];
+        let ok = json(200, json!({"sub": "u"}));
+        let refused = testutil::received(
+            401,
+            &[(
+                "www-authenticate",
+                "DPoP error=\"invalid_dpop_proof\", algs=\"ES256\"",
+            )],
+            json!({}),
+        );
+        let run = |s: &Sent, r: &Received| {
+            testutil::run_after(&RESOURCE_PROOF_CHECKED, s, r, &earlier).len()
+        };
+        assert_eq!(
+            run(&at_resource(&dpop, "DPoP", "at1", Some("valid")), &ok),
+            0
+        );
+        for variant in [None, Some("no_ath"), Some("wrong_ath"), Some("other_key")] {
+            let s = at_resource(&dpop, "DPoP", "at1", variant);
+            assert_eq!(run(&s, &ok), 1, "{variant:?} accepted");
+            assert_eq!(run(&s, &refused), 0, "{variant:?} refused");
+        }
+        // A token issued as Bearer is not bound: no proof needed.
+        let as_bearer = vec![(
+            issued,
+            json(200, json!({"access_token": "at1", "token_type": "Bearer"})),
+        )];
+        let no_proof = at_resource(&dpop, "DPoP", "at1", None);
+        assert!(
+            testutil::run_after(&RESOURCE_PROOF_CHECKED, &no_proof, &ok, &as_bearer).is_empty()
+        );
+        // §7.2: the bound token as Bearer.
+        let bearer = at_resource(&dpop, "Bearer", "at1", None);
+        assert!(!testutil::run_after(&BEARER_DOWNGRADE, &bearer, &ok, &earlier).is_empty());
+        assert!(testutil::run_after(&BEARER_DOWNGRADE, &bearer, &refused, &earlier).is_empty());
+        assert!(testutil::run_after(&BEARER_DOWNGRADE, &bearer, &ok, &as_bearer).is_empty());
+    }
+
+    #[test]
+    fn a_dpop_challenge_to_a_request_with_a_token_names_the_error_and_algs() {
+        let dpop = Dpop::default();
+        let s = at_resource(&dpop, "DPoP", "at1", Some("no_ath"));
+        let challenge = |v: &str| testutil::received(401, &[("www-authenticate", v)], json!({}));
+        testutil::passes(
+            &RESOURCE_CHALLENGE,
+            &s,
+            &challenge("DPoP error=\"invalid_dpop_proof\", algs=\"ES256\""),
+        );
+        // The error in the Bearer challenge is not the DPoP challenge's.
+        let v = "Bearer error=\"invalid_token\", DPoP algs=\"ES256\"";
+        assert_eq!(
+            testutil::run(&RESOURCE_CHALLENGE, &s, &challenge(v)).len(),
+            1
+        );
+        assert_eq!(
+            testutil::run(&RESOURCE_CHALLENGE, &s, &challenge("DPoP")).len(),
+            2
+        );
+        // No DPoP challenge (it is a "can"), or a request under Bearer: not judged.
+        testutil::passes(&RESOURCE_CHALLENGE, &s, &challenge("Bearer"));
+        let bearer = at_resource(&dpop, "Bearer", "at1", None);
+        testutil::passes(&RESOURCE_CHALLENGE, &bearer, &challenge("DPoP"));
     }
 
     #[test]

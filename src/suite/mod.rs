@@ -132,6 +132,18 @@ pub const DPOP_PROOFS: &[(&str, &str)] = &[
         "other_key",
         "signed by a second key of the run, not the one tokens are bound to",
     ),
+    (
+        "no_ath",
+        "no ath claim, though the request carries an access token",
+    ),
+    (
+        "wrong_ath",
+        "an ath that is the hash of another access token",
+    ),
+    (
+        "no_nonce",
+        "no nonce claim, though the server gave one; sent once, not retried with the nonce",
+    ),
 ];
 
 pub struct Step {

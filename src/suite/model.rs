@@ -243,11 +243,12 @@ pub struct RequestFile {
     pub timeout_ms: Option<u64>,
     /// A DPoP proof (RFC 9449) minted for this request: `valid`, or one a server must refuse
     /// (`wrong_htm`, `wrong_htu`, `stale_iat`, `reused_jti`, `alg_none`, `symmetric_alg`,
-    /// `private_key_in_jwk`, `bad_signature`, `other_key`). With `auth: bearer` the token is
-    /// sent as `Authorization: DPoP`.
+    /// `private_key_in_jwk`, `bad_signature`, `other_key`, `no_ath`, `wrong_ath`, `no_nonce`).
+    /// With `auth: bearer` the token is sent as `Authorization: DPoP`.
     #[schemars(with = "Option<String>")]
     #[schemars(extend("enum" = ["valid", "wrong_htm", "wrong_htu", "stale_iat", "reused_jti",
-        "alg_none", "symmetric_alg", "private_key_in_jwk", "bad_signature", "other_key"]))]
+        "alg_none", "symmetric_alg", "private_key_in_jwk", "bad_signature", "other_key",
+        "no_ath", "wrong_ath", "no_nonce"]))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dpop: Option<Spanned<String>>,
 }
