@@ -185,6 +185,11 @@ impl Dpop {
         Ok(key)
     }
 
+    /// The thumbprint of the key proofs are signed with: the target's `dpop_key`, or the run's.
+    pub fn jkt(&self, key_pem: Option<&str>) -> Result<String, String> {
+        self.key(key_pem).map(|k| k.thumbprint())
+    }
+
     /// The nonce the server at `url`'s origin last gave (§8), if any.
     pub fn nonce(&self, url: &str) -> Option<String> {
         let nonces = self.nonces.lock().unwrap_or_else(|e| e.into_inner());

@@ -435,6 +435,11 @@ impl Http {
             .await
     }
 
+    /// The thumbprint of the run's DPoP key, or of the target's `dpop_key` (`{{ dpop.jkt }}`).
+    pub fn dpop_jkt(&self, key_pem: Option<&str>) -> Result<String, String> {
+        self.dpop.jkt(key_pem)
+    }
+
     /// [`Http::send`], with a [`CASE_HEADER`] naming `case` when it is given. A DPoP request
     /// the server answers with `use_dpop_nonce` is sent once more with its nonce (RFC 9449 §8).
     pub async fn send_tagged(

@@ -753,6 +753,13 @@ impl Runner {
             exchanges: Vec::new(),
             requests: Vec::new(),
         };
+        // `{{ dpop.jkt }}` (RFC 9449 §10): public, so not masked.
+        if let Ok(jkt) = self
+            .http
+            .dpop_jkt(base.get(crate::dpop::KEY_VAR).map(String::as_str))
+        {
+            captures.insert(crate::suite::DPOP_JKT_VAR.to_string(), jkt);
+        }
         // A deviation scoped to other APIs does not apply to this suite's.
         let deviations = self.deviations_for(&suite.api);
         // What cross-response rules compare with (see `rules::Exchange::earlier`).

@@ -360,6 +360,12 @@ static MODES: &[DriftMode] = &[
         "the protected resource's DPoP challenge to a refused token names no error; no MUST rule: §7.1 makes it a SHOULD, the suites' www-authenticate check catches it",
     ),
     breaking(
+        "oauth2-dpop-jkt-ignored",
+        "oauth2",
+        &["RFC9449-10-dpop-jkt-bound"],
+        "a code requested with dpop_jkt is redeemed with a proof of another key",
+    ),
+    breaking(
         "oauth2-par-status-200",
         "oauth2",
         &["RFC9126-2.2-created"],

@@ -304,6 +304,8 @@ struct Code {
     /// `Some` when the authorize request named it: then the token request must repeat it (§4.1.3).
     redirect_uri: Option<String>,
     challenge: Option<String>,
+    /// RFC 9449 §10: the thumbprint the redeeming request's proof must have.
+    dpop_jkt: Option<String>,
     expires_at: u64,
     /// Set by the first redemption, so that a second one can revoke what the first issued.
     redeemed: Option<Family>,
@@ -591,6 +593,17 @@ fn authorization_code(
             return invalid("code_verifier sent, but the authorization request had no challenge")
         }
     }
+    // RFC 9449 §10: a code bound by dpop_jkt is redeemed only with a proof of that key.
+    // Drift: any proof, or none, redeems it.
+    let jkt_bound = entry.dpop_jkt.as_deref();
+    if jkt_bound.is_some_and(|want| jkt != Some(want))
+        && !s.config.drifting("oauth2-dpop-jkt-ignored")
+    {
+        return bad_request(
+            "invalid_dpop_proof",
+            "the code is bound by dpop_jkt to another DPoP key",
+        );
+    }
     let mut grant = entry.grant.clone();
     grant.jkt = jkt.map(str::to_string);
     let family = store.families.create();
@@ -787,6 +800,7 @@ fn authorize_at(s: &Server, path: &str, query: Option<String>) -> Response {
         },
         redirect_uri: named.map(str::to_string),
         challenge,
+        dpop_jkt: non_empty(&params, "dpop_jkt").map(str::to_string),
         expires_at: now() + CODE_TTL,
         redeemed: None,
         spent: false,

@@ -13,6 +13,7 @@ const RFC9449_5: &str = "https://www.rfc-editor.org/rfc/rfc9449#section-5";
 const RFC9449_6: &str = "https://www.rfc-editor.org/rfc/rfc9449#section-6";
 const RFC9449_7_1: &str = "https://www.rfc-editor.org/rfc/rfc9449#section-7.1";
 const RFC9449_7_2: &str = "https://www.rfc-editor.org/rfc/rfc9449#section-7.2";
+const RFC9449_10: &str = "https://www.rfc-editor.org/rfc/rfc9449#section-10";
 const RFC9449_11_1: &str = "https://www.rfc-editor.org/rfc/rfc9449#section-11.1";
 
 pub static TOKEN_RESPONSE: RuleSet = RuleSet {
@@ -55,6 +56,13 @@ pub static RESOURCE: RuleSet = RuleSet {
     name: "oauth2.dpop-resource",
     summary: "a protected resource takes a DPoP-bound access token only under the DPoP scheme with a proof of its key and its ath",
     rules: &[&RESOURCE_PROOF_CHECKED, &BEARER_DOWNGRADE, &RESOURCE_CHALLENGE],
+};
+
+pub static JKT_BOUND_SET: RuleSet = RuleSet {
+    includes: &[],
+    name: "oauth2.dpop-jkt-bound",
+    summary: "a code requested with dpop_jkt is redeemed only with a DPoP proof of that key",
+    rules: &[&JKT_BOUND],
 };
 
 /// The RFC 7638 thumbprint of the key in the proof `sent` carried.
@@ -395,6 +403,59 @@ pub static RESOURCE_CHALLENGE: Rule = Rule {
     },
 };
 
+/// The `dpop_jkt` of the latest earlier authorization request (its query, or a pushed form).
+fn requested_jkt(earlier: &[(Sent, Received)]) -> Option<String> {
+    earlier.iter().rev().find_map(|(s, _)| {
+        let query = url::Url::parse(&s.url).ok().and_then(|u| {
+            u.query_pairs()
+                .find(|(k, _)| k == "dpop_jkt")
+                .map(|(_, v)| v.into_owned())
+        });
+        query.or_else(|| s.form_value("dpop_jkt").map(str::to_string))
+    })
+}
+
+pub static JKT_BOUND: Rule = Rule {
+    id: "RFC9449-10-dpop-jkt-bound",
+    level: Level::Must,
+    source: RFC9449_10,
+    title: "a code requested with dpop_jkt is redeemed only with a proof of that key",
+    explain: "RFC 9449 §10: \"When a token request is received, the authorization server computes \
+              the JWK Thumbprint of the proof-of-possession public key in the DPoP proof and \
+              verifies that it matches the dpop_jkt parameter value in the authorization request. \
+              If they do not match, it MUST reject the request.\" §10.1: with PAR, dpop_jkt is \
+              pushed with the other parameters. Checked on an authorization_code request after an \
+              earlier step's authorization request (or push) carried dpop_jkt: a success with a \
+              proof of another key, or no proof, fails.",
+    check: |x| {
+        if x.sent.grant_type() != Some("authorization_code") || !success(x.received) {
+            return vec![];
+        }
+        let Some(want) = requested_jkt(x.earlier) else {
+            return vec![];
+        };
+        let sent = proof_jkt(x.sent);
+        if sent.as_deref() == Some(want.as_str()) {
+            return vec![];
+        }
+        vec![Violation::new(
+            "a code requested with dpop_jkt was redeemed without a proof of that key",
+        )
+        .expected(format!(
+            "a refusal, unless the proof's key thumbprint is {want}"
+        ))
+        .actual(format!(
+            "{} with {}",
+            x.received.status,
+            if sent.is_some() {
+                "another key's proof"
+            } else {
+                "no proof"
+            }
+        ))]
+    },
+};
+
 /// The refusal a proof check owes: 400 (token endpoint) or 401 (resource) with the error code in
 /// the body or in `WWW-Authenticate` (§7.1).
 fn refused_with(r: &Received, codes: &[&str]) -> Vec<Violation> {
@@ -719,6 +780,40 @@ mod tests {
         testutil::passes(&RESOURCE_CHALLENGE, &s, &challenge("Bearer"));
         let bearer = at_resource(&dpop, "Bearer", "at1", None);
         testutil::passes(&RESOURCE_CHALLENGE, &bearer, &challenge("DPoP"));
+    }
+
+    #[test]
+    fn a_code_requested_with_dpop_jkt_needs_a_proof_of_that_key() {
+        let dpop = Dpop::default();
+        let form = [("grant_type", "authorization_code"), ("code", "c1")];
+        let right = with_proof(&dpop, "valid", &form, true);
+        let other = with_proof(&dpop, "other_key", &form, true);
+        let jkt = proof_jkt(&right).unwrap();
+        let mut authorize = testutil::sent(&[], false);
+        authorize.method = "GET".into();
+        authorize.url = format!("https://as.test/authorize?response_type=code&dpop_jkt={jkt}");
+        let redirect = testutil::received(
+            302,
+            &[("location", "https://c.test/cb?code=c1")],
+            json!(null),
+        );
+        let plain = vec![(authorize, redirect.clone())];
+        let pushed = vec![(
+            testutil::sent(&[("response_type", "code"), ("dpop_jkt", &jkt)], true),
+            json(201, json!({"request_uri": "urn:x", "expires_in": 60})),
+        )];
+        let issued = json(200, json!({"access_token": "a", "token_type": "DPoP"}));
+        let refused = json(400, json!({"error": "invalid_dpop_proof"}));
+        let no_proof = testutil::sent(&form, true);
+        for earlier in [&plain, &pushed] {
+            let run = |s: &Sent, r: &Received| testutil::run_after(&JKT_BOUND, s, r, earlier).len();
+            assert_eq!(run(&right, &issued), 0);
+            assert_eq!(run(&other, &issued), 1);
+            assert_eq!(run(&no_proof, &issued), 1);
+            assert_eq!(run(&other, &refused), 0);
+        }
+        // No dpop_jkt asked for: any proof may redeem.
+        assert!(testutil::run_after(&JKT_BOUND, &other, &issued, &[]).is_empty());
     }
 
     #[test]

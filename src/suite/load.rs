@@ -426,7 +426,7 @@ impl Compiler<'_> {
             .keys()
             .cloned()
             .chain(secrets.iter().cloned())
-            .chain(["base_url".to_string()])
+            .chain(["base_url".to_string(), DPOP_JKT_VAR.to_string()])
             .collect();
 
         self.known = base.clone();

@@ -111,6 +111,9 @@ pub struct Case {
     pub steps: Vec<Step>,
 }
 
+/// `{{ dpop.jkt }}`: the RFC 7638 thumbprint of the run's DPoP key (RFC 9449 §10's `dpop_jkt`).
+pub const DPOP_JKT_VAR: &str = "dpop.jkt";
+
 /// The proofs a request may ask for: `valid`, or one that RFC 9449 §4.3 makes a server refuse.
 pub const DPOP_PROOFS: &[(&str, &str)] = &[
     ("valid", "a well-formed proof for this request"),
