@@ -788,6 +788,21 @@ impl Runner {
                     }
                 }
             }
+            // §11.3 holds once a nonce was given: without one, a proof without it tests nothing.
+            if step.request.dpop.as_deref() == Some("no_nonce")
+                && !self.http.dpop_nonce_given(base_url)
+            {
+                if run.end.is_none() {
+                    let why = format!(
+                        "step `{label}`: the server gave no DPoP nonce (RFC 9449 §8), so a proof \
+                         without one tests nothing (§11.3)"
+                    );
+                    run.end = Some((Status::Skipped, why));
+                    run.step = (steps.len() > 1).then(|| label.clone());
+                }
+                self.keep_requests(&mut run, &labels, &earlier);
+                return run;
+            }
             let minted = self.mint(suite, step, &scope);
             let sent_result = match minted {
                 Ok(tokens) => {

@@ -133,7 +133,10 @@ pub(super) fn proof_key(
             return Err(Refusal::Invalid(why));
         }
     }
-    if d.claims.get("nonce").and_then(Value::as_str) != Some(s.dpop.nonce.as_str()) {
+    // Drift: a proof without a nonce is taken (§11.3: MUST NOT); a wrong one still is not.
+    let nonce = d.claims.get("nonce").and_then(Value::as_str);
+    let optional = nonce.is_none() && s.config.drifting("oauth2-dpop-nonce-optional");
+    if nonce != Some(s.dpop.nonce.as_str()) && !optional {
         return Err(Refusal::Nonce);
     }
     let jti = d

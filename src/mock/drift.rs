@@ -366,6 +366,12 @@ static MODES: &[DriftMode] = &[
         "a code requested with dpop_jkt is redeemed with a proof of another key",
     ),
     breaking(
+        "oauth2-dpop-nonce-optional",
+        "oauth2",
+        &["RFC9449-11.3-nonce-required"],
+        "the token endpoint accepts a DPoP proof without a nonce, and hands its nonce out in a DPoP-Nonce header on each answer",
+    ),
+    breaking(
         "oauth2-par-status-200",
         "oauth2",
         &["RFC9126-2.2-created"],

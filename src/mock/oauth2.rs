@@ -436,7 +436,15 @@ fn authenticate_or_public<'a>(
 // ---- token endpoint ----
 
 async fn token(State(s): State<Arc<Server>>, headers: HeaderMap, body: Bytes) -> Response {
-    token_at(&s, TOKEN_PATH, &headers, &body)
+    let mut r = token_at(&s, TOKEN_PATH, &headers, &body);
+    // Drift: with proofs without a nonce taken, the nonce is handed out on every answer (§8.2),
+    // so a client still learns it.
+    if s.config.drifting("oauth2-dpop-nonce-optional") && headers.contains_key("dpop") {
+        if let Ok(v) = HeaderValue::from_str(dpop::nonce(&s)) {
+            r.headers_mut().insert("dpop-nonce", v);
+        }
+    }
+    r
 }
 
 async fn token_dpop_only(

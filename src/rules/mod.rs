@@ -158,6 +158,7 @@ static SETS: &[&RuleSet] = &[
     &oauth2_dpop::REFRESH_BOUND_SET,
     &oauth2_dpop::RESOURCE,
     &oauth2_dpop::JKT_BOUND_SET,
+    &oauth2_dpop::NONCE_REQUIRED_SET,
     &oauth2_par::PUSH_RESPONSE,
     &oauth2_par::PUSH_REFUSED,
     &oauth2_par::REUSE_REFUSED,

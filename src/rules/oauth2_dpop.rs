@@ -15,6 +15,7 @@ const RFC9449_7_1: &str = "https://www.rfc-editor.org/rfc/rfc9449#section-7.1";
 const RFC9449_7_2: &str = "https://www.rfc-editor.org/rfc/rfc9449#section-7.2";
 const RFC9449_10: &str = "https://www.rfc-editor.org/rfc/rfc9449#section-10";
 const RFC9449_11_1: &str = "https://www.rfc-editor.org/rfc/rfc9449#section-11.1";
+const RFC9449_11_3: &str = "https://www.rfc-editor.org/rfc/rfc9449#section-11.3";
 
 pub static TOKEN_RESPONSE: RuleSet = RuleSet {
     includes: &[],
@@ -63,6 +64,13 @@ pub static JKT_BOUND_SET: RuleSet = RuleSet {
     name: "oauth2.dpop-jkt-bound",
     summary: "a code requested with dpop_jkt is redeemed only with a DPoP proof of that key",
     rules: &[&JKT_BOUND],
+};
+
+pub static NONCE_REQUIRED_SET: RuleSet = RuleSet {
+    includes: &[],
+    name: "oauth2.dpop-nonce-required",
+    summary: "once the server gave a DPoP nonce, a proof without a nonce is refused",
+    rules: &[&NONCE_REQUIRED],
 };
 
 /// The RFC 7638 thumbprint of the key in the proof `sent` carried.
@@ -456,6 +464,48 @@ pub static JKT_BOUND: Rule = Rule {
     },
 };
 
+/// The `nonce` claim of the proof `sent` carried.
+fn proof_nonce(sent: &Sent) -> Option<String> {
+    let proof = crate::dpop::decode(sent.header("dpop")?)?;
+    proof.claims.get("nonce")?.as_str().map(str::to_string)
+}
+
+fn origin(url: &str) -> Option<String> {
+    url::Url::parse(url)
+        .ok()
+        .map(|u| u.origin().ascii_serialization())
+}
+
+pub static NONCE_REQUIRED: Rule = Rule {
+    id: "RFC9449-11.3-nonce-required",
+    level: Level::Must,
+    source: RFC9449_11_3,
+    title: "once the server gave a DPoP nonce, a proof without the nonce claim is refused",
+    explain: "RFC 9449 §11.3: \"A server MUST NOT accept any DPoP proofs without the nonce claim \
+              when a DPoP nonce has been provided to the client.\" Checked on a request whose proof \
+              has no nonce (`dpop: no_nonce`, sent once, not retried) after an earlier step's proof \
+              to the same origin carried the server's nonce: a success fails. A case whose server \
+              gave no nonce skips before sending.",
+    check: |x| {
+        if x.sent.header("dpop").is_none() || proof_nonce(x.sent).is_some() {
+            return vec![];
+        }
+        let here = origin(&x.sent.url);
+        let given = x
+            .earlier
+            .iter()
+            .any(|(s, _)| origin(&s.url) == here && proof_nonce(s).is_some());
+        if !given || !success(x.received) {
+            return vec![];
+        }
+        vec![
+            Violation::new("a DPoP proof without the nonce the server gave was accepted")
+                .expected("400 use_dpop_nonce (or invalid_dpop_proof)")
+                .actual(x.received.status.to_string()),
+        ]
+    },
+};
+
 /// The refusal a proof check owes: 400 (token endpoint) or 401 (resource) with the error code in
 /// the body or in `WWW-Authenticate` (§7.1).
 fn refused_with(r: &Received, codes: &[&str]) -> Vec<Violation> {
@@ -814,6 +864,31 @@ mod tests {
         }
         // No dpop_jkt asked for: any proof may redeem.
         assert!(testutil::run_after(&JKT_BOUND, &other, &issued, &[]).is_empty());
+    }
+
+    #[test]
+    fn once_a_nonce_was_given_a_proof_without_it_is_refused() {
+        let dpop = Dpop::default();
+        let form = [("grant_type", "client_credentials")];
+        let before = with_proof(&dpop, "valid", &form, true);
+        dpop.remember_nonce("https://as.test/token", "n1");
+        let with_nonce = with_proof(&dpop, "valid", &form, true);
+        let without = with_proof(&dpop, "no_nonce", &form, true);
+        let issued = json(200, json!({"access_token": "a", "token_type": "DPoP"}));
+        let refused = json(400, json!({"error": "use_dpop_nonce"}));
+        let given = vec![(with_nonce.clone(), issued.clone())];
+        let run = |s: &Sent, r: &Received, e: &[(Sent, Received)]| {
+            testutil::run_after(&NONCE_REQUIRED, s, r, e).len()
+        };
+        assert_eq!(run(&without, &issued, &given), 1);
+        assert_eq!(run(&without, &refused, &given), 0);
+        // No nonce given earlier (the earlier proof had none), or the proof carries one.
+        assert_eq!(run(&without, &issued, &[(before, issued.clone())]), 0);
+        assert_eq!(run(&with_nonce, &issued, &given), 0);
+        // Another origin's nonce is not this server's.
+        let mut elsewhere = with_nonce;
+        elsewhere.url = "https://other.test/token".into();
+        assert_eq!(run(&without, &issued, &[(elsewhere, issued.clone())]), 0);
     }
 
     #[test]
