@@ -1,7 +1,8 @@
 //! The generic server's DPoP (RFC 9449) and PAR (RFC 9126), a child of `oauth2`:
 //! - DPoP at the token endpoints: every §4.3 check (typ, ES256 only, no private key in jwk, the
 //!   signature, htm, htu, iat within 5 minutes), a server nonce that a proof must carry (§8: the
-//!   first proof is answered `use_dpop_nonce`), and jti replay detection (§11.1). A bound token is
+//!   first proof is answered `use_dpop_nonce`; every answer to a proof carries `DPoP-Nonce`,
+//!   §8.2), and jti replay detection (§11.1). A bound token is
 //!   `token_type: DPoP`, introspects with `cnf.jkt`, and a public client's refresh token works only
 //!   with proofs of its key (§5). `/oauth2/token-dpop-only` refuses a request without a proof.
 //! - PAR: `POST /oauth2/par` with client authentication answers 201 with a single-use

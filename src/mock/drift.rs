@@ -369,7 +369,7 @@ static MODES: &[DriftMode] = &[
         "oauth2-dpop-nonce-optional",
         "oauth2",
         &["RFC9449-11.3-nonce-required"],
-        "the token endpoint accepts a DPoP proof without a nonce, and hands its nonce out in a DPoP-Nonce header on each answer",
+        "the token endpoint accepts a DPoP proof without a nonce (it still hands its nonce out on each answer)",
     ),
     breaking(
         "oauth2-par-status-200",

@@ -437,9 +437,9 @@ fn authenticate_or_public<'a>(
 
 async fn token(State(s): State<Arc<Server>>, headers: HeaderMap, body: Bytes) -> Response {
     let mut r = token_at(&s, TOKEN_PATH, &headers, &body);
-    // Drift: with proofs without a nonce taken, the nonce is handed out on every answer (§8.2),
-    // so a client still learns it.
-    if s.config.drifting("oauth2-dpop-nonce-optional") && headers.contains_key("dpop") {
+    // The nonce on every answer to a proof, not only with use_dpop_nonce (§8.2): a client that
+    // sends no nonce still learns it, and a recording (which keeps the retried exchange) holds it.
+    if headers.contains_key("dpop") {
         if let Ok(v) = HeaderValue::from_str(dpop::nonce(&s)) {
             r.headers_mut().insert("dpop-nonce", v);
         }
