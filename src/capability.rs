@@ -68,7 +68,7 @@ pub static CAPABILITIES: &[Capability] = &[
     },
     Capability {
         name: "dpop_required",
-        meaning: "the token endpoint refuses a request without a DPoP proof (RFC 9449 §5: a server may require DPoP of a client)",
+        meaning: "the token endpoint refuses a request without a DPoP proof (RFC 9449 §5.2: a client registered with dpop_bound_access_tokens true)",
     },
     Capability {
         name: "par",

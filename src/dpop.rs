@@ -185,6 +185,11 @@ impl Dpop {
         Ok(key)
     }
 
+    /// The thumbprint of the key proofs are signed with: the target's `dpop_key`, or the run's.
+    pub fn jkt(&self, key_pem: Option<&str>) -> Result<String, String> {
+        self.key(key_pem).map(|k| k.thumbprint())
+    }
+
     /// The nonce the server at `url`'s origin last gave (§8), if any.
     pub fn nonce(&self, url: &str) -> Option<String> {
         let nonces = self.nonces.lock().unwrap_or_else(|e| e.into_inner());
@@ -218,10 +223,12 @@ impl Dpop {
             "htu": if r.variant == "wrong_htu" { format!("{htu_value}/elsewhere") } else { htu_value.clone() },
             "iat": if r.variant == "stale_iat" { now - STALE_SECONDS } else { now },
         });
-        if let Some(token) = r.access_token {
-            claims["ath"] = ath(token).into();
+        match (r.access_token, r.variant) {
+            (Some(_), "no_ath") | (None, _) => {}
+            (Some(token), "wrong_ath") => claims["ath"] = ath(&format!("{token}-another")).into(),
+            (Some(token), _) => claims["ath"] = ath(token).into(),
         }
-        if let Some(nonce) = self.nonce(r.url) {
+        if let Some(nonce) = self.nonce(r.url).filter(|_| r.variant != "no_nonce") {
             claims["nonce"] = nonce.into();
         }
         // A proof that shows a private key shows a throwaway one, never the target's key.
@@ -442,6 +449,17 @@ mod tests {
             thumbprint(&other.header["jwk"]),
             thumbprint(&valid.header["jwk"])
         );
+        // With an access token: ath left out, or another token's hash.
+        let with_token = |v| decode(&dpop.proof(&request(v, Some("tok"))).unwrap()).unwrap();
+        assert_eq!(with_token("valid").claims["ath"], ath("tok"));
+        assert!(with_token("no_ath").claims.get("ath").is_none());
+        let wrong = with_token("wrong_ath");
+        assert!(wrong.claims["ath"].is_string() && wrong.claims["ath"] != ath("tok"));
+        // A nonce the server gave is left out of a no_nonce proof only.
+        dpop.remember_nonce("https://as.example/token", "n1");
+        assert_eq!(d("valid").claims["nonce"], "n1");
+        assert!(d("no_nonce").claims.get("nonce").is_none());
+        assert!(verifies(&d("no_nonce")));
     }
 
     #[test]

@@ -488,6 +488,16 @@ impl Http {
             .await
     }
 
+    /// Whether the server at `url`'s origin gave a DPoP nonce this run (RFC 9449 §8).
+    pub fn dpop_nonce_given(&self, url: &str) -> bool {
+        self.dpop.nonce(url).is_some()
+    }
+
+    /// The thumbprint of the run's DPoP key, or of the target's `dpop_key` (`{{ dpop.jkt }}`).
+    pub fn dpop_jkt(&self, key_pem: Option<&str>) -> Result<String, String> {
+        self.dpop.jkt(key_pem)
+    }
+
     /// [`Http::send`], with a [`CASE_HEADER`] naming `case` when it is given. A DPoP request
     /// the server answers with `use_dpop_nonce` is sent once more with its nonce (RFC 9449 §8).
     pub async fn send_tagged(
@@ -526,7 +536,8 @@ impl Http {
         if let Some(nonce) = r.header("dpop-nonce") {
             self.dpop.remember_nonce(&first.sent.url, nonce);
         }
-        if asked.is_none() {
+        // A `no_nonce` proof is the §11.3 test itself: its refusal is the answer, not retried.
+        if asked.is_none() || request.dpop.as_deref() == Some("no_nonce") {
             settled(&first);
             return Ok(first);
         }

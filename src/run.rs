@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 use tokio::sync::OnceCell;
@@ -747,6 +747,13 @@ impl Runner {
             exchanges: Vec::new(),
             requests: Vec::new(),
         };
+        // `{{ dpop.jkt }}` (RFC 9449 §10): public, so not masked.
+        if let Ok(jkt) = self
+            .http
+            .dpop_jkt(base.get(crate::dpop::KEY_VAR).map(String::as_str))
+        {
+            captures.insert(crate::suite::DPOP_JKT_VAR.to_string(), jkt);
+        }
         // A deviation scoped to other APIs does not apply to this suite's.
         let deviations = self.deviations_for(&suite.api);
         // What cross-response rules compare with (see `rules::Exchange::earlier`).
@@ -762,6 +769,34 @@ impl Runner {
                 captures: &captures,
                 base,
             };
+            if let Some(wait) = &step.wait {
+                match wait_time(wait, &scope) {
+                    Ok(d) => tokio::time::sleep(d).await,
+                    Err((status, why)) => {
+                        if run.end.is_none() {
+                            run.end = Some((status, format!("step `{label}`: {why}")));
+                            run.step = (steps.len() > 1).then(|| label.clone());
+                        }
+                        self.keep_requests(&mut run, &labels, &earlier);
+                        return run;
+                    }
+                }
+            }
+            // §11.3 holds once a nonce was given: without one, a proof without it tests nothing.
+            if step.request.dpop.as_deref() == Some("no_nonce")
+                && !self.http.dpop_nonce_given(base_url)
+            {
+                if run.end.is_none() {
+                    let why = format!(
+                        "step `{label}`: the server gave no DPoP nonce (RFC 9449 §8), so a proof \
+                         without one tests nothing (§11.3)"
+                    );
+                    run.end = Some((Status::Skipped, why));
+                    run.step = (steps.len() > 1).then(|| label.clone());
+                }
+                self.keep_requests(&mut run, &labels, &earlier);
+                return run;
+            }
             let minted = self.mint(suite, step, &scope);
             let sent_result = match minted {
                 Ok(tokens) => {
@@ -1051,6 +1086,45 @@ impl Runner {
 }
 
 /// Requests a server may refuse by a capability it declares, whatever a case expects of them:
+/// How long a step's `wait:` pauses, or why the case skips (the target allows less) or errors
+/// (a captured value that is no number of seconds).
+fn wait_time(wait: &crate::suite::Wait, scope: &Scope<'_>) -> Result<Duration, (Status, String)> {
+    let missing = |var: String| {
+        (
+            Status::Skipped,
+            format!("the wait needs `{var}`, which nothing supplied"),
+        )
+    };
+    let text = wait.seconds.render(scope).map_err(missing)?;
+    let Some(seconds) = crate::suite::wait_seconds(&text) else {
+        return Err((
+            Status::Errored,
+            format!("`wait.seconds` is `{text}`, not a number of seconds (0 or more)"),
+        ));
+    };
+    let bound_text = wait.at_most.render(scope).map_err(missing)?;
+    let Some(bound) = crate::suite::wait_seconds(&bound_text) else {
+        return Err((
+            Status::Errored,
+            format!("`wait.at_most` is `{bound_text}`, not a number of seconds (0 or more)"),
+        ));
+    };
+    let total = seconds + wait.plus as f64;
+    if total > bound {
+        let named: Vec<String> = wait.at_most.variables().map(|v| format!("`{v}`")).collect();
+        let raise = if named.is_empty() {
+            String::new()
+        } else {
+            format!("; raise the target's {} to run it", named.join(", "))
+        };
+        return Err((
+            Status::Skipped,
+            format!("it would wait {total} s, more than the {bound} s allowed{raise}"),
+        ));
+    }
+    Ok(Duration::from_secs_f64(total))
+}
+
 /// a case sending one would fail for what the server is allowed to do, so it skips with the
 /// reason. A case that requires the capability tests the refusal itself and runs.
 /// A capability, whether a case's steps (fixtures' first) send what a server declaring it
@@ -1384,6 +1458,43 @@ fn rules_checked(expect: &crate::suite::Expect, findings: &[Finding], out: &mut 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wait_pauses_within_its_bound_and_skips_or_errors_otherwise() {
+        use crate::suite::template::Template;
+        let wait = |seconds: &str, plus: u64, at_most: &str| crate::suite::Wait {
+            seconds: Template::parse(seconds).unwrap(),
+            plus,
+            at_most: Template::parse(at_most).unwrap(),
+        };
+        let captures: HashMap<String, String> = [("life".to_string(), "3".to_string())].into();
+        let base: HashMap<String, String> = [
+            ("max_wait_seconds".to_string(), "10".to_string()),
+            ("tiny".to_string(), "2".to_string()),
+            ("junk".to_string(), "soon".to_string()),
+        ]
+        .into();
+        let scope = Scope {
+            captures: &captures,
+            base: &base,
+        };
+        let time = |w| wait_time(&w, &scope);
+        assert_eq!(
+            time(wait("{{ life }}", 1, "{{ max_wait_seconds }}")),
+            Ok(Duration::from_secs(4))
+        );
+        assert_eq!(time(wait("0.5", 0, "1")), Ok(Duration::from_millis(500)));
+        // The server's lifetime is longer than the target allows: skipped, naming the var.
+        let (status, why) = time(wait("{{ life }}", 1, "{{ tiny }}")).unwrap_err();
+        assert_eq!(status, Status::Skipped);
+        assert!(why.contains("4 s") && why.contains("`tiny`"), "{why}");
+        // A captured value that is no number of seconds is the case's error.
+        let (status, why) = time(wait("{{ junk }}", 0, "10")).unwrap_err();
+        assert_eq!(status, Status::Errored);
+        assert!(why.contains("`soon`"), "{why}");
+        let (status, _) = time(wait("{{ missing }}", 0, "10")).unwrap_err();
+        assert_eq!(status, Status::Skipped);
+    }
 
     #[test]
     fn a_path_that_repeats_its_base_url_s_path_is_told_and_a_prefix_is_not() {

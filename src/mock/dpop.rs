@@ -1,16 +1,19 @@
 //! The generic server's DPoP (RFC 9449) and PAR (RFC 9126), a child of `oauth2`:
 //! - DPoP at the token endpoints: every §4.3 check (typ, ES256 only, no private key in jwk, the
 //!   signature, htm, htu, iat within 5 minutes), a server nonce that a proof must carry (§8: the
-//!   first proof is answered `use_dpop_nonce`), and jti replay detection (§11.1). A bound token is
+//!   first proof is answered `use_dpop_nonce`; every answer to a proof carries `DPoP-Nonce`,
+//!   §8.2), and jti replay detection (§11.1). A bound token is
 //!   `token_type: DPoP`, introspects with `cnf.jkt`, and a public client's refresh token works only
 //!   with proofs of its key (§5). `/oauth2/token-dpop-only` refuses a request without a proof.
 //! - PAR: `POST /oauth2/par` with client authentication answers 201 with a single-use
-//!   `request_uri` that lives 60 s; a pushed `request_uri` is refused (§2.1);
+//!   `request_uri` that lives 2 s (short, so a case can wait it out; §4: an expired one is
+//!   refused); a pushed `request_uri` is refused (§2.1);
 //!   `/oauth2/authorize-par-only` takes pushed requests only.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -24,7 +27,8 @@ use super::{authenticate_or_public, parse_form, Form, Server};
 pub const PAR_PATH: &str = "/oauth2/par";
 pub const PAR_ONLY_AUTHORIZE_PATH: &str = "/oauth2/authorize-par-only";
 pub const DPOP_ONLY_TOKEN_PATH: &str = "/oauth2/token-dpop-only";
-const PAR_TTL: u64 = 60;
+/// Short, so the expiry case's wait stays within its default bound and adds little test time.
+const PAR_TTL: u64 = 2;
 /// How far a proof's iat may be from the server's clock (§4.3 item 11, §11.1).
 const IAT_WINDOW: i64 = 300;
 
@@ -37,7 +41,8 @@ pub struct Dpop {
 struct Pushed {
     client_id: String,
     params: Form,
-    expires_at: u64,
+    /// An instant, not whole seconds: a 2 s lifetime is 2 s, wherever in a second it began.
+    expires_at: Instant,
     /// Spent by its first use; kept, so a second use is told apart from an unknown URI.
     used: bool,
 }
@@ -52,24 +57,52 @@ impl Default for Dpop {
     }
 }
 
-fn invalid_proof(why: &str) -> Box<Response> {
-    Box::new(bad_request("invalid_dpop_proof", why))
+/// Why a proof was not taken: invalid (§4.3), or without the server's current nonce (§8).
+pub(super) enum Refusal {
+    Invalid(&'static str),
+    Nonce,
 }
 
-/// The thumbprint of the key the request's proof was signed with; `None` without a proof.
+/// The thumbprint of the key the request's proof was signed with; `None` without a proof. A
+/// token endpoint's refusal: 400 with `invalid_dpop_proof`, or `use_dpop_nonce` and the nonce.
 pub(super) fn check_proof(
     s: &Server,
     headers: &HeaderMap,
     path: &str,
 ) -> Result<Option<String>, Box<Response>> {
+    proof_key(s, headers, "POST", path).map_err(|r| {
+        Box::new(match r {
+            Refusal::Invalid(why) => bad_request("invalid_dpop_proof", why),
+            Refusal::Nonce => {
+                let mut r = bad_request(
+                    "use_dpop_nonce",
+                    "the DPoP proof must carry the server's nonce",
+                );
+                if let Ok(v) = HeaderValue::from_str(&s.dpop.nonce) {
+                    r.headers_mut().insert("dpop-nonce", v);
+                }
+                r
+            }
+        })
+    })
+}
+
+/// The proof's key thumbprint after every §4.3 check for a `method` request to `path`, the
+/// server's nonce (§8) and jti replay (§11.1); `None` without a proof.
+pub(super) fn proof_key(
+    s: &Server,
+    headers: &HeaderMap,
+    method: &str,
+    path: &str,
+) -> Result<Option<String>, Refusal> {
     let proofs: Vec<&HeaderValue> = headers.get_all("dpop").iter().collect();
     let proof = match proofs.as_slice() {
         [] => return Ok(None),
         [one] => one.to_str().unwrap_or_default(),
-        _ => return Err(invalid_proof("exactly one DPoP header is allowed")),
+        _ => return Err(Refusal::Invalid("exactly one DPoP header is allowed")),
     };
     let Some(d) = crate::dpop::decode(proof) else {
-        return Err(invalid_proof("the DPoP proof is not a JWT"));
+        return Err(Refusal::Invalid("the DPoP proof is not a JWT"));
     };
     let jkt = d.header.get("jwk").and_then(crate::dpop::thumbprint);
     // Drift: anything that decodes is taken as a proof of its jwk.
@@ -86,7 +119,7 @@ pub(super) fn check_proof(
             Some("the jwk header holds a private key")
         } else if !crate::dpop::verifies(&d) {
             Some("the signature does not verify with the jwk header")
-        } else if claim("htm") != "POST" {
+        } else if claim("htm") != method {
             Some("htm does not match the request's method")
         } else if claim("htu").as_str() != Some(htu.as_str()) {
             Some("htu does not match the request's URI")
@@ -98,18 +131,14 @@ pub(super) fn check_proof(
             None
         };
         if let Some(why) = why {
-            return Err(invalid_proof(why));
+            return Err(Refusal::Invalid(why));
         }
     }
-    if d.claims.get("nonce").and_then(Value::as_str) != Some(s.dpop.nonce.as_str()) {
-        let mut r = bad_request(
-            "use_dpop_nonce",
-            "the DPoP proof must carry the server's nonce",
-        );
-        if let Ok(v) = HeaderValue::from_str(&s.dpop.nonce) {
-            r.headers_mut().insert("dpop-nonce", v);
-        }
-        return Err(Box::new(r));
+    // Drift: a proof without a nonce is taken (§11.3: MUST NOT); a wrong one still is not.
+    let nonce = d.claims.get("nonce").and_then(Value::as_str);
+    let optional = nonce.is_none() && s.config.drifting("oauth2-dpop-nonce-optional");
+    if nonce != Some(s.dpop.nonce.as_str()) && !optional {
+        return Err(Refusal::Nonce);
     }
     let jti = d
         .claims
@@ -120,10 +149,22 @@ pub(super) fn check_proof(
     if checked && !s.config.drifting("oauth2-dpop-jti-replay") {
         let mut seen = lock(&s.dpop.seen_jti);
         if !seen.insert(jti.to_string()) {
-            return Err(invalid_proof("the proof's jti was already used"));
+            return Err(Refusal::Invalid("the proof's jti was already used"));
         }
     }
     Ok(jkt)
+}
+
+/// The proof's `ath` (§4.2), if it carries one.
+pub(super) fn proof_ath(headers: &HeaderMap) -> Option<String> {
+    let proof = headers.get("dpop")?.to_str().ok()?;
+    let d = crate::dpop::decode(proof)?;
+    d.claims.get("ath")?.as_str().map(str::to_string)
+}
+
+/// The nonce a resource's `use_dpop_nonce` challenge hands out (§9).
+pub(super) fn nonce(s: &Server) -> &str {
+    &s.dpop.nonce
 }
 
 /// RFC 9126 §2.1-2.2.
@@ -171,7 +212,7 @@ pub(super) async fn par(State(s): State<Arc<Server>>, headers: HeaderMap, body: 
         Pushed {
             client_id: client.id.clone(),
             params,
-            expires_at: now() + PAR_TTL,
+            expires_at: Instant::now() + Duration::from_secs(PAR_TTL),
             used: false,
         },
     );
@@ -214,7 +255,10 @@ pub(super) fn authorization_request(
     let Some(entry) = pushed.get_mut(uri) else {
         return Err(invalid());
     };
-    if now() > entry.expires_at || field(&params, "client_id") != Some(entry.client_id.as_str()) {
+    // Drift: an expired request_uri is still taken (§4: it MUST be rejected).
+    let expired =
+        Instant::now() > entry.expires_at && !s.config.drifting("oauth2-par-expired-accepted");
+    if expired || field(&params, "client_id") != Some(entry.client_id.as_str()) {
         return Err(invalid());
     }
     // Drift: a request_uri may be used again (§4: SHOULD be one-time use).

@@ -342,6 +342,36 @@ static MODES: &[DriftMode] = &[
         "a DPoP proof whose jti was already used is accepted again",
     ),
     breaking(
+        "oauth2-dpop-resource-ath-ignored",
+        "oauth2",
+        &["RFC9449-7.1-resource-proof-checked"],
+        "the protected resource takes a DPoP-bound token with a proof of its key whatever the proof's ath (none, or another token's)",
+    ),
+    breaking(
+        "oauth2-dpop-resource-bearer-accepted",
+        "oauth2",
+        &["RFC9449-7.2-bound-token-not-bearer"],
+        "the protected resource takes a DPoP-bound access token under the Bearer scheme",
+    ),
+    breaking(
+        "oauth2-dpop-resource-challenge-bare",
+        "oauth2",
+        &["RFC9449-7.1-challenge-error"],
+        "the protected resource's DPoP challenge to a refused token names no error; no MUST rule: §7.1 makes it a SHOULD, the suites' www-authenticate check catches it",
+    ),
+    breaking(
+        "oauth2-dpop-jkt-ignored",
+        "oauth2",
+        &["RFC9449-10-dpop-jkt-bound"],
+        "a code requested with dpop_jkt is redeemed with a proof of another key",
+    ),
+    breaking(
+        "oauth2-dpop-nonce-optional",
+        "oauth2",
+        &["RFC9449-11.3-nonce-required"],
+        "the token endpoint accepts a DPoP proof without a nonce (it still hands its nonce out on each answer)",
+    ),
+    breaking(
         "oauth2-par-status-200",
         "oauth2",
         &["RFC9126-2.2-created"],
@@ -358,6 +388,12 @@ static MODES: &[DriftMode] = &[
         "oauth2",
         &["RFC9126-4-request-uri-single-use"],
         "a request_uri issues a code each time it is used",
+    ),
+    breaking(
+        "oauth2-par-expired-accepted",
+        "oauth2",
+        &["RFC9126-4-request-uri-expired"],
+        "a request_uri used after its expires_in still issues a code",
     ),
     breaking(
         "oauth2-par-not-required",

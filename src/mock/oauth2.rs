@@ -24,6 +24,8 @@
 //!   `{"active": false}` and nothing else.
 //! - A protected resource, `GET /oauth2/resource`: 200 for an active access token in
 //!   `Authorization: Bearer`, 401 otherwise; a token in the query is ignored (OAuth 2.1 §5.1).
+//!   A DPoP-bound token only under the DPoP scheme with a proof of its key and its `ath`
+//!   (RFC 9449 §7.1), never as Bearer (§7.2).
 //! - DPoP (RFC 9449) and PAR (RFC 9126): see `dpop.rs`. One public client (no secret) for the
 //!   flows RFC 9449 §5 binds refresh tokens in.
 
@@ -80,7 +82,7 @@ pub const ENDPOINTS: &[(&str, &str)] = &[
         dpop::DPOP_ONLY_TOKEN_PATH,
     ),
     (
-        "protected resource, Authorization: Bearer only (OAuth 2.1 §5.1)",
+        "protected resource, Authorization: Bearer, or DPoP with a proof for a DPoP-bound token (OAuth 2.1 §5.1, RFC 9449 §7)",
         RESOURCE_PATH,
     ),
 ];
@@ -193,6 +195,7 @@ pub fn api_target(server: &Server, base_url: &str) -> ApiTarget {
             ("par_path", dpop::PAR_PATH),
             ("public_client_id", &public_id),
             ("resource_path", RESOURCE_PATH),
+            ("dpop_resource_path", RESOURCE_PATH),
         ],
         &[
             ("client_secret", &first.secret),
@@ -301,6 +304,8 @@ struct Code {
     /// `Some` when the authorize request named it: then the token request must repeat it (§4.1.3).
     redirect_uri: Option<String>,
     challenge: Option<String>,
+    /// RFC 9449 §10: the thumbprint the redeeming request's proof must have.
+    dpop_jkt: Option<String>,
     expires_at: u64,
     /// Set by the first redemption, so that a second one can revoke what the first issued.
     redeemed: Option<Family>,
@@ -431,7 +436,15 @@ fn authenticate_or_public<'a>(
 // ---- token endpoint ----
 
 async fn token(State(s): State<Arc<Server>>, headers: HeaderMap, body: Bytes) -> Response {
-    token_at(&s, TOKEN_PATH, &headers, &body)
+    let mut r = token_at(&s, TOKEN_PATH, &headers, &body);
+    // The nonce on every answer to a proof, not only with use_dpop_nonce (§8.2): a client that
+    // sends no nonce still learns it, and a recording (which keeps the retried exchange) holds it.
+    if headers.contains_key("dpop") {
+        if let Ok(v) = HeaderValue::from_str(dpop::nonce(&s)) {
+            r.headers_mut().insert("dpop-nonce", v);
+        }
+    }
+    r
 }
 
 async fn token_dpop_only(
@@ -587,6 +600,17 @@ fn authorization_code(
         (None, Some(_)) => {
             return invalid("code_verifier sent, but the authorization request had no challenge")
         }
+    }
+    // RFC 9449 §10: a code bound by dpop_jkt is redeemed only with a proof of that key.
+    // Drift: any proof, or none, redeems it.
+    let jkt_bound = entry.dpop_jkt.as_deref();
+    if jkt_bound.is_some_and(|want| jkt != Some(want))
+        && !s.config.drifting("oauth2-dpop-jkt-ignored")
+    {
+        return bad_request(
+            "invalid_dpop_proof",
+            "the code is bound by dpop_jkt to another DPoP key",
+        );
     }
     let mut grant = entry.grant.clone();
     grant.jkt = jkt.map(str::to_string);
@@ -784,6 +808,7 @@ fn authorize_at(s: &Server, path: &str, query: Option<String>) -> Response {
         },
         redirect_uri: named.map(str::to_string),
         challenge,
+        dpop_jkt: non_empty(&params, "dpop_jkt").map(str::to_string),
         expires_at: now() + CODE_TTL,
         redeemed: None,
         spent: false,
@@ -796,17 +821,29 @@ fn authorize_at(s: &Server, path: &str, query: Option<String>) -> Response {
 
 // ---- protected resource ----
 
-/// A protected resource: who the `Authorization: Bearer` token was issued to. A token in the
-/// query is ignored (draft-ietf-oauth-v2-1-16 §5.1: resource servers MUST ignore it).
+/// A protected resource: who the access token was issued to. A token in the query is ignored
+/// (draft-ietf-oauth-v2-1-16 §5.1: resource servers MUST ignore it). A DPoP-bound token is taken
+/// only under the DPoP scheme with a proof of its key whose ath is its hash (RFC 9449 §7.1), and
+/// refused as Bearer (§7.2).
 async fn resource(
     State(s): State<Arc<Server>>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let from_header = headers
+    let authorization = headers
         .get(header::AUTHORIZATION)
-        .and_then(super::bearer_token)
-        .map(str::to_string);
+        .and_then(|v| v.to_str().ok());
+    let dpop_scheme = authorization
+        .and_then(|v| v.get(..5))
+        .is_some_and(|p| p.eq_ignore_ascii_case("DPoP "));
+    let from_header = if dpop_scheme {
+        authorization.map(|v| v[5..].trim().to_string())
+    } else {
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(super::bearer_token)
+            .map(str::to_string)
+    };
     // Drift: the token is taken from `?access_token=` too.
     let from_query = || {
         let query = query.as_deref().unwrap_or_default();
@@ -820,26 +857,93 @@ async fn resource(
             .then(from_query)
             .flatten()
     });
-    let store = s.store();
-    match token.as_deref().and_then(|t| store.active_access(t)) {
-        Some(a) => {
-            let body = json!({ "sub": a.grant.sub.as_ref().unwrap_or(&a.grant.client_id) });
-            (StatusCode::OK, axum::Json(body)).into_response()
+    let found = {
+        let store = s.store();
+        token
+            .as_deref()
+            .and_then(|t| store.active_access(t))
+            .map(|a| {
+                let sub = a
+                    .grant
+                    .sub
+                    .clone()
+                    .unwrap_or_else(|| a.grant.client_id.clone());
+                (sub, a.grant.jkt.clone())
+            })
+    };
+    let Some((sub, jkt)) = found else {
+        let challenge = match (token.is_some(), dpop_scheme) {
+            (true, true) => "DPoP error=\"invalid_token\", algs=\"ES256\"",
+            (true, false) => "Bearer error=\"invalid_token\"",
+            (false, _) => "Bearer",
+        };
+        return unauthorized(challenge, None);
+    };
+    let token = token.unwrap_or_default();
+    match (dpop_scheme, jkt) {
+        // §7.2: a DPoP-bound token is refused as a bearer token.
+        // Drift: it is taken as one.
+        (false, Some(_)) if !s.config.drifting("oauth2-dpop-resource-bearer-accepted") => {
+            unauthorized("Bearer error=\"invalid_token\", DPoP algs=\"ES256\"", None)
         }
-        None => {
-            let challenge = if token.is_some() {
-                "Bearer error=\"invalid_token\""
-            } else {
-                "Bearer"
-            };
-            let mut r = StatusCode::UNAUTHORIZED.into_response();
-            r.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(challenge),
-            );
-            r
-        }
+        (false, _) => ok_sub(&sub),
+        (true, None) => unauthorized("DPoP error=\"invalid_token\", algs=\"ES256\"", None),
+        (true, Some(bound)) => match resource_proof(&s, &headers, &token, &bound) {
+            Ok(()) => ok_sub(&sub),
+            Err(error) => {
+                let nonce = (error == "use_dpop_nonce").then(|| dpop::nonce(&s));
+                // Drift: the DPoP challenge names no error (§7.1: it SHOULD).
+                let challenge = if s.config.drifting("oauth2-dpop-resource-challenge-bare") {
+                    "DPoP algs=\"ES256\"".to_string()
+                } else {
+                    format!("DPoP error=\"{error}\", algs=\"ES256\"")
+                };
+                unauthorized(&challenge, nonce)
+            }
+        },
     }
+}
+
+/// RFC 9449 §7.1 for a token bound to `bound`: a proof (§4.3) of that key whose ath is the
+/// token's hash; else the challenge's error code.
+fn resource_proof(
+    s: &Server,
+    headers: &HeaderMap,
+    token: &str,
+    bound: &str,
+) -> Result<(), &'static str> {
+    match dpop::proof_key(s, headers, "GET", RESOURCE_PATH) {
+        Err(dpop::Refusal::Nonce) => Err("use_dpop_nonce"),
+        Err(dpop::Refusal::Invalid(_)) | Ok(None) => Err("invalid_dpop_proof"),
+        Ok(Some(key)) if key != bound => Err("invalid_token"),
+        // Drift: ath is not compared with the token's hash.
+        Ok(Some(_)) if s.config.drifting("oauth2-dpop-resource-ath-ignored") => Ok(()),
+        Ok(Some(_)) => match dpop::proof_ath(headers) {
+            Some(ath) if ath == crate::dpop::ath(token) => Ok(()),
+            _ => Err("invalid_dpop_proof"),
+        },
+    }
+}
+
+fn ok_sub(sub: &str) -> Response {
+    (StatusCode::OK, axum::Json(json!({ "sub": sub }))).into_response()
+}
+
+/// 401 with `challenge`; the body is JSON (naming the challenge's error, if any), so the
+/// mock's rewrite of bare error answers keeps the challenge.
+fn unauthorized(challenge: &str, nonce: Option<&str>) -> Response {
+    let error = challenge
+        .split_once("error=\"")
+        .and_then(|(_, rest)| rest.split('"').next());
+    let body = error.map_or_else(|| json!({}), |e| json!({ "error": e }));
+    let mut r = token_json(StatusCode::UNAUTHORIZED, body);
+    if let Ok(v) = HeaderValue::from_str(challenge) {
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    if let Some(v) = nonce.and_then(|n| HeaderValue::from_str(n).ok()) {
+        r.headers_mut().insert("dpop-nonce", v);
+    }
+    r
 }
 
 // ---- metadata ----

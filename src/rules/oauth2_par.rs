@@ -34,6 +34,13 @@ pub static REUSE_REFUSED: RuleSet = RuleSet {
     rules: &[&SINGLE_USE],
 };
 
+pub static EXPIRED_REFUSED: RuleSet = RuleSet {
+    includes: &[],
+    name: "oauth2.par-expired-refused",
+    summary: "a request_uri used after its expires_in issues no code",
+    rules: &[&EXPIRED],
+};
+
 pub static REQUIRED: RuleSet = RuleSet {
     includes: &[],
     name: "oauth2.par-required",
@@ -154,6 +161,17 @@ pub static SINGLE_USE: Rule = Rule {
     check: |x| refused(x.received, "the request_uri was already used"),
 };
 
+pub static EXPIRED: Rule = Rule {
+    id: "RFC9126-4-request-uri-expired",
+    level: Level::Must,
+    source: RFC9126_4,
+    title: "a request_uri used after it expires is refused",
+    explain: "RFC 9126 §4: \"An expired request_uri MUST be rejected as invalid.\" Held in a step \
+              that waits out the push's expires_in (§2.2) before its first use: a code issued \
+              then fails; a redirect with error= or an error page passes.",
+    check: |x| refused(x.received, "the request_uri had expired"),
+};
+
 pub static PAR_REQUIRED: Rule = Rule {
     id: "RFC9126-5-par-required",
     level: Level::Must,
@@ -235,7 +253,7 @@ mod tests {
             json!(null),
         );
         let page = json(400, json!({"error": "invalid_request"}));
-        for rule in [&SINGLE_USE, &PAR_REQUIRED] {
+        for rule in [&SINGLE_USE, &PAR_REQUIRED, &EXPIRED] {
             testutil::fails(rule, &s, &code);
             testutil::passes(rule, &s, &error);
             testutil::passes(rule, &s, &page);

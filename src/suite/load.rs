@@ -12,7 +12,7 @@ use super::builtin;
 use super::cache::ParseCache;
 use super::model::{
     AuthFile, CaptureFile, CaseFile, ExpectFile, FixtureFile, JwtFile, JwtKind, PredicateFile,
-    RequestFile, Scalar, StatusFile, StepFile, SuiteFile,
+    RequestFile, Scalar, StatusFile, StepFile, SuiteFile, WaitFile,
 };
 use super::schema::{SchemaRegistry, Specs};
 use super::template::{JsonTemplate, Template};
@@ -426,7 +426,7 @@ impl Compiler<'_> {
             .keys()
             .cloned()
             .chain(secrets.iter().cloned())
-            .chain(["base_url".to_string()])
+            .chain(["base_url".to_string(), DPOP_JKT_VAR.to_string()])
             .collect();
 
         self.known = base.clone();
@@ -720,7 +720,7 @@ impl Compiler<'_> {
         what: &str,
     ) -> Vec<Step> {
         match (request, steps) {
-            (Some(request), None) => vec![self.step(None, request, expect, capture)],
+            (Some(request), None) => vec![self.step(None, None, request, expect, capture)],
             (None, Some(steps)) => {
                 if expect.is_some() || !capture.is_empty() {
                     self.error(
@@ -733,7 +733,7 @@ impl Compiler<'_> {
                 }
                 steps
                     .into_iter()
-                    .map(|s| self.step(s.name, s.request, s.expect, s.capture))
+                    .map(|s| self.step(s.name, s.wait, s.request, s.expect, s.capture))
                     .collect()
             }
             (Some(_), Some(_)) => {
@@ -750,10 +750,12 @@ impl Compiler<'_> {
     fn step(
         &mut self,
         name: Option<String>,
+        wait: Option<WaitFile>,
         request: RequestFile,
         expect: Option<ExpectFile>,
         capture: IndexMap<String, Spanned<CaptureFile>>,
     ) -> Step {
+        let wait = wait.map(|w| self.wait(w));
         self.step_jwts.clear();
         let request = self.request(request);
         let jwts = self.step_jwts.iter().copied().collect();
@@ -764,10 +766,52 @@ impl Compiler<'_> {
             .collect();
         Step {
             name,
+            wait,
             jwts,
             request,
             expect,
             captures,
+        }
+    }
+
+    /// `wait:`: a literal must be a number of seconds here; a template is checked when rendered.
+    fn wait(&mut self, w: WaitFile) -> Wait {
+        let mut seconds = |field: &str, v: &Spanned<Scalar>| {
+            let t = self.template(&v.value.0, v.referenced);
+            if t.variables().next().is_none() && super::wait_seconds(&v.value.0).is_none() {
+                self.error(
+                    v.referenced,
+                    format!(
+                        "`wait.{field}` must be a number of seconds (0 or more) or a template \
+                         such as `{{{{ expires_in }}}}`, not `{}`",
+                        v.value.0
+                    ),
+                );
+            }
+            t
+        };
+        let s = seconds("seconds", &w.seconds);
+        let at_most = match &w.at_most {
+            Some(a) => seconds("at_most", a),
+            None => Template::literal(&super::DEFAULT_MAX_WAIT_SECONDS.to_string()),
+        };
+        let plus = match &w.plus {
+            None => 0,
+            Some(p) => p.value.0.trim().parse::<u64>().unwrap_or_else(|_| {
+                self.error(
+                    p.referenced,
+                    format!(
+                        "`wait.plus` must be a whole number of seconds (0 or more), not `{}`",
+                        p.value.0
+                    ),
+                );
+                0
+            }),
+        };
+        Wait {
+            seconds: s,
+            plus,
+            at_most,
         }
     }
 
@@ -1324,6 +1368,62 @@ mod tests {
             Ok(_) => Vec::new(),
             Err(e) => e,
         }
+    }
+
+    #[test]
+    fn a_wait_is_a_number_of_seconds_or_a_template_and_bad_ones_are_told_at_their_place() {
+        let case = |wait: &str| {
+            format!(
+                "api: x\ncases:\n  - name: w\n    steps:\n      - request: {{ path: /a }}\n        capture: {{ life: $.expires_in }}\n      - wait: {wait}\n        request: {{ path: /b }}\n"
+            )
+        };
+        for good in [
+            "{ seconds: 2 }",
+            "{ seconds: \"{{ life }}\", plus: 1, at_most: 30 }",
+            "{ seconds: 0.5 }",
+        ] {
+            assert!(errors_of(&case(good)).is_empty(), "{good}");
+        }
+        for (bad, column, says) in [
+            (
+                "{ seconds: soon }",
+                26,
+                "`wait.seconds` must be a number of seconds",
+            ),
+            ("{ seconds: -3 }", 26, "not `-3`"),
+            (
+                "{ seconds: 1, plus: 0.5 }",
+                35,
+                "`wait.plus` must be a whole number",
+            ),
+            (
+                "{ seconds: 1, at_most: -1 }",
+                38,
+                "`wait.at_most` must be a number",
+            ),
+            ("{ seconds: .inf }", 26, "non-finite"),
+            ("{ seconds: \"{{ nowhere }}\" }", 26, "nowhere"),
+            ("{ second: 1 }", 17, "second"),
+        ] {
+            let errors = errors_of(&case(bad));
+            let e = errors.first().unwrap_or_else(|| panic!("{bad}: no error"));
+            assert!(e.message.contains(says), "{bad}: {}", e.message);
+            assert_eq!((e.line, e.column), (7, column), "{bad}: {}", e.rendered);
+        }
+        let mut schemas = SchemaRegistry::default();
+        let suite = load_text(
+            &case("{ seconds: \"{{ life }}\", plus: 1 }"),
+            Path::new("t.yaml"),
+            "t".into(),
+            Path::new("specs"),
+            &[],
+            &mut schemas,
+        )
+        .unwrap_or_else(|e| panic!("{}", e[0].rendered));
+        let wait = suite.cases[0].steps[1].wait.as_ref().expect("a wait");
+        assert_eq!(wait.plus, 1);
+        assert!(wait.seconds.variables().any(|v| v == "life"));
+        assert!(suite.cases[0].steps[0].wait.is_none());
     }
 
     #[test]

@@ -111,6 +111,9 @@ pub struct Case {
     pub steps: Vec<Step>,
 }
 
+/// `{{ dpop.jkt }}`: the RFC 7638 thumbprint of the run's DPoP key (RFC 9449 §10's `dpop_jkt`).
+pub const DPOP_JKT_VAR: &str = "dpop.jkt";
+
 /// The proofs a request may ask for: `valid`, or one that RFC 9449 §4.3 makes a server refuse.
 pub const DPOP_PROOFS: &[(&str, &str)] = &[
     ("valid", "a well-formed proof for this request"),
@@ -132,15 +135,47 @@ pub const DPOP_PROOFS: &[(&str, &str)] = &[
         "other_key",
         "signed by a second key of the run, not the one tokens are bound to",
     ),
+    (
+        "no_ath",
+        "no ath claim, though the request carries an access token",
+    ),
+    (
+        "wrong_ath",
+        "an ath that is the hash of another access token",
+    ),
+    (
+        "no_nonce",
+        "no nonce claim, though the server gave one; sent once, not retried with the nonce",
+    ),
 ];
 
 pub struct Step {
     pub name: Option<String>,
+    /// A pause before the request (`wait:`).
+    pub wait: Option<Wait>,
     /// Indices into the suite's `jwts` this step's request uses: minted just before it is sent.
     pub jwts: Vec<usize>,
     pub request: Request,
     pub expect: Expect,
     pub captures: Vec<Capture>,
+}
+
+/// `wait:` on a step: `seconds` + `plus`, unless that is more than `at_most` (the case skips).
+pub struct Wait {
+    pub seconds: Template,
+    pub plus: u64,
+    pub at_most: Template,
+}
+
+/// The longest wait when a step gives no `at_most`.
+pub const DEFAULT_MAX_WAIT_SECONDS: u64 = 10;
+
+/// A number of seconds as a `wait:` takes it: finite and 0 or more.
+pub fn wait_seconds(text: &str) -> Option<f64> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite() && *n >= 0.0)
 }
 
 pub struct Request {

@@ -165,6 +165,9 @@ pub struct StepFile {
     /// Shown in failures.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// A pause before the request, e.g. to outlive a lifetime an earlier step captured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait: Option<WaitFile>,
     /// What to send.
     pub request: RequestFile,
     /// What the answer must satisfy.
@@ -174,6 +177,25 @@ pub struct StepFile {
     #[serde(default)]
     #[schemars(with = "IndexMap<String, CaptureFile>")]
     pub capture: IndexMap<String, Spanned<CaptureFile>>,
+}
+
+/// `wait:` on a step: how long to pause before its request, and the longest pause the target
+/// allows (a longer one skips the case).
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WaitFile {
+    /// Seconds: a number (0 or more), or a template such as `{{ expires_in }}` an earlier step captured.
+    #[schemars(with = "Scalar")]
+    pub seconds: Spanned<Scalar>,
+    /// Whole seconds added to `seconds`, e.g. 1 to be past a lifetime. Default 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<u64>")]
+    pub plus: Option<Spanned<Scalar>>,
+    /// The longest wait allowed, a number or a template such as `{{ max_wait_seconds }}`;
+    /// a longer wait skips the case with the reason. Default 10.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Scalar>")]
+    pub at_most: Option<Spanned<Scalar>>,
 }
 
 /// What to send; every string may hold `{{ name }}` templates.
@@ -221,11 +243,12 @@ pub struct RequestFile {
     pub timeout_ms: Option<u64>,
     /// A DPoP proof (RFC 9449) minted for this request: `valid`, or one a server must refuse
     /// (`wrong_htm`, `wrong_htu`, `stale_iat`, `reused_jti`, `alg_none`, `symmetric_alg`,
-    /// `private_key_in_jwk`, `bad_signature`, `other_key`). With `auth: bearer` the token is
-    /// sent as `Authorization: DPoP`.
+    /// `private_key_in_jwk`, `bad_signature`, `other_key`, `no_ath`, `wrong_ath`, `no_nonce`).
+    /// With `auth: bearer` the token is sent as `Authorization: DPoP`.
     #[schemars(with = "Option<String>")]
     #[schemars(extend("enum" = ["valid", "wrong_htm", "wrong_htu", "stale_iat", "reused_jti",
-        "alg_none", "symmetric_alg", "private_key_in_jwk", "bad_signature", "other_key"]))]
+        "alg_none", "symmetric_alg", "private_key_in_jwk", "bad_signature", "other_key",
+        "no_ath", "wrong_ath", "no_nonce"]))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dpop: Option<Spanned<String>>,
 }

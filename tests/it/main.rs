@@ -12,6 +12,7 @@ mod ci;
 mod cli;
 mod diff_summary;
 mod dpop;
+mod dpop_nonce;
 mod drift;
 mod drift_watch;
 mod error_text;
