@@ -447,7 +447,8 @@ const AUTHLIB: Server = Server {
 // code grant), and it does not require DPoP or PAR (it offers both: their cases run).
 // oidc-provider 9.13.3's request_uri lives 60 s, fixed (MAX_TTL in its
 // lib/actions/authorization/pushed_authorization_requests.js; no ttl option): a case that waits
-// out expires_in skips as waiting longer than the suite's max_wait_seconds.
+// out expires_in skips as waiting longer than the suite's max_wait_seconds (the strict target
+// raises it and waits).
 const OIDC_PROVIDER_PAR_LIFETIME: &str = "it would wait 61 s, more than the";
 const OIDC_PROVIDER: Server = Server {
     name: "oidc-provider",
@@ -461,6 +462,9 @@ const OIDC_PROVIDER: Server = Server {
         "dpop_required",
         "par_required",
         OIDC_PROVIDER_PAR_LIFETIME,
+        // No DPoP-protected resource as set up, and no DPoP nonce at the defaults.
+        "dpop_resource_path",
+        "the server gave no DPoP nonce",
     ],
     launcher_env: &[],
     expected: "expected.yaml",
@@ -476,7 +480,7 @@ const OIDC_PROVIDER_STRICT: Server = Server {
         "rotates_refresh_tokens",
         "resource_path",
         "requires pushed authorization requests (RFC 9126 §5)",
-        OIDC_PROVIDER_PAR_LIFETIME,
+        "dpop_resource_path",
     ],
     launcher_env: &[("OIDC_PROVIDER_PROFILE", "strict")],
     expected: "expected-strict.yaml",
