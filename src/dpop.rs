@@ -29,6 +29,20 @@ pub const STALE_SECONDS: i64 = 3600;
 
 pub struct KeyPair {
     signing: SigningKey,
+    /// The public JWK, derived once: deriving it is a curve multiplication, and every case
+    /// reads the thumbprint (`{{ dpop.jkt }}`) and every proof the JWK.
+    public: std::sync::OnceLock<Value>,
+    jkt: std::sync::OnceLock<String>,
+}
+
+impl From<SigningKey> for KeyPair {
+    fn from(signing: SigningKey) -> KeyPair {
+        KeyPair {
+            signing,
+            public: std::sync::OnceLock::new(),
+            jkt: std::sync::OnceLock::new(),
+        }
+    }
 }
 
 impl KeyPair {
@@ -38,7 +52,7 @@ impl KeyPair {
             getrandom::fill(&mut bytes).expect("the system's random source");
             // A random 32 bytes is a valid scalar but for a chance of about 2^-32.
             if let Ok(signing) = SigningKey::from_slice(&bytes) {
-                return KeyPair { signing };
+                return KeyPair::from(signing);
             }
         }
     }
@@ -61,9 +75,7 @@ impl KeyPair {
             None => return Err(format!("is not PEM; {wanted}")),
         };
         match secret {
-            Some(s) => Ok(KeyPair {
-                signing: SigningKey::from(s),
-            }),
+            Some(s) => Ok(KeyPair::from(SigningKey::from(s))),
             None => Err(format!(
                 "is not a P-256 private key (an RSA or other curve's key, or damaged); {wanted}"
             )),
@@ -72,19 +84,25 @@ impl KeyPair {
 
     /// The public key as a JWK (RFC 7517), members in RFC 7638's order.
     pub fn public_jwk(&self) -> Value {
-        // Uncompressed SEC1: 0x04, then x and y, 32 bytes each.
-        let point = VerifyingKey::from(&self.signing).to_encoded_point(false);
-        let bytes = point.as_bytes();
-        json!({
-            "crv": "P-256",
-            "kty": "EC",
-            "x": B64.encode(&bytes[1..33]),
-            "y": B64.encode(&bytes[33..65]),
-        })
+        self.public
+            .get_or_init(|| {
+                // Uncompressed SEC1: 0x04, then x and y, 32 bytes each.
+                let point = VerifyingKey::from(&self.signing).to_encoded_point(false);
+                let bytes = point.as_bytes();
+                json!({
+                    "crv": "P-256",
+                    "kty": "EC",
+                    "x": B64.encode(&bytes[1..33]),
+                    "y": B64.encode(&bytes[33..65]),
+                })
+            })
+            .clone()
     }
 
     pub fn thumbprint(&self) -> String {
-        thumbprint(&self.public_jwk()).unwrap_or_default()
+        self.jkt
+            .get_or_init(|| thumbprint(&self.public_jwk()).unwrap_or_default())
+            .clone()
     }
 
     fn sign(&self, input: &str) -> Vec<u8> {
@@ -148,7 +166,7 @@ pub struct ProofRequest<'a> {
 
 /// The run's DPoP state: its keys, the nonces servers handed out, the jti last sent per URL.
 pub struct Dpop {
-    generated: KeyPair,
+    generated: Arc<KeyPair>,
     other: KeyPair,
     given: Mutex<HashMap<String, Arc<KeyPair>>>,
     nonces: Mutex<HashMap<String, String>>,
@@ -158,7 +176,7 @@ pub struct Dpop {
 impl Default for Dpop {
     fn default() -> Self {
         Dpop {
-            generated: KeyPair::generate(),
+            generated: Arc::new(KeyPair::generate()),
             other: KeyPair::generate(),
             given: Mutex::default(),
             nonces: Mutex::default(),
@@ -170,9 +188,7 @@ impl Default for Dpop {
 impl Dpop {
     fn key(&self, pem: Option<&str>) -> Result<Arc<KeyPair>, String> {
         let Some(pem) = pem else {
-            return Ok(Arc::new(KeyPair {
-                signing: self.generated.signing.clone(),
-            }));
+            return Ok(self.generated.clone());
         };
         let mut given = self.given.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(k) = given.get(pem) {

@@ -488,11 +488,6 @@ impl Http {
             .await
     }
 
-    /// Whether the server at `url`'s origin gave a DPoP nonce this run (RFC 9449 §8).
-    pub fn dpop_nonce_given(&self, url: &str) -> bool {
-        self.dpop.nonce(url).is_some()
-    }
-
     /// The thumbprint of the run's DPoP key, or of the target's `dpop_key` (`{{ dpop.jkt }}`).
     pub fn dpop_jkt(&self, key_pem: Option<&str>) -> Result<String, String> {
         self.dpop.jkt(key_pem)

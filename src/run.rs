@@ -314,6 +314,19 @@ impl Runner {
         self.cancelled.load(Ordering::SeqCst)
     }
 
+    /// A step's `wait:`, cut short by [`Runner::cancel`] (a wait may be over a minute).
+    async fn pause(&self, d: Duration) -> Result<(), (Status, String)> {
+        let until = tokio::time::Instant::now() + d;
+        while tokio::time::Instant::now() < until {
+            if self.is_cancelled() {
+                return Err((Status::Skipped, "interrupted during its wait".to_string()));
+            }
+            let left = until - tokio::time::Instant::now();
+            tokio::time::sleep(left.min(Duration::from_millis(200))).await;
+        }
+        Ok(())
+    }
+
     pub fn case_ids(&self) -> Vec<CaseId> {
         self.loaded
             .suites
@@ -770,28 +783,45 @@ impl Runner {
                 base,
             };
             if let Some(wait) = &step.wait {
-                match wait_time(wait, &scope) {
-                    Ok(d) => tokio::time::sleep(d).await,
-                    Err((status, why)) => {
-                        if run.end.is_none() {
-                            run.end = Some((status, format!("step `{label}`: {why}")));
-                            run.step = (steps.len() > 1).then(|| label.clone());
-                        }
-                        self.keep_requests(&mut run, &labels, &earlier);
-                        return run;
+                let waited = match wait_time(wait, &scope) {
+                    Ok(d) => self.pause(d).await,
+                    Err(end) => Err(end),
+                };
+                if let Err((status, why)) = waited {
+                    if run.end.is_none() {
+                        let why = format!("step `{label}`: {why}");
+                        run.end = Some((status, crate::redact::reason_line(&why, &run.sensitive)));
+                        run.step = (steps.len() > 1).then(|| label.clone());
                     }
+                    self.keep_requests(&mut run, &labels, &earlier);
+                    return run;
                 }
             }
+            // RFC 9449 §5: a server MAY answer a proof with an unbound Bearer token; what a case
+            // asks of a bound token (at a resource, say) does not apply to that one.
+            if let Some(why) = issued_unbound(step, &scope, &earlier) {
+                if run.end.is_none() {
+                    let why = format!("step `{label}`: {why}");
+                    run.end = Some((
+                        Status::Skipped,
+                        crate::redact::reason_line(&why, &run.sensitive),
+                    ));
+                    run.step = (steps.len() > 1).then(|| label.clone());
+                }
+                self.keep_requests(&mut run, &labels, &earlier);
+                return run;
+            }
             // §11.3 holds once a nonce was given: without one, a proof without it tests nothing.
-            if step.request.dpop.as_deref() == Some("no_nonce")
-                && !self.http.dpop_nonce_given(base_url)
-            {
+            if step.request.dpop.as_deref() == Some("no_nonce") && !nonce_given(&earlier) {
                 if run.end.is_none() {
                     let why = format!(
                         "step `{label}`: the server gave no DPoP nonce (RFC 9449 §8), so a proof \
                          without one tests nothing (§11.3)"
                     );
-                    run.end = Some((Status::Skipped, why));
+                    run.end = Some((
+                        Status::Skipped,
+                        crate::redact::reason_line(&why, &run.sensitive),
+                    ));
                     run.step = (steps.len() > 1).then(|| label.clone());
                 }
                 self.keep_requests(&mut run, &labels, &earlier);
@@ -1085,7 +1115,6 @@ impl Runner {
     }
 }
 
-/// Requests a server may refuse by a capability it declares, whatever a case expects of them:
 /// How long a step's `wait:` pauses, or why the case skips (the target allows less) or errors
 /// (a captured value that is no number of seconds).
 fn wait_time(wait: &crate::suite::Wait, scope: &Scope<'_>) -> Result<Duration, (Status, String)> {
@@ -1122,9 +1151,59 @@ fn wait_time(wait: &crate::suite::Wait, scope: &Scope<'_>) -> Result<Duration, (
             format!("it would wait {total} s, more than the {bound} s allowed{raise}"),
         ));
     }
-    Ok(Duration::from_secs_f64(total))
+    Duration::try_from_secs_f64(total).map_err(|_| {
+        (
+            Status::Errored,
+            format!("a wait of {total} s is more than a clock can count"),
+        )
+    })
 }
 
+/// Whether this case's own exchanges got a DPoP nonce (RFC 9449 §11.3: "provided to the client"):
+/// a `DPoP-Nonce` header in an answer, or a proof sent with the server's nonce (a retry after
+/// `use_dpop_nonce`). Another client's or another server's nonce (§9) does not count.
+fn nonce_given(earlier: &[(crate::http::Sent, Received)]) -> bool {
+    earlier.iter().any(|(sent, r)| {
+        r.headers.iter().any(|(k, _)| k == "dpop-nonce")
+            || sent
+                .header("dpop")
+                .and_then(|proof| crate::rules::jwt::decode(proof).ok())
+                .is_some_and(|jws| jws.claim("nonce").is_some())
+    })
+}
+
+/// Why a step that presents a token as Bearer auth (under the DPoP scheme when it has a proof)
+/// does not apply: the answer that issued the token to a DPoP proof said `token_type` Bearer.
+/// Introspection is not skipped: it is how a token bound all the same shows (`RFC9449-5`).
+fn issued_unbound(
+    step: &crate::suite::Step,
+    scope: &Scope<'_>,
+    earlier: &[(crate::http::Sent, Received)],
+) -> Option<&'static str> {
+    let Some(crate::suite::Auth::Bearer(token)) = &step.request.auth else {
+        return None;
+    };
+    unbound_answer(&token.render(scope).ok()?, earlier)
+}
+
+/// [`issued_unbound`] for a token as sent.
+fn unbound_answer(token: &str, earlier: &[(crate::http::Sent, Received)]) -> Option<&'static str> {
+    let (_, answer) = earlier.iter().rev().find(|(sent, r)| {
+        sent.header("dpop").is_some()
+            && r.json
+                .as_ref()
+                .and_then(|j| j.get("access_token"))
+                .and_then(|t| t.as_str())
+                == Some(token)
+    })?;
+    let kind = answer.json.as_ref()?.get("token_type")?.as_str()?;
+    (!kind.eq_ignore_ascii_case("DPoP")).then_some(
+        "the server answered the proof with an unbound token (token_type Bearer, which RFC 9449 \
+         §5 allows), so a bound token's checks do not apply",
+    )
+}
+
+/// Requests a server may refuse by a capability it declares, whatever a case expects of them:
 /// a case sending one would fail for what the server is allowed to do, so it skips with the
 /// reason. A case that requires the capability tests the refusal itself and runs.
 /// A capability, whether a case's steps (fixtures' first) send what a server declaring it
@@ -1144,7 +1223,7 @@ const REFUSED: &[Refused] = &[
     (
         "refresh_only_revocation",
         revokes_an_access_token,
-        "the server revokes refresh tokens only (RFC 7009 §2.1: revoking access tokens is a SHOULD; §2.2.1 unsupported_token_type); this case expects an access token revoked",
+        "the server revokes refresh tokens only (RFC 7009 §2: revoking access tokens is a SHOULD; §2.2.1 unsupported_token_type); this case expects an access token revoked",
     ),
 ];
 
@@ -1159,6 +1238,8 @@ fn unpushed_authorize(steps: &[&crate::suite::Step]) -> bool {
 
 /// A step to `revocation_path` whose `token` is a captured `$.access_token` and which expects a
 /// 2xx answer: the revocation a refresh-only server refuses. Refusal cases (401, 400) still run.
+/// Captures are followed within the case's steps and each fixture's (a case names a fixture's as
+/// `fixture.name`, which this does not follow).
 fn revokes_an_access_token(steps: &[&crate::suite::Step]) -> bool {
     use crate::suite::{Body, CaptureFrom, UrlTemplate};
     let mut access_tokens: Vec<&str> = Vec::new();
@@ -1458,6 +1539,67 @@ fn rules_checked(expect: &crate::suite::Expect, findings: &[Finding], out: &mut 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::Sent;
+
+    fn exchange(proof: Option<&str>, headers: &[(&str, &str)], json: Value) -> (Sent, Received) {
+        let sent = Sent {
+            headers: proof
+                .map(|p| vec![("dpop".to_string(), p.to_string())])
+                .unwrap_or_default(),
+            ..Sent::default()
+        };
+        let received = Received {
+            status: 200,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: Vec::new(),
+            json: Some(json),
+            elapsed: Duration::ZERO,
+        };
+        (sent, received)
+    }
+
+    /// A compact JWS with `claims` (unsigned: only decoded here).
+    fn proof(claims: Value) -> String {
+        use base64::Engine;
+        let b64 = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        format!(
+            "{}.{}.",
+            b64(serde_json::json!({"typ": "dpop+jwt"})),
+            b64(claims)
+        )
+    }
+
+    #[test]
+    fn a_token_issued_as_bearer_to_a_proof_skips_bound_token_checks_and_one_issued_as_dpop_does_not(
+    ) {
+        let token = |kind: &str| serde_json::json!({"access_token": "t1", "token_type": kind});
+        let p = proof(serde_json::json!({"jti": "a"}));
+        assert!(unbound_answer("t1", &[exchange(Some(&p), &[], token("Bearer"))]).is_some());
+        assert!(unbound_answer("t1", &[exchange(Some(&p), &[], token("bearer"))]).is_some());
+        assert!(unbound_answer("t1", &[exchange(Some(&p), &[], token("DPoP"))]).is_none());
+        // Asked for without a proof: a Bearer token is what was asked for; not skipped.
+        assert!(unbound_answer("t1", &[exchange(None, &[], token("Bearer"))]).is_none());
+        // Another token.
+        assert!(unbound_answer("t2", &[exchange(Some(&p), &[], token("Bearer"))]).is_none());
+    }
+
+    #[test]
+    fn a_nonce_counts_only_when_this_case_got_one() {
+        let ok = serde_json::json!({"access_token": "t"});
+        let plain = proof(serde_json::json!({"jti": "a"}));
+        let with_nonce = proof(serde_json::json!({"jti": "b", "nonce": "n1"}));
+        assert!(!nonce_given(&[]));
+        assert!(!nonce_given(&[exchange(Some(&plain), &[], ok.clone())]));
+        assert!(nonce_given(&[exchange(Some(&with_nonce), &[], ok.clone())]));
+        assert!(nonce_given(&[exchange(
+            Some(&plain),
+            &[("dpop-nonce", "n2")],
+            ok
+        )]));
+    }
 
     #[test]
     fn a_wait_pauses_within_its_bound_and_skips_or_errors_otherwise() {

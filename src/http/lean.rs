@@ -25,10 +25,14 @@ type Sender = SendRequest<reqwest::Body>;
 /// limit.
 const IDLE_PER_ORIGIN: usize = 64;
 
+/// How long a connection may stay idle and still be taken (reqwest's default): past that, a
+/// middlebox may have dropped it silently, and a request on it would wait out its timeout.
+const IDLE_FOR_AT_MOST: Duration = Duration::from_secs(90);
+
 #[derive(Default)]
 pub(super) struct Lean {
     /// Idle connections by `host:port`; the lock is held only to push or pop one.
-    idle: Mutex<HashMap<String, Vec<Sender>>>,
+    idle: Mutex<HashMap<String, Vec<(Sender, Instant)>>>,
 }
 
 /// How a lean request failed before its response head, or while reading the body.
@@ -148,8 +152,8 @@ impl Lean {
     fn take(&self, authority: &str) -> Option<Sender> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         let list = idle.get_mut(authority)?;
-        while let Some(s) = list.pop() {
-            if !s.is_closed() {
+        while let Some((s, since)) = list.pop() {
+            if !s.is_closed() && since.elapsed() < IDLE_FOR_AT_MOST {
                 return Some(s);
             }
         }
@@ -163,7 +167,7 @@ impl Lean {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         let list = idle.entry(authority).or_default();
         if list.len() < IDLE_PER_ORIGIN {
-            list.push(sender);
+            list.push((sender, Instant::now()));
         }
     }
 }

@@ -1,11 +1,11 @@
-//! A server that revokes refresh tokens only (capability `refresh_only_revocation`, RFC 7009 §2.1:
+//! A server that revokes refresh tokens only (capability `refresh_only_revocation`, RFC 7009 §2:
 //! revoking access tokens is a SHOULD): every case that expects an access token revoked skips
 //! with that reason instead of failing for what §2.2.1 allows; refusal cases and the case that
 //! tests the refusal itself still run.
 
 use crate::support::{scratch, text, tokenconf};
 
-const REASON: &str = "skipped (the server revokes refresh tokens only (RFC 7009 §2.1: revoking access tokens is a SHOULD; §2.2.1 unsupported_token_type); this case expects an access token revoked)";
+const REASON: &str = "skipped (the server revokes refresh tokens only (RFC 7009 §2: revoking access tokens is a SHOULD; §2.2.1 unsupported_token_type); this case expects an access token revoked)";
 
 /// The console lines of a run of the endpoints suite against a target with `capabilities` on a
 /// closed loopback port (skips are decided before anything is sent).
