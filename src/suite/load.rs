@@ -496,7 +496,7 @@ impl Compiler<'_> {
                 expect,
                 capture,
                 steps,
-            } = case.value;
+            } = *case.value;
             let source = self.source(source.as_ref());
             let profile = profile
                 .as_ref()
