@@ -99,15 +99,29 @@ fn render_json(report: &RunReport, diff_files: &[Option<String>]) -> String {
         resolved: &report.resolved,
         user_deviations: &report.user_deviations,
     };
-    // Sized from the case count up front: grown by doubling, the copies left behind were
-    // as large as the file (10 MB over 10,000 full-check cases).
-    let per_case = 160 + 48 * report.outcomes.first().map_or(0, |o| o.rules_checked.len());
-    let mut out = Vec::with_capacity(4096 + report.outcomes.len() * per_case);
+    let mut out = Vec::with_capacity(capacity(report, diff_files));
     if serde_json::to_writer_pretty(&mut out, &summary).is_err() {
         return String::new();
     }
     out.push(b'\n');
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// Bytes to reserve for summary.json, from the first case as written: grown by doubling, the
+/// copies left behind were as large as the file (12 MB over 10,000 full-check cases, the peak of
+/// such a run). A quarter spare for longer cases; room never written is not resident.
+fn capacity(report: &RunReport, diff_files: &[Option<String>]) -> usize {
+    let Some(first) = report.outcomes.first() else {
+        return 4096;
+    };
+    let case = Case {
+        outcome: first,
+        diff: diff_files.first().cloned().flatten(),
+    };
+    let one = serde_json::to_vec_pretty(&case).unwrap_or_default();
+    // Inside `"cases": [...]` each line is indented by four more spaces.
+    let per_case = one.len() + 4 * one.iter().filter(|&&b| b == b'\n').count() + 8;
+    4096 + report.outcomes.len() * per_case * 5 / 4
 }
 
 /// `2025-01-31T12:00:00.123Z` from Unix milliseconds (civil-from-days, proleptic Gregorian).
@@ -135,6 +149,41 @@ pub fn rfc3339(unix_ms: u128) -> String {
 
 #[cfg(test)]
 mod tests {
+    use crate::finding::Finding;
+    use crate::outcome::{CaseOutcome, RunReport, Status};
+
+    /// Room reserved up front holds the whole file: no copy of it is made while it is written.
+    #[test]
+    fn the_room_reserved_holds_every_case_as_written() {
+        let outcomes = (0..1000)
+            .map(|i| {
+                let name = format!("case {i}");
+                let mut o = CaseOutcome::new("s", "talkdesk", &name, &name, Status::Failed);
+                o.rules_checked = vec!["talkdesk.token-response", "rfc6749.5.1", "rfc6749.5.2"];
+                let mut f = Finding::must("status", "status 401, expected 200");
+                f.expected = Some("200".into());
+                f.actual = Some("401".into());
+                o.findings = vec![f.clone(), f];
+                o
+            })
+            .collect();
+        let report = RunReport {
+            target: "mock".into(),
+            started: std::time::SystemTime::now(),
+            duration: std::time::Duration::ZERO,
+            strict: false,
+            outcomes,
+            insecure: Vec::new(),
+            resolved: Vec::new(),
+            user_deviations: Vec::new(),
+            suites: Default::default(),
+        };
+        let diffs = vec![Some("diffs/s/case.diff".to_string()); 1000];
+        let written = super::render_json(&report, &diffs);
+        assert!(written.len() > 100_000, "{}", written.len());
+        assert!(written.len() <= super::capacity(&report, &diffs));
+    }
+
     #[test]
     fn rfc3339_dates() {
         assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00.000Z");
