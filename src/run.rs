@@ -133,8 +133,16 @@ impl Runner {
         {
             grant_auto_authorize(&mut target);
         }
-        let bases: Vec<Result<Vec<Base>, String>> =
+        let mut bases: Vec<Result<Vec<Base>, String>> =
             loaded.suites.iter().map(|s| resolve(s, &target)).collect();
+        // `{{ dpop.jkt }}` (RFC 9449 §10): public, so not masked; once per profile, not per case.
+        for base in bases.iter_mut().flatten().flatten() {
+            let key = base.values.get(crate::dpop::KEY_VAR).map(String::as_str);
+            if let Ok(jkt) = http.dpop_jkt(key) {
+                base.values
+                    .insert(crate::suite::DPOP_JKT_VAR.to_string(), jkt);
+            }
+        }
         let fixtures = loaded
             .suites
             .iter()
@@ -760,13 +768,6 @@ impl Runner {
             exchanges: Vec::new(),
             requests: Vec::new(),
         };
-        // `{{ dpop.jkt }}` (RFC 9449 §10): public, so not masked.
-        if let Ok(jkt) = self
-            .http
-            .dpop_jkt(base.get(crate::dpop::KEY_VAR).map(String::as_str))
-        {
-            captures.insert(crate::suite::DPOP_JKT_VAR.to_string(), jkt);
-        }
         // A deviation scoped to other APIs does not apply to this suite's.
         let deviations = self.deviations_for(&suite.api);
         // What cross-response rules compare with (see `rules::Exchange::earlier`).
