@@ -12,8 +12,9 @@ Workloads (one client_credentials POST with Basic per case):
 Prints min and median wall time of --runs interleaved runs, cases/s, peak RSS, the time of
 `list` and `validate`, and wrk -t2 -c8 on the same mock; each warm (suites read back from the
 parse cache, as every run after the first) and cold (TOKENCONF_CACHE=off, as a first run). --scale adds the cost per case from
-1,000 to 100,000 cases in one file. Needs a release build (it runs `cargo build --release`)
-and wrk (`apt-get install wrk`); with `hurl` on PATH, Hurl runs the lean checks on the same
+1,000 to 100,000 cases in one file. Builds the binary it measures (`cargo build --profile release`;
+`--profile dist` measures the release archives' build, optimized across crates: ~15 minutes on 2 cores);
+needs wrk (`apt-get install wrk`); with `hurl` on PATH, Hurl runs the lean checks on the same
 mock (best of --jobs 2, 4, 8), interleaved with the rest, and the ratio is printed beside wrk's.
 CPU s is the tokenconf process's user + sys time (median), the steady figure on a busy machine.
 `--files 1` is the harder layout (one file, loading not spread over files);
@@ -187,11 +188,17 @@ def main():
     parser.add_argument("--cases", type=int, default=10000)
     parser.add_argument("--files", type=int, default=20)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--jobs", type=int, default=8)
+    parser.add_argument("--jobs", type=int, default=None, help="default: tokenconf's own default")
+    parser.add_argument(
+        "--profile", default="release",
+        help="cargo profile to build and measure; `dist` is the release archives' build (slow to build)",
+    )
     parser.add_argument("--scale", action="store_true", help="also 1,000 to 100,000 cases in one file")
     args = parser.parse_args()
 
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    global BIN
+    BIN = os.path.join(ROOT, "target", args.profile, "tokenconf")
+    subprocess.run(["cargo", "build", "--profile", args.profile, "--quiet"], cwd=ROOT, check=True)
     work = tempfile.mkdtemp(prefix="tokenconf-bench-")
     port = free_port()
     mock = subprocess.Popen(
@@ -223,8 +230,8 @@ def main():
         def run_args(name, folder=None):
             return [
                 BIN, "run", folder or os.path.join(work, name), "--targets", targets, "--target", "bench",
-                "--jobs", str(args.jobs), "--report-dir", os.path.join(work, "reports-" + name),
-            ]
+                "--report-dir", os.path.join(work, "reports-" + name),
+            ] + (["--jobs", str(args.jobs)] if args.jobs else [])
 
         hurl = shutil.which("hurl")
         hurl_files = write_hurl(os.path.join(work, "hurl"), args.cases, args.files, port) if hurl else []
@@ -250,7 +257,7 @@ def main():
             for jobs in hurl_times if hurl else ():
                 hurl_args = [hurl, "--test", "--jobs", str(jobs), "--no-output"] + hurl_files
                 hurl_times[jobs].append(timed(hurl_args)[0])
-        print(f"{args.cases} cases in {args.files} files, --jobs {args.jobs}, {args.runs} runs each")
+        print(f"{args.cases} cases in {args.files} files, --jobs {args.jobs or 'default'}, profile {args.profile}, {args.runs} runs each")
         print("warm: suites read from the parse cache; cold: TOKENCONF_CACHE=off (a first run)")
         print(f"{'workload':<12}{'min s':>8}{'median s':>10}{'cases/s':>10}{'peak MB':>9}{'CPU s':>8}{'CPU µs/case':>13}")
         rates = {}

@@ -136,8 +136,9 @@ pub struct Options {
     pub filter: Option<String>,
     /// Only shard K of N; the per-host rate is divided by N.
     pub shard: Option<(u64, u64)>,
-    /// Cases in flight at once (at least 1).
-    pub jobs: usize,
+    /// Cases in flight at once (at least 1); `None`: [`LOOPBACK_JOBS`] when every origin of
+    /// the target is this machine, else [`REMOTE_JOBS`].
+    pub jobs: Option<usize>,
     /// SHOULD-level findings fail too.
     pub strict: bool,
     /// Requests per second per host, overriding the target's.
@@ -167,7 +168,7 @@ pub struct Options {
 
 impl Options {
     /// The defaults of `tokenconf run`: the embedded mock, the specs beside the suites (or
-    /// built in), 8 jobs, reports/.
+    /// built in), jobs by where the target is, reports/.
     pub fn new(paths: Vec<PathBuf>) -> Options {
         Options {
             paths,
@@ -176,7 +177,7 @@ impl Options {
             report_dir: Some(PathBuf::from("reports")),
             filter: None,
             shard: None,
-            jobs: 8,
+            jobs: None,
             strict: false,
             rate: None,
             ca_cert: None,
@@ -361,7 +362,7 @@ impl Finished {
 impl Session {
     /// Loads and plans; fails (exit 2) before anything is sent when anything is unusable.
     pub async fn open(options: Options) -> Result<Session, ConfigError> {
-        if options.jobs == 0 {
+        if options.jobs == Some(0) {
             return Err(ConfigError::Usage("--jobs must be at least 1".to_string()));
         }
         let loaded = Arc::new(load(&options.paths, options.specs.as_deref())?);
@@ -583,13 +584,16 @@ impl Session {
                 Some(plan)
             }
         };
+        let jobs = options.jobs.unwrap_or_else(|| {
+            default_jobs(&runner.target().allowed_origins().unwrap_or_default())
+        });
         Ok(Session {
             runner,
             selected,
             mock,
             reports,
             write_expected: options.write_expected,
-            jobs: options.jobs,
+            jobs,
             warnings,
             insecure,
             record: options.record,
@@ -755,6 +759,26 @@ impl Session {
     }
 }
 
+/// Cases in flight by default against a server on this machine: each wake-up of the run then
+/// finds more answers ready (measured in docs/speed.md), and no one else's server is loaded.
+pub const LOOPBACK_JOBS: usize = 16;
+
+/// Cases in flight by default against any other server: what a vendor's sandbox takes.
+pub const REMOTE_JOBS: usize = 8;
+
+/// [`LOOPBACK_JOBS`] when every origin is this machine's, else [`REMOTE_JOBS`].
+fn default_jobs(origins: &[String]) -> usize {
+    let local = !origins.is_empty()
+        && origins
+            .iter()
+            .all(|o| reqwest::Url::parse(o).is_ok_and(|url| crate::origin::is_loopback(&url)));
+    if local {
+        LOOPBACK_JOBS
+    } else {
+        REMOTE_JOBS
+    }
+}
+
 /// Which suites `loaded` holds, as reports name them.
 pub fn suites_version(loaded: &Loaded) -> crate::outcome::SuitesVersion {
     crate::outcome::SuitesVersion {
@@ -822,5 +846,29 @@ fn mask(o: &mut CaseOutcome, base: &Redactor) {
         // encoding of every secret and key) per case cost more than running the case.
         let tokens = Redactor::new(sensitive.iter().map(String::as_str));
         report::redact_outcome(o, &tokens);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn more_cases_run_at_once_only_when_every_origin_is_this_machine() {
+        let origins = |list: &[&str]| list.iter().map(|o| o.to_string()).collect::<Vec<_>>();
+        for local in [
+            &["http://127.0.0.1:8080"][..],
+            &["http://localhost:3000", "http://[::1]:9000"],
+        ] {
+            assert_eq!(default_jobs(&origins(local)), LOOPBACK_JOBS, "{local:?}");
+        }
+        for remote in [
+            &[][..],
+            &["https://example.my.salesforce.com"],
+            &["http://127.0.0.1:8080", "https://api.talkdeskapp.com"],
+            &["http://127.0.0.2.example:80"],
+        ] {
+            assert_eq!(default_jobs(&origins(remote)), REMOTE_JOBS, "{remote:?}");
+        }
     }
 }

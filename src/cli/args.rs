@@ -45,9 +45,10 @@ pub struct RunArgs {
     /// Run only tests whose name (`suite::slug`) or case name (as reports show it) contains this text.
     #[arg(long)]
     pub filter: Option<String>,
-    /// Cases in flight at once (at least 1).
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
-    pub jobs: u16,
+    /// Cases in flight at once (at least 1); default: 16 when the target is on this machine
+    /// (the embedded mock, localhost, 127.0.0.1), else 8.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
     /// SHOULD-level findings fail the case too.
     #[arg(long)]
     pub strict: bool,

@@ -15,6 +15,7 @@ use tokenconf::error::ConfigError;
 /// Prints a usage or configuration error (never a secret: messages name variables, not values)
 /// and returns its exit code.
 pub fn fail(e: &ConfigError) -> ExitCode {
+    output::flush();
     let text = printable(&e.chain());
     let text = text.trim_end();
     // Errors rendered with a source snippet already carry their own `error:` header.

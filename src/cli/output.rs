@@ -4,6 +4,9 @@
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
 
 use tokenconf::error::Exit;
 use tokenconf::outcome::{CaseOutcome, Status};
@@ -21,12 +24,60 @@ pub enum Format {
 /// must not flood the log.
 const ANNOTATION_MAX: usize = 500;
 
-fn out(line: &str) {
-    let _ = writeln!(std::io::stdout().lock(), "{line}");
+/// Case lines waiting for stdout while [`BLOCKS`] is set.
+static PENDING: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+/// Set while cases finish and stdout is not a terminal (a CI log, a pipe, a file): their lines
+/// go out in blocks, at most [`HOLD`] late, instead of a system call per case.
+static BLOCKS: AtomicBool = AtomicBool::new(false);
+
+/// How long a case line may wait in [`PENDING`].
+const HOLD: Duration = Duration::from_millis(100);
+
+/// Bytes that make [`PENDING`] go out at once.
+const BLOCK: usize = 32 * 1024;
+
+fn pending() -> std::sync::MutexGuard<'static, Vec<u8>> {
+    PENDING.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A line for a person on stderr (a warning may quote a server or a file: escaped).
+fn drain(pending: &mut Vec<u8>) {
+    if !pending.is_empty() {
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(pending);
+        let _ = stdout.flush();
+        pending.clear();
+    }
+}
+
+/// Writes out what waits in [`PENDING`].
+pub fn flush() {
+    drain(&mut pending());
+}
+
+/// `text` on stdout, in order with every other line.
+fn out_text(text: &str) {
+    let mut pending = pending();
+    if BLOCKS.load(Ordering::Relaxed) {
+        pending.extend_from_slice(text.as_bytes());
+        if pending.len() >= BLOCK {
+            drain(&mut pending);
+        }
+        return;
+    }
+    drain(&mut pending);
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+fn out(line: &str) {
+    out_text(&format!("{line}\n"));
+}
+
+/// A line for a person on stderr (a warning may quote a server or a file: escaped), after the
+/// case lines written before it.
 pub fn note(line: &str) {
+    let mut pending = pending();
+    drain(&mut pending);
     let _ = writeln!(std::io::stderr().lock(), "{}", super::printable(line));
 }
 
@@ -68,10 +119,18 @@ pub async fn run(session: Session, format: Format) -> Exit {
             // A second Ctrl-C does not wait for cases stuck in timeouts or retries.
             if tokio::signal::ctrl_c().await.is_ok() {
                 note("interrupted twice: stopping now, without reports");
+                flush();
                 // process::exit runs no destructors: the login profiles go first.
                 canceller.stop_logins_now();
                 std::process::exit(Exit::Interrupted as i32);
             }
+        }
+    });
+    BLOCKS.store(!std::io::stdout().is_terminal(), Ordering::Relaxed);
+    let ticker = tokio::spawn(async {
+        loop {
+            tokio::time::sleep(HOLD).await;
+            flush();
         }
     });
     let finished = session
@@ -89,7 +148,7 @@ pub async fn run(session: Session, format: Format) -> Exit {
                         out(&console::styled_case_line(o, &styles));
                         // Under --verbose; a failing case's are in its details at the end.
                         if o.status == Status::Passed && !o.requests.is_empty() {
-                            let _ = write!(std::io::stdout().lock(), "{}", console::requests(o));
+                            out_text(&console::requests(o));
                         }
                         if format == Format::Github {
                             if let Some(a) = annotation(o, &locations) {
@@ -102,12 +161,14 @@ pub async fn run(session: Session, format: Format) -> Exit {
             }
         })
         .await;
+    ticker.abort();
+    BLOCKS.store(false, Ordering::Relaxed);
+    flush();
     bar.finish_and_clear();
     if format == Format::Json {
         out(&summary_line(&finished));
     } else {
-        let closing = console::styled_summary(&finished.report, &styles);
-        let _ = write!(std::io::stdout().lock(), "{closing}");
+        out_text(&console::styled_summary(&finished.report, &styles));
     }
     match &finished.written {
         Ok(paths) => {

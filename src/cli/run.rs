@@ -20,7 +20,7 @@ pub async fn run(args: RunArgs) -> Result<Exit, ConfigError> {
         report_dir: Some(args.report_dir),
         filter: args.filter,
         shard: args.shard,
-        jobs: usize::from(args.jobs),
+        jobs: args.jobs.map(usize::from),
         strict: args.strict,
         rate: args.rate,
         ca_cert: args.ca_cert,

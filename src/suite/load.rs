@@ -157,7 +157,10 @@ fn compile_files(
         let hash = xxhash_rust::xxh3::xxh3_64(text.as_bytes());
         let parsed = match cache.get(&text) {
             Some(raw) => Ok(raw),
-            None => yaml::parse::<SuiteFile>(&text, file).inspect(|raw| cache.put(&text, raw)),
+            None => yaml::parse::<SuiteFile>(&text, file).map(|mut raw| {
+                cache.put(&text, &mut raw);
+                raw
+            }),
         };
         Ok((
             hash,

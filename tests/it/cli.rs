@@ -1198,3 +1198,48 @@ fn a_refused_destination_built_from_a_secret_does_not_print_it() {
         "{out}{err}"
     );
 }
+
+/// Piped, as into a CI log, case lines go out in blocks; still, a case's line is there long
+/// before a slow later case ends, not held to the end of the run.
+#[test]
+fn a_case_line_reaches_a_pipe_before_a_slow_case_ends() {
+    use std::io::BufRead;
+    use std::time::Instant;
+    let dir = scratch("piped");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases = format!(
+        "  - name: quick{CC_REQUEST}\n    expect: {{ status: 200 }}\n  - name: slow\n    steps:\n      - wait: {{ seconds: 3 }}{}\n        expect: {{ status: 200 }}\n",
+        CC_REQUEST.replace("\n    ", "\n        ")
+    );
+    let file = write(&dir, "piped.yaml", &suite(&cases));
+    let mut child = Command::new(BIN)
+        .args(["run", file.to_str().unwrap(), "--jobs", "2", "--report-dir"])
+        .arg(dir.join("reports"))
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let mut quick_at = None;
+    let mut lines = Vec::new();
+    for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if line.contains("::quick ... ok") {
+            quick_at = Some(started.elapsed());
+        }
+        lines.push(line);
+    }
+    let status = child.wait().unwrap();
+    let ended = started.elapsed();
+    assert_eq!(status.code(), Some(0), "{lines:?}");
+    let quick_at = quick_at.unwrap_or_else(|| panic!("no line for the quick case: {lines:?}"));
+    assert!(
+        ended >= Duration::from_secs(3) && quick_at + Duration::from_millis(1500) < ended,
+        "the quick case's line came {quick_at:?} after the start, the run ended at {ended:?}"
+    );
+    let slow = lines.iter().position(|l| l.contains("::slow ... ok"));
+    let summary = lines.iter().position(|l| l.starts_with("test result: ok. 2 passed"));
+    assert!(slow.is_some() && summary > slow, "{lines:?}");
+}
