@@ -82,7 +82,72 @@ impl ParseCache {
     }
 
     /// The model cached for a file holding `text`.
+    #[cfg(test)]
     pub fn get(&self, text: &str) -> Option<SuiteFile> {
+        self.get_with(text, |mut model, rest| {
+            model.cases.extend(rest);
+            model
+        })
+    }
+
+    /// [`ParseCache::get`], with the model handed to `take` before all its cases are read: the
+    /// parts of a large file are read on other threads while `take` goes through the cases in
+    /// order. A part that cannot be read ends the cases early and makes this a miss, whatever
+    /// `take` made of them.
+    pub fn get_with<R>(
+        &self,
+        text: &str,
+        take: impl FnOnce(SuiteFile, &mut dyn Iterator<Item = Spanned<Box<CaseFile>>>) -> R,
+    ) -> Option<R> {
+        let bytes = self.entry(text)?;
+        let mut lines = bytes[DIGEST_LEN..].split(|b| *b == b'\n');
+        let head = lines.next()?;
+        let parts: Vec<&[u8]> = lines.collect();
+        let mut model: SuiteFile = read_json(head)?;
+        if !model.cases.is_empty() {
+            return None;
+        }
+        if parts.len() <= 1 {
+            if let Some(part) = parts.first() {
+                model.cases = read_part(part)?;
+            }
+            return Some(take(model, &mut std::iter::empty()));
+        }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            let (sent, received) = std::sync::mpsc::channel();
+            let threads = std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(parts.len());
+            for _ in 0..threads {
+                let sent = sent.clone();
+                let (next, parts) = (&next, &parts);
+                scope.spawn(move || loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(part) = parts.get(i) else { break };
+                    if sent.send((i, read_part(part))).is_err() {
+                        break;
+                    }
+                });
+            }
+            drop(sent);
+            let mut cases = InOrder {
+                received,
+                early: std::collections::BTreeMap::new(),
+                next: 0,
+                parts: parts.len(),
+                current: Vec::new().into_iter(),
+                failed: false,
+            };
+            let made = take(model, &mut cases);
+            let whole = !cases.failed && cases.next == cases.parts && cases.current.len() == 0;
+            whole.then_some(made)
+        })
+    }
+
+    /// The model bytes of the entry for `text` (its digest first), if it is ours, private and
+    /// for this very text.
+    fn entry(&self, text: &str) -> Option<Vec<u8>> {
         let dir = self.dir.as_deref()?;
         let digest = digest(text);
         let folder = open_folder(dir)?;
@@ -94,14 +159,13 @@ impl ParseCache {
         }
         let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
         file.read_to_end(&mut bytes).ok()?;
-        let (stored, model) = bytes.split_at_checked(DIGEST_LEN)?;
+        let (stored, _) = bytes.split_at_checked(DIGEST_LEN)?;
         // The entry is for this very text, whatever its name or the path that led to it.
         if stored != digest.as_slice() {
             return None;
         }
-        let model = read_model(model)?;
         self.used.call_once(|| mark_used(&folder));
-        Some(model)
+        Some(bytes)
     }
 
     /// Keeps `model`, parsed from `text`, if it reads back as itself; best effort.
@@ -131,7 +195,7 @@ impl ParseCache {
     }
 
     #[cfg(test)]
-    fn entry(&self, text: &str) -> Option<PathBuf> {
+    fn entry_path(&self, text: &str) -> Option<PathBuf> {
         Some(self.dir.as_ref()?.join(entry_name(&digest(text))))
     }
 }
@@ -153,54 +217,85 @@ fn write_model(model: &mut SuiteFile) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// [`write_model`]'s bytes read back; the parts of a large file on several threads (reading
-/// them was ~40% of a warm `list` of one 10,000-case file).
+type Part = Vec<Spanned<Box<CaseFile>>>;
+
+/// Checked as UTF-8 once, not string by string (7% of reading a part).
+fn read_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    yaml::reading_cache(|| serde_json::from_str(text).ok())
+}
+
+fn read_part(part: &[u8]) -> Option<Part> {
+    read_json(part)
+}
+
+/// [`write_model`]'s bytes read back, on this thread.
 fn read_model(bytes: &[u8]) -> Option<SuiteFile> {
-    type Part = Vec<Spanned<Box<CaseFile>>>;
     let mut lines = bytes.split(|b| *b == b'\n');
-    let head = lines.next()?;
-    let parts: Vec<&[u8]> = lines.collect();
-    let read_part =
-        |part: &[u8]| -> Option<Part> { yaml::reading_cache(|| serde_json::from_slice(part).ok()) };
-    let mut model: SuiteFile = yaml::reading_cache(|| serde_json::from_slice(head).ok())?;
+    let mut model: SuiteFile = read_json(lines.next()?)?;
     if !model.cases.is_empty() {
         return None;
     }
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(parts.len());
-    let read: Vec<Option<Part>> = if threads <= 1 {
-        parts.iter().map(|p| read_part(p)).collect()
-    } else {
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let mut slots: Vec<Option<Part>> = (0..parts.len()).map(|_| None).collect();
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut done = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some(part) = parts.get(i) else { break };
-                            done.push((i, read_part(part)));
-                        }
-                        done
-                    })
-                })
-                .collect();
-            for worker in workers {
-                for (i, part) in worker.join().unwrap_or_default() {
-                    slots[i] = part;
-                }
-            }
-        });
-        slots
-    };
-    model.cases.reserve_exact(parts.len() * CASES_PER_PART);
-    for part in read {
-        model.cases.extend(part?);
+    for part in lines {
+        model.cases.extend(read_part(part)?);
     }
     Some(model)
+}
+
+/// The cases of parts read on other threads, in the file's order.
+struct InOrder {
+    received: std::sync::mpsc::Receiver<(usize, Option<Part>)>,
+    /// Parts read before the ones ahead of them.
+    early: std::collections::BTreeMap<usize, Option<Part>>,
+    /// The part to take next.
+    next: usize,
+    parts: usize,
+    current: std::vec::IntoIter<Spanned<Box<CaseFile>>>,
+    /// A part could not be read: no more cases.
+    failed: bool,
+}
+
+impl Iterator for InOrder {
+    type Item = Spanned<Box<CaseFile>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(case) = self.current.next() {
+                return Some(case);
+            }
+            if self.failed || self.next == self.parts {
+                return None;
+            }
+            let part = match self.early.remove(&self.next) {
+                Some(part) => part,
+                None => loop {
+                    match self.received.recv() {
+                        Ok((i, part)) if i == self.next => break part,
+                        Ok((i, part)) => {
+                            self.early.insert(i, part);
+                        }
+                        // Every reader gone before this part: one of them panicked.
+                        Err(_) => break None,
+                    }
+                },
+            };
+            match part {
+                Some(cases) => {
+                    self.current = cases.into_iter();
+                    self.next += 1;
+                }
+                None => self.failed = true,
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let ahead = self.parts - self.next;
+        (
+            self.current.len() + ahead.saturating_sub(1) * CASES_PER_PART,
+            None,
+        )
+    }
 }
 
 /// SHA-256 of a suite's text: a 3 MB suite hashes in ~2 ms, beside ~300 ms of parsing it.
@@ -588,7 +683,7 @@ cases:
         let dir = tempfile::tempdir().unwrap();
         let cache = ParseCache::at(Some(dir.path().join("build")));
         cache.put(text, &mut parse(text));
-        let entry = cache.entry(text).unwrap();
+        let entry = cache.entry_path(text).unwrap();
         let whole = fs::read(&entry).unwrap();
         fs::write(&entry, &whole[..whole.len() - 3]).unwrap();
         assert!(cache.get(text).is_none(), "a cut entry");
@@ -617,7 +712,7 @@ cases:
         let cache = ParseCache::at(Some(dir.path().join("build")));
         let mut parsed = parse(&text);
         cache.put(&text, &mut parsed);
-        let entry = cache.entry(&text).unwrap();
+        let entry = cache.entry_path(&text).unwrap();
         let whole = fs::read(&entry).unwrap();
         let lines = whole[DIGEST_LEN..].split(|b| *b == b'\n').count();
         assert_eq!(lines, 4, "the suite, then three parts of cases");
@@ -654,7 +749,10 @@ cases:
         let dir = root.path().join("build");
         let cache = ParseCache::at(Some(dir.clone()));
         cache.put(evil, &mut parse(evil));
-        let (evil_entry, benign_entry) = (cache.entry(evil).unwrap(), cache.entry(benign).unwrap());
+        let (evil_entry, benign_entry) = (
+            cache.entry_path(evil).unwrap(),
+            cache.entry_path(benign).unwrap(),
+        );
         fs::copy(&evil_entry, &benign_entry).unwrap();
         assert!(
             cache.get(benign).is_none(),
@@ -742,7 +840,7 @@ cases:
         let dir = root.path().join("build");
         let cache = ParseCache::at(Some(dir.clone()));
         cache.put(text, &mut parse(text));
-        let entry = cache.entry(text).unwrap();
+        let entry = cache.entry_path(text).unwrap();
         let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&dir), 0o700);
         assert_eq!(mode(&entry), 0o600);
@@ -761,7 +859,7 @@ cases:
         let other = "api: oauth2\ncases: [] # other\n";
         cache.put(other, &mut parse(other));
         assert!(
-            !cache.entry(other).unwrap().exists(),
+            !cache.entry_path(other).unwrap().exists(),
             "written to an open folder"
         );
     }

@@ -155,28 +155,30 @@ fn compile_files(
             None => crate::suite::input::read_text(file, FileKind::Suite)?,
         };
         let hash = xxhash_rust::xxh3::xxh3_64(text.as_bytes());
-        let parsed = match cache.get(&text) {
-            Some(raw) => Ok(raw),
-            None => yaml::parse::<SuiteFile>(&text, file).map(|mut raw| {
-                cache.put(&text, &mut raw);
-                raw
-            }),
+        let compile = |raw, rest: &mut dyn Iterator<Item = _>| {
+            compile(
+                raw,
+                rest,
+                &text,
+                file,
+                default_name.clone(),
+                specs,
+                rule_sets,
+                schemas,
+            )
         };
-        Ok((
-            hash,
-            match parsed {
-                Ok(raw) => compile(
-                    raw,
-                    &text,
-                    file,
-                    default_name.clone(),
-                    specs,
-                    rule_sets,
-                    schemas,
-                ),
+        // A cached model's cases are compiled as they are read back.
+        let compiled = match cache.get_with(&text, compile) {
+            Some(compiled) => compiled,
+            None => match yaml::parse::<SuiteFile>(&text, file) {
+                Ok(mut raw) => {
+                    cache.put(&text, &mut raw);
+                    compile(raw, &mut std::iter::empty())
+                }
                 Err(e) => Err(vec![e]),
             },
-        ))
+        };
+        Ok((hash, compiled))
     };
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -309,14 +311,26 @@ pub fn load_text(
     let raw: SuiteFile = yaml::parse(text, file).map_err(|e| vec![e])?;
     let shared = Mutex::new(std::mem::take(schemas));
     let specs = Specs::Dir(specs_dir.to_path_buf());
-    let suite = compile(raw, text, file, default_name, &specs, rule_sets, &shared);
+    let suite = compile(
+        raw,
+        &mut std::iter::empty(),
+        text,
+        file,
+        default_name,
+        &specs,
+        rule_sets,
+        &shared,
+    );
     *schemas = shared.into_inner().unwrap_or_else(|p| p.into_inner());
     suite
 }
 
 /// A parsed suite file checked and compiled into the model.
+/// `raw`, its cases followed by `rest` (cases still being read), compiled.
+#[allow(clippy::too_many_arguments)]
 fn compile(
     raw: SuiteFile,
+    rest: &mut dyn Iterator<Item = Spanned<Box<CaseFile>>>,
     text: &str,
     file: &Path,
     default_name: String,
@@ -340,7 +354,7 @@ fn compile(
         jwt_names: Vec::new(),
         step_jwts: BTreeSet::new(),
     };
-    let suite = c.suite(raw, default_name);
+    let suite = c.suite(raw, rest, default_name);
     if c.errors.is_empty() {
         Ok(suite)
     } else {
@@ -390,7 +404,12 @@ impl Compiler<'_> {
             .push(yaml::error_at(self.file, self.text, at, message));
     }
 
-    fn suite(&mut self, raw: SuiteFile, default_name: String) -> Suite {
+    fn suite(
+        &mut self,
+        raw: SuiteFile,
+        rest: &mut dyn Iterator<Item = Spanned<Box<CaseFile>>>,
+        default_name: String,
+    ) -> Suite {
         let name = match raw.suite {
             Some(s) if s.value.trim().is_empty() => {
                 self.error(s.referenced, "`suite` must not be empty");
@@ -484,13 +503,14 @@ impl Compiler<'_> {
             fixtures.push(Fixture { name: fname, steps });
         }
 
-        let mut cases: Vec<Case> = Vec::with_capacity(raw.cases.len());
+        let count = raw.cases.len() + rest.size_hint().0;
+        let mut cases: Vec<Case> = Vec::with_capacity(count);
         // Slugs seen, hashed: a scan of the earlier cases made a 100,000-case file quadratic.
         let mut slugs: std::collections::HashSet<String> =
-            std::collections::HashSet::with_capacity(raw.cases.len());
+            std::collections::HashSet::with_capacity(count);
         // What every case starts knowing, built once: rebuilt per case it was 3% of a `list`.
         let case_known: BTreeSet<String> = base.union(&exported).cloned().collect();
-        for case in raw.cases {
+        for case in raw.cases.into_iter().chain(rest) {
             let at = case.referenced;
             let CaseFile {
                 name,

@@ -1240,6 +1240,8 @@ fn a_case_line_reaches_a_pipe_before_a_slow_case_ends() {
         "the quick case's line came {quick_at:?} after the start, the run ended at {ended:?}"
     );
     let slow = lines.iter().position(|l| l.contains("::slow ... ok"));
-    let summary = lines.iter().position(|l| l.starts_with("test result: ok. 2 passed"));
+    let summary = lines
+        .iter()
+        .position(|l| l.starts_with("test result: ok. 2 passed"));
     assert!(slow.is_some() && summary > slow, "{lines:?}");
 }
