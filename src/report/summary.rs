@@ -110,7 +110,7 @@ fn render_json(report: &RunReport, diff_files: &[Option<String>]) -> String {
 /// Bytes to reserve for summary.json, from the first case as written: grown by doubling, the
 /// copies left behind were as large as the file (12 MB over 10,000 full-check cases, the peak of
 /// such a run). A quarter spare for longer cases; room never written is not resident.
-fn capacity(report: &RunReport, diff_files: &[Option<String>]) -> usize {
+pub(super) fn capacity(report: &RunReport, diff_files: &[Option<String>]) -> usize {
     let Some(first) = report.outcomes.first() else {
         return 4096;
     };

@@ -100,7 +100,7 @@ impl ParseCache {
         take: impl FnOnce(SuiteFile, &mut dyn Iterator<Item = Spanned<Box<CaseFile>>>) -> R,
     ) -> Option<R> {
         let bytes = self.entry(text)?;
-        let mut lines = bytes[DIGEST_LEN..].split(|b| *b == b'\n');
+        let mut lines = lines(&bytes[DIGEST_LEN..]);
         let head = lines.next()?;
         let parts: Vec<&[u8]> = lines.collect();
         let mut model: SuiteFile = read_json(head)?;
@@ -229,9 +229,21 @@ fn read_part(part: &[u8]) -> Option<Part> {
     read_json(part)
 }
 
+/// The lines of `bytes` (a byte-at-a-time split was 0.6% of a run).
+fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut start = 0;
+    memchr::memchr_iter(b'\n', bytes)
+        .chain(std::iter::once(bytes.len()))
+        .map(move |end| {
+            let line = &bytes[start..end];
+            start = end + 1;
+            line
+        })
+}
+
 /// [`write_model`]'s bytes read back, on this thread.
 fn read_model(bytes: &[u8]) -> Option<SuiteFile> {
-    let mut lines = bytes.split(|b| *b == b'\n');
+    let mut lines = lines(bytes);
     let mut model: SuiteFile = read_json(lines.next()?)?;
     if !model.cases.is_empty() {
         return None;
@@ -714,7 +726,7 @@ cases:
         cache.put(&text, &mut parsed);
         let entry = cache.entry_path(&text).unwrap();
         let whole = fs::read(&entry).unwrap();
-        let lines = whole[DIGEST_LEN..].split(|b| *b == b'\n').count();
+        let lines = lines(&whole[DIGEST_LEN..]).count();
         assert_eq!(lines, 4, "the suite, then three parts of cases");
         let cached = cache.get(&text).expect("a hit");
         assert_eq!(cached.cases.len(), 2 * CASES_PER_PART + 7);
