@@ -119,22 +119,61 @@ fn start_recorder(rt: &tokio::runtime::Runtime, drifts: &[&'static str]) -> (Rec
     )
 }
 
-/// The targets file for `target` with every API at `base_url`; secrets as `${ENV}` references.
+/// The targets file for `target` with every API (and profile) at `base_url`, with the mock's
+/// capabilities, so its DPoP, PAR and other capability cases run too; secrets as `${ENV}`
+/// references.
 fn targets_file(dir: &Path, target: &Target, base_url: &str) -> (PathBuf, Vec<(String, String)>) {
     let q = |s: &str| serde_json::to_string(s).unwrap();
     let mut yaml = String::from("targets:\n  leak:\n");
     let mut env = Vec::new();
+    let mut values = |yaml: &mut String,
+                      indent: &str,
+                      tag: &str,
+                      vars: &std::collections::BTreeMap<String, String>,
+                      secrets: &std::collections::BTreeMap<String, String>,
+                      capabilities: &std::collections::BTreeSet<String>| {
+        yaml.push_str(&format!(
+            "{indent}vars:{}\n",
+            if vars.is_empty() { " {}" } else { "" }
+        ));
+        for (k, v) in vars {
+            yaml.push_str(&format!("{indent}  {}: {}\n", q(k), q(v)));
+        }
+        yaml.push_str(&format!(
+            "{indent}secrets:{}\n",
+            if secrets.is_empty() { " {}" } else { "" }
+        ));
+        for (k, v) in secrets {
+            let var = format!("LEAK_{tag}_{k}").to_ascii_uppercase();
+            yaml.push_str(&format!("{indent}  {}: \"${{{var}}}\"\n", q(k)));
+            env.push((var, v.clone()));
+        }
+        let list: Vec<String> = capabilities.iter().map(|c| q(c)).collect();
+        yaml.push_str(&format!("{indent}capabilities: [{}]\n", list.join(", ")));
+    };
     for (api, a) in &target.apis {
         yaml.push_str(&format!("    {api}:\n      base_url: {}\n", q(base_url)));
-        yaml.push_str("      vars:\n");
-        for (k, v) in &a.vars {
-            yaml.push_str(&format!("        {}: {}\n", q(k), q(v)));
+        // No case waits (a pushed request's expiry): each drift mode is a run of its own.
+        let mut vars = a.vars.clone();
+        vars.insert("max_wait_seconds".into(), "0".into());
+        values(&mut yaml, "      ", api, &vars, &a.secrets, &a.capabilities);
+        if !a.profiles.is_empty() {
+            yaml.push_str("      profiles:\n");
         }
-        yaml.push_str("      secrets:\n");
-        for (k, v) in &a.secrets {
-            let var = format!("LEAK_{}_{}", api, k).to_ascii_uppercase();
-            yaml.push_str(&format!("        {}: \"${{{var}}}\"\n", q(k)));
-            env.push((var, v.clone()));
+        for p in &a.profiles {
+            yaml.push_str(&format!("        {}:\n", p.name));
+            if p.base_url.is_some() {
+                yaml.push_str(&format!("          base_url: {}\n", q(base_url)));
+            }
+            let tag = format!("{api}_{}", p.name);
+            values(
+                &mut yaml,
+                "          ",
+                &tag,
+                &p.vars,
+                &p.secrets,
+                &p.capabilities,
+            );
         }
     }
     let path = dir.join("targets.yaml");
