@@ -15,7 +15,7 @@ parse cache, as every run after the first) and cold (TOKENCONF_CACHE=off, as a f
 1,000 to 100,000 cases in one file. Builds the binary it measures (`cargo build --profile release`;
 `--profile dist` measures the release archives' build, optimized across crates: ~15 minutes on 2 cores);
 needs wrk (`apt-get install wrk`); with `hurl` on PATH, Hurl runs the lean checks on the same
-mock (best of --jobs 2, 4, 8), interleaved with the rest, and the ratio is printed beside wrk's.
+mock (best of --jobs 2, 4, 8, 16), interleaved with the rest, and the ratio is printed beside wrk's.
 CPU s is the tokenconf process's user + sys time (median), the steady figure on a busy machine.
 `--files 1` is the harder layout (one file, loading not spread over files);
 `TOKENCONF_HTTP=reqwest python3 bench/compare.py` measures the old request path.
@@ -235,7 +235,7 @@ def main():
 
         hurl = shutil.which("hurl")
         hurl_files = write_hurl(os.path.join(work, "hurl"), args.cases, args.files, port) if hurl else []
-        hurl_jobs = (2, 4, 8)
+        hurl_jobs = (2, 4, 8, 16)
         hurl_times = {jobs: [] for jobs in hurl_jobs}
         for name in workloads:  # fills the cache
             timed([BIN, "list", os.path.join(work, name)], env)

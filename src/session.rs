@@ -759,8 +759,9 @@ impl Session {
     }
 }
 
-/// Cases in flight by default against a server on this machine: each wake-up of the run then
-/// finds more answers ready (measured in docs/speed.md), and no one else's server is loaded.
+/// Cases in flight by default against a loopback origin: each wake-up of the run then finds
+/// more answers ready (measured in docs/speed.md). A tunnel to a vendor's sandbox is loopback
+/// too: `--jobs 8` keeps its load as before.
 pub const LOOPBACK_JOBS: usize = 16;
 
 /// Cases in flight by default against any other server: what a vendor's sandbox takes.

@@ -45,8 +45,8 @@ pub struct RunArgs {
     /// Run only tests whose name (`suite::slug`) or case name (as reports show it) contains this text.
     #[arg(long)]
     pub filter: Option<String>,
-    /// Cases in flight at once (at least 1); default: 16 when the target is on this machine
-    /// (the embedded mock, localhost, 127.0.0.1), else 8.
+    /// Cases in flight at once (at least 1); default: 16 when every origin of the target is
+    /// loopback (the embedded mock, localhost, 127.0.0.1; a tunnel too), else 8.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
     /// SHOULD-level findings fail the case too.

@@ -118,15 +118,22 @@ pub async fn run(session: Session, format: Format) -> Exit {
             canceller.cancel();
             // A second Ctrl-C does not wait for cases stuck in timeouts or retries.
             if tokio::signal::ctrl_c().await.is_ok() {
+                // Lines of cases still finishing go straight out from here on.
+                BLOCKS.store(false, Ordering::Relaxed);
                 note("interrupted twice: stopping now, without reports");
-                flush();
                 // process::exit runs no destructors: the login profiles go first.
                 canceller.stop_logins_now();
+                let mut pending = pending();
+                drain(&mut pending);
                 std::process::exit(Exit::Interrupted as i32);
             }
         }
     });
-    BLOCKS.store(!std::io::stdout().is_terminal(), Ordering::Relaxed);
+    // JSON lines are for programs reading the run as it goes: each goes out as it finishes.
+    BLOCKS.store(
+        format != Format::Json && !std::io::stdout().is_terminal(),
+        Ordering::Relaxed,
+    );
     let ticker = tokio::spawn(async {
         loop {
             tokio::time::sleep(HOLD).await;

@@ -100,16 +100,14 @@ impl ParseCache {
         take: impl FnOnce(SuiteFile, &mut dyn Iterator<Item = Spanned<Box<CaseFile>>>) -> R,
     ) -> Option<R> {
         let bytes = self.entry(text)?;
-        let mut lines = lines(&bytes[DIGEST_LEN..]);
-        let head = lines.next()?;
-        let parts: Vec<&[u8]> = lines.collect();
+        let Frame { head, parts, count } = frame(&bytes[DIGEST_LEN..])?;
         let mut model: SuiteFile = read_json(head)?;
         if !model.cases.is_empty() {
             return None;
         }
         if parts.len() <= 1 {
             if let Some(part) = parts.first() {
-                model.cases = read_part(part)?;
+                model.cases = read_part(part).filter(|p| p.len() == count)?;
             }
             return Some(take(model, &mut std::iter::empty()));
         }
@@ -136,6 +134,7 @@ impl ParseCache {
                 early: std::collections::BTreeMap::new(),
                 next: 0,
                 parts: parts.len(),
+                count,
                 current: Vec::new().into_iter(),
                 failed: false,
             };
@@ -214,7 +213,30 @@ fn write_model(model: &mut SuiteFile) -> Option<Vec<u8>> {
         out.push(b'\n');
         serde_json::to_writer(&mut out, part).ok()?;
     }
+    // The number of cases last: an entry cut at a line's end, or missing a part, is a miss.
+    out.extend_from_slice(format!("\n{}", model.cases.len()).as_bytes());
     Some(out)
+}
+
+/// An entry's lines: the suite, its parts of cases, and how many cases they hold.
+struct Frame<'a> {
+    head: &'a [u8],
+    parts: Vec<&'a [u8]>,
+    count: usize,
+}
+
+/// [`write_model`]'s bytes as lines, if the parts are as many as the number of cases makes.
+fn frame(bytes: &[u8]) -> Option<Frame<'_>> {
+    let mut lines = lines(bytes);
+    let head = lines.next()?;
+    let mut parts: Vec<&[u8]> = lines.collect();
+    let count: usize = std::str::from_utf8(parts.pop()?).ok()?.parse().ok()?;
+    (parts.len() == count.div_ceil(CASES_PER_PART)).then_some(Frame { head, parts, count })
+}
+
+/// How many cases part `i` of `count` holds.
+fn part_len(i: usize, count: usize) -> usize {
+    count.saturating_sub(i * CASES_PER_PART).min(CASES_PER_PART)
 }
 
 type Part = Vec<Spanned<Box<CaseFile>>>;
@@ -243,13 +265,15 @@ fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 /// [`write_model`]'s bytes read back, on this thread.
 fn read_model(bytes: &[u8]) -> Option<SuiteFile> {
-    let mut lines = lines(bytes);
-    let mut model: SuiteFile = read_json(lines.next()?)?;
+    let Frame { head, parts, count } = frame(bytes)?;
+    let mut model: SuiteFile = read_json(head)?;
     if !model.cases.is_empty() {
         return None;
     }
-    for part in lines {
-        model.cases.extend(read_part(part)?);
+    for (i, part) in parts.iter().enumerate() {
+        model
+            .cases
+            .extend(read_part(part).filter(|p| p.len() == part_len(i, count))?);
     }
     Some(model)
 }
@@ -262,6 +286,8 @@ struct InOrder {
     /// The part to take next.
     next: usize,
     parts: usize,
+    /// The cases of all parts, as the entry says.
+    count: usize,
     current: std::vec::IntoIter<Spanned<Box<CaseFile>>>,
     /// A part could not be read: no more cases.
     failed: bool,
@@ -286,12 +312,13 @@ impl Iterator for InOrder {
                         Ok((i, part)) => {
                             self.early.insert(i, part);
                         }
-                        // Every reader gone before this part: one of them panicked.
+                        // Every reader gone before this part: one panicked (the scope
+                        // raises that panic again when it ends).
                         Err(_) => break None,
                     }
                 },
             };
-            match part {
+            match part.filter(|p| p.len() == part_len(self.next, self.count)) {
                 Some(cases) => {
                     self.current = cases.into_iter();
                     self.next += 1;
@@ -302,11 +329,9 @@ impl Iterator for InOrder {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let ahead = self.parts - self.next;
-        (
-            self.current.len() + ahead.saturating_sub(1) * CASES_PER_PART,
-            None,
-        )
+        let taken = (self.next * CASES_PER_PART).min(self.count);
+        let left = self.current.len() + (self.count - taken);
+        (left, Some(left))
     }
 }
 
@@ -727,7 +752,7 @@ cases:
         let entry = cache.entry_path(&text).unwrap();
         let whole = fs::read(&entry).unwrap();
         let lines = lines(&whole[DIGEST_LEN..]).count();
-        assert_eq!(lines, 4, "the suite, then three parts of cases");
+        assert_eq!(lines, 5, "the suite, three parts of cases, their number");
         let cached = cache.get(&text).expect("a hit");
         assert_eq!(cached.cases.len(), 2 * CASES_PER_PART + 7);
         assert_eq!(format!("{cached:?}"), format!("{parsed:?}"));
@@ -745,6 +770,15 @@ cases:
         damaged[second] = b'}';
         fs::write(&entry, &damaged).unwrap();
         assert!(cache.get(&text).is_none(), "a damaged part");
+        // Cut at the end of a line, or a whole part gone: every line left reads, still a miss.
+        let newlines: Vec<usize> = (0..whole.len()).filter(|&i| whole[i] == b'\n').collect();
+        let cut = whole[..newlines[3]].to_vec();
+        let mut part_gone = whole[..newlines[2]].to_vec();
+        part_gone.extend_from_slice(&whole[newlines[3]..]);
+        for (what, bytes) in [("no number of cases", cut), ("a part gone", part_gone)] {
+            fs::write(&entry, &bytes).unwrap();
+            assert!(cache.get(&text).is_none(), "{what}");
+        }
         fs::write(&entry, &whole).unwrap();
         assert!(cache.get(&text).is_some());
     }

@@ -503,7 +503,8 @@ impl Compiler<'_> {
             fixtures.push(Fixture { name: fname, steps });
         }
 
-        let count = raw.cases.len() + rest.size_hint().0;
+        // Reserved up front, but never more than a file could plausibly hold.
+        let count = (raw.cases.len() + rest.size_hint().0).min(1 << 17);
         let mut cases: Vec<Case> = Vec::with_capacity(count);
         // Slugs seen, hashed: a scan of the earlier cases made a 100,000-case file quadratic.
         let mut slugs: std::collections::HashSet<String> =
