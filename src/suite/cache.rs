@@ -84,10 +84,7 @@ impl ParseCache {
     /// The model cached for a file holding `text`.
     #[cfg(test)]
     pub fn get(&self, text: &str) -> Option<SuiteFile> {
-        self.get_with(text, |mut model, rest| {
-            model.cases.extend(rest);
-            model
-        })
+        read_model(&self.entry(text)?[DIGEST_LEN..])
     }
 
     /// [`ParseCache::get`], with the model handed to `take` before all its cases are read: the
@@ -99,49 +96,7 @@ impl ParseCache {
         text: &str,
         take: impl FnOnce(SuiteFile, &mut dyn Iterator<Item = Spanned<Box<CaseFile>>>) -> R,
     ) -> Option<R> {
-        let bytes = self.entry(text)?;
-        let Frame { head, parts, count } = frame(&bytes[DIGEST_LEN..])?;
-        let mut model: SuiteFile = read_json(head)?;
-        if !model.cases.is_empty() {
-            return None;
-        }
-        if parts.len() <= 1 {
-            if let Some(part) = parts.first() {
-                model.cases = read_part(part).filter(|p| p.len() == count)?;
-            }
-            return Some(take(model, &mut std::iter::empty()));
-        }
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        std::thread::scope(|scope| {
-            let (sent, received) = std::sync::mpsc::channel();
-            let threads = std::thread::available_parallelism()
-                .map_or(1, |n| n.get())
-                .min(parts.len());
-            for _ in 0..threads {
-                let sent = sent.clone();
-                let (next, parts) = (&next, &parts);
-                scope.spawn(move || loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(part) = parts.get(i) else { break };
-                    if sent.send((i, read_part(part))).is_err() {
-                        break;
-                    }
-                });
-            }
-            drop(sent);
-            let mut cases = InOrder {
-                received,
-                early: std::collections::BTreeMap::new(),
-                next: 0,
-                parts: parts.len(),
-                count,
-                current: Vec::new().into_iter(),
-                failed: false,
-            };
-            let made = take(model, &mut cases);
-            let whole = !cases.failed && cases.next == cases.parts && cases.current.len() == 0;
-            whole.then_some(made)
-        })
+        read_streaming(&self.entry(text)?[DIGEST_LEN..], take)
     }
 
     /// The model bytes of the entry for `text` (its digest first), if it is ours, private and
@@ -247,10 +202,6 @@ fn read_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<T> {
     yaml::reading_cache(|| serde_json::from_str(text).ok())
 }
 
-fn read_part(part: &[u8]) -> Option<Part> {
-    read_json(part)
-}
-
 /// The lines of `bytes` (a byte-at-a-time split was 0.6% of a run).
 fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut start = 0;
@@ -263,19 +214,62 @@ fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
         })
 }
 
-/// [`write_model`]'s bytes read back, on this thread.
-fn read_model(bytes: &[u8]) -> Option<SuiteFile> {
+/// [`write_model`]'s bytes handed to `take` as [`ParseCache::get_with`] says: the parts of a
+/// large file read on other threads, a single part on this one.
+fn read_streaming<R>(
+    bytes: &[u8],
+    take: impl FnOnce(SuiteFile, &mut dyn Iterator<Item = Spanned<Box<CaseFile>>>) -> R,
+) -> Option<R> {
     let Frame { head, parts, count } = frame(bytes)?;
     let mut model: SuiteFile = read_json(head)?;
     if !model.cases.is_empty() {
         return None;
     }
-    for (i, part) in parts.iter().enumerate() {
-        model
-            .cases
-            .extend(read_part(part).filter(|p| p.len() == part_len(i, count))?);
+    if parts.len() <= 1 {
+        if let Some(part) = parts.first() {
+            model.cases = read_json::<Part>(part).filter(|p| p.len() == count)?;
+        }
+        return Some(take(model, &mut std::iter::empty()));
     }
-    Some(model)
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let (sent, received) = std::sync::mpsc::channel();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(parts.len());
+        for _ in 0..threads {
+            let sent = sent.clone();
+            let (next, parts) = (&next, &parts);
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(part) = parts.get(i) else { break };
+                if sent.send((i, read_json::<Part>(part))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(sent);
+        let mut cases = InOrder {
+            received,
+            early: std::collections::BTreeMap::new(),
+            next: 0,
+            parts: parts.len(),
+            count,
+            current: Vec::new().into_iter(),
+            failed: false,
+        };
+        let made = take(model, &mut cases);
+        let whole = !cases.failed && cases.next == cases.parts && cases.current.len() == 0;
+        whole.then_some(made)
+    })
+}
+
+/// [`write_model`]'s bytes read back whole.
+fn read_model(bytes: &[u8]) -> Option<SuiteFile> {
+    read_streaming(bytes, |mut model, rest| {
+        model.cases.extend(rest);
+        model
+    })
 }
 
 /// The cases of parts read on other threads, in the file's order.
