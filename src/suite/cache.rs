@@ -87,16 +87,20 @@ impl ParseCache {
         read_model(&self.entry(text)?[DIGEST_LEN..])
     }
 
-    /// [`ParseCache::get`], with the model handed to `take` before all its cases are read: the
-    /// parts of a large file are read on other threads while `take` goes through the cases in
-    /// order. A part that cannot be read ends the cases early and makes this a miss, whatever
+    /// [`ParseCache::get`] in three steps, so a large file's parts are read and made into
+    /// something on every core: `head` gets the model without its cases and makes what all
+    /// parts share (`S`) and what is kept (`U`); `part` makes something of each part of cases,
+    /// on any thread; and `take` gets both, and what `part` made in the file's order, as it
+    /// comes. A part that cannot be read ends them early and makes this a miss, whatever
     /// `take` made of them.
-    pub fn get_with<R>(
+    pub fn get_with<S: Sync, U, T: Send, R>(
         &self,
         text: &str,
-        take: impl FnOnce(SuiteFile, &mut dyn Iterator<Item = Spanned<Box<CaseFile>>>) -> R,
+        head: impl FnOnce(SuiteFile) -> (S, U),
+        part: impl Fn(&S, Part) -> T + Sync,
+        take: impl FnOnce(&S, U, &mut dyn Iterator<Item = T>) -> R,
     ) -> Option<R> {
-        read_streaming(&self.entry(text)?[DIGEST_LEN..], take)
+        read_streaming(&self.entry(text)?[DIGEST_LEN..], head, part, take)
     }
 
     /// The model bytes of the entry for `text` (its digest first), if it is ours, private and
@@ -194,7 +198,8 @@ fn part_len(i: usize, count: usize) -> usize {
     count.saturating_sub(i * CASES_PER_PART).min(CASES_PER_PART)
 }
 
-type Part = Vec<Spanned<Box<CaseFile>>>;
+/// A part of an entry's cases.
+pub type Part = Vec<Spanned<Box<CaseFile>>>;
 
 /// Checked as UTF-8 once, not string by string (7% of reading a part).
 fn read_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<T> {
@@ -214,23 +219,34 @@ fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
         })
 }
 
-/// [`write_model`]'s bytes handed to `take` as [`ParseCache::get_with`] says: the parts of a
-/// large file read on other threads, a single part on this one.
-fn read_streaming<R>(
+/// [`write_model`]'s bytes handed over as [`ParseCache::get_with`] says: the parts of a large
+/// file read on other threads, a single part on this one.
+fn read_streaming<S: Sync, U, T: Send, R>(
     bytes: &[u8],
-    take: impl FnOnce(SuiteFile, &mut dyn Iterator<Item = Spanned<Box<CaseFile>>>) -> R,
+    head: impl FnOnce(SuiteFile) -> (S, U),
+    part: impl Fn(&S, Part) -> T + Sync,
+    take: impl FnOnce(&S, U, &mut dyn Iterator<Item = T>) -> R,
 ) -> Option<R> {
-    let Frame { head, parts, count } = frame(bytes)?;
-    let mut model: SuiteFile = read_json(head)?;
+    let Frame {
+        head: first,
+        parts,
+        count,
+    } = frame(bytes)?;
+    let model: SuiteFile = read_json(first)?;
     if !model.cases.is_empty() {
         return None;
     }
+    let read = |i: usize| read_json::<Part>(parts[i]).filter(|p| p.len() == part_len(i, count));
     if parts.len() <= 1 {
-        if let Some(part) = parts.first() {
-            model.cases = read_json::<Part>(part).filter(|p| p.len() == count)?;
-        }
-        return Some(take(model, &mut std::iter::empty()));
+        let cases = match parts.first() {
+            Some(_) => read(0)?,
+            None => Vec::new(),
+        };
+        let (shared, kept) = head(model);
+        let done = part(&shared, cases);
+        return Some(take(&shared, kept, &mut std::iter::once(done)));
     }
+    let (shared, kept) = head(model);
     let next = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|scope| {
         let (sent, received) = std::sync::mpsc::channel();
@@ -239,93 +255,96 @@ fn read_streaming<R>(
             .min(parts.len());
         for _ in 0..threads {
             let sent = sent.clone();
-            let (next, parts) = (&next, &parts);
+            let (next, parts, shared, part, read) = (&next, &parts, &shared, &part, &read);
             scope.spawn(move || loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(part) = parts.get(i) else { break };
-                if sent.send((i, read_json::<Part>(part))).is_err() {
+                if i >= parts.len() {
+                    break;
+                }
+                if sent.send((i, read(i).map(|p| part(shared, p)))).is_err() {
                     break;
                 }
             });
         }
         drop(sent);
-        let mut cases = InOrder {
+        let mut done = InOrder {
             received,
             early: std::collections::BTreeMap::new(),
             next: 0,
             parts: parts.len(),
-            count,
-            current: Vec::new().into_iter(),
             failed: false,
         };
-        let made = take(model, &mut cases);
-        let whole = !cases.failed && cases.next == cases.parts && cases.current.len() == 0;
+        let made = take(&shared, kept, &mut done);
+        let whole = !done.failed && done.next == done.parts;
         whole.then_some(made)
     })
 }
 
 /// [`write_model`]'s bytes read back whole.
 fn read_model(bytes: &[u8]) -> Option<SuiteFile> {
-    read_streaming(bytes, |mut model, rest| {
-        model.cases.extend(rest);
-        model
-    })
+    read_streaming(
+        bytes,
+        |model| ((), model),
+        |_, part| part,
+        |_, mut model, parts| {
+            model.cases.extend(parts.flatten());
+            model
+        },
+    )
 }
 
-/// The cases of parts read on other threads, in the file's order.
-struct InOrder {
-    received: std::sync::mpsc::Receiver<(usize, Option<Part>)>,
-    /// Parts read before the ones ahead of them.
-    early: std::collections::BTreeMap<usize, Option<Part>>,
+/// What parts read on other threads made, in the file's order.
+struct InOrder<T> {
+    received: std::sync::mpsc::Receiver<(usize, Option<T>)>,
+    /// Parts done before the ones ahead of them.
+    early: std::collections::BTreeMap<usize, Option<T>>,
     /// The part to take next.
     next: usize,
     parts: usize,
-    /// The cases of all parts, as the entry says.
-    count: usize,
-    current: std::vec::IntoIter<Spanned<Box<CaseFile>>>,
-    /// A part could not be read: no more cases.
+    /// A part could not be read: no more.
     failed: bool,
 }
 
-impl Iterator for InOrder {
-    type Item = Spanned<Box<CaseFile>>;
+impl<T> Iterator for InOrder<T> {
+    type Item = T;
 
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(case) = self.current.next() {
-                return Some(case);
-            }
-            if self.failed || self.next == self.parts {
-                return None;
-            }
-            let part = match self.early.remove(&self.next) {
-                Some(part) => part,
-                None => loop {
-                    match self.received.recv() {
-                        Ok((i, part)) if i == self.next => break part,
-                        Ok((i, part)) => {
-                            self.early.insert(i, part);
-                        }
-                        // Every reader gone before this part: one panicked (the scope
-                        // raises that panic again when it ends).
-                        Err(_) => break None,
+    fn next(&mut self) -> Option<T> {
+        if self.failed || self.next == self.parts {
+            return None;
+        }
+        let part = match self.early.remove(&self.next) {
+            Some(part) => part,
+            None => loop {
+                match self.received.recv() {
+                    Ok((i, part)) if i == self.next => break part,
+                    Ok((i, part)) => {
+                        self.early.insert(i, part);
                     }
-                },
-            };
-            match part.filter(|p| p.len() == part_len(self.next, self.count)) {
-                Some(cases) => {
-                    self.current = cases.into_iter();
-                    self.next += 1;
+                    // Every reader gone before this part: one panicked (the scope raises that
+                    // panic again when it ends).
+                    Err(_) => break None,
                 }
-                None => self.failed = true,
+            },
+        };
+        match part {
+            Some(made) => {
+                self.next += 1;
+                Some(made)
+            }
+            None => {
+                self.failed = true;
+                None
             }
         }
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let taken = (self.next * CASES_PER_PART).min(self.count);
-        let left = self.current.len() + (self.count - taken);
-        (left, Some(left))
+        let left = if self.failed {
+            0
+        } else {
+            self.parts - self.next
+        };
+        (0, Some(left))
     }
 }
 

@@ -155,10 +155,9 @@ fn compile_files(
             None => crate::suite::input::read_text(file, FileKind::Suite)?,
         };
         let hash = xxhash_rust::xxh3::xxh3_64(text.as_bytes());
-        let compile = |raw, rest: &mut dyn Iterator<Item = _>| {
-            compile(
+        let head = |raw| {
+            Head::new(
                 raw,
-                rest,
                 &text,
                 file,
                 default_name.clone(),
@@ -167,13 +166,13 @@ fn compile_files(
                 schemas,
             )
         };
-        // A cached model's cases are compiled as they are read back.
-        let compiled = match cache.get_with(&text, compile) {
+        // A cached model's parts of cases are compiled on the threads that read them.
+        let compiled = match cache.get_with(&text, head, Head::part, Head::finish) {
             Some(compiled) => compiled,
             None => match yaml::parse::<SuiteFile>(&text, file) {
                 Ok(mut raw) => {
                     cache.put(&text, &mut raw);
-                    compile(raw, &mut std::iter::empty())
+                    Head::whole(raw, head)
                 }
                 Err(e) => Err(vec![e]),
             },
@@ -311,54 +310,145 @@ pub fn load_text(
     let raw: SuiteFile = yaml::parse(text, file).map_err(|e| vec![e])?;
     let shared = Mutex::new(std::mem::take(schemas));
     let specs = Specs::Dir(specs_dir.to_path_buf());
-    let suite = compile(
-        raw,
-        &mut std::iter::empty(),
-        text,
-        file,
-        default_name,
-        &specs,
-        rule_sets,
-        &shared,
-    );
+    let suite = Head::whole(raw, |raw| {
+        Head::new(raw, text, file, default_name, &specs, rule_sets, &shared)
+    });
     *schemas = shared.into_inner().unwrap_or_else(|p| p.into_inner());
     suite
 }
 
-/// A parsed suite file checked and compiled into the model.
-/// `raw`, its cases followed by `rest` (cases still being read), compiled.
-#[allow(clippy::too_many_arguments)]
-fn compile(
-    raw: SuiteFile,
-    rest: &mut dyn Iterator<Item = Spanned<Box<CaseFile>>>,
-    text: &str,
-    file: &Path,
-    default_name: String,
-    specs: &Specs,
-    rule_sets: &[&str],
-    schemas: &Mutex<SchemaRegistry>,
-) -> Result<Suite, Vec<SourceError>> {
-    let mut c = Compiler {
-        file,
-        text,
-        specs,
-        rule_sets,
-        schemas,
-        errors: Vec::new(),
-        known: BTreeSet::new(),
-        url_known: BTreeSet::new(),
-        fixture_names: Vec::new(),
-        used_fixtures: BTreeSet::new(),
-        used_names: BTreeSet::new(),
-        jwt_uses: Vec::new(),
-        jwt_names: Vec::new(),
-        step_jwts: BTreeSet::new(),
-    };
-    let suite = c.suite(raw, rest, default_name);
-    if c.errors.is_empty() {
-        Ok(suite)
-    } else {
-        Err(c.errors)
+/// A suite file compiled but for its cases, with what compiling them needs. Its cases are
+/// compiled in parts, each on any thread ([`Head::part`]), then put in order
+/// ([`Head::finish`]): a large cached file's parts are compiled where they are read.
+struct Head<'a> {
+    /// The suite-wide state, and the problems found so far.
+    compiler: Compiler<'a>,
+    scope: CaseScope,
+}
+
+/// What every case of a suite is compiled against.
+struct CaseScope {
+    /// The suite's vars and secrets, `base_url` and its jwts: what `requires` may name.
+    base: BTreeSet<String>,
+    /// What a case's templates may use at its start: `base`, and the fixtures' captures.
+    known: BTreeSet<String>,
+    /// Per fixture, the names its templates use.
+    fixture_uses: Vec<BTreeSet<String>>,
+    secrets: Vec<String>,
+    source: Option<Source>,
+    profile: Option<String>,
+}
+
+/// A case compiled on its own, with its problems. Whether its test name is another case's is
+/// known only in order: that problem goes in at `name_errors_at`, where it is found in a file.
+struct PartCase {
+    case: Case,
+    errors: Vec<SourceError>,
+    name_at: Location,
+    name_errors_at: usize,
+}
+
+impl<'a> Head<'a> {
+    /// `raw` checked and compiled but for its cases, which it must not hold; the suite has
+    /// no cases yet.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        raw: SuiteFile,
+        text: &'a str,
+        file: &'a Path,
+        default_name: String,
+        specs: &'a Specs,
+        rule_sets: &'a [&'a str],
+        schemas: &'a Mutex<SchemaRegistry>,
+    ) -> (Head<'a>, Suite) {
+        let mut compiler = Compiler {
+            file,
+            text,
+            specs,
+            rule_sets,
+            schemas,
+            errors: Vec::new(),
+            known: BTreeSet::new(),
+            url_known: BTreeSet::new(),
+            fixture_names: Vec::new(),
+            used_fixtures: BTreeSet::new(),
+            used_names: BTreeSet::new(),
+            jwt_uses: Vec::new(),
+            jwt_names: Vec::new(),
+            step_jwts: BTreeSet::new(),
+        };
+        let (suite, scope) = compiler.suite(raw, default_name);
+        (Head { compiler, scope }, suite)
+    }
+
+    /// A whole parsed file, its cases compiled on this thread.
+    fn whole(
+        mut raw: SuiteFile,
+        head: impl FnOnce(SuiteFile) -> (Head<'a>, Suite),
+    ) -> Result<Suite, Vec<SourceError>> {
+        let cases = std::mem::take(&mut raw.cases);
+        let (head, suite) = head(raw);
+        let part = head.part(cases);
+        head.finish(suite, &mut std::iter::once(part))
+    }
+
+    /// `cases` compiled, each on its own.
+    fn part(&self, cases: Vec<Spanned<Box<CaseFile>>>) -> Vec<PartCase> {
+        let mut c = self.compiler.for_cases();
+        cases
+            .into_iter()
+            .map(|case| c.case(&self.scope, case))
+            .collect()
+    }
+
+    /// The suite with the cases of `parts`, in order; every problem, in the file's order.
+    fn finish(
+        &self,
+        mut suite: Suite,
+        parts: &mut dyn Iterator<Item = Vec<PartCase>>,
+    ) -> Result<Suite, Vec<SourceError>> {
+        let compiler = &self.compiler;
+        let mut found = compiler.errors.clone();
+        // Slugs seen, hashed: a scan of the earlier cases made a 100,000-case file quadratic.
+        let mut slugs = std::collections::HashSet::new();
+        for part in parts {
+            suite.cases.reserve(part.len());
+            for PartCase {
+                case,
+                mut errors,
+                name_at,
+                name_errors_at,
+            } in part
+            {
+                if !case.slug.is_empty() && !slugs.insert(case.slug.clone()) {
+                    let message = format!(
+                        "another case in this suite has the same test name `{}`",
+                        case.slug
+                    );
+                    let e = yaml::error_at(compiler.file, compiler.text, name_at, message);
+                    errors.insert(name_errors_at.min(errors.len()), e);
+                }
+                found.append(&mut errors);
+                suite.cases.push(case);
+            }
+        }
+        if suite.cases.is_empty() && found.is_empty() {
+            found.push(SourceError {
+                file: compiler.file.to_path_buf(),
+                line: 1,
+                column: 1,
+                message: "the suite has no cases".into(),
+                rendered: format!(
+                    "error: the suite has no cases\n --> {}",
+                    compiler.file.display()
+                ),
+            });
+        }
+        if found.is_empty() {
+            Ok(suite)
+        } else {
+            Err(found)
+        }
     }
 }
 
@@ -398,18 +488,30 @@ struct Compiler<'a> {
     step_jwts: BTreeSet<usize>,
 }
 
-impl Compiler<'_> {
+impl<'a> Compiler<'a> {
     fn error(&mut self, at: Location, message: impl Into<String>) {
         self.errors
             .push(yaml::error_at(self.file, self.text, at, message));
     }
 
-    fn suite(
-        &mut self,
-        raw: SuiteFile,
-        rest: &mut dyn Iterator<Item = Spanned<Box<CaseFile>>>,
-        default_name: String,
-    ) -> Suite {
+    /// A copy for compiling cases on another thread: the suite-wide names, no problems yet.
+    fn for_cases(&self) -> Compiler<'a> {
+        Compiler {
+            errors: Vec::new(),
+            known: BTreeSet::new(),
+            url_known: self.url_known.clone(),
+            fixture_names: self.fixture_names.clone(),
+            used_fixtures: BTreeSet::new(),
+            used_names: BTreeSet::new(),
+            jwt_uses: self.jwt_uses.clone(),
+            jwt_names: self.jwt_names.clone(),
+            step_jwts: BTreeSet::new(),
+            ..*self
+        }
+    }
+
+    /// The suite without its cases, and what its cases are compiled against.
+    fn suite(&mut self, raw: SuiteFile, default_name: String) -> (Suite, CaseScope) {
         let name = match raw.suite {
             Some(s) if s.value.trim().is_empty() => {
                 self.error(s.referenced, "`suite` must not be empty");
@@ -502,94 +604,112 @@ impl Compiler<'_> {
             self.fixture_names.push(fname.clone());
             fixtures.push(Fixture { name: fname, steps });
         }
-
-        // Reserved up front, but never more than a file could plausibly hold.
-        let count = (raw.cases.len() + rest.size_hint().0).min(1 << 17);
-        let mut cases: Vec<Case> = Vec::with_capacity(count);
-        // Slugs seen, hashed: a scan of the earlier cases made a 100,000-case file quadratic.
-        let mut slugs: std::collections::HashSet<String> =
-            std::collections::HashSet::with_capacity(count);
         // What every case starts knowing, built once: rebuilt per case it was 3% of a `list`.
-        let case_known: BTreeSet<String> = base.union(&exported).cloned().collect();
-        for case in raw.cases.into_iter().chain(rest) {
-            let at = case.referenced;
-            let CaseFile {
-                name,
-                doc,
-                source,
-                requires,
-                profile,
-                request,
-                expect,
-                capture,
-                steps,
-            } = *case.value;
-            let source = self.source(source.as_ref());
-            let profile = profile
-                .as_ref()
-                .map(|p| self.profile_name(p))
-                .or_else(|| suite_profile.clone());
-            let slug = slug(&name.value);
-            if slug.is_empty() {
+        let known: BTreeSet<String> = base.union(&exported).cloned().collect();
+        let suite = Suite {
+            name,
+            file: self.file.to_path_buf(),
+            api_at: raw.api.referenced,
+            api: raw.api.value,
+            doc: raw.doc,
+            source: suite_source.clone(),
+            vars,
+            secrets,
+            fixtures,
+            jwts,
+            cases: Vec::new(),
+        };
+        let scope = CaseScope {
+            base,
+            known,
+            fixture_uses,
+            secrets: suite.secrets.clone(),
+            source: suite_source,
+            profile: suite_profile,
+        };
+        (suite, scope)
+    }
+
+    /// One case, compiled against its suite's `scope`.
+    fn case(&mut self, scope: &CaseScope, case: Spanned<Box<CaseFile>>) -> PartCase {
+        let errors_before = self.errors.len();
+        let at = case.referenced;
+        let CaseFile {
+            name,
+            doc,
+            source,
+            requires,
+            profile,
+            request,
+            expect,
+            capture,
+            steps,
+        } = *case.value;
+        let source = self.source(source.as_ref());
+        let profile = profile
+            .as_ref()
+            .map(|p| self.profile_name(p))
+            .or_else(|| scope.profile.clone());
+        let slug = slug(&name.value);
+        let name_errors_at = self.errors.len() - errors_before;
+        if slug.is_empty() {
+            self.error(
+                name.referenced,
+                "a case needs a name with letters or digits",
+            );
+        }
+        let mut required = Vec::new();
+        let mut capabilities = Vec::new();
+        for r in requires {
+            let is_var = scope.base.contains(&r.value) && r.value != "base_url";
+            if !is_var && crate::capability::is_capability(&r.value) {
+                capabilities.push(r.value);
+                continue;
+            }
+            if !is_var {
+                let names: Vec<String> = scope
+                    .base
+                    .iter()
+                    .cloned()
+                    .chain(crate::capability::all().map(String::from))
+                    .collect();
+                let hint = did_you_mean(&r.value, names.iter());
                 self.error(
-                    name.referenced,
-                    "a case needs a name with letters or digits",
-                );
-            } else if !slugs.insert(slug.clone()) {
-                self.error(
-                    name.referenced,
-                    format!("another case in this suite has the same test name `{slug}`"),
+                    r.referenced,
+                    format!(
+                        "`requires` names `{}`, which is neither a var, a secret nor a capability{hint}",
+                        r.value
+                    ),
                 );
             }
-            let mut required = Vec::new();
-            let mut capabilities = Vec::new();
-            for r in requires {
-                let is_var = base.contains(&r.value) && r.value != "base_url";
-                if !is_var && crate::capability::is_capability(&r.value) {
-                    capabilities.push(r.value);
-                    continue;
-                }
-                if !is_var {
-                    let names: Vec<String> = base
-                        .iter()
-                        .cloned()
-                        .chain(crate::capability::all().map(String::from))
-                        .collect();
-                    let hint = did_you_mean(&r.value, names.iter());
-                    self.error(
-                        r.referenced,
-                        format!(
-                            "`requires` names `{}`, which is neither a var, a secret nor a capability{hint}",
-                            r.value
-                        ),
-                    );
-                }
-                required.push(r.value);
+            required.push(r.value);
+        }
+        if self.known != scope.known {
+            self.known.clone_from(&scope.known);
+        }
+        self.used_fixtures.clear();
+        self.used_names.clear();
+        let mut steps = self.steps(request, expect, capture, steps, at, "case");
+        if guessed(source.as_ref().or(scope.source.as_ref())) {
+            // Every expectation, not the rules: each rule cites its own clause. A vendor page
+            // cited without a stored passage backs nothing we can show: assumed by default.
+            for step in &mut steps {
+                step.expect.assumed = step.expect.names();
             }
-            if self.known != case_known {
-                self.known.clone_from(&case_known);
-            }
-            self.used_fixtures.clear();
-            self.used_names.clear();
-            let mut steps = self.steps(request, expect, capture, steps, at, "case");
-            if guessed(source.as_ref().or(suite_source.as_ref())) {
-                // Every expectation, not the rules: each rule cites its own clause. A vendor page
-                // cited without a stored passage backs nothing we can show: assumed by default.
-                for step in &mut steps {
-                    step.expect.assumed = step.expect.names();
-                }
-            }
-            let names = std::mem::take(&mut self.used_names);
-            let mut uses = self.with_jwt_uses(names);
-            for &f in &self.used_fixtures {
-                uses.extend(fixture_uses.get(f).into_iter().flatten().cloned());
-            }
-            let needs = secrets
-                .iter()
-                .filter(|s| uses.contains(*s))
-                .cloned()
-                .collect();
-            cases.push(Case {
+        }
+        let names = std::mem::take(&mut self.used_names);
+        let mut uses = self.with_jwt_uses(names);
+        for &f in &self.used_fixtures {
+            uses.extend(scope.fixture_uses.get(f).into_iter().flatten().cloned());
+        }
+        let needs = scope
+            .secrets
+            .iter()
+            .filter(|s| uses.contains(*s))
+            .cloned()
+            .collect();
+        PartCase {
+            case: Case {
                 line: name.referenced.line(),
                 name: name.value,
                 slug,
@@ -601,32 +721,10 @@ impl Compiler<'_> {
                 fixtures: self.used_fixtures.iter().copied().collect(),
                 needs,
                 steps,
-            });
-        }
-        if cases.is_empty() && self.errors.is_empty() {
-            self.errors.push(SourceError {
-                file: self.file.to_path_buf(),
-                line: 1,
-                column: 1,
-                message: "the suite has no cases".into(),
-                rendered: format!(
-                    "error: the suite has no cases\n --> {}",
-                    self.file.display()
-                ),
-            });
-        }
-        Suite {
-            name,
-            file: self.file.to_path_buf(),
-            api_at: raw.api.referenced,
-            api: raw.api.value,
-            doc: raw.doc,
-            source: suite_source,
-            vars,
-            secrets,
-            fixtures,
-            jwts,
-            cases,
+            },
+            errors: self.errors.split_off(errors_before),
+            name_at: name.referenced,
+            name_errors_at,
         }
     }
 
@@ -1626,5 +1724,95 @@ mod tests {
             let (pointed, expected) = pointed(e, text);
             assert_eq!(pointed, expected, "\n{}", e.rendered);
         }
+    }
+
+    /// A file of several cache parts compiles to the same cases and the same problems, in the
+    /// same order, from its YAML and from its cached parts (compiled on other threads).
+    #[test]
+    fn a_large_file_compiles_alike_from_yaml_and_from_cached_parts() {
+        let mut text = String::from("api: oauth2\nsecrets: [client_secret]\ncases:\n");
+        for i in 0..2_500 {
+            let (name, source, requires) = match i {
+                // In the third part: a source left empty, a name the fifth case has, and an
+                // unknown requirement, told in that order, as in the file.
+                2_100 => (
+                    "case 5".to_string(),
+                    "    source: \"\"\n",
+                    "    requires: [nope]\n",
+                ),
+                1_500 => ("\"**\"".to_string(), "", ""),
+                _ => (format!("case {i}"), "", ""),
+            };
+            let form = if i % 3 == 0 {
+                "{ secret: \"{{ client_secret }}\" }"
+            } else {
+                "{}"
+            };
+            text.push_str(&format!(
+                "  - name: {name}\n{source}{requires}    request: {{ path: /p{i}, form: {form} }}\n    expect: {{ status: 200 }}\n"
+            ));
+        }
+        let dir = scratch("alike");
+        let file = dir.join("big.yaml");
+        std::fs::write(&file, &text).unwrap();
+        let cache = ParseCache::at(Some(dir.join("cache")));
+        let input = [Input {
+            file: file.clone(),
+            name: "big".into(),
+            text: None,
+        }];
+        let compiled = |good: bool| {
+            let schemas = Mutex::new(SchemaRegistry::default());
+            let specs = Specs::Dir(PathBuf::from("specs"));
+            let mut out = compile_files(&input, &specs, &[], &schemas, &cache);
+            let (_, suite) = out.pop().unwrap().unwrap();
+            match (suite, good) {
+                (Ok(s), true) => s
+                    .cases
+                    .iter()
+                    .map(|c| format!("{} {} {} {:?}", c.line, c.slug, c.steps.len(), c.needs))
+                    .collect::<Vec<_>>(),
+                (Err(e), false) => e.into_iter().map(|e| e.rendered).collect(),
+                _ => panic!("the file compiled as it should not"),
+            }
+        };
+        let cached = || cache.get(&text).is_some();
+        assert!(!cached());
+        let from_yaml = compiled(false);
+        assert!(cached(), "the parse is kept even with problems");
+        let from_parts = compiled(false);
+        assert_eq!(from_yaml, from_parts);
+        let says: Vec<&str> = from_yaml
+            .iter()
+            .map(|e| e.lines().next().unwrap_or(""))
+            .collect();
+        assert_eq!(says.len(), 4, "{says:#?}");
+        assert!(says[0].contains("needs a name with letters"), "{says:#?}");
+        assert!(
+            says[1].contains("`source` names a vendor document"),
+            "{says:#?}"
+        );
+        assert!(says[2].contains("same test name `case-5`"), "{says:#?}");
+        assert!(says[3].contains("`requires` names `nope`"), "{says:#?}");
+
+        // Without the problems: the same cases, in the same order.
+        let text = text
+            .replace("    source: \"\"\n    requires: [nope]\n", "")
+            .replace(
+                "name: case 5\n    request: { path: /p2100",
+                "name: case x\n    request: { path: /p2100",
+            )
+            .replace("name: \"**\"\n", "name: case y\n");
+        std::fs::write(&file, &text).unwrap();
+        let from_yaml = compiled(true);
+        assert!(cached());
+        let from_parts = compiled(true);
+        assert_eq!(from_yaml.len(), 2_500);
+        assert_eq!(from_yaml, from_parts);
+        assert!(
+            from_yaml[3].ends_with("[\"client_secret\"]"),
+            "{}",
+            from_yaml[3]
+        );
     }
 }
