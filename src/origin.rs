@@ -119,6 +119,17 @@ pub fn is_loopback(url: &Url) -> bool {
 /// Refuses `url` unless its origin is in `allowed` (an empty list allows everything: a caller
 /// without a target).
 pub fn check(url: &Url, allowed: &[String]) -> Result<(), String> {
+    // An http(s) URL without credentials is written as its origin up to its path: allowed
+    // without building the origin's text (1% of a run's CPU).
+    if matches!(url.scheme(), "http" | "https")
+        && url.username().is_empty()
+        && url.password().is_none()
+        && allowed
+            .iter()
+            .any(|a| *a == url[..url::Position::BeforePath])
+    {
+        return Ok(());
+    }
     let origin = url.origin().ascii_serialization();
     if allowed.is_empty() || allowed.contains(&origin) {
         return Ok(());
@@ -193,6 +204,21 @@ mod tests {
         let other_scheme = Url::parse("http://acme.example/token").unwrap();
         assert!(check(&other_scheme, &allowed).is_err());
         assert!(of("mailto:x@y").is_err());
+        // Written up to its path or not, a URL passes exactly when its origin is allowed.
+        for url in [
+            "https://acme.example/token?x=1",
+            "https://user:pw@acme.example/token",
+            "HTTP://[::1]:8080/x",
+            "http://b\u{fc}cher.example:80/x",
+            "https://acme.example.:443/",
+            "http://127.0.0.1:18555/oauth/token",
+        ] {
+            let url = Url::parse(url).unwrap();
+            let origin = url.origin().ascii_serialization();
+            assert!(check(&url, std::slice::from_ref(&origin)).is_ok(), "{url}");
+            let near = vec![format!("{origin}/"), format!("{origin}:1")];
+            assert!(check(&url, &near).is_err(), "{url}");
+        }
     }
 
     #[test]

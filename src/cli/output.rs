@@ -103,11 +103,16 @@ pub async fn run(session: Session, format: Format) -> Exit {
     for found in session.discovered() {
         info(format, &report::escape_control(found));
     }
-    let locations = locations(&session);
+    // Only annotations need them.
+    let locations = if format == Format::Github {
+        locations(&session)
+    } else {
+        HashMap::new()
+    };
     let styles = report::Styles::when(
         format != Format::Json && console::colour_wanted(std::io::stdout().is_terminal()),
     );
-    let bar = progress_bar(session.test_names().len(), session.against_mock());
+    let bar = progress_bar(session.selected().len(), session.against_mock());
     let canceller = session.canceller();
     let on_interrupt = bar.clone();
     tokio::spawn(async move {
