@@ -228,7 +228,10 @@ pub async fn run(session: Session, format: Format) -> Exit {
             ),
         );
     }
-    finished.exit()
+    let exit = finished.exit();
+    // The process ends next: freeing every outcome first was 3% of writing the reports.
+    std::mem::forget(finished);
+    exit
 }
 
 /// Each selected test's suite file and the line of its `name:`.
