@@ -176,35 +176,12 @@ impl MockServer {
 
     /// The target that points every API at this mock, with its credentials.
     pub fn target(&self) -> Target {
-        let base_url = self.base_url();
-        let mut apis = BTreeMap::new();
-        let c = &self.config;
-        apis.insert(
-            "talkdesk".to_string(),
-            talkdesk::api_target(&c.talkdesk, &base_url),
-        );
-        apis.insert(
-            "salesforce".to_string(),
-            salesforce::api_target(&c.salesforce, &base_url),
-        );
-        apis.insert("miaw".to_string(), miaw::api_target(&c.miaw, &base_url));
-        apis.insert(
-            "oauth2".to_string(),
-            oauth2::api_target(&self.oauth2, &base_url),
-        );
-        let mut target = Target {
-            name: "mock".into(),
-            apis,
-            http: HttpOptions {
-                use_env_proxy: false,
-                ..HttpOptions::default()
-            },
-            allow_origins: Vec::new(),
-            allow_http: false,
-            embedded_mock: !c.profile.rehearsal(),
-        };
-        replay::lay_over(&mut target, &self.recorded_capabilities);
-        target
+        target_of(
+            &self.config,
+            &self.oauth2,
+            &self.base_url(),
+            &self.recorded_capabilities,
+        )
     }
 
     /// `(what, URL)` for every endpoint, for the banner of `tokenconf mock`.
@@ -230,6 +207,39 @@ impl MockServer {
             let _ = task.await;
         }
     }
+}
+
+/// The target that points every API of the mock at `base_url`, with its credentials.
+fn target_of(
+    c: &MockConfig,
+    oauth2: &oauth2::Server,
+    base_url: &str,
+    recorded_capabilities: &BTreeMap<String, crate::cassette::ApiCapabilities>,
+) -> Target {
+    let mut apis = BTreeMap::new();
+    apis.insert(
+        "talkdesk".to_string(),
+        talkdesk::api_target(&c.talkdesk, base_url),
+    );
+    apis.insert(
+        "salesforce".to_string(),
+        salesforce::api_target(&c.salesforce, base_url),
+    );
+    apis.insert("miaw".to_string(), miaw::api_target(&c.miaw, base_url));
+    apis.insert("oauth2".to_string(), oauth2::api_target(oauth2, base_url));
+    let mut target = Target {
+        name: "mock".into(),
+        apis,
+        http: HttpOptions {
+            use_env_proxy: false,
+            ..HttpOptions::default()
+        },
+        allow_origins: Vec::new(),
+        allow_http: false,
+        embedded_mock: !c.profile.rehearsal(),
+    };
+    replay::lay_over(&mut target, recorded_capabilities);
+    target
 }
 
 /// Binds `addr` (port 0 for an ephemeral one) and serves until stopped or dropped with the runtime.
@@ -303,6 +313,15 @@ async fn serve(
 pub fn router(config: Arc<MockConfig>, base_url: &str) -> Router {
     let oauth2 = Arc::new(oauth2::Server::new(config.clone(), base_url));
     build_router(config, base_url, oauth2)
+}
+
+/// [`router`], with the target that points every API at it (what [`MockServer::target`] gives):
+/// for a test that serves the mock behind a layer of its own. The target's credentials (an
+/// issued refresh token) are this router's.
+pub fn router_with_target(config: Arc<MockConfig>, base_url: &str) -> (Router, Target) {
+    let oauth2 = Arc::new(oauth2::Server::new(config.clone(), base_url));
+    let target = target_of(&config, &oauth2, base_url, &BTreeMap::new());
+    (build_router(config, base_url, oauth2), target)
 }
 
 fn build_router(config: Arc<MockConfig>, base_url: &str, oauth2: Arc<oauth2::Server>) -> Router {
