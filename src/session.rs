@@ -605,14 +605,6 @@ impl Session {
         })
     }
 
-    /// Names of the selected tests, `<suite>::<case slug>`, in run order.
-    pub fn test_names(&self) -> Vec<String> {
-        self.selected
-            .iter()
-            .map(|id| self.runner.test_name(*id))
-            .collect()
-    }
-
     pub fn target_name(&self) -> &str {
         &self.runner.target().name
     }

@@ -1,7 +1,8 @@
 //! Where report files go, and writing them so that nothing planted in the report folder can
 //! redirect a write.
 //!
-//! - Every name is computed before anything is sent ([`ReportPlan`]): each part fits the
+//! - Every name comes from the whole set of cases planned before anything is sent
+//!   ([`ReportPlan`]; worked out when the first diff is written): each part fits the
 //!   filesystem's limit, and no two cases (of one suite or of two suites whose names clean up
 //!   alike) share a diff file.
 //! - Each file is first written to a temporary file created exclusively (`O_CREAT|O_EXCL`, so a
@@ -81,7 +82,8 @@ fn at(path: &Path) -> impl FnOnce(io::Error) -> ReportError + '_ {
     }
 }
 
-/// The report folder and the diff file of every case that may fail, decided at load.
+/// The report folder and the cases that may fail, known at load; their diff files are named
+/// from that whole set when the first is needed.
 #[derive(Debug, Clone)]
 pub struct ReportPlan {
     dir: PathBuf,

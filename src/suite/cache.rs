@@ -153,7 +153,7 @@ impl ParseCache {
     }
 
     #[cfg(test)]
-    fn entry_path(&self, text: &str) -> Option<PathBuf> {
+    pub(super) fn entry_path(&self, text: &str) -> Option<PathBuf> {
         Some(self.dir.as_ref()?.join(entry_name(&digest(text))))
     }
 }

@@ -377,6 +377,7 @@ impl<'a> Head<'a> {
             jwt_names: Vec::new(),
             step_jwts: BTreeSet::new(),
         };
+        debug_assert!(raw.cases.is_empty(), "a head's cases come in parts");
         let (suite, scope) = compiler.suite(raw, default_name);
         (Head { compiler, scope }, suite)
     }
@@ -1730,7 +1731,10 @@ mod tests {
     /// same order, from its YAML and from its cached parts (compiled on other threads).
     #[test]
     fn a_large_file_compiles_alike_from_yaml_and_from_cached_parts() {
-        let mut text = String::from("api: oauth2\nsecrets: [client_secret]\ncases:\n");
+        // Each case needs the secret directly, through a jwt or through a fixture, or is assumed.
+        let mut text = String::from(
+            "api: oauth2\nsecrets: [client_secret]\njwts:\n  assertion: { alg: HS256, key: \"{{ client_secret }}\", claims: { iss: me } }\nfixtures:\n  login:\n    request: { path: /login, form: { s: \"{{ client_secret }}\" } }\n    capture: { token: $.access_token }\ncases:\n",
+        );
         for i in 0..2_500 {
             let (name, source, requires) = match i {
                 // In the third part: a source left empty, a name the fifth case has, and an
@@ -1741,12 +1745,14 @@ mod tests {
                     "    requires: [nope]\n",
                 ),
                 1_500 => ("\"**\"".to_string(), "", ""),
+                _ if i % 4 == 3 => (format!("case {i}"), "    source: assumed\n", ""),
                 _ => (format!("case {i}"), "", ""),
             };
-            let form = if i % 3 == 0 {
-                "{ secret: \"{{ client_secret }}\" }"
-            } else {
-                "{}"
+            let form = match i % 4 {
+                0 => "{ secret: \"{{ client_secret }}\" }",
+                1 => "{ a: \"{{ jwt.assertion }}\" }",
+                2 => "{ t: \"{{ login.token }}\" }",
+                _ => "{}",
             };
             text.push_str(&format!(
                 "  - name: {name}\n{source}{requires}    request: {{ path: /p{i}, form: {form} }}\n    expect: {{ status: 200 }}\n"
@@ -1770,7 +1776,11 @@ mod tests {
                 (Ok(s), true) => s
                     .cases
                     .iter()
-                    .map(|c| format!("{} {} {} {:?}", c.line, c.slug, c.steps.len(), c.needs))
+                    .map(|c| {
+                        let (line, slug, steps) = (c.line, &c.slug, c.steps.len());
+                        let (needs, fixtures, assumed) = (&c.needs, &c.fixtures, c.assumed_count());
+                        format!("{line} {slug} {steps} {needs:?} {fixtures:?} {assumed}")
+                    })
                     .collect::<Vec<_>>(),
                 (Err(e), false) => e.into_iter().map(|e| e.rendered).collect(),
                 _ => panic!("the file compiled as it should not"),
@@ -1782,6 +1792,16 @@ mod tests {
         assert!(cached(), "the parse is kept even with problems");
         let from_parts = compiled(false);
         assert_eq!(from_yaml, from_parts);
+        // A part damaged: a miss, so the YAML is parsed again, with the same result.
+        let entry = cache.entry_path(&text).unwrap();
+        let mut bytes = std::fs::read(&entry).unwrap();
+        let second = (0..bytes.len())
+            .filter(|&i| bytes[i] == b'\n')
+            .nth(1)
+            .unwrap();
+        bytes[second + 2] = b'}';
+        std::fs::write(&entry, &bytes).unwrap();
+        assert_eq!(compiled(false), from_yaml);
         let says: Vec<&str> = from_yaml
             .iter()
             .map(|e| e.lines().next().unwrap_or(""))
@@ -1809,10 +1829,22 @@ mod tests {
         let from_parts = compiled(true);
         assert_eq!(from_yaml.len(), 2_500);
         assert_eq!(from_yaml, from_parts);
+        let secret = "[\"client_secret\"]";
         assert!(
-            from_yaml[3].ends_with("[\"client_secret\"]"),
+            from_yaml[0].ends_with(&format!("{secret} [] 0")),
             "{}",
-            from_yaml[3]
+            from_yaml[0]
         );
+        assert!(
+            from_yaml[1].ends_with(&format!("{secret} [] 0")),
+            "{}",
+            from_yaml[1]
+        );
+        assert!(
+            from_yaml[2].ends_with(&format!("{secret} [0] 0")),
+            "{}",
+            from_yaml[2]
+        );
+        assert!(from_yaml[3].ends_with("[] [] 1"), "{}", from_yaml[3]);
     }
 }

@@ -6,8 +6,8 @@
 //!
 //! A run of the binary holds drift modes of different APIs at once (the n-th mode of each), each
 //! API served by a mock of its own with its own mode: a mode changes only its own API's
-//! responses, so each mode's cases see what they would in a run of their own, in about half the
-//! runs. A token found names the mode whose mock issued it.
+//! responses, so each mode's cases see what they would in a run of their own, in 47 runs
+//! instead of 80. A token found names the mode whose mock issued it.
 //!
 //! How the test knows every token: it serves the mock's router itself, behind a layer that
 //! records each response, and hands the binary a targets file pointing at it (secrets through
@@ -537,10 +537,10 @@ fn leak_run(rt: &tokio::runtime::Runtime, plan: &Plan) -> Ran {
             hits.push(format!("{name}: {file} holds a JWT {:?}", m.as_str()));
         }
     }
-    // `test <api>/<suite>::<case> ... FAILED`: the suite of each failing case.
+    // `test <api>/<suite>::<case> ... FAILED` (or `ERROR (why)`): the suite of each such case.
     let failed = stdout
         .lines()
-        .filter(|l| l.ends_with(" ... FAILED"))
+        .filter(|l| l.ends_with(" ... FAILED") || l.contains(" ... ERROR"))
         .filter_map(|l| Some(l.strip_prefix("test ")?.split("::").next()?.to_string()))
         .collect();
     let diffs = walkdir::WalkDir::new(reports.join("diffs"))
@@ -638,11 +638,11 @@ fn diff_output(from: &Path, to: &Path) -> String {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+    let page = std::fs::read_to_string(&page).expect("`diff --html` writes its page");
     format!(
-        "{}{}{}",
+        "{}{}{page}",
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr),
-        std::fs::read_to_string(&page).unwrap_or_default()
     )
 }
 
@@ -694,7 +694,7 @@ fn no_secret_or_token_reaches_any_output_over_every_suite_and_drift_mode() {
         .collect();
     assert!(
         shipped.is_empty(),
-        "shipped suites failed on the conformant mock: {shipped:?}"
+        "shipped suites failed or errored on the conformant mock: {shipped:?}"
     );
     assert!(
         conformant.diffs > 20,
