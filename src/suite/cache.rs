@@ -8,7 +8,7 @@
 //! platform's cache folder (`~/.cache` on Linux). One folder per build of tokenconf, since the
 //! model's layout is the build's; the last used few are kept.
 //!
-//! What another user cannot do (security review F2): each entry holds the SHA-256 of the text
+//! What another user cannot do (security review F2): each entry holds the BLAKE3 hash of the text
 //! it was parsed from, compared on read, so an entry for another text (a link or a copy under
 //! this text's name) is a miss; entries are read only from a build folder that is ours and
 //! private, checked on the folder opened, and neither the folder nor the entry is opened
@@ -16,11 +16,10 @@
 //! link on the way) is not used, with a warning.
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
-
-use sha2::Digest;
 
 use super::model::{CaseFile, SuiteFile};
 use super::yaml::{self, Spanned};
@@ -84,46 +83,52 @@ impl ParseCache {
     /// The model cached for a file holding `text`.
     #[cfg(test)]
     pub fn get(&self, text: &str) -> Option<SuiteFile> {
-        read_model(&self.entry(text)?[DIGEST_LEN..])
+        let (file, frame) = self.entry(text)?;
+        read_model(&Source::File(&file), &frame)
     }
 
     /// [`ParseCache::get`] in three steps, so a large file's parts are read and made into
-    /// something on every core: `head` gets the model without its cases and makes what all
-    /// parts share (`S`) and what is kept (`U`); `part` makes something of each part of cases,
-    /// on any thread; and `take` gets both, and what `part` made in the file's order, as it
-    /// comes. A part that cannot be read ends them early and makes this a miss, whatever
-    /// `take` made of them.
+    /// something on every core: `head` gets the model without its cases (and how many there
+    /// are) and makes what all parts share (`S`) and what is kept (`U`); `part` makes something
+    /// of each part of cases, on any thread; and `take` gets both, and what `part` made in the
+    /// file's order, as it comes. A part that cannot be read ends them early and makes this a
+    /// miss, whatever `take` made of them.
     pub fn get_with<S: Sync, U, T: Send, R>(
         &self,
         text: &str,
-        head: impl FnOnce(SuiteFile) -> (S, U),
+        head: impl FnOnce(SuiteFile, usize) -> (S, U),
         part: impl Fn(&S, Part) -> T + Sync,
         take: impl FnOnce(&S, U, &mut dyn Iterator<Item = T>) -> R,
     ) -> Option<R> {
-        read_streaming(&self.entry(text)?[DIGEST_LEN..], head, part, take)
+        let (file, frame) = self.entry(text)?;
+        read_streaming(&Source::File(&file), &frame, head, part, take)
     }
 
-    /// The model bytes of the entry for `text` (its digest first), if it is ours, private and
-    /// for this very text.
-    fn entry(&self, text: &str) -> Option<Vec<u8>> {
+    /// The entry for `text`, opened, and where its parts are, if it is ours, private and for
+    /// this very text. Only its start is read here: its parts are read where they are made
+    /// into something, each into a buffer its thread reuses (reading the whole entry first
+    /// was a third of the time before a large file's parts were started on).
+    fn entry(&self, text: &str) -> Option<(fs::File, Frame)> {
         let dir = self.dir.as_deref()?;
         let digest = digest(text);
         let folder = open_folder(dir)?;
-        let mut file = open_entry(&folder, &entry_name(&digest))?;
+        let file = open_entry(&folder, &entry_name(&digest))?;
         let meta = file.metadata().ok()?;
         // Checked on the file opened, not its path: nothing can be swapped in between.
         if !meta.is_file() || !private(&meta) {
             return None;
         }
-        let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-        file.read_to_end(&mut bytes).ok()?;
-        let (stored, _) = bytes.split_at_checked(DIGEST_LEN)?;
+        let len = usize::try_from(meta.len()).ok()?;
+        let mut start = vec![0; len.min(START_LEN)];
+        read_at(&file, &mut start, 0)?;
+        let (stored, model) = start.split_at_checked(DIGEST_LEN)?;
         // The entry is for this very text, whatever its name or the path that led to it.
         if stored != digest.as_slice() {
             return None;
         }
+        let frame = frame(model, len - DIGEST_LEN)?;
         self.used.call_once(|| mark_used(&folder));
-        Some(bytes)
+        Some((file, frame))
     }
 
     /// Keeps `model`, parsed from `text`, if it reads back as itself; best effort.
@@ -142,7 +147,8 @@ impl ParseCache {
         // catches it because every optional field is left out when absent (the null written for
         // a non-finite number reads back as absent, then is not written), and because the parser
         // makes no two models that write alike.
-        if read_model(&json)
+        if frame(&json, json.len())
+            .and_then(|frame| read_model(&Source::Bytes(&json), &frame))
             .and_then(|mut back| write_model(&mut back))
             .as_ref()
             != Some(&json)
@@ -158,39 +164,67 @@ impl ParseCache {
     }
 }
 
+/// Where part `i` of an entry's cases starts, in the entry's bytes.
+#[cfg(test)]
+pub(super) fn part_start(entry: &[u8], i: usize) -> usize {
+    let frame = frame(&entry[DIGEST_LEN..], entry.len() - DIGEST_LEN).expect("an entry");
+    DIGEST_LEN + frame.parts[i].start
+}
+
 /// Cases per part of an entry: a file with more is read on several threads.
 const CASES_PER_PART: usize = 1000;
+/// The most of an entry read before its frame is known: its digest and its index line.
+const START_LEN: usize = 64 * 1024;
 
-/// An entry's model: the suite without its cases, then its cases in parts of
-/// [`CASES_PER_PART`], each compact JSON on a line of its own (compact JSON holds no newline).
+/// An entry's model: an index line (the number of cases, then the length of each JSON that
+/// follows), the suite without its cases, then its cases in parts of [`CASES_PER_PART`], each
+/// compact JSON. The index says where each part is, so each is read on its own.
 fn write_model(model: &mut SuiteFile) -> Option<Vec<u8>> {
     let cases = std::mem::take(&mut model.cases);
     let head = serde_json::to_vec(&*model);
     model.cases = cases;
-    let mut out = head.ok()?;
+    let mut body = head.ok()?;
+    let mut index = format!("{} {}", model.cases.len(), body.len());
     for part in model.cases.chunks(CASES_PER_PART) {
-        out.push(b'\n');
-        serde_json::to_writer(&mut out, part).ok()?;
+        let start = body.len();
+        serde_json::to_writer(&mut body, part).ok()?;
+        index.push_str(&format!(" {}", body.len() - start));
     }
-    // The number of cases last: an entry cut at a line's end, or missing a part, is a miss.
-    out.extend_from_slice(format!("\n{}", model.cases.len()).as_bytes());
+    index.push('\n');
+    let mut out = index.into_bytes();
+    out.extend_from_slice(&body);
     Some(out)
 }
 
-/// An entry's lines: the suite, its parts of cases, and how many cases they hold.
-struct Frame<'a> {
-    head: &'a [u8],
-    parts: Vec<&'a [u8]>,
+/// Where an entry's suite and parts of cases are, in its model's bytes.
+struct Frame {
+    head: Range<usize>,
+    parts: Vec<Range<usize>>,
     count: usize,
 }
 
-/// [`write_model`]'s bytes as lines, if the parts are as many as the number of cases makes.
-fn frame(bytes: &[u8]) -> Option<Frame<'_>> {
-    let mut lines = lines(bytes);
-    let head = lines.next()?;
-    let mut parts: Vec<&[u8]> = lines.collect();
-    let count: usize = std::str::from_utf8(parts.pop()?).ok()?.parse().ok()?;
-    (parts.len() == count.div_ceil(CASES_PER_PART)).then_some(Frame { head, parts, count })
+/// The frame of a model of `len` bytes that starts with `start`, if its index line is whole,
+/// the parts are as many as its number of cases makes, and they end where the model does.
+fn frame(start: &[u8], len: usize) -> Option<Frame> {
+    let line_end = memchr::memchr(b'\n', start)?;
+    let mut numbers = std::str::from_utf8(&start[..line_end])
+        .ok()?
+        .split(' ')
+        .map(|n| n.parse::<usize>().ok());
+    let count = numbers.next()??;
+    let mut at = line_end + 1;
+    let mut next = |n: usize| {
+        let range = at..at.checked_add(n)?;
+        at = range.end;
+        Some(range)
+    };
+    let head = next(numbers.next()??)?;
+    let parts = numbers.map(|n| next(n?)).collect::<Option<Vec<_>>>()?;
+    (parts.len() == count.div_ceil(CASES_PER_PART) && at == len).then_some(Frame {
+        head,
+        parts,
+        count,
+    })
 }
 
 /// How many cases part `i` of `count` holds.
@@ -201,29 +235,51 @@ fn part_len(i: usize, count: usize) -> usize {
 /// A part of an entry's cases.
 pub type Part = Vec<Spanned<Box<CaseFile>>>;
 
+/// Where an entry's model is read from: bytes in memory, or the entry's file (after its digest).
+enum Source<'a> {
+    Bytes(&'a [u8]),
+    File(&'a fs::File),
+}
+
+impl Source<'_> {
+    /// The model's bytes in `range`, read into `buf` if they are in the file.
+    fn read<'b>(&'b self, range: Range<usize>, buf: &'b mut Vec<u8>) -> Option<&'b [u8]> {
+        match self {
+            Source::Bytes(bytes) => bytes.get(range),
+            Source::File(file) => {
+                buf.clear();
+                buf.resize(range.len(), 0);
+                read_at(file, buf, DIGEST_LEN + range.start)?;
+                Some(buf)
+            }
+        }
+    }
+}
+
+/// Fills `buf` from `file` at `offset`; `None` if the file ends first.
+#[cfg(unix)]
+fn read_at(file: &fs::File, buf: &mut [u8], offset: usize) -> Option<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, u64::try_from(offset).ok()?).ok()
+}
+
+/// Entries are not opened here (see [`open_entry`]).
+#[cfg(not(unix))]
+fn read_at(_file: &fs::File, _buf: &mut [u8], _offset: usize) -> Option<()> {
+    None
+}
+
 /// Checked as UTF-8 once, not string by string (7% of reading a part).
 fn read_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<T> {
     let text = std::str::from_utf8(bytes).ok()?;
     yaml::reading_cache(|| serde_json::from_str(text).ok())
 }
 
-/// The lines of `bytes` (a byte-at-a-time split was 0.6% of a run).
-fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut start = 0;
-    memchr::memchr_iter(b'\n', bytes)
-        .chain(std::iter::once(bytes.len()))
-        .map(move |end| {
-            let line = &bytes[start..end];
-            start = end + 1;
-            line
-        })
-}
-
-/// [`write_model`]'s bytes handed over as [`ParseCache::get_with`] says: the parts of a large
-/// file read on other threads, a single part on this one.
+/// An entry's model handed over as [`ParseCache::get_with`] says: the parts of a large file
+/// read on other threads, each into a buffer the thread reuses; a single part on this one.
 fn read_streaming<S: Sync, U, T: Send, R>(
-    bytes: &[u8],
-    head: impl FnOnce(SuiteFile) -> (S, U),
+    source: &Source,
+    frame: &Frame,
+    head: impl FnOnce(SuiteFile, usize) -> (S, U),
     part: impl Fn(&S, Part) -> T + Sync,
     take: impl FnOnce(&S, U, &mut dyn Iterator<Item = T>) -> R,
 ) -> Option<R> {
@@ -231,22 +287,25 @@ fn read_streaming<S: Sync, U, T: Send, R>(
         head: first,
         parts,
         count,
-    } = frame(bytes)?;
-    let model: SuiteFile = read_json(first)?;
+    } = frame;
+    let model: SuiteFile = read_json(source.read(first.clone(), &mut Vec::new())?)?;
     if !model.cases.is_empty() {
         return None;
     }
-    let read = |i: usize| read_json::<Part>(parts[i]).filter(|p| p.len() == part_len(i, count));
+    let read = |i: usize, buf: &mut Vec<u8>| {
+        read_json::<Part>(source.read(parts[i].clone(), buf)?)
+            .filter(|p| p.len() == part_len(i, *count))
+    };
     if parts.len() <= 1 {
         let cases = match parts.first() {
-            Some(_) => read(0)?,
+            Some(_) => read(0, &mut Vec::new())?,
             None => Vec::new(),
         };
-        let (shared, kept) = head(model);
+        let (shared, kept) = head(model, *count);
         let done = part(&shared, cases);
         return Some(take(&shared, kept, &mut std::iter::once(done)));
     }
-    let (shared, kept) = head(model);
+    let (shared, kept) = head(model, *count);
     let next = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|scope| {
         let (sent, received) = std::sync::mpsc::channel();
@@ -256,13 +315,19 @@ fn read_streaming<S: Sync, U, T: Send, R>(
         for _ in 0..threads {
             let sent = sent.clone();
             let (next, parts, shared, part, read) = (&next, &parts, &shared, &part, &read);
-            scope.spawn(move || loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if i >= parts.len() {
-                    break;
-                }
-                if sent.send((i, read(i).map(|p| part(shared, p)))).is_err() {
-                    break;
+            scope.spawn(move || {
+                let mut buf = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= parts.len() {
+                        break;
+                    }
+                    if sent
+                        .send((i, read(i, &mut buf).map(|p| part(shared, p))))
+                        .is_err()
+                    {
+                        break;
+                    }
                 }
             });
         }
@@ -280,11 +345,12 @@ fn read_streaming<S: Sync, U, T: Send, R>(
     })
 }
 
-/// [`write_model`]'s bytes read back whole.
-fn read_model(bytes: &[u8]) -> Option<SuiteFile> {
+/// An entry's model read back whole.
+fn read_model(source: &Source, frame: &Frame) -> Option<SuiteFile> {
     read_streaming(
-        bytes,
-        |model| ((), model),
+        source,
+        frame,
+        |model, _| ((), model),
         |_, part| part,
         |_, mut model, parts| {
             model.cases.extend(parts.flatten());
@@ -348,11 +414,11 @@ impl<T> Iterator for InOrder<T> {
     }
 }
 
-/// SHA-256 of a suite's text: a 3 MB suite hashes in ~2 ms, beside ~300 ms of parsing it.
+/// BLAKE3 of a suite's text: a 6 MB suite hashes in ~1.5 ms, beside ~1.5 s of parsing it.
 const DIGEST_LEN: usize = 32;
 
 fn digest(text: &str) -> [u8; DIGEST_LEN] {
-    sha2::Sha256::digest(text.as_bytes()).into()
+    blake3::hash(text.as_bytes()).into()
 }
 
 /// An entry's file name: the digest's first 128 bits in hex (the whole digest is inside).
@@ -550,11 +616,16 @@ fn hex(text: &str, len: usize) -> bool {
     text.len() == len && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// This build of tokenconf: its version, the source of the model's types, and its executable's
-/// path, size and modification time (a rebuild changes them, and perhaps the model's layout
-/// with them; the source changes whenever the types do, even within one second at one size).
+/// This build of tokenconf: its version, the source of the model's types and of the entry's
+/// layout, and its executable's path, size and modification time (a rebuild changes them, and
+/// perhaps the model's layout with them; the source changes whenever the types do, even within
+/// one second at one size).
 fn build_id() -> Option<String> {
-    const MODEL: &str = concat!(include_str!("model.rs"), include_str!("yaml.rs"));
+    const MODEL: &str = concat!(
+        include_str!("model.rs"),
+        include_str!("yaml.rs"),
+        include_str!("cache.rs")
+    );
     let exe = std::env::current_exe().ok()?;
     let meta = fs::metadata(&exe).ok()?;
     let modified = meta
@@ -764,31 +835,29 @@ cases:
         cache.put(&text, &mut parsed);
         let entry = cache.entry_path(&text).unwrap();
         let whole = fs::read(&entry).unwrap();
-        let lines = lines(&whole[DIGEST_LEN..]).count();
-        assert_eq!(lines, 5, "the suite, three parts of cases, their number");
+        let model = &whole[DIGEST_LEN..];
+        let parts = frame(model, model.len()).expect("a frame").parts;
+        assert_eq!(parts.len(), 3);
         let cached = cache.get(&text).expect("a hit");
         assert_eq!(cached.cases.len(), 2 * CASES_PER_PART + 7);
         assert_eq!(format!("{cached:?}"), format!("{parsed:?}"));
         // The second part's first case made unreadable; the parts around it are whole.
-        let second = DIGEST_LEN
-            + whole[DIGEST_LEN..]
-                .iter()
-                .enumerate()
-                .filter(|(_, b)| **b == b'\n')
-                .nth(1)
-                .unwrap()
-                .0
-            + 2;
         let mut damaged = whole.clone();
-        damaged[second] = b'}';
+        damaged[part_start(&whole, 1) + 1] = b'}';
         fs::write(&entry, &damaged).unwrap();
         assert!(cache.get(&text).is_none(), "a damaged part");
-        // Cut at the end of a line, or a whole part gone: every line left reads, still a miss.
-        let newlines: Vec<usize> = (0..whole.len()).filter(|&i| whole[i] == b'\n').collect();
-        let cut = whole[..newlines[3]].to_vec();
-        let mut part_gone = whole[..newlines[2]].to_vec();
-        part_gone.extend_from_slice(&whole[newlines[3]..]);
-        for (what, bytes) in [("no number of cases", cut), ("a part gone", part_gone)] {
+        // The last part cut off, a part gone, or a part longer than the index says: each a miss.
+        let (second, third) = (part_start(&whole, 1), part_start(&whole, 2));
+        let cut = whole[..third].to_vec();
+        let mut part_gone = whole[..second].to_vec();
+        part_gone.extend_from_slice(&whole[third..]);
+        let mut longer = whole.clone();
+        longer.insert(third - 1, b' ');
+        for (what, bytes) in [
+            ("the last part cut off", cut),
+            ("a part gone", part_gone),
+            ("a longer part", longer),
+        ] {
             fs::write(&entry, &bytes).unwrap();
             assert!(cache.get(&text).is_none(), "{what}");
         }
