@@ -2,13 +2,12 @@
 //! 10,000 cases that all match `^application/json` compiles it once (each copy is ~7 KB and
 //! ~50 µs). Results of pure functions, so sharing them process-wide changes nothing else.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use regex::Regex;
 use serde_json_path::JsonPath;
 
-type Cache<T, E> = OnceLock<Mutex<HashMap<String, Result<T, E>>>>;
+type Cache<T, E> = OnceLock<Mutex<foldhash::HashMap<String, Result<T, E>>>>;
 
 fn cached<T: Clone, E: Clone>(
     cache: &'static Cache<T, E>,

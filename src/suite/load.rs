@@ -414,7 +414,7 @@ impl<'a> Head<'a> {
         let compiler = &self.compiler;
         let mut found = compiler.errors.clone();
         // Slugs seen, hashed: a scan of the earlier cases made a 100,000-case file quadratic.
-        let mut slugs = std::collections::HashSet::new();
+        let mut slugs = foldhash::HashSet::default();
         for part in parts {
             suite.cases.reserve(part.len());
             for PartCase {
