@@ -835,34 +835,48 @@ fn the_json_format_prints_one_object_per_case_and_nothing_else_on_stdout() {
 
 #[test]
 fn written_expected_findings_turn_a_drifting_run_green_and_name_resolved_entries_on_a_clean_one() {
-    for mode in ["no-store-dropped", "td-scope-missing", "sf-wrong-signature"] {
-        let dir = scratch(&format!("expected-{mode}"));
-        let reports = dir.join("reports");
-        let file = dir.join("expected.yaml");
-        let (reports, file) = (reports.to_str().unwrap(), file.to_str().unwrap());
-        let drifting = ["run", "--mock-drift", mode, "--report-dir", reports];
-        let o = tokenconf(&[&drifting[..], &["--write-expected", file]].concat(), &[]);
-        assert_eq!(o.status.code(), Some(1), "{mode} breaks something");
-        let written = std::fs::read_to_string(file).unwrap();
-        assert!(written.contains("reason: "), "{written}");
-        let o = tokenconf(&[&drifting[..], &["--expected", file]].concat(), &[]);
-        let (out, err) = streams(&o);
-        assert_eq!(o.status.code(), Some(0), "{mode}: {out}{err}");
-        assert!(
-            out.contains("[EXPECTED]") || out.contains("0 failed"),
-            "{out}"
-        );
-        let o = tokenconf(&["run", "--report-dir", reports, "--expected", file], &[]);
-        let (out, err) = streams(&o);
-        assert_eq!(o.status.code(), Some(0), "{mode}: {out}{err}");
-        let resolved = out.lines().filter(|l| l.starts_with("resolved: ")).count();
-        assert_eq!(resolved, written.matches("- test:").count(), "{out}");
-        let summary: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(Path::new(reports).join("summary.json")).unwrap(),
-        )
-        .unwrap();
-        assert_eq!(summary["counts"]["resolved"], resolved);
-    }
+    // The three modes at once, each on its own thread (its runs in order): a run is mostly the
+    // PAR expiry case waiting, so three waits overlap instead of following each other.
+    std::thread::scope(|s| {
+        let modes = ["no-store-dropped", "td-scope-missing", "sf-wrong-signature"];
+        let checks = modes.map(|mode| s.spawn(move || expected_findings_round_trip(mode)));
+        for check in checks {
+            if let Err(panic) = check.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    });
+}
+
+/// `--write-expected` under `mode`, then the same run with that file (green), then a clean run
+/// with it (each entry resolved).
+fn expected_findings_round_trip(mode: &str) {
+    let dir = scratch(&format!("expected-{mode}"));
+    let reports = dir.join("reports");
+    let file = dir.join("expected.yaml");
+    let (reports, file) = (reports.to_str().unwrap(), file.to_str().unwrap());
+    let drifting = ["run", "--mock-drift", mode, "--report-dir", reports];
+    let o = tokenconf(&[&drifting[..], &["--write-expected", file]].concat(), &[]);
+    assert_eq!(o.status.code(), Some(1), "{mode} breaks something");
+    let written = std::fs::read_to_string(file).unwrap();
+    assert!(written.contains("reason: "), "{written}");
+    let o = tokenconf(&[&drifting[..], &["--expected", file]].concat(), &[]);
+    let (out, err) = streams(&o);
+    assert_eq!(o.status.code(), Some(0), "{mode}: {out}{err}");
+    assert!(
+        out.contains("[EXPECTED]") || out.contains("0 failed"),
+        "{out}"
+    );
+    let o = tokenconf(&["run", "--report-dir", reports, "--expected", file], &[]);
+    let (out, err) = streams(&o);
+    assert_eq!(o.status.code(), Some(0), "{mode}: {out}{err}");
+    let resolved = out.lines().filter(|l| l.starts_with("resolved: ")).count();
+    assert_eq!(resolved, written.matches("- test:").count(), "{out}");
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(reports).join("summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["counts"]["resolved"], resolved);
 }
 
 #[test]

@@ -17,15 +17,6 @@ use tokenconf::run::Runner;
 use tokenconf::suite::Loaded;
 
 /// Runs the suites that talk to `api` (every suite for `all`) against a fresh mock with `drifts`.
-fn run(
-    rt: &tokio::runtime::Runtime,
-    loaded: &Arc<Loaded>,
-    drifts: &[&'static str],
-    api: &str,
-) -> RunReport {
-    rt.block_on(run_async(loaded, drifts, api))
-}
-
 async fn run_async(loaded: &Arc<Loaded>, drifts: &[&'static str], api: &str) -> RunReport {
     let config = MockConfig {
         drifts: drifts.iter().copied().collect(),
@@ -48,23 +39,33 @@ async fn run_async(loaded: &Arc<Loaded>, drifts: &[&'static str], api: &str) -> 
     report
 }
 
-/// Each mode's report, several modes at once: a case that waits (the PAR expiry case waits out a
-/// request_uri's 2 s) then costs its wait once per group of modes, not once per mode.
+/// Modes in flight at once. Most of a mode's run is the PAR expiry case waiting out a
+/// request_uri's 2 s, so more runs than cores keep the cores busy.
+const IN_FLIGHT: usize = 20;
+
+/// Each mode's report, in the modes' order, `IN_FLIGHT` modes at once: a case that waits
+/// overlaps with the other modes' work, and a finished mode's place is taken at once (groups
+/// that each waited for their slowest mode cost the wait once per group).
 fn reports(
     rt: &tokio::runtime::Runtime,
     loaded: &Arc<Loaded>,
     modes: &'static [DriftMode],
 ) -> Vec<RunReport> {
+    use futures::stream::StreamExt;
     rt.block_on(async {
-        let mut out = Vec::new();
-        for group in modes.chunks(8) {
-            let runs = group.iter().map(|m| {
-                let drifts = [m.name];
-                async move { run_async(loaded, &drifts, m.api).await }
-            });
-            out.extend(futures::future::join_all(runs).await);
-        }
-        out
+        // Each mode its own task, so the runtime's two workers share the modes' work (building a
+        // runner included) rather than one thread driving them all.
+        let runs = modes.iter().enumerate().map(|(i, m)| {
+            let loaded = loaded.clone();
+            let run = tokio::spawn(async move { run_async(&loaded, &[m.name], m.api).await });
+            async move { (i, run.await.expect("a mode's run panicked")) }
+        });
+        let mut out: Vec<(usize, RunReport)> = futures::stream::iter(runs)
+            .buffer_unordered(IN_FLIGHT)
+            .collect()
+            .await;
+        out.sort_by_key(|(i, _)| *i);
+        out.into_iter().map(|(_, report)| report).collect()
     })
 }
 
@@ -109,7 +110,13 @@ fn drift_modes_are_caught_and_harmless_ones_pass() {
         .expect("runtime");
     let mut problems: Vec<String> = Vec::new();
 
-    let conformant = run(&rt, &loaded, &[], "all");
+    // The conformant run beside the modes' runs (its own task), not before them.
+    let conformant = {
+        let loaded = loaded.clone();
+        rt.spawn(async move { run_async(&loaded, &[], "all").await })
+    };
+    let all_reports = reports(&rt, &loaded, drift::modes());
+    let conformant = rt.block_on(conformant).expect("the conformant run");
     for test in failing(&conformant) {
         problems.push(format!("conformant mock: {test} does not pass"));
     }
@@ -135,7 +142,6 @@ fn drift_modes_are_caught_and_harmless_ones_pass() {
     let known: BTreeSet<&str> = tokenconf::rules::all_rules().iter().map(|r| r.id).collect();
     let (mut caught, mut clean, mut by_plain_check) = (0, 0, Vec::new());
     println!("\n{:<40} {:<9} {:<11} result", "mode", "kind", "api");
-    let all_reports = reports(&rt, &loaded, modes);
     for (mode, report) in modes.iter().zip(all_reports) {
         for id in mode.rules {
             if !known.contains(id) {

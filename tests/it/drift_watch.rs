@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use base64::Engine;
 
 use crate::support::text;
-use crate::support::{chromium, dump_dom, root, BIN};
+use crate::support::{chromium, dump_dom, queue, root, BIN};
 use tokenconf::mock::drift::{self, DriftKind, DriftMode};
 
 fn scratch(name: &str) -> PathBuf {
@@ -81,7 +81,7 @@ fn every_drift_mode_is_classed_breaking_or_conformant_by_diff() {
     let clean = clean();
     let dir = scratch("modes");
     // Each mode's record and diff, several modes at once: a case that waits (the PAR expiry
-    // case) then costs its wait once per group of modes, not once per mode.
+    // case) overlaps with the other modes' runs.
     let check = |mode: &DriftMode| -> Vec<String> {
         let mut problems = Vec::new();
         let name = format!("rec-{}", mode.name);
@@ -170,15 +170,9 @@ fn every_drift_mode_is_classed_breaking_or_conformant_by_diff() {
         }
         problems
     };
-    let mut problems = Vec::new();
-    for group in drift::modes().chunks(6) {
-        std::thread::scope(|s| {
-            let runs: Vec<_> = group.iter().map(|m| s.spawn(|| check(m))).collect();
-            for r in runs {
-                problems.extend(r.join().expect("a mode's check panicked"));
-            }
-        });
-    }
+    // Six modes at once from a queue: a finished mode's place is taken at once, rather than
+    // each group of six waiting for its slowest.
+    let problems: Vec<String> = queue(6, drift::modes(), check).concat();
     assert!(
         problems.is_empty(),
         "{} problem(s):\n  {}",

@@ -18,7 +18,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use aho_corasick::AhoCorasick;
@@ -29,7 +28,7 @@ use axum::response::Response;
 use base64::Engine;
 use serde_json::Value;
 
-use crate::support::{root, BIN};
+use crate::support::{queue, root, BIN};
 use tokenconf::mock::drift::DriftMode;
 use tokenconf::mock::{self, MockConfig};
 use tokenconf::target::{ApiTarget, Target};
@@ -455,15 +454,16 @@ fn leak_run(rt: &tokio::runtime::Runtime, plan: &Plan) -> Ran {
         })
         .collect();
     let (targets, env) = targets_file(&dir, &apis);
-    // The suites of each mode's API (Talkdesk's take the oauth2 ones too; OAuth 2's and every
-    // API's take all), each file by name unless that is every suite.
+    // The suites of each mode's API (a mode of every API takes all), each file by name unless
+    // that is every suite. A mode's own mock serves only its API here, and an API without a
+    // mode in this plan is served by a conformant mock as in the conformant run, whose run
+    // searches every shipped suite's outputs and tokens: so a plan runs only its modes' suites.
     let folders: BTreeSet<&str> = plan
         .modes
         .iter()
         .flat_map(|m| match m.api {
-            "talkdesk" => vec!["talkdesk", "oauth2"],
-            "salesforce" | "miaw" => vec![m.api],
-            _ => APIS.to_vec(),
+            "all" => APIS.to_vec(),
+            api => vec![api],
         })
         .collect();
     let mut paths = if plan.modes.is_empty() || folders.len() == APIS.len() {
@@ -588,43 +588,6 @@ impl<'a> Search<'a> {
     }
 }
 
-/// `f` of each item, two at a time (the machine has two cores), in the items' order: a worker
-/// takes the next item as soon as it is free, so a long run does not hold up the other core.
-fn two_at_a_time<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    let results: Mutex<Vec<Option<R>>> = Mutex::new(items.iter().map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..2 {
-            scope.spawn(|| {
-                // A failed item stops the other worker too, rather than it running every item left.
-                let _stop = StopOnPanic(&stop);
-                while !stop.load(Ordering::Relaxed) {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(item) = items.get(i) else { break };
-                    let r = f(item);
-                    results.lock().unwrap()[i] = Some(r);
-                }
-            });
-        }
-    });
-    let results = results.into_inner().unwrap();
-    results
-        .into_iter()
-        .map(|r| r.expect("every item ran"))
-        .collect()
-}
-
-struct StopOnPanic<'a>(&'a AtomicBool);
-
-impl Drop for StopOnPanic<'_> {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            self.0.store(true, Ordering::Relaxed);
-        }
-    }
-}
-
 /// What `tokenconf diff` of two recordings shows, as text (stdout, stderr) and as a page.
 fn diff_output(from: &Path, to: &Path) -> String {
     let page = to.with_extension("diff.html");
@@ -680,7 +643,7 @@ fn no_secret_or_token_reaches_any_output_over_every_suite_and_drift_mode() {
         .unwrap();
     let modes = mock::drift::modes();
     let plans = plans(modes);
-    let mut runs = two_at_a_time(&plans, |plan| leak_run(&rt, plan)).into_iter();
+    let mut runs = queue(2, &plans, |plan| leak_run(&rt, plan)).into_iter();
     let conformant = runs.next().expect("the conformant run");
     assert!(
         conformant.failed.len() > 20,
@@ -723,7 +686,7 @@ fn no_secret_or_token_reaches_any_output_over_every_suite_and_drift_mode() {
     }
     // `tokenconf diff` of the conformant recording with each drifted one, as text and as a
     // page, holds none of any run's secrets or tokens either.
-    let shown = two_at_a_time(&recordings, |r| diff_output(&conformant.recording, r));
+    let shown = queue(2, &recordings, |r| diff_output(&conformant.recording, r));
     let search = Search::new(&needles);
     for (recording, shown) in recordings.iter().zip(&shown) {
         for (n, from) in search.found(shown) {

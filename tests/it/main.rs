@@ -5,6 +5,7 @@ mod support;
 
 mod api_names;
 mod architecture;
+mod awaiting;
 mod browser_login;
 mod builtin;
 mod capabilities;

@@ -4,7 +4,6 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 
 use tokenconf::finding::Level;
@@ -12,7 +11,7 @@ use tokenconf::mock::{self, MockConfig, Profile};
 use tokenconf::outcome::Status;
 use tokenconf::run::Runner;
 
-use crate::support::{root, scratch, BIN};
+use crate::support::profile_run;
 
 /// Every case against a fresh mock of `profile`; the report and the choices requests reached.
 fn run(profile: Profile) -> (tokenconf::outcome::RunReport, Vec<&'static str>) {
@@ -71,15 +70,13 @@ fn every_undocumented_choice_is_reached_and_the_other_reading_only_warns() {
 
 #[test]
 fn both_rehearsal_profiles_exit_0_with_0_failed() {
-    for profile in ["sandbox", "other-reading"] {
-        let reports = scratch(module_path!(), profile);
-        let o = Command::new(BIN)
-            .args(["run", "--mock-profile", profile, "--report-dir"])
-            .arg(&reports)
-            .current_dir(root())
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("the binary runs");
+    // Both profiles' runs at once; the sandbox one is shared with tests/it/sandbox.rs (the same
+    // command, made once per process).
+    let runs = std::thread::scope(|s| {
+        let runs = ["sandbox", "other-reading"].map(|p| (p, s.spawn(move || profile_run(p))));
+        runs.map(|(p, run)| (p, run.join().expect("the run's thread")))
+    });
+    for (profile, (o, reports)) in runs {
         let out = String::from_utf8_lossy(&o.stdout);
         assert_eq!(o.status.code(), Some(0), "{profile}: {out}");
         let text = std::fs::read_to_string(reports.join("summary.json")).unwrap();

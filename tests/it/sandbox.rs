@@ -1,19 +1,12 @@
 //! `run --mock-profile sandbox`: the vendor suites against the mock behaving as a freshly
 //! configured real org are green, and every case such an org cannot run is skipped with why.
 
-use crate::support::{root, scratch, BIN};
-use std::process::Command;
+use crate::support::profile_run;
 
 #[test]
 fn the_sandbox_profile_run_is_green_and_every_skip_says_why() {
-    let reports = scratch(module_path!(), "sandbox");
-    let o = Command::new(BIN)
-        .args(["run", "--mock-profile", "sandbox", "--report-dir"])
-        .arg(&reports)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("the binary runs");
+    // The same run tests/it/rehearsal.rs holds to exit 0 with 0 failed: made once.
+    let (o, reports) = profile_run("sandbox");
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(
         o.status.code(),

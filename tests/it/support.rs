@@ -119,3 +119,70 @@ pub fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
     std::fs::write(&p, body).unwrap();
     p
 }
+
+/// `run --mock-profile PROFILE --report-dir DIR` of the built-in suites from the project root,
+/// run once per process and shared: tests/it/sandbox.rs and tests/it/rehearsal.rs hold the same
+/// run of the sandbox profile to different things (a sandbox run drives Chromium through its
+/// login pages, so running it twice cost a second browser run). Its output and report folder.
+pub fn profile_run(profile: &str) -> &'static (Output, PathBuf) {
+    use std::sync::OnceLock;
+    static SANDBOX: OnceLock<(Output, PathBuf)> = OnceLock::new();
+    static OTHER_READING: OnceLock<(Output, PathBuf)> = OnceLock::new();
+    let (once, name) = match profile {
+        "sandbox" => (&SANDBOX, "sandbox"),
+        "other-reading" => (&OTHER_READING, "other-reading"),
+        _ => panic!("no shared run of the mock profile {profile}"),
+    };
+    once.get_or_init(|| {
+        let reports = scratch("profile-run", name);
+        let o = Command::new(BIN)
+            .args(["run", "--mock-profile", name, "--report-dir"])
+            .arg(&reports)
+            .current_dir(root())
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("the binary runs");
+        (o, reports)
+    })
+}
+
+/// `f` of each item, `workers` at a time, in the items' order: a worker takes the next item as
+/// soon as it is free, so a long item (a run that waits) does not hold up the others, as a
+/// fixed group that waits for its slowest item would.
+pub fn queue<T: Sync, R: Send>(workers: usize, items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let results: Mutex<Vec<Option<R>>> = Mutex::new(items.iter().map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                // A failed item stops the other workers too, rather than them running every item
+                // left.
+                let _stop = StopOnPanic(&stop);
+                while !stop.load(Ordering::Relaxed) {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    let r = f(item);
+                    results.lock().unwrap()[i] = Some(r);
+                }
+            });
+        }
+    });
+    let results = results.into_inner().unwrap();
+    results
+        .into_iter()
+        .map(|r| r.expect("every item ran"))
+        .collect()
+}
+
+struct StopOnPanic<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
