@@ -147,7 +147,8 @@ impl ParseCache {
         // catches it because every optional field is left out when absent (the null written for
         // a non-finite number reads back as absent, then is not written), and because the parser
         // makes no two models that write alike.
-        if frame(&json, json.len())
+        // Framed as the reader frames it, from the start it reads.
+        if frame(&json[..json.len().min(START_LEN - DIGEST_LEN)], json.len())
             .and_then(|frame| read_model(&Source::Bytes(&json), &frame))
             .and_then(|mut back| write_model(&mut back))
             .as_ref()
@@ -204,7 +205,9 @@ struct Frame {
 }
 
 /// The frame of a model of `len` bytes that starts with `start`, if its index line is whole,
-/// the parts are as many as its number of cases makes, and they end where the model does.
+/// the parts are as many as its number of cases makes, each long enough for its cases (so the
+/// number of cases, which is reserved for before any part is read, is bounded by the entry's
+/// size), and they end where the model does.
 fn frame(start: &[u8], len: usize) -> Option<Frame> {
     let line_end = memchr::memchr(b'\n', start)?;
     let mut numbers = std::str::from_utf8(&start[..line_end])
@@ -220,11 +223,10 @@ fn frame(start: &[u8], len: usize) -> Option<Frame> {
     };
     let head = next(numbers.next()??)?;
     let parts = numbers.map(|n| next(n?)).collect::<Option<Vec<_>>>()?;
-    (parts.len() == count.div_ceil(CASES_PER_PART) && at == len).then_some(Frame {
-        head,
-        parts,
-        count,
-    })
+    // A JSON array of n values takes at least 2n + 1 bytes.
+    let fits = |(i, part): (usize, &Range<usize>)| part.len() > 2 * part_len(i, count);
+    let whole = parts.len() == count.div_ceil(CASES_PER_PART) && at == len;
+    (whole && parts.iter().enumerate().all(fits)).then_some(Frame { head, parts, count })
 }
 
 /// How many cases part `i` of `count` holds.
@@ -414,7 +416,7 @@ impl<T> Iterator for InOrder<T> {
     }
 }
 
-/// BLAKE3 of a suite's text: a 6 MB suite hashes in ~1.5 ms, beside ~1.5 s of parsing it.
+/// BLAKE3 of a suite's text: a 6 MB suite hashes in ~1.7 ms, beside ~0.8 s of parsing it.
 const DIGEST_LEN: usize = 32;
 
 fn digest(text: &str) -> [u8; DIGEST_LEN] {
@@ -616,16 +618,11 @@ fn hex(text: &str, len: usize) -> bool {
     text.len() == len && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// This build of tokenconf: its version, the source of the model's types and of the entry's
-/// layout, and its executable's path, size and modification time (a rebuild changes them, and
-/// perhaps the model's layout with them; the source changes whenever the types do, even within
-/// one second at one size).
+/// This build of tokenconf: its version, the source of the model's types, and its executable's
+/// path, size and modification time (a rebuild changes them, and perhaps the model's layout
+/// with them; the source changes whenever the types do, even within one second at one size).
 fn build_id() -> Option<String> {
-    const MODEL: &str = concat!(
-        include_str!("model.rs"),
-        include_str!("yaml.rs"),
-        include_str!("cache.rs")
-    );
+    const MODEL: &str = concat!(include_str!("model.rs"), include_str!("yaml.rs"));
     let exe = std::env::current_exe().ok()?;
     let meta = fs::metadata(&exe).ok()?;
     let modified = meta
@@ -853,16 +850,57 @@ cases:
         part_gone.extend_from_slice(&whole[third..]);
         let mut longer = whole.clone();
         longer.insert(third - 1, b' ');
+        // The number of cases changed, the parts' places kept: one case too many for the
+        // last part, or one part too few.
+        let index = &whole[DIGEST_LEN..DIGEST_LEN + 5];
+        assert_eq!(index, b"2007 ");
+        let with_count = |count: &[u8]| {
+            let mut bytes = whole.clone();
+            bytes[DIGEST_LEN..DIGEST_LEN + 4].copy_from_slice(count);
+            bytes
+        };
         for (what, bytes) in [
             ("the last part cut off", cut),
             ("a part gone", part_gone),
             ("a longer part", longer),
+            ("a case more than the last part holds", with_count(b"2008")),
+            ("a part fewer than the cases need", with_count(b"3007")),
         ] {
             fs::write(&entry, &bytes).unwrap();
             assert!(cache.get(&text).is_none(), "{what}");
         }
         fs::write(&entry, &whole).unwrap();
         assert!(cache.get(&text).is_some());
+    }
+
+    /// An index whose numbers are damaged or absurd is a miss, before anything is reserved for
+    /// the cases it claims: each part must be long enough for its cases.
+    #[test]
+    fn a_hostile_index_is_a_miss() {
+        assert!(frame(b"1 2 4\n{}[{}]", 12).is_some(), "a well-formed index");
+        let many = CASES_PER_PART * 32_740;
+        let mut tiny_parts = format!("{many} 2");
+        tiny_parts.push_str(&" 1".repeat(32_740));
+        tiny_parts.push('\n');
+        let len = tiny_parts.len() + 2 + 32_740;
+        for (what, start, len) in [
+            (
+                "32,740,000 cases in one-byte parts",
+                tiny_parts.as_bytes(),
+                len,
+            ),
+            (
+                "a length past the end",
+                b"1 2 18446744073709551615\n{}".as_slice(),
+                4,
+            ),
+            ("a count past usize", b"18446744073709551616 2 1\n{}x", 5),
+            ("a negative length", b"1 2 -4\n{}[{}]", 12),
+            ("no index line", &[b'1'; 100], 100),
+            ("no lengths", b"1\n{}", 4),
+        ] {
+            assert!(frame(start, len).is_none(), "{what}");
+        }
     }
 
     /// F2: an entry put under another text's name (copied or linked, the texts of one length)

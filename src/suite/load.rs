@@ -166,7 +166,9 @@ fn compile_files(
                 schemas,
             );
             // Sized at once: grown part by part, 10,000 cases were copied four times over.
-            suite.cases.reserve_exact(cases);
+            // A number from the cache's index, bounded by its size; a failed reservation would
+            // abort, so the cases then grow as they come.
+            let _ = suite.cases.try_reserve_exact(cases);
             (head, suite)
         };
         // A cached model's parts of cases are compiled on the threads that read them.
@@ -414,7 +416,8 @@ impl<'a> Head<'a> {
         let compiler = &self.compiler;
         let mut found = compiler.errors.clone();
         // Slugs seen, hashed: a scan of the earlier cases made a 100,000-case file quadratic.
-        let mut slugs = foldhash::HashSet::default();
+        let mut slugs =
+            foldhash::HashSet::with_capacity_and_hasher(suite.cases.capacity(), Default::default());
         for part in parts {
             suite.cases.reserve(part.len());
             for PartCase {
