@@ -115,12 +115,6 @@ pub fn read_bytes(path: &Path, kind: FileKind) -> Result<Vec<u8>, ReadError> {
             what_it_is(&opened)
         )));
     }
-    if opened.len() <= limit {
-        let size = usize::try_from(opened.len()).unwrap_or(usize::MAX);
-        if let Some(bytes) = read_halves(&file, size) {
-            return Ok(bytes);
-        }
-    }
     // Sized at once: grown as it is read, a large file was copied several times over.
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0) + 1);
     // Capped again while reading: the file may grow between the check and the read.
@@ -141,39 +135,6 @@ pub fn read_text(path: &Path, kind: FileKind) -> Result<String, ReadError> {
         path: path.to_path_buf(),
         reason: not_utf8(e.as_bytes(), e.utf8_error().valid_up_to()),
     })
-}
-
-/// Files from this size up are read in two halves at once.
-const HALVES_FROM: usize = 1 << 20;
-
-/// A large file's `len` bytes, read in two halves on two threads (the kernel's copy into fresh
-/// pages was most of reading a 6 MB suite), if it holds exactly that many; else it is read as
-/// it comes.
-#[cfg(unix)]
-fn read_halves(file: &std::fs::File, len: usize) -> Option<Vec<u8>> {
-    use std::os::unix::fs::FileExt;
-    if !(HALVES_FROM..=usize::MAX / 2).contains(&len) {
-        return None;
-    }
-    let mut bytes = vec![0; len];
-    let (first, second) = bytes.split_at_mut(len / 2);
-    let mid = u64::try_from(first.len()).ok()?;
-    let whole = std::thread::scope(|scope| {
-        // No thread to be had: read as it comes.
-        let other = std::thread::Builder::new()
-            .spawn_scoped(scope, || file.read_exact_at(second, mid))
-            .ok()?;
-        let mine = file.read_exact_at(first, 0);
-        Some(mine.is_ok() && other.join().is_ok_and(|read| read.is_ok()))
-    })?;
-    // Nothing past the end: a file that grew since it was opened is read as it comes.
-    let ended = file.read_at(&mut [0], u64::try_from(len).ok()?).ok()? == 0;
-    (whole && ended).then_some(bytes)
-}
-
-#[cfg(not(unix))]
-fn read_halves(_file: &std::fs::File, _len: usize) -> Option<Vec<u8>> {
-    None
 }
 
 /// "is not UTF-8 text: line 3 has a byte that is not (byte offset 57)".
@@ -290,12 +251,11 @@ mod tests {
         assert!(e.reason.contains("byte 9 of the line"), "{e}");
     }
 
-    #[cfg(unix)]
     #[test]
-    fn a_large_file_reads_whole_in_halves_and_one_of_another_length_as_it_comes() {
-        let dir = scratch("halves");
+    fn a_large_file_reads_whole_and_a_bad_byte_deep_in_it_is_placed() {
+        let dir = scratch("large-text");
         let f = dir.join("big.yaml");
-        let mut bytes: Vec<u8> = (0..3 * HALVES_FROM + 7)
+        let mut bytes: Vec<u8> = (0..3 * (1 << 20) + 7)
             .map(|i| {
                 if i % 80 == 79 {
                     b'\n'
@@ -310,15 +270,7 @@ mod tests {
             read_bytes(&f, FileKind::Suite).unwrap() == bytes,
             "read whole"
         );
-        let file = std::fs::File::open(&f).unwrap();
-        let halves = read_halves(&file, bytes.len());
-        assert!(halves.as_deref() == Some(&bytes[..]), "read in halves");
-        // Longer or shorter than it was when opened, or small: not read in halves.
-        for len in [bytes.len() - 1, bytes.len() + 1, HALVES_FROM - 1] {
-            assert!(read_halves(&file, len).is_none(), "{len}");
-        }
-        // A bad byte in the second half is placed as in a file read at once.
-        let at = 2 * HALVES_FROM + 85;
+        let at = 2 * (1 << 20) + 85;
         bytes[at] = 0xe9;
         std::fs::write(&f, &bytes).unwrap();
         let e = read_text(&f, FileKind::Suite).unwrap_err();

@@ -419,7 +419,6 @@ impl<'a> Head<'a> {
         let mut slugs =
             foldhash::HashSet::with_capacity_and_hasher(suite.cases.capacity(), Default::default());
         for part in parts {
-            suite.cases.reserve(part.len());
             for PartCase {
                 case,
                 mut errors,

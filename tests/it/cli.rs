@@ -1,7 +1,7 @@
 //! The real binary against fixture suites: exit codes, error locations, findings, reports.
 
+use crate::support::{queue, streams, tokenconf, write};
 use crate::support::{root, BIN};
-use crate::support::{streams, tokenconf, write};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -837,15 +837,8 @@ fn the_json_format_prints_one_object_per_case_and_nothing_else_on_stdout() {
 fn written_expected_findings_turn_a_drifting_run_green_and_name_resolved_entries_on_a_clean_one() {
     // The three modes at once, each on its own thread (its runs in order): a run is mostly the
     // PAR expiry case waiting, so three waits overlap instead of following each other.
-    std::thread::scope(|s| {
-        let modes = ["no-store-dropped", "td-scope-missing", "sf-wrong-signature"];
-        let checks = modes.map(|mode| s.spawn(move || expected_findings_round_trip(mode)));
-        for check in checks {
-            if let Err(panic) = check.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-    });
+    let modes = ["no-store-dropped", "td-scope-missing", "sf-wrong-signature"];
+    queue(3, &modes, |mode| expected_findings_round_trip(mode));
 }
 
 /// `--write-expected` under `mode`, then the same run with that file (green), then a clean run

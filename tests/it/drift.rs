@@ -44,8 +44,7 @@ async fn run_async(loaded: &Arc<Loaded>, drifts: &[&'static str], api: &str) -> 
 const IN_FLIGHT: usize = 20;
 
 /// Each mode's report, in the modes' order, `IN_FLIGHT` modes at once: a case that waits
-/// overlaps with the other modes' work, and a finished mode's place is taken at once (groups
-/// that each waited for their slowest mode cost the wait once per group).
+/// overlaps with the other modes' work, and a finished mode's place is taken at once.
 fn reports(
     rt: &tokio::runtime::Runtime,
     loaded: &Arc<Loaded>,
@@ -58,7 +57,8 @@ fn reports(
         let runs = modes.iter().enumerate().map(|(i, m)| {
             let loaded = loaded.clone();
             let run = tokio::spawn(async move { run_async(&loaded, &[m.name], m.api).await });
-            async move { (i, run.await.expect("a mode's run panicked")) }
+            let panicked = |e| panic!("the run of drift mode {} panicked: {e}", m.name);
+            async move { (i, run.await.unwrap_or_else(panicked)) }
         });
         let mut out: Vec<(usize, RunReport)> = futures::stream::iter(runs)
             .buffer_unordered(IN_FLIGHT)

@@ -5,7 +5,7 @@ mod support;
 
 mod api_names;
 mod architecture;
-mod awaiting;
+mod awaiting_servers;
 mod browser_login;
 mod builtin;
 mod capabilities;

@@ -11,7 +11,7 @@ use tokenconf::mock::{self, MockConfig, Profile};
 use tokenconf::outcome::Status;
 use tokenconf::run::Runner;
 
-use crate::support::profile_run;
+use crate::support::{profile_run, queue, sandbox_run};
 
 /// Every case against a fresh mock of `profile`; the report and the choices requests reached.
 fn run(profile: Profile) -> (tokenconf::outcome::RunReport, Vec<&'static str>) {
@@ -72,11 +72,12 @@ fn every_undocumented_choice_is_reached_and_the_other_reading_only_warns() {
 fn both_rehearsal_profiles_exit_0_with_0_failed() {
     // Both profiles' runs at once; the sandbox one is shared with tests/it/sandbox.rs (the same
     // command, made once per process).
-    let runs = std::thread::scope(|s| {
-        let runs = ["sandbox", "other-reading"].map(|p| (p, s.spawn(move || profile_run(p))));
-        runs.map(|(p, run)| (p, run.join().expect("the run's thread")))
+    let profiles = ["sandbox", "other-reading"];
+    let runs = queue(2, &profiles, |&p| match p {
+        "sandbox" => sandbox_run().clone(),
+        _ => profile_run(p),
     });
-    for (profile, (o, reports)) in runs {
+    for (profile, (o, reports)) in profiles.into_iter().zip(runs) {
         let out = String::from_utf8_lossy(&o.stdout);
         assert_eq!(o.status.code(), Some(0), "{profile}: {out}");
         let text = std::fs::read_to_string(reports.join("summary.json")).unwrap();

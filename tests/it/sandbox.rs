@@ -1,12 +1,12 @@
 //! `run --mock-profile sandbox`: the vendor suites against the mock behaving as a freshly
 //! configured real org are green, and every case such an org cannot run is skipped with why.
 
-use crate::support::profile_run;
+use crate::support::sandbox_run;
 
 #[test]
 fn the_sandbox_profile_run_is_green_and_every_skip_says_why() {
     // The same run tests/it/rehearsal.rs holds to exit 0 with 0 failed: made once.
-    let (o, reports) = profile_run("sandbox");
+    let (o, reports) = sandbox_run();
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(
         o.status.code(),

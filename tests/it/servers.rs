@@ -507,7 +507,7 @@ fn oidc_provider_given_only_its_issuer_runs_the_generic_suite_through_discovery(
     check(OIDC_PROVIDER, "oidc-provider-discovered");
 }
 
-// The strict profile's test is tests/it/awaiting.rs: it waits out the server's fixed 60 s
+// The strict profile's test is tests/it/awaiting_servers.rs: it waits out the server's fixed 60 s
 // request_uri lifetime, so it starts first.
 
 #[test]

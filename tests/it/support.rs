@@ -120,30 +120,25 @@ pub fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
     p
 }
 
-/// `run --mock-profile PROFILE --report-dir DIR` of the built-in suites from the project root,
-/// run once per process and shared: tests/it/sandbox.rs and tests/it/rehearsal.rs hold the same
-/// run of the sandbox profile to different things (a sandbox run drives Chromium through its
-/// login pages, so running it twice cost a second browser run). Its output and report folder.
-pub fn profile_run(profile: &str) -> &'static (Output, PathBuf) {
-    use std::sync::OnceLock;
-    static SANDBOX: OnceLock<(Output, PathBuf)> = OnceLock::new();
-    static OTHER_READING: OnceLock<(Output, PathBuf)> = OnceLock::new();
-    let (once, name) = match profile {
-        "sandbox" => (&SANDBOX, "sandbox"),
-        "other-reading" => (&OTHER_READING, "other-reading"),
-        _ => panic!("no shared run of the mock profile {profile}"),
-    };
-    once.get_or_init(|| {
-        let reports = scratch("profile-run", name);
-        let o = Command::new(BIN)
-            .args(["run", "--mock-profile", name, "--report-dir"])
-            .arg(&reports)
-            .current_dir(root())
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("the binary runs");
-        (o, reports)
-    })
+/// `run --mock-profile PROFILE --report-dir DIR` of the built-in suites from the project root:
+/// its output and report folder.
+pub fn profile_run(profile: &str) -> (Output, PathBuf) {
+    let reports = scratch("profile-run", profile);
+    let dir = reports.to_string_lossy().into_owned();
+    let o = tokenconf(
+        &["run", "--mock-profile", profile, "--report-dir", &dir],
+        &[],
+    );
+    (o, reports)
+}
+
+/// [`profile_run`] of the sandbox profile, made once per process and shared:
+/// tests/it/sandbox.rs and tests/it/rehearsal.rs hold the same run to different things (a
+/// sandbox run drives Chromium through its login pages, so running it twice cost a second
+/// browser run).
+pub fn sandbox_run() -> &'static (Output, PathBuf) {
+    static RUN: std::sync::OnceLock<(Output, PathBuf)> = std::sync::OnceLock::new();
+    RUN.get_or_init(|| profile_run("sandbox"))
 }
 
 /// `f` of each item, `workers` at a time, in the items' order: a worker takes the next item as

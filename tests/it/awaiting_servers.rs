@@ -1,6 +1,7 @@
-//! Tests that mostly wait, here so that they start first. libtest starts tests in the order of
-//! their names, two at a time; a test that spends a minute waiting on a timer it cannot shorten
-//! then waits beside the rest of the run instead of alone at its end.
+//! Independent-server tests that mostly wait, here so that they start among the first: libtest
+//! starts tests in the order of their names, as many at a time as there are cores, so a test
+//! that spends a minute waiting on a timer it cannot shorten waits beside the rest of the run
+//! instead of alone at its end. The module's name still matches `servers::`.
 
 use crate::servers::{check, OIDC_PROVIDER_STRICT};
 
