@@ -10,7 +10,8 @@ Workloads (one client_credentials POST with Basic per case):
   full  the checks of suites/talkdesk/token.yaml's first case (+ content-type regex, schema,
         rule set)
 Prints min and median wall time of --runs interleaved runs, cases/s, peak RSS, the time of
-`list` and `validate`, and wrk -t2 -c8 on the same mock; each warm (suites read back from the
+`list` and `validate`, and wrk -t2 -c8 on the same mock (5 s after the runs, and 1 s in each
+round of them); each warm (suites read back from the
 parse cache, as every run after the first) and cold (TOKENCONF_CACHE=off, as a first run). --scale adds the cost per case from
 1,000 to 100,000 cases in one file. Builds the binary it measures (`cargo build --profile release`;
 `--profile dist` measures the release archives' build, optimized across crates: ~15 minutes on 2 cores);
@@ -246,7 +247,13 @@ def main():
         # The run phase alone (summary.json's duration_ms: first request to last outcome),
         # beside the whole process, to show what loading and reports add.
         phase = {name: [] for name in workloads}
+        # wrk too, a second per round: the host's speed drifts by 20% within minutes, and a share
+        # of wrk means something only when both were measured under the same drift.
+        wrk_rounds = []
         for _ in range(args.runs):  # interleaved, so drift in the machine hits all alike
+            rps_round = wrk(port, 1)
+            if rps_round:
+                wrk_rounds.append(rps_round)
             for name, cache in kinds:
                 wall, _, cpu = timed(run_args(name), env if cache == "warm" else cold_env)
                 times[(name, cache)].append(wall)
@@ -282,11 +289,19 @@ def main():
             print(f"{name} run phase alone: median {median:.3f} s, {args.cases / median:.0f} cases/s")
         if rps:
             print(
-                f"wrk -t2 -c8 on the same mock: {rps:.0f} req/s; tokenconf lean is {rates[('lean', 'warm')]/rps:.0%} of it "
-                f"(cold {rates[('lean', 'cold')]/rps:.0%}), full {rates[('full', 'warm')]/rps:.0%} (cold {rates[('full', 'cold')]/rps:.0%})"
+                f"wrk -t2 -c8 on the same mock, 5 s after the runs: {rps:.0f} req/s; tokenconf lean is "
+                f"{rates[('lean', 'warm')]/rps:.0%} of it (cold {rates[('lean', 'cold')]/rps:.0%}), full "
+                f"{rates[('full', 'warm')]/rps:.0%} (cold {rates[('full', 'cold')]/rps:.0%})"
             )
             lean_phase = args.cases / statistics.median(phase["lean"])
             print(f"  run phase alone: lean {lean_phase / rps:.0%} of wrk")
+            if wrk_rounds:
+                inter = statistics.median(wrk_rounds)
+                print(
+                    f"wrk -t2 -c8, 1 s in each round between the runs: median {inter:.0f} req/s "
+                    f"(min {min(wrk_rounds):.0f}, max {max(wrk_rounds):.0f}); tokenconf lean is "
+                    f"{rates[('lean', 'warm')]/inter:.0%} of it, full {rates[('full', 'warm')]/inter:.0%}"
+                )
         else:
             print("wrk not found: apt-get install wrk")
         if hurl:

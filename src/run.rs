@@ -356,7 +356,7 @@ impl Runner {
             self.test_name(id),
             Status::Errored,
         );
-        o.file = suite.file.display().to_string();
+        o.file = suite.file.to_string_lossy().into_owned();
         o.line = suite.cases[id.case].line;
         o.reason =
             Some("internal error: the case panicked (a tokenconf bug; please report it)".into());
@@ -651,7 +651,7 @@ impl Runner {
             self.test_name(id),
             Status::Passed,
         );
-        outcome.file = suite.file.display().to_string();
+        outcome.file = suite.file.to_string_lossy().into_owned();
         outcome.line = case.line;
         let finish = |mut o: CaseOutcome, status: Status, reason: Option<String>| {
             o.status = status;
@@ -1011,6 +1011,7 @@ impl Runner {
             headers: vec![("location".into(), to)],
             body: Vec::new(),
             json: None,
+            duplicate_names: None,
             elapsed: started.elapsed(),
         };
         Ok(crate::http::Exchanged {
@@ -1561,6 +1562,7 @@ mod tests {
                 .collect(),
             body: Vec::new(),
             json: Some(json),
+            duplicate_names: None,
             elapsed: Duration::ZERO,
         };
         (sent, received)

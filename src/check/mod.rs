@@ -202,6 +202,7 @@ mod tests {
             headers: vec![("content-type".into(), "application/json".into())],
             body: body.to_vec(),
             json: serde_json::from_slice(body).ok(),
+            duplicate_names: None,
             elapsed: std::time::Duration::ZERO,
         };
         (sent, received)

@@ -283,6 +283,7 @@ mod tests {
                 .collect(),
             body: body.as_bytes().to_vec(),
             json: serde_json::from_str(body).ok(),
+            duplicate_names: None,
             elapsed: Default::default(),
         }
     }

@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use quick_junit::{
-    NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite,
+    NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite, XmlString,
 };
 
 use super::escape::escape_control as esc;
@@ -32,13 +32,14 @@ fn render_xml(report: &RunReport, file_attributes: bool) -> String {
         .iter()
         .map(|r| (r, test_matcher(&r.test)))
         .collect();
-    // Each suite with its counts of expected findings and resolved entries.
-    let mut suites: Vec<(TestSuite, usize, usize)> = Vec::new();
+    // Each suite with its classname and its counts of expected findings and resolved entries.
+    let mut suites: Vec<(TestSuite, XmlString, usize, usize)> = Vec::new();
     // Each suite's cases reserved up front: grown by doubling, 10,000 cases were copied twice.
     let mut per_suite: std::collections::HashMap<&str, usize> = Default::default();
     for o in &report.outcomes {
         *per_suite.entry(o.suite.as_str()).or_default() += 1;
     }
+    let mut at_of: std::collections::HashMap<&str, usize> = Default::default();
     for o in &report.outcomes {
         let gone: Vec<&Resolved> = resolved
             .iter()
@@ -50,19 +51,15 @@ fn render_xml(report: &RunReport, file_attributes: bool) -> String {
             .iter()
             .filter(|f| f.level == Level::Expected)
             .count();
-        // The target in the suite's name: a CI matrix over targets keeps one suite per target.
-        let name = format!("{} [{}]", esc(&o.suite), esc(&report.target));
-        let mut case = test_case(o, report.strict, &gone);
-        case.set_classname(name.clone());
-        if file_attributes && !o.file.is_empty() {
-            case.extra
-                .insert("file".into(), esc(&o.file).into_owned().into());
-            case.extra.insert("line".into(), o.line.to_string().into());
-        }
-        let at = match suites.iter().position(|(s, _, _)| s.name.as_str() == name) {
-            Some(at) => at,
+        let at = match at_of.get(o.suite.as_str()) {
+            Some(&at) => at,
             None => {
-                let mut suite = TestSuite::new(name);
+                // The target in the suite's name: a CI matrix over targets keeps one suite per
+                // target. Made once per suite: quick-junit parses every string it is given for
+                // ANSI escapes, a tenth of a passing run's junit.xml each time.
+                let name = format!("{} [{}]", esc(&o.suite), esc(&report.target));
+                let classname = XmlString::new(name);
+                let mut suite = TestSuite::new(classname.clone());
                 suite
                     .test_cases
                     .reserve(per_suite.get(o.suite.as_str()).copied().unwrap_or(0));
@@ -73,24 +70,32 @@ fn render_xml(report: &RunReport, file_attributes: bool) -> String {
                         .extra
                         .insert("file".into(), esc(&o.file).into_owned().into());
                 }
-                suites.push((suite, 0, 0));
+                suites.push((suite, classname, 0, 0));
+                at_of.insert(o.suite.as_str(), suites.len() - 1);
                 suites.len() - 1
             }
         };
-        let (suite, n_expected, n_resolved) = &mut suites[at];
+        let (suite, classname, n_expected, n_resolved) = &mut suites[at];
+        let mut case = test_case(o, report.strict, &gone);
+        case.set_classname(classname.clone());
+        if file_attributes && !o.file.is_empty() {
+            case.extra
+                .insert("file".into(), esc(&o.file).into_owned().into());
+            case.extra.insert("line".into(), o.line.to_string().into());
+        }
         suite.add_test_case(case);
         *n_expected += expected;
         *n_resolved += gone.len();
     }
     if suites.is_empty() && !report.insecure.is_empty() {
         // Nowhere else to record it: the root element takes no properties.
-        suites.push((TestSuite::new("tokenconf"), 0, 0));
+        suites.push((TestSuite::new("tokenconf"), XmlString::new(""), 0, 0));
     }
     let hints: Vec<String> = super::console::target_hints(report)
         .iter()
         .map(|h| esc(h).into_owned())
         .collect();
-    let suites = suites.into_iter().map(|(mut s, expected, resolved)| {
+    let suites = suites.into_iter().map(|(mut s, _, expected, resolved)| {
         let time = s.test_cases.iter().filter_map(|c| c.time).sum();
         s.set_time(time);
         mark_insecure(&mut s, &report.insecure, &hints);
@@ -302,7 +307,6 @@ fn test_case(o: &CaseOutcome, strict: bool, resolved: &[&Resolved]) -> TestCase 
         status.add_reruns(earlier);
     }
     let mut case = TestCase::new(esc(&o.case).into_owned(), status);
-    case.set_classname(esc(&o.suite).into_owned());
     case.set_time(o.duration);
     // Jenkins' schema allows no `file` or `line` on `<testcase>`: every case's output opens
     // with `file:line`, where a reader (or a script) finds the case in its suite.

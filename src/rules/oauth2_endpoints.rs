@@ -558,6 +558,7 @@ mod tests {
             headers: vec![("content-type".into(), "text/html; charset=utf-8".into())],
             body: Vec::new(),
             json: None,
+            duplicate_names: None,
             elapsed: std::time::Duration::ZERO,
         };
         passes(&INTROSPECTION_AUTHENTICATION, &anon, &empty_403);

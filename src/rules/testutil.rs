@@ -18,6 +18,7 @@ pub fn received(status: u16, headers: &[(&str, &str)], body: Value) -> Received 
             .collect(),
         body: body.to_string().into_bytes(),
         json: Some(body),
+        duplicate_names: None,
         elapsed: Duration::ZERO,
     }
 }

@@ -845,7 +845,7 @@ impl<'a> Compiler<'a> {
 
     fn steps(
         &mut self,
-        request: Option<RequestFile>,
+        request: Option<Box<RequestFile>>,
         expect: Option<ExpectFile>,
         capture: IndexMap<String, Spanned<CaptureFile>>,
         steps: Option<Vec<StepFile>>,
@@ -884,7 +884,7 @@ impl<'a> Compiler<'a> {
         &mut self,
         name: Option<String>,
         wait: Option<WaitFile>,
-        request: RequestFile,
+        request: Box<RequestFile>,
         expect: Option<ExpectFile>,
         capture: IndexMap<String, Spanned<CaptureFile>>,
     ) -> Step {
@@ -998,7 +998,7 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    fn request(&mut self, r: RequestFile) -> Request {
+    fn request(&mut self, r: Box<RequestFile>) -> Request {
         let has_body = r.form.is_some() || r.json.is_some() || r.body.is_some();
         let method = match &r.method {
             Some(m) => match reqwest::Method::from_bytes(m.value.to_ascii_uppercase().as_bytes()) {

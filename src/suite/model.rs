@@ -105,8 +105,10 @@ pub enum JwtKind {
 #[serde(deny_unknown_fields)]
 pub struct FixtureFile {
     /// The one request (or give `steps`).
+    // Boxed here, in a case and in a step (not a doc comment: schemars would publish it): serde
+    // builds each struct on the stack and moves it up through every layer, 736 bytes each time.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub request: Option<RequestFile>,
+    pub request: Option<Box<RequestFile>>,
     /// What the answer to `request` must satisfy.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expect: Option<ExpectFile>,
@@ -147,7 +149,7 @@ pub struct CaseFile {
     pub profile: Option<Spanned<String>>,
     /// The one request (or give `steps`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub request: Option<RequestFile>,
+    pub request: Option<Box<RequestFile>>,
     /// What the answer to `request` must satisfy.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expect: Option<ExpectFile>,
@@ -171,7 +173,7 @@ pub struct StepFile {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wait: Option<WaitFile>,
     /// What to send.
-    pub request: RequestFile,
+    pub request: Box<RequestFile>,
     /// What the answer must satisfy.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expect: Option<ExpectFile>,
@@ -227,7 +229,7 @@ pub struct RequestFile {
     /// Client authentication.
     #[schemars(with = "Option<AuthFile>")]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub auth: Option<Spanned<AuthFile>>,
+    pub auth: Option<Box<Spanned<AuthFile>>>,
     /// An application/x-www-form-urlencoded body (or give `json` or `body`).
     #[schemars(with = "Option<IndexMap<String, Scalar>>")]
     #[serde(skip_serializing_if = "Option::is_none")]

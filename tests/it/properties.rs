@@ -277,3 +277,50 @@ fn templates_parse_or_refuse_and_render_without_panicking() {
         }
     });
 }
+
+/// JSON text with names that repeat (one written with an escape), at any depth, sometimes cut
+/// short or followed by more: what a server may send.
+fn json_text() -> impl Strategy<Value = String> {
+    const NAMES: &[&str] = &["a", "b", "ab", "a\\u0062", "k-1", "it's", "x y", "$"];
+    let leaf = prop_oneof![
+        Just("null".to_string()),
+        Just("true".to_string()),
+        Just("-0.0".to_string()),
+        Just("1e400".to_string()),
+        Just("18446744073709551616".to_string()),
+        (-1000i64..1000).prop_map(|n| n.to_string()),
+        "[a-z \\\\\"]{0,6}".prop_map(|s| format!("\"{s}\"")),
+    ];
+    let value = leaf.prop_recursive(4, 40, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(|v| format!("[{}]", v.join(","))),
+            prop::collection::vec((0..NAMES.len(), inner), 0..6).prop_map(|members| {
+                let members: Vec<String> = members
+                    .into_iter()
+                    .map(|(i, v)| format!("\"{}\":{v}", NAMES[i]))
+                    .collect();
+                format!("{{{}}}", members.join(","))
+            }),
+        ]
+    });
+    (value, 0usize..4, "[ ,x}]{0,2}").prop_map(|(text, cut, more)| match cut {
+        0 => text[..text.len() / 2].to_string(),
+        1 => format!("{text}{more}"),
+        _ => text,
+    })
+}
+
+#[test]
+fn a_response_parses_in_one_pass_as_serde_json_and_the_names_walk_see_it() {
+    use tokenconf::http::json::{duplicate_names, parse};
+    proptest!(config(), |(text in json_text())| {
+        let body = text.as_bytes();
+        let (value, found) = parse(body);
+        prop_assert_eq!(&value, &serde_json::from_slice::<serde_json::Value>(body).ok());
+        match (value, found) {
+            (Some(_), Some(found)) => prop_assert_eq!(found, duplicate_names(body)),
+            (Some(_), None) => prop_assert!(text.contains("$serde_json::private::RawValue")),
+            (None, found) => prop_assert_eq!(found, None),
+        }
+    });
+}

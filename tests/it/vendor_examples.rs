@@ -64,6 +64,7 @@ fn every_stored_vendor_example_passes_what_the_suites_apply_to_it() {
                     status: ex.status,
                     headers,
                     json: Some(ex.body.clone()),
+                    duplicate_names: None,
                     body,
                     elapsed: std::time::Duration::ZERO,
                 };
