@@ -11,8 +11,8 @@ Workloads (one client_credentials POST with Basic per case):
         rule set)
 Prints min and median wall time of --runs interleaved runs, cases/s, peak RSS, the time of
 `list` and `validate`, and wrk -t2 -c8 on the same mock (5 s after the runs, and 1 s in each
-round of them); each warm (suites read back from the
-parse cache, as every run after the first) and cold (TOKENCONF_CACHE=off, as a first run). --scale adds the cost per case from
+round of them); each warm (suites read back from the parse cache, as every run after the first)
+and cold (TOKENCONF_CACHE=off, as a first run). --scale adds the cost per case from
 1,000 to 100,000 cases in one file. Builds the binary it measures (`cargo build --profile release`;
 `--profile dist` measures the release archives' build, optimized across crates: ~15 minutes on 2 cores);
 needs wrk (`apt-get install wrk`); with `hurl` on PATH, Hurl runs the lean checks on the same
@@ -251,9 +251,7 @@ def main():
         # of wrk means something only when both were measured under the same drift.
         wrk_rounds = []
         for _ in range(args.runs):  # interleaved, so drift in the machine hits all alike
-            rps_round = wrk(port, 1)
-            if rps_round:
-                wrk_rounds.append(rps_round)
+            wrk_rounds.append(wrk(port, 1))
             for name, cache in kinds:
                 wall, _, cpu = timed(run_args(name), env if cache == "warm" else cold_env)
                 times[(name, cache)].append(wall)
@@ -287,6 +285,16 @@ def main():
         for name, spans in phase.items():
             median = statistics.median(spans)
             print(f"{name} run phase alone: median {median:.3f} s, {args.cases / median:.0f} cases/s")
+        # Each round's lean run against the wrk second just before it, then the median.
+        rounds = [(wall, r) for wall, r in zip(times[("lean", "warm")], wrk_rounds) if r]
+        if rounds:
+            shares = [args.cases / wall / r for wall, r in rounds]
+            rps_rounds = [r for _, r in rounds]
+            print(
+                f"wrk -t2 -c8, 1 s in each round before its runs: median {statistics.median(rps_rounds):.0f} req/s "
+                f"(min {min(rps_rounds):.0f}, max {max(rps_rounds):.0f}); tokenconf lean's share of it, "
+                f"round by round: median {statistics.median(shares):.0%} (min {min(shares):.0%}, max {max(shares):.0%})"
+            )
         if rps:
             print(
                 f"wrk -t2 -c8 on the same mock, 5 s after the runs: {rps:.0f} req/s; tokenconf lean is "
@@ -295,13 +303,6 @@ def main():
             )
             lean_phase = args.cases / statistics.median(phase["lean"])
             print(f"  run phase alone: lean {lean_phase / rps:.0%} of wrk")
-            if wrk_rounds:
-                inter = statistics.median(wrk_rounds)
-                print(
-                    f"wrk -t2 -c8, 1 s in each round between the runs: median {inter:.0f} req/s "
-                    f"(min {min(wrk_rounds):.0f}, max {max(wrk_rounds):.0f}); tokenconf lean is "
-                    f"{rates[('lean', 'warm')]/inter:.0%} of it, full {rates[('full', 'warm')]/inter:.0%}"
-                )
         else:
             print("wrk not found: apt-get install wrk")
         if hurl:

@@ -77,7 +77,8 @@ pub struct Received {
     /// The body parsed as JSON, when it is JSON.
     pub json: Option<Value>,
     /// The members of `json` whose name repeats in their object, found while parsing it
-    /// ([`json::parse`]); `None` when not looked for, and the rule reads `body`.
+    /// ([`json::parse`]); `None` when not looked for (a body that is not JSON, serde_json's raw
+    /// value, an exchange built in a test), and the rule then walks `body`.
     pub duplicate_names: Option<Vec<String>>,
     pub elapsed: Duration,
 }

@@ -1,6 +1,6 @@
 //! A response body read as JSON, and the member names that repeat in one object (RFC 8259 §4:
-//! parsers disagree on which duplicate wins; the rule is `rules::json`). Every JSON response
-//! is parsed once for both.
+//! parsers disagree on which duplicate wins; the rule is `rules::json`), found in the same
+//! pass.
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
@@ -29,7 +29,8 @@ pub fn duplicate_names(body: &[u8]) -> Vec<String> {
 
 /// `body` as `serde_json::from_slice` parses it, and, when it parses, what [`duplicate_names`]
 /// finds in it: one pass for what every response needs, instead of a second parse per response
-/// for the names.
+/// for the names. The names are `None` when it does not parse, or when serde_json reads it as
+/// a raw value (then parsed by serde_json again, and the rule walks it).
 pub fn parse(body: &[u8]) -> (Option<Value>, Option<Vec<String>>) {
     let found = RefCell::new(Vec::new());
     let raw = Cell::new(false);
@@ -174,10 +175,14 @@ impl<'de> Visitor<'de> for Build<'_, '_> {
             };
             // Noted before the value is read, as the walk does, so nested repeats come after.
             if values.contains_key(&name) {
+                // Past the cap no path is written: a hostile body may repeat a name millions
+                // of times.
                 let mut found = self.found.borrow_mut();
-                let path = node.path();
-                if found.len() < MAX_REPORTED && !found.contains(&path) {
-                    found.push(path);
+                if found.len() < MAX_REPORTED {
+                    let path = node.path();
+                    if !found.contains(&path) {
+                        found.push(path);
+                    }
                 }
             }
             let value = map.next_value_seed(Build {
@@ -191,7 +196,7 @@ impl<'de> Visitor<'de> for Build<'_, '_> {
     }
 }
 
-/// Checked on every JSON response: one path buffer for the whole walk, extended and cut back
+/// For a body [`parse`] left to the rule: one path buffer for the whole walk, extended and cut back
 /// around each member, so a path is written out only for a duplicate.
 struct State {
     path: String,

@@ -39,7 +39,8 @@ fn render_xml(report: &RunReport, file_attributes: bool) -> String {
     for o in &report.outcomes {
         *per_suite.entry(o.suite.as_str()).or_default() += 1;
     }
-    let mut at_of: std::collections::HashMap<&str, usize> = Default::default();
+    // By the escaped name, as the suites are written: two names may escape alike.
+    let mut at_of: std::collections::HashMap<std::borrow::Cow<str>, usize> = Default::default();
     for o in &report.outcomes {
         let gone: Vec<&Resolved> = resolved
             .iter()
@@ -51,13 +52,14 @@ fn render_xml(report: &RunReport, file_attributes: bool) -> String {
             .iter()
             .filter(|f| f.level == Level::Expected)
             .count();
-        let at = match at_of.get(o.suite.as_str()) {
+        let escaped = esc(&o.suite);
+        let at = match at_of.get(&escaped) {
             Some(&at) => at,
             None => {
                 // The target in the suite's name: a CI matrix over targets keeps one suite per
                 // target. Made once per suite: quick-junit parses every string it is given for
-                // ANSI escapes, a tenth of a passing run's junit.xml each time.
-                let name = format!("{} [{}]", esc(&o.suite), esc(&report.target));
+                // ANSI escapes, half of rendering a passing run's junit.xml.
+                let name = format!("{} [{}]", escaped, esc(&report.target));
                 let classname = XmlString::new(name);
                 let mut suite = TestSuite::new(classname.clone());
                 suite
@@ -71,7 +73,7 @@ fn render_xml(report: &RunReport, file_attributes: bool) -> String {
                         .insert("file".into(), esc(&o.file).into_owned().into());
                 }
                 suites.push((suite, classname, 0, 0));
-                at_of.insert(o.suite.as_str(), suites.len() - 1);
+                at_of.insert(escaped, suites.len() - 1);
                 suites.len() - 1
             }
         };

@@ -956,3 +956,16 @@ fn expected_findings_and_resolved_entries_are_reported_apart_from_failures() {
     assert!(html[section..].contains("expected.yaml:"));
     assert!(!html.contains("<section id=\"expected-findings\">"));
 }
+
+#[test]
+fn junit_keeps_suites_whose_names_escape_alike_in_one_testsuite() {
+    // A newline and a backslash-n are both written `a\nb`: one suite name in junit.xml, once.
+    let mut report = every_kind();
+    report.outcomes = vec![
+        case("a\nb", "first", Status::Passed),
+        case("a\\nb", "second", Status::Passed),
+    ];
+    let xml = report::junit::render(&report::Redacted::new(&report, &Redactor::default()));
+    assert_eq!(xml.matches("<testsuite ").count(), 1, "{xml}");
+    assert!(xml.contains("tests=\"2\""), "{xml}");
+}
