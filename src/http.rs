@@ -78,7 +78,8 @@ pub struct Received {
     pub json: Option<Value>,
     /// The members of `json` whose name repeats in their object, found while parsing it
     /// ([`json::parse`]); `None` when not looked for (a body that is not JSON, serde_json's raw
-    /// value, an exchange built in a test), and the rule then walks `body`.
+    /// value, an exchange built in a test), and the rule then reads them from `body`
+    /// ([`json::duplicate_names`]).
     pub duplicate_names: Option<Vec<String>>,
     pub elapsed: Duration,
 }

@@ -2,9 +2,7 @@
 //! parsers disagree on which duplicate wins; the rule is `rules::json`), found in the same
 //! pass.
 
-use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
 use std::fmt;
 
 use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
@@ -14,35 +12,34 @@ use serde_json::Value;
 const MAX_REPORTED: usize = 20;
 
 /// The JSONPath of each member that repeats a name in its object (`$.token_type`), in document
-/// order; empty when `body` is not JSON or has none.
+/// order; empty when `body` is not JSON or has none. What follows the first value is not read.
 pub fn duplicate_names(body: &[u8]) -> Vec<String> {
-    let state = RefCell::new(State {
-        path: "$".to_string(),
-        found: Vec::new(),
-    });
+    let found = RefCell::new(Vec::new());
     let mut de = serde_json::Deserializer::from_slice(body);
-    if (Walk { state: &state }).deserialize(&mut de).is_err() {
-        return Vec::new();
+    let build = Build {
+        found: &found,
+        raw: None,
+        node: &Node::ROOT,
+    };
+    match build.deserialize(&mut de) {
+        Ok(_) => found.into_inner(),
+        Err(_) => Vec::new(),
     }
-    state.into_inner().found
 }
 
 /// `body` as `serde_json::from_slice` parses it, and, when it parses, what [`duplicate_names`]
 /// finds in it: one pass for what every response needs, instead of a second parse per response
 /// for the names. The names are `None` when it does not parse, or when serde_json reads it as
-/// a raw value (then parsed by serde_json again, and the rule walks it).
+/// a raw value (then parsed by serde_json again, and the rule reads the names with
+/// [`duplicate_names`]).
 pub fn parse(body: &[u8]) -> (Option<Value>, Option<Vec<String>>) {
     let found = RefCell::new(Vec::new());
     let raw = Cell::new(false);
-    let root = Node {
-        parent: None,
-        at: Segment::Root,
-    };
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = Build {
         found: &found,
-        raw: &raw,
-        node: &root,
+        raw: Some(&raw),
+        node: &Node::ROOT,
     }
     .deserialize(&mut de);
     match value.and_then(|v| de.end().map(|()| v)) {
@@ -70,6 +67,11 @@ enum Segment<'p> {
 }
 
 impl Node<'_> {
+    const ROOT: Node<'static> = Node {
+        parent: None,
+        at: Segment::Root,
+    };
+
     fn path(&self) -> String {
         let mut up = Vec::new();
         let mut node = Some(self);
@@ -92,11 +94,13 @@ impl Node<'_> {
     }
 }
 
-/// Builds the value serde_json's own `Value` would, noting repeated names as [`Walk`] does.
+/// Builds the value serde_json's own `Value` would, noting the path of each repeated name (at
+/// most [`MAX_REPORTED`], each once).
 struct Build<'a, 'p> {
     found: &'a RefCell<Vec<String>>,
-    /// Set when an object's first key is [`RAW_VALUE_KEY`].
-    raw: &'a Cell<bool>,
+    /// When given, set for an object whose first key is [`RAW_VALUE_KEY`], and the build stops:
+    /// serde_json would read it as a raw value. Without it, that key is a name like any other.
+    raw: Option<&'a Cell<bool>>,
     node: &'p Node<'p>,
 }
 
@@ -165,16 +169,22 @@ impl<'de> Visitor<'de> for Build<'_, '_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut values = serde_json::Map::new();
         while let Some(name) = map.next_key::<String>()? {
-            if values.is_empty() && name == RAW_VALUE_KEY {
-                self.raw.set(true);
+            if let Some(raw) = self
+                .raw
+                .filter(|_| values.is_empty() && name == RAW_VALUE_KEY)
+            {
+                raw.set(true);
                 return Err(serde::de::Error::custom("a raw value"));
             }
+            // One lookup for both the repeat and the insert.
+            let entry = values.entry(name);
+            let repeated = matches!(entry, serde_json::map::Entry::Occupied(_));
             let node = Node {
                 parent: Some(self.node),
-                at: Segment::Member(&name),
+                at: Segment::Member(entry.key()),
             };
-            // Noted before the value is read, as the walk does, so nested repeats come after.
-            if values.contains_key(&name) {
+            // Noted before the value is read, so repeats nested in it come after.
+            if repeated {
                 // Past the cap no path is written: a hostile body may repeat a name millions
                 // of times.
                 let mut found = self.found.borrow_mut();
@@ -190,35 +200,16 @@ impl<'de> Visitor<'de> for Build<'_, '_> {
                 raw: self.raw,
                 node: &node,
             })?;
-            values.insert(name, value);
+            match entry {
+                serde_json::map::Entry::Occupied(mut last) => {
+                    last.insert(value);
+                }
+                serde_json::map::Entry::Vacant(new) => {
+                    new.insert(value);
+                }
+            }
         }
         Ok(Value::Object(values))
-    }
-}
-
-/// For a body [`parse`] left to the rule: one path buffer for the whole walk, extended and cut back
-/// around each member, so a path is written out only for a duplicate.
-struct State {
-    path: String,
-    found: Vec<String>,
-}
-
-struct Walk<'a> {
-    state: &'a RefCell<State>,
-}
-
-impl Walk<'_> {
-    /// Walks the value under the path extended by `segment`, then cuts the path back.
-    fn under<T>(&self, segment: impl FnOnce(&mut String), walk: impl FnOnce() -> T) -> T {
-        let len = {
-            let mut state = self.state.borrow_mut();
-            let len = state.path.len();
-            segment(&mut state.path);
-            len
-        };
-        let result = walk();
-        self.state.borrow_mut().path.truncate(len);
-        result
     }
 }
 
@@ -236,141 +227,6 @@ fn push_member(path: &mut String, name: &str) {
         path.push_str("['");
         path.push_str(&quoted);
         path.push_str("']");
-    }
-}
-
-/// A member name, borrowed from the body unless it has escapes.
-struct Name;
-
-impl<'de> DeserializeSeed<'de> for Name {
-    type Value = Cow<'de, str>;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Name {
-    type Value = Cow<'de, str>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a member name")
-    }
-
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Cow::Borrowed(v))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Cow::Owned(v.to_string()))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Cow::Owned(v))
-    }
-}
-
-/// The names met in one object: a list for the few members most objects have, a set beyond.
-enum Seen<'de> {
-    Few(Vec<Cow<'de, str>>),
-    Many(HashSet<Cow<'de, str>>),
-}
-
-impl<'de> Seen<'de> {
-    /// False when `name` was met before.
-    fn insert(&mut self, name: Cow<'de, str>) -> bool {
-        match self {
-            Seen::Few(names) if names.contains(&name) => false,
-            Seen::Few(names) if names.len() < 16 => {
-                names.push(name);
-                true
-            }
-            Seen::Few(names) => {
-                let mut set: HashSet<Cow<'de, str>> = names.drain(..).collect();
-                set.insert(name);
-                *self = Seen::Many(set);
-                true
-            }
-            Seen::Many(set) => set.insert(name),
-        }
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for Walk<'_> {
-    type Value = ();
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Walk<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut i = 0usize;
-        while self
-            .under(
-                |path| {
-                    use std::fmt::Write;
-                    let _ = write!(path, "[{i}]");
-                },
-                || seq.next_element_seed(Walk { state: self.state }),
-            )?
-            .is_some()
-        {
-            i += 1;
-        }
-        Ok(())
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut seen = Seen::Few(Vec::new());
-        while let Some(name) = map.next_key_seed(Name)? {
-            let fresh = seen.insert(name.clone());
-            self.under(
-                |path| push_member(path, &name),
-                || {
-                    if !fresh {
-                        let mut state = self.state.borrow_mut();
-                        let State { path, found } = &mut *state;
-                        if found.len() < MAX_REPORTED && !found.contains(path) {
-                            found.push(path.clone());
-                        }
-                    }
-                    map.next_value_seed(Walk { state: self.state })
-                },
-            )?;
-        }
-        Ok(())
     }
 }
 
@@ -399,14 +255,14 @@ mod tests {
         assert_eq!(found[0], "$.k0");
     }
 
-    /// What [`parse`] must give for `body`: serde_json's value, and the walk's names.
+    /// What [`parse`] must give for `body`: serde_json's value, and [`duplicate_names`]'s names.
     fn parses_as_serde_json_and_the_walk(body: &[u8]) {
         let (value, found) = parse(body);
         let text = String::from_utf8_lossy(body);
         assert_eq!(value, serde_json::from_slice::<Value>(body).ok(), "{text}");
         match (&value, found) {
             (Some(_), Some(found)) => assert_eq!(found, duplicate_names(body), "{text}"),
-            // Left to serde_json alone: the rule then walks the body.
+            // Left to serde_json alone: the rule then reads the names with `duplicate_names`.
             (Some(_), None) => assert!(text.contains(RAW_VALUE_KEY), "{text}"),
             (None, found) => assert_eq!(found, None, "{text}"),
         }
