@@ -569,12 +569,15 @@ impl Session {
         let reports = match &options.report_dir {
             None => None,
             Some(dir) => {
-                let cases = selected.iter().map(|id| {
-                    let suite = &runner.loaded().suites[id.suite];
-                    (suite.name.clone(), runner.test_name(*id))
-                });
-                let plan = ReportPlan::new(dir, cases)
-                    .with_junit_file_attributes(options.junit_file_attributes);
+                let (runner, ids) = (runner.clone(), selected.clone());
+                let plan = ReportPlan::listed_later(dir, move || {
+                    let cases = ids.iter().map(|id| {
+                        let suite = &runner.loaded().suites[id.suite];
+                        (suite.name.clone(), runner.test_name(*id))
+                    });
+                    cases.collect()
+                })
+                .with_junit_file_attributes(options.junit_file_attributes);
                 if let Err(source) = plan.check() {
                     if let Some(server) = mock {
                         server.stop().await;

@@ -57,20 +57,30 @@ pub fn flush() {
 
 /// `text` on stdout, in order with every other line.
 fn out_text(text: &str) {
+    out_parts(&[text]);
+}
+
+fn out(line: &str) {
+    out_parts(&[line, "\n"]);
+}
+
+/// `parts` on stdout, one after the other, in order with every other line.
+fn out_parts(parts: &[&str]) {
     let mut pending = pending();
     if BLOCKS.load(Ordering::Relaxed) {
-        pending.extend_from_slice(text.as_bytes());
+        for part in parts {
+            pending.extend_from_slice(part.as_bytes());
+        }
         if pending.len() >= BLOCK {
             drain(&mut pending);
         }
         return;
     }
     drain(&mut pending);
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
-}
-
-fn out(line: &str) {
-    out_text(&format!("{line}\n"));
+    let mut stdout = std::io::stdout().lock();
+    for part in parts {
+        let _ = stdout.write_all(part.as_bytes());
+    }
 }
 
 /// A line for a person on stderr (a warning may quote a server or a file: escaped), after the

@@ -29,20 +29,20 @@ pub fn case_line(o: &CaseOutcome) -> String {
 
 /// `test suite::case ... ok`, the verdict in its style.
 pub fn styled_case_line(o: &CaseOutcome, styles: &Styles) -> String {
-    let (style, verdict) = match o.status {
+    let (style, verdict): (_, std::borrow::Cow<str>) = match o.status {
         Status::Passed if o.is_flaky() => (
             styles.ok,
-            format!("ok (flaky: passed on attempt {})", o.tries().unwrap_or(1)),
+            format!("ok (flaky: passed on attempt {})", o.tries().unwrap_or(1)).into(),
         ),
-        Status::Passed => (styles.ok, "ok".to_string()),
-        Status::Failed => (styles.failed, "FAILED".to_string()),
+        Status::Passed => (styles.ok, "ok".into()),
+        Status::Failed => (styles.failed, "FAILED".into()),
         Status::Errored => (
             styles.error,
-            format!("ERROR ({})", esc(o.reason.as_deref().unwrap_or(""))),
+            format!("ERROR ({})", esc(o.reason.as_deref().unwrap_or(""))).into(),
         ),
         Status::Skipped => (
             styles.skipped,
-            format!("skipped ({})", esc(o.reason.as_deref().unwrap_or(""))),
+            format!("skipped ({})", esc(o.reason.as_deref().unwrap_or(""))).into(),
         ),
     };
     format!("test {} ... {}", esc(&o.test), paint(style, &verdict))

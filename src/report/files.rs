@@ -87,13 +87,29 @@ fn at(path: &Path) -> impl FnOnce(io::Error) -> ReportError + '_ {
 #[derive(Debug, Clone)]
 pub struct ReportPlan {
     dir: PathBuf,
-    /// Each case's `(suite, test name)`, sorted, once.
-    cases: Vec<(String, String)>,
+    /// Each case's `(suite, test name)`.
+    cases: Cases,
     /// Test name (`<suite>::<case slug>`) → `diffs/…/<name>.diff`, `/`-separated; named when
     /// first asked for (a run whose cases all pass never is: 3% of a 10,000-case run's CPU).
     diffs: std::sync::OnceLock<HashMap<String, String>>,
     /// `file` and `line` on each JUnit `<testcase>` (outside Jenkins' schema; opt-in).
     junit_file_attributes: bool,
+}
+
+/// A plan's cases: listed, or a way to list them.
+#[derive(Clone)]
+enum Cases {
+    Listed(Vec<(String, String)>),
+    Later(std::sync::Arc<dyn Fn() -> Vec<(String, String)> + Send + Sync>),
+}
+
+impl fmt::Debug for Cases {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cases::Listed(cases) => f.debug_tuple("Listed").field(cases).finish(),
+            Cases::Later(_) => f.write_str("Later"),
+        }
+    }
 }
 
 impl ReportPlan {
@@ -106,10 +122,26 @@ impl ReportPlan {
     {
         ReportPlan {
             dir: dir.to_path_buf(),
-            cases: cases
-                .into_iter()
-                .map(|(s, t)| (s.into(), t.into()))
-                .collect(),
+            cases: Cases::Listed(
+                cases
+                    .into_iter()
+                    .map(|(s, t)| (s.into(), t.into()))
+                    .collect(),
+            ),
+            diffs: std::sync::OnceLock::new(),
+            junit_file_attributes: false,
+        }
+    }
+
+    /// As [`ReportPlan::new`], with the cases listed by `cases` only when the first diff is
+    /// named: listing 10,000 cases before the first request held up the run on one core.
+    pub fn listed_later(
+        dir: &Path,
+        cases: impl Fn() -> Vec<(String, String)> + Send + Sync + 'static,
+    ) -> ReportPlan {
+        ReportPlan {
+            dir: dir.to_path_buf(),
+            cases: Cases::Later(std::sync::Arc::new(cases)),
             diffs: std::sync::OnceLock::new(),
             junit_file_attributes: false,
         }
@@ -117,7 +149,15 @@ impl ReportPlan {
 
     fn diffs(&self) -> &HashMap<String, String> {
         self.diffs.get_or_init(|| {
-            let mut cases: Vec<&(String, String)> = self.cases.iter().collect();
+            let later;
+            let listed = match &self.cases {
+                Cases::Listed(cases) => cases,
+                Cases::Later(list) => {
+                    later = list();
+                    &later
+                }
+            };
+            let mut cases: Vec<&(String, String)> = listed.iter().collect();
             cases.sort();
             cases.dedup();
             let mut taken = HashSet::new();
