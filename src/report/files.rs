@@ -1,8 +1,8 @@
 //! Where report files go, and writing them so that nothing planted in the report folder can
 //! redirect a write.
 //!
-//! - Every name comes from the whole set of cases planned before anything is sent
-//!   ([`ReportPlan`]; worked out when the first diff is written): each part fits the
+//! - Every name comes from the whole set of cases selected before anything is sent
+//!   ([`ReportPlan`]; listed and worked out when the first diff is written): each part fits the
 //!   filesystem's limit, and no two cases (of one suite or of two suites whose names clean up
 //!   alike) share a diff file.
 //! - Each file is first written to a temporary file created exclusively (`O_CREAT|O_EXCL`, so a

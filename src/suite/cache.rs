@@ -172,8 +172,10 @@ pub(super) fn part_start(entry: &[u8], i: usize) -> usize {
     DIGEST_LEN + frame.parts[i].start
 }
 
-/// Cases per part of an entry: a file with more is read on several threads.
-const CASES_PER_PART: usize = 1000;
+/// Cases per part of an entry: a file with more is read on several threads. Small enough that
+/// the last part read leaves the other cores idle briefly (of 10 parts of 1,000, one thread read
+/// the last alone for a tenth of `list`'s time), large enough that a part's overhead is noise.
+const CASES_PER_PART: usize = 250;
 /// The most of an entry read before its frame is known: its digest and its index line.
 const START_LEN: usize = 64 * 1024;
 
@@ -843,19 +845,29 @@ cases:
         longer.insert(third - 1, b' ');
         // The number of cases changed, the parts' places kept: one case too many for the
         // last part, or one part too few.
-        let index = &whole[DIGEST_LEN..DIGEST_LEN + 5];
-        assert_eq!(index, b"2007 ");
-        let with_count = |count: &[u8]| {
+        let count = (2 * CASES_PER_PART + 7).to_string();
+        let index = &whole[DIGEST_LEN..DIGEST_LEN + count.len() + 1];
+        assert_eq!(index, format!("{count} ").as_bytes());
+        // Another count of as many digits, in the same place.
+        let with_count = |other: usize| {
+            let other = other.to_string();
+            assert_eq!(other.len(), count.len());
             let mut bytes = whole.clone();
-            bytes[DIGEST_LEN..DIGEST_LEN + 4].copy_from_slice(count);
+            bytes[DIGEST_LEN..DIGEST_LEN + count.len()].copy_from_slice(other.as_bytes());
             bytes
         };
         for (what, bytes) in [
             ("the last part cut off", cut),
             ("a part gone", part_gone),
             ("a longer part", longer),
-            ("a case more than the last part holds", with_count(b"2008")),
-            ("a part fewer than the cases need", with_count(b"3007")),
+            (
+                "a case more than the last part holds",
+                with_count(2 * CASES_PER_PART + 8),
+            ),
+            (
+                "a part fewer than the cases need",
+                with_count(3 * CASES_PER_PART + 7),
+            ),
         ] {
             fs::write(&entry, &bytes).unwrap();
             assert!(cache.get(&text).is_none(), "{what}");

@@ -180,6 +180,50 @@ fn junit_with_every_kind_of_case_validates_against_the_jenkins_schema() {
     );
 }
 
+/// Over 1,000 cases junit.xml builds its testcases on several threads: each comes out in
+/// its place (its suite's, in the run's order), as a report of that case alone renders it.
+#[test]
+fn junit_of_many_cases_holds_each_in_order_as_it_renders_alone() {
+    let one = every_kind();
+    let mut many = one.clone();
+    many.outcomes.clear();
+    for i in 0..250 {
+        for o in &one.outcomes {
+            let mut o = o.clone();
+            o.case = format!("{} {i}", o.case);
+            o.test = format!("{} {i}", o.test);
+            many.outcomes.push(o);
+        }
+    }
+    assert!(many.outcomes.len() > 1000);
+    let testcase = regex::Regex::new(r"(?s)<testcase .*?(</testcase>|/>)").unwrap();
+    let render = |r: &RunReport| {
+        let xml = report::junit::render(&report::Redacted::new(r, &Redactor::default()));
+        let blocks: Vec<String> = testcase
+            .find_iter(&xml)
+            .map(|m| m.as_str().to_string())
+            .collect();
+        blocks
+    };
+    // Each suite's cases in their order, the suites in the order they first come.
+    let mut suites: Vec<&str> = Vec::new();
+    for o in &many.outcomes {
+        if !suites.contains(&o.suite.as_str()) {
+            suites.push(&o.suite);
+        }
+    }
+    let in_order = suites
+        .iter()
+        .flat_map(|s| many.outcomes.iter().filter(move |o| o.suite == *s));
+    let together = render(&many);
+    assert_eq!(together.len(), many.outcomes.len());
+    for (block, o) in together.iter().zip(in_order) {
+        let mut alone = many.clone();
+        alone.outcomes = vec![o.clone()];
+        assert_eq!(render(&alone), std::slice::from_ref(block), "{}", o.test);
+    }
+}
+
 #[test]
 fn junit_marks_errors_failures_skips_warnings_and_retries() {
     let xml = report::junit::render(&report::Redacted::new(&every_kind(), &Redactor::default()));
