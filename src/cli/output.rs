@@ -77,10 +77,11 @@ fn out_parts(parts: &[&str]) {
         return;
     }
     drain(&mut pending);
-    let mut stdout = std::io::stdout().lock();
-    for part in parts {
-        let _ = stdout.write_all(part.as_bytes());
-    }
+    // One write: a line longer than stdout's buffer, written in parts, would go out in two
+    // system calls, and another writer to the same pipe could land between them.
+    let _ = std::io::stdout()
+        .lock()
+        .write_all(parts.concat().as_bytes());
 }
 
 /// A line for a person on stderr (a warning may quote a server or a file: escaped), after the

@@ -175,6 +175,8 @@ pub(super) fn part_start(entry: &[u8], i: usize) -> usize {
 /// Cases per part of an entry: a file with more is read on several threads. Small enough that
 /// the last part read leaves the other cores idle briefly (of 10 parts of 1,000, one thread read
 /// the last alone for a tenth of `list`'s time), large enough that a part's overhead is noise.
+/// The index line must fit in [`START_LEN`]: at about 7 bytes a part, some 2 million cases in
+/// one file; a larger file is not cached, only parsed each time.
 const CASES_PER_PART: usize = 250;
 /// The most of an entry read before its frame is known: its digest and its index line.
 const START_LEN: usize = 64 * 1024;
@@ -888,7 +890,7 @@ cases:
         let len = tiny_parts.len() + 2 + 32_740;
         for (what, start, len) in [
             (
-                "32,740,000 cases in one-byte parts",
+                "as many cases as 32,740 whole parts hold, in one-byte parts",
                 tiny_parts.as_bytes(),
                 len,
             ),
