@@ -40,13 +40,12 @@ const SENSITIVE: &[&str] = &[
     "set-cookie",
 ];
 
+/// Endings that make any name a credential's (`myToken`, `app_secret`), compared lower-cased.
+const SENSITIVE_SUFFIXES: &[&str] = &["token", "secret", "assertion", "password"];
+
 pub fn is_sensitive_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
-    SENSITIVE.contains(&k.as_str())
-        || k.ends_with("token")
-        || k.ends_with("secret")
-        || k.ends_with("assertion")
-        || k.ends_with("password")
+    SENSITIVE.contains(&k.as_str()) || SENSITIVE_SUFFIXES.iter().any(|end| k.ends_with(end))
 }
 
 /// The last member name of a JSONPath or pointer (`$.a.access_token`, `/a/0/code`).
@@ -131,14 +130,13 @@ static JWT: LazyLock<Option<Regex>> = LazyLock::new(|| {
 });
 
 /// What precedes `=` in any text where a credential-named parameter can occur: each name of
-/// [`SENSITIVE`] and each suffix [`is_sensitive_key`] takes, then `=`, in any case. A report
-/// page has an `=` in every attribute; looking for these first spares the regex a start search
-/// at each one (most of scrubbing a 10,000-case index.html).
+/// [`SENSITIVE`] and each of [`SENSITIVE_SUFFIXES`] (what [`is_sensitive_key`] takes), then `=`,
+/// in any case. A report page has an `=` in every attribute; looking for these first spares the
+/// regex a start search at each one (most of scrubbing a 10,000-case index.html).
 static PARAM_NAME_ENDS: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
     let ends = SENSITIVE
         .iter()
-        .copied()
-        .chain(["token", "secret", "assertion", "password"])
+        .chain(SENSITIVE_SUFFIXES)
         .map(|name| format!("{name}="));
     AhoCorasick::builder()
         .ascii_case_insensitive(true)
@@ -151,9 +149,7 @@ pub fn mask_params(text: &str) -> Cow<'_, str> {
     let Some(re) = PARAM.as_ref() else {
         return Cow::Borrowed(text);
     };
-    if !text.contains('=') {
-        return Cow::Borrowed(text);
-    }
+    // Every name searched for ends in `=`: a text without one is passed by this search too.
     if PARAM_NAME_ENDS
         .as_ref()
         .is_some_and(|ends| !ends.is_match(text))

@@ -256,7 +256,7 @@ mod tests {
     }
 
     /// What [`parse`] must give for `body`: serde_json's value, and [`duplicate_names`]'s names.
-    fn parses_as_serde_json_and_the_walk(body: &[u8]) {
+    fn parses_as_serde_json_and_duplicate_names(body: &[u8]) {
         let (value, found) = parse(body);
         let text = String::from_utf8_lossy(body);
         assert_eq!(value, serde_json::from_slice::<Value>(body).ok(), "{text}");
@@ -293,7 +293,7 @@ mod tests {
             many.as_bytes(),
         ];
         for body in bodies {
-            parses_as_serde_json_and_the_walk(body);
+            parses_as_serde_json_and_duplicate_names(body);
         }
         assert_eq!(
             parse(br#"{"a":1,"a":{"x":1,"x":2}}"#).1.unwrap(),
