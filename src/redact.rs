@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{packed, AhoCorasick};
 use base64::Engine;
 use regex::Regex;
 use serde_json::Value;
@@ -129,31 +129,30 @@ static JWT: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(r"eyJ[A-Za-z0-9_\-]{6,}\.[A-Za-z0-9_\-]{2,}\.[A-Za-z0-9_\-]*").ok()
 });
 
-/// What precedes `=` in any text where a credential-named parameter can occur: each name of
-/// [`SENSITIVE`] and each of [`SENSITIVE_SUFFIXES`] (what [`is_sensitive_key`] takes), then `=`,
-/// in any case. A report page has an `=` in every attribute; looking for these first spares the
-/// regex a start search at each one (most of scrubbing a 10,000-case index.html).
-static PARAM_NAME_ENDS: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
-    let ends = SENSITIVE
-        .iter()
-        .chain(SENSITIVE_SUFFIXES)
-        .map(|name| format!("{name}="));
-    AhoCorasick::builder()
-        .ascii_case_insensitive(true)
-        .build(ends)
-        .ok()
-});
+/// Whether some `=` in `text` follows, in any case, a name of [`SENSITIVE`] or one of
+/// [`SENSITIVE_SUFFIXES`] (what [`is_sensitive_key`] takes): without one, the parameter regex
+/// can mask nothing. A report page has an `=` in every attribute, and the regex would start a
+/// search at each; an automaton over the names ran at 0.5 GB/s on a summary.json full of rule
+/// ids, where finding each `=` and looking back runs at 10 GB/s.
+fn has_param_name_end(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    memchr::memchr_iter(b'=', bytes).any(|i| {
+        let before = &bytes[..i];
+        SENSITIVE.iter().chain(SENSITIVE_SUFFIXES).any(|name| {
+            let name = name.as_bytes();
+            before.len() >= name.len()
+                && before[i - 1].eq_ignore_ascii_case(&name[name.len() - 1])
+                && before[i - name.len()..].eq_ignore_ascii_case(name)
+        })
+    })
+}
 
 /// Masks the values of credential-named parameters in a URL, query or form body.
 pub fn mask_params(text: &str) -> Cow<'_, str> {
     let Some(re) = PARAM.as_ref() else {
         return Cow::Borrowed(text);
     };
-    // Every name searched for ends in `=`: a text without one is passed by this search too.
-    if PARAM_NAME_ENDS
-        .as_ref()
-        .is_some_and(|ends| !ends.is_match(text))
-    {
+    if !has_param_name_end(text) {
         return Cow::Borrowed(text);
     }
     mask_matched_params(re, text)
@@ -260,6 +259,10 @@ pub struct Redactor {
     /// The needles in lexicographic order, to find one that starts with a given text.
     by_prefix: Vec<String>,
     matcher: Option<AhoCorasick>,
+    /// Whether a text holds any needle, by SIMD where the CPU has it: most texts hold none, and
+    /// the automaton took 40 ms to say so of a 12 MB summary.json and 350 ns of a 60-byte line,
+    /// this 1 ms and 8 ns. `None` where it cannot be built; the automaton answers then.
+    finder: Option<packed::Searcher>,
 }
 
 /// Secrets shorter than this are not masked by value (they would mask ordinary words), so a
@@ -290,6 +293,26 @@ impl Redactor {
             .match_kind(aho_corasick::MatchKind::LeftmostLongest)
             .build(&self.needles)
             .ok();
+        self.finder = packed::Config::new()
+            .builder()
+            .extend(&self.needles)
+            .build();
+    }
+
+    /// `text` with every needle masked, or as it is when it holds none.
+    fn mask_known<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        let Some(m) = self.matcher.as_ref().filter(|_| !self.needles.is_empty()) else {
+            return Cow::Borrowed(text);
+        };
+        let holds_one = match &self.finder {
+            Some(f) => f.find(text).is_some(),
+            None => m.is_match(text),
+        };
+        if holds_one {
+            Cow::Owned(m.replace_all(text, &vec![MASK; self.needles.len()]))
+        } else {
+            Cow::Borrowed(text)
+        }
     }
 
     /// [`Redactor::add_basic_pair`] for many pairs, with one rebuild of the matcher (one per
@@ -324,23 +347,13 @@ impl Redactor {
     /// Masks every known value in every encoding, and nothing else (a recording keeps its
     /// placeholder JWTs and parameters).
     pub fn scrub_known<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        match &self.matcher {
-            Some(m) if m.is_match(text) => {
-                Cow::Owned(m.replace_all(text, &vec![MASK; self.needles.len()]))
-            }
-            _ => Cow::Borrowed(text),
-        }
+        self.mask_known(text)
     }
 
     /// Masks every known value in every encoding, then any JWT and credential-named parameter
     /// the run did not know of (a token under an unexpected name, a code in a redirect).
     pub fn scrub<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        let known = match &self.matcher {
-            Some(m) if m.is_match(text) => {
-                Cow::Owned(m.replace_all(text, &vec![MASK; self.needles.len()]))
-            }
-            _ => Cow::Borrowed(text),
-        };
+        let known = self.mask_known(text);
         let known = match self.mask_cut_starts(&known) {
             Some(s) => Cow::Owned(s),
             None => known,
@@ -1019,6 +1032,36 @@ mod tests {
             "a?x=1&Access_Token=[redacted]"
         );
         assert!(matches!(mask_params(" class=\"a\" id=b"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn the_packed_search_finds_every_needle_the_automaton_finds() {
+        use proptest::prelude::*;
+        let mut r = Redactor::new(["s3cr3t-value", "pässwörd €", "a+b c%d"]);
+        r.add_basic_pair("client-id", "s3cr3t-value");
+        assert!(r.finder.is_some(), "no packed searcher on this CPU");
+        let mut automaton = r.clone();
+        automaton.finder = None;
+        // Whole needles, their halves, and the text around them.
+        let mut pieces: Vec<String> = Vec::new();
+        for n in &r.needles {
+            let mid = (1..n.len()).find(|&i| n.is_char_boundary(i) && i >= n.len() / 2);
+            let mid = mid.unwrap_or(n.len());
+            pieces.extend([n.clone(), n[..mid].to_string(), n[mid..].to_string()]);
+        }
+        pieces.extend(["x", " ", "\"", "é", "=", "0123456789abcdef"].map(String::from));
+        let config = proptest::test_runner::Config {
+            cases: 2000,
+            failure_persistence: None,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x5eed),
+            ..Default::default()
+        };
+        proptest::proptest!(config, |(parts in prop::collection::vec(prop::sample::select(pieces.clone()), 0..40))| {
+            let text = parts.concat();
+            prop_assert_eq!(r.mask_known(&text), automaton.mask_known(&text));
+        });
+        assert_eq!(r.scrub_known("x s3cr3t-value y"), format!("x {MASK} y"));
+        assert!(matches!(r.scrub_known("x s3cr3t-valu y"), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -26,30 +26,52 @@ impl Jws {
     }
 }
 
+/// Why a text is not a compact JWS: built without allocating, since most access tokens are
+/// opaque and every JWT rule asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotJws {
+    /// How many dot-separated parts it has instead of 3.
+    Parts(usize),
+    /// The part ("header" or "payload") is not base64url.
+    NotBase64(&'static str),
+    NotJson(&'static str),
+    NotObject(&'static str),
+}
+
+impl std::fmt::Display for NotJws {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotJws::Parts(n) => write!(f, "it has {n} dot-separated parts, a compact JWS has 3"),
+            NotJws::NotBase64(what) => write!(f, "the {what} is not base64url"),
+            NotJws::NotJson(what) => write!(f, "the {what} is not JSON"),
+            NotJws::NotObject(what) => write!(f, "the {what} is JSON but not an object"),
+        }
+    }
+}
+
 /// Splits `token` into three dot-separated parts and decodes the first two as base64url JSON
 /// objects. The signature part is not checked (it may be empty, as with `alg: none`).
-pub fn decode(token: &str) -> Result<Jws, String> {
-    let parts: Vec<&str> = token.split('.').collect();
-    if parts.len() != 3 {
-        return Err(format!(
-            "it has {} dot-separated parts, a compact JWS has 3",
-            parts.len()
-        ));
-    }
-    let header = object(parts[0], "header")?;
-    let payload = object(parts[1], "payload")?;
+pub fn decode(token: &str) -> Result<Jws, NotJws> {
+    let mut parts = token.split('.');
+    let (Some(header), Some(payload), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(NotJws::Parts(token.split('.').count()));
+    };
+    let header = object(header, "header")?;
+    let payload = object(payload, "payload")?;
     Ok(Jws { header, payload })
 }
 
-fn object(part: &str, what: &str) -> Result<Map<String, Value>, String> {
+fn object(part: &str, what: &'static str) -> Result<Map<String, Value>, NotJws> {
     // Some issuers pad; base64url without padding is the norm (RFC 7515 §2).
     let bytes = URL_SAFE_NO_PAD
         .decode(part.trim_end_matches('='))
-        .map_err(|_| format!("the {what} is not base64url"))?;
+        .map_err(|_| NotJws::NotBase64(what))?;
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(format!("the {what} is JSON but not an object")),
-        Err(_) => Err(format!("the {what} is not JSON")),
+        Ok(_) => Err(NotJws::NotObject(what)),
+        Err(_) => Err(NotJws::NotJson(what)),
     }
 }
 
@@ -94,6 +116,23 @@ mod tests {
         ] {
             assert!(decode(t).is_err(), "{t:?} decoded");
         }
+        assert_eq!(
+            decode("a.b").unwrap_err().to_string(),
+            "it has 2 dot-separated parts, a compact JWS has 3"
+        );
+        assert_eq!(decode("a.b.c.d").unwrap_err(), NotJws::Parts(4));
+        assert_eq!(
+            decode("W10.e30.x").unwrap_err(),
+            NotJws::NotObject("header")
+        );
+        assert_eq!(
+            decode("e30.!!!.x").unwrap_err(),
+            NotJws::NotBase64("payload")
+        );
+        assert_eq!(
+            decode("bm90IGpzb24.e30.x").unwrap_err(),
+            NotJws::NotJson("header")
+        );
         assert!(decode("e30.e30.").is_ok());
     }
 }

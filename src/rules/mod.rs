@@ -20,6 +20,8 @@ mod talkdesk;
 #[cfg(test)]
 mod testutil;
 
+use std::sync::LazyLock;
+
 use crate::expected::{Deviation, KnownDeviations};
 use crate::finding::{Finding, Level};
 use crate::http::{Received, Sent};
@@ -193,22 +195,37 @@ pub fn find_set(name: &str) -> Option<&'static RuleSet> {
 }
 
 /// Every rule once, in the order the sets list them.
-pub fn all_rules() -> Vec<&'static Rule> {
-    let mut out: Vec<&'static Rule> = Vec::new();
-    for set in SETS {
-        for rule in set.members() {
-            if !out.iter().any(|r| r.id == rule.id) {
-                out.push(rule);
+pub fn all_rules() -> &'static [&'static Rule] {
+    static ALL: LazyLock<Vec<&'static Rule>> = LazyLock::new(|| {
+        let mut out: Vec<&'static Rule> = Vec::new();
+        for set in SETS {
+            for rule in set.members() {
+                if !out.iter().any(|r| r.id == rule.id) {
+                    out.push(rule);
+                }
             }
         }
-    }
-    out
+        out
+    });
+    &ALL
 }
 
 pub fn find_rule(id: &str) -> Option<&'static Rule> {
     all_rules()
-        .into_iter()
+        .iter()
+        .copied()
         .find(|r| r.id.eq_ignore_ascii_case(id))
+}
+
+/// The ids of the members of the set at `index` in [`sets`], each once: what a case lists as
+/// checked, worked out once per process rather than at every response.
+pub fn member_ids(index: usize) -> &'static [&'static str] {
+    static IDS: LazyLock<Vec<Vec<&'static str>>> = LazyLock::new(|| {
+        SETS.iter()
+            .map(|s| s.members().iter().map(|r| r.id).collect())
+            .collect()
+    });
+    IDS.get(index).map_or(&[], Vec::as_slice)
 }
 
 /// Why rule `id` does not bind the vendor of `set` (RFC 6750's challenge on MIAW, which documents
