@@ -1,5 +1,6 @@
 //! Running cases: steps in order, captures between them, fixtures once per process, cases concurrently.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -374,8 +375,10 @@ impl Runner {
         let captures = HashMap::new();
         let mut out = Vec::new();
         // Most cases send to the same few URLs: each one parsed and checked once. Keyed by the
-        // base URL a path joins (`None` for an absolute URL) and the rendered text.
-        let mut verdicts: HashMap<(Option<&str>, String), Result<(), String>> = HashMap::new();
+        // base URL a path joins (`None` for an absolute URL) and the rendered text, borrowed
+        // where the template is plain text (10,000 cases were a serial 3 ms before any request).
+        type Destination<'a> = (Option<&'a str>, Cow<'a, str>);
+        let mut verdicts: foldhash::HashMap<Destination, Result<(), String>> = Default::default();
         for id in ids {
             let Ok((_, profile)) = self.profile_of(*id) else {
                 continue;
@@ -389,11 +392,17 @@ impl Runner {
             };
             let base_url = base.get("base_url").map(String::as_str).unwrap_or_default();
             for step in &case.steps {
-                let (joined_to, rendered) = match &step.request.url {
-                    UrlTemplate::Path(p) => (Some(base_url), p.render(&scope)),
-                    UrlTemplate::Absolute(u) => (None, u.render(&scope)),
+                let (joined_to, template) = match &step.request.url {
+                    UrlTemplate::Path(p) => (Some(base_url), p),
+                    UrlTemplate::Absolute(u) => (None, u),
                 };
-                let Ok(rendered) = rendered else { continue };
+                let rendered = match template.as_literal() {
+                    Some(text) => Cow::Borrowed(text),
+                    None => match template.render(&scope) {
+                        Ok(text) => Cow::Owned(text),
+                        Err(_) => continue,
+                    },
+                };
                 let why = verdicts.entry((joined_to, rendered)).or_insert_with_key(
                     |(joined_to, rendered)| {
                         let url = match joined_to {
