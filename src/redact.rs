@@ -1055,7 +1055,12 @@ mod tests {
         use proptest::prelude::*;
         let mut r = Redactor::new(["s3cr3t-value", "pässwörd €", "a+b c%d"]);
         r.add_basic_pair("client-id", "s3cr3t-value");
-        assert!(r.finder.is_some(), "no packed searcher on this CPU");
+        // Built wherever aho-corasick's Teddy runs (x86_64 with SSSE3, aarch64); elsewhere the
+        // automaton answers alone and this compares it with itself.
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("ssse3") {
+            assert!(r.finder.is_some(), "no packed searcher on this CPU");
+        }
         let mut automaton = r.clone();
         automaton.finder = None;
         // Whole needles, their halves, and the text around them.
