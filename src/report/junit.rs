@@ -125,10 +125,63 @@ fn render_xml(report: &RunReport, file_attributes: bool) -> String {
         s
     });
     junit.add_test_suites(suites);
-    let xml = junit
-        .to_string()
-        .unwrap_or_else(|e| format!("<!-- JUnit serialization failed: {e} -->"));
-    without_root_skipped(xml)
+    let halves = std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+    without_root_skipped(serialized(junit, halves))
+}
+
+/// Test cases above which a report's suites are written in two halves at once.
+const HALVES_FROM: usize = 1000;
+
+/// The report as quick-junit writes it. A large one with several suites is written as two
+/// reports on two threads, the second holding the later half of the suites (by cases), and
+/// joined where the second's suites begin: the root element is the first's, with the whole
+/// report's counts. Written whole, a passing run's 10,000 testcases were the last 10 ms of the
+/// reports, on one core.
+fn serialized(mut junit: Report, halves: bool) -> String {
+    let whole = |junit: &Report| {
+        junit
+            .to_string()
+            .unwrap_or_else(|e| format!("<!-- JUnit serialization failed: {e} -->"))
+    };
+    let cases: Vec<usize> = junit
+        .test_suites
+        .iter()
+        .map(|s| s.test_cases.len())
+        .collect();
+    let total: usize = cases.iter().sum();
+    // The first suite that starts at or past half the cases, if it is not the first suite.
+    let mut seen = 0;
+    let split = cases.iter().position(|&n| {
+        let at = seen;
+        seen += n;
+        2 * at >= total
+    });
+    let Some(split) = split.filter(|&k| halves && k > 0 && total >= HALVES_FROM) else {
+        return whole(&junit);
+    };
+    let mut later = Report::new("");
+    later.test_suites = junit.test_suites.split_off(split);
+    let (first, second) = std::thread::scope(|scope| {
+        let second = scope.spawn(|| later.to_string());
+        (junit.to_string(), second.join())
+    });
+    let (Ok(first), Ok(Ok(second))) = (first, second) else {
+        junit.test_suites.append(&mut later.test_suites);
+        return whole(&junit);
+    };
+    // The first up to its last `</testsuite>`; the second from after its root's start tag (no
+    // attribute holds a raw `>`: quick-xml escapes it).
+    let cut = first.rfind("\n</testsuites>");
+    let from = second
+        .find("<testsuites")
+        .and_then(|at| second[at..].find('>').map(|end| at + end + 1));
+    match (cut, from) {
+        (Some(cut), Some(from)) => [&first[..cut], &second[from..]].concat(),
+        _ => {
+            junit.test_suites.append(&mut later.test_suites);
+            whole(&junit)
+        }
+    }
 }
 
 /// `f` of each item, in order, on every core once there are enough items to share.
@@ -386,4 +439,48 @@ fn test_case(o: &CaseOutcome, strict: bool, resolved: &[&Resolved]) -> TestCase 
         case.set_system_out(out);
     }
     case
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_written_in_two_halves_is_the_report_written_whole() {
+        let report = |suites: &[usize]| {
+            let mut r = Report::new("tokenconf");
+            r.set_time(std::time::Duration::from_millis(1234));
+            for (i, &n) in suites.iter().enumerate() {
+                let mut suite = TestSuite::new(format!("suite {i} <&>"));
+                suite.add_property(Property::new("tokenconf.suites", "files"));
+                for c in 0..n {
+                    let status = match c % 3 {
+                        0 => TestCaseStatus::success(),
+                        1 => TestCaseStatus::non_success(NonSuccessKind::Failure),
+                        _ => TestCaseStatus::skipped(),
+                    };
+                    let mut case = TestCase::new(format!("case {c} \"q\" >"), status);
+                    case.set_system_out(format!("line {c}\n> quoted"));
+                    suite.add_test_case(case);
+                }
+                r.add_test_suite(suite);
+            }
+            r
+        };
+        let mut split = 0;
+        for suites in [
+            vec![600, 600],
+            vec![1, 1, 1, 2000],
+            vec![2000, 1, 1],
+            vec![300, 300, 300, 300, 300],
+            vec![0, 1200, 0],
+            vec![5000],
+            vec![10, 10],
+        ] {
+            let whole = report(&suites).to_string().unwrap();
+            assert_eq!(serialized(report(&suites), true), whole, "{suites:?}");
+            split += usize::from(suites.len() > 1 && suites.iter().sum::<usize>() >= HALVES_FROM);
+        }
+        assert!(split >= 4);
+    }
 }
