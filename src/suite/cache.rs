@@ -81,10 +81,15 @@ impl ParseCache {
     }
 
     /// The model cached for a file holding `text`.
+    /// The model, read with its parts on several threads and on this one alone: the two must
+    /// agree, a hit or a miss alike.
     #[cfg(test)]
     pub fn get(&self, text: &str) -> Option<SuiteFile> {
         let (file, frame) = self.entry(text)?;
-        read_model(&Source::File(&file), &frame)
+        let spread = read_model(&Source::File(&file), &frame, true);
+        let alone = read_model(&Source::File(&file), &frame, false);
+        assert_eq!(format!("{spread:?}"), format!("{alone:?}"));
+        spread
     }
 
     /// [`ParseCache::get`] in three steps, so a large file's parts are read and made into
@@ -92,16 +97,18 @@ impl ParseCache {
     /// are) and makes what all parts share (`S`) and what is kept (`U`); `part` makes something
     /// of each part of cases, on any thread; and `take` gets both, and what `part` made in the
     /// file's order, as it comes. A part that cannot be read ends them early and makes this a
-    /// miss, whatever `take` made of them.
+    /// miss, whatever `take` made of them. With `spread` false the parts are read on this
+    /// thread alone: the caller keeps the other cores busy with other files.
     pub fn get_with<S: Sync, U, T: Send, R>(
         &self,
         text: &str,
+        spread: bool,
         head: impl FnOnce(SuiteFile, usize) -> (S, U),
         part: impl Fn(&S, Part) -> T + Sync,
         take: impl FnOnce(&S, U, &mut dyn Iterator<Item = T>) -> R,
     ) -> Option<R> {
         let (file, frame) = self.entry(text)?;
-        read_streaming(&Source::File(&file), &frame, head, part, take)
+        read_streaming(&Source::File(&file), &frame, spread, head, part, take)
     }
 
     /// The entry for `text`, opened, and where its parts are, if it is ours, private and for
@@ -149,7 +156,7 @@ impl ParseCache {
         // makes no two models that write alike.
         // Framed as the reader frames it, from the start it reads.
         if frame(&json[..json.len().min(START_LEN - DIGEST_LEN)], json.len())
-            .and_then(|frame| read_model(&Source::Bytes(&json), &frame))
+            .and_then(|frame| read_model(&Source::Bytes(&json), &frame, true))
             .and_then(|mut back| write_model(&mut back))
             .as_ref()
             != Some(&json)
@@ -280,11 +287,13 @@ fn read_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<T> {
     yaml::reading_cache(|| serde_json::from_str(text).ok())
 }
 
-/// An entry's model handed over as [`ParseCache::get_with`] says: the parts of a large file
-/// read on other threads, each into a buffer the thread reuses; a single part on this one.
+/// An entry's model handed over as [`ParseCache::get_with`] says: with `spread`, the parts of
+/// a large file read on other threads, each into a buffer the thread reuses; else, and for a
+/// single part, on this one.
 fn read_streaming<S: Sync, U, T: Send, R>(
     source: &Source,
     frame: &Frame,
+    spread: bool,
     head: impl FnOnce(SuiteFile, usize) -> (S, U),
     part: impl Fn(&S, Part) -> T + Sync,
     take: impl FnOnce(&S, U, &mut dyn Iterator<Item = T>) -> R,
@@ -302,14 +311,21 @@ fn read_streaming<S: Sync, U, T: Send, R>(
         read_json::<Part>(source.read(parts[i].clone(), buf)?)
             .filter(|p| p.len() == part_len(i, *count))
     };
-    if parts.len() <= 1 {
-        let cases = match parts.first() {
-            Some(_) => read(0, &mut Vec::new())?,
-            None => Vec::new(),
-        };
+    if parts.len() <= 1 || !spread {
         let (shared, kept) = head(model, *count);
-        let done = part(&shared, cases);
-        return Some(take(&shared, kept, &mut std::iter::once(done)));
+        let mut buf = Vec::new();
+        let mut failed = false;
+        // Each part made as `take` asks for it; the first that cannot be read ends them.
+        let mut made = (0..parts.len().max(1)).map_while(|i| {
+            let cases = match parts.get(i) {
+                Some(_) => read(i, &mut buf),
+                None => Some(Vec::new()),
+            };
+            failed |= cases.is_none();
+            cases.map(|c| part(&shared, c))
+        });
+        let done = take(&shared, kept, &mut made);
+        return (!failed).then_some(done);
     }
     let (shared, kept) = head(model, *count);
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -352,10 +368,11 @@ fn read_streaming<S: Sync, U, T: Send, R>(
 }
 
 /// An entry's model read back whole.
-fn read_model(source: &Source, frame: &Frame) -> Option<SuiteFile> {
+fn read_model(source: &Source, frame: &Frame, spread: bool) -> Option<SuiteFile> {
     read_streaming(
         source,
         frame,
+        spread,
         |model, _| ((), model),
         |_, part| part,
         |_, mut model, parts| {
