@@ -314,18 +314,23 @@ fn read_streaming<S: Sync, U, T: Send, R>(
     if parts.len() <= 1 || !spread {
         let (shared, kept) = head(model, *count);
         let mut buf = Vec::new();
-        let mut failed = false;
-        // Each part made as `take` asks for it; the first that cannot be read ends them.
-        let mut made = (0..parts.len().max(1)).map_while(|i| {
-            let cases = match parts.get(i) {
-                Some(_) => read(i, &mut buf),
-                None => Some(Vec::new()),
-            };
-            failed |= cases.is_none();
-            cases.map(|c| part(&shared, c))
-        });
+        let all = parts.len().max(1);
+        let mut made_count = 0;
+        // Each part made as `take` asks for it; the first that cannot be read ends them, for
+        // good. A hit only if `take` had every part, as on several threads.
+        let mut made = (0..all)
+            .map_while(|i| {
+                let cases = match parts.get(i) {
+                    Some(_) => read(i, &mut buf)?,
+                    None => Vec::new(),
+                };
+                made_count += 1;
+                Some(part(&shared, cases))
+            })
+            .fuse();
         let done = take(&shared, kept, &mut made);
-        return (!failed).then_some(done);
+        drop(made);
+        return (made_count == all).then_some(done);
     }
     let (shared, kept) = head(model, *count);
     let next = std::sync::atomic::AtomicUsize::new(0);

@@ -1780,15 +1780,21 @@ mod tests {
         let file = dir.join("big.yaml");
         std::fs::write(&file, &text).unwrap();
         let cache = ParseCache::at(Some(dir.join("cache")));
-        let input = [Input {
-            file: file.clone(),
-            name: "big".into(),
-            text: None,
-        }];
-        let compiled = |good: bool| {
+        let input = |copies: usize| -> Vec<Input> {
+            (0..copies)
+                .map(|_| Input {
+                    file: file.clone(),
+                    name: "big".into(),
+                    text: None,
+                })
+                .collect()
+        };
+        // Alone, the file's parts are read on every core; beside a copy of itself, each is no
+        // more than a core's share and reads its parts on one thread.
+        let compiled_from = |good: bool, copies: usize| {
             let schemas = Mutex::new(SchemaRegistry::default());
             let specs = Specs::Dir(PathBuf::from("specs"));
-            let mut out = compile_files(&input, &specs, &[], &schemas, &cache);
+            let mut out = compile_files(&input(copies), &specs, &[], &schemas, &cache);
             let (_, suite) = out.pop().unwrap().unwrap();
             match (suite, good) {
                 (Ok(s), true) => s
@@ -1803,6 +1809,11 @@ mod tests {
                 (Err(e), false) => e.into_iter().map(|e| e.rendered).collect(),
                 _ => panic!("the file compiled as it should not"),
             }
+        };
+        let compiled = |good: bool| {
+            let spread = compiled_from(good, 1);
+            assert_eq!(compiled_from(good, 2), spread, "one thread and several");
+            spread
         };
         let cached = || cache.get(&text).is_some();
         assert!(!cached());
