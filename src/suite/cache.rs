@@ -80,9 +80,8 @@ impl ParseCache {
         self.warning.as_deref()
     }
 
-    /// The model cached for a file holding `text`.
-    /// The model, read with its parts on several threads and on this one alone: the two must
-    /// agree, a hit or a miss alike.
+    /// The model cached for a file holding `text`, read with its parts on several threads and
+    /// on this one alone: the two must agree, a hit or a miss alike.
     #[cfg(test)]
     pub fn get(&self, text: &str) -> Option<SuiteFile> {
         let (file, frame) = self.entry(text)?;

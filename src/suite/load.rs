@@ -149,15 +149,15 @@ fn compile_files(
     // A file is read on several cores only when it is more than one core's share of all the
     // files: otherwise the files keep the cores busy, and threads of its own for its parts cost
     // more than they gave (20 files of 500 cases: `list` 51 -> 41 ms without them).
-    let sizes: Vec<u64> = files
+    let total: u64 = files
         .iter()
         .map(|input| match &input.text {
             Some(bytes) => bytes.len() as u64,
             None => std::fs::metadata(&input.file).map_or(0, |m| m.len()),
         })
-        .collect();
-    let share = sizes.iter().sum::<u64>() / cores as u64;
-    let one = |(input, &size): (&Input, &u64)| -> Compiled {
+        .sum();
+    let share = total / cores as u64;
+    let one = |input: &Input| -> Compiled {
         let (file, default_name) = (&input.file, &input.name);
         let text = match &input.text {
             Some(bytes) => String::from_utf8(bytes.to_vec()).map_err(|_| ConfigError::File {
@@ -184,7 +184,7 @@ fn compile_files(
             (head, suite)
         };
         // A cached model's parts of cases are compiled on the threads that read them.
-        let spread = cores > 1 && size > share;
+        let spread = cores > 1 && text.len() as u64 > share;
         let compiled = match cache.get_with(&text, spread, head, Head::part, Head::finish) {
             Some(compiled) => compiled,
             None => match yaml::parse::<SuiteFile>(&text, file) {
@@ -199,7 +199,7 @@ fn compile_files(
     };
     let threads = cores.min(files.len());
     if threads <= 1 {
-        return files.iter().zip(&sizes).map(one).collect();
+        return files.iter().map(one).collect();
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
     let mut slots: Vec<Option<Compiled>> = (0..files.len()).map(|_| None).collect();
@@ -210,10 +210,8 @@ fn compile_files(
                     let mut done = Vec::new();
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let (Some(file), Some(size)) = (files.get(i), sizes.get(i)) else {
-                            break;
-                        };
-                        done.push((i, one((file, size))));
+                        let Some(file) = files.get(i) else { break };
+                        done.push((i, one(file)));
                     }
                     done
                 })

@@ -99,8 +99,8 @@ impl Template {
 
     /// Renders with `scope`; the error names the first variable without a value.
     pub fn render(&self, scope: &Scope) -> Result<String, String> {
-        if let [Part::Text(t)] = self.parts.as_slice() {
-            return Ok(t.clone());
+        if let Some(text) = self.as_literal() {
+            return Ok(text.to_string());
         }
         let mut out = String::new();
         for part in &self.parts {
