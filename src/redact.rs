@@ -132,8 +132,8 @@ static JWT: LazyLock<Option<Regex>> = LazyLock::new(|| {
 /// Whether some `=` in `text` follows, in any case, a name of [`SENSITIVE`] or one of
 /// [`SENSITIVE_SUFFIXES`] (what [`is_sensitive_key`] takes): without one, the parameter regex
 /// can mask nothing. A report page has an `=` in every attribute, and the regex would start a
-/// search at each; an automaton over the names ran at 0.5 GB/s on a summary.json full of rule
-/// ids, where finding each `=` and looking back runs at 10 GB/s.
+/// search at each; an automaton over the names took 21 ms to find none in a 12 MB summary.json
+/// full of rule ids, where finding each `=` and looking back takes 0.2 ms.
 fn has_param_name_end(text: &str) -> bool {
     let bytes = text.as_bytes();
     memchr::memchr_iter(b'=', bytes).any(|i| {
