@@ -5,7 +5,6 @@
 //! origin other than the issuer's is an error (exit 2), so no secret ever goes to a host the
 //! user did not name.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use reqwest::Url;
@@ -341,9 +340,9 @@ fn expects_success(step: &Step) -> bool {
 pub fn unsupported(
     support: &Support,
     steps: &[Step],
-    base: &HashMap<String, String>,
+    base: &crate::suite::template::Values,
 ) -> Option<String> {
-    let captures = HashMap::new();
+    let captures = crate::suite::template::Values::default();
     let scope = Scope {
         captures: &captures,
         base,
@@ -481,7 +480,7 @@ cases:
             &mut schemas,
         )
         .unwrap_or_else(|e| panic!("{e:?}"));
-        let base: HashMap<String, String> = [("token_path", "/t"), ("client_secret", "s")]
+        let base: crate::suite::template::Values = [("token_path", "/t"), ("client_secret", "s")]
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();

@@ -590,11 +590,13 @@ impl Http {
                 prepared.headers_mut().insert(CASE_HEADER, value);
             }
         }
-        let host = prepared.url().host_str().unwrap_or_default().to_string();
+        // The rate limiter's key, made only when there is one.
+        let host = (self.limiter.as_ref())
+            .map(|_| prepared.url().host_str().unwrap_or_default().to_string());
         let mut retries: Vec<Retry> = Vec::new();
         loop {
-            if let Some(limiter) = &self.limiter {
-                limiter.until_key_ready(&host).await;
+            if let (Some(limiter), Some(host)) = (&self.limiter, &host) {
+                limiter.until_key_ready(host).await;
             }
             let attempt = prepared.try_clone().ok_or_else(|| {
                 SendError::Invalid("the request body cannot be sent twice".into())
@@ -829,28 +831,28 @@ impl Http {
     async fn execute_lean(
         &self,
         lean: &lean::Lean,
-        request: reqwest::Request,
+        mut request: reqwest::Request,
     ) -> Result<Received, SendError> {
         let started = Instant::now();
         let step_timeout = request.timeout().copied();
-        let url = request.url().clone();
-        let exchange = lean.exchange(request, self.connect_timeout, self.max_body);
-        let answer =
-            match tokio::time::timeout(step_timeout.unwrap_or(self.timeout), exchange).await {
-                Ok(Ok(answer)) => answer,
-                Ok(Err(failure)) => {
-                    let (error, connecting) = failure.into_error(&url, self.max_body);
-                    return Err(self.name_the_limit(error, step_timeout, connecting).into());
-                }
-                Err(_) => {
-                    let sending = format!(
-                        "timed out: error sending request for url ({url}): operation timed out"
-                    );
-                    let mut error = TransportError::new(TransportKind::Timeout, sending);
-                    error.origin = Some(url.origin().ascii_serialization());
-                    return Err(self.name_the_limit(error, step_timeout, false).into());
-                }
-            };
+        let exchange = lean.exchange(&mut request, self.connect_timeout, self.max_body);
+        let result = tokio::time::timeout(step_timeout.unwrap_or(self.timeout), exchange).await;
+        let url = request.url();
+        let answer = match result {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(failure)) => {
+                let (error, connecting) = failure.into_error(url, self.max_body);
+                return Err(self.name_the_limit(error, step_timeout, connecting).into());
+            }
+            Err(_) => {
+                let sending = format!(
+                    "timed out: error sending request for url ({url}): operation timed out"
+                );
+                let mut error = TransportError::new(TransportKind::Timeout, sending);
+                error.origin = Some(url.origin().ascii_serialization());
+                return Err(self.name_the_limit(error, step_timeout, false).into());
+            }
+        };
         let headers = answer
             .headers
             .iter()
@@ -1159,7 +1161,7 @@ W88YVL1GgapMo9UXL4O5lEkD8oux1dXC6E3tFDb1\n\
             timeout: None,
             dpop: None,
         };
-        let empty = std::collections::HashMap::new();
+        let empty = crate::suite::template::Values::default();
         let scope = Scope {
             captures: &empty,
             base: &empty,
@@ -1237,7 +1239,7 @@ W88YVL1GgapMo9UXL4O5lEkD8oux1dXC6E3tFDb1\n\
             .enable_all()
             .build()
             .unwrap();
-        let empty = std::collections::HashMap::new();
+        let empty = crate::suite::template::Values::default();
         let scope = Scope {
             captures: &empty,
             base: &empty,
@@ -1255,7 +1257,7 @@ W88YVL1GgapMo9UXL4O5lEkD8oux1dXC6E3tFDb1\n\
             let request = Request {
                 method: reqwest::Method::POST,
                 url: UrlTemplate::Absolute(Template::literal(&format!(
-                    "http://127.0.0.1:{port}/token?x=1"
+                    "http://127.0.0.1:{port}/token?x=1#part"
                 ))),
                 query: vec![("q".into(), Template::literal("a b"))],
                 headers: vec![("x-extra".into(), Template::literal("1"))],
@@ -1297,7 +1299,7 @@ W88YVL1GgapMo9UXL4O5lEkD8oux1dXC6E3tFDb1\n\
             .enable_all()
             .build()
             .unwrap();
-        let empty = std::collections::HashMap::new();
+        let empty = crate::suite::template::Values::default();
         let scope = Scope {
             captures: &empty,
             base: &empty,

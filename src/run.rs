@@ -19,7 +19,7 @@ use crate::outcome::{
 };
 use crate::redact::{is_sensitive_key, Redactor};
 use crate::sign::{MintError, Signer};
-use crate::suite::template::Scope;
+use crate::suite::template::{Scope, Values};
 use crate::suite::{Capture, CaptureFrom, Loaded, Step, Suite, UrlTemplate};
 use crate::target::Target;
 
@@ -29,7 +29,7 @@ pub struct CaseId {
     pub case: usize,
 }
 
-type FixtureResult = Result<HashMap<String, String>, String>;
+type FixtureResult = Result<Values, String>;
 /// A profile's login script and the key of its browser session (`api/profile`).
 type ProfileLogin = (String, Arc<crate::login::Login>);
 
@@ -37,7 +37,7 @@ type ProfileLogin = (String, Arc<crate::login::Login>);
 struct Base {
     /// `None`: the API entry.
     profile: Option<String>,
-    values: HashMap<String, String>,
+    values: Values,
     capabilities: std::collections::BTreeSet<String>,
     login: Option<ProfileLogin>,
 }
@@ -92,7 +92,7 @@ pub fn fixture_tag(suite: &str, fixture: &str) -> String {
 
 /// What one run of a list of steps left behind.
 struct StepsRun {
-    captures: HashMap<String, String>,
+    captures: Values,
     retries: Vec<Retry>,
     response: Option<ResponseSnapshot>,
     findings: Vec<Finding>,
@@ -372,7 +372,7 @@ impl Runner {
     pub fn refused_destinations(&self, ids: &[CaseId]) -> Vec<String> {
         let allowed = self.target.allowed_origins().unwrap_or_default();
         let redactor = self.redactor();
-        let captures = HashMap::new();
+        let captures = Values::default();
         let mut out = Vec::new();
         // Most cases send to the same few URLs: each one parsed and checked once. Keyed by the
         // base URL a path joins (`None` for an absolute URL) and the rendered text, borrowed
@@ -434,7 +434,7 @@ impl Runner {
     /// repeat it is a prefix, meant.
     pub fn doubled_paths(&self, ids: &[CaseId]) -> Vec<String> {
         let redactor = self.redactor();
-        let captures = HashMap::new();
+        let captures = Values::default();
         let mut told: Vec<String> = Vec::new();
         let mut out = Vec::new();
         for id in ids {
@@ -490,7 +490,7 @@ impl Runner {
     /// `validate` alike. Keys the target does not supply are the cases' skip reasons instead.
     pub fn key_problems(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
-        let captures = HashMap::new();
+        let captures = Values::default();
         for (suite, bases) in self.loaded.suites.iter().zip(&self.bases) {
             let Ok(bases) = bases else { continue };
             for base in bases {
@@ -677,7 +677,7 @@ impl Runner {
             }
             Err(why) => return finish(outcome, Status::Skipped, Some(why)),
         };
-        let mut captures = HashMap::new();
+        let mut captures = Values::default();
         for &f in &case.fixtures {
             let fixture = &suite.fixtures[f];
             let result = self.fixtures[id.suite][profile][f]
@@ -731,12 +731,12 @@ impl Runner {
     async fn run_fixture(
         &self,
         suite: &Suite,
-        base: &HashMap<String, String>,
+        base: &Values,
         steps: &[Step],
         tag: String,
     ) -> FixtureResult {
         let run = self
-            .run_steps(suite, (base, None), steps, HashMap::new(), None, &tag)
+            .run_steps(suite, (base, None), steps, Values::default(), None, &tag)
             .await;
         if self.recorded.is_some() {
             let mut sensitive = run.sensitive.clone();
@@ -752,9 +752,9 @@ impl Runner {
     async fn run_steps(
         &self,
         suite: &Suite,
-        (base, login): (&HashMap<String, String>, Option<&ProfileLogin>),
+        (base, login): (&Values, Option<&ProfileLogin>),
         steps: &[Step],
-        mut captures: HashMap<String, String>,
+        mut captures: Values,
         test: Option<&str>,
         tag: &str,
     ) -> StepsRun {
@@ -764,7 +764,7 @@ impl Runner {
             |a| a.basic_for(&suite.api),
         );
         let mut run = StepsRun {
-            captures: HashMap::new(),
+            captures: Values::default(),
             retries: Vec::new(),
             response: None,
             findings: Vec::new(),
@@ -1415,7 +1415,7 @@ fn resolve(suite: &Suite, target: &Target) -> Result<Vec<Base>, String> {
         .resolved()
         .into_iter()
         .map(|r| {
-            let mut values: HashMap<String, String> = suite
+            let mut values: Values = suite
                 .vars
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
@@ -1630,13 +1630,16 @@ mod tests {
             plus,
             at_most: Template::parse(at_most).unwrap(),
         };
-        let captures: HashMap<String, String> = [("life".to_string(), "3".to_string())].into();
-        let base: HashMap<String, String> = [
+        let captures: Values = [("life".to_string(), "3".to_string())]
+            .into_iter()
+            .collect();
+        let base: Values = [
             ("max_wait_seconds".to_string(), "10".to_string()),
             ("tiny".to_string(), "2".to_string()),
             ("junk".to_string(), "soon".to_string()),
         ]
-        .into();
+        .into_iter()
+        .collect();
         let scope = Scope {
             captures: &captures,
             base: &base,

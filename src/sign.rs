@@ -94,8 +94,8 @@ pub fn check_key(alg: Algorithm, text: &str) -> Result<(), String> {
         claims: crate::suite::template::JsonTemplate::parse(&serde_json::json!({}))
             .map_err(|e| e.to_string())?,
     };
-    let values = std::collections::HashMap::new();
-    let captures = std::collections::HashMap::new();
+    let values = crate::suite::template::Values::default();
+    let captures = crate::suite::template::Values::default();
     let scope = Scope {
         captures: &captures,
         base: &values,
@@ -135,13 +135,14 @@ mod tests {
 
     #[test]
     fn mints_verifiable_es256_and_rs256_tokens_with_fresh_jti() {
-        let base: HashMap<String, String> = [
+        let base: crate::suite::template::Values = [
             ("client_id".to_string(), "c1".to_string()),
             ("ec".to_string(), keys::EC_PRIVATE_PEM.to_string()),
             ("rsa".to_string(), keys::RSA_PRIVATE_PEM.to_string()),
         ]
-        .into();
-        let caps = HashMap::new();
+        .into_iter()
+        .collect();
+        let caps = crate::suite::template::Values::default();
         let scope = Scope {
             captures: &caps,
             base: &base,
@@ -182,12 +183,13 @@ mod tests {
 
     #[test]
     fn a_missing_key_names_the_variable_and_a_bad_key_is_an_error() {
-        let base: HashMap<String, String> = [
+        let base: crate::suite::template::Values = [
             ("client_id".to_string(), "c1".to_string()),
             ("bad".to_string(), "not a pem".to_string()),
         ]
-        .into();
-        let caps = HashMap::new();
+        .into_iter()
+        .collect();
+        let caps = crate::suite::template::Values::default();
         let scope = Scope {
             captures: &caps,
             base: &base,

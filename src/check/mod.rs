@@ -187,7 +187,6 @@ fn not_json(received: &Received) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn exchange(body: &[u8], form: &[(&str, &str)]) -> (Sent, Received) {
         let sent = Sent {
@@ -210,7 +209,7 @@ mod tests {
 
     #[test]
     fn a_token_response_with_a_duplicate_member_fails_and_other_json_warns() {
-        let empty = HashMap::new();
+        let empty = crate::suite::template::Values::default();
         let scope = Scope {
             captures: &empty,
             base: &empty,
@@ -356,7 +355,7 @@ mod tests {
 
     #[test]
     fn a_type_mismatch_reads_as_english() {
-        let empty = HashMap::new();
+        let empty = crate::suite::template::Values::default();
         let scope = Scope {
             captures: &empty,
             base: &empty,

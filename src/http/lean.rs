@@ -5,7 +5,6 @@
 //! one), sends the request reqwest built (same headers, same body type, so the same bytes), and
 //! puts the connection back. TLS and proxies stay on reqwest (see [`super::Http::new`]).
 
-use std::collections::HashMap;
 use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -16,10 +15,14 @@ use hyper::body::{Body as _, Incoming};
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{HeaderValue, ACCEPT, HOST, USER_AGENT};
 use hyper_util::rt::TokioIo;
+use url::Position;
 
 use super::{Phase, TransportError, TransportKind};
 
 type Sender = SendRequest<reqwest::Body>;
+
+/// An origin's idle connections, each with when it was put back.
+type Idle = (String, Vec<(Sender, Instant)>);
 
 /// Idle connections kept per origin: more than the run's default workers, fewer than a server's
 /// limit.
@@ -31,8 +34,9 @@ const IDLE_FOR_AT_MOST: Duration = Duration::from_secs(90);
 
 #[derive(Default)]
 pub(super) struct Lean {
-    /// Idle connections by `host:port`; the lock is held only to push or pop one.
-    idle: Mutex<HashMap<String, Vec<(Sender, Instant)>>>,
+    /// Idle connections by host and port; the lock is held only to push or pop one. A run talks
+    /// to an origin or two: a list searched in order, with no hashing and no key to allocate.
+    idle: Mutex<Vec<Idle>>,
 }
 
 /// How a lean request failed before its response head, or while reading the body.
@@ -54,26 +58,19 @@ pub(super) struct Answer {
 
 impl Lean {
     /// Sends `request` (an `http://` URL) and reads its whole body, at most `max_body` bytes.
+    /// Its headers and body are taken; its URL stays, for what reports a failure.
     pub(super) async fn exchange(
         &self,
-        mut request: reqwest::Request,
+        request: &mut reqwest::Request,
         connect_timeout: Duration,
         max_body: usize,
     ) -> Result<Answer, Failure> {
-        let url = request.url();
-        let host = url.host_str().unwrap_or_default().to_string();
-        let port = url.port_or_known_default().unwrap_or(80);
-        let authority = format!("{host}:{port}");
         // What reqwest and hyper-util add: the client's default headers when the request has
         // none of that name, then Host (without the default port), in that order.
-        let host_value = match url.port() {
-            Some(p) => format!("{host}:{p}"),
-            None => host.clone(),
-        };
-        let path = match url.query() {
-            Some(q) => format!("{}?{q}", url.path()),
-            None => url.path().to_string(),
-        };
+        let url = request.url();
+        let host_value = HeaderValue::from_str(&url[Position::BeforeHost..Position::AfterPort]);
+        let target = hyper::Uri::try_from(&url[Position::BeforePath..Position::AfterQuery])
+            .map_err(|_| Failure::Connect(std::io::Error::other("the URL is not a valid URI")))?;
         let headers = request.headers_mut();
         headers
             .entry(ACCEPT)
@@ -84,18 +81,21 @@ impl Lean {
                 "tokenconf/",
                 env!("CARGO_PKG_VERSION")
             )));
-        if let Ok(v) = HeaderValue::from_str(&host_value) {
+        if let Ok(v) = host_value {
             headers.entry(HOST).or_insert(v);
         }
         let mut message = hyper::Request::new(request.body_mut().take().unwrap_or_default());
         *message.method_mut() = request.method().clone();
-        *message.uri_mut() = path
-            .parse()
-            .map_err(|_| Failure::Connect(std::io::Error::other("the URL is not a valid URI")))?;
+        *message.uri_mut() = target;
         *message.headers_mut() = std::mem::take(request.headers_mut());
 
+        let url = request.url();
+        let host = url.host_str().unwrap_or_default();
+        let port = url.port_or_known_default().unwrap_or(80);
+        // Host and port as the URL writes them: one origin, one key, with nothing allocated.
+        let authority = &url[Position::BeforeHost..Position::AfterPort];
         let (response, sender) = self
-            .send(message, &host, port, &authority, connect_timeout)
+            .send(message, host, port, authority, connect_timeout)
             .await?;
         let (head, mut body) = response.into_parts();
         let mut bytes = Vec::new();
@@ -151,7 +151,7 @@ impl Lean {
 
     fn take(&self, authority: &str) -> Option<Sender> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        let list = idle.get_mut(authority)?;
+        let (_, list) = idle.iter_mut().find(|(a, _)| a == authority)?;
         while let Some((s, since)) = list.pop() {
             if !s.is_closed() && since.elapsed() < IDLE_FOR_AT_MOST {
                 return Some(s);
@@ -160,12 +160,19 @@ impl Lean {
         None
     }
 
-    fn put_back(&self, authority: String, sender: Sender) {
+    fn put_back(&self, authority: &str, sender: Sender) {
         if sender.is_closed() {
             return;
         }
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        let list = idle.entry(authority).or_default();
+        let at = match idle.iter().position(|(a, _)| a == authority) {
+            Some(at) => at,
+            None => {
+                idle.push((authority.to_string(), Vec::new()));
+                idle.len() - 1
+            }
+        };
+        let list = &mut idle[at].1;
         if list.len() < IDLE_PER_ORIGIN {
             list.push((sender, Instant::now()));
         }

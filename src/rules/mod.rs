@@ -306,7 +306,6 @@ fn collect(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     #[test]
     fn every_not_binding_entry_names_a_rule_its_set_holds() {
@@ -335,7 +334,7 @@ mod tests {
             ],
             body,
         );
-        let empty = HashMap::new();
+        let empty = crate::suite::template::Values::default();
         let values = Scope {
             captures: &empty,
             base: &empty,

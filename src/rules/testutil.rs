@@ -1,6 +1,5 @@
 //! Compact builders for the rules' unit tests.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -49,8 +48,8 @@ pub fn bearer(token: &str) -> Sent {
 }
 
 pub fn run_with(rule: &Rule, s: &Sent, r: &Received, values: &[(&str, &str)]) -> Vec<Violation> {
-    let empty = HashMap::new();
-    let base: HashMap<String, String> = values
+    let empty = crate::suite::template::Values::default();
+    let base: crate::suite::template::Values = values
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
@@ -73,7 +72,7 @@ pub fn run_after(
     r: &Received,
     earlier: &[(Sent, Received)],
 ) -> Vec<Violation> {
-    let empty = HashMap::new();
+    let empty = crate::suite::template::Values::default();
     let scope = Scope {
         captures: &empty,
         base: &empty,

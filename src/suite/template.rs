@@ -22,10 +22,14 @@ pub struct Template {
     parts: Vec<Part>,
 }
 
+/// Names and their values: a suite's, a target's, a case's captures. Keyed by foldhash: each
+/// request looks several up, and SipHash was most of that.
+pub type Values = HashMap<String, String, foldhash::fast::RandomState>;
+
 /// Where rendering looks names up: captures of this case first, then the suite's resolved values.
 pub struct Scope<'a> {
-    pub captures: &'a HashMap<String, String>,
-    pub base: &'a HashMap<String, String>,
+    pub captures: &'a Values,
+    pub base: &'a Values,
 }
 
 impl Scope<'_> {
@@ -247,7 +251,7 @@ mod tests {
         }
     }
 
-    fn scope_with(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    fn scope_with(pairs: &[(&str, &str)]) -> Values {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -258,7 +262,7 @@ mod tests {
     fn renders_variables_between_text() {
         let t = Template::parse("Bearer {{ token }}!").unwrap();
         let base = scope_with(&[("token", "abc")]);
-        let caps = HashMap::new();
+        let caps = crate::suite::template::Values::default();
         let scope = Scope {
             captures: &caps,
             base: &base,
@@ -282,7 +286,7 @@ mod tests {
     #[test]
     fn missing_value_names_the_variable() {
         let t = Template::parse("x {{ nope }}").unwrap();
-        let empty = HashMap::new();
+        let empty = crate::suite::template::Values::default();
         let scope = Scope {
             captures: &empty,
             base: &empty,
@@ -301,7 +305,7 @@ mod tests {
 
     #[test]
     fn functions_render_time_and_uuids() {
-        let empty = HashMap::new();
+        let empty = crate::suite::template::Values::default();
         let scope = Scope {
             captures: &empty,
             base: &empty,
@@ -331,7 +335,7 @@ mod tests {
         let v: Value = serde_json::json!({"a": ["{{ x }}", 1], "b": true});
         let t = JsonTemplate::parse(&v).unwrap();
         let base = scope_with(&[("x", "y")]);
-        let caps = HashMap::new();
+        let caps = crate::suite::template::Values::default();
         let scope = Scope {
             captures: &caps,
             base: &base,

@@ -242,12 +242,13 @@ fn a_mutated_targets_file_loads_or_says_where_it_is_wrong() {
 
 #[test]
 fn templates_parse_or_refuse_and_render_without_panicking() {
-    let values: std::collections::HashMap<String, String> = [
+    let values: tokenconf::suite::template::Values = [
         ("a".to_string(), "x".to_string()),
         ("jwt.t".into(), "y".into()),
     ]
-    .into();
-    let empty = std::collections::HashMap::new();
+    .into_iter()
+    .collect();
+    let empty = tokenconf::suite::template::Values::default();
     let scope = Scope {
         captures: &empty,
         base: &values,

@@ -2,7 +2,6 @@
 //! shows it) pass the schema and rule sets the suites apply to that answer: a suite that fails a
 //! vendor's own example asserts more than the vendor does.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use tokenconf::expected::KnownDeviations;
@@ -68,7 +67,7 @@ fn every_stored_vendor_example_passes_what_the_suites_apply_to_it() {
                     body,
                     elapsed: std::time::Duration::ZERO,
                 };
-                let empty = HashMap::new();
+                let empty = tokenconf::suite::template::Values::default();
                 let scope = Scope {
                     captures: &empty,
                     base: &empty,
