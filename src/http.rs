@@ -677,9 +677,11 @@ impl Http {
         scope: &Scope<'_>,
     ) -> Result<(Sent, reqwest::Request), SendError> {
         let render = |t: &Template| t.render(scope).map_err(SendError::Missing);
+        // Borrowed where only read: most templates are plain text or one name.
+        let read = |t| Template::render_cow(t, scope).map_err(SendError::Missing);
         let mut url = match &request.url {
             UrlTemplate::Path(p) => {
-                crate::origin::join(base_url, &render(p)?).map_err(SendError::Invalid)?
+                crate::origin::join(base_url, &read(p)?).map_err(SendError::Invalid)?
             }
             UrlTemplate::Absolute(u) => {
                 let url = render(u)?;
@@ -693,7 +695,7 @@ impl Http {
         if !request.query.is_empty() {
             let mut pairs = url.query_pairs_mut();
             for (k, v) in &request.query {
-                pairs.append_pair(k, &render(v)?);
+                pairs.append_pair(k, &read(v)?);
             }
         }
         let mut sent = Sent {
@@ -714,7 +716,7 @@ impl Http {
         match &request.auth {
             Some(Auth::Basic { user, password }) => {
                 let user = render(user)?;
-                let value = crate::basic::basic_header_with(basic, &user, &render(password)?);
+                let value = crate::basic::basic_header_with(basic, &user, &read(password)?);
                 builder = builder.header("authorization", &value);
                 sent.authorization = Some(value);
                 sent.basic_auth = true;

@@ -46,6 +46,25 @@ pub fn check(expect: &JsonExpect, body: &Value, scope: &Scope) -> Vec<Finding> {
 }
 
 /// `text_mode` is for header values: `contains` and `equals_ignore_case` ignore ASCII case there.
+/// `a` and `b` alike once lower-cased, as `to_lowercase` compares them, without copying either
+/// when both are ASCII.
+fn same_ignoring_case(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a.to_lowercase() == b.to_lowercase()
+    }
+}
+
+/// Whether `text` holds `part`, ASCII letters in any case, as their `to_ascii_lowercase`
+/// copies would, without the copies.
+fn contains_ignoring_ascii_case(text: &str, part: &str) -> bool {
+    part.is_empty()
+        || (text.as_bytes())
+            .windows(part.len())
+            .any(|w| w.eq_ignore_ascii_case(part.as_bytes()))
+}
+
 pub fn eval_predicate(
     p: &Predicate,
     actual: Option<&Value>,
@@ -92,9 +111,9 @@ pub fn eval_predicate(
         }
     }
     if let Some(want) = &p.equals_ignore_case {
-        let want = want.render(scope).unwrap_or_default();
+        let want = want.render_cow(scope).unwrap_or_default();
         match value.as_str() {
-            Some(s) if s.to_lowercase() == want.to_lowercase() => {}
+            Some(s) if same_ignoring_case(s, &want) => {}
             _ => fail(
                 format!("expected {want:?} (any case)"),
                 format!("{want:?} (any case)"),
@@ -103,13 +122,11 @@ pub fn eval_predicate(
         }
     }
     if let Some(want) = &p.contains {
-        let want = want.render(scope).unwrap_or_default();
+        let want = want.render_cow(scope).unwrap_or_default();
         let ok = match value {
-            Value::String(s) if text_mode => {
-                s.to_ascii_lowercase().contains(&want.to_ascii_lowercase())
-            }
-            Value::String(s) => s.contains(&want),
-            Value::Array(items) => items.iter().any(|i| i.as_str() == Some(want.as_str())),
+            Value::String(s) if text_mode => contains_ignoring_ascii_case(s, &want),
+            Value::String(s) => s.contains(want.as_ref()),
+            Value::Array(items) => items.iter().any(|i| i.as_str() == Some(want.as_ref())),
             _ => false,
         };
         if !ok {
@@ -206,5 +223,45 @@ fn has_type(value: &Value, kind: JsonType) -> bool {
         JsonType::Object => value.is_object(),
         JsonType::Array => value.is_array(),
         JsonType::Null => value.is_null(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The comparisons without copies decide as the lower-cased copies did, on texts mixing
+    /// ASCII letters of both cases with letters that change length or have no ASCII case.
+    #[test]
+    fn case_blind_comparisons_decide_as_the_lower_cased_copies_did() {
+        let pieces = prop::collection::vec(
+            prop::sample::select(vec![
+                "a", "A", "b", "B", "no-store", "NO-STORE", "Bearer", "bearer", "é", "É", "İ", "ß",
+                "K", "k", "\u{212A}", " ", ",", "",
+            ]),
+            0..6,
+        );
+        let config = proptest::test_runner::Config {
+            cases: 4000,
+            failure_persistence: None,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(0x5eed),
+            ..Default::default()
+        };
+        proptest::proptest!(config, |(a in pieces.clone(), b in pieces)| {
+            let (a, b) = (a.concat(), b.concat());
+            prop_assert_eq!(same_ignoring_case(&a, &b), a.to_lowercase() == b.to_lowercase());
+            prop_assert_eq!(
+                contains_ignoring_ascii_case(&a, &b),
+                a.to_ascii_lowercase().contains(&b.to_ascii_lowercase())
+            );
+        });
+        assert!(contains_ignoring_ascii_case(
+            "private, NO-STORE",
+            "no-store"
+        ));
+        assert!(!contains_ignoring_ascii_case("no-cache", "no-store"));
+        assert!(same_ignoring_case("Bearer", "BEARER"));
+        assert!(!same_ignoring_case("Bearer", "Bearer "));
     }
 }

@@ -103,8 +103,21 @@ impl Template {
 
     /// Renders with `scope`; the error names the first variable without a value.
     pub fn render(&self, scope: &Scope) -> Result<String, String> {
-        if let Some(text) = self.as_literal() {
-            return Ok(text.to_string());
+        self.render_cow(scope).map(std::borrow::Cow::into_owned)
+    }
+
+    /// [`Template::render`], borrowed when the template is plain text or one name alone (most
+    /// templates of a case): nothing is copied then.
+    pub fn render_cow<'s>(&'s self, scope: &'s Scope) -> Result<std::borrow::Cow<'s, str>, String> {
+        match self.parts.as_slice() {
+            [Part::Text(t)] => return Ok(std::borrow::Cow::Borrowed(t)),
+            [Part::Var(v)] => {
+                return scope
+                    .get(v)
+                    .map(std::borrow::Cow::Borrowed)
+                    .ok_or_else(|| v.clone())
+            }
+            _ => {}
         }
         let mut out = String::new();
         for part in &self.parts {
@@ -115,7 +128,7 @@ impl Template {
                 Part::Uuid => out.push_str(&uuid::Uuid::new_v4().to_string()),
             }
         }
-        Ok(out)
+        Ok(std::borrow::Cow::Owned(out))
     }
 }
 
