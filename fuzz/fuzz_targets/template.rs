@@ -1,14 +1,12 @@
 //! Any text as a `{{ }}` template, and any JSON as a JSON template: parse, list, render.
 #![no_main]
 
-use std::collections::HashMap;
-
 use libfuzzer_sys::fuzz_target;
-use tokenconf::suite::template::{JsonTemplate, Scope, Template};
+use tokenconf::suite::template::{JsonTemplate, Scope, Template, Values};
 
 fuzz_target!(|data: &[u8]| {
-    let values: HashMap<String, String> = [("a".to_string(), "x".to_string())].into();
-    let empty = HashMap::new();
+    let values: Values = [("a".to_string(), "x".to_string())].into_iter().collect();
+    let empty = Values::default();
     let scope = Scope {
         captures: &empty,
         base: &values,

@@ -45,7 +45,6 @@ pub fn check(expect: &JsonExpect, body: &Value, scope: &Scope) -> Vec<Finding> {
         .collect()
 }
 
-/// `text_mode` is for header values: `contains` and `equals_ignore_case` ignore ASCII case there.
 /// `a` and `b` alike once lower-cased, as `to_lowercase` compares them, without copying either
 /// when both are ASCII.
 fn same_ignoring_case(a: &str, b: &str) -> bool {
@@ -65,6 +64,7 @@ fn contains_ignoring_ascii_case(text: &str, part: &str) -> bool {
             .any(|w| w.eq_ignore_ascii_case(part.as_bytes()))
 }
 
+/// `text_mode` is for header values: `contains` and `equals_ignore_case` ignore ASCII case there.
 pub fn eval_predicate(
     p: &Predicate,
     actual: Option<&Value>,

@@ -67,9 +67,9 @@ impl Lean {
     ) -> Result<Answer, Failure> {
         // What reqwest and hyper-util add: the client's default headers when the request has
         // none of that name, then Host (without the default port), in that order.
-        let url = request.url();
-        let host_value = HeaderValue::from_str(&url[Position::BeforeHost..Position::AfterPort]);
-        let target = hyper::Uri::try_from(&url[Position::BeforePath..Position::AfterQuery])
+        let (host, target) = host_and_target(request.url());
+        let host_value = HeaderValue::from_str(host);
+        let target = hyper::Uri::try_from(target)
             .map_err(|_| Failure::Connect(std::io::Error::other("the URL is not a valid URI")))?;
         let headers = request.headers_mut();
         headers
@@ -93,7 +93,7 @@ impl Lean {
         let host = url.host_str().unwrap_or_default();
         let port = url.port_or_known_default().unwrap_or(80);
         // Host and port as the URL writes them: one origin, one key, with nothing allocated.
-        let authority = &url[Position::BeforeHost..Position::AfterPort];
+        let authority = host_and_target(url).0;
         let (response, sender) = self
             .send(message, host, port, authority, connect_timeout)
             .await?;
@@ -177,6 +177,15 @@ impl Lean {
             list.push((sender, Instant::now()));
         }
     }
+}
+
+/// The Host header's value (the host, and the port unless it is the scheme's) and the request
+/// target (path and query, no fragment), as slices of `url`.
+fn host_and_target(url: &url::Url) -> (&str, &str) {
+    (
+        &url[Position::BeforeHost..Position::AfterPort],
+        &url[Position::BeforePath..Position::AfterQuery],
+    )
 }
 
 /// A new connection: each address of `host` in turn within the connect timeout, no Nagle delay.
@@ -279,5 +288,41 @@ impl Failure {
         error.origin = Some(url.origin().ascii_serialization());
         error.cause = cause;
         (error, connecting)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The slices are what the Host header and the request target were built from before:
+    /// `host_str()` and the port unless default, `path()` and `?query`.
+    #[test]
+    fn the_host_and_target_are_the_urls_own_host_port_path_and_query() {
+        for text in [
+            "http://127.0.0.1:18555/oauth/token",
+            "http://h:80/a",
+            "http://h:080/a?",
+            "http://user:pw@h:8080/p?q=1#frag",
+            "http://[::1]:8081/x?a=b&c",
+            "http://[::1]/",
+            "http://bücher.example/ä?ö=1",
+            "http://h",
+        ] {
+            let url = url::Url::parse(text).unwrap();
+            let host = match url.port() {
+                Some(p) => format!("{}:{p}", url.host_str().unwrap()),
+                None => url.host_str().unwrap().to_string(),
+            };
+            let target = match url.query() {
+                Some(q) => format!("{}?{q}", url.path()),
+                None => url.path().to_string(),
+            };
+            assert_eq!(
+                host_and_target(&url),
+                (host.as_str(), target.as_str()),
+                "{text}"
+            );
+        }
     }
 }

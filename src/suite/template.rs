@@ -285,6 +285,30 @@ mod tests {
     }
 
     #[test]
+    fn plain_text_or_one_name_renders_borrowed_and_a_missing_name_is_told() {
+        let base = scope_with(&[("id", "c1")]);
+        let caps = crate::suite::template::Values::default();
+        let scope = Scope {
+            captures: &caps,
+            base: &base,
+        };
+        let borrowed = |t: &str| {
+            let t = Template::parse(t).unwrap();
+            matches!(t.render_cow(&scope), Ok(std::borrow::Cow::Borrowed(_)))
+        };
+        assert!(borrowed("/oauth/token"));
+        assert!(borrowed("{{ id }}"));
+        assert!(!borrowed("x {{ id }}"));
+        let lone = Template::parse("{{ nope }}").unwrap();
+        assert_eq!(lone.render_cow(&scope), Err("nope".to_string()));
+        assert_eq!(lone.render(&scope), Err("nope".to_string()));
+        for t in ["", "/p", "{{ id }}", "a{{id}}b", "{{ id }}{{ id }}"] {
+            let t = Template::parse(t).unwrap();
+            assert_eq!(t.render_cow(&scope).unwrap(), t.render(&scope).unwrap());
+        }
+    }
+
+    #[test]
     fn captures_shadow_base_values() {
         let t = Template::parse("{{a}}-{{ b.c }}").unwrap();
         let base = scope_with(&[("a", "1"), ("b.c", "2")]);
