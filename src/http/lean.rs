@@ -67,8 +67,8 @@ impl Lean {
     ) -> Result<Answer, Failure> {
         // What reqwest and hyper-util add: the client's default headers when the request has
         // none of that name, then Host (without the default port), in that order.
-        let (host, target) = host_and_target(request.url());
-        let host_value = HeaderValue::from_str(host);
+        let (host_header, target) = host_and_target(request.url());
+        let host_value = HeaderValue::from_str(host_header);
         let target = hyper::Uri::try_from(target)
             .map_err(|_| Failure::Connect(std::io::Error::other("the URL is not a valid URI")))?;
         let headers = request.headers_mut();

@@ -32,8 +32,8 @@ pub struct Scope<'a> {
     pub base: &'a Values,
 }
 
-impl Scope<'_> {
-    pub fn get(&self, name: &str) -> Option<&str> {
+impl<'a> Scope<'a> {
+    pub fn get(&self, name: &str) -> Option<&'a str> {
         self.captures
             .get(name)
             .or_else(|| self.base.get(name))
@@ -78,14 +78,6 @@ impl Template {
         }
     }
 
-    /// The text, when the template is plain text with nothing to fill in.
-    pub fn as_literal(&self) -> Option<&str> {
-        match self.parts.as_slice() {
-            [Part::Text(t)] => Some(t),
-            _ => None,
-        }
-    }
-
     pub fn variables(&self) -> impl Iterator<Item = &str> {
         self.parts.iter().filter_map(|p| match p {
             Part::Var(v) => Some(v.as_str()),
@@ -108,7 +100,10 @@ impl Template {
 
     /// [`Template::render`], borrowed when the template is plain text or one name alone (most
     /// templates of a case): nothing is copied then.
-    pub fn render_cow<'s>(&'s self, scope: &'s Scope) -> Result<std::borrow::Cow<'s, str>, String> {
+    pub fn render_cow<'s>(
+        &'s self,
+        scope: &Scope<'s>,
+    ) -> Result<std::borrow::Cow<'s, str>, String> {
         match self.parts.as_slice() {
             [Part::Text(t)] => return Ok(std::borrow::Cow::Borrowed(t)),
             [Part::Var(v)] => {
