@@ -51,9 +51,15 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Two workers at least: the run itself is a task, and on a one-core host it would share the
-    // only worker with the Ctrl-C watcher while it writes reports.
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+    // A run against a server outside this process: one worker. A case is one chain of work
+    // (prepare, send, check); on two workers its wake-ups hop between threads, a futex wake and
+    // a context switch each, and a server on this machine loses the second core (10,000 lean
+    // cases: 317 -> 266 ms, CPU 391 -> 308 ms; docs/speed.md). Otherwise a worker per core, two
+    // at least: the embedded mock serves from the same runtime.
+    let workers = match &cli.command {
+        Command::Run(args) if args.against_a_server() => 1,
+        _ => std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .enable_all()

@@ -707,13 +707,12 @@ impl Session {
             None => Ok(Vec::new()),
             Some(plan) => {
                 let redacted = report::Redacted::from_owned(report, &base);
-                let written =
-                    report::write_planned(plan, &redacted).map_err(|source| ConfigError::Reports {
-                        dir: plan.dir().to_path_buf(),
-                        source: source.into(),
-                    });
+                let written = off_the_workers(|| report::write_planned(plan, &redacted));
                 report = redacted.into_inner();
-                written
+                written.map_err(|source| ConfigError::Reports {
+                    dir: plan.dir().to_path_buf(),
+                    source: source.into(),
+                })
             }
         };
         let mut warnings = Vec::new();
@@ -727,7 +726,7 @@ impl Session {
                 .map(|d| d.as_millis())
                 .unwrap_or(0);
             let dir = self.record.clone().unwrap_or_default();
-            match r.write(&report.target, started_ms) {
+            match off_the_workers(|| r.write(&report.target, started_ms)) {
                 Ok(w) => {
                     paths.push(dir);
                     warnings.extend(w.kept);
@@ -754,6 +753,18 @@ impl Session {
             allow_empty: self.allow_empty,
             expected_entries,
         }
+    }
+}
+
+/// `write` on a thread of its own when the runtime has several (a run has a single worker):
+/// the runtime's other tasks, the Ctrl-C watcher among them, go on while reports are written.
+fn off_the_workers<R>(write: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(write)
+        }
+        _ => write(),
     }
 }
 

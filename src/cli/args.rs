@@ -103,6 +103,14 @@ pub struct RunArgs {
     pub drift: super::drift::RunDriftArgs,
 }
 
+impl RunArgs {
+    /// Whether the run's target is a server outside this process (`--targets` and `--target`),
+    /// not the embedded mock (drifting or replaying).
+    pub fn against_a_server(&self) -> bool {
+        self.targets.is_some() && self.target.is_some()
+    }
+}
+
 pub fn parse_profile(name: &str) -> Result<tokenconf::mock::Profile, String> {
     tokenconf::mock::Profile::from_name(name).ok_or_else(|| {
         let names: Vec<&str> = tokenconf::mock::Profile::ALL

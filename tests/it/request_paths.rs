@@ -1,6 +1,7 @@
 //! The lean request path (hyper's HTTP/1.1 connections) and the old one (reqwest,
 //! `TOKENCONF_HTTP=reqwest`) come to the same outcome on every shipped case: every suite under
-//! suites/ against one embedded mock, once per path.
+//! suites/ against one embedded mock, once per path. So do a run on one worker (what `tokenconf
+//! run` uses against a server outside the process) and on two.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -80,16 +81,43 @@ fn the_lean_and_the_reqwest_request_paths_agree_on_every_shipped_case() {
     let old = run(&rt, &loaded, &server, RequestPath::Reqwest);
     rt.block_on(server.stop());
 
-    let (lean, old) = (by_test(&lean), by_test(&old));
-    assert!(lean.len() > 100, "only {} cases ran", lean.len());
-    assert_eq!(
-        lean.keys().collect::<Vec<_>>(),
-        old.keys().collect::<Vec<_>>()
+    assert_agree(("lean", &lean), ("reqwest", &old));
+}
+
+#[test]
+fn one_worker_and_two_agree_on_every_shipped_case() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let loaded = Arc::new(
+        tokenconf::session::load_suites(&[root.join("suites")], &root.join("specs"))
+            .expect("suites load"),
     );
-    let differ: Vec<String> = lean
+    let runtime = |workers| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()
+            .expect("runtime")
+    };
+    // The server on a runtime of its own, as a server outside the process would be.
+    let serving = runtime(2);
+    let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+    let server = serving
+        .block_on(mock::start(MockConfig::default(), addr))
+        .expect("the mock starts");
+    let one = run(&runtime(1), &loaded, &server, RequestPath::Lean);
+    let two = run(&runtime(2), &loaded, &server, RequestPath::Lean);
+    serving.block_on(server.stop());
+    assert_agree(("one worker", &one), ("two workers", &two));
+}
+
+fn assert_agree((a_name, a): (&str, &RunReport), (b_name, b): (&str, &RunReport)) {
+    let (a, b) = (by_test(a), by_test(b));
+    assert!(a.len() > 100, "only {} cases ran", a.len());
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    let differ: Vec<String> = a
         .iter()
-        .filter(|(test, seen)| old[*test] != **seen)
-        .map(|(test, seen)| format!("{test}\n--- lean\n{seen}\n--- reqwest\n{}", old[test]))
+        .filter(|(test, seen)| b[*test] != **seen)
+        .map(|(test, seen)| format!("{test}\n--- {a_name}\n{seen}\n--- {b_name}\n{}", b[test]))
         .collect();
     assert!(
         differ.is_empty(),
