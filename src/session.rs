@@ -703,14 +703,19 @@ impl Session {
         report.insecure = self.insecure.clone();
         report.user_deviations = self.runner.deviations().applied();
         report.suites = suites_version(self.runner.loaded());
-        let mut written = match &self.reports {
+        let mut written = match self.reports.take() {
             None => Ok(Vec::new()),
             Some(plan) => {
+                let dir = plan.dir().to_path_buf();
                 let redacted = report::Redacted::from_owned(report, &base);
-                let written = off_the_workers(|| report::write_planned(plan, &redacted));
+                let (redacted, written) = off_the_workers(move || {
+                    let written = report::write_planned(&plan, &redacted);
+                    (redacted, written)
+                })
+                .await;
                 report = redacted.into_inner();
                 written.map_err(|source| ConfigError::Reports {
-                    dir: plan.dir().to_path_buf(),
+                    dir,
                     source: source.into(),
                 })
             }
@@ -726,7 +731,8 @@ impl Session {
                 .map(|d| d.as_millis())
                 .unwrap_or(0);
             let dir = self.record.clone().unwrap_or_default();
-            match off_the_workers(|| r.write(&report.target, started_ms)) {
+            let target = report.target.clone();
+            match off_the_workers(move || r.write(&target, started_ms)).await {
                 Ok(w) => {
                     paths.push(dir);
                     warnings.extend(w.kept);
@@ -756,15 +762,16 @@ impl Session {
     }
 }
 
-/// `write` on a thread of its own when the runtime has several (a run has a single worker):
-/// the runtime's other tasks, the Ctrl-C watcher among them, go on while reports are written.
-fn off_the_workers<R>(write: impl FnOnce() -> R) -> R {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(write)
-        }
-        _ => write(),
+/// `write` on tokio's blocking pool: the runtime's tasks, the Ctrl-C watcher among them, go on
+/// while reports are written (a run against a server has a single worker), on any runtime.
+async fn off_the_workers<T: Send + 'static>(write: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(write).await {
+        Ok(done) => done,
+        // A panic while writing is raised again here, as when it was written in place.
+        Err(e) => std::panic::resume_unwind(
+            e.try_into_panic()
+                .unwrap_or_else(|e| Box::new(e.to_string())),
+        ),
     }
 }
 

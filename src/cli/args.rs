@@ -104,8 +104,9 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
-    /// Whether the run's target is a server outside this process (`--targets` and `--target`),
-    /// not the embedded mock (drifting or replaying).
+    /// Whether the run's target is a server outside this process (`--targets` and `--target`,
+    /// which `cli::run` takes as `TargetChoice::File`), not the embedded mock (drifting or
+    /// replaying: clap refuses those flags beside `--targets`).
     pub fn against_a_server(&self) -> bool {
         self.targets.is_some() && self.target.is_some()
     }

@@ -24,7 +24,12 @@ fn run(
     target.http.request_path = path;
     let runner = Arc::new(Runner::new(loaded.clone(), target, false).expect("the runner builds"));
     let ids = runner.case_ids();
-    rt.block_on(runner.run_all(&ids, 8, |_| {}))
+    // On the runtime's workers, outcomes collected too, as `tokenconf run` runs.
+    rt.block_on(async move {
+        tokio::spawn(async move { runner.run_all(&ids, 8, |_| {}).await })
+            .await
+            .expect("the run ends")
+    })
 }
 
 /// What must not depend on the request path: status, reason, findings, the checks run, what
