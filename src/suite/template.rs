@@ -270,7 +270,7 @@ mod tests {
     fn renders_variables_between_text() {
         let t = Template::parse("Bearer {{ token }}!").unwrap();
         let base = scope_with(&[("token", "abc")]);
-        let caps = crate::suite::template::Values::default();
+        let caps = Values::default();
         let scope = Scope {
             captures: &caps,
             base: &base,
@@ -282,7 +282,7 @@ mod tests {
     #[test]
     fn plain_text_or_one_name_renders_borrowed_and_a_missing_name_is_told() {
         let base = scope_with(&[("id", "c1")]);
-        let caps = crate::suite::template::Values::default();
+        let caps = Values::default();
         let scope = Scope {
             captures: &caps,
             base: &base,
@@ -318,7 +318,7 @@ mod tests {
     #[test]
     fn missing_value_names_the_variable() {
         let t = Template::parse("x {{ nope }}").unwrap();
-        let empty = crate::suite::template::Values::default();
+        let empty = Values::default();
         let scope = Scope {
             captures: &empty,
             base: &empty,
@@ -337,7 +337,7 @@ mod tests {
 
     #[test]
     fn functions_render_time_and_uuids() {
-        let empty = crate::suite::template::Values::default();
+        let empty = Values::default();
         let scope = Scope {
             captures: &empty,
             base: &empty,
@@ -367,7 +367,7 @@ mod tests {
         let v: Value = serde_json::json!({"a": ["{{ x }}", 1], "b": true});
         let t = JsonTemplate::parse(&v).unwrap();
         let base = scope_with(&[("x", "y")]);
-        let caps = crate::suite::template::Values::default();
+        let caps = Values::default();
         let scope = Scope {
             captures: &caps,
             base: &base,

@@ -68,20 +68,9 @@ fn by_test(report: &RunReport) -> BTreeMap<&str, String> {
 
 #[test]
 fn the_lean_and_the_reqwest_request_paths_agree_on_every_shipped_case() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let loaded = Arc::new(
-        tokenconf::session::load_suites(&[root.join("suites")], &root.join("specs"))
-            .expect("suites load"),
-    );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
-    let server = rt
-        .block_on(mock::start(MockConfig::default(), addr))
-        .expect("the mock starts");
+    let loaded = shipped();
+    let rt = runtime(2);
+    let server = start_mock(&rt);
     let lean = run(&rt, &loaded, &server, RequestPath::Lean);
     let old = run(&rt, &loaded, &server, RequestPath::Reqwest);
     rt.block_on(server.stop());
@@ -91,28 +80,38 @@ fn the_lean_and_the_reqwest_request_paths_agree_on_every_shipped_case() {
 
 #[test]
 fn one_worker_and_two_agree_on_every_shipped_case() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let loaded = Arc::new(
-        tokenconf::session::load_suites(&[root.join("suites")], &root.join("specs"))
-            .expect("suites load"),
-    );
-    let runtime = |workers| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(workers)
-            .enable_all()
-            .build()
-            .expect("runtime")
-    };
+    let loaded = shipped();
     // The server on a runtime of its own, as a server outside the process would be.
     let serving = runtime(2);
-    let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
-    let server = serving
-        .block_on(mock::start(MockConfig::default(), addr))
-        .expect("the mock starts");
+    let server = start_mock(&serving);
     let one = run(&runtime(1), &loaded, &server, RequestPath::Lean);
     let two = run(&runtime(2), &loaded, &server, RequestPath::Lean);
     serving.block_on(server.stop());
     assert_agree(("one worker", &one), ("two workers", &two));
+}
+
+/// Every suite under suites/, loaded.
+fn shipped() -> Arc<Loaded> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    Arc::new(
+        tokenconf::session::load_suites(&[root.join("suites")], &root.join("specs"))
+            .expect("suites load"),
+    )
+}
+
+fn runtime(workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// The embedded mock on a free loopback port, served by `rt`.
+fn start_mock(rt: &tokio::runtime::Runtime) -> mock::MockServer {
+    let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+    rt.block_on(mock::start(MockConfig::default(), addr))
+        .expect("the mock starts")
 }
 
 fn assert_agree((a_name, a): (&str, &RunReport), (b_name, b): (&str, &RunReport)) {
