@@ -117,7 +117,7 @@ fn page(report: &RunReport) -> Markup {
                     section #failures {
                         h2 { "Failures" }
                         @if failing.is_empty() { p.none { "No case failed or errored." } }
-                        (BySuite(&failing, report.strict))
+                        (BySuite { cases: &failing, strict: report.strict, room_for: report.outcomes.len() })
                     }
                     (matrix_section(&Matrix::of(report)))
                     (expected_section(report))
@@ -131,7 +131,7 @@ fn page(report: &RunReport) -> Markup {
                     section #cases {
                         h2 { "Other cases" }
                         @if report.outcomes.is_empty() { p.none { "No case ran." } }
-                        (BySuite(&others, report.strict))
+                        (BySuite { cases: &others, strict: report.strict, room_for: others.len() })
                     }
                 }
                 script { (PreEscaped(SCRIPT)) }
@@ -153,15 +153,26 @@ const FILTERS: [(&str, &str); 7] = [
 /// Cases (and `--strict`) in groups of one suite each, the suites in order of their first case.
 /// Rendered straight into the page: as a string of its own, 10,000 cases were megabytes grown
 /// by doubling, then copied into the page, itself grown by doubling.
-struct BySuite<'a>(&'a [&'a CaseOutcome], bool);
+struct BySuite<'a> {
+    cases: &'a [&'a CaseOutcome],
+    strict: bool,
+    /// Cases to reserve room for: the first group reserves for every case of the page, since
+    /// growing a string copies its unwritten room too.
+    room_for: usize,
+}
 
-/// Room reserved per case before they are rendered (a passing case takes ~330 bytes); room
-/// never written is never touched.
+/// Room reserved per case before they are rendered (a passing case takes ~330 bytes): room
+/// never written stays virtual (up to [`MAX_ROOM`] in all).
 const CASE_ROOM: usize = 1024;
+const MAX_ROOM: usize = 64 << 20;
 
 impl Render for BySuite<'_> {
     fn render_to(&self, out: &mut String) {
-        let BySuite(cases, strict) = *self;
+        let BySuite {
+            cases,
+            strict,
+            room_for,
+        } = *self;
         let mut groups: Vec<(&str, Vec<&CaseOutcome>)> = Vec::new();
         for o in cases {
             match groups.iter_mut().find(|(s, _)| *s == o.suite) {
@@ -169,7 +180,7 @@ impl Render for BySuite<'_> {
                 None => groups.push((&o.suite, vec![o])),
             }
         }
-        out.reserve(cases.len() * CASE_ROOM);
+        out.reserve(room_for.saturating_mul(CASE_ROOM).min(MAX_ROOM));
         for (suite, members) in &groups {
             let head = html! {
                 h3 { (t(suite)) " " span.n { "(" (members.len()) ")" } }
@@ -519,7 +530,12 @@ mod tests {
         let mut a2 = outcome("api", "a::2", &[], Vec::new());
         a2.suite = a1.suite.clone();
         let cases = [&a1, &b1, &a2];
-        let page = html! { main { (BySuite(&cases, false)) } }.into_string();
+        let by_suite = BySuite {
+            cases: &cases,
+            strict: false,
+            room_for: cases.len(),
+        };
+        let page = html! { main { (by_suite) } }.into_string();
         let sections: Vec<&str> = page
             .split("<section class=\"suite\" data-suite=\"")
             .skip(1)
