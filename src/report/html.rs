@@ -131,7 +131,7 @@ fn page(report: &RunReport) -> Markup {
                     section #cases {
                         h2 { "Other cases" }
                         @if report.outcomes.is_empty() { p.none { "No case ran." } }
-                        (BySuite { cases: &others, strict: report.strict, room_for: others.len() })
+                        (BySuite { cases: &others, strict: report.strict, room_for: 0 })
                     }
                 }
                 script { (PreEscaped(SCRIPT)) }
@@ -156,8 +156,9 @@ const FILTERS: [(&str, &str); 7] = [
 struct BySuite<'a> {
     cases: &'a [&'a CaseOutcome],
     strict: bool,
-    /// Cases to reserve room for: the first group reserves for every case of the page, since
-    /// growing a string copies its unwritten room too.
+    /// Cases to reserve room for: the first group reserves for every case of the page, the
+    /// second none. Growing a string copies its unwritten room too: a second reserve of the
+    /// same size, a few kilobytes short, wrote 10 MB of fresh pages over 10,000 cases.
     room_for: usize,
 }
 
