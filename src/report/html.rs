@@ -113,11 +113,12 @@ fn page(report: &RunReport) -> Markup {
                     }
                 }
                 main {
+                    (Room(report.outcomes.len()))
                     // A failing run opens on its failures; the matrix follows them.
                     section #failures {
                         h2 { "Failures" }
                         @if failing.is_empty() { p.none { "No case failed or errored." } }
-                        (BySuite { cases: &failing, strict: report.strict, room_for: report.outcomes.len() })
+                        (BySuite(&failing, report.strict))
                     }
                     (matrix_section(&Matrix::of(report)))
                     (expected_section(report))
@@ -131,7 +132,7 @@ fn page(report: &RunReport) -> Markup {
                     section #cases {
                         h2 { "Other cases" }
                         @if report.outcomes.is_empty() { p.none { "No case ran." } }
-                        (BySuite { cases: &others, strict: report.strict, room_for: 0 })
+                        (BySuite(&others, report.strict))
                     }
                 }
                 script { (PreEscaped(SCRIPT)) }
@@ -150,30 +151,25 @@ const FILTERS: [(&str, &str); 7] = [
     ("warned", "with warnings"),
 ];
 
+/// Room in the page for this many cases (a passing one takes ~330 bytes), reserved once before
+/// the first: growing a string copies its unwritten room too, so a second reserve a little
+/// short of the first wrote 10 MB of fresh pages over 10,000 cases.
+struct Room(usize);
+
+impl Render for Room {
+    fn render_to(&self, out: &mut String) {
+        out.reserve(super::room(self.0, 1024));
+    }
+}
+
 /// Cases (and `--strict`) in groups of one suite each, the suites in order of their first case.
 /// Rendered straight into the page: as a string of its own, 10,000 cases were megabytes grown
 /// by doubling, then copied into the page, itself grown by doubling.
-struct BySuite<'a> {
-    cases: &'a [&'a CaseOutcome],
-    strict: bool,
-    /// Cases to reserve room for: the first group reserves for every case of the page, the
-    /// second none. Growing a string copies its unwritten room too: a second reserve of the
-    /// same size, a few kilobytes short, wrote 10 MB of fresh pages over 10,000 cases.
-    room_for: usize,
-}
-
-/// Room reserved per case before they are rendered (a passing case takes ~330 bytes): room
-/// never written stays virtual (up to [`MAX_ROOM`] in all).
-const CASE_ROOM: usize = 1024;
-const MAX_ROOM: usize = 64 << 20;
+struct BySuite<'a>(&'a [&'a CaseOutcome], bool);
 
 impl Render for BySuite<'_> {
     fn render_to(&self, out: &mut String) {
-        let BySuite {
-            cases,
-            strict,
-            room_for,
-        } = *self;
+        let BySuite(cases, strict) = *self;
         let mut groups: Vec<(&str, Vec<&CaseOutcome>)> = Vec::new();
         for o in cases {
             match groups.iter_mut().find(|(s, _)| *s == o.suite) {
@@ -181,7 +177,6 @@ impl Render for BySuite<'_> {
                 None => groups.push((&o.suite, vec![o])),
             }
         }
-        out.reserve(room_for.saturating_mul(CASE_ROOM).min(MAX_ROOM));
         for (suite, members) in &groups {
             let head = html! {
                 h3 { (t(suite)) " " span.n { "(" (members.len()) ")" } }
@@ -531,12 +526,7 @@ mod tests {
         let mut a2 = outcome("api", "a::2", &[], Vec::new());
         a2.suite = a1.suite.clone();
         let cases = [&a1, &b1, &a2];
-        let by_suite = BySuite {
-            cases: &cases,
-            strict: false,
-            room_for: cases.len(),
-        };
-        let page = html! { main { (by_suite) } }.into_string();
+        let page = html! { main { (BySuite(&cases, false)) } }.into_string();
         let sections: Vec<&str> = page
             .split("<section class=\"suite\" data-suite=\"")
             .skip(1)

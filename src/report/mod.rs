@@ -153,6 +153,13 @@ pub fn write_planned(
 /// Below this estimate of summary.json's bytes, the top reports are rendered at once.
 const TOGETHER_BELOW: usize = 6 << 20;
 
+/// Room to reserve for `cases` cases of about `per_case` bytes before a report is rendered into
+/// one string: grown by doubling from empty, 10,000 cases touched twice their size in fresh
+/// pages and copied themselves at each step. Room never written stays virtual; at most 64 MB.
+fn room(cases: usize, per_case: usize) -> usize {
+    cases.saturating_mul(per_case).min(64 << 20)
+}
+
 /// [`write_planned`] through `write`, so a test can make one file fail as a full disk would.
 fn write_planned_with(
     plan: &ReportPlan,
